@@ -1,0 +1,35 @@
+{
+  # The epoll engine addon. C++20, exceptions off, hidden visibility; Release is -O3.
+  # A sanitizer build is one flag away: `npm run build:asan` (scripts/build-asan.sh passes
+  # -Dc1m_sanitize=1, which adds ASan + UBSan to every target).
+  "variables": { "c1m_sanitize%": 0 },
+  "target_defaults": {
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
+    "cflags": ["-Wall", "-Wextra", "-fvisibility=hidden", "-fno-exceptions"],
+    "cflags_cc": ["-std=c++20", "-fno-exceptions", "-Wno-missing-field-initializers"],
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+    "defines": ["NAPI_VERSION=9", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+    "configurations": {
+      "Release": { "cflags": ["-O3"], "cflags_cc": ["-O3"] },
+      "Debug": { "cflags": ["-O0", "-g3"], "cflags_cc": ["-O0", "-g3"], "defines": ["C1M_DEBUG=1"] }
+    },
+    "conditions": [
+      ["c1m_sanitize==1", {
+        "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined", "-g"],
+        "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined", "-g"],
+        "ldflags": ["-fsanitize=address,undefined"]
+      }]
+    ]
+  },
+  "targets": [
+    {
+      "target_name": "c1m",
+      "sources": [
+        "native/addon.cc",
+        "native/epoll_backend.cc",
+        "native/loop.cc"
+      ]
+    }
+  ]
+}
