@@ -9,6 +9,10 @@ if [ -d build ]; then mv build build.keep; fi
 trap 'if [ -d build.keep ]; then rm -rf build; mv build.keep build; fi' EXIT
 # npm exports the path of its bundled node-gyp to scripts; outside npm, find it beside npm.
 gyp=${npm_config_node_gyp:-$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js}
-node "$gyp" rebuild --debug -- -Dc1m_sanitize=1
+# Use the headers npm is configured with (nodedir), as `npm install` does; else node-gyp fetches them.
+nodedir=${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}
+extra=()
+if [ -n "$nodedir" ] && [ "$nodedir" != "undefined" ] && [ "$nodedir" != "null" ]; then extra=(--nodedir="$nodedir"); fi
+node "$gyp" rebuild --debug "${extra[@]}" -- -Dc1m_sanitize=1
 mv build build-asan
 echo "sanitizer build: build-asan/Debug/c1m.node"

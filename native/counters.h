@@ -1,0 +1,31 @@
+// Engine counters: one plain struct of uint64 that lives inside a JS-owned ArrayBuffer, so JS
+// reads every counter through one BigUint64Array view without a call per counter.
+#pragma once
+#include <cstdint>
+
+namespace c1m {
+
+// X-macro so the names JS sees and the struct fields can never drift apart.
+#define C1M_COUNTERS(X)                                                                     \
+  X(accepted) X(closed) X(active) X(bytesIn) X(bytesOut) X(reads) X(writes)                 \
+  X(eagainReads) X(eagainWrites) X(epollWaits) X(events) X(rounds) X(batches) X(records)    \
+  X(largestBatch) X(budgetRequeues) X(queuedBytes) X(queuedBytesPeak) X(pausedReads)        \
+  X(closedGraceful) X(closedLocal) X(closedReset) X(closedError) X(closedProtocol)          \
+  X(closedBackpressure) X(errAccept) X(errEmfile) X(errRead) X(errWrite) X(errNoMemory)     \
+  X(staleIds) X(framesIn) X(listeners)
+
+struct Counters {
+#define C1M_FIELD(name) uint64_t name;
+  C1M_COUNTERS(C1M_FIELD)
+#undef C1M_FIELD
+};
+
+constexpr const char* kCounterNames[] = {
+#define C1M_NAME(name) #name,
+    C1M_COUNTERS(C1M_NAME)
+#undef C1M_NAME
+};
+constexpr int kCounterCount = sizeof(kCounterNames) / sizeof(kCounterNames[0]);
+static_assert(sizeof(Counters) == kCounterCount * sizeof(uint64_t));
+
+}  // namespace c1m

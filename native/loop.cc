@@ -1,0 +1,985 @@
+// Policy of the engine: what readiness means for a listener or a connection, the budgets that
+// keep one busy peer from starving the rest, and the batches that carry events into JS.
+//
+// The edge-triggered rule, kept here because every function below depends on it: a socket is
+// registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified, so the kernel
+// reports each transition once. After an edge we must read (or accept) until EAGAIN, or until a
+// short read shows the receive queue is empty (epoll(7) allows that inference for stream
+// sockets), or until the per-round budget runs out; in that last case the connection goes on
+// the still-ready list and is served next round, because no new edge will come for bytes that
+// are already waiting. Writes go until EAGAIN; the rest is queued and flushed on the next
+// EPOLLOUT edge, which the kernel raises when the send buffer has room again.
+#include "loop.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "epoll_backend.h"
+#include "proto/frame.h"
+
+namespace c1m {
+
+namespace {
+
+constexpr int kEventsPerWait = 1024;
+constexpr int kWaitsPerRound = 8;        // then libuv gets a turn (timers, other I/O, JS)
+constexpr int kAcceptsPerRound = 512;    // per listener per round
+constexpr size_t kScratchBytes = 256u << 10;
+constexpr size_t kMaxRecv = 256u << 10;  // bytes asked of one recv into the arena
+constexpr size_t kMinArenaSpace = 64u << 10;
+constexpr int kDispatchesPerRound = 16;
+
+inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
+
+inline CloseReason reason_for(int err) {
+  return (err == ECONNRESET || err == EPIPE) ? kCloseReset : kCloseError;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Setup and teardown
+
+int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
+  uv_ = uv;
+  v_ = views;
+  hooks_ = hooks;
+  epfd_ = backend::poll_create();
+  if (epfd_ < 0) return epfd_;
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  scratch_ = static_cast<uint8_t*>(malloc(kScratchBytes));
+  if (!scratch_) return -ENOMEM;
+  // Listener indices are stored in one byte per slot; reserving them all up front also means a
+  // listen() from inside a JS callback never moves a Listener a caller holds a reference to.
+  listeners_.reserve(256);
+  table_.resize(1024);
+  poll_ = new uv_poll_t;
+  poll_->data = this;
+  int r = uv_poll_init(uv, poll_, epfd_);
+  if (r != 0) return r;
+  uv_poll_start(poll_, UV_READABLE, on_poll);
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  idle_ = new uv_idle_t;
+  idle_->data = this;
+  uv_idle_init(uv, idle_);
+  return 0;
+}
+
+namespace {
+struct ShutdownState {
+  int pending;
+  void (*done)(void*);
+  void* arg;
+};
+void on_handle_closed(uv_handle_t* h) {
+  auto* st = static_cast<ShutdownState*>(h->data);
+  if (h->type == UV_POLL) delete reinterpret_cast<uv_poll_t*>(h);
+  else delete reinterpret_cast<uv_idle_t*>(h);
+  if (--st->pending == 0) {
+    st->done(st->arg);
+    delete st;
+  }
+}
+}  // namespace
+
+void Loop::shutdown(void (*done)(void*), void* arg) {
+  for (size_t fd = 0; fd < table_.size(); ++fd) {
+    Slot& s = table_[fd];
+    if (s.kind == SlotKind::kFree) continue;
+    bytebuf_free(s.in);
+    bytebuf_free(s.out);
+    ::close(int(fd));
+    s = Slot{};
+  }
+  if (epfd_ >= 0) ::close(epfd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+  epfd_ = spare_fd_ = -1;
+  free(scratch_);
+  scratch_ = nullptr;
+  auto* st = new ShutdownState{0, done, arg};
+  if (poll_) {
+    uv_poll_stop(poll_);
+    poll_->data = st;
+    st->pending++;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), on_handle_closed);
+    poll_ = nullptr;
+  }
+  if (idle_) {
+    uv_idle_stop(idle_);
+    idle_->data = st;
+    st->pending++;
+    uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
+    idle_ = nullptr;
+  }
+  if (st->pending == 0) {
+    done(arg);
+    delete st;
+  }
+}
+
+bool Loop::grow_table(size_t fd) {
+  if (fd < table_.size()) return true;
+  size_t n = std::max(fd + 1, table_.size() * 2);
+  table_.resize(n);
+  return true;
+}
+
+bool Loop::live(uint32_t fd, uint32_t gen) const {
+  return fd < table_.size() && table_[fd].kind == SlotKind::kConn && table_[fd].gen == gen;
+}
+
+Slot* Loop::slot_for(uint32_t fd, uint32_t gen) {
+  if (fd >= table_.size()) return nullptr;
+  Slot& s = table_[fd];
+  if (s.kind == SlotKind::kFree || s.gen != gen) return nullptr;
+  return &s;
+}
+
+void Loop::queued_add(int64_t delta) {
+  Counters& c = *v_.counters;
+  c.queuedBytes = uint64_t(int64_t(c.queuedBytes) + delta);
+  if (c.queuedBytes > c.queuedBytesPeak) c.queuedBytesPeak = c.queuedBytes;
+}
+
+// The poll handle keeps Node alive only while something is open; the idle handle runs only
+// while there is work that no edge will announce (still-ready connections, pending records).
+void Loop::update_activity() {
+  if (!poll_) return;
+  const Counters& c = *v_.counters;
+  bool want_ref = c.active > 0 || c.listeners > 0;
+  if (want_ref != ref_on_) {
+    if (want_ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    ref_on_ = want_ref;
+  }
+  bool want_idle = !ready_.empty() || nrec_ > 0 || !deferred_.empty();
+  if (want_idle != idle_on_) {
+    if (want_idle) uv_idle_start(idle_, on_idle);
+    else uv_idle_stop(idle_);
+    idle_on_ = want_idle;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listeners
+
+int Loop::listen(const char* host, int port, const ListenOptions& opt, int* bound_port) {
+  int index = -1;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (!listeners_[i].in_use) {
+      index = int(i);
+      break;
+    }
+  }
+  if (index < 0) {
+    if (listeners_.size() >= 256) return -EMFILE;
+    listeners_.emplace_back();
+    index = int(listeners_.size() - 1);
+  }
+
+  sockaddr_storage ss{};
+  socklen_t sl;
+  int family;
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    family = a4->sin_family = AF_INET;
+    a4->sin_port = htons(uint16_t(port));
+    sl = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    family = a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(uint16_t(port));
+    sl = sizeof(sockaddr_in6);
+  } else {
+    return -EINVAL;
+  }
+
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (opt.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  if (family == AF_INET6 && opt.ipv6_only) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0 || ::listen(fd, opt.backlog) < 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  sockaddr_storage got{};
+  socklen_t gl = sizeof got;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&got), &gl);
+  *bound_port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
+                                        : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
+
+  grow_table(size_t(fd));
+  Slot& s = table_[fd];
+  s.kind = SlotKind::kListener;
+  s.listener = uint8_t(index);
+  s.flags = 0;
+  // A listener is edge-triggered too: accept until EAGAIN or the budget (accept_all).
+  int r = backend::poll_add(epfd_, fd, EPOLLIN | EPOLLET, tag_of(uint32_t(fd), s.gen));
+  if (r < 0) {
+    ::close(fd);
+    s = Slot{.gen = (s.gen + 1) & kGenMask};
+    return r;
+  }
+  Listener& L = listeners_[size_t(index)];
+  L = Listener{};
+  L.fd = fd;
+  L.in_use = true;
+  L.opt = opt;
+  v_.counters->listeners++;
+  update_activity();
+  return index;
+}
+
+bool Loop::close_listener(int index, bool graceful) {
+  if (index < 0 || size_t(index) >= listeners_.size() || !listeners_[size_t(index)].in_use) return false;
+  Listener& L = listeners_[size_t(index)];
+  // A second, forced call closes what a graceful drain left open (the drain timed out).
+  if (L.closing && graceful) return true;
+  L.closing = true;
+  if (L.fd >= 0) {
+    Slot& ls = table_[size_t(L.fd)];
+    ls.kind = SlotKind::kFree;
+    ls.flags = 0;
+    ls.gen = (ls.gen + 1) & kGenMask;
+    ::close(L.fd);
+    L.fd = -1;
+    v_.counters->listeners--;
+  }
+  for (size_t fd = 0; fd < table_.size(); ++fd) {
+    Slot& s = table_[fd];
+    if (s.kind != SlotKind::kConn || s.listener != index) continue;
+    if (graceful) {
+      if (!(s.flags & (kFlagEndPending | kFlagWriteShut))) begin_end(uint32_t(fd));
+    } else {
+      close_conn(uint32_t(fd), kCloseLocal, 0);
+    }
+  }
+  if (L.active == 0 && L.in_use) {
+    L.in_use = false;
+    emit(kRecListenerDrained, uint8_t(index), uint32_t(index), 0, 0, 0);
+  }
+  update_activity();
+  return true;
+}
+
+void Loop::accept_all(uint32_t lfd) {
+  const uint32_t lgen = table_[lfd].gen;
+  const uint8_t index = table_[lfd].listener;
+  for (int i = 0; i < kAcceptsPerRound; ++i) {
+    // A JS callback (run when a full batch is dispatched) may have closed this listener.
+    if (lfd >= table_.size() || table_[lfd].kind != SlotKind::kListener || table_[lfd].gen != lgen) return;
+    int cfd = ::accept4(int(lfd), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) {
+      int e = errno;
+      if (e == EINTR || e == ECONNABORTED) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) return;
+      if (e == EMFILE || e == ENFILE) {
+        // Out of fds: give back the spare, accept and drop one pending connection, take the
+        // spare again. The backlog shrinks instead of the listener staying readable forever.
+        v_.counters->errEmfile++;
+        if (spare_fd_ < 0) return;
+        ::close(spare_fd_);
+        int x = ::accept4(int(lfd), nullptr, nullptr, SOCK_CLOEXEC);
+        if (x >= 0) ::close(x);
+        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (x < 0) return;
+        continue;
+      }
+      v_.counters->errAccept++;
+      return;
+    }
+    const Listener& L = listeners_[index];
+    if (L.opt.no_delay) {
+      int one = 1;
+      setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    grow_table(size_t(cfd));
+    Slot& s = table_[size_t(cfd)];
+    s.kind = SlotKind::kConn;
+    s.listener = index;
+    s.flags = 0;
+    s.in = s.out = nullptr;
+    // Registration reports readiness that already exists, so bytes that arrived with the
+    // handshake are not missed.
+    if (backend::poll_add(epfd_, cfd, backend::kSocketEvents, tag_of(uint32_t(cfd), s.gen)) < 0) {
+      ::close(cfd);
+      s.kind = SlotKind::kFree;
+      v_.counters->errAccept++;
+      continue;
+    }
+    v_.counters->accepted++;
+    v_.counters->active++;
+    listeners_[index].active++;
+    if (is_js(L)) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
+  }
+  // Budget spent with the backlog possibly non-empty: no new edge will come for it.
+  v_.counters->budgetRequeues++;
+  push_ready(lfd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The round: drain epoll, serve the still-ready list, hand records to JS.
+
+void Loop::on_poll(uv_poll_t* h, int status, int) {
+  if (status < 0) return;
+  static_cast<Loop*>(h->data)->round();
+}
+
+void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(); }
+
+void Loop::round() {
+  if (epfd_ < 0) return;
+  in_round_ = true;
+  v_.counters->rounds++;
+  serving_.swap(ready_);
+  for (int w = 0; w < kWaitsPerRound; ++w) {
+    int n = backend::poll_wait(epfd_, events_, kEventsPerWait);
+    v_.counters->epollWaits++;
+    if (n <= 0) break;
+    v_.counters->events += uint64_t(n);
+    for (int i = 0; i < n; ++i) handle_event(events_[i]);
+    if (n < kEventsPerWait) break;
+  }
+  for (uint64_t e : serving_) {
+    uint32_t fd = uint32_t(e), gen = uint32_t(e >> 32);
+    Slot* s = slot_for(fd, gen);
+    if (!s) continue;
+    s->flags &= ~kFlagInReady;
+    if (s->kind == SlotKind::kListener) accept_all(fd);
+    else read_conn(fd);
+  }
+  serving_.clear();
+  for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
+  in_round_ = false;
+  update_activity();
+}
+
+void Loop::handle_event(const epoll_event& ev) {
+  uint32_t fd = uint32_t(ev.data.u64), gen = uint32_t(ev.data.u64 >> 32);
+  Slot* s = slot_for(fd, gen);
+  if (!s) return;  // closed (and perhaps reused) earlier in this batch of events
+  if (s->kind == SlotKind::kListener) {
+    accept_all(fd);
+    return;
+  }
+  uint32_t e = ev.events;
+  if (e & (EPOLLRDHUP | EPOLLHUP)) s->flags |= kFlagRdHup;
+  if ((e & EPOLLERR) && (s->flags & (kFlagPausedJs | kFlagPausedBp))) {
+    // Paused connections are not read, so the error would never surface through recv.
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err) {
+      close_conn(fd, reason_for(err), err);
+      return;
+    }
+  }
+  if ((e & EPOLLOUT) && s->out) {
+    flush_out(fd);
+    if (!live(fd, gen)) return;
+  }
+  if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_conn(fd);
+}
+
+void Loop::push_ready(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & kFlagInReady) return;
+  s.flags |= kFlagInReady;
+  ready_.push_back(tag_of(fd, s.gen));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+void Loop::read_conn(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded)) return;
+  const Listener& L = listeners_[s.listener];
+  switch (L.opt.proto) {
+    case Proto::kEcho: read_echo(fd, s, L); break;
+    case Proto::kRaw: read_raw(fd); break;
+    case Proto::kFrame:
+    case Proto::kFrameEcho: read_frames(fd); break;
+  }
+}
+
+// Native echo: recv into one scratch buffer and send it straight back; no JS, no records.
+void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = ::recv(int(fd), scratch_, kScratchBytes, 0);
+    v_.counters->reads++;
+    if (n > 0) {
+      v_.counters->bytesIn += uint64_t(n);
+      got += size_t(n);
+      int64_t q = send_or_queue(fd, s, scratch_, size_t(n));
+      if (q < 0) return;
+      if (uint64_t(q) > L.opt.high_water) {
+        // The peer is not reading its echoes: stop reading it until the queue drains.
+        s.flags |= kFlagPausedBp;
+        v_.counters->pausedReads++;
+        return;
+      }
+      if (size_t(n) < kScratchBytes && !(s.flags & kFlagRdHup)) return;  // drained
+      if (got >= L.opt.read_budget) {
+        v_.counters->budgetRequeues++;
+        push_ready(fd);
+        return;
+      }
+      continue;
+    }
+    if (n == 0) {
+      on_peer_end(fd);
+      return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      v_.counters->eagainReads++;
+      return;
+    }
+    if (errno == EINTR) continue;
+    v_.counters->errRead++;
+    close_conn(fd, reason_for(errno), errno);
+    return;
+  }
+}
+
+// Makes room for `recs` records and `bytes` of arena, dispatching the current batch if needed.
+bool Loop::ensure_room(uint32_t recs, size_t bytes) {
+  for (int i = 0; i < 4; ++i) {
+    if (deferred_.empty() && nrec_ + recs <= v_.record_cap && v_.arena_cap - arena_used_ >= bytes) return true;
+    if (!in_round_ || in_dispatch_ || in_ops_) return false;
+    dispatch();
+  }
+  return false;
+}
+
+// Raw bytes to JS: recv straight into the shared arena, one DATA record per recv.
+void Loop::read_raw(uint32_t fd) {
+  const uint32_t gen = table_[fd].gen;
+  size_t got = 0;
+  for (;;) {
+    if (!ensure_room(1, kMinArenaSpace)) {
+      if (live(fd, gen)) push_ready(fd);
+      return;
+    }
+    // A dispatch inside ensure_room ran JS, which may have closed or paused this connection.
+    if (!live(fd, gen)) return;
+    Slot& s = table_[fd];
+    if (s.flags & (kFlagPausedJs | kFlagPeerEnded)) return;
+    const Listener& L = listeners_[s.listener];
+    size_t want = std::min(v_.arena_cap - arena_used_, kMaxRecv);
+    ssize_t n = ::recv(int(fd), v_.arena + arena_used_, want, 0);
+    v_.counters->reads++;
+    if (n > 0) {
+      v_.counters->bytesIn += uint64_t(n);
+      emit(kRecData, s.listener, fd, gen, uint32_t(arena_used_), uint32_t(n));
+      arena_used_ += size_t(n);
+      got += size_t(n);
+      if (size_t(n) < want && !(s.flags & kFlagRdHup)) return;
+      if (got >= L.opt.read_budget) {
+        v_.counters->budgetRequeues++;
+        push_ready(fd);
+        return;
+      }
+      continue;
+    }
+    if (n == 0) {
+      on_peer_end(fd);
+      return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      v_.counters->eagainReads++;
+      return;
+    }
+    if (errno == EINTR) continue;
+    v_.counters->errRead++;
+    close_conn(fd, reason_for(errno), errno);
+    return;
+  }
+}
+
+// Length-prefixed frames, to JS (kFrame) or echoed natively (kFrameEcho). Bytes land in a
+// window (the arena for JS, scratch for echo); complete frames are delivered in place; an
+// incomplete tail is kept in the slot's `in` buffer. When the tail's header is known, the rest
+// of that frame is read straight into `in` (sized to the frame), so a large frame that trickles
+// in is copied once, not once per read.
+void Loop::read_frames(uint32_t fd) {
+  const uint32_t gen = table_[fd].gen;
+  size_t got = 0;
+  for (;;) {
+    if (!live(fd, gen)) return;
+    Slot& s = table_[fd];
+    if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded)) return;
+    const Listener& L = listeners_[s.listener];
+    const bool to_js = L.opt.proto == Proto::kFrame;
+    ssize_t n;
+    size_t want;
+
+    if (s.in && s.in->size() >= frame::kHeaderBytes) {
+      // Finish the pending frame directly in its own buffer.
+      size_t total = frame::kHeaderBytes + frame::read_len(s.in->begin());
+      want = total - s.in->size();
+      n = ::recv(int(fd), s.in->data + s.in->tail, want, 0);
+      v_.counters->reads++;
+      if (n > 0) {
+        v_.counters->bytesIn += uint64_t(n);
+        got += size_t(n);
+        s.in->tail += size_t(n);
+        if (s.in->size() == total) {
+          if (to_js) {
+            if (!ensure_room(1, total)) {
+              if (live(fd, gen)) push_ready(fd);
+              return;
+            }
+            if (!live(fd, gen)) return;
+            Slot& s2 = table_[fd];
+            memcpy(v_.arena + arena_used_, s2.in->begin(), total);
+            emit(kRecFrame, s2.listener, fd, gen, uint32_t(arena_used_ + frame::kHeaderBytes), uint32_t(total - frame::kHeaderBytes));
+            arena_used_ += total;
+            bytebuf_free(s2.in);
+            s2.in = nullptr;
+          } else {
+            ByteBuf* done = s.in;
+            s.in = nullptr;
+            int64_t q = send_or_queue(fd, s, done->begin(), total);
+            bytebuf_free(done);
+            if (q < 0) return;
+            if (uint64_t(q) > L.opt.high_water) {
+              s.flags |= kFlagPausedBp;
+              v_.counters->pausedReads++;
+              return;
+            }
+          }
+          v_.counters->framesIn++;
+        } else if (size_t(n) < want && !(s.flags & kFlagRdHup)) {
+          return;
+        }
+        if (got >= L.opt.read_budget) {
+          v_.counters->budgetRequeues++;
+          push_ready(fd);
+          return;
+        }
+        continue;
+      }
+    } else {
+      uint8_t* win;
+      size_t cap;
+      if (to_js) {
+        if (!ensure_room(1, kMinArenaSpace)) {
+          if (live(fd, gen)) push_ready(fd);
+          return;
+        }
+        if (!live(fd, gen)) return;
+        win = v_.arena + arena_used_;
+        cap = std::min(v_.arena_cap - arena_used_, kMaxRecv);
+      } else {
+        win = scratch_;
+        cap = kScratchBytes;
+      }
+      Slot& s2 = table_[fd];
+      // Fewer than 4 bytes of a header pending: put them in front of the new bytes. They stay
+      // in `in` until the recv succeeds, so nothing is lost on EAGAIN or EOF.
+      size_t prefix = s2.in ? s2.in->size() : 0;
+      if (prefix) memcpy(win, s2.in->begin(), prefix);
+      want = cap - prefix;
+      n = ::recv(int(fd), win + prefix, want, 0);
+      v_.counters->reads++;
+      if (n > 0) {
+        v_.counters->bytesIn += uint64_t(n);
+        got += size_t(n);
+        if (prefix) {
+          bytebuf_free(s2.in);
+          s2.in = nullptr;
+        }
+        if (!deliver_frames(fd, gen, win, prefix + size_t(n))) return;
+        Slot& s3 = table_[fd];
+        if (size_t(n) < want && !(s3.flags & kFlagRdHup)) return;
+        if (got >= L.opt.read_budget) {
+          v_.counters->budgetRequeues++;
+          push_ready(fd);
+          return;
+        }
+        continue;
+      }
+    }
+    if (n == 0) {
+      on_peer_end(fd);
+      return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      v_.counters->eagainReads++;
+      return;
+    }
+    if (errno == EINTR) continue;
+    v_.counters->errRead++;
+    close_conn(fd, reason_for(errno), errno);
+    return;
+  }
+}
+
+// Delivers every complete frame in [p, p+n) and keeps the incomplete tail in the slot. For JS,
+// p lies in the arena at arena_used_. Returns false when the connection is gone.
+bool Loop::deliver_frames(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
+  Slot* s = &table_[fd];
+  const Listener& L = listeners_[s->listener];
+  const bool to_js = L.opt.proto == Proto::kFrame;
+  size_t off = 0;
+  for (;;) {
+    frame::Result r = frame::parse(p + off, n - off, L.opt.max_frame);
+    if (r.status == frame::Status::kTooLarge) {
+      if (to_js) arena_used_ += off;
+      else if (off && send_or_queue(fd, *s, p, off) < 0) return false;
+      close_conn(fd, kCloseProtocol, 0);
+      return false;
+    }
+    if (r.status == frame::Status::kIncomplete) break;
+    if (to_js) {
+      if (nrec_ >= v_.record_cap || !deferred_.empty()) {
+        // The batch is full: hand what we have to JS, then move the unparsed rest to the
+        // start of the (now free) arena and go on.
+        arena_used_ += off;
+        if (!ensure_room(1, 0) || !live(fd, gen)) return false;
+        memmove(v_.arena + arena_used_, p + off, n - off);
+        p = v_.arena + arena_used_;
+        n -= off;
+        off = 0;
+        s = &table_[fd];
+        continue;
+      }
+      emit(kRecFrame, s->listener, fd, gen, uint32_t((p - v_.arena) + off + frame::kHeaderBytes), r.payload_len);
+    }
+    v_.counters->framesIn++;
+    off += r.total_len;
+  }
+  if (to_js) {
+    arena_used_ += off;
+  } else if (off) {
+    int64_t q = send_or_queue(fd, *s, p, off);
+    if (q < 0) return false;
+    if (uint64_t(q) > L.opt.high_water) {
+      s->flags |= kFlagPausedBp;
+      v_.counters->pausedReads++;
+    }
+  }
+  size_t rest = n - off;
+  if (rest) {
+    ByteBuf* b = bytebuf_new();
+    size_t cap = rest >= frame::kHeaderBytes ? frame::kHeaderBytes + frame::read_len(p + off) : frame::kHeaderBytes;
+    if (!b || !b->reserve(cap)) {
+      bytebuf_free(b);
+      v_.counters->errNoMemory++;
+      close_conn(fd, kCloseNoMemory, ENOMEM);
+      return false;
+    }
+    b->append(p + off, rest);
+    s->in = b;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
+  size_t off = 0;
+  if (!s.out) {
+    while (off < n) {
+      ssize_t w = ::send(int(fd), p + off, n - off, MSG_NOSIGNAL);
+      v_.counters->writes++;
+      if (w > 0) {
+        off += size_t(w);
+        v_.counters->bytesOut += uint64_t(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        v_.counters->eagainWrites++;
+        break;
+      }
+      int e = errno;
+      v_.counters->errWrite++;
+      close_conn(fd, reason_for(e), e);
+      return -1;
+    }
+  }
+  size_t rest = n - off;
+  if (rest) {
+    // The send buffer is full: keep the rest; the next EPOLLOUT edge flushes it.
+    if (!s.out) s.out = bytebuf_new();
+    if (!s.out || !s.out->append(p + off, rest)) {
+      v_.counters->errNoMemory++;
+      close_conn(fd, kCloseNoMemory, ENOMEM);
+      return -1;
+    }
+    queued_add(int64_t(rest));
+    s.flags |= kFlagDrainWanted;
+    const Listener& L = listeners_[s.listener];
+    if (L.opt.max_queued && s.out->size() > L.opt.max_queued) {
+      close_conn(fd, kCloseBackpressure, 0);
+      return -1;
+    }
+  }
+  return s.out ? int64_t(s.out->size()) : 0;
+}
+
+void Loop::flush_out(uint32_t fd) {
+  Slot& s = table_[fd];
+  ByteBuf* b = s.out;
+  while (!b->empty()) {
+    ssize_t w = ::send(int(fd), b->begin(), b->size(), MSG_NOSIGNAL);
+    v_.counters->writes++;
+    if (w > 0) {
+      b->consume(size_t(w));
+      v_.counters->bytesOut += uint64_t(w);
+      queued_add(-int64_t(w));
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      v_.counters->eagainWrites++;
+      return;
+    }
+    int e = errno;
+    v_.counters->errWrite++;
+    close_conn(fd, reason_for(e), e);
+    return;
+  }
+  after_queue_drained(fd, s);
+}
+
+void Loop::after_queue_drained(uint32_t fd, Slot& s) {
+  bytebuf_free(s.out);
+  s.out = nullptr;
+  bool drain = s.flags & kFlagDrainWanted;
+  s.flags &= ~kFlagDrainWanted;
+  if (s.flags & kFlagEndPending) {
+    finish_end(fd);
+    return;
+  }
+  if (s.flags & kFlagPausedBp) {
+    // Bytes may be waiting unread since we paused; no edge will announce them again.
+    s.flags &= ~kFlagPausedBp;
+    push_ready(fd);
+  }
+  if (drain && is_js(listeners_[s.listener])) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ending and closing
+
+void Loop::on_peer_end(uint32_t fd) {
+  Slot& s = table_[fd];
+  uint32_t gen = s.gen;
+  s.flags |= kFlagPeerEnded;
+  if (s.flags & kFlagWriteShut) {
+    close_conn(fd, kCloseGraceful, 0);
+    return;
+  }
+  const Listener& L = listeners_[s.listener];
+  if (is_js(L)) {
+    emit(kRecEnd, s.listener, fd, gen, 0, 0);
+    if (!live(fd, gen)) return;
+  }
+  if (!L.opt.allow_half_open && !(table_[fd].flags & kFlagEndPending)) begin_end(fd);
+}
+
+void Loop::begin_end(uint32_t fd) {
+  Slot& s = table_[fd];
+  s.flags |= kFlagEndPending;
+  if (!s.out) finish_end(fd);
+}
+
+void Loop::finish_end(uint32_t fd) {
+  Slot& s = table_[fd];
+  s.flags &= ~kFlagEndPending;
+  if (s.flags & kFlagPeerEnded) {
+    close_conn(fd, kCloseGraceful, 0);
+    return;
+  }
+  // Half-close our side; the connection closes when the peer's FIN arrives (on_peer_end).
+  ::shutdown(int(fd), SHUT_WR);
+  s.flags |= kFlagWriteShut;
+}
+
+void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
+  Slot& s = table_[fd];
+  assert(s.kind == SlotKind::kConn);
+  const uint32_t gen = s.gen;
+  const uint8_t index = s.listener;
+  if (s.out) queued_add(-int64_t(s.out->size()));
+  bytebuf_free(s.out);
+  bytebuf_free(s.in);
+  ::close(int(fd));  // also removes it from the epoll set: no fd is ever duplicated
+  s = Slot{.gen = (gen + 1) & kGenMask};
+  Counters& c = *v_.counters;
+  c.closed++;
+  c.active--;
+  switch (why) {
+    case kCloseGraceful: c.closedGraceful++; break;
+    case kCloseLocal: c.closedLocal++; break;
+    case kCloseReset: c.closedReset++; break;
+    case kCloseProtocol: c.closedProtocol++; break;
+    case kCloseBackpressure: c.closedBackpressure++; break;
+    default: c.closedError++; break;
+  }
+  Listener& L = listeners_[index];
+  L.active--;
+  if (is_js(L)) emit(kRecClose, index, fd, gen, why, uint32_t(err));
+  if (L.closing && L.active == 0 && L.in_use) {
+    L.in_use = false;
+    emit(kRecListenerDrained, index, index, 0, 0, 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records and dispatch
+
+// Appends a record to the batch. While JS is inside a callback (or ops run), or older records
+// are still waiting, records go to the deferred list so JS sees them in order next dispatch.
+void Loop::emit(uint32_t kind, uint8_t listener, uint32_t fd, uint32_t gen, uint32_t a, uint32_t b) {
+  // The listener index rides in the high half of the kind word, so JS routes a record to its
+  // server without keeping any per-connection table of its own.
+  kind |= uint32_t(listener) << 16;
+  if (!in_dispatch_ && !in_ops_ && in_round_ && deferred_.empty() && nrec_ >= v_.record_cap) dispatch();
+  if (!in_dispatch_ && deferred_.empty() && nrec_ < v_.record_cap) {
+    uint32_t* r = v_.records + size_t(nrec_) * kRecordWords;
+    r[0] = kind;
+    r[1] = fd;
+    r[2] = gen;
+    r[3] = a;
+    r[4] = b;
+    nrec_++;
+    return;
+  }
+  deferred_.insert(deferred_.end(), {kind, fd, gen, a, b});
+}
+
+void Loop::move_deferred() {
+  size_t n = std::min<size_t>(deferred_.size() / kRecordWords, v_.record_cap - nrec_);
+  if (n == 0) return;
+  memcpy(v_.records + size_t(nrec_) * kRecordWords, deferred_.data(), n * kRecordWords * sizeof(uint32_t));
+  nrec_ += uint32_t(n);
+  deferred_.erase(deferred_.begin(), deferred_.begin() + ptrdiff_t(n * kRecordWords));
+}
+
+void Loop::dispatch() {
+  if (in_dispatch_ || in_ops_) return;
+  if (nrec_ == 0) move_deferred();
+  if (nrec_ == 0) return;
+  Counters& c = *v_.counters;
+  c.batches++;
+  c.records += nrec_;
+  if (nrec_ > c.largestBatch) c.largestBatch = nrec_;
+  in_dispatch_ = true;
+  hooks_.dispatch(hooks_.ctx, nrec_);
+  in_dispatch_ = false;
+  // The arena and the records are free again: JS was told its views die with the callback.
+  nrec_ = 0;
+  arena_used_ = 0;
+  run_ops();
+  move_deferred();
+}
+
+void Loop::run_ops() {
+  if (in_ops_) return;
+  in_ops_ = true;
+  uint32_t n = std::min(v_.ops[0], v_.ops_cap);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t* o = v_.ops + size_t(i + 1) * kRecordWords;
+    uint32_t fd = o[1], gen = o[2], off = o[3], len = o[4];
+    switch (o[0]) {
+      case kOpWrite:
+      case kOpWriteEnd:
+        // The second line of defence: JS validated, but a bad op must never read out of bounds.
+        if (size_t(off) + len > v_.out_arena_cap) {
+          v_.counters->staleIds++;
+          break;
+        }
+        if (write(fd, gen, v_.out_arena + off, len) >= 0 && o[0] == kOpWriteEnd) end(fd, gen);
+        break;
+      case kOpEnd: end(fd, gen); break;
+      case kOpClose: close(fd, gen); break;
+      case kOpPause: pause(fd, gen); break;
+      case kOpResume: resume(fd, gen); break;
+      default: break;
+    }
+  }
+  v_.ops[0] = 0;
+  in_ops_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The per-connection API (ids are fd + generation)
+
+int64_t Loop::write(uint32_t fd, uint32_t gen, const uint8_t* p, size_t n) {
+  if (!live(fd, gen)) {
+    v_.counters->staleIds++;
+    return -1;
+  }
+  Slot& s = table_[fd];
+  if (s.flags & (kFlagEndPending | kFlagWriteShut)) return -2;
+  int64_t q = n ? send_or_queue(fd, s, p, n) : (s.out ? int64_t(s.out->size()) : 0);
+  update_activity();
+  return q;
+}
+
+bool Loop::end(uint32_t fd, uint32_t gen) {
+  if (!live(fd, gen)) {
+    v_.counters->staleIds++;
+    return false;
+  }
+  if (!(table_[fd].flags & (kFlagEndPending | kFlagWriteShut))) begin_end(fd);
+  update_activity();
+  return true;
+}
+
+bool Loop::close(uint32_t fd, uint32_t gen) {
+  if (!live(fd, gen)) {
+    v_.counters->staleIds++;
+    return false;
+  }
+  close_conn(fd, kCloseLocal, 0);
+  update_activity();
+  return true;
+}
+
+bool Loop::pause(uint32_t fd, uint32_t gen) {
+  if (!live(fd, gen)) return false;
+  table_[fd].flags |= kFlagPausedJs;
+  return true;
+}
+
+bool Loop::resume(uint32_t fd, uint32_t gen) {
+  if (!live(fd, gen)) return false;
+  Slot& s = table_[fd];
+  if (s.flags & kFlagPausedJs) {
+    s.flags &= ~kFlagPausedJs;
+    push_ready(fd);  // bytes that arrived while paused raised their edge already
+    update_activity();
+  }
+  return true;
+}
+
+int64_t Loop::queued(uint32_t fd, uint32_t gen) const {
+  if (!live(fd, gen)) return -1;
+  const Slot& s = table_[fd];
+  return s.out ? int64_t(s.out->size()) : 0;
+}
+
+}  // namespace c1m

@@ -1,0 +1,80 @@
+// Server options: defaults and validation at the edge, before any native code runs.
+import { isIP } from 'node:net';
+import { ProtoCode, type EngineProtocol } from './records.js';
+
+/** Options of an engine server. Every size is in bytes. */
+export interface ServerOptions {
+  /** `raw` (bytes to JS), `echo` (native), `frame` (length-prefixed frames to JS), `frame-echo` (native). Default `raw`. */
+  protocol?: EngineProtocol;
+  /** An IPv4 or IPv6 literal, or `localhost` (127.0.0.1). Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. Default 0. */
+  port?: number;
+  /** listen(2) backlog (the kernel caps it at net.core.somaxconn). Default 511. */
+  backlog?: number;
+  /** SO_REUSEPORT, so several threads or processes share one port. Default false. */
+  reusePort?: boolean;
+  /** IPV6_V6ONLY for an IPv6 host. Default false. */
+  ipv6Only?: boolean;
+  /** TCP_NODELAY on accepted connections. Default true. */
+  noDelay?: boolean;
+  /** Keep our side open after the peer's FIN until `end()`. Default false: end when the peer ends. */
+  allowHalfOpen?: boolean;
+  /** Largest frame payload for `frame`/`frame-echo`; a bigger one closes that connection. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Bytes read from one connection per round before others get their turn. Default 256 KiB. */
+  readBudgetBytes?: number;
+  /** Native echo stops reading a peer whose queued echo exceeds this. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Close a connection whose unsent bytes exceed this (0 = never). Default 0. */
+  maxQueuedBytes?: number;
+}
+
+export type ResolvedServerOptions = Required<ServerOptions>;
+
+const U32_MAX = 0xffffffff;
+/** Largest frame the default 4 MiB arena can hold whole. */
+export const MAX_FRAME_LIMIT = 4 * 1024 * 1024 - 4;
+
+function checkInt(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw new TypeError(`${name} must be an integer, got ${typeof v === 'number' ? v : typeof v}`);
+  }
+  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function checkBool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${typeof v}`);
+  return v;
+}
+
+/** Fills in defaults and validates; throws TypeError/RangeError naming the option. */
+export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptions {
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
+  const known = new Set(['protocol', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
+    'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option "${k}"`);
+  const protocol = o.protocol ?? 'raw';
+  if (typeof protocol !== 'string' || !(protocol in ProtoCode)) {
+    throw new TypeError(`protocol must be one of ${Object.keys(ProtoCode).join(', ')}, got ${String(protocol)}`);
+  }
+  let host = o.host ?? '127.0.0.1';
+  if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${typeof host}`);
+  if (host === 'localhost') host = '127.0.0.1';
+  if (isIP(host) === 0) throw new TypeError(`host must be an IP address literal or "localhost", got "${host}"`);
+  return {
+    protocol,
+    host,
+    port: checkInt('port', o.port ?? 0, 0, 65535),
+    backlog: checkInt('backlog', o.backlog ?? 511, 1, 1 << 20),
+    reusePort: checkBool('reusePort', o.reusePort ?? false),
+    ipv6Only: checkBool('ipv6Only', o.ipv6Only ?? false),
+    noDelay: checkBool('noDelay', o.noDelay ?? true),
+    allowHalfOpen: checkBool('allowHalfOpen', o.allowHalfOpen ?? false),
+    maxFrameBytes: checkInt('maxFrameBytes', o.maxFrameBytes ?? 1 << 20, 0, MAX_FRAME_LIMIT),
+    readBudgetBytes: checkInt('readBudgetBytes', o.readBudgetBytes ?? 256 * 1024, 1, U32_MAX),
+    highWaterMark: checkInt('highWaterMark', o.highWaterMark ?? 1 << 20, 0, U32_MAX),
+    maxQueuedBytes: checkInt('maxQueuedBytes', o.maxQueuedBytes ?? 0, 0, U32_MAX),
+  };
+}

@@ -1,0 +1,195 @@
+// The friendly API: a server per listener with per-connection handlers, built on the batch
+// API. Connections are plain numeric ids (no JS object per connection); keep per-connection
+// state in your own Map keyed by id if you need any.
+import { Batch, Engine, type EngineCounters } from './engine.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { CloseReason, Rec, type CloseReasonName } from './records.js';
+
+/** Per-connection callbacks. Byte views are valid only during the call: copy what you keep. */
+export interface ServerHandlers {
+  onConnection?(id: number): void;
+  /** `raw` protocol: bytes as they arrived. */
+  onData?(id: number, data: Uint8Array): void;
+  /** `frame` protocol: one whole frame payload (without its 4-byte length). */
+  onFrame?(id: number, payload: Uint8Array): void;
+  /** The peer half-closed. Unless allowHalfOpen, the engine ends our side after queued bytes. */
+  onEnd?(id: number): void;
+  /** The connection is gone; its id is dead. `errno` is 0 unless an I/O error closed it. */
+  onClose?(id: number, reason: CloseReasonName, errno: number): void;
+  /** Bytes that had to be queued are all sent now. */
+  onDrain?(id: number): void;
+}
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
+export interface CloseOptions {
+  /** Close connections at once instead of ending them gracefully. Default false. */
+  force?: boolean;
+  /** After this many ms of graceful draining, force the rest. Default 5000. */
+  timeoutMs?: number;
+}
+
+const servers: (EpollServer | undefined)[] = [];
+
+function route(batch: Batch): void {
+  const r = batch.records;
+  for (let i = 0, w = 0; i < batch.count; i++, w += 5) {
+    const word = r[w]!;
+    const s = servers[word >>> 16];
+    if (s === undefined) continue;
+    const kind = word & 0xffff;
+    const id = r[w + 2]! * 4294967296 + r[w + 1]!;
+    const h = s.handlers;
+    switch (kind) {
+      case Rec.Data:
+      case Rec.Frame: {
+        const off = r[w + 3]!;
+        const view = batch.arena.subarray(off, off + r[w + 4]!);
+        if (kind === Rec.Data) h.onData?.(id, view);
+        else h.onFrame?.(id, view);
+        break;
+      }
+      case Rec.Open:
+        s.connections++;
+        h.onConnection?.(id);
+        break;
+      case Rec.End:
+        h.onEnd?.(id);
+        break;
+      case Rec.Close:
+        s.connections--;
+        h.onClose?.(id, CloseReason[r[w + 3]! as keyof typeof CloseReason] ?? 'error', r[w + 4]!);
+        break;
+      case Rec.Drain:
+        h.onDrain?.(id);
+        break;
+      case Rec.ListenerDrained:
+        servers[word >>> 16] = undefined;
+        s.drained();
+        break;
+    }
+  }
+}
+
+/** A listener of the epoll engine with its handlers. */
+export class EpollServer {
+  readonly options: ResolvedServerOptions;
+  readonly handlers: ServerHandlers;
+  /** Open connections, as counted from open/close records (JS protocols only). */
+  connections = 0;
+  private readonly engine: Engine;
+  private index = -1;
+  private addr: ServerAddress | null = null;
+  private closing: Promise<void> | null = null;
+  private resolveDrained: (() => void) | null = null;
+
+  constructor(options: ServerOptions = {}, handlers: ServerHandlers = {}) {
+    this.options = resolveServerOptions(options);
+    if (handlers === null || typeof handlers !== 'object') throw new TypeError('handlers must be an object');
+    for (const [k, v] of Object.entries(handlers)) {
+      if (typeof v !== 'function') throw new TypeError(`handler ${k} must be a function`);
+    }
+    this.handlers = handlers;
+    this.engine = Engine.get();
+  }
+
+  /** Binds and starts accepting; returns the bound address. */
+  listen(): ServerAddress {
+    if (this.index >= 0) throw new Error('server is already listening');
+    const { index, port } = this.engine.listen(this.options);
+    this.index = index;
+    servers[index] = this;
+    this.engine.setBatchHandler(route);
+    this.addr = { host: this.options.host, port };
+    return this.addr;
+  }
+
+  /** Bound address, or null before listen(). */
+  get address(): ServerAddress | null {
+    return this.addr;
+  }
+
+  /** Sends bytes (copied). False when the connection is closed/ended (exact outside callbacks). */
+  write(id: number, data: Uint8Array): boolean {
+    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array or Buffer');
+    return this.engine.write(id, data);
+  }
+
+  /** Sends one length-prefixed frame. */
+  writeFrame(id: number, payload: Uint8Array): boolean {
+    if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array or Buffer');
+    const buf = new Uint8Array(4 + payload.length);
+    new DataView(buf.buffer).setUint32(0, payload.length);
+    buf.set(payload, 4);
+    return this.engine.write(id, buf);
+  }
+
+  /** Graceful close of one connection: optional last bytes, flush, FIN, close on the peer's FIN. */
+  end(id: number, data?: Uint8Array): boolean {
+    if (data !== undefined) {
+      if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array or Buffer');
+      return this.engine.write(id, data, true);
+    }
+    return this.engine.end(id);
+  }
+
+  /** Immediate close of one connection; queued bytes are dropped. */
+  destroy(id: number): boolean {
+    return this.engine.destroy(id);
+  }
+
+  /** Stops reading a connection (backpressure); `resume` starts again. */
+  pause(id: number): boolean {
+    return this.engine.pause(id);
+  }
+  resume(id: number): boolean {
+    return this.engine.resume(id);
+  }
+  /** Unsent bytes queued for a connection, or -1 when it is closed. */
+  queued(id: number): number {
+    return this.engine.queued(id);
+  }
+
+  /** Counters of this thread's engine (shared by every server in the thread). */
+  counters(): EngineCounters {
+    return this.engine.counters();
+  }
+
+  /** @internal called by the router when the listener's last connection is gone. */
+  drained(): void {
+    this.resolveDrained?.();
+  }
+
+  /**
+   * Stops accepting and drains: connections end gracefully (queued bytes flushed) and the
+   * promise resolves when the last one is gone; after `timeoutMs` the rest are closed at once.
+   */
+  close(opts: CloseOptions = {}): Promise<void> {
+    if (this.index < 0) return Promise.reject(new Error('server is not listening'));
+    if (this.closing) return this.closing;
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a non-negative integer, got ${timeoutMs}`);
+    const force = opts.force ?? false;
+    this.closing = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        // The graceful path already closed the listener; closing it again forces the rest.
+        this.engine.native.closeListener(this.index, false);
+      }, timeoutMs);
+      timer.unref();
+      this.resolveDrained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.engine.native.closeListener(this.index, !force);
+    return this.closing;
+  }
+}
+
+/** Creates a server of the epoll engine; call `listen()` to start it. */
+export function createServer(options: ServerOptions = {}, handlers: ServerHandlers = {}): EpollServer {
+  return new EpollServer(options, handlers);
+}

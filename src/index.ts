@@ -1,0 +1,10 @@
+// c1m as a library: the epoll engine's TypeScript API.
+export { createServer, EpollServer } from './engine/server.js';
+export type { ServerHandlers, ServerAddress, CloseOptions } from './engine/server.js';
+export { Engine, Batch } from './engine/engine.js';
+export type { BatchHandler, EngineCounters } from './engine/engine.js';
+export { resolveServerOptions, MAX_FRAME_LIMIT } from './engine/options.js';
+export type { ServerOptions, ResolvedServerOptions } from './engine/options.js';
+export { Rec, CloseReason, Op, ProtoCode, fdOf, genOf } from './engine/records.js';
+export type { CloseReasonName, EngineProtocol } from './engine/records.js';
+export { loadAddon, addonPath } from './native.js';

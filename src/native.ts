@@ -1,0 +1,52 @@
+// Loads the compiled addon. C1M_ADDON points at another build (the sanitizer build, for one).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+/** The shared buffers the engine lends to JS, created once per thread by `init`. */
+export interface NativeViews {
+  readonly records: ArrayBuffer;
+  readonly arena: ArrayBuffer;
+  readonly ops: ArrayBuffer;
+  readonly outArena: ArrayBuffer;
+  readonly counters: ArrayBuffer;
+  readonly counterNames: readonly string[];
+  readonly recordWords: number;
+  readonly recordCap: number;
+  readonly opsCap: number;
+}
+
+/** The raw addon surface. Ids are passed as (fd, generation) pairs. */
+export interface NativeAddon {
+  init(onBatch: (count: number) => void, arenaBytes?: number): NativeViews;
+  listen(host: string, port: number, proto: number, backlog: number, flags: number,
+    maxFrame: number, readBudget: number, highWater: number, maxQueued: number): [index: number, port: number];
+  closeListener(index: number, graceful: boolean): boolean;
+  write(fd: number, gen: number, data: Uint8Array): number;
+  end(fd: number, gen: number): boolean;
+  close(fd: number, gen: number): boolean;
+  pause(fd: number, gen: number): boolean;
+  resume(fd: number, gen: number): boolean;
+  queued(fd: number, gen: number): number;
+  flush(): void;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Absolute path of the addon this process loads. */
+export const addonPath = process.env['C1M_ADDON'] ?? resolve(here, '../../build/Release/c1m.node');
+
+let cached: NativeAddon | undefined;
+
+/** Returns the addon, loading it on first use; throws with the path and a hint when it is missing. */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(addonPath) as NativeAddon;
+  } catch (err) {
+    const e = new Error(`c1m: cannot load the epoll engine from ${addonPath} (run \`npm install\` or \`npm run build:native\`): ${(err as Error).message}`);
+    (e as Error & { cause: unknown }).cause = err;
+    throw e;
+  }
+  return cached;
+}
