@@ -366,6 +366,8 @@ void Loop::round() {
   }
   serving_.clear();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
+  reap_doomed();
+  for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
   update_activity();
 }
@@ -409,7 +411,7 @@ void Loop::push_ready(uint32_t fd) {
 
 void Loop::read_conn(uint32_t fd) {
   Slot& s = table_[fd];
-  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded)) return;
+  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded | kFlagDoomed)) return;
   const Listener& L = listeners_[s.listener];
   switch (L.opt.proto) {
     case Proto::kEcho: read_echo(fd, s, L); break;
@@ -643,8 +645,14 @@ bool Loop::deliver_frames(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
   for (;;) {
     frame::Result r = frame::parse(p + off, n - off, L.opt.max_frame);
     if (r.status == frame::Status::kTooLarge) {
-      if (to_js) arena_used_ += off;
-      else if (off && send_or_queue(fd, *s, p, off) < 0) return false;
+      if (to_js) {
+        // JS has not seen the frames before this one yet: let it answer them, then close.
+        arena_used_ += off;
+        s->flags |= kFlagDoomed;
+        doomed_.push_back(tag_of(fd, gen));
+        return false;
+      }
+      if (off && send_or_queue(fd, *s, p, off) < 0) return false;
       close_conn(fd, kCloseProtocol, 0);
       return false;
     }
@@ -893,7 +901,17 @@ void Loop::dispatch() {
   nrec_ = 0;
   arena_used_ = 0;
   run_ops();
+  reap_doomed();
   move_deferred();
+}
+
+void Loop::reap_doomed() {
+  if (doomed_.empty()) return;
+  std::vector<uint64_t> list;
+  list.swap(doomed_);
+  for (uint64_t t : list) {
+    if (live(uint32_t(t), uint32_t(t >> 32))) close_conn(uint32_t(t), kCloseProtocol, 0);
+  }
 }
 
 void Loop::run_ops() {

@@ -88,6 +88,7 @@ enum : uint16_t {
   kFlagPausedBp = 1 << 5,    // native echo paused by its own write queue
   kFlagRdHup = 1 << 6,       // EPOLLRDHUP/EPOLLHUP seen: read until 0, a short read is not the end
   kFlagDrainWanted = 1 << 7, // bytes were queued: send kRecDrain when the queue empties
+  kFlagDoomed = 1 << 8,      // broke the protocol: not read again, closed once JS answered what came before
 };
 
 enum class SlotKind : uint8_t { kFree = 0, kListener = 1, kConn = 2 };
@@ -180,6 +181,7 @@ class Loop {
   void dispatch();
   void move_deferred();
   bool ensure_room(uint32_t recs, size_t bytes);
+  void reap_doomed();
   void update_activity();
   Slot* slot_for(uint32_t fd, uint32_t gen);
   bool grow_table(size_t fd);
@@ -205,6 +207,7 @@ class Loop {
   std::vector<uint64_t> ready_;       // fd | gen << 32, served next round
   std::vector<uint64_t> serving_;     // the list being served this round (swapped with ready_)
   std::vector<uint32_t> deferred_;    // records raised while JS is inside a callback
+  std::vector<uint64_t> doomed_;      // protocol violators to close after the current batch
   uint8_t* scratch_ = nullptr;        // read buffer of the native echo path
   epoll_event events_[1024];
 };

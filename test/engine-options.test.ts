@@ -1,0 +1,33 @@
+// Options are validated in TypeScript with clear TypeError/RangeError messages before any
+// native call; OS errors come back as Errors with errno.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, resolveServerOptions, type ServerOptions } from '../src/index.js';
+
+test('bad options are refused with the option named', () => {
+  const bad: [unknown, RegExp, ErrorConstructor][] = [
+    [{ protocol: 'smtp' }, /protocol must be one of raw, echo, frame, frame-echo/, TypeError],
+    [{ port: 70000 }, /port must be between 0 and 65535, got 70000/, RangeError],
+    [{ port: 1.5 }, /port must be an integer/, TypeError],
+    [{ host: 'example.com' }, /host must be an IP address literal/, TypeError],
+    [{ backlog: 0 }, /backlog must be between/, RangeError],
+    [{ reusePort: 'yes' }, /reusePort must be a boolean/, TypeError],
+    [{ maxFrameBytes: 1 << 30 }, /maxFrameBytes must be between 0 and 4194300/, RangeError],
+    [{ readBudget: 5 }, /unknown option "readBudget"/, TypeError],
+  ];
+  for (const [opts, msg, type] of bad) {
+    assert.throws(() => resolveServerOptions(opts as ServerOptions), (e: Error) => e instanceof type && msg.test(e.message), JSON.stringify(opts));
+  }
+  assert.throws(() => createServer({}, { onData: 42 as unknown as () => void }), /handler onData must be a function/);
+  assert.equal(resolveServerOptions({ host: 'localhost' }).host, '127.0.0.1');
+});
+
+test('a port in use fails with EADDRINUSE; IPv6 loopback works', async () => {
+  const a = createServer();
+  const { port } = a.listen();
+  const b = createServer({ port });
+  assert.throws(() => b.listen(), (e: Error & { errno?: number }) => /Address already in use/.test(e.message) && e.errno === 98);
+  const v6 = createServer({ host: '::1', protocol: 'echo' });
+  assert.ok(v6.listen().port > 0);
+  await Promise.all([a.close(), v6.close()]);
+});
