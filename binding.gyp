@@ -30,6 +30,12 @@
         "native/epoll_backend.cc",
         "native/loop.cc"
       ]
+    },
+    {
+      # Self-tests of the pure native pieces (timer wheel, histogram), run by test/native-selftest.test.ts.
+      "target_name": "c1m_selftest_structs",
+      "type": "executable",
+      "sources": ["native/tests/structs_selftest.cc"]
     }
   ]
 }
