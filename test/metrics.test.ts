@@ -1,0 +1,361 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  countFds,
+  kernelSampleFrom,
+  parseMeminfo,
+  parseSmapsRollup,
+  parseSockstat,
+  parseStat,
+  parseStatus,
+  sampleKernel,
+  sampleProcess,
+  sampleProcesses,
+  Sampler,
+  sumSamples,
+  type KernelSample,
+  type ProcessSample,
+} from '../src/metrics/proc.js';
+import { linearFit, max, mean, median, min, percentile, stddev, sum, summarize } from '../src/metrics/stats.js';
+
+const MEMINFO = `MemTotal:       24684084 kB
+MemFree:        24281916 kB
+MemAvailable:   24359396 kB
+Slab:              35800 kB
+SReclaimable:      15624 kB
+SUnreclaim:        20176 kB
+HugePages_Total:       0
+Hugepagesize:       2048 kB
+`;
+
+const STATUS = `Name:\tnode
+Umask:\t0022
+State:\tS (sleeping)
+VmPeak:\t 1180000 kB
+VmHWM:\t   52000 kB
+VmRSS:\t   40456 kB
+RssAnon:\t    6328 kB
+RssFile:\t   34128 kB
+Threads:\t7
+`;
+
+const SMAPS_ROLLUP = `563806ad4000-7fffaad8d000 ---p 00000000 00:00 0                          [rollup]
+Rss:                1784 kB
+Pss:                 391 kB
+Pss_Dirty:           116 kB
+`;
+
+// The command name contains spaces and a ')' to prove fields are counted from the last ')'.
+const STAT = '4070 (my (odd) proc) S 4036 4036 2375 0 -1 4194304 101 0 0 0 250 75 0 0 20 0 7 0 30499 3133440 393 18446744073709551615';
+
+const SOCKSTAT = `sockets: used 2000014
+TCP: inuse 2000001 orphan 3 tw 17 alloc 2000004 mem 1234
+UDP: inuse 0 mem 0
+FRAG: inuse 0 memory 0
+`;
+const SOCKSTAT6 = `TCP6: inuse 5
+UDP6: inuse 0
+`;
+
+describe('proc parsers', () => {
+  it('parses meminfo into bytes, keeping unit-less counts', () => {
+    const m = parseMeminfo(MEMINFO);
+    assert.equal(m.MemAvailable, 24359396 * 1024);
+    assert.equal(m.Slab, 35800 * 1024);
+    assert.equal(m.HugePages_Total, 0);
+    assert.equal(m.Nope, undefined);
+  });
+
+  it('parses status and smaps_rollup', () => {
+    assert.deepEqual(parseStatus(STATUS), { rssBytes: 40456 * 1024, rssAnonBytes: 6328 * 1024, peakRssBytes: 52000 * 1024, threads: 7 });
+    assert.deepEqual(parseStatus('Name:\tzombie\nThreads:\t1\n'), { rssBytes: null, rssAnonBytes: null, peakRssBytes: null, threads: 1 });
+    assert.equal(parseSmapsRollup(SMAPS_ROLLUP), 391 * 1024);
+    assert.equal(parseSmapsRollup(''), null);
+  });
+
+  it('parses stat with an awkward command name', () => {
+    const s = parseStat(STAT);
+    assert.equal(s.pid, 4070);
+    assert.equal(s.comm, 'my (odd) proc');
+    assert.equal(s.state, 'S');
+    assert.equal(s.utimeTicks, 250);
+    assert.equal(s.stimeTicks, 75);
+    assert.equal(s.threads, 7);
+    assert.equal(s.startTimeTicks, 30499);
+    assert.throws(() => parseStat('garbage'), TypeError);
+    assert.throws(() => parseStat('1 (x) S 1 2'), TypeError);
+  });
+
+  it('parses sockstat and sockstat6', () => {
+    assert.deepEqual(parseSockstat(SOCKSTAT, SOCKSTAT6), {
+      socketsUsed: 2000014,
+      tcpInUse: 2000001,
+      tcpOrphan: 3,
+      tcpTw: 17,
+      tcpAlloc: 2000004,
+      tcpMemPages: 1234,
+      tcp6InUse: 5,
+    });
+    assert.equal(parseSockstat(SOCKSTAT).tcp6InUse, null);
+    assert.equal(parseSockstat('').tcpInUse, null);
+  });
+
+  it('builds a kernel sample', () => {
+    const k = kernelSampleFrom(MEMINFO, SOCKSTAT, null, 4096);
+    assert.equal(k.slabBytes, 35800 * 1024);
+    assert.equal(k.sUnreclaimBytes, 20176 * 1024);
+    assert.equal(k.memAvailableBytes, 24359396 * 1024);
+    assert.equal(k.tcpMemBytes, 1234 * 4096);
+    assert.equal(k.sockstat.tcpInUse, 2000001);
+  });
+
+  it('sums samples, keeping unknowns unknown', () => {
+    const a: ProcessSample = { pid: 1, rssBytes: 100, rssAnonBytes: 10, peakRssBytes: 120, pssBytes: 50, cpuUserMs: 5, cpuSysMs: 1, threads: 7, fds: 20 };
+    const b: ProcessSample = { ...a, pid: 2, pssBytes: null };
+    const s = sumSamples([a, b], [3]);
+    assert.equal(s.total.processes, 2);
+    assert.equal(s.total.rssBytes, 200);
+    assert.equal(s.total.pssBytes, null);
+    assert.equal(s.total.fds, 40);
+    assert.deepEqual(s.missing, [3]);
+    const none = sumSamples([], [4]);
+    assert.equal(none.total.rssBytes, null);
+    assert.equal(none.total.cpuUserMs, null);
+  });
+});
+
+describe('proc samplers on the real /proc', () => {
+  it('samples this process', () => {
+    const s = sampleProcess(process.pid);
+    assert.ok(s);
+    assert.equal(s.pid, process.pid);
+    assert.ok(s.rssBytes > 1024 * 1024, `rss ${s.rssBytes}`);
+    assert.ok(s.rssAnonBytes !== null && s.rssAnonBytes > 0);
+    assert.ok(s.peakRssBytes >= s.rssBytes);
+    assert.ok(s.pssBytes !== null && s.pssBytes > 0);
+    assert.ok(s.cpuUserMs + s.cpuSysMs > 0);
+    assert.ok(s.threads >= 1);
+    assert.ok(s.fds !== null && s.fds >= 3);
+    const lean = sampleProcess(process.pid, { pss: false, fds: false });
+    assert.equal(lean?.pssBytes, null);
+    assert.equal(lean?.fds, null);
+  });
+
+  it('counts an fd opened and closed', () => {
+    const before = countFds(process.pid);
+    assert.ok(before !== null);
+    const fd = openSync('/proc/self/stat', 'r');
+    assert.equal(countFds(process.pid), before + 1);
+    closeSync(fd);
+    assert.equal(countFds(process.pid), before);
+  });
+
+  it('reports an exited process as missing', () => {
+    const child = spawnSync(process.execPath, ['-e', '0']);
+    assert.equal(child.status, 0);
+    const gone = child.pid;
+    assert.equal(sampleProcess(gone), null);
+    const s = sampleProcesses([process.pid, gone]);
+    assert.equal(s.total.processes, 1);
+    assert.deepEqual(s.missing, [gone]);
+    assert.throws(() => sampleProcess(0), RangeError);
+  });
+
+  it('samples the kernel', () => {
+    const k = sampleKernel();
+    assert.ok(k.slabBytes !== null && k.slabBytes > 0);
+    assert.ok(k.memAvailableBytes !== null && k.memAvailableBytes > 0);
+    assert.equal(typeof k.sockstat.tcpInUse, 'number');
+    assert.equal(typeof k.sockstat.tcpMemPages, 'number');
+  });
+});
+
+describe('stats', () => {
+  it('returns null, never 0, when nothing was measured', () => {
+    for (const f of [min, max, mean, median, sum, stddev]) assert.equal(f([]), null);
+    assert.equal(median([null, null]), null);
+    assert.equal(percentile([], 99), null);
+    assert.equal(linearFit([], []), null);
+    assert.deepEqual(summarize([]), { n: 0, min: null, max: null, mean: null, median: null, stddev: null });
+  });
+
+  it('computes order statistics, skipping nulls', () => {
+    assert.equal(min([3, null, 1, 2]), 1);
+    assert.equal(max([3, null, 1, 2]), 3);
+    assert.equal(mean([1, 2, 3, null]), 2);
+    assert.equal(sum([1, 2, 3]), 6);
+    assert.equal(median([5, 1, 3]), 3);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(percentile([1, 2, 3, 4, 5], 0), 1);
+    assert.equal(percentile([1, 2, 3, 4, 5], 100), 5);
+    assert.equal(percentile([1, 2, 3, 4, 5], 90), 4.6);
+    assert.equal(percentile([7], 99), 7);
+    assert.equal(stddev([2, 4, 4, 4, 5, 5, 7, 9])?.toFixed(4), '2.1381');
+    assert.equal(stddev([1]), null);
+  });
+
+  it('rejects what is not a measurement', () => {
+    assert.throws(() => mean([1, Number.NaN]), RangeError);
+    assert.throws(() => mean([1, Infinity]), RangeError);
+    assert.throws(() => mean(['1' as unknown as number]), TypeError);
+    assert.throws(() => mean('12' as unknown as number[]), TypeError);
+    assert.throws(() => percentile([1], 101), RangeError);
+    assert.throws(() => percentile([1], -1), RangeError);
+    assert.throws(() => linearFit([1, 2], [1]), RangeError);
+  });
+
+  it('fits bytes per connection as a slope', () => {
+    // 40 MiB base, 2,800 bytes per connection.
+    const xs = [0, 10_000, 100_000, 500_000, 1_000_000];
+    const ys = xs.map((x) => 41_943_040 + 2800 * x);
+    const f = linearFit(xs, ys);
+    assert.ok(f);
+    assert.ok(Math.abs(f.slope - 2800) < 1e-6, `slope ${f.slope}`);
+    assert.ok(Math.abs(f.intercept - 41_943_040) < 1e-3, `intercept ${f.intercept}`);
+    assert.equal(f.r2, 1);
+    assert.equal(f.n, 5);
+  });
+
+  it('reports fit quality, and skips unmeasured pairs', () => {
+    const f = linearFit([1, 2, 3, 4, null], [2, 4, 5, 8, 100]);
+    assert.ok(f);
+    assert.equal(f.n, 4);
+    assert.ok(Math.abs(f.slope - 1.9) < 1e-12);
+    assert.ok(Math.abs(f.intercept - 0) < 1e-12);
+    assert.ok(f.r2 !== null && f.r2 > 0.95 && f.r2 < 1);
+    assert.equal(linearFit([1, 2, 3], [5, 5, 5])?.r2, null, 'flat y: slope 0, nothing to explain');
+    assert.equal(linearFit([1, 2, 3], [5, 5, 5])?.slope, 0);
+    assert.equal(linearFit([2, 2, 2], [1, 2, 3]), null, 'all x equal: no slope');
+    assert.equal(linearFit([1], [1]), null);
+  });
+});
+
+describe('Sampler', () => {
+  function fake(): {
+    clock: { t: number };
+    cpu: Map<number, number>;
+    pids: number[];
+    sampler: (capacity?: number) => Sampler;
+  } {
+    const clock = { t: 1_000_000 };
+    const cpu = new Map<number, number>([
+      [10, 0],
+      [11, 0],
+    ]);
+    const pids = [10, 11];
+    const kernel: KernelSample = kernelSampleFrom(MEMINFO, SOCKSTAT, null, 4096);
+    const sampler = (capacity = 3600): Sampler =>
+      new Sampler({
+        pids: () => pids,
+        intervalMs: 100,
+        capacity,
+        perPid: true,
+        now: () => clock.t,
+        sampleKernel: () => kernel,
+        sampleProcesses: (list) =>
+          sumSamples(
+            list.filter((p) => cpu.has(p)).map((pid) => ({
+              pid,
+              rssBytes: 1000 * pid,
+              rssAnonBytes: 10,
+              peakRssBytes: 1000 * pid,
+              pssBytes: null,
+              cpuUserMs: cpu.get(pid) ?? 0,
+              cpuSysMs: (cpu.get(pid) ?? 0) / 2,
+              threads: 1,
+              fds: 3,
+            })),
+            list.filter((p) => !cpu.has(p)),
+          ),
+      });
+    return { clock, cpu, pids, sampler };
+  }
+
+  it('computes CPU% from deltas between points', () => {
+    const { clock, cpu, sampler } = fake();
+    const s = sampler();
+    const p0 = s.sample();
+    assert.equal(p0.t, 0);
+    assert.equal(p0.cpuPercent, null);
+    assert.equal(p0.processes.rssBytes, 21000);
+    clock.t += 100;
+    cpu.set(10, 40); // 40 ms user + 20 ms sys in 100 ms
+    cpu.set(11, 20); // 20 ms user + 10 ms sys
+    s.setLabel('warm-up');
+    const p1 = s.sample();
+    assert.equal(p1.t, 100);
+    assert.equal(p1.label, 'warm-up');
+    assert.equal(p1.cpuPercent, 90);
+    assert.equal(p1.cpuUserPercent, 60);
+    assert.equal(p1.cpuSysPercent, 30);
+    assert.deepEqual(p1.perPid, [
+      { pid: 10, rssBytes: 10000, cpuPercent: 60 },
+      { pid: 11, rssBytes: 11000, cpuPercent: 30 },
+    ]);
+    assert.equal(p1.kernel?.sockstat.tcpInUse, 2000001);
+  });
+
+  it('counts only pids present in both points, and lists the missing', () => {
+    const { clock, cpu, pids, sampler } = fake();
+    const s = sampler();
+    s.sample();
+    clock.t += 200;
+    cpu.delete(11);
+    cpu.set(10, 20);
+    cpu.set(12, 500); // new worker: its lifetime CPU is not this interval's
+    pids.push(12);
+    const p = s.sample();
+    assert.deepEqual(p.missing, [11]);
+    assert.equal(p.cpuPercent, 15);
+    assert.equal(p.perPid?.find((x) => x.pid === 12)?.cpuPercent, null);
+  });
+
+  it('stays bounded by thinning and doubling its interval', () => {
+    const { clock, sampler } = fake();
+    const s = sampler(8);
+    for (let i = 0; i < 8; i++) {
+      s.sample();
+      clock.t += 100;
+    }
+    assert.equal(s.points().length, 4);
+    assert.equal(s.intervalMs, 200);
+    assert.deepEqual(s.points().map((p) => p.t), [100, 300, 500, 700]);
+    for (let i = 0; i < 100; i++) {
+      s.sample();
+      clock.t += 100;
+    }
+    assert.ok(s.points().length < 8);
+    assert.equal(s.points().at(-1)?.t, 10700);
+  });
+
+  it('runs on a timer against the real /proc and stops', async () => {
+    const s = new Sampler({ pids: [process.pid], intervalMs: 20, kernel: true });
+    s.start();
+    assert.equal(s.running, true);
+    const spin = Date.now() + 80;
+    while (Date.now() < spin) {
+      // Burn CPU so the deltas have something to measure.
+    }
+    await sleep(60);
+    s.stop();
+    assert.equal(s.running, false);
+    const pts = s.points();
+    assert.ok(pts.length >= 2, `points ${pts.length}`);
+    assert.equal(s.lastError, null);
+    const last = pts.at(-1);
+    assert.ok(last && last.cpuPercent !== null && last.cpuPercent >= 0);
+    assert.ok(last.kernel && last.kernel.slabBytes !== null);
+    const count = pts.length;
+    await sleep(50);
+    assert.equal(s.points().length, count, 'no samples after stop');
+  });
+
+  it('validates options', () => {
+    assert.throws(() => new Sampler({ pids: [1], intervalMs: 1 }), RangeError);
+    assert.throws(() => new Sampler({ pids: [1], intervalMs: 100, capacity: 2 }), RangeError);
+    assert.throws(() => new Sampler({ pids: 5 as unknown as number[], intervalMs: 100 }), TypeError);
+  });
+});
