@@ -1,0 +1,212 @@
+// The HTML page's own script: reads the chart specs from the page's JSON block and draws each
+// with Observable Plot (inlined before it, with d3). Plain browser JavaScript kept as a string,
+// since the project compiles for Node without DOM types; html.ts puts the format functions of
+// format.ts in front of it so figures read the same in tables and on axes.
+
+export const PAGE_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var data = JSON.parse(document.getElementById('c1m-data').textContent);
+  var contenders = Object.keys(data.colors);
+  var colorScale = { type: 'ordinal', domain: contenders, range: contenders.map(function (c) { return data.colors[c]; }) };
+
+  // Tick labels without trailing zeros: 1.00k -> 1k, 20.0 ms -> 20 ms, 47.7 MiB unchanged.
+  function tidy(text) {
+    return text.replace(/(\.\d*?)0+(?=\D|$)/, '$1').replace(/\.(?=\D|$)/, '');
+  }
+
+  function extent(values) {
+    var lo = Infinity, hi = -Infinity;
+    values.forEach(function (v) { if (v > 0 && v < lo) lo = v; if (v > hi) hi = v; });
+    return [lo, hi];
+  }
+
+  // Ticks for a log axis: 1-2-5 steps (of 1024 for bytes), or fewer when that would crowd it.
+  function logTicks(lo, hi, bytes) {
+    var steps = bytes ? [1, 2, 5, 10, 20, 50, 100, 200, 500] : [1, 2, 5];
+    var base = bytes ? 1024 : 10;
+    var all = [], firsts = [];
+    for (var e = Math.floor(Math.log(lo) / Math.log(base)) - 1; e <= Math.ceil(Math.log(hi) / Math.log(base)) + 1; e++) {
+      steps.forEach(function (m) {
+        var v = m * Math.pow(base, e);
+        if (v >= lo * 0.999 && v <= hi * 1.001) { all.push(v); if (m === 1 || m === 10 || m === 100) firsts.push(v); }
+      });
+    }
+    if (all.length <= 7) return all;
+    return firsts.length >= 3 ? firsts : all.filter(function (_, i) { return i % 2 === 0; });
+  }
+
+  // Plot labels only some ticks of a log scale, whatever the format says, so log axes are drawn
+  // as explicit axis marks whose text is ours.
+  function logAxis(dim, values, unit, label) {
+    var e = extent(values);
+    var lo = e[0] / 1.25, hi = e[1] * 1.25;
+    var ticks = logTicks(lo, hi, unit === 'bytes');
+    var text = function (d) { return tidy(fmtUnit(unit, d)); };
+    var axis = dim === 'x' ? Plot.axisX : Plot.axisY;
+    var grid = dim === 'x' ? Plot.gridX : Plot.gridY;
+    return {
+      scale: { type: 'log', domain: [lo, hi] },
+      marks: [grid(ticks), axis(ticks, { text: text, label: label, labelAnchor: dim === 'x' ? 'right' : 'top' })],
+    };
+  }
+
+  // A linear axis from zero; byte axes step in whole KiB/MiB/GiB rather than powers of ten.
+  function linearAxis(values, unit, label) {
+    var hi = Math.max.apply(null, values.concat([0])) * 1.06 || 1;
+    var step = 1;
+    if (unit === 'bytes') while (step * 1024 <= hi) step *= 1024;
+    var ticks = d3.ticks(0, hi / step, 6).map(function (t) { return t * step; });
+    return { domain: [0, hi], ticks: ticks, tickFormat: function (d) { return tidy(fmtUnit(unit, d)); }, label: label, grid: true };
+  }
+
+  function common(width, height, extra) {
+    var o = {
+      width: width, height: height, marginLeft: 70, marginRight: 20, marginTop: 24, marginBottom: 40,
+      style: { fontSize: '12px', background: 'transparent', overflow: 'visible' },
+      color: colorScale,
+    };
+    for (var k in extra) o[k] = extra[k];
+    return o;
+  }
+
+  var draw = {
+    memory: function (spec, width) {
+      var xs = spec.points.map(function (p) { return p.connections; });
+      var ys = spec.points.map(function (p) { return p.bytes; }).concat(spec.fit.map(function (p) { return p.bytes; }));
+      var x = spec.xLog ? logAxis('x', xs, 'count', 'connections →') : null;
+      var y = spec.yLog ? logAxis('y', ys, 'bytes', null) : null;
+      return Plot.plot(common(width, 300, {
+        x: x ? x.scale : linearAxis(xs, 'count', 'connections →'),
+        y: y ? y.scale : linearAxis(ys, 'bytes', null),
+        marks: (x ? x.marks : []).concat(y ? y.marks : [], [
+          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'contender', stroke: 'contender', strokeWidth: 1.6, strokeOpacity: 0.85, className: 'c1m-fit' }),
+          Plot.dot(spec.points, {
+            x: 'connections', y: 'bytes', fill: 'contender', r: 4, stroke: 'white', strokeWidth: 1, className: 'c1m-points',
+            title: function (p) { return p.contender + ' #' + p.rep + '\n' + fmtCount(p.connections) + ' connections\n' + fmtBytes(p.bytes); },
+            tip: true,
+          }),
+        ]),
+      }));
+    },
+
+    bars: function (spec, width) {
+      var order = [];
+      spec.bars.forEach(function (b) { if (order.indexOf(b.contender) < 0) order.push(b.contender); });
+      var fx = spec.facet ? 'protocol' : undefined;
+      var whiskers = spec.bars.filter(function (b) { return b.n > 1; });
+      var top = Math.max.apply(null, spec.bars.map(function (b) { return b.max; }));
+      return Plot.plot(common(width, 280, {
+        x: { domain: order, label: null, tickSize: 0 },
+        y: linearAxis([top * 1.1], spec.unit, null),
+        fx: fx ? { label: null } : undefined,
+        marks: [
+          Plot.barY(spec.bars, {
+            x: 'contender', y: 'median', fx: fx, fill: 'contender', fillOpacity: 0.9, inset: 6, className: 'c1m-bar',
+            title: function (b) { return b.contender + ' · ' + b.protocol + '\n' + 'median ' + b.label + (b.n > 1 ? '\nmin ' + fmtUnit(spec.unit, b.min) + ', max ' + fmtUnit(spec.unit, b.max) + ' (' + b.n + ' reps)' : ''); },
+            tip: true,
+          }),
+          Plot.ruleX(whiskers, { x: 'contender', y1: 'min', y2: 'max', fx: fx, stroke: '#333', strokeWidth: 1.3, className: 'c1m-whisker' }),
+          Plot.tickY(whiskers, { x: 'contender', y: 'min', fx: fx, stroke: '#333', inset: 18 }),
+          Plot.tickY(whiskers, { x: 'contender', y: 'max', fx: fx, stroke: '#333', inset: 18 }),
+          Plot.text(spec.bars, { x: 'contender', y: 'max', fx: fx, text: 'label', dy: -9, fill: '#222', fontWeight: 600 }),
+          Plot.ruleY([0]),
+        ],
+      }));
+    },
+
+    latency: function (spec, width) {
+      var ys = [];
+      spec.points.forEach(function (p) { ys.push(p.min, p.max); });
+      var y = logAxis('y', ys, 'us', null);
+      return Plot.plot(common(width, 300, {
+        x: { type: 'point', domain: spec.percentiles, label: 'percentile', padding: 0.3 },
+        y: y.scale,
+        marks: y.marks.concat([
+          Plot.ruleX(spec.points, { x: 'percentile', y1: 'min', y2: 'max', stroke: 'contender', strokeOpacity: 0.45, strokeWidth: 5, className: 'c1m-spread' }),
+          Plot.line(spec.points, { x: 'percentile', y: 'median', z: 'series', stroke: 'contender', strokeWidth: 2, className: 'c1m-latency' }),
+          Plot.dot(spec.points, {
+            x: 'percentile', y: 'median', fill: 'contender', r: 3.5, className: 'c1m-points',
+            title: function (p) { return p.series + ' ' + p.percentile + '\n' + fmtUs(p.median) + (p.min !== p.max ? ' (' + fmtUs(p.min) + ' – ' + fmtUs(p.max) + ')' : ''); },
+            tip: true,
+          }),
+        ]),
+      }));
+    },
+
+    timeline: function (spec, width) {
+      var ok = spec.points.filter(function (p) { return !p.failed; });
+      var failed = spec.points.filter(function (p) { return p.failed; });
+      var line = function (points, dashed) {
+        return Plot.line(points, {
+          x: 'tS', y: 'value', z: 'series', stroke: 'contender', strokeWidth: 1.8, className: 'c1m-timeline',
+          strokeDasharray: dashed ? '5,4' : undefined,
+        });
+      };
+      return Plot.plot(common(width, 260, {
+        x: { label: 'seconds', grid: true },
+        y: linearAxis(spec.points.map(function (p) { return p.value; }), spec.unit, null),
+        marks: [
+          line(ok, false),
+          line(failed, true),
+          Plot.tip(spec.points, Plot.pointerX({
+            x: 'tS', y: 'value', stroke: 'contender',
+            title: function (p) { return p.series + (p.failed ? ' (failed)' : '') + ' at ' + p.tS.toFixed(2) + ' s\n' + fmtUnit(spec.unit, p.value); },
+          })),
+        ],
+      }));
+    },
+
+    ratios: function (spec, width) {
+      var rows = [], figures = [];
+      spec.points.forEach(function (p) {
+        if (rows.indexOf(p.row) < 0) rows.push(p.row);
+        if (figures.indexOf(p.figure) < 0) figures.push(p.figure);
+      });
+      var rs = spec.points.map(function (p) { return p.ratio; });
+      var lo = Math.min(0.8, Math.min.apply(null, rs) / 1.2), hi = Math.max(1.25, Math.max.apply(null, rs) * 1.2);
+      var ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 1, 1.25, 2, 5, 10, 20, 50, 100].filter(function (t) { return t >= lo && t <= hi; });
+      return Plot.plot(common(width, 40 + figures.length * (rows.length * 22 + 14), {
+        marginLeft: 110, marginRight: 150,
+        x: { type: 'log', domain: [lo, hi], axis: null },
+        y: { domain: rows, label: null },
+        fy: { domain: figures, label: null },
+        marks: [
+          Plot.gridX(ticks),
+          Plot.axisX(ticks, { text: function (d) { return tidy(fmtRatio(d)); }, label: 'ratio to A →', labelAnchor: 'right' }),
+          Plot.ruleX([1], { stroke: '#555' }),
+          Plot.link(spec.points, { x1: function () { return 1; }, x2: 'ratio', y1: 'row', y2: 'row', fy: 'figure', stroke: 'contender', strokeWidth: 2.5 }),
+          Plot.dot(spec.points, { x: 'ratio', y: 'row', fy: 'figure', fill: 'contender', r: 4.5, className: 'c1m-ratio' }),
+          // Labels sit on the far side of the dot from 1×, clear of the stalk.
+          Plot.text(spec.points.filter(function (p) { return p.ratio >= 1; }), { x: 'ratio', y: 'row', fy: 'figure', text: 'label', dx: 9, textAnchor: 'start', fill: '#222' }),
+          Plot.text(spec.points.filter(function (p) { return p.ratio < 1; }), { x: 'ratio', y: 'row', fy: 'figure', text: 'label', dx: -9, textAnchor: 'end', fill: '#222' }),
+        ],
+      }));
+    },
+  };
+
+  var lastWidth = -1;
+  function renderAll() {
+    var width = document.documentElement.clientWidth;
+    if (width === lastWidth) return;
+    lastWidth = width;
+    var drawn = 0;
+    data.charts.forEach(function (spec) {
+      var host = document.querySelector('[data-chart="' + spec.id + '"] .plot');
+      if (!host) { console.error('c1m: no place for chart ' + spec.id); return; }
+      try {
+        host.replaceChildren(draw[spec.kind](spec, Math.max(280, host.clientWidth)));
+        drawn++;
+      } catch (err) {
+        host.textContent = 'This chart could not be drawn: ' + err.message;
+        console.error('c1m: chart ' + spec.id + ' failed', err);
+      }
+    });
+    document.body.dataset.chartsDrawn = String(drawn);
+  }
+
+  renderAll();
+  var timer = 0;
+  window.addEventListener('resize', function () { clearTimeout(timer); timer = setTimeout(renderAll, 150); });
+})();
+`;
