@@ -28,7 +28,12 @@
       "sources": [
         "native/addon.cc",
         "native/epoll_backend.cc",
-        "native/loop.cc"
+        "native/loop.cc",
+        "native/loop_proto.cc",
+        "native/loop_timers.cc",
+        "native/proto/http.cc",
+        "native/proto/ws.cc",
+        "native/proto/sha1.cc"
       ]
     },
     {

@@ -19,6 +19,7 @@ constexpr uint32_t kRecordCap = 16384;
 constexpr size_t kDefaultArenaBytes = 4u << 20;
 constexpr uint32_t kOpsCap = 16384;
 constexpr size_t kOutArenaBytes = 1u << 20;
+constexpr uint32_t kMetaWords = 256u << 10;  // request descriptors of one batch
 
 struct EnvState {
   napi_env env = nullptr;
@@ -112,6 +113,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   auto ops = Napi::ArrayBuffer::New(env, size_t(kOpsCap + 1) * c1m::kRecordWords * 4);
   auto out_arena = Napi::ArrayBuffer::New(env, kOutArenaBytes);
   auto counters = Napi::ArrayBuffer::New(env, sizeof(c1m::Counters));
+  auto meta = Napi::ArrayBuffer::New(env, size_t(kMetaWords) * 4);
   memset(counters.Data(), 0, sizeof(c1m::Counters));
   memset(ops.Data(), 0, ops.ByteLength());
 
@@ -120,6 +122,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   auto views = Napi::Object::New(env);
   views.Set("records", records);
   views.Set("arena", arena);
+  views.Set("meta", meta);
   views.Set("ops", ops);
   views.Set("outArena", out_arena);
   views.Set("counters", counters);
@@ -133,6 +136,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   v.record_cap = kRecordCap;
   v.arena = static_cast<uint8_t*>(arena.Data());
   v.arena_cap = arena_bytes;
+  v.meta = static_cast<uint32_t*>(meta.Data());
+  v.meta_cap = kMetaWords;
   v.ops = static_cast<uint32_t*>(ops.Data());
   v.ops_cap = kOpsCap;
   v.out_arena = static_cast<uint8_t*>(out_arena.Data());
@@ -164,38 +169,75 @@ EnvState* ready_state(const Napi::CallbackInfo& info, const char* fn) {
   return st;
 }
 
-// listen(host, port, proto, backlog, flags, maxFrame, readBudget, highWater, maxQueued) -> [index, port]
-// flags: 1 reusePort, 2 ipv6Only, 4 noDelay, 8 allowHalfOpen
+// Reads an optional unsigned integer option; false (with a RangeError thrown) when present but bad.
+bool opt_u32(const Napi::Object& o, const char* key, uint32_t* out, uint32_t min, uint32_t max) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  uint32_t x;
+  if (!get_u32(v, &x) || x < min || x > max) {
+    Napi::RangeError::New(o.Env(), std::string("listen: ") + key + " must be an integer " + std::to_string(min) + ".." +
+                                       std::to_string(max)).ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
+bool opt_str(const Napi::Object& o, const char* key, std::string* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsString()) {
+    Napi::TypeError::New(o.Env(), std::string("listen: ") + key + " must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = v.As<Napi::String>().Utf8Value();
+  return true;
+}
+
+// listen(host, port, options) -> [index, port]. Options (all optional): proto 0..5, ws 0..3,
+// backlog, flags (1 reusePort, 2 ipv6Only, 4 noDelay, 8 allowHalfOpen), maxFrame, readBudget,
+// highWater, maxQueued, maxHeaderBytes, maxBody, idleTimeoutMs, pingIntervalMs, staticPath,
+// staticBody, staticType.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "listen");
   if (!st) return env.Undefined();
-  if (info.Length() < 9 || !info[0].IsString()) return throw_type(env, "listen: host must be a string");
-  uint32_t port, proto, backlog, flags, max_frame, budget, hw, mq;
+  if (info.Length() < 3 || !info[0].IsString()) return throw_type(env, "listen: host must be a string");
+  uint32_t port;
   if (!get_u32(info[1], &port) || port > 65535) return throw_range(env, "listen: port must be an integer 0..65535");
-  if (!get_u32(info[2], &proto) || proto > 3) return throw_range(env, "listen: unknown protocol");
-  if (!get_u32(info[3], &backlog) || backlog < 1) return throw_range(env, "listen: backlog must be >= 1");
-  if (!get_u32(info[4], &flags)) return throw_type(env, "listen: bad flags");
-  if (!get_u32(info[5], &max_frame)) return throw_range(env, "listen: bad maxFrame");
-  if (!get_u32(info[6], &budget) || budget < 1) return throw_range(env, "listen: readBudget must be >= 1");
-  if (!get_u32(info[7], &hw)) return throw_range(env, "listen: bad highWater");
-  if (!get_u32(info[8], &mq)) return throw_range(env, "listen: bad maxQueued");
-  if ((proto == 2) && size_t(max_frame) + 4 > (st->views.Value().Get("arena").As<Napi::ArrayBuffer>().ByteLength()))
-    return throw_range(env, "listen: maxFrame does not fit in the engine's arena");
-  c1m::ListenOptions o;
-  o.proto = c1m::Proto(proto);
-  o.backlog = int(backlog);
-  o.reuse_port = flags & 1;
-  o.ipv6_only = flags & 2;
-  o.no_delay = flags & 4;
-  o.allow_half_open = flags & 8;
-  o.max_frame = max_frame;
-  o.read_budget = budget;
-  o.high_water = hw;
-  o.max_queued = mq;
+  if (!info[2].IsObject()) return throw_type(env, "listen: options must be an object");
+  Napi::Object o = info[2].As<Napi::Object>();
+  const size_t arena = st->views.Value().Get("arena").As<Napi::ArrayBuffer>().ByteLength();
+  uint32_t proto = 0, ws = 0, backlog = 511, flags = 4, max_frame = 1u << 20, budget = 256u << 10, hw = 1u << 20, mq = 0,
+           max_head = 8192, max_body = 1u << 20, idle = 0, ping = 0;
+  c1m::ListenOptions opt;
+  if (!opt_u32(o, "proto", &proto, 0, 5) || !opt_u32(o, "ws", &ws, 0, 3) || !opt_u32(o, "backlog", &backlog, 1, 1u << 20) ||
+      !opt_u32(o, "flags", &flags, 0, 15) || !opt_u32(o, "maxFrame", &max_frame, 0, uint32_t(arena - 64)) ||
+      !opt_u32(o, "readBudget", &budget, 1, 0xffffffffu) || !opt_u32(o, "highWater", &hw, 0, 0xffffffffu) ||
+      !opt_u32(o, "maxQueued", &mq, 0, 0xffffffffu) || !opt_u32(o, "maxHeaderBytes", &max_head, 256, 1u << 20) ||
+      !opt_u32(o, "maxBody", &max_body, 0, uint32_t(arena / 2)) || !opt_u32(o, "idleTimeoutMs", &idle, 0, 1u << 30) ||
+      !opt_u32(o, "pingIntervalMs", &ping, 0, 1u << 30) || !opt_str(o, "staticPath", &opt.static_path) ||
+      !opt_str(o, "staticBody", &opt.static_body) || !opt_str(o, "staticType", &opt.static_type))
+    return env.Undefined();
+  if (size_t(max_head) + max_body > arena / 2) return throw_range(env, "listen: maxHeaderBytes + maxBody must fit in half the engine's arena");
+  opt.proto = c1m::Proto(proto);
+  opt.ws = c1m::WsMode(ws);
+  opt.backlog = int(backlog);
+  opt.reuse_port = flags & 1;
+  opt.ipv6_only = flags & 2;
+  opt.no_delay = flags & 4;
+  opt.allow_half_open = flags & 8;
+  opt.max_frame = max_frame;
+  opt.read_budget = budget;
+  opt.high_water = hw;
+  opt.max_queued = mq;
+  opt.max_header_bytes = max_head;
+  opt.max_body = max_body;
+  opt.idle_timeout_ms = idle;
+  opt.ping_interval_ms = ping;
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int bound = 0;
-  int r = st->loop.listen(host.c_str(), int(port), o, &bound);
+  int r = st->loop.listen(host.c_str(), int(port), opt, &bound);
   if (r < 0) {
     auto err = Napi::Error::New(env, "listen " + host + ":" + std::to_string(port) + ": " + strerror(-r));
     err.Set("errno", Napi::Number::New(env, -r));
@@ -264,6 +306,85 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+bool u8_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, Napi::Uint8Array* out) {
+  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(i + 1) + " must be a Uint8Array")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::Uint8Array>();
+  return true;
+}
+
+// respond(fd, gen, status, headerLines: Uint8Array, body: Uint8Array) -> bool
+Napi::Value Respond(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "respond");
+  uint32_t fd, gen, status;
+  Napi::Uint8Array h, b;
+  if (!st || !id_args(info, "respond", &fd, &gen)) return env.Undefined();
+  if (info.Length() < 3 || !get_u32(info[2], &status) || status < 100 || status > 999) return throw_range(env, "respond: status must be 100..999");
+  if (!u8_arg(info, 3, "respond", &h) || !u8_arg(info, 4, "respond", &b)) return env.Undefined();
+  return Napi::Boolean::New(env, st->loop.respond(fd, gen, uint16_t(status), h.Data(), h.ByteLength(), b.Data(), b.ByteLength()));
+}
+
+// wsSend(fd, gen, opcode 1|2, data) -> bool
+Napi::Value WsSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "wsSend");
+  uint32_t fd, gen, opcode;
+  Napi::Uint8Array d;
+  if (!st || !id_args(info, "wsSend", &fd, &gen)) return env.Undefined();
+  if (info.Length() < 3 || !get_u32(info[2], &opcode) || (opcode != 1 && opcode != 2)) return throw_range(env, "wsSend: opcode must be 1 (text) or 2 (binary)");
+  if (!u8_arg(info, 3, "wsSend", &d)) return env.Undefined();
+  return Napi::Boolean::New(env, st->loop.ws_send(fd, gen, uint8_t(opcode), d.Data(), d.ByteLength()));
+}
+
+// wsClose(fd, gen, code, reason) -> bool
+Napi::Value WsClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "wsClose");
+  uint32_t fd, gen, code;
+  Napi::Uint8Array r;
+  if (!st || !id_args(info, "wsClose", &fd, &gen)) return env.Undefined();
+  if (info.Length() < 3 || !get_u32(info[2], &code) || code < 1000 || code > 4999) return throw_range(env, "wsClose: code must be 1000..4999");
+  if (!u8_arg(info, 3, "wsClose", &r)) return env.Undefined();
+  return Napi::Boolean::New(env, st->loop.ws_close(fd, gen, uint16_t(code), r.Data(), r.ByteLength()));
+}
+
+template <bool (Loop::*Op)(uint32_t, uint32_t, std::string_view)>
+Napi::Value TopicOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "subscribe");
+  uint32_t fd, gen;
+  if (!st || !id_args(info, "subscribe", &fd, &gen)) return env.Undefined();
+  if (info.Length() < 3 || !info[2].IsString()) return throw_type(env, "subscribe: topic must be a string");
+  std::string t = info[2].As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(env, (st->loop.*Op)(fd, gen, t));
+}
+
+// publish(topic, data, opcode) -> deliveries
+Napi::Value Publish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "publish");
+  Napi::Uint8Array d;
+  uint32_t opcode;
+  if (!st) return env.Undefined();
+  if (info.Length() < 3 || !info[0].IsString()) return throw_type(env, "publish: topic must be a string");
+  if (!u8_arg(info, 1, "publish", &d)) return env.Undefined();
+  if (!get_u32(info[2], &opcode) || (opcode != 1 && opcode != 2)) return throw_range(env, "publish: opcode must be 1 (text) or 2 (binary)");
+  std::string t = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Number::New(env, double(st->loop.publish(t, uint8_t(opcode), d.Data(), d.ByteLength())));
+}
+
+Napi::Value TopicSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "topicSize");
+  if (!st) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsString()) return throw_type(env, "topicSize: topic must be a string");
+  return Napi::Number::New(env, double(st->loop.topic_size(info[0].As<Napi::String>().Utf8Value())));
+}
+
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   auto* st = new EnvState();
   st->env = env;
@@ -279,6 +400,13 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("resume", Napi::Function::New(env, IdOp<&Loop::resume>, "resume"));
   exports.Set("queued", Napi::Function::New(env, Queued, "queued"));
   exports.Set("flush", Napi::Function::New(env, Flush, "flush"));
+  exports.Set("respond", Napi::Function::New(env, Respond, "respond"));
+  exports.Set("wsSend", Napi::Function::New(env, WsSend, "wsSend"));
+  exports.Set("wsClose", Napi::Function::New(env, WsClose, "wsClose"));
+  exports.Set("subscribe", Napi::Function::New(env, TopicOp<&Loop::subscribe>, "subscribe"));
+  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<&Loop::unsubscribe>, "unsubscribe"));
+  exports.Set("publish", Napi::Function::New(env, Publish, "publish"));
+  exports.Set("topicSize", Napi::Function::New(env, TopicSize, "topicSize"));
   return exports;
 }
 

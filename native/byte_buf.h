@@ -13,6 +13,7 @@ struct ByteBuf {
   size_t head = 0;  // first unread byte
   size_t tail = 0;  // one past the last byte
   size_t cap = 0;
+  size_t limit = 0;  // a pending unit's known total length (0: not known yet)
 
   size_t size() const { return tail - head; }
   bool empty() const { return tail == head; }

@@ -12,7 +12,9 @@ namespace c1m {
   X(largestBatch) X(budgetRequeues) X(queuedBytes) X(queuedBytesPeak) X(pausedReads)        \
   X(closedGraceful) X(closedLocal) X(closedReset) X(closedError) X(closedProtocol)          \
   X(closedBackpressure) X(errAccept) X(errEmfile) X(errRead) X(errWrite) X(errNoMemory)     \
-  X(staleIds) X(framesIn) X(listeners)
+  X(staleIds) X(framesIn) X(listeners) X(httpRequests) X(httpResponses) X(httpErrors)       \
+  X(wsUpgrades) X(wsMessagesIn) X(wsMessagesOut) X(wsProtocolErrors) X(published)          \
+  X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn)
 
 struct Counters {
 #define C1M_FIELD(name) uint64_t name;

@@ -36,6 +36,7 @@ constexpr int kAcceptsPerRound = 512;    // per listener per round
 constexpr size_t kScratchBytes = 256u << 10;
 constexpr size_t kMaxRecv = 256u << 10;  // bytes asked of one recv into the arena
 constexpr size_t kMinArenaSpace = 64u << 10;
+constexpr uint32_t kMetaPerUnit = kReqFixedWords + 4 * http::kMaxHeaders;  // the largest request descriptor
 constexpr int kDispatchesPerRound = 16;
 
 inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
@@ -71,6 +72,10 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   idle_ = new uv_idle_t;
   idle_->data = this;
   uv_idle_init(uv, idle_);
+  timer_ = new uv_timer_t;
+  timer_->data = this;
+  uv_timer_init(uv, timer_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
   return 0;
 }
 
@@ -83,6 +88,7 @@ struct ShutdownState {
 void on_handle_closed(uv_handle_t* h) {
   auto* st = static_cast<ShutdownState*>(h->data);
   if (h->type == UV_POLL) delete reinterpret_cast<uv_poll_t*>(h);
+  else if (h->type == UV_TIMER) delete reinterpret_cast<uv_timer_t*>(h);
   else delete reinterpret_cast<uv_idle_t*>(h);
   if (--st->pending == 0) {
     st->done(st->arg);
@@ -119,6 +125,13 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     st->pending++;
     uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
     idle_ = nullptr;
+  }
+  if (timer_) {
+    uv_timer_stop(timer_);
+    timer_->data = st;
+    st->pending++;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_handle_closed);
+    timer_ = nullptr;
   }
   if (st->pending == 0) {
     done(arg);
@@ -326,6 +339,7 @@ void Loop::accept_all(uint32_t lfd) {
     v_.counters->accepted++;
     v_.counters->active++;
     listeners_[index].active++;
+    timers_on_accept(uint32_t(cfd), L);
     if (is_js(L)) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
   }
   // Budget spent with the backlog possibly non-empty: no new edge will come for it.
@@ -370,6 +384,7 @@ void Loop::round() {
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
   update_activity();
+  schedule_timer();
 }
 
 void Loop::handle_event(const epoll_event& ev) {
@@ -411,13 +426,15 @@ void Loop::push_ready(uint32_t fd) {
 
 void Loop::read_conn(uint32_t fd) {
   Slot& s = table_[fd];
-  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded | kFlagDoomed)) return;
+  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast)) return;
   const Listener& L = listeners_[s.listener];
   switch (L.opt.proto) {
     case Proto::kEcho: read_echo(fd, s, L); break;
     case Proto::kRaw: read_raw(fd); break;
     case Proto::kFrame:
-    case Proto::kFrameEcho: read_frames(fd); break;
+    case Proto::kFrameEcho:
+    case Proto::kHttp:
+    case Proto::kHttpStatic: read_units(fd); break;
   }
 }
 
@@ -430,6 +447,7 @@ void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
       got += size_t(n);
+      timers_on_activity(fd, L);
       int64_t q = send_or_queue(fd, s, scratch_, size_t(n));
       if (q < 0) return;
       if (uint64_t(q) > L.opt.high_water) {
@@ -461,10 +479,13 @@ void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
   }
 }
 
-// Makes room for `recs` records and `bytes` of arena, dispatching the current batch if needed.
-bool Loop::ensure_room(uint32_t recs, size_t bytes) {
+// Makes room for `recs` records, `bytes` of arena and `meta` descriptor words, dispatching the
+// current batch if needed.
+bool Loop::ensure_room(uint32_t recs, size_t bytes, uint32_t meta) {
   for (int i = 0; i < 4; ++i) {
-    if (deferred_.empty() && nrec_ + recs <= v_.record_cap && v_.arena_cap - arena_used_ >= bytes) return true;
+    if (deferred_.empty() && nrec_ + recs <= v_.record_cap && v_.arena_cap - arena_used_ >= bytes &&
+        v_.meta_cap - meta_used_ >= meta)
+      return true;
     if (!in_round_ || in_dispatch_ || in_ops_) return false;
     dispatch();
   }
@@ -476,7 +497,7 @@ void Loop::read_raw(uint32_t fd) {
   const uint32_t gen = table_[fd].gen;
   size_t got = 0;
   for (;;) {
-    if (!ensure_room(1, kMinArenaSpace)) {
+    if (!ensure_room(1, kMinArenaSpace, 0)) {
       if (live(fd, gen)) push_ready(fd);
       return;
     }
@@ -490,6 +511,7 @@ void Loop::read_raw(uint32_t fd) {
     v_.counters->reads++;
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
+      timers_on_activity(fd, L);
       emit(kRecData, s.listener, fd, gen, uint32_t(arena_used_), uint32_t(n));
       arena_used_ += size_t(n);
       got += size_t(n);
@@ -516,59 +538,39 @@ void Loop::read_raw(uint32_t fd) {
   }
 }
 
-// Length-prefixed frames, to JS (kFrame) or echoed natively (kFrameEcho). Bytes land in a
-// window (the arena for JS, scratch for echo); complete frames are delivered in place; an
-// incomplete tail is kept in the slot's `in` buffer. When the tail's header is known, the rest
-// of that frame is read straight into `in` (sized to the frame), so a large frame that trickles
-// in is copied once, not once per read.
-void Loop::read_frames(uint32_t fd) {
+// Message units: length-prefixed frames, HTTP requests, WebSocket frames. Bytes land in a
+// window (the arena when the unit goes to JS, scratch when it is handled natively); complete
+// units are handled in place; an incomplete tail is kept in the slot's `in` buffer. When the
+// tail's total length is known, the rest of that unit is read straight into `in` (sized to the
+// unit), so a large unit that trickles in is copied once, not once per read.
+void Loop::read_units(uint32_t fd) {
   const uint32_t gen = table_[fd].gen;
   size_t got = 0;
   for (;;) {
     if (!live(fd, gen)) return;
     Slot& s = table_[fd];
-    if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded)) return;
+    if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast)) return;
     const Listener& L = listeners_[s.listener];
-    const bool to_js = L.opt.proto == Proto::kFrame;
+    const bool to_js = unit_to_js(s, L);
     ssize_t n;
     size_t want;
 
-    if (s.in && s.in->size() >= frame::kHeaderBytes) {
-      // Finish the pending frame directly in its own buffer.
-      size_t total = frame::kHeaderBytes + frame::read_len(s.in->begin());
-      want = total - s.in->size();
+    if (s.in && s.in->limit) {
+      // Finish the pending unit (total known: `in` was sized to it) directly in its own buffer.
+      want = s.in->limit - s.in->size();
       n = ::recv(int(fd), s.in->data + s.in->tail, want, 0);
       v_.counters->reads++;
       if (n > 0) {
         v_.counters->bytesIn += uint64_t(n);
         got += size_t(n);
         s.in->tail += size_t(n);
-        if (s.in->size() == total) {
-          if (to_js) {
-            if (!ensure_room(1, total)) {
-              if (live(fd, gen)) push_ready(fd);
-              return;
-            }
-            if (!live(fd, gen)) return;
-            Slot& s2 = table_[fd];
-            memcpy(v_.arena + arena_used_, s2.in->begin(), total);
-            emit(kRecFrame, s2.listener, fd, gen, uint32_t(arena_used_ + frame::kHeaderBytes), uint32_t(total - frame::kHeaderBytes));
-            arena_used_ += total;
-            bytebuf_free(s2.in);
-            s2.in = nullptr;
-          } else {
-            ByteBuf* done = s.in;
-            s.in = nullptr;
-            int64_t q = send_or_queue(fd, s, done->begin(), total);
-            bytebuf_free(done);
-            if (q < 0) return;
-            if (uint64_t(q) > L.opt.high_water) {
-              s.flags |= kFlagPausedBp;
-              v_.counters->pausedReads++;
-              return;
-            }
-          }
-          v_.counters->framesIn++;
+        timers_on_activity(fd, L);
+        if (s.in->size() == s.in->limit) {
+          ByteBuf* done = s.in;
+          s.in = nullptr;
+          bool ok = deliver_units(fd, gen, done->data + done->head, done->size());
+          bytebuf_free(done);
+          if (!ok) return;
         } else if (size_t(n) < want && !(s.flags & kFlagRdHup)) {
           return;
         }
@@ -582,22 +584,22 @@ void Loop::read_frames(uint32_t fd) {
     } else {
       uint8_t* win;
       size_t cap;
+      const size_t prefix = s.in ? s.in->size() : 0;
       if (to_js) {
-        if (!ensure_room(1, kMinArenaSpace)) {
+        if (!ensure_room(1, kMinArenaSpace + prefix, 0)) {
           if (live(fd, gen)) push_ready(fd);
           return;
         }
         if (!live(fd, gen)) return;
         win = v_.arena + arena_used_;
-        cap = std::min(v_.arena_cap - arena_used_, kMaxRecv);
+        cap = std::min(v_.arena_cap - arena_used_, kMaxRecv + prefix);
       } else {
         win = scratch_;
         cap = kScratchBytes;
       }
       Slot& s2 = table_[fd];
-      // Fewer than 4 bytes of a header pending: put them in front of the new bytes. They stay
-      // in `in` until the recv succeeds, so nothing is lost on EAGAIN or EOF.
-      size_t prefix = s2.in ? s2.in->size() : 0;
+      // A short pending tail (total not yet known: part of a header) goes in front of the new
+      // bytes. It stays in `in` until the recv succeeds, so nothing is lost on EAGAIN or EOF.
       if (prefix) memcpy(win, s2.in->begin(), prefix);
       want = cap - prefix;
       n = ::recv(int(fd), win + prefix, want, 0);
@@ -609,7 +611,8 @@ void Loop::read_frames(uint32_t fd) {
           bytebuf_free(s2.in);
           s2.in = nullptr;
         }
-        if (!deliver_frames(fd, gen, win, prefix + size_t(n))) return;
+        timers_on_activity(fd, L);
+        if (!deliver_units(fd, gen, win, prefix + size_t(n))) return;
         Slot& s3 = table_[fd];
         if (size_t(n) < want && !(s3.flags & kFlagRdHup)) return;
         if (got >= L.opt.read_budget) {
@@ -635,68 +638,61 @@ void Loop::read_frames(uint32_t fd) {
   }
 }
 
-// Delivers every complete frame in [p, p+n) and keeps the incomplete tail in the slot. For JS,
-// p lies in the arena at arena_used_. Returns false when the connection is gone.
-bool Loop::deliver_frames(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
-  Slot* s = &table_[fd];
-  const Listener& L = listeners_[s->listener];
-  const bool to_js = L.opt.proto == Proto::kFrame;
+// Handles every complete unit in [p, p+n) and keeps the incomplete tail in the slot. For JS,
+// p may lie in the arena at arena_used_ (then units are handed over in place). Returns false
+// when the connection is gone or must not be read any further.
+bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
   size_t off = 0;
   for (;;) {
-    frame::Result r = frame::parse(p + off, n - off, L.opt.max_frame);
-    if (r.status == frame::Status::kTooLarge) {
-      if (to_js) {
-        // JS has not seen the frames before this one yet: let it answer them, then close.
-        arena_used_ += off;
-        s->flags |= kFlagDoomed;
-        doomed_.push_back(tag_of(fd, gen));
-        return false;
-      }
-      if (off && send_or_queue(fd, *s, p, off) < 0) return false;
-      close_conn(fd, kCloseProtocol, 0);
+    Slot& s = table_[fd];
+    if (s.flags & (kFlagDoomed | kFlagHttpLast)) {
+      if (in_arena(p)) arena_used_ = size_t(p + off - v_.arena);
       return false;
     }
-    if (r.status == frame::Status::kIncomplete) break;
-    if (to_js) {
-      if (nrec_ >= v_.record_cap || !deferred_.empty()) {
-        // The batch is full: hand what we have to JS, then move the unparsed rest to the
-        // start of the (now free) arena and go on.
-        arena_used_ += off;
-        if (!ensure_room(1, 0) || !live(fd, gen)) return false;
-        memmove(v_.arena + arena_used_, p + off, n - off);
-        p = v_.arena + arena_used_;
-        n -= off;
-        off = 0;
-        s = &table_[fd];
-        continue;
-      }
-      emit(kRecFrame, s->listener, fd, gen, uint32_t((p - v_.arena) + off + frame::kHeaderBytes), r.payload_len);
+    const Listener& L = listeners_[s.listener];
+    if (off == n) break;
+    Unit u = measure(s, L, p + off, n - off);
+    if (u.status == Unit::kError) {
+      if (in_arena(p)) arena_used_ = size_t(p + off - v_.arena);
+      fail_unit(fd, gen, u.code, u.reason);
+      return false;
     }
-    v_.counters->framesIn++;
-    off += r.total_len;
-  }
-  if (to_js) {
-    arena_used_ += off;
-  } else if (off) {
-    int64_t q = send_or_queue(fd, *s, p, off);
-    if (q < 0) return false;
-    if (uint64_t(q) > L.opt.high_water) {
-      s->flags |= kFlagPausedBp;
-      v_.counters->pausedReads++;
+    if (u.status == Unit::kIncomplete) break;
+    const bool js = unit_to_js(s, L);
+    uint8_t* unit = p + off;
+    bool placed = in_arena(unit);
+    if (js && placed && (nrec_ >= v_.record_cap || v_.meta_cap - meta_used_ < kMetaPerUnit || !deferred_.empty())) {
+      // The batch is full: hand over what we have, then move the unparsed rest to the start
+      // of the (now free) arena and go on.
+      arena_used_ = size_t(unit - v_.arena);
+      if (!ensure_room(2, 0, kMetaPerUnit) || !live(fd, gen)) return false;
+      memmove(v_.arena + arena_used_, unit, n - off);
+      p = v_.arena + arena_used_;
+      n -= off;
+      off = 0;
+      continue;
     }
+    if (js && placed) arena_used_ = size_t(unit - v_.arena) + u.total;
+    if (!deliver_unit(fd, gen, unit, u.total, placed)) return false;
+    off += u.total;
   }
+  if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
   size_t rest = n - off;
   if (rest) {
+    Slot& s = table_[fd];
+    const Listener& L = listeners_[s.listener];
+    Unit u = measure(s, L, p + off, rest);
+    // Sized to the whole unit when its length is known, so the rest is read straight into it.
     ByteBuf* b = bytebuf_new();
-    size_t cap = rest >= frame::kHeaderBytes ? frame::kHeaderBytes + frame::read_len(p + off) : frame::kHeaderBytes;
-    if (!b || !b->reserve(cap)) {
+    if (!b || !b->reserve(u.total_known ? u.total : rest)) {
       bytebuf_free(b);
       v_.counters->errNoMemory++;
       close_conn(fd, kCloseNoMemory, ENOMEM);
       return false;
     }
     b->append(p + off, rest);
-    s->in = b;
+    if (u.total_known) b->limit = u.total;
+    s.in = b;
   }
   return true;
 }
@@ -816,7 +812,13 @@ void Loop::begin_end(uint32_t fd) {
 void Loop::finish_end(uint32_t fd) {
   Slot& s = table_[fd];
   s.flags &= ~kFlagEndPending;
-  if (s.flags & kFlagPeerEnded) {
+  // A protocol violator has had its error answer; a finished WebSocket close handshake needs no
+  // half-closed wait. Both close as soon as the queue is flushed.
+  if (s.flags & kFlagDoomed) {
+    close_conn(fd, kCloseProtocol, 0);
+    return;
+  }
+  if (s.flags & (kFlagPeerEnded | kFlagWsClosing)) {
     close_conn(fd, kCloseGraceful, 0);
     return;
   }
@@ -830,6 +832,9 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   assert(s.kind == SlotKind::kConn);
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
+  timers_on_close(fd, listeners_[index]);
+  drop_subscriptions(fd);
+  if (s.flags & kFlagWs) frags_.erase(fd);
   if (s.out) queued_add(-int64_t(s.out->size()));
   bytebuf_free(s.out);
   bytebuf_free(s.in);
@@ -900,37 +905,74 @@ void Loop::dispatch() {
   // The arena and the records are free again: JS was told its views die with the callback.
   nrec_ = 0;
   arena_used_ = 0;
+  meta_used_ = 0;
   run_ops();
   reap_doomed();
   move_deferred();
 }
 
+// Connections that broke their protocol while JS still had earlier messages of theirs to
+// answer: now that the answers went out, they get their error (HTTP status, WebSocket close
+// code) or, for framing, a plain close.
 void Loop::reap_doomed() {
   if (doomed_.empty()) return;
-  std::vector<uint64_t> list;
+  std::vector<Doom> list;
   list.swap(doomed_);
-  for (uint64_t t : list) {
-    if (live(uint32_t(t), uint32_t(t >> 32))) close_conn(uint32_t(t), kCloseProtocol, 0);
+  for (const Doom& d : list) {
+    uint32_t fd = uint32_t(d.tag), gen = uint32_t(d.tag >> 32);
+    if (!live(fd, gen)) continue;
+    const Slot& s = table_[fd];
+    if (d.code == 0) close_conn(fd, kCloseProtocol, 0);
+    else if (s.flags & kFlagWs) ws_fail(fd, d.code, d.reason);
+    else http_fail(fd, d.code, d.reason);
   }
+}
+
+// A unit that cannot be parsed: handled at once natively, or after JS answered what came
+// before it.
+void Loop::fail_unit(uint32_t fd, uint32_t gen, uint16_t code, const char* reason) {
+  Slot& s = table_[fd];
+  const Listener& L = listeners_[s.listener];
+  if (unit_to_js(s, L)) {
+    s.flags |= kFlagDoomed;
+    doomed_.push_back(Doom{tag_of(fd, gen), code, reason});
+    return;
+  }
+  if (code == 0) close_conn(fd, kCloseProtocol, 0);
+  else if (s.flags & kFlagWs) ws_fail(fd, code, reason);
+  else http_fail(fd, code, reason);
 }
 
 void Loop::run_ops() {
   if (in_ops_) return;
   in_ops_ = true;
-  uint32_t n = std::min(v_.ops[0], v_.ops_cap);
+  const uint32_t n = std::min(v_.ops[0], v_.ops_cap);
   for (uint32_t i = 0; i < n; ++i) {
     const uint32_t* o = v_.ops + size_t(i + 1) * kRecordWords;
     uint32_t fd = o[1], gen = o[2], off = o[3], len = o[4];
-    switch (o[0]) {
+    const uint32_t op = o[0] & 0xffff, arg = o[0] >> 16;
+    // The second line of defence: JS validated, but a bad op must never read out of bounds.
+    if (size_t(off) + len > v_.out_arena_cap) {
+      v_.counters->staleIds++;
+      continue;
+    }
+    const uint8_t* bytes = v_.out_arena + off;
+    switch (op) {
       case kOpWrite:
       case kOpWriteEnd:
-        // The second line of defence: JS validated, but a bad op must never read out of bounds.
-        if (size_t(off) + len > v_.out_arena_cap) {
-          v_.counters->staleIds++;
-          break;
-        }
-        if (write(fd, gen, v_.out_arena + off, len) >= 0 && o[0] == kOpWriteEnd) end(fd, gen);
+        if (write(fd, gen, bytes, len) >= 0 && op == kOpWriteEnd) end(fd, gen);
         break;
+      case kOpRespond: {
+        // bytes: u32 header-lines length (host order), header lines, body.
+        uint32_t hlen = 0;
+        if (len < 4) break;
+        memcpy(&hlen, bytes, 4);
+        if (hlen > len - 4) break;
+        respond(fd, gen, uint16_t(arg), bytes + 4, hlen, bytes + 4 + hlen, len - 4 - hlen);
+        break;
+      }
+      case kOpWsSend: ws_send(fd, gen, uint8_t(arg), bytes, len); break;
+      case kOpWsClose: ws_close(fd, gen, uint16_t(arg), bytes, len); break;
       case kOpEnd: end(fd, gen); break;
       case kOpClose: close(fd, gen); break;
       case kOpPause: pause(fd, gen); break;

@@ -7,23 +7,38 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "byte_buf.h"
 #include "counters.h"
+#include "proto/http.h"
+#include "timer_wheel.h"
 
 namespace c1m {
 
 // What a listener does with the bytes of its connections.
 enum class Proto : uint8_t {
-  kRaw = 0,        // bytes to JS as DATA records
-  kEcho = 1,       // native echo, no JS at all (the I/O floor)
-  kFrame = 2,      // 4-byte big-endian length-prefixed frames to JS as FRAME records
-  kFrameEcho = 3,  // frames parsed and echoed natively (the floor for frame-echo)
+  kRaw = 0,         // bytes to JS as DATA records
+  kEcho = 1,        // native echo, no JS at all (the I/O floor)
+  kFrame = 2,       // 4-byte big-endian length-prefixed frames to JS as FRAME records
+  kFrameEcho = 3,   // frames parsed and echoed natively (the floor for frame-echo)
+  kHttp = 4,        // HTTP/1.1 requests to JS as REQUEST records; responses via respond ops
+  kHttpStatic = 5,  // HTTP/1.1 answered natively: GET <static path> -> 200 body, else 404
+};
+
+// What an HTTP listener does with a valid WebSocket upgrade request.
+enum class WsMode : uint8_t {
+  kOff = 0,        // upgrades are answered 404 like any other unknown request
+  kJs = 1,         // WS_OPEN / WS_MESSAGE records to JS
+  kEcho = 2,       // every message echoed natively with its opcode
+  kBroadcast = 3,  // joins the topic named by ?room=NAME; every message is published to it natively
 };
 
 // Record kinds crossing into JS. A record is kRecordWords uint32 words:
-// [kind | listener << 16, fd, gen, a, b]; the meaning of a/b is given per kind.
+// [kind | detail << 8 | listener << 16, fd, gen, a, b]; a/b and detail are given per kind.
 enum RecordKind : uint32_t {
   kRecOpen = 1,     // a connection was accepted
   kRecData = 2,     // a = arena offset, b = length
@@ -32,22 +47,32 @@ enum RecordKind : uint32_t {
   kRecClose = 5,    // a = CloseReason, b = errno (0 if none); the id is dead afterwards
   kRecDrain = 6,    // the write queue emptied after having held bytes
   kRecListenerDrained = 7,  // fd = listener index: it is closed and its last connection is gone
+  kRecRequest = 8,  // a = arena offset of the request descriptor (uint32 words, see below), b = its word count
+  kRecWsOpen = 9,   // upgrade done; a/b as for kRecRequest (the upgrade request)
+  kRecWsMessage = 10,  // a = arena offset, b = length; detail = opcode (1 text, 2 binary)
 };
 constexpr uint32_t kRecordWords = 5;
+
+// Request descriptor written into the arena (4-byte aligned) for kRecRequest/kRecWsOpen. All
+// offsets are arena offsets. Words: [0] method off [1] method len [2] target off [3] target len
+// [4] path len [5] version_minor | keep_alive << 8 | upgrade << 9 [6] body off [7] body len
+// [8] header count, then 4 words per header: name off, name len, value off, value len.
+constexpr uint32_t kReqFixedWords = 9;
 
 enum CloseReason : uint32_t {
   kCloseGraceful = 1,     // both directions finished (end() flushed and peer ended)
   kCloseLocal = 2,        // close() or server shutdown: queued bytes dropped
   kCloseReset = 3,        // the peer reset the connection
   kCloseError = 4,        // another I/O error (errno in b)
-  kCloseProtocol = 5,     // the peer broke the framing (e.g. a frame over the maximum)
+  kCloseProtocol = 5,     // the peer broke the protocol (bad frame, bad HTTP, WS violation)
   kCloseBackpressure = 6, // the write queue exceeded maxQueuedBytes
   kCloseNoMemory = 7,     // a buffer could not be allocated
+  kCloseTimeout = 8,      // idle timeout, or no pong to a heartbeat ping
 };
 
 // Operations JS queues in the shared ops buffer while a batch callback runs; executed by the
 // engine right after the callback returns (one boundary crossing per round, both ways).
-// An op is kRecordWords words: [op, fd, gen, offset in out arena, length].
+// An op is kRecordWords words: [op | arg << 16, fd, gen, offset in out arena, length].
 enum OpKind : uint32_t {
   kOpWrite = 1,
   kOpEnd = 2,       // graceful: flush, then FIN
@@ -55,19 +80,30 @@ enum OpKind : uint32_t {
   kOpWriteEnd = 4,  // write, then end
   kOpPause = 5,
   kOpResume = 6,
+  kOpRespond = 7,   // arg = status; bytes = u32 extra-header length, extra header lines, body
+  kOpWsSend = 8,    // arg = opcode (1 text, 2 binary); bytes = payload
+  kOpWsClose = 9,   // arg = close code; bytes = reason
 };
 
 struct ListenOptions {
   Proto proto = Proto::kRaw;
+  WsMode ws = WsMode::kOff;
   int backlog = 511;
   bool reuse_port = false;
   bool ipv6_only = false;
   bool no_delay = true;
   bool allow_half_open = false;
-  uint32_t max_frame = 1u << 20;          // frame payload bytes
+  uint32_t max_frame = 1u << 20;          // frame payload bytes; WebSocket message bytes
   uint32_t read_budget = 256u << 10;      // bytes per connection per round
   uint64_t high_water = 1u << 20;         // native echo pauses reading above this many queued bytes
   uint64_t max_queued = 0;                // 0 = unbounded; above it the connection is closed
+  uint32_t max_header_bytes = 8192;       // HTTP request head
+  uint32_t max_body = 1u << 20;           // HTTP Content-Length
+  uint32_t idle_timeout_ms = 0;           // 0 = none: close a connection silent this long
+  uint32_t ping_interval_ms = 0;          // WebSocket heartbeat: ping this often, close if no pong by the next
+  std::string static_path = "/";          // kHttpStatic: the path answered 200
+  std::string static_body = "Hello, World!";
+  std::string static_type = "text/plain";
 };
 
 struct Listener {
@@ -76,6 +112,13 @@ struct Listener {
   bool closing = false;  // stopped accepting; drained when active reaches 0
   ListenOptions opt;
   uint64_t active = 0;
+};
+
+// A publish/subscribe topic: members are connection tags (fd | gen << 32). A member that closed
+// is dropped lazily when a publish meets its stale tag; an explicit unsubscribe removes it.
+struct Topic {
+  std::string name;
+  std::vector<uint64_t> members;
 };
 
 // Slot flags.
@@ -89,20 +132,35 @@ enum : uint16_t {
   kFlagRdHup = 1 << 6,       // EPOLLRDHUP/EPOLLHUP seen: read until 0, a short read is not the end
   kFlagDrainWanted = 1 << 7, // bytes were queued: send kRecDrain when the queue empties
   kFlagDoomed = 1 << 8,      // broke the protocol: not read again, closed once JS answered what came before
+  kFlagWs = 1 << 9,          // upgraded to WebSocket
+  kFlagHttpLast = 1 << 10,   // a request asked to close: no more requests are read
+  kFlagHttp10 = 1 << 11,     // HTTP/1.0 keep-alive client: responses say Connection: keep-alive
+  kFlagPingOut = 1 << 12,    // a heartbeat ping is unanswered
+  kFlagWsClosing = 1 << 13,  // we sent a close frame
 };
 
 enum class SlotKind : uint8_t { kFree = 0, kListener = 1, kConn = 2 };
 
-// One per fd number. An idle connection costs exactly this (24 bytes) in user space.
+// One per fd number. An idle connection costs exactly this (32 bytes) in user space, plus 16
+// bytes in the idle wheel when it has a timeout.
 struct Slot {
   uint32_t gen = 0;  // bumped at every close, so a stale id never reaches a reused fd
   SlotKind kind = SlotKind::kFree;
   uint8_t listener = 0;
   uint16_t flags = 0;
-  ByteBuf* in = nullptr;   // partial frame, only while one is pending
+  uint32_t pending = 0;  // HTTP: requests delivered to JS and not yet answered
+  uint32_t topics = 0;   // WebSocket: topics subscribed (0: nothing to clean up at close)
+  ByteBuf* in = nullptr;   // partial frame/request, only while one is pending
   ByteBuf* out = nullptr;  // unsent bytes, only while some are queued
 };
-static_assert(sizeof(Slot) == 24);
+static_assert(sizeof(Slot) == 32);
+
+// A WebSocket message being reassembled from fragments (rare: kept off the slot).
+struct WsFragments {
+  uint8_t opcode = 0;
+  ByteBuf buf;
+  uint32_t utf8 = 0;
+};
 
 constexpr uint32_t kGenMask = (1u << 21) - 1;  // ids are fd + gen * 2^32 and must stay below 2^53
 
@@ -121,6 +179,8 @@ class Loop {
     uint32_t record_cap;
     uint8_t* arena;
     size_t arena_cap;
+    uint32_t* meta;  // request descriptors (see kRecRequest)
+    uint32_t meta_cap;
     uint32_t* ops;  // ops[0] = count, ops from index kRecordWords
     uint32_t ops_cap;
     uint8_t* out_arena;
@@ -151,6 +211,26 @@ class Loop {
   bool resume(uint32_t fd, uint32_t gen);
   // Queued (unsent) bytes of a connection, or -1 for a stale id.
   int64_t queued(uint32_t fd, uint32_t gen) const;
+
+  // Answers the oldest unanswered request of an HTTP connection: status, extra header lines
+  // (CRLF-terminated), body. Adds Content-Length, Date and, for a last request, Connection:
+  // close (then ends the connection). Returns false for a stale id or a connection with no
+  // request pending.
+  bool respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* headers, size_t hlen,
+               const uint8_t* body, size_t blen);
+  // Sends one unfragmented WebSocket message (opcode 1 text, 2 binary). False for a stale id.
+  bool ws_send(uint32_t fd, uint32_t gen, uint8_t opcode, const uint8_t* p, size_t n);
+  // Starts the close handshake with code and reason; the connection closes when the peer answers
+  // or after its own close frame. False for a stale id.
+  bool ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n);
+  // Adds a WebSocket connection to a topic (idempotent). False for a stale id.
+  bool subscribe(uint32_t fd, uint32_t gen, std::string_view topic);
+  // Removes it. False for a stale id or when it was not subscribed.
+  bool unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic);
+  // Sends one message to every member of a topic natively; returns the number of deliveries.
+  uint64_t publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n);
+  // Members of a topic right now (closed ones not yet pruned are not counted).
+  uint64_t topic_size(std::string_view topic);
   // True while fd holds the connection with this generation.
   bool live(uint32_t fd, uint32_t gen) const;
   // Executes the ops JS queued so far (JS calls it when its ops buffer fills mid-callback).
@@ -167,8 +247,40 @@ class Loop {
   void read_conn(uint32_t fd);
   void read_echo(uint32_t fd, Slot& s, const Listener& L);
   void read_raw(uint32_t fd);
-  void read_frames(uint32_t fd);
-  bool deliver_frames(uint32_t fd, uint32_t gen, uint8_t* p, size_t n);
+  void read_units(uint32_t fd);
+  bool deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n);
+
+  // How long is the message unit at p (a frame, an HTTP request, a WebSocket frame)?
+  struct Unit {
+    enum Status : uint8_t { kComplete, kIncomplete, kError } status;
+    bool total_known;
+    size_t total;
+    uint16_t code;       // HTTP status or WebSocket close code on kError
+    const char* reason;  // short diagnostic on kError
+  };
+  Unit measure(const Slot& s, const Listener& L, const uint8_t* p, size_t n);
+  // Handles one complete unit; returns false when the connection is gone or must stop reading.
+  bool deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool in_arena);
+  bool deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool in_arena);
+  bool deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool in_arena);
+  bool ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, size_t n, bool in_arena);
+  bool ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool in_arena);
+  void http_fail(uint32_t fd, uint16_t status, const char* reason);
+  void ws_fail(uint32_t fd, uint16_t code, const char* reason);
+  bool send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n);
+  bool static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req);
+  uint32_t write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len);
+  void drop_subscriptions(uint32_t fd);
+  uint32_t topic_id(std::string_view name, bool create);
+
+  static void on_timer(uv_timer_t* h);
+  void schedule_timer();
+  void fire_timers();
+  void on_wheel(uint32_t fd, uint8_t kind);
+  void timers_on_accept(uint32_t fd, const Listener& L);
+  void timers_on_activity(uint32_t fd, const Listener& L);
+  void timers_on_close(uint32_t fd, const Listener& L);
+  uint64_t publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
   void on_peer_end(uint32_t fd);
@@ -180,12 +292,23 @@ class Loop {
   void emit(uint32_t kind, uint8_t listener, uint32_t fd, uint32_t gen, uint32_t a, uint32_t b);
   void dispatch();
   void move_deferred();
-  bool ensure_room(uint32_t recs, size_t bytes);
+  bool ensure_room(uint32_t recs, size_t bytes, uint32_t meta);
   void reap_doomed();
+  void fail_unit(uint32_t fd, uint32_t gen, uint16_t code, const char* reason);
+  bool in_arena(const uint8_t* p) const { return p >= v_.arena && p < v_.arena + v_.arena_cap; }
+  // Whether the units of this connection go to JS (else they are handled natively).
+  bool unit_to_js(const Slot& s, const Listener& L) const {
+    if (s.flags & kFlagWs) return L.opt.ws == WsMode::kJs;
+    return L.opt.proto == Proto::kFrame || L.opt.proto == Proto::kHttp;
+  }
   void update_activity();
   Slot* slot_for(uint32_t fd, uint32_t gen);
   bool grow_table(size_t fd);
-  bool is_js(const Listener& L) const { return L.opt.proto == Proto::kRaw || L.opt.proto == Proto::kFrame; }
+  // Whether JS hears of this listener's connections (open/close/end/drain records).
+  bool is_js(const Listener& L) const {
+    return L.opt.proto == Proto::kRaw || L.opt.proto == Proto::kFrame || L.opt.proto == Proto::kHttp ||
+           L.opt.ws == WsMode::kJs;
+  }
   void queued_add(int64_t delta);
 
   uv_loop_t* uv_ = nullptr;
@@ -202,12 +325,29 @@ class Loop {
   JsHooks hooks_{};
   uint32_t nrec_ = 0;        // records in the current batch
   size_t arena_used_ = 0;
+  uint32_t meta_used_ = 0;            // descriptor words used in the current batch
   std::vector<Slot> table_;  // indexed by fd
   std::vector<Listener> listeners_;
   std::vector<uint64_t> ready_;       // fd | gen << 32, served next round
   std::vector<uint64_t> serving_;     // the list being served this round (swapped with ready_)
   std::vector<uint32_t> deferred_;    // records raised while JS is inside a callback
-  std::vector<uint64_t> doomed_;      // protocol violators to close after the current batch
+  struct Doom {
+    uint64_t tag;
+    uint16_t code;       // HTTP status / WebSocket close code to send; 0: just close
+    const char* reason;
+  };
+  std::vector<Doom> doomed_;          // protocol violators to fail after the current batch
+  std::vector<Topic> topics_;
+  std::unordered_map<std::string, uint32_t> topic_ids_;
+  std::unordered_map<uint32_t, std::vector<uint32_t>> subs_;  // fd -> topic ids (only subscribed fds)
+  std::unordered_map<uint32_t, WsFragments> frags_;           // fd -> message in reassembly
+  http::Request req_;                 // the request measure() parsed last (one at a time)
+  http::DateCache date_;
+  TimerWheel idle_wheel_{50, 4096, 0};  // 50 ms ticks; longer timeouts are relinked lazily
+  TimerWheel ping_wheel_{50, 4096, 1};
+  uv_timer_t* timer_ = nullptr;
+  uint64_t timer_due_ = TimerWheel::kNever;
+  std::vector<uint8_t> resp_;         // response / WebSocket frame being composed
   uint8_t* scratch_ = nullptr;        // read buffer of the native echo path
   epoll_event events_[1024];
 };

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 export interface NativeViews {
   readonly records: ArrayBuffer;
   readonly arena: ArrayBuffer;
+  readonly meta: ArrayBuffer;
   readonly ops: ArrayBuffer;
   readonly outArena: ArrayBuffer;
   readonly counters: ArrayBuffer;
@@ -19,8 +20,7 @@ export interface NativeViews {
 /** The raw addon surface. Ids are passed as (fd, generation) pairs. */
 export interface NativeAddon {
   init(onBatch: (count: number) => void, arenaBytes?: number): NativeViews;
-  listen(host: string, port: number, proto: number, backlog: number, flags: number,
-    maxFrame: number, readBudget: number, highWater: number, maxQueued: number): [index: number, port: number];
+  listen(host: string, port: number, options: NativeListenOptions): [index: number, port: number];
   closeListener(index: number, graceful: boolean): boolean;
   write(fd: number, gen: number, data: Uint8Array): number;
   end(fd: number, gen: number): boolean;
@@ -29,6 +29,32 @@ export interface NativeAddon {
   resume(fd: number, gen: number): boolean;
   queued(fd: number, gen: number): number;
   flush(): void;
+  respond(fd: number, gen: number, status: number, headerLines: Uint8Array, body: Uint8Array): boolean;
+  wsSend(fd: number, gen: number, opcode: number, data: Uint8Array): boolean;
+  wsClose(fd: number, gen: number, code: number, reason: Uint8Array): boolean;
+  subscribe(fd: number, gen: number, topic: string): boolean;
+  unsubscribe(fd: number, gen: number, topic: string): boolean;
+  publish(topic: string, data: Uint8Array, opcode: number): number;
+  topicSize(topic: string): number;
+}
+
+/** Listener options as the addon reads them (see native/addon.cc Listen). */
+export interface NativeListenOptions {
+  proto: number;
+  ws: number;
+  backlog: number;
+  flags: number;
+  maxFrame: number;
+  readBudget: number;
+  highWater: number;
+  maxQueued: number;
+  maxHeaderBytes: number;
+  maxBody: number;
+  idleTimeoutMs: number;
+  pingIntervalMs: number;
+  staticPath: string;
+  staticBody: string;
+  staticType: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

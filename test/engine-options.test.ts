@@ -12,7 +12,7 @@ test('bad options are refused with the option named', () => {
     [{ host: 'example.com' }, /host must be an IP address literal/, TypeError],
     [{ backlog: 0 }, /backlog must be between/, RangeError],
     [{ reusePort: 'yes' }, /reusePort must be a boolean/, TypeError],
-    [{ maxFrameBytes: 1 << 30 }, /maxFrameBytes must be between 0 and 4194300/, RangeError],
+    [{ maxFrameBytes: 1 << 30 }, /maxFrameBytes must be between 0 and 4194240/, RangeError],
     [{ readBudget: 5 }, /unknown option "readBudget"/, TypeError],
   ];
   for (const [opts, msg, type] of bad) {

@@ -1,7 +1,7 @@
 // The per-thread engine: one native Loop per Node environment, its shared buffers, the batch
 // callback, and op queueing for writes made while a batch is being handled.
 import { loadAddon, type NativeAddon } from '../native.js';
-import { ID_SPLIT, Op, ProtoCode } from './records.js';
+import { ID_SPLIT, Op, ProtoCode, WsModeCode } from './records.js';
 import type { ResolvedServerOptions } from './options.js';
 
 /**
@@ -12,7 +12,7 @@ import type { ResolvedServerOptions } from './options.js';
  */
 export class Batch {
   count = 0;
-  constructor(readonly records: Uint32Array, readonly arena: Uint8Array) {}
+  constructor(readonly records: Uint32Array, readonly arena: Uint8Array, readonly meta: Uint32Array) {}
   /** Record kind (see `Rec`). */
   kind(i: number): number {
     return this.records[i * 5]! & 0xffff;
@@ -67,7 +67,7 @@ export class Engine {
   private constructor() {
     this.native = loadAddon();
     const v = this.native.init((count) => this.onBatch(count));
-    this.batch = new Batch(new Uint32Array(v.records), new Uint8Array(v.arena));
+    this.batch = new Batch(new Uint32Array(v.records), new Uint8Array(v.arena), new Uint32Array(v.meta));
     this.counterView = new BigUint64Array(v.counters);
     this.counterNames = v.counterNames;
     this.ops = new Uint32Array(v.ops);
@@ -103,8 +103,12 @@ export class Engine {
   /** Opens a native listener; returns its index and bound port. */
   listen(o: ResolvedServerOptions): { index: number; port: number } {
     const flags = (o.reusePort ? 1 : 0) | (o.ipv6Only ? 2 : 0) | (o.noDelay ? 4 : 0) | (o.allowHalfOpen ? 8 : 0);
-    const [index, port] = this.native.listen(o.host, o.port, ProtoCode[o.protocol], o.backlog, flags,
-      o.maxFrameBytes, o.readBudgetBytes, o.highWaterMark, o.maxQueuedBytes);
+    const [index, port] = this.native.listen(o.host, o.port, {
+      proto: ProtoCode[o.protocol], ws: WsModeCode[o.websocket], backlog: o.backlog, flags,
+      maxFrame: o.maxFrameBytes, readBudget: o.readBudgetBytes, highWater: o.highWaterMark, maxQueued: o.maxQueuedBytes,
+      maxHeaderBytes: o.maxHeaderBytes, maxBody: o.maxBodyBytes, idleTimeoutMs: o.idleTimeoutMs, pingIntervalMs: o.pingIntervalMs,
+      staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
+    });
     return { index, port };
   }
 
@@ -150,6 +154,61 @@ export class Engine {
     const r = this.native.write(fd, gen, data);
     if (r >= 0 && end) this.native.end(fd, gen);
     return r >= 0;
+  }
+
+  /**
+   * Answers the oldest unanswered request of an HTTP connection. `headerLines` are complete
+   * CRLF-terminated lines (validated by the caller); Content-Length, Date and Connection are added.
+   */
+  respond(id: number, status: number, headerLines: Uint8Array, body: Uint8Array): boolean {
+    const len = 4 + headerLines.length + body.length;
+    if (this.inBatch && len <= this.outArena.length) {
+      if (this.outOff + len > this.outArena.length) this.flushOps();
+      new DataView(this.outArena.buffer, this.outArena.byteOffset).setUint32(this.outOff, headerLines.length, true);
+      this.outArena.set(headerLines, this.outOff + 4);
+      this.outArena.set(body, this.outOff + 4 + headerLines.length);
+      this.pushOp(Op.Respond | (status << 16), id, this.outOff, len);
+      this.outOff += len;
+      return true;
+    }
+    if (this.inBatch) this.flushOps();
+    const fd = id % ID_SPLIT;
+    return this.native.respond(fd, (id - fd) / ID_SPLIT, status, headerLines, body);
+  }
+
+  /** Sends one WebSocket message (opcode 1 text, 2 binary), queued when inside a callback. */
+  wsSend(id: number, opcode: number, data: Uint8Array): boolean {
+    if (this.inBatch && data.length <= this.outArena.length) {
+      if (this.outOff + data.length > this.outArena.length) this.flushOps();
+      this.outArena.set(data, this.outOff);
+      this.pushOp(Op.WsSend | (opcode << 16), id, this.outOff, data.length);
+      this.outOff += data.length;
+      return true;
+    }
+    if (this.inBatch) this.flushOps();
+    const fd = id % ID_SPLIT;
+    return this.native.wsSend(fd, (id - fd) / ID_SPLIT, opcode, data);
+  }
+
+  /** Starts the WebSocket close handshake. */
+  wsClose(id: number, code: number, reason: Uint8Array): boolean {
+    if (this.inBatch) this.flushOps();
+    const fd = id % ID_SPLIT;
+    return this.native.wsClose(fd, (id - fd) / ID_SPLIT, code, reason);
+  }
+
+  subscribe(id: number, topic: string): boolean {
+    const fd = id % ID_SPLIT;
+    return this.native.subscribe(fd, (id - fd) / ID_SPLIT, topic);
+  }
+  unsubscribe(id: number, topic: string): boolean {
+    const fd = id % ID_SPLIT;
+    return this.native.unsubscribe(fd, (id - fd) / ID_SPLIT, topic);
+  }
+  /** Publishes natively to every member; queued ops go first so per-connection order holds. */
+  publish(topic: string, opcode: number, data: Uint8Array): number {
+    if (this.inBatch) this.flushOps();
+    return this.native.publish(topic, data, opcode);
   }
 
   /** Runs op now, or queues it when inside a batch callback. */

@@ -1,11 +1,17 @@
 // Server options: defaults and validation at the edge, before any native code runs.
 import { isIP } from 'node:net';
-import { ProtoCode, type EngineProtocol } from './records.js';
+import { ProtoCode, WsModeCode, type EngineProtocol, type WebSocketMode } from './records.js';
 
 /** Options of an engine server. Every size is in bytes. */
 export interface ServerOptions {
-  /** `raw` (bytes to JS), `echo` (native), `frame` (length-prefixed frames to JS), `frame-echo` (native). Default `raw`. */
+  /**
+   * `raw` (bytes to JS), `echo` (native), `frame` (length-prefixed frames to JS), `frame-echo`
+   * (native), `http` (requests to JS), `http-static` (native: GET `staticPath` → 200
+   * `staticBody`, else 404). Default `raw`.
+   */
   protocol?: EngineProtocol;
+  /** HTTP protocols: what a WebSocket upgrade does: `off` (404), `js` (messages to JS), `echo` or `broadcast` (native; joins the topic `?room=NAME`). Default `off`. */
+  websocket?: WebSocketMode;
   /** An IPv4 or IPv6 literal, or `localhost` (127.0.0.1). Default 127.0.0.1. */
   host?: string;
   /** 0 picks a free port. Default 0. */
@@ -20,8 +26,22 @@ export interface ServerOptions {
   noDelay?: boolean;
   /** Keep our side open after the peer's FIN until `end()`. Default false: end when the peer ends. */
   allowHalfOpen?: boolean;
-  /** Largest frame payload for `frame`/`frame-echo`; a bigger one closes that connection. Default 1 MiB. */
+  /** Largest frame payload (`frame`/`frame-echo`) or WebSocket message; a bigger one closes that connection (WebSocket: 1009). Default 1 MiB. */
   maxFrameBytes?: number;
+  /** HTTP: largest request head (request line + headers); more → 431. Default 8192. */
+  maxHeaderBytes?: number;
+  /** HTTP: largest Content-Length body; more → 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Close a connection that sent nothing for this long (0 = never). Checked on a 50 ms wheel. Default 0. */
+  idleTimeoutMs?: number;
+  /** WebSocket heartbeat: ping this often; a peer that has not answered by the next ping is closed (0 = off). Default 0. */
+  pingIntervalMs?: number;
+  /** `http-static`: the path answered 200. Default `/`. */
+  staticPath?: string;
+  /** `http-static`: the 200 body. Default `Hello, World!`. */
+  staticBody?: string;
+  /** `http-static`: the 200 Content-Type. Default `text/plain`. */
+  staticType?: string;
   /** Bytes read from one connection per round before others get their turn. Default 256 KiB. */
   readBudgetBytes?: number;
   /** Native echo stops reading a peer whose queued echo exceeds this. Default 1 MiB. */
@@ -34,13 +54,21 @@ export type ResolvedServerOptions = Required<ServerOptions>;
 
 const U32_MAX = 0xffffffff;
 /** Largest frame the default 4 MiB arena can hold whole. */
-export const MAX_FRAME_LIMIT = 4 * 1024 * 1024 - 4;
+export const MAX_FRAME_LIMIT = 4 * 1024 * 1024 - 64;
+/** Largest HTTP body: head + body must fit in half the arena. */
+export const MAX_BODY_LIMIT = 2 * 1024 * 1024 - (1 << 20);
 
 function checkInt(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) {
     throw new TypeError(`${name} must be an integer, got ${typeof v === 'number' ? v : typeof v}`);
   }
   if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function checkStr(name: string, v: unknown): string {
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${typeof v}`);
+  if (/[\r\n\0]/.test(v)) throw new TypeError(`${name} must not contain CR, LF or NUL`);
   return v;
 }
 
@@ -52,12 +80,20 @@ function checkBool(name: string, v: unknown): boolean {
 /** Fills in defaults and validates; throws TypeError/RangeError naming the option. */
 export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptions {
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
-  const known = new Set(['protocol', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
-    'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes']);
+  const known = new Set(['protocol', 'websocket', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
+    'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes', 'maxHeaderBytes', 'maxBodyBytes', 'idleTimeoutMs',
+    'pingIntervalMs', 'staticPath', 'staticBody', 'staticType']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option "${k}"`);
   const protocol = o.protocol ?? 'raw';
   if (typeof protocol !== 'string' || !(protocol in ProtoCode)) {
     throw new TypeError(`protocol must be one of ${Object.keys(ProtoCode).join(', ')}, got ${String(protocol)}`);
+  }
+  const websocket = o.websocket ?? 'off';
+  if (typeof websocket !== 'string' || !(websocket in WsModeCode)) {
+    throw new TypeError(`websocket must be one of ${Object.keys(WsModeCode).join(', ')}, got ${String(websocket)}`);
+  }
+  if (websocket !== 'off' && protocol !== 'http' && protocol !== 'http-static') {
+    throw new TypeError(`websocket "${websocket}" needs protocol http or http-static, got ${protocol}`);
   }
   let host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${typeof host}`);
@@ -76,5 +112,13 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
     readBudgetBytes: checkInt('readBudgetBytes', o.readBudgetBytes ?? 256 * 1024, 1, U32_MAX),
     highWaterMark: checkInt('highWaterMark', o.highWaterMark ?? 1 << 20, 0, U32_MAX),
     maxQueuedBytes: checkInt('maxQueuedBytes', o.maxQueuedBytes ?? 0, 0, U32_MAX),
+    websocket,
+    maxHeaderBytes: checkInt('maxHeaderBytes', o.maxHeaderBytes ?? 8192, 256, 1 << 20),
+    maxBodyBytes: checkInt('maxBodyBytes', o.maxBodyBytes ?? 1 << 20, 0, MAX_BODY_LIMIT),
+    idleTimeoutMs: checkInt('idleTimeoutMs', o.idleTimeoutMs ?? 0, 0, 1 << 30),
+    pingIntervalMs: checkInt('pingIntervalMs', o.pingIntervalMs ?? 0, 0, 1 << 30),
+    staticPath: checkStr('staticPath', o.staticPath ?? '/'),
+    staticBody: checkStr('staticBody', o.staticBody ?? 'Hello, World!'),
+    staticType: checkStr('staticType', o.staticType ?? 'text/plain'),
   };
 }

@@ -9,6 +9,9 @@ export const Rec = {
   Close: 5,
   Drain: 6,
   ListenerDrained: 7,
+  Request: 8,
+  WsOpen: 9,
+  WsMessage: 10,
 } as const;
 
 /** Why a connection closed (word 3 of a Close record). */
@@ -20,6 +23,7 @@ export const CloseReason = {
   5: 'protocol',
   6: 'backpressure',
   7: 'no-memory',
+  8: 'timeout',
 } as const;
 export type CloseReasonName = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -31,11 +35,21 @@ export const Op = {
   WriteEnd: 4,
   Pause: 5,
   Resume: 6,
+  Respond: 7,
+  WsSend: 8,
+  WsClose: 9,
 } as const;
 
 /** Native protocol codes. */
-export const ProtoCode = { raw: 0, echo: 1, frame: 2, 'frame-echo': 3 } as const;
+export const ProtoCode = { raw: 0, echo: 1, frame: 2, 'frame-echo': 3, http: 4, 'http-static': 5 } as const;
 export type EngineProtocol = keyof typeof ProtoCode;
+
+/** What an HTTP listener does with WebSocket upgrades. */
+export const WsModeCode = { off: 0, js: 1, echo: 2, broadcast: 3 } as const;
+export type WebSocketMode = keyof typeof WsModeCode;
+
+/** Words of a request descriptor before its headers (native/loop.h kReqFixedWords). */
+export const REQ_FIXED_WORDS = 9;
 
 /** 2^32: ids are fd + generation * 2^32, unique for 2^21 reuses of one fd. */
 export const ID_SPLIT = 4294967296;

@@ -4,6 +4,7 @@
 import { Batch, Engine, type EngineCounters } from './engine.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { CloseReason, Rec, type CloseReasonName } from './records.js';
+import { HttpRequest, bodyBytes, encodeHeaders } from './http.js';
 
 /** Per-connection callbacks. Byte views are valid only during the call: copy what you keep. */
 export interface ServerHandlers {
@@ -18,6 +19,15 @@ export interface ServerHandlers {
   onClose?(id: number, reason: CloseReasonName, errno: number): void;
   /** Bytes that had to be queued are all sent now. */
   onDrain?(id: number): void;
+  /**
+   * `http` protocol: one request. Answer with `respond(id, …)`; pipelined requests must be
+   * answered in the order they came (answering inside the call does that). `req` is reused.
+   */
+  onRequest?(id: number, req: HttpRequest): void;
+  /** `websocket: 'js'`: the upgrade is done; `req` is the upgrade request (reused object). */
+  onWsOpen?(id: number, req: HttpRequest): void;
+  /** `websocket: 'js'`: one whole message (fragments reassembled, text validated as UTF-8). */
+  onWsMessage?(id: number, data: Uint8Array, isBinary: boolean): void;
 }
 
 export interface ServerAddress {
@@ -33,14 +43,16 @@ export interface CloseOptions {
 }
 
 const servers: (EpollServer | undefined)[] = [];
+let requestView: HttpRequest | undefined;
 
 function route(batch: Batch): void {
   const r = batch.records;
+  const req = (requestView ??= new HttpRequest(batch.meta, batch.arena));
   for (let i = 0, w = 0; i < batch.count; i++, w += 5) {
     const word = r[w]!;
     const s = servers[word >>> 16];
     if (s === undefined) continue;
-    const kind = word & 0xffff;
+    const kind = word & 0xff;
     const id = r[w + 2]! * 4294967296 + r[w + 1]!;
     const h = s.handlers;
     switch (kind) {
@@ -66,6 +78,17 @@ function route(batch: Batch): void {
       case Rec.Drain:
         h.onDrain?.(id);
         break;
+      case Rec.Request:
+        h.onRequest?.(id, req.at(r[w + 3]!));
+        break;
+      case Rec.WsOpen:
+        h.onWsOpen?.(id, req.at(r[w + 3]!));
+        break;
+      case Rec.WsMessage: {
+        const off = r[w + 3]!;
+        h.onWsMessage?.(id, batch.arena.subarray(off, off + r[w + 4]!), ((word >>> 8) & 0xff) === 2);
+        break;
+      }
       case Rec.ListenerDrained:
         servers[word >>> 16] = undefined;
         s.drained();
@@ -151,6 +174,50 @@ export class EpollServer {
   /** Unsent bytes queued for a connection, or -1 when it is closed. */
   queued(id: number): number {
     return this.engine.queued(id);
+  }
+
+  /**
+   * Answers the oldest unanswered request of an HTTP connection. Content-Length, Date and (for
+   * a last request) Connection: close are added; `headers` must not set them.
+   */
+  respond(id: number, status: number, body?: string | Uint8Array, headers?: Readonly<Record<string, string | number>>): boolean {
+    if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`status must be an integer 100..999, got ${status}`);
+    return this.engine.respond(id, status, encodeHeaders(headers), bodyBytes(body));
+  }
+
+  /** Sends one WebSocket message: text for a string unless `binary`, binary for bytes unless `binary === false`. */
+  wsSend(id: number, data: string | Uint8Array, binary?: boolean): boolean {
+    const bin = binary ?? typeof data !== 'string';
+    return this.engine.wsSend(id, bin ? 2 : 1, bodyBytes(data));
+  }
+
+  /** Starts the close handshake (code 1000..4999, reason up to 123 bytes). */
+  wsClose(id: number, code = 1000, reason = ''): boolean {
+    if (!Number.isInteger(code) || code < 1000 || code > 4999) throw new RangeError(`code must be an integer 1000..4999, got ${code}`);
+    const r = bodyBytes(reason);
+    if (r.length > 123) throw new RangeError('reason must be at most 123 bytes');
+    return this.engine.wsClose(id, code, r);
+  }
+
+  /** Adds a WebSocket connection to a topic (idempotent). */
+  subscribe(id: number, topic: string): boolean {
+    if (typeof topic !== 'string') throw new TypeError('topic must be a string');
+    return this.engine.subscribe(id, topic);
+  }
+  unsubscribe(id: number, topic: string): boolean {
+    if (typeof topic !== 'string') throw new TypeError('topic must be a string');
+    return this.engine.unsubscribe(id, topic);
+  }
+  /** Sends one message to every member of a topic, natively; returns the number of recipients. */
+  publish(topic: string, data: string | Uint8Array, binary?: boolean): number {
+    if (typeof topic !== 'string') throw new TypeError('topic must be a string');
+    const bin = binary ?? typeof data !== 'string';
+    return this.engine.publish(topic, bin ? 2 : 1, bodyBytes(data));
+  }
+  /** Live members of a topic. */
+  topicSize(topic: string): number {
+    if (typeof topic !== 'string') throw new TypeError('topic must be a string');
+    return this.engine.native.topicSize(topic);
   }
 
   /** Counters of this thread's engine (shared by every server in the thread). */

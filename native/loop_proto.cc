@@ -1,0 +1,520 @@
+// HTTP/1.1 and WebSocket on top of the unit read path (loop.cc): what a complete frame,
+// request or WebSocket frame means, responses, the upgrade, and native publish/subscribe.
+// Parsing itself is pure and lives in proto/ (fuzzed separately).
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "loop.h"
+#include "proto/frame.h"
+#include "proto/http.h"
+#include "proto/ws.h"
+
+namespace c1m {
+
+namespace {
+inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
+
+bool span_is(const uint8_t* base, http::Span s, std::string_view lit) {
+  return s.len == lit.size() && memcmp(base + s.off, lit.data(), lit.size()) == 0;
+}
+
+// The value of `key` in the query string of a request target ("/chat?room=a&x=1" -> "a").
+std::string_view query_param(const uint8_t* base, const http::Request& req, std::string_view key) {
+  std::string_view t(reinterpret_cast<const char*>(base + req.target.off), req.target.len);
+  size_t q = t.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view qs = t.substr(q + 1);
+  while (!qs.empty()) {
+    size_t amp = qs.find('&');
+    std::string_view kv = qs.substr(0, amp);
+    if (kv.size() > key.size() && kv.substr(0, key.size()) == key && kv[key.size()] == '=') return kv.substr(key.size() + 1);
+    if (amp == std::string_view::npos) break;
+    qs = qs.substr(amp + 1);
+  }
+  return {};
+}
+}  // namespace
+
+Loop::Unit Loop::measure(const Slot& s, const Listener& L, const uint8_t* p, size_t n) {
+  if (s.flags & kFlagWs) {
+    ws::FrameHeader h;
+    ws::Result r = ws::parse_header(p, n, true, L.opt.max_frame, &h);
+    if (r.status == ws::Status::kError) return {Unit::kError, false, 0, r.close_code, r.reason};
+    if (r.status == ws::Status::kIncomplete) return {Unit::kIncomplete, false, 0, 0, nullptr};
+    size_t total = size_t(h.header_len) + size_t(h.payload_len);
+    return {total <= n ? Unit::kComplete : Unit::kIncomplete, true, total, 0, nullptr};
+  }
+  switch (L.opt.proto) {
+    case Proto::kFrame:
+    case Proto::kFrameEcho: {
+      frame::Result r = frame::parse(p, n, L.opt.max_frame);
+      if (r.status == frame::Status::kTooLarge) return {Unit::kError, false, 0, 0, "frame over the maximum"};
+      return {r.status == frame::Status::kComplete ? Unit::kComplete : Unit::kIncomplete, r.header_known, r.total_len, 0, nullptr};
+    }
+    case Proto::kHttp:
+    case Proto::kHttpStatic: {
+      http::Limits lim;
+      lim.max_header_bytes = L.opt.max_header_bytes;
+      lim.max_body_bytes = L.opt.max_body;
+      http::Result r = http::parse_request(p, n, lim, &req_);
+      if (r.status == http::Status::kError) return {Unit::kError, false, 0, r.http_status, r.reason};
+      if (r.status == http::Status::kIncomplete) return {Unit::kIncomplete, false, 0, 0, nullptr};
+      size_t total = size_t(req_.header_bytes) + size_t(req_.content_length);
+      return {total <= n ? Unit::kComplete : Unit::kIncomplete, true, total, 0, nullptr};
+    }
+    default:
+      return {Unit::kError, false, 0, 0, "not a unit protocol"};
+  }
+}
+
+bool Loop::deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
+  Slot& s = table_[fd];
+  const Listener& L = listeners_[s.listener];
+  if (s.flags & kFlagWs) return deliver_ws(fd, gen, p, total, placed);
+  switch (L.opt.proto) {
+    case Proto::kFrame: {
+      if (!placed) {
+        if (!ensure_room(1, total, 0) || !live(fd, gen)) return false;
+        memcpy(v_.arena + arena_used_, p, total);
+        p = v_.arena + arena_used_;
+        arena_used_ += total;
+      }
+      v_.counters->framesIn++;
+      emit(kRecFrame, table_[fd].listener, fd, gen, uint32_t(p - v_.arena) + frame::kHeaderBytes, uint32_t(total - frame::kHeaderBytes));
+      return live(fd, gen);
+    }
+    case Proto::kFrameEcho: {
+      v_.counters->framesIn++;
+      int64_t q = send_or_queue(fd, s, p, total);
+      if (q < 0) return false;
+      if (uint64_t(q) > L.opt.high_water && !(s.flags & kFlagPausedBp)) {
+        s.flags |= kFlagPausedBp;
+        v_.counters->pausedReads++;
+      }
+      return true;
+    }
+    case Proto::kHttp:
+    case Proto::kHttpStatic:
+      return deliver_http(fd, gen, p, total, placed);
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+uint32_t Loop::write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len) {
+  const uint32_t b = uint32_t(base - v_.arena);
+  uint32_t* w = v_.meta + meta_used_;
+  const uint32_t at = meta_used_;
+  w[0] = b + req.method.off;
+  w[1] = req.method.len;
+  w[2] = b + req.target.off;
+  w[3] = req.target.len;
+  w[4] = req.path.len;
+  w[5] = uint32_t(req.version_minor) | (req.keep_alive ? 1u << 8 : 0) | (req.upgrade_websocket ? 1u << 9 : 0);
+  w[6] = b + req.header_bytes;
+  w[7] = uint32_t(body_len);
+  w[8] = req.num_headers;
+  for (uint32_t i = 0; i < req.num_headers; ++i) {
+    const http::Header& h = req.headers[i];
+    w[kReqFixedWords + 4 * i] = b + h.name.off;
+    w[kReqFixedWords + 4 * i + 1] = h.name.len;
+    w[kReqFixedWords + 4 * i + 2] = b + h.value.off;
+    w[kReqFixedWords + 4 * i + 3] = h.value.len;
+  }
+  meta_used_ += kReqFixedWords + 4 * req.num_headers;
+  return at;
+}
+
+bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
+  Slot& s = table_[fd];
+  const Listener& L = listeners_[s.listener];
+  v_.counters->httpRequests++;
+  if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) return ws_upgrade(fd, gen, p, placed);
+  if (!req_.keep_alive) s.flags |= kFlagHttpLast;
+  else if (req_.version_minor == 0) s.flags |= kFlagHttp10;
+  if (L.opt.proto == Proto::kHttpStatic) return static_respond(fd, s, L, p, req_);
+
+  const uint32_t words = kReqFixedWords + 4 * req_.num_headers;
+  if (!placed) {
+    // The request arrived through the slot's pending buffer: JS needs it in the arena. req_
+    // holds offsets relative to the request start, so it stays valid after the copy.
+    http::Request keep = req_;
+    if (!ensure_room(1, total, words) || !live(fd, gen)) return false;
+    memcpy(v_.arena + arena_used_, p, total);
+    p = v_.arena + arena_used_;
+    arena_used_ += total;
+    req_ = keep;
+  }
+  uint32_t at = write_request_descriptor(p, req_, size_t(req_.content_length));
+  table_[fd].pending++;
+  emit(kRecRequest, table_[fd].listener, fd, gen, at, words);
+  return live(fd, gen);
+}
+
+bool Loop::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req) {
+  const bool head = span_is(base, req.method, "HEAD");
+  const bool ok = (span_is(base, req.method, "GET") || head) && span_is(base, req.path, L.opt.static_path);
+  const bool keep = !(s.flags & kFlagHttpLast);
+  std::string_view body = ok ? std::string_view(L.opt.static_body) : std::string_view("Not Found");
+  char extra[256];
+  snprintf(extra, sizeof extra, "Content-Type: %s\r\n%s", ok ? L.opt.static_type.c_str() : "text/plain",
+           (s.flags & kFlagHttp10) && keep ? "Connection: keep-alive\r\n" : "");
+  resp_.resize(512 + body.size());
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512, ok ? 200 : 404, nullptr, body.size(),
+                                        keep, date_.get(int64_t(time(nullptr))), extra);
+  size_t len = hn;
+  if (!head) {
+    memcpy(resp_.data() + hn, body.data(), body.size());
+    len += body.size();
+  }
+  v_.counters->httpResponses++;
+  if (send_or_queue(fd, s, resp_.data(), len) < 0) return false;
+  if (!keep) begin_end(fd);
+  return true;
+}
+
+void Loop::http_fail(uint32_t fd, uint16_t status, const char* reason) {
+  Slot& s = table_[fd];
+  v_.counters->httpErrors++;
+  std::string body = std::string(reason ? reason : http::reason_phrase(status)) + "\n";
+  const char* extra = status == 426 ? "Content-Type: text/plain\r\nSec-WebSocket-Version: 13\r\n" : "Content-Type: text/plain\r\n";
+  resp_.resize(512 + body.size());
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512, status, nullptr, body.size(), false,
+                                        date_.get(int64_t(time(nullptr))), extra);
+  memcpy(resp_.data() + hn, body.data(), body.size());
+  // No more requests are read; the connection closes once the answer is flushed.
+  s.flags |= kFlagDoomed | kFlagHttpLast;
+  if (send_or_queue(fd, s, resp_.data(), hn + body.size()) < 0) return;
+  begin_end(fd);
+}
+
+bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* headers, size_t hlen, const uint8_t* body,
+                   size_t blen) {
+  if (!live(fd, gen)) {
+    v_.counters->staleIds++;
+    return false;
+  }
+  Slot& s = table_[fd];
+  if (s.pending == 0 || (s.flags & kFlagWs)) return false;
+  s.pending--;
+  const bool last = (s.flags & kFlagHttpLast) && s.pending == 0;
+  std::string extra(reinterpret_cast<const char*>(headers), hlen);
+  if ((s.flags & kFlagHttp10) && !last) extra += "Connection: keep-alive\r\n";
+  resp_.resize(512 + hlen + blen);
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512 + hlen, status, nullptr, blen, !last,
+                                        date_.get(int64_t(time(nullptr))), extra.c_str());
+  if (hn == 0) return false;
+  if (blen) memcpy(resp_.data() + hn, body, blen);
+  v_.counters->httpResponses++;
+  if (send_or_queue(fd, s, resp_.data(), hn + blen) < 0) return true;
+  if (last) begin_end(fd);
+  update_activity();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket
+
+bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) {
+  const char* why = ws::validate_upgrade(p, req_);
+  if (why) {
+    fail_unit(fd, gen, why == ws::kBadVersion ? 426 : 400, why);
+    return false;
+  }
+  Slot& s = table_[fd];
+  const Listener& L = listeners_[s.listener];
+  char accept[ws::kAcceptKeyLen];
+  ws::accept_key(p + req_.ws_key.off, req_.ws_key.len, accept);
+  char resp[256];
+  size_t rn = ws::write_upgrade_response(resp, sizeof resp, accept);
+  s.flags |= kFlagWs;
+  v_.counters->wsUpgrades++;
+  if (send_or_queue(fd, s, reinterpret_cast<uint8_t*>(resp), rn) < 0) return false;
+  if (L.opt.ping_interval_ms) ping_wheel_.arm(fd, uv_now(uv_), L.opt.ping_interval_ms);
+  switch (L.opt.ws) {
+    case WsMode::kBroadcast: {
+      std::string_view room = query_param(p, req_, "room");
+      subscribe(fd, gen, room);
+      return true;
+    }
+    case WsMode::kJs: {
+      const uint32_t words = kReqFixedWords + 4 * req_.num_headers;
+      const size_t head = req_.header_bytes;
+      if (!placed) {
+        http::Request keep = req_;
+        if (!ensure_room(1, head, words) || !live(fd, gen)) return false;
+        memcpy(v_.arena + arena_used_, p, head);
+        p = v_.arena + arena_used_;
+        arena_used_ += head;
+        req_ = keep;
+      }
+      uint32_t at = write_request_descriptor(p, req_, 0);
+      emit(kRecWsOpen, table_[fd].listener, fd, gen, at, words);
+      return live(fd, gen);
+    }
+    default:
+      return true;
+  }
+}
+
+bool Loop::send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n) {
+  uint8_t h[ws::kMaxHeaderBytes];
+  size_t hn = ws::encode_header(h, true, opcode, n, nullptr);
+  if (opcode == ws::kText || opcode == ws::kBinary) v_.counters->wsMessagesOut++;
+  if (n <= (64u << 10)) {
+    // One send for header and payload: small messages are the common case.
+    resp_.resize(hn + n);
+    memcpy(resp_.data(), h, hn);
+    if (n) memcpy(resp_.data() + hn, p, n);
+    return send_or_queue(fd, s, resp_.data(), hn + n) >= 0;
+  }
+  if (send_or_queue(fd, s, h, hn) < 0) return false;
+  return send_or_queue(fd, s, p, n) >= 0;
+}
+
+void Loop::ws_fail(uint32_t fd, uint16_t code, const char* reason) {
+  Slot& s = table_[fd];
+  v_.counters->wsProtocolErrors++;
+  uint8_t payload[125];
+  size_t rn = reason ? std::min(strlen(reason), sizeof payload - 2) : 0;
+  payload[0] = uint8_t(code >> 8);
+  payload[1] = uint8_t(code);
+  if (rn) memcpy(payload + 2, reason, rn);
+  s.flags |= kFlagDoomed | kFlagWsClosing;
+  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + rn)) return;
+  begin_end(fd);
+}
+
+bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
+  Slot& s = table_[fd];
+  const Listener& L = listeners_[s.listener];
+  ws::FrameHeader h;
+  ws::parse_header(p, total, true, L.opt.max_frame, &h);
+  uint8_t* pl = p + h.header_len;
+  const size_t n = size_t(h.payload_len);
+  ws::unmask(pl, n, h.mask, 0);
+  auto fail = [&](uint16_t code, const char* reason) {
+    fail_unit(fd, gen, code, reason);
+    return false;
+  };
+  switch (h.opcode) {
+    case ws::kPing:
+      return send_ws_frame(fd, s, ws::kPong, pl, n);
+    case ws::kPong:
+      s.flags &= ~kFlagPingOut;
+      v_.counters->pongsIn++;
+      return true;
+    case ws::kClose: {
+      uint16_t code = 0;
+      ws::Result r = ws::parse_close_payload(pl, n, &code);
+      if (r.status == ws::Status::kError) return fail(r.close_code, r.reason);
+      if (s.flags & kFlagWsClosing) {
+        // The answer to our own close frame: the handshake is complete.
+        close_conn(fd, kCloseGraceful, 0);
+        return false;
+      }
+      uint8_t echo[2] = {uint8_t(code >> 8), uint8_t(code)};
+      s.flags |= kFlagWsClosing;
+      if (!send_ws_frame(fd, s, ws::kClose, echo, code == 1005 ? 0 : 2)) return false;
+      begin_end(fd);
+      return false;
+    }
+    case ws::kText:
+    case ws::kBinary: {
+      if (frags_.count(fd)) return fail(ws::kCloseProtocolError, "new message before the fragmented one ended");
+      if (!h.fin) {
+        WsFragments& f = frags_[fd];
+        f.opcode = h.opcode;
+        if (!f.buf.append(pl, n)) return fail(1011, "out of memory");
+        ws::Utf8State st{0};
+        if (h.opcode == ws::kText && !ws::utf8_feed(&st, pl, n)) return fail(ws::kCloseInvalidPayload, "invalid UTF-8");
+        f.utf8 = st.state;
+        return true;
+      }
+      if (h.opcode == ws::kText && !ws::utf8_valid(pl, n)) return fail(ws::kCloseInvalidPayload, "invalid UTF-8");
+      v_.counters->wsMessagesIn++;
+      return ws_message(fd, gen, h.opcode, pl, n, placed);
+    }
+    case ws::kContinuation: {
+      auto it = frags_.find(fd);
+      if (it == frags_.end()) return fail(ws::kCloseProtocolError, "continuation without a message");
+      WsFragments& f = it->second;
+      if (f.buf.size() + n > L.opt.max_frame) return fail(ws::kCloseTooBig, "message too big");
+      if (!f.buf.append(pl, n)) return fail(1011, "out of memory");
+      ws::Utf8State st{f.utf8};
+      if (f.opcode == ws::kText && !ws::utf8_feed(&st, pl, n)) return fail(ws::kCloseInvalidPayload, "invalid UTF-8");
+      f.utf8 = st.state;
+      if (!h.fin) return true;
+      if (f.opcode == ws::kText && !ws::utf8_complete(st)) return fail(ws::kCloseInvalidPayload, "invalid UTF-8");
+      ByteBuf msg = f.buf;
+      uint8_t opcode = f.opcode;
+      frags_.erase(it);
+      v_.counters->wsMessagesIn++;
+      bool ok = ws_message(fd, gen, opcode, msg.data + msg.head, msg.size(), false);
+      free(msg.data);
+      return ok;
+    }
+    default:
+      return fail(ws::kCloseProtocolError, "unknown opcode");
+  }
+}
+
+bool Loop::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, size_t n, bool placed) {
+  Slot& s = table_[fd];
+  const Listener& L = listeners_[s.listener];
+  switch (L.opt.ws) {
+    case WsMode::kJs:
+      if (!placed) {
+        if (!ensure_room(1, n, 0) || !live(fd, gen)) return false;
+        if (n) memcpy(v_.arena + arena_used_, p, n);
+        p = v_.arena + arena_used_;
+        arena_used_ += n;
+      }
+      emit(kRecWsMessage | (uint32_t(opcode) << 8), table_[fd].listener, fd, gen, uint32_t(p - v_.arena), uint32_t(n));
+      return live(fd, gen);
+    case WsMode::kEcho:
+      return send_ws_frame(fd, s, opcode, p, n);
+    case WsMode::kBroadcast: {
+      auto it = subs_.find(fd);
+      if (it != subs_.end() && !it->second.empty()) publish_id(it->second.front(), opcode, p, n);
+      return live(fd, gen);
+    }
+    default:
+      return true;
+  }
+}
+
+bool Loop::ws_send(uint32_t fd, uint32_t gen, uint8_t opcode, const uint8_t* p, size_t n) {
+  if (!live(fd, gen)) {
+    v_.counters->staleIds++;
+    return false;
+  }
+  Slot& s = table_[fd];
+  if (!(s.flags & kFlagWs) || (s.flags & kFlagWsClosing)) return false;
+  bool ok = send_ws_frame(fd, s, opcode, p, n);
+  update_activity();
+  return ok;
+}
+
+bool Loop::ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n) {
+  if (!live(fd, gen)) {
+    v_.counters->staleIds++;
+    return false;
+  }
+  Slot& s = table_[fd];
+  if (!(s.flags & kFlagWs)) return false;
+  if (s.flags & kFlagWsClosing) return true;
+  uint8_t payload[125];
+  n = std::min(n, sizeof payload - 2);
+  payload[0] = uint8_t(code >> 8);
+  payload[1] = uint8_t(code);
+  if (n) memcpy(payload + 2, reason, n);
+  s.flags |= kFlagWsClosing;
+  send_ws_frame(fd, s, ws::kClose, payload, 2 + n);
+  update_activity();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+
+uint32_t Loop::topic_id(std::string_view name, bool create) {
+  auto it = topic_ids_.find(std::string(name));
+  if (it != topic_ids_.end()) return it->second;
+  if (!create) return UINT32_MAX;
+  uint32_t id = uint32_t(topics_.size());
+  topics_.push_back(Topic{std::string(name), {}});
+  topic_ids_.emplace(std::string(name), id);
+  return id;
+}
+
+bool Loop::subscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
+  if (!live(fd, gen) || !(table_[fd].flags & kFlagWs)) return false;
+  uint32_t id = topic_id(topic, true);
+  std::vector<uint32_t>& mine = subs_[fd];
+  if (std::find(mine.begin(), mine.end(), id) != mine.end()) return true;
+  mine.push_back(id);
+  topics_[id].members.push_back(tag_of(fd, gen));
+  table_[fd].topics++;
+  return true;
+}
+
+bool Loop::unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
+  if (!live(fd, gen)) return false;
+  uint32_t id = topic_id(topic, false);
+  auto it = subs_.find(fd);
+  if (id == UINT32_MAX || it == subs_.end()) return false;
+  auto pos = std::find(it->second.begin(), it->second.end(), id);
+  if (pos == it->second.end()) return false;
+  it->second.erase(pos);
+  if (it->second.empty()) subs_.erase(it);
+  table_[fd].topics--;
+  // Explicit unsubscribes are rare; a linear removal keeps publish free of membership checks.
+  std::vector<uint64_t>& m = topics_[id].members;
+  auto mp = std::find(m.begin(), m.end(), tag_of(fd, gen));
+  if (mp != m.end()) {
+    *mp = m.back();
+    m.pop_back();
+  }
+  return true;
+}
+
+void Loop::drop_subscriptions(uint32_t fd) {
+  // Topic member lists are pruned lazily: a publish that meets this stale tag drops it.
+  if (table_[fd].topics) subs_.erase(fd);
+}
+
+uint64_t Loop::publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n) {
+  uint32_t id = topic_id(topic, false);
+  if (id == UINT32_MAX) return 0;
+  uint64_t d = publish_id(id, opcode, p, n);
+  update_activity();
+  return d;
+}
+
+uint64_t Loop::publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n) {
+  // The frame is built once and the same bytes go to every member. No JS runs meanwhile
+  // (records go to the deferred list), so the member list and this buffer stay put.
+  const bool saved = in_ops_;
+  in_ops_ = true;
+  std::vector<uint8_t> frame(ws::kMaxHeaderBytes + n);
+  size_t hn = ws::encode_header(frame.data(), true, opcode, n, nullptr);
+  if (n) memcpy(frame.data() + hn, p, n);
+  const size_t len = hn + n;
+  uint64_t count = 0;
+  std::vector<uint64_t>& m = topics_[id].members;
+  for (size_t i = 0; i < m.size();) {
+    uint32_t fd = uint32_t(m[i]), gen = uint32_t(m[i] >> 32);
+    if (!live(fd, gen)) {
+      m[i] = m.back();
+      m.pop_back();
+      continue;
+    }
+    Slot& s = table_[fd];
+    ++i;
+    if (s.flags & kFlagWsClosing) continue;
+    if (send_or_queue(fd, s, frame.data(), len) >= 0) count++;
+  }
+  v_.counters->published++;
+  v_.counters->deliveries += count;
+  v_.counters->wsMessagesOut += count;
+  in_ops_ = saved;
+  return count;
+}
+
+uint64_t Loop::topic_size(std::string_view topic) {
+  uint32_t id = topic_id(topic, false);
+  if (id == UINT32_MAX) return 0;
+  uint64_t n = 0;
+  for (uint64_t t : topics_[id].members) n += live(uint32_t(t), uint32_t(t >> 32)) ? 1 : 0;
+  return n;
+}
+
+}  // namespace c1m

@@ -1,0 +1,426 @@
+#include "proto/http.h"
+
+#include <cstring>
+#include <ctime>
+
+namespace c1m::http {
+
+namespace {
+
+constexpr Result kOk{Status::kComplete, 0, nullptr};
+constexpr Result kMore{Status::kIncomplete, 0, nullptr};
+
+constexpr Result error(uint16_t status, const char* reason) { return {Status::kError, status, reason}; }
+
+// tchar per RFC 9110 5.6.2: the bytes allowed in a method and a header name.
+constexpr bool is_tchar(uint8_t c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct CharTables {
+  bool tchar[256];
+  bool target[256];  // request-target bytes
+  bool value[256];   // field-value bytes (after trimming): HTAB, SP, VCHAR, obs-text
+};
+
+constexpr CharTables make_tables() {
+  CharTables t{};
+  for (int c = 0; c < 256; c++) {
+    t.tchar[c] = is_tchar(uint8_t(c));
+    t.target[c] = (c >= 0x21 && c <= 0x7E) || c >= 0x80;
+    t.value[c] = c == '\t' || (c >= 0x20 && c <= 0x7E) || c >= 0x80;
+  }
+  return t;
+}
+
+constexpr CharTables kTables = make_tables();
+
+inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? uint8_t(c + 32) : c; }
+
+inline bool is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
+
+// Case-insensitive comparison of n bytes at a with the literal lit (which has at least n chars).
+inline bool iequals(const uint8_t* a, size_t n, const char* lit) {
+  for (size_t i = 0; i < n; i++) {
+    if (lower(a[i]) != lower(uint8_t(lit[i]))) return false;
+  }
+  return true;
+}
+
+// Returns the offset just past the blank line that ends the head, searching p[start, n), or 0 if
+// there is none yet. A line ends at LF; the blank line is "\n" or "\r\n" right after a line end.
+size_t find_head_end(const uint8_t* p, size_t n, size_t start) {
+  size_t i = start;
+  while (i < n) {
+    const void* q = std::memchr(p + i, '\n', n - i);
+    if (q == nullptr) return 0;
+    size_t j = size_t(static_cast<const uint8_t*>(q) - p);
+    if (j + 1 < n && p[j + 1] == '\n') return j + 2;
+    if (j + 2 < n && p[j + 1] == '\r' && p[j + 2] == '\n') return j + 3;
+    i = j + 1;
+  }
+  return 0;
+}
+
+// Parses 1*DIGIT. Returns false if the bytes are empty or hold a non-digit; *overflow is set when
+// the number does not fit in 64 bits (and *out is then meaningless).
+bool parse_decimal(const uint8_t* p, size_t n, uint64_t* out, bool* overflow) {
+  if (n == 0) return false;
+  uint64_t v = 0;
+  *overflow = false;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = p[i];
+    if (c < '0' || c > '9') return false;
+    uint64_t d = c - '0';
+    if (v > (UINT64_MAX - d) / 10) *overflow = true;
+    if (!*overflow) v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+// The headers parse_request interprets, identified once per line by name.
+enum class Known : uint8_t { kOther, kContentLength, kTransferEncoding, kConnection, kUpgrade, kHost, kWsKey, kWsVersion };
+
+Known classify(const uint8_t* name, size_t n) {
+  switch (n) {
+    case 4:
+      if (iequals(name, n, "host")) return Known::kHost;
+      break;
+    case 7:
+      if (iequals(name, n, "upgrade")) return Known::kUpgrade;
+      break;
+    case 10:
+      if (iequals(name, n, "connection")) return Known::kConnection;
+      break;
+    case 14:
+      if (iequals(name, n, "content-length")) return Known::kContentLength;
+      break;
+    case 17:
+      if (iequals(name, n, "transfer-encoding")) return Known::kTransferEncoding;
+      if (iequals(name, n, "sec-websocket-key")) return Known::kWsKey;
+      break;
+    case 21:
+      if (iequals(name, n, "sec-websocket-version")) return Known::kWsVersion;
+      break;
+    default:
+      break;
+  }
+  return Known::kOther;
+}
+
+inline Span span(size_t off, size_t len) { return {uint32_t(off), uint32_t(len)}; }
+
+}  // namespace
+
+bool header_equals(const uint8_t* base, Span s, const char* lit) {
+  size_t n = std::strlen(lit);
+  return s.len == n && iequals(base + s.off, n, lit);
+}
+
+bool list_has_token(const uint8_t* base, Span s, const char* token) {
+  size_t tn = std::strlen(token);
+  const uint8_t* p = base + s.off;
+  size_t n = s.len;
+  size_t i = 0;
+  while (i <= n) {
+    size_t j = i;
+    while (j < n && p[j] != ',') j++;
+    size_t a = i, b = j;
+    while (a < b && is_ows(p[a])) a++;
+    while (b > a && is_ows(p[b - 1])) b--;
+    if (b > a && b - a == tn && iequals(p + a, tn, token)) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+const Header* find_header(const uint8_t* base, const Request& req, const char* name) {
+  for (uint16_t i = 0; i < req.num_headers; i++) {
+    if (header_equals(base, req.headers[i].name, name)) return &req.headers[i];
+  }
+  return nullptr;
+}
+
+Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out) {
+  // Only the first max_header_bytes bytes may hold the head; a longer head is a 431 whatever follows.
+  size_t window = n < lim.max_header_bytes ? n : lim.max_header_bytes;
+  size_t start = 0;
+  while (start < window) {
+    if (p[start] == '\n') {
+      start += 1;
+    } else if (p[start] == '\r' && start + 1 < window && p[start + 1] == '\n') {
+      start += 2;
+    } else {
+      break;
+    }
+  }
+  size_t end = find_head_end(p, window, start);
+  if (end == 0) {
+    if (n > lim.max_header_bytes) return error(431, "request header section too large");
+    return kMore;
+  }
+
+  out->num_headers = 0;
+  out->content_length = 0;
+  out->header_bytes = uint32_t(end);
+  out->keep_alive = false;
+  out->upgrade_websocket = false;
+  out->host = out->ws_key = out->ws_version = Span{0, 0};
+
+  // Request line: method SP target SP HTTP-version EOL.
+  size_t i = start;
+  while (kTables.tchar[p[i]]) i++;
+  if (i == start || p[i] != ' ') return error(400, "invalid method");
+  out->method = span(start, i - start);
+  size_t t0 = ++i;
+  size_t q = 0;  // position of the first '?', 0 if none (it can never be at offset 0 here)
+  while (kTables.target[p[i]]) {
+    if (p[i] == '?' && q == 0) q = i;
+    i++;
+  }
+  if (i == t0 || p[i] != ' ') return error(400, "invalid request target");
+  out->target = span(t0, i - t0);
+  out->path = span(t0, (q != 0 ? q : i) - t0);
+  size_t v0 = ++i;
+  // The shortest valid tail is "HTTP/1.1\n\n" (10 bytes): anything shorter is malformed, and with
+  // at least 10 bytes before `end` every read below (up to v0 + 9) stays inside the head.
+  if (end - v0 < 10 || std::memcmp(p + v0, "HTTP/", 5) != 0) return error(400, "invalid HTTP version");
+  uint8_t major = p[v0 + 5], dot = p[v0 + 6], minor = p[v0 + 7];
+  if (major < '0' || major > '9' || dot != '.' || minor < '0' || minor > '9') {
+    return error(400, "invalid HTTP version");
+  }
+  i = v0 + 8;
+  if (p[i] == '\r') i++;
+  if (p[i] != '\n') return error(400, "invalid request line ending");
+  i++;
+  if (major != '1') return error(505, "HTTP version not supported");
+  out->version_minor = minor == '0' ? 0 : 1;
+
+  uint32_t max_headers = lim.max_headers < uint32_t(kMaxHeaders) ? lim.max_headers : uint32_t(kMaxHeaders);
+  bool seen_length = false;
+  bool conn_close = false, conn_keep_alive = false, conn_upgrade = false, upgrade_ws = false;
+  bool seen_host = false;
+
+  // Header lines until the blank line. i is at a line start; every line ends with LF before `end`.
+  for (;;) {
+    uint8_t c = p[i];
+    if (c == '\n') break;
+    if (c == '\r') {
+      if (p[i + 1] == '\n') break;
+      return error(400, "bare CR");
+    }
+    if (is_ows(c)) return error(400, "obsolete line folding");
+    size_t n0 = i;
+    while (kTables.tchar[p[i]]) i++;
+    if (p[i] != ':') {
+      if (is_ows(p[i])) return error(400, "whitespace before colon");
+      return error(400, "invalid header name");
+    }
+    if (i == n0) return error(400, "empty header name");
+    size_t name_len = i - n0;
+    i++;
+    while (is_ows(p[i])) i++;
+    size_t val0 = i;
+    while (kTables.value[p[i]]) i++;
+    size_t val_end = i;
+    if (p[i] == '\r') i++;
+    if (p[i] != '\n') return error(400, p[i] == '\r' || p[i - 1] == '\r' ? "bare CR" : "invalid header value");
+    i++;
+    while (val_end > val0 && is_ows(p[val_end - 1])) val_end--;
+
+    if (out->num_headers >= max_headers) return error(431, "too many headers");
+    Header& h = out->headers[out->num_headers++];
+    h.name = span(n0, name_len);
+    h.value = span(val0, val_end - val0);
+
+    switch (classify(p + n0, name_len)) {
+      case Known::kContentLength: {
+        if (seen_length) return error(400, "duplicate Content-Length");
+        seen_length = true;
+        uint64_t len;
+        bool overflow;
+        if (!parse_decimal(p + val0, val_end - val0, &len, &overflow)) return error(400, "invalid Content-Length");
+        if (overflow || len > lim.max_body_bytes) return error(413, "request body too large");
+        out->content_length = len;
+        break;
+      }
+      case Known::kTransferEncoding:
+        return error(501, "Transfer-Encoding not supported");
+      case Known::kConnection:
+        conn_close = conn_close || list_has_token(p, h.value, "close");
+        conn_keep_alive = conn_keep_alive || list_has_token(p, h.value, "keep-alive");
+        conn_upgrade = conn_upgrade || list_has_token(p, h.value, "upgrade");
+        break;
+      case Known::kUpgrade:
+        upgrade_ws = upgrade_ws || list_has_token(p, h.value, "websocket");
+        break;
+      case Known::kHost:
+        if (seen_host) return error(400, "duplicate Host");
+        seen_host = true;
+        out->host = h.value;
+        break;
+      case Known::kWsKey:
+        if (out->ws_key.len == 0) out->ws_key = h.value;
+        break;
+      case Known::kWsVersion:
+        if (out->ws_version.len == 0) out->ws_version = h.value;
+        break;
+      case Known::kOther:
+        break;
+    }
+  }
+
+  if (lim.require_host && out->version_minor == 1 && !seen_host) return error(400, "missing Host");
+  out->keep_alive = out->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
+  out->upgrade_websocket = conn_upgrade && upgrade_ws;
+  return kOk;
+}
+
+const char* reason_phrase(uint16_t status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+namespace {
+
+// Appends bytes to a bounded buffer; once anything does not fit, ok stays false.
+struct Writer {
+  char* out;
+  size_t cap;
+  size_t len = 0;
+  bool ok = true;
+
+  void put(const char* s, size_t n) {
+    if (!ok || n > cap - len) {
+      ok = false;
+      return;
+    }
+    std::memcpy(out + len, s, n);
+    len += n;
+  }
+  void put(const char* s) { put(s, std::strlen(s)); }
+  void put_u64(uint64_t v) {
+    char digits[20];
+    size_t k = sizeof digits;
+    do {
+      digits[--k] = char('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    put(digits + k, sizeof digits - k);
+  }
+};
+
+}  // namespace
+
+size_t write_response_head(char* out, size_t cap, uint16_t status, const char* reason,
+                           uint64_t content_length, bool keep_alive, const char* date29,
+                           const char* extra_headers) {
+  if (status < 100 || status > 999) return 0;
+  Writer w{out, cap};
+  char line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ', char('0' + status / 100),
+                   char('0' + status / 10 % 10), char('0' + status % 10), ' '};
+  w.put(line, sizeof line);
+  w.put(reason != nullptr ? reason : reason_phrase(status));
+  w.put("\r\n", 2);
+  if (status >= 200 && status != 204) {
+    w.put("Content-Length: ", 16);
+    w.put_u64(content_length);
+    w.put("\r\n", 2);
+  }
+  if (date29 != nullptr) {
+    w.put("Date: ", 6);
+    w.put(date29, kDateLen);
+    w.put("\r\n", 2);
+  }
+  if (!keep_alive) w.put("Connection: close\r\n", 19);
+  if (extra_headers != nullptr) w.put(extra_headers);
+  w.put("\r\n", 2);
+  return w.ok ? w.len : 0;
+}
+
+void format_imf_date(int64_t now_sec, char out[kDateLen + 1]) {
+  constexpr int64_t kMaxSec = 253402300799;  // 9999-12-31T23:59:59Z
+  if (now_sec < 0) now_sec = 0;
+  if (now_sec > kMaxSec) now_sec = kMaxSec;
+  static constexpr char kDays[] = "SunMonTueWedThuFriSat";
+  static constexpr char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  time_t t = time_t(now_sec);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  int year = tm.tm_year + 1900;
+  char* o = out;
+  std::memcpy(o, kDays + 3 * tm.tm_wday, 3);
+  o += 3;
+  *o++ = ',';
+  *o++ = ' ';
+  *o++ = char('0' + tm.tm_mday / 10);
+  *o++ = char('0' + tm.tm_mday % 10);
+  *o++ = ' ';
+  std::memcpy(o, kMonths + 3 * tm.tm_mon, 3);
+  o += 3;
+  *o++ = ' ';
+  *o++ = char('0' + year / 1000);
+  *o++ = char('0' + year / 100 % 10);
+  *o++ = char('0' + year / 10 % 10);
+  *o++ = char('0' + year % 10);
+  *o++ = ' ';
+  *o++ = char('0' + tm.tm_hour / 10);
+  *o++ = char('0' + tm.tm_hour % 10);
+  *o++ = ':';
+  *o++ = char('0' + tm.tm_min / 10);
+  *o++ = char('0' + tm.tm_min % 10);
+  *o++ = ':';
+  *o++ = char('0' + tm.tm_sec / 10);
+  *o++ = char('0' + tm.tm_sec % 10);
+  std::memcpy(o, " GMT", 4);
+  o += 4;
+  *o = '\0';
+}
+
+const char* DateCache::get(int64_t now_sec) {
+  if (now_sec != second) {
+    format_imf_date(now_sec, value);
+    second = now_sec;
+  }
+  return value;
+}
+
+}  // namespace c1m::http
