@@ -1,0 +1,162 @@
+// The contender process: `node dist/src/contenders/child.js '<ChildConfig JSON>'`.
+// Starts one server, says ready on the control channel, answers stats/publish requests, and
+// drains on SIGTERM (exit 0, or EXIT.shutdownTimeout after the bound). On SIGINT it drains the
+// same way but lets the event loop end by itself, so tools that hook process exit (clinic) see a
+// normal end. `child.js --probe NAME` only checks that contender NAME can run here.
+
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseChildConfig } from './config.js';
+import { openChildChannel, type ChildChannel } from './control.js';
+import { getContender } from './registry.js';
+import { EXIT, type ChildConfig, type ChildMessage, type ContenderServer, type WorkerStats } from './types.js';
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function exitWith(channel: ChildChannel, msg: ChildMessage, code: number, prefix: string): void {
+  const text = msg.type === 'unavailable' ? `unavailable: ${msg.reason}` : msg.type === 'failed' ? msg.message : msg.type;
+  process.stderr.write(`${prefix}: ${text}\n`);
+  channel.send(msg, () => process.exit(code));
+}
+
+async function probe(name: string | undefined): Promise<void> {
+  try {
+    await getContender(name ?? '').probe();
+    process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
+  } catch (err) {
+    process.stdout.write(`${JSON.stringify({ ok: false, reason: message(err) })}\n`);
+    process.exitCode = EXIT.unavailable;
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === '--probe') return probe(argv[1]);
+  const channel = openChildChannel();
+  let config: ChildConfig;
+  try {
+    config = parseChildConfig(argv[0]);
+  } catch (err) {
+    exitWith(channel, { type: 'failed', message: `bad configuration: ${message(err)}` }, EXIT.config, `c1m contender (pid ${process.pid})`);
+    return;
+  }
+  const prefix = `c1m contender ${config.contender}/${config.protocol} worker ${config.worker} (pid ${process.pid})`;
+
+  let server: ContenderServer;
+  try {
+    const def = getContender(config.contender);
+    const speaks = def.speaks(config.protocol);
+    if (speaks !== true) throw new RangeError(speaks);
+    if (config.portMode === 'shared') {
+      const shared = def.sharedPort();
+      if (shared !== true) throw new RangeError(shared);
+    }
+    try {
+      await def.probe();
+    } catch (err) {
+      exitWith(channel, { type: 'unavailable', reason: message(err) }, EXIT.unavailable, prefix);
+      return;
+    }
+    server = await def.start(config);
+  } catch (err) {
+    exitWith(channel, { type: 'failed', message: message(err) }, EXIT.failed, prefix);
+    return;
+  }
+
+  const stats = (): WorkerStats => {
+    const m = process.memoryUsage();
+    return {
+      ...server.stats(),
+      heapUsedBytes: m.heapUsed,
+      heapTotalBytes: m.heapTotal,
+      externalBytes: m.external,
+      arrayBuffersBytes: m.arrayBuffers,
+      rssBytes: m.rss,
+      worker: config.worker,
+      pid: process.pid,
+      port: server.port,
+    };
+  };
+
+  channel.onRequest((req) => {
+    if (!isRecord(req) || typeof req['type'] !== 'string' || typeof req['id'] !== 'number') {
+      process.stderr.write(`${prefix}: ignoring malformed control message ${JSON.stringify(req)}\n`);
+      return;
+    }
+    const id = req['id'];
+    try {
+      switch (req['type']) {
+        case 'stats':
+          channel.send({ type: 'stats', id, stats: stats() });
+          return;
+        case 'publish': {
+          const { room, data, binary } = req;
+          if (server.publish === undefined) throw new RangeError(`${config.contender} does not publish in ${config.protocol}`);
+          if (typeof room !== 'string' || room === '') throw new TypeError('publish: room must be a non-empty string');
+          if (typeof data !== 'string') throw new TypeError('publish: data must be a string (base64 when binary)');
+          const recipients = binary === true ? server.publish(room, Buffer.from(data, 'base64'), true) : server.publish(room, data, false);
+          channel.send({ type: 'published', id, recipients });
+          return;
+        }
+        default:
+          throw new RangeError(`unknown request type "${req['type']}"`);
+      }
+    } catch (err) {
+      channel.send({ type: 'error', id, message: message(err) });
+    }
+  });
+
+  let stopping = false;
+  const shutdown = (why: 'SIGTERM' | 'SIGINT' | 'parent gone'): void => {
+    if (stopping) {
+      if (why === 'parent gone') return;
+      process.stderr.write(`${prefix}: second ${why} while draining; exiting now\n`);
+      process.exit(EXIT.shutdownTimeout);
+    }
+    stopping = true;
+    const bound = setTimeout(() => {
+      process.stderr.write(
+        `${prefix}: shutdown on ${why} did not finish within ${config.shutdownMs} ms ` +
+          `(${server.stats().connectionsNow} connections still open); exiting with code ${EXIT.shutdownTimeout}\n`,
+      );
+      process.exit(EXIT.shutdownTimeout);
+    }, config.shutdownMs);
+    // On SIGINT the loop must be free to end by itself; the bound then only fires if something
+    // still holds it open.
+    if (why === 'SIGINT') bound.unref();
+    server.close(Math.floor(config.shutdownMs / 2)).then(
+      () => {
+        channel.close();
+        if (why !== 'SIGINT') process.exit(EXIT.ok);
+      },
+      (err: unknown) => {
+        process.stderr.write(`${prefix}: shutdown failed: ${message(err)}\n`);
+        process.exit(EXIT.failed);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  channel.onLost(() => shutdown('parent gone'));
+
+  channel.send({
+    type: 'ready',
+    contender: config.contender,
+    protocol: config.protocol,
+    worker: config.worker,
+    pid: process.pid,
+    host: config.host,
+    port: server.port,
+    limits: server.limits,
+  });
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  await main(process.argv.slice(2));
+}

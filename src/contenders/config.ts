@@ -1,0 +1,81 @@
+// Validation at the edges: the parent checks what callers pass, the child checks what it is given.
+
+import { isIP } from 'node:net';
+import { PROTOCOLS, type ChildConfig, type Limits, type PortMode, type Protocol } from './types.js';
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxMessageBytes: 1024 * 1024,
+  idleTimeoutMs: 0,
+  backlog: 512,
+});
+
+export const DEFAULT_HOST = '127.0.0.1';
+/** How long a child may take to drain on SIGTERM before it exits anyway, non-zero. */
+export const DEFAULT_SHUTDOWN_MS = 3000;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function checkInt(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(v)}`);
+  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+export function checkProtocol(v: unknown): Protocol {
+  if (typeof v !== 'string') throw new TypeError(`protocol must be a string, got ${JSON.stringify(v)}`);
+  if (!(PROTOCOLS as readonly string[]).includes(v)) throw new RangeError(`unknown protocol "${v}"; known: ${PROTOCOLS.join(', ')}`);
+  return v as Protocol;
+}
+
+export function checkHost(v: unknown): string {
+  if (typeof v !== 'string' || isIP(v) === 0) throw new TypeError(`host must be an IP address, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function checkPortMode(v: unknown): PortMode {
+  if (v !== 'per-worker' && v !== 'shared') throw new RangeError(`portMode must be "per-worker" or "shared", got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Fills defaults into a partial limits object and checks every field. */
+export function resolveLimits(v: unknown = {}): Limits {
+  if (!isRecord(v)) throw new TypeError(`limits must be an object, got ${JSON.stringify(v)}`);
+  for (const key of Object.keys(v)) {
+    if (!(key in DEFAULT_LIMITS)) throw new RangeError(`unknown limit "${key}"; known: ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
+  }
+  return {
+    maxMessageBytes: checkInt('limits.maxMessageBytes', v['maxMessageBytes'] ?? DEFAULT_LIMITS.maxMessageBytes, 1, 0xffff_ffff),
+    idleTimeoutMs: checkInt('limits.idleTimeoutMs', v['idleTimeoutMs'] ?? DEFAULT_LIMITS.idleTimeoutMs, 0, 2 ** 31 - 1),
+    backlog: checkInt('limits.backlog', v['backlog'] ?? DEFAULT_LIMITS.backlog, 1, 2 ** 31 - 1),
+  };
+}
+
+/** Parses and checks the JSON a child process receives. */
+export function parseChildConfig(json: string | undefined): ChildConfig {
+  if (json === undefined) throw new TypeError('missing configuration: pass the ChildConfig JSON as the first argument');
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (err) {
+    throw new TypeError(`configuration is not JSON: ${(err as Error).message}`);
+  }
+  if (!isRecord(v)) throw new TypeError('configuration must be a JSON object');
+  if (typeof v['contender'] !== 'string' || v['contender'] === '') throw new TypeError('contender must be a non-empty string');
+  const workers = checkInt('workers', v['workers'], 1, 4096);
+  const options = v['options'] ?? {};
+  if (!isRecord(options)) throw new TypeError('options must be an object');
+  return {
+    contender: v['contender'],
+    protocol: checkProtocol(v['protocol']),
+    host: checkHost(v['host']),
+    port: checkInt('port', v['port'], 0, 65535),
+    worker: checkInt('worker', v['worker'], 0, workers - 1),
+    workers,
+    portMode: checkPortMode(v['portMode']),
+    limits: resolveLimits(v['limits']),
+    shutdownMs: checkInt('shutdownMs', v['shutdownMs'], 1, 600_000),
+    options,
+  };
+}

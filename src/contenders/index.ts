@@ -1,0 +1,18 @@
+// The contender layer: registry, process handles, and the protocol definitions they share.
+
+export * from './types.js';
+export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, resolveLimits } from './config.js';
+export { contenderNames, getContender, speaks } from './registry.js';
+export {
+  aggregateStats,
+  contenderAvailable,
+  ContenderUnavailableError,
+  startContender,
+  type ContenderHandle,
+  type StartOptions,
+  type StopOptions,
+  type StopReport,
+  type WorkerExit,
+  type WorkerInfo,
+} from './handle.js';
+export * from './protocols.js';

@@ -1,0 +1,269 @@
+// The libuv baseline: node:net for raw TCP, node:http for HTTP, the ws package on node:http for
+// WebSocket. Written the way a competent Node user would: Nagle off, keep-alive on, per-message
+// deflate off, backpressure by pause/resume.
+
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import {
+  Counters,
+  FrameDecoder,
+  HTTP_CONTENT_TYPE,
+  HTTP_HELLO_BODY,
+  HTTP_NOT_FOUND_BODY,
+  isHelloRequest,
+  roomFromJoin,
+  roomFromUrl,
+} from './protocols.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol } from './types.js';
+
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+export const netContender: ContenderDefinition = {
+  name: 'net',
+  description: 'node:net (tcp), node:http (http), ws on node:http (WebSocket): libuv, one JS object per connection',
+  speaks: (_protocol: Protocol) => true,
+  sharedPort: () => (nodeHasReusePort() ? true : `node:net supports reusePort only from Node 22.12 (this is ${process.version})`),
+  probe: async () => {},
+  start: async (config) => {
+    switch (config.protocol) {
+      case 'tcp-echo':
+      case 'frame-echo':
+        return startTcp(config);
+      case 'http-hello':
+        return startHttp(config);
+      case 'ws-echo':
+      case 'ws-broadcast':
+        return startWs(config);
+    }
+  },
+};
+
+function listen(server: net.Server, config: ChildConfig): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const options: net.ListenOptions & { reusePort?: boolean } = { host: config.host, port: config.port, backlog: config.limits.backlog };
+    if (config.portMode === 'shared') options.reusePort = true;
+    server.listen(options, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Resolves once server has closed (every connection gone); forces the rest out after graceMs. */
+function closeServer(server: net.Server, graceMs: number, force: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(force, graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+// ---- tcp-echo, frame-echo --------------------------------------------------------------------
+
+async function startTcp(config: ChildConfig): Promise<ContenderServer> {
+  const c = new Counters(config.protocol);
+  const sockets = new Set<net.Socket>();
+  const idle = config.limits.idleTimeoutMs;
+  const framed = config.protocol === 'frame-echo';
+  const max = config.limits.maxMessageBytes;
+
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    c.connectionsNow++;
+    c.connectionsTotal++;
+    sockets.add(socket);
+    socket.on('close', () => {
+      c.connectionsNow--;
+      sockets.delete(socket);
+    });
+    // A peer reset is ordinary for a benchmark server; 'close' follows and does the bookkeeping.
+    socket.on('error', ignore);
+    socket.on('drain', () => socket.resume());
+    if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
+    if (framed) {
+      const decoder = new FrameDecoder(max);
+      const onRun = (run: Buffer, frames: number): void => {
+        const payload = run.length - 4 * frames;
+        c.messagesIn += frames;
+        c.messagesOut += frames;
+        c.bytesIn += payload;
+        c.bytesOut += payload;
+        if (!socket.write(run)) socket.pause();
+      };
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          decoder.push(chunk, onRun);
+        } catch {
+          c.protocolErrors++;
+          socket.destroy();
+        }
+      });
+    } else {
+      socket.on('data', (chunk: Buffer) => {
+        c.bytesIn += chunk.length;
+        c.bytesOut += chunk.length;
+        if (!socket.write(chunk)) socket.pause();
+      });
+    }
+  });
+  const port = await listen(server, config);
+  const limits: EffectiveLimits = { maxMessageBytes: framed ? max : null, idleTimeoutMs: idle, backlog: config.limits.backlog };
+  return {
+    port,
+    limits,
+    stats: () => c.snapshot(),
+    close: (graceMs) => {
+      const closed = closeServer(server, graceMs, () => {
+        for (const s of sockets) s.destroy();
+      });
+      // Reading stops so nothing new is echoed; what is queued is flushed, then the socket goes.
+      for (const s of sockets) {
+        s.pause();
+        s.end(() => s.destroy());
+      }
+      return closed;
+    },
+  };
+}
+
+function ignore(): void {}
+
+// ---- http-hello ------------------------------------------------------------------------------
+
+const HELLO_HEADERS = { 'Content-Type': HTTP_CONTENT_TYPE, 'Content-Length': String(Buffer.byteLength(HTTP_HELLO_BODY)) };
+const NOT_FOUND_HEADERS = { 'Content-Type': HTTP_CONTENT_TYPE, 'Content-Length': String(Buffer.byteLength(HTTP_NOT_FOUND_BODY)) };
+
+function createHttpServer(config: ChildConfig, c: Counters, onRequest: http.RequestListener): http.Server {
+  // Node's own timeouts (5 s keep-alive, 60 s headers, 300 s request) would close idle
+  // connections of an idle-hold scenario; the only timeout is the shared idleTimeoutMs.
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 0, headersTimeout: 0, requestTimeout: 0 }, onRequest);
+  server.timeout = config.limits.idleTimeoutMs;
+  server.on('connection', (socket: net.Socket) => {
+    c.connectionsNow++;
+    c.connectionsTotal++;
+    socket.once('close', () => c.connectionsNow--);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    c.protocolErrors++;
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
+  return server;
+}
+
+async function startHttp(config: ChildConfig): Promise<ContenderServer> {
+  const c = new Counters(config.protocol);
+  const server = createHttpServer(config, c, (req, res) => {
+    c.messagesIn++;
+    c.messagesOut++;
+    if (isHelloRequest(req.method, req.url)) res.writeHead(200, HELLO_HEADERS).end(HTTP_HELLO_BODY);
+    else res.writeHead(404, NOT_FOUND_HEADERS).end(HTTP_NOT_FOUND_BODY);
+  });
+  const port = await listen(server, config);
+  return {
+    port,
+    limits: { maxMessageBytes: null, idleTimeoutMs: config.limits.idleTimeoutMs, backlog: config.limits.backlog },
+    stats: () => c.snapshot(),
+    close: (graceMs) => {
+      // close() also closes idle keep-alive connections; a request in flight gets graceMs.
+      const closed = closeServer(server, graceMs, () => server.closeAllConnections());
+      server.closeIdleConnections();
+      return closed;
+    },
+  };
+}
+
+// ---- ws-echo, ws-broadcast -------------------------------------------------------------------
+
+async function startWs(config: ChildConfig): Promise<ContenderServer> {
+  const c = new Counters(config.protocol);
+  const idle = config.limits.idleTimeoutMs;
+  const server = createHttpServer(config, c, (_req, res) => {
+    res.writeHead(404, NOT_FOUND_HEADERS).end(HTTP_NOT_FOUND_BODY);
+  });
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: config.limits.maxMessageBytes, clientTracking: true });
+  const rooms = new Map<string, Set<WebSocket>>();
+
+  const deliver = (members: Set<WebSocket>, data: Buffer | string, binary: boolean): number => {
+    for (const peer of members) peer.send(data, { binary });
+    c.messagesOut += members.size;
+    c.bytesOut += members.size * (typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+    return members.size;
+  };
+  const join = (ws: WebSocket, name: string): Set<WebSocket> => {
+    let members = rooms.get(name);
+    if (members === undefined) rooms.set(name, (members = new Set()));
+    members.add(ws);
+    ws.once('close', () => {
+      members.delete(ws);
+      if (members.size === 0 && rooms.get(name) === members) rooms.delete(name);
+    });
+    return members;
+  };
+
+  // Connections are counted per TCP socket by the HTTP layer (upgraded ones included).
+  wss.on('connection', (ws, req) => {
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      // ws reports protocol violations (oversized message, bad frame, bad UTF-8) as WS_ERR_*.
+      if (err.code?.startsWith('WS_ERR_') === true) c.protocolErrors++;
+    });
+    if (idle > 0) req.socket.setTimeout(idle, () => ws.terminate());
+    if (config.protocol === 'ws-echo') {
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        const buf = data as Buffer;
+        c.messagesIn++;
+        c.messagesOut++;
+        c.bytesIn += buf.length;
+        c.bytesOut += buf.length;
+        ws.send(buf, { binary: isBinary });
+      });
+      return;
+    }
+    const named = roomFromUrl(req.url);
+    let members = named === undefined ? undefined : join(ws, named);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const buf = data as Buffer;
+      c.messagesIn++;
+      c.bytesIn += buf.length;
+      if (members !== undefined) {
+        deliver(members, buf, isBinary);
+        return;
+      }
+      const name = isBinary ? undefined : roomFromJoin(buf);
+      if (name === undefined) c.protocolErrors++;
+      else members = join(ws, name);
+    });
+  });
+
+  const port = await listen(server, config);
+  return {
+    port,
+    limits: { maxMessageBytes: config.limits.maxMessageBytes, idleTimeoutMs: idle, backlog: config.limits.backlog },
+    stats: () => c.snapshot(config.protocol === 'ws-broadcast' ? { websockets: wss.clients.size, rooms: rooms.size } : { websockets: wss.clients.size }),
+    publish: (room, data, binary) => {
+      const members = rooms.get(room);
+      return members === undefined ? 0 : deliver(members, data, binary);
+    },
+    close: (graceMs) => {
+      const closed = closeServer(server, graceMs, () => {
+        for (const ws of wss.clients) ws.terminate();
+        server.closeAllConnections();
+      });
+      wss.close();
+      server.closeIdleConnections();
+      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+      return closed;
+    },
+  };
+}

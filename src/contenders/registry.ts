@@ -1,0 +1,28 @@
+// Every contender by name. Adding one = one module exporting a ContenderDefinition, one line here.
+// Definitions are imported by the parent as well as the child, so a contender module must keep
+// heavy or optional imports (addons, optional packages) inside probe() and start().
+
+import { checkProtocol } from './config.js';
+import { netContender } from './net.js';
+import type { ContenderDefinition, Protocol } from './types.js';
+import { uwsContender } from './uws.js';
+
+const DEFINITIONS: readonly ContenderDefinition[] = [netContender, uwsContender];
+
+const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
+
+/** Names of all registered contenders, in registry order. */
+export function contenderNames(): string[] {
+  return DEFINITIONS.map((d) => d.name);
+}
+
+export function getContender(name: string): ContenderDefinition {
+  const def = BY_NAME.get(name);
+  if (def === undefined) throw new RangeError(`unknown contender "${name}"; known: ${contenderNames().join(', ')}`);
+  return def;
+}
+
+/** true, or the reason contender cannot speak protocol (the pair is skipped, never faked). */
+export function speaks(contender: string, protocol: Protocol): true | string {
+  return getContender(contender).speaks(checkProtocol(protocol));
+}

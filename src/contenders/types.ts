@@ -1,0 +1,191 @@
+// The contender contract: what a contender is (a definition in the registry), what it runs
+// (a server inside a child process), the child's configuration and the control-channel messages.
+
+export const PROTOCOLS = ['tcp-echo', 'frame-echo', 'http-hello', 'ws-echo', 'ws-broadcast'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Limits every contender applies where its library lets it; the same values for all contenders. */
+export interface Limits {
+  /** Largest frame payload (frame-echo) or WebSocket message (ws-*) accepted; larger closes the connection. */
+  maxMessageBytes: number;
+  /** Close a connection after this long without traffic; 0 disables the timeout. */
+  idleTimeoutMs: number;
+  /** listen(2) backlog. uWebSockets.js always uses 512, so 512 is the default for everyone. */
+  backlog: number;
+}
+
+/**
+ * The limits a worker actually applies, reported in its ready message. null means the contender
+ * has no such limit for this protocol (e.g. no message size in tcp-echo); a value different from
+ * the requested one means the library imposes its own (e.g. uWS's fixed 10 s HTTP idle timeout).
+ */
+export interface EffectiveLimits {
+  maxMessageBytes: number | null;
+  idleTimeoutMs: number | null;
+  backlog: number | null;
+}
+
+/**
+ * per-worker: worker i listens on port + i (or its own free port when port is 0).
+ * shared: every worker listens on the same port with SO_REUSEPORT, where the contender can.
+ */
+export type PortMode = 'per-worker' | 'shared';
+
+/** The JSON handed to a child process (argv[2]). */
+export interface ChildConfig {
+  contender: string;
+  protocol: Protocol;
+  host: string;
+  port: number;
+  worker: number;
+  workers: number;
+  portMode: PortMode;
+  limits: Limits;
+  /** The shutdown bound in milliseconds: after it the child exits anyway, non-zero. */
+  shutdownMs: number;
+  /** Contender-specific settings, passed through untouched. */
+  options: Record<string, unknown>;
+}
+
+/**
+ * Counters a server keeps. null means "not measured for this protocol": tcp-echo has no
+ * messages, HTTP requests carry no payload. Bytes are application payload bytes (tcp-echo: every
+ * byte; frame-echo: frame payloads without the 4-byte header; ws-*: message payloads), which
+ * every contender can count the same way; wire bytes come from the kernel and the driver.
+ * In ws-broadcast, messagesOut counts deliveries (one message to 10 members is 10).
+ */
+export interface ServerStats {
+  connectionsNow: number;
+  connectionsTotal: number;
+  messagesIn: number | null;
+  messagesOut: number | null;
+  bytesIn: number | null;
+  bytesOut: number | null;
+  protocolErrors: number;
+  /** Contender-specific counters (numbers only, so they can be summed over workers). */
+  extra: Record<string, number>;
+}
+
+/** V8 and process memory from process.memoryUsage() in the worker. */
+export interface MemoryStats {
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+  rssBytes: number;
+}
+
+export interface WorkerStats extends ServerStats, MemoryStats {
+  worker: number;
+  pid: number;
+  port: number;
+}
+
+/** Stats of all workers of one contender: sums in total, each worker's own in workers. */
+export interface ContenderStats {
+  contender: string;
+  protocol: Protocol;
+  /** Date.now() in the parent when the last worker answered. */
+  at: number;
+  total: ServerStats & MemoryStats;
+  workers: WorkerStats[];
+}
+
+/** A running server inside a child process; what a contender's start() returns. */
+export interface ContenderServer {
+  /** The port actually bound (the one chosen by the kernel when asked for 0). */
+  readonly port: number;
+  readonly limits: EffectiveLimits;
+  stats(): ServerStats;
+  /** ws-broadcast only: delivers data to every member of room; returns the number of recipients. */
+  publish?(room: string, data: string | Buffer, binary: boolean): number;
+  /**
+   * Stops accepting, lets queued writes flush for up to graceMs, then closes whatever is still
+   * open. Resolves when every connection and listener of this server is closed.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** A registry entry. Loaded in the parent too, so it must stay cheap to import. */
+export interface ContenderDefinition {
+  readonly name: string;
+  /** One line: what the contender is built on. */
+  readonly description: string;
+  /** true, or the reason the contender cannot speak protocol (the pair is then skipped). */
+  speaks(protocol: Protocol): true | string;
+  /** true, or the reason the contender cannot share one port between workers (SO_REUSEPORT). */
+  sharedPort(): true | string;
+  /**
+   * Rejects when the contender cannot run on this machine (an optional package missing, an
+   * addon not built); the error message is the reason it is unavailable. Runs in a child only.
+   */
+  probe(): Promise<void>;
+  /** Starts a server for config.protocol on config.host:config.port. Runs in a child only. */
+  start(config: ChildConfig): Promise<ContenderServer>;
+}
+
+// ---- control channel -------------------------------------------------------------------------
+// IPC (child_process 'message', JSON serialization) or, with control: 'stdio', one JSON object
+// per line on the child's stdin (requests) and stdout (replies); stdout lines that are not JSON
+// objects with a string "type" are ignored, so a wrapper such as clinic may print there.
+
+export interface ReadyMessage {
+  type: 'ready';
+  contender: string;
+  protocol: Protocol;
+  worker: number;
+  pid: number;
+  host: string;
+  port: number;
+  limits: EffectiveLimits;
+}
+/** The contender cannot run here (exit code EXIT.unavailable follows). */
+export interface UnavailableMessage {
+  type: 'unavailable';
+  reason: string;
+}
+/** The server could not start (listen failed, bad options); exit code EXIT.failed follows. */
+export interface FailedMessage {
+  type: 'failed';
+  message: string;
+}
+export interface StatsReply {
+  type: 'stats';
+  id: number;
+  stats: WorkerStats;
+}
+export interface PublishedReply {
+  type: 'published';
+  id: number;
+  recipients: number;
+}
+export interface ErrorReply {
+  type: 'error';
+  id: number;
+  message: string;
+}
+export type ChildMessage = ReadyMessage | UnavailableMessage | FailedMessage | StatsReply | PublishedReply | ErrorReply;
+
+export interface StatsRequest {
+  type: 'stats';
+  id: number;
+}
+/** data is text, or base64 of the bytes when binary is true. */
+export interface PublishRequest {
+  type: 'publish';
+  id: number;
+  room: string;
+  data: string;
+  binary?: boolean;
+}
+export type ParentMessage = StatsRequest | PublishRequest;
+
+/** Exit codes of the child process. */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  config: 2,
+  unavailable: 3,
+  /** The shutdown bound passed with connections or handles still open. */
+  shutdownTimeout: 4,
+} as const;

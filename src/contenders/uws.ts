@@ -1,0 +1,269 @@
+// uWebSockets.js: HTTP and WebSocket on uSockets' own epoll loop, with native publish/subscribe.
+// It is an optional dependency, so it is imported by a computed specifier inside the child only:
+// the project compiles and every other contender runs when it is missing.
+
+import {
+  Counters,
+  HTTP_CONTENT_TYPE,
+  HTTP_HELLO_BODY,
+  HTTP_NOT_FOUND_BODY,
+  roomFromJoin,
+} from './protocols.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, Protocol } from './types.js';
+
+// The slice of the uWebSockets.js API used here (its own typings need the package installed).
+type UwsData = string | ArrayBuffer | Uint8Array;
+interface UwsListenSocket {
+  readonly __listenSocket: never;
+}
+interface UwsResponse {
+  cork(cb: () => void): UwsResponse;
+  writeStatus(status: string): UwsResponse;
+  writeHeader(key: string, value: string): UwsResponse;
+  end(body?: UwsData): UwsResponse;
+  upgrade<T>(userData: T, key: string, protocol: string, extensions: string, context: unknown): void;
+}
+interface UwsRequest {
+  getHeader(lowerCaseKey: string): string;
+  getQuery(key: string): string | undefined;
+}
+interface UwsWebSocket<T> {
+  send(message: UwsData, isBinary?: boolean): number;
+  subscribe(topic: string): boolean;
+  getUserData(): T;
+}
+interface UwsBehavior<T> {
+  compression?: number;
+  maxPayloadLength?: number;
+  idleTimeout?: number;
+  maxBackpressure?: number;
+  closeOnBackpressureLimit?: boolean;
+  sendPingsAutomatically?: boolean;
+  upgrade?: (res: UwsResponse, req: UwsRequest, context: unknown) => void;
+  open?: (ws: UwsWebSocket<T>) => void;
+  message?: (ws: UwsWebSocket<T>, message: ArrayBuffer, isBinary: boolean) => void;
+  dropped?: (ws: UwsWebSocket<T>, message: ArrayBuffer, isBinary: boolean) => void;
+  close?: (ws: UwsWebSocket<T>, code: number, message: ArrayBuffer) => void;
+}
+interface UwsApp {
+  get(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
+  any(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
+  ws<T>(pattern: string, behavior: UwsBehavior<T>): UwsApp;
+  filter(cb: (res: UwsResponse, count: number) => void): UwsApp;
+  listen(host: string, port: number, options: number, cb: (socket: UwsListenSocket | false) => void): UwsApp;
+  publish(topic: string, message: UwsData, isBinary?: boolean): boolean;
+  numSubscribers(topic: string): number;
+  close(): UwsApp;
+}
+interface UwsModule {
+  App(): UwsApp;
+  us_listen_socket_close(socket: UwsListenSocket): void;
+  us_socket_local_port(socket: UwsListenSocket): number;
+  LIBUS_LISTEN_EXCLUSIVE_PORT: number;
+  DISABLED: number;
+}
+
+let loading: Promise<UwsModule> | undefined;
+
+/** Imports uWebSockets.js once; rejects with the reason it cannot be used here. */
+export function loadUws(): Promise<UwsModule> {
+  const specifier = 'uWebSockets.js';
+  loading ??= (import(specifier) as Promise<Partial<UwsModule> & { default?: Partial<UwsModule> }>).then(
+    (m) => {
+      const mod = typeof m.App === 'function' ? m : m.default;
+      if (mod === undefined || typeof mod.App !== 'function') throw new Error('uWebSockets.js loaded but exports no App()');
+      return mod as UwsModule;
+    },
+    (err: unknown) => {
+      throw new Error(`uWebSockets.js cannot be loaded: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    },
+  );
+  return loading;
+}
+
+/** uWS's HTTP idle timeout is a compile-time constant (HttpContext::HTTP_IDLE_TIMEOUT_S). */
+const UWS_HTTP_IDLE_TIMEOUT_MS = 10_000;
+/** uSockets calls listen(2) with this backlog, whatever the caller wants. */
+const UWS_BACKLOG = 512;
+/** uWS accepts idleTimeout 0 or at least 8 s (any other value aborts the process). */
+const UWS_MIN_IDLE_S = 8;
+
+export const uwsContender: ContenderDefinition = {
+  name: 'uws',
+  description: 'uWebSockets.js (uSockets epoll loop in C++), HTTP and WebSocket with native pub/sub',
+  speaks: (protocol: Protocol) =>
+    protocol === 'tcp-echo' || protocol === 'frame-echo' ? 'uWebSockets.js does not speak raw TCP' : true,
+  sharedPort: () => true,
+  probe: async () => {
+    await loadUws();
+  },
+  start: async (config) => {
+    const uws = await loadUws();
+    switch (config.protocol) {
+      case 'http-hello':
+        return startHttp(uws, config);
+      case 'ws-echo':
+      case 'ws-broadcast':
+        return startWs(uws, config);
+      default:
+        throw new RangeError(`uws does not speak ${config.protocol}`);
+    }
+  },
+};
+
+function listen(uws: UwsModule, app: UwsApp, config: ChildConfig): Promise<UwsListenSocket> {
+  // uSockets sets SO_REUSEPORT on every listener unless told otherwise; per-worker ports ask
+  // for an exclusive port so that a port still held by a stale process fails loudly.
+  const options = config.portMode === 'shared' ? 0 : uws.LIBUS_LISTEN_EXCLUSIVE_PORT;
+  return new Promise((resolve, reject) => {
+    app.listen(config.host, config.port, options, (socket) => {
+      if (socket === false) reject(new Error(`uWebSockets.js could not listen on ${config.host}:${config.port} (in use or unavailable)`));
+      else resolve(socket);
+    });
+  });
+}
+
+function notFound(res: UwsResponse): void {
+  res.cork(() => {
+    res.writeStatus('404 Not Found').writeHeader('Content-Type', HTTP_CONTENT_TYPE).end(HTTP_NOT_FOUND_BODY);
+  });
+}
+
+function running(uws: UwsModule, app: UwsApp, socket: UwsListenSocket, server: Omit<ContenderServer, 'port' | 'close'>): ContenderServer {
+  return {
+    ...server,
+    port: uws.us_socket_local_port(socket),
+    close: async () => {
+      uws.us_listen_socket_close(socket);
+      // uWS writes synchronously and keeps only backpressure in user space; walking every socket
+      // from JS to end it one by one would need a JS reference per connection, which a uWS
+      // server does not otherwise hold. app.close() closes them all in native code.
+      app.close();
+    },
+  };
+}
+
+async function startHttp(uws: UwsModule, config: ChildConfig): Promise<ContenderServer> {
+  const c = new Counters(config.protocol);
+  const app = uws.App();
+  // filter() sees every HTTP socket open (+1) and close (-1).
+  app.filter((_res, count) => {
+    c.connectionsNow += count;
+    if (count > 0) c.connectionsTotal++;
+  });
+  app.get('/', (res) => {
+    c.messagesIn++;
+    c.messagesOut++;
+    res.cork(() => {
+      res.writeHeader('Content-Type', HTTP_CONTENT_TYPE).end(HTTP_HELLO_BODY);
+    });
+  });
+  app.any('/*', (res) => {
+    c.messagesIn++;
+    c.messagesOut++;
+    notFound(res);
+  });
+  const socket = await listen(uws, app, config);
+  return running(uws, app, socket, {
+    limits: { maxMessageBytes: null, idleTimeoutMs: UWS_HTTP_IDLE_TIMEOUT_MS, backlog: UWS_BACKLOG },
+    stats: () => c.snapshot(),
+  });
+}
+
+/**
+ * uWS closes with 1006 and a reason such as "Received too big message" or "Received invalid
+ * UTF-8" when a peer breaks the protocol; "Received TCP FIN before WebSocket close frame" is a
+ * peer that just went away, and "WebSocket timed out from inactivity" is the idle timeout.
+ */
+function isProtocolViolation(reason: string): boolean {
+  return reason.startsWith('Received ') && !reason.startsWith('Received TCP FIN');
+}
+
+interface Member {
+  room: string | undefined;
+}
+
+async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderServer> {
+  const c = new Counters(config.protocol);
+  const app = uws.App();
+  let dropped = 0;
+  const idleMs = config.limits.idleTimeoutMs;
+  const idleS = idleMs === 0 ? 0 : Math.max(UWS_MIN_IDLE_S, Math.ceil(idleMs / 1000));
+  const broadcast = config.protocol === 'ws-broadcast';
+
+  const deliver = (room: string, message: UwsData, isBinary: boolean): number => {
+    const n = app.numSubscribers(room);
+    // app.publish reaches every subscriber, the sender included (ws.publish would skip it).
+    app.publish(room, message, isBinary);
+    c.messagesOut += n;
+    c.bytesOut += n * (typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength);
+    return n;
+  };
+
+  const behavior: UwsBehavior<Member> = {
+    compression: uws.DISABLED,
+    maxPayloadLength: config.limits.maxMessageBytes,
+    idleTimeout: idleS,
+    // 0 lifts the send-buffer cap (default 64 KiB, beyond which uWS drops messages): like ws and
+    // node:net, every message is delivered and the driver is what limits the load.
+    maxBackpressure: 0,
+    closeOnBackpressureLimit: false,
+    // With automatic pings a live client would never reach idleTimeout; the timeout means
+    // "no traffic" for every contender.
+    sendPingsAutomatically: false,
+    open: (ws) => {
+      c.connectionsNow++;
+      c.connectionsTotal++;
+      if (broadcast) {
+        const { room } = ws.getUserData();
+        if (room !== undefined) ws.subscribe(room);
+      }
+    },
+    message: broadcast
+      ? (ws, message, isBinary) => {
+          c.messagesIn++;
+          c.bytesIn += message.byteLength;
+          const member = ws.getUserData();
+          if (member.room !== undefined) {
+            deliver(member.room, message, isBinary);
+            return;
+          }
+          const room = isBinary ? undefined : roomFromJoin(new Uint8Array(message));
+          if (room === undefined) {
+            c.protocolErrors++;
+            return;
+          }
+          member.room = room;
+          ws.subscribe(room);
+        }
+      : (ws, message, isBinary) => {
+          c.messagesIn++;
+          c.messagesOut++;
+          c.bytesIn += message.byteLength;
+          c.bytesOut += message.byteLength;
+          ws.send(message, isBinary);
+        },
+    dropped: () => {
+      dropped++;
+    },
+    close: (_ws, code, message) => {
+      c.connectionsNow--;
+      if (code === 1006 && isProtocolViolation(Buffer.from(message).toString('latin1'))) c.protocolErrors++;
+    },
+  };
+  if (broadcast) {
+    behavior.upgrade = (res, req, context) => {
+      const room = req.getQuery('room');
+      const member: Member = { room: room === undefined || room === '' ? undefined : room };
+      res.upgrade(member, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    };
+  }
+  app.ws('/*', behavior);
+  app.any('/*', notFound);
+  const socket = await listen(uws, app, config);
+  return running(uws, app, socket, {
+    limits: { maxMessageBytes: config.limits.maxMessageBytes, idleTimeoutMs: idleS * 1000, backlog: UWS_BACKLOG },
+    stats: () => c.snapshot({ dropped }),
+    publish: (room, data, binary) => deliver(room, data, binary),
+  });
+}
