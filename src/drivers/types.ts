@@ -1,0 +1,134 @@
+// The driver contract: a driver is a load generator in its own process, steered phase by phase
+// by the runner over a control channel (IPC), ending every phase with counts, a latency
+// histogram and its own CPU use. Implementations: `native` (the engine's connector), `autocannon`
+// (HTTP, its API), `wrk` (HTTP, when on PATH).
+import type { HistogramJSON } from '../metrics/histogram.js';
+import type { Protocol } from '../contenders/types.js';
+
+export const DRIVERS = ['native', 'autocannon', 'wrk'] as const;
+export type DriverName = (typeof DRIVERS)[number];
+
+/** What the load does on each connection once it is up. */
+export type LoadMode =
+  | 'idle'    // hold the connection; optional heartbeat
+  | 'closed'  // closed loop: `depth` messages in flight per connection, a new one per answer
+  | 'open';   // open loop: `rate` messages/s in total on a fixed schedule, latency from the schedule (coordinated-omission corrected)
+
+export interface Target {
+  host: string;
+  port: number;
+}
+
+/** Everything a driver process needs; sent once at start. */
+export interface DriverConfig {
+  driver: DriverName;
+  protocol: Protocol;
+  /** Contender endpoints (one per worker); connections are spread over them round-robin. */
+  targets: Target[];
+  mode: LoadMode;
+  /** Bytes per message (echo, frame, ws); ignored for http-hello. Default 64. */
+  messageBytes?: number;
+  /** Closed loop: messages in flight per connection (HTTP: pipeline depth). Default 1. */
+  depth?: number;
+  /** Open loop: messages per second over all this process's connections. */
+  rate?: number;
+  /** Idle mode: send one heartbeat per connection this often (0 = never). */
+  heartbeatMs?: number;
+  /** Source addresses (127.0.0.0/8) spread over connections, bound with IP_BIND_ADDRESS_NO_PORT. */
+  sourceAddresses?: string[];
+  /** A connect that has not completed in this long counts as a timeout. Default 10000. */
+  connectTimeoutMs?: number;
+  /** A message unanswered this long counts as a timeout and closes its connection. Default 10000. */
+  responseTimeoutMs?: number;
+  /** ws-broadcast: rooms; connection i joins room `r${i % rooms}` via `?room=`. Default 1. */
+  rooms?: number;
+  /** ws-broadcast: how many connections also publish (the rest only receive). Default 1. */
+  publishers?: number;
+  /** HTTP path. Default `/`. */
+  path?: string;
+}
+
+/** Parent → driver control messages. */
+export type DriverCommand =
+  | { type: 'ramp'; connections: number; ratePerSec: number; timeoutMs: number }  // grow (or shrink) to this many connections
+  | { type: 'run'; durationMs: number; warmupMs: number }                         // apply the load mode for this long
+  | { type: 'stats' }
+  | { type: 'close' };                                                             // close everything and exit 0
+
+export interface DriverErrors {
+  connect: number;
+  read: number;
+  write: number;
+  timeout: number;
+  /** Wrong answers: bad frames, non-2xx statuses, bytes that differ from what was sent. */
+  protocol: number;
+}
+
+export interface CpuUse {
+  userMs: number;
+  sysMs: number;
+  /** Share of one core over the phase, in percent. */
+  pct: number;
+}
+
+/** Result of a ramp. */
+export interface RampResult {
+  target: number;
+  established: number;
+  failed: number;
+  ms: number;
+  /** Established connections per second during the ramp; null when nothing was established. */
+  ratePerSec: number | null;
+  errors: DriverErrors;
+  /** errno name → count, for connect failures (ECONNREFUSED, ETIMEDOUT, EADDRNOTAVAIL, …). */
+  connectErrors: Record<string, number>;
+  cpu: CpuUse;
+}
+
+/** Result of a run phase. Counts cover the measured window only (after warm-up). */
+export interface RunResult {
+  durationMs: number;
+  connections: number;
+  ops: number;
+  bytes: number;
+  opsPerSec: number;
+  bytesPerSec: number;
+  /** Latency in microseconds; null when the mode measures none (idle). */
+  latency: HistogramJSON | null;
+  errors: DriverErrors;
+  cpu: CpuUse;
+  /** The driver's CPU was near saturation: throughput is a lower bound of the server's. */
+  clientBound: boolean;
+  /** Driver-specific figures (e.g. ws-broadcast deliveries, autocannon's non2xx). */
+  extra: Record<string, number>;
+}
+
+/** Driver → parent messages. */
+export type DriverMessage =
+  | { type: 'ready'; pid: number; driver: DriverName }
+  | { type: 'unavailable'; reason: string }  // e.g. wrk not on PATH; exits 3
+  | { type: 'progress'; phase: 'ramp' | 'run'; connections: number; ops: number; elapsedMs: number }
+  | { type: 'ramped'; result: RampResult }
+  | { type: 'ran'; result: RunResult }
+  | { type: 'stats'; connections: number; errors: DriverErrors }
+  | { type: 'failed'; message: string };
+
+/** One driver implementation inside the driver process (src/drivers/child.ts picks it by name). */
+export interface DriverImpl {
+  /** Grows (or shrinks) to `connections`, at most `ratePerSec` new connections/s (0 = as fast as possible). */
+  ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult>;
+  /** Applies the load mode for warm-up + duration; counts only the measured window. */
+  run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult>;
+  stats(): { connections: number; errors: DriverErrors };
+  close(): Promise<void>;
+}
+
+/** Thrown by a factory when the driver cannot run here (reason goes into the result as `skipped`). */
+export class DriverUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'DriverUnavailableError';
+  }
+}
+
+export type DriverFactory = (config: DriverConfig) => Promise<DriverImpl>;
