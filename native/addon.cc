@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -385,6 +387,156 @@ Napi::Value TopicSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(st->loop.topic_size(info[0].As<Napi::String>().Utf8Value())));
 }
 
+// clientGroup({ proto 0..4, targets: [[host, port]...], sources: [ip...], msgBytes, depth,
+// connectTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host }) -> index
+Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "clientGroup");
+  if (!st) return env.Undefined();
+  if (info.Length() < 1 || !info[0].IsObject()) return throw_type(env, "clientGroup: options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  c1m::ClientOptions opt;
+  uint32_t proto = 0;
+  auto u32 = [&](const char* key, uint32_t* out, uint32_t min, uint32_t max) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return true;
+    if (!get_u32(v, out) || *out < min || *out > max) {
+      Napi::RangeError::New(env, std::string("clientGroup: ") + key + " must be an integer " + std::to_string(min) + ".." + std::to_string(max))
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  };
+  if (!u32("proto", &proto, 0, 4) || !u32("msgBytes", &opt.msg_bytes, 0, 16u << 20) || !u32("depth", &opt.depth, 1, 4096) ||
+      !u32("connectTimeoutMs", &opt.connect_timeout_ms, 1, 1u << 30) || !u32("responseTimeoutMs", &opt.response_timeout_ms, 1, 1u << 30) ||
+      !u32("heartbeatMs", &opt.heartbeat_ms, 0, 1u << 30) || !u32("rooms", &opt.rooms, 1, 1u << 24) ||
+      !u32("publishers", &opt.publishers, 0, 1u << 30))
+    return env.Undefined();
+  opt.proto = c1m::ClientProto(proto);
+  if (o.Get("path").IsString()) opt.path = o.Get("path").As<Napi::String>().Utf8Value();
+  if (o.Get("host").IsString()) opt.host = o.Get("host").As<Napi::String>().Utf8Value();
+  if (!o.Get("targets").IsArray()) return throw_type(env, "clientGroup: targets must be an array of [host, port]");
+  auto targets = o.Get("targets").As<Napi::Array>();
+  for (uint32_t i = 0; i < targets.Length(); ++i) {
+    Napi::Value t = targets.Get(i);
+    uint32_t port;
+    if (!t.IsArray() || t.As<Napi::Array>().Length() != 2 || !t.As<Napi::Array>().Get(0u).IsString() ||
+        !get_u32(t.As<Napi::Array>().Get(1u), &port) || port == 0 || port > 65535)
+      return throw_type(env, "clientGroup: each target must be [host, port 1..65535]");
+    std::string host = t.As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value();
+    sockaddr_storage ss{};
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+      a4->sin_family = AF_INET;
+      a4->sin_port = htons(uint16_t(port));
+    } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+      a6->sin6_family = AF_INET6;
+      a6->sin6_port = htons(uint16_t(port));
+    } else {
+      return throw_type(env, "clientGroup: target host must be an IP literal, got " + host);
+    }
+    opt.targets.push_back(ss);
+  }
+  if (opt.targets.empty()) return throw_range(env, "clientGroup: at least one target is needed");
+  if (o.Get("sources").IsArray()) {
+    auto src = o.Get("sources").As<Napi::Array>();
+    for (uint32_t i = 0; i < src.Length(); ++i) {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      if (!src.Get(i).IsString() || inet_pton(AF_INET, src.Get(i).As<Napi::String>().Utf8Value().c_str(), &a.sin_addr) != 1)
+        return throw_type(env, "clientGroup: sources must be IPv4 literals");
+      opt.sources.push_back(a);
+    }
+  }
+  int g = st->loop.client_group(std::move(opt));
+  if (g < 0) return throw_range(env, std::string("clientGroup: ") + strerror(-g));
+  return Napi::Number::New(env, g);
+}
+
+bool group_arg(const Napi::CallbackInfo& info, const char* fn, int* g) {
+  uint32_t x;
+  if (info.Length() < 1 || !get_u32(info[0], &x)) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": group must be an integer").ThrowAsJavaScriptException();
+    return false;
+  }
+  *g = int(x);
+  return true;
+}
+
+Napi::Value ClientRamp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "clientRamp");
+  int g;
+  if (!st || !group_arg(info, "clientRamp", &g)) return env.Undefined();
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) return throw_type(env, "clientRamp: target and rate must be numbers");
+  double target = info[1].As<Napi::Number>().DoubleValue(), rate = info[2].As<Napi::Number>().DoubleValue();
+  if (!(target >= 0 && target <= 1e9) || !(rate >= 0)) return throw_range(env, "clientRamp: target 0..1e9 and rate >= 0");
+  return Napi::Boolean::New(env, st->loop.client_ramp(g, uint64_t(target), rate));
+}
+
+Napi::Value ClientRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "clientRun");
+  int g;
+  uint32_t mode;
+  if (!st || !group_arg(info, "clientRun", &g)) return env.Undefined();
+  if (info.Length() < 3 || !get_u32(info[1], &mode) || mode > 2 || !info[2].IsNumber()) return throw_range(env, "clientRun: mode 0..2 and a numeric rate");
+  return Napi::Boolean::New(env, st->loop.client_run(g, c1m::LoadMode(mode), info[2].As<Napi::Number>().DoubleValue()));
+}
+
+template <bool (Loop::*Op)(int)>
+Napi::Value ClientOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "client op");
+  int g;
+  if (!st || !group_arg(info, "client op", &g)) return env.Undefined();
+  return Napi::Boolean::New(env, (st->loop.*Op)(g));
+}
+
+// clientStats(g) -> counts, connect errors by errno name, and the latency histogram (encoded).
+Napi::Value ClientStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvState* st = ready_state(info, "clientStats");
+  int g;
+  if (!st || !group_arg(info, "clientStats", &g)) return env.Undefined();
+  const c1m::ClientGroup* G = st->loop.client(g);
+  if (!G) return env.Null();
+  const c1m::ClientStats& s = G->st;
+  auto o = Napi::Object::New(env);
+  auto num = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, double(v))); };
+  num("started", s.started);
+  num("established", s.established);
+  num("failed", s.failed);
+  num("closed", s.closed);
+  num("pending", s.pending);
+  num("active", s.active);
+  num("attemptsLeft", G->attempts_left);
+  num("ops", s.ops);
+  num("sent", s.sent);
+  num("dropped", s.dropped);
+  num("bytesIn", s.bytes_in);
+  num("bytesOut", s.bytes_out);
+  num("errConnect", s.err_connect);
+  num("errRead", s.err_read);
+  num("errWrite", s.err_write);
+  num("errTimeout", s.err_timeout);
+  num("errProtocol", s.err_protocol);
+  num("peerClosed", s.peer_closed);
+  auto errs = Napi::Object::New(env);
+  for (const auto& [e, n] : G->connect_errnos) {
+    const char* name = strerrorname_np(e);
+    errs.Set(name ? name : std::to_string(e).c_str(), Napi::Number::New(env, double(n)));
+  }
+  o.Set("connectErrors", errs);
+  std::vector<uint64_t> enc;
+  G->hist.encode(enc);
+  auto h = Napi::Float64Array::New(env, enc.size());
+  for (size_t i = 0; i < enc.size(); ++i) h[i] = double(enc[i]);
+  o.Set("histogram", h);
+  return o;
+}
+
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   auto* st = new EnvState();
   st->env = env;
@@ -407,6 +559,13 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<&Loop::unsubscribe>, "unsubscribe"));
   exports.Set("publish", Napi::Function::New(env, Publish, "publish"));
   exports.Set("topicSize", Napi::Function::New(env, TopicSize, "topicSize"));
+  exports.Set("clientGroup", Napi::Function::New(env, ClientGroup, "clientGroup"));
+  exports.Set("clientRamp", Napi::Function::New(env, ClientRamp, "clientRamp"));
+  exports.Set("clientRun", Napi::Function::New(env, ClientRun, "clientRun"));
+  exports.Set("clientReset", Napi::Function::New(env, ClientOp<&Loop::client_reset>, "clientReset"));
+  exports.Set("clientStop", Napi::Function::New(env, ClientOp<&Loop::client_stop>, "clientStop"));
+  exports.Set("clientClose", Napi::Function::New(env, ClientOp<&Loop::client_close>, "clientClose"));
+  exports.Set("clientStats", Napi::Function::New(env, ClientStats, "clientStats"));
   return exports;
 }
 

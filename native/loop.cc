@@ -76,6 +76,10 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   timer_->data = this;
   uv_timer_init(uv, timer_);
   uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+  ctimer_ = new uv_timer_t;
+  ctimer_->data = this;
+  uv_timer_init(uv, ctimer_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(ctimer_));
   return 0;
 }
 
@@ -126,13 +130,16 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
     idle_ = nullptr;
   }
-  if (timer_) {
-    uv_timer_stop(timer_);
-    timer_->data = st;
+  for (uv_timer_t** t : {&timer_, &ctimer_}) {
+    if (!*t) continue;
+    uv_timer_stop(*t);
+    (*t)->data = st;
     st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_handle_closed);
-    timer_ = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(*t), on_handle_closed);
+    *t = nullptr;
   }
+  for (ClientConn& c : cconn_) free(c.ring);
+  cconn_.clear();
   if (st->pending == 0) {
     done(arg);
     delete st;
@@ -168,7 +175,7 @@ void Loop::queued_add(int64_t delta) {
 void Loop::update_activity() {
   if (!poll_) return;
   const Counters& c = *v_.counters;
-  bool want_ref = c.active > 0 || c.listeners > 0;
+  bool want_ref = c.active > 0 || c.listeners > 0 || client_fds_ > 0;
   if (want_ref != ref_on_) {
     if (want_ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
     else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -376,6 +383,7 @@ void Loop::round() {
     if (!s) continue;
     s->flags &= ~kFlagInReady;
     if (s->kind == SlotKind::kListener) accept_all(fd);
+    else if (s->kind == SlotKind::kClient) read_client(fd);
     else read_conn(fd);
   }
   serving_.clear();
@@ -393,6 +401,10 @@ void Loop::handle_event(const epoll_event& ev) {
   if (!s) return;  // closed (and perhaps reused) earlier in this batch of events
   if (s->kind == SlotKind::kListener) {
     accept_all(fd);
+    return;
+  }
+  if (s->kind == SlotKind::kClient) {
+    client_event(fd, ev.events);
     return;
   }
   uint32_t e = ev.events;
@@ -733,8 +745,7 @@ int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
     }
     queued_add(int64_t(rest));
     s.flags |= kFlagDrainWanted;
-    const Listener& L = listeners_[s.listener];
-    if (L.opt.max_queued && s.out->size() > L.opt.max_queued) {
+    if (s.kind == SlotKind::kConn && listeners_[s.listener].opt.max_queued && s.out->size() > listeners_[s.listener].opt.max_queued) {
       close_conn(fd, kCloseBackpressure, 0);
       return -1;
     }
@@ -781,7 +792,7 @@ void Loop::after_queue_drained(uint32_t fd, Slot& s) {
     s.flags &= ~kFlagPausedBp;
     push_ready(fd);
   }
-  if (drain && is_js(listeners_[s.listener])) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
+  if (drain && s.kind == SlotKind::kConn && is_js(listeners_[s.listener])) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -829,6 +840,12 @@ void Loop::finish_end(uint32_t fd) {
 
 void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   Slot& s = table_[fd];
+  if (s.kind == SlotKind::kClient) {
+    // The shared write path failed on a client socket.
+    if (why == kCloseReset || why == kCloseError) groups_[s.listener].st.err_write++;
+    close_client(fd, false);
+    return;
+  }
   assert(s.kind == SlotKind::kConn);
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;

@@ -12,8 +12,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <deque>
+
 #include "byte_buf.h"
 #include "counters.h"
+#include "histogram.h"
 #include "proto/http.h"
 #include "timer_wheel.h"
 
@@ -139,7 +145,7 @@ enum : uint16_t {
   kFlagWsClosing = 1 << 13,  // we sent a close frame
 };
 
-enum class SlotKind : uint8_t { kFree = 0, kListener = 1, kConn = 2 };
+enum class SlotKind : uint8_t { kFree = 0, kListener = 1, kConn = 2, kClient = 3 };
 
 // One per fd number. An idle connection costs exactly this (32 bytes) in user space, plus 16
 // bytes in the idle wheel when it has a timeout.
@@ -154,6 +160,76 @@ struct Slot {
   ByteBuf* out = nullptr;  // unsent bytes, only while some are queued
 };
 static_assert(sizeof(Slot) == 32);
+
+// ---- Client side (the connector): load groups of outgoing connections, all native. ----
+
+// What a client group speaks to its target.
+enum class ClientProto : uint8_t {
+  kStream = 0,      // tcp-echo: a message is msg_bytes bytes, answered by the same bytes
+  kFrame = 1,       // frame-echo: 4-byte length + msg_bytes payload, answered by the same frame
+  kHttp = 2,        // http-hello: GET path, pipelined `depth` deep; non-2xx counts as a protocol error
+  kWsEcho = 3,      // ws-echo: masked binary messages, each answered by its echo
+  kWsBroadcast = 4, // ws-broadcast: join room i % rooms; publishers send timestamped messages; all count deliveries
+};
+
+enum class LoadMode : uint8_t { kIdle = 0, kClosed = 1, kOpen = 2 };
+
+struct ClientOptions {
+  ClientProto proto = ClientProto::kStream;
+  std::vector<sockaddr_storage> targets;
+  std::vector<sockaddr_in> sources;   // bound with IP_BIND_ADDRESS_NO_PORT; empty = kernel's choice
+  uint32_t msg_bytes = 64;
+  uint32_t depth = 1;
+  uint32_t connect_timeout_ms = 10000;
+  uint32_t response_timeout_ms = 10000;
+  uint32_t heartbeat_ms = 0;          // idle mode: one heartbeat per connection this often
+  uint32_t rooms = 1;
+  uint32_t publishers = 1;
+  std::string path = "/";
+  std::string host = "127.0.0.1";
+};
+
+// Counts of one group, reset at the start of each measured window (ops, bytes, errors, latency)
+// or kept for the group's life (connections).
+struct ClientStats {
+  uint64_t started = 0, established = 0, failed = 0, closed = 0, pending = 0, active = 0;
+  uint64_t ops = 0, bytes_in = 0, bytes_out = 0, sent = 0, dropped = 0;
+  uint64_t err_connect = 0, err_read = 0, err_write = 0, err_timeout = 0, err_protocol = 0, peer_closed = 0;
+};
+
+// Per client connection (indexed by fd): send times of the messages in flight.
+struct ClientConn {
+  uint64_t* ring = nullptr;  // send (or intended) times in µs, oldest first; allocated while loaded
+  uint32_t ring_cap = 0, ring_head = 0, ring_count = 0;
+  uint32_t member = 0;       // index in the group's member list
+  uint32_t rx = 0;           // bytes of the current answer received (stream, frame)
+  uint8_t hdr[4] = {};       // frame header bytes of the current answer
+  uint8_t state = 0;         // 0 connecting, 1 WebSocket handshake, 2 ready
+  bool publisher = false;
+  uint32_t index = 0;        // order of establishment within the group (room, publisher role)
+};
+
+struct ClientGroup {
+  bool in_use = false;
+  ClientOptions opt;
+  ClientStats st;
+  Histogram hist{1, 60'000'000, 3};  // latency in µs, 1 µs .. 60 s, 3 significant digits
+  std::unordered_map<int, uint64_t> connect_errnos;
+  std::vector<uint64_t> members;     // established connections (tags)
+  std::vector<uint64_t> pubs;        // ws-broadcast publishers (tags)
+  std::deque<std::pair<uint64_t, uint64_t>> connecting;  // (tag, deadline ms)
+  uint64_t attempts_left = 0;        // ramp: connects still to start
+  double ramp_rate = 0;              // connections/s; 0 = as fast as pending allows
+  uint64_t ramp_t0_ms = 0, ramp_started = 0;
+  LoadMode mode = LoadMode::kIdle;
+  bool running = false;
+  bool recording = false;
+  double rate = 0;                   // open loop: messages/s
+  uint64_t run_t0_us = 0, open_sent = 0;
+  size_t rr = 0, hb_cursor = 0;
+  uint64_t hb_last_ms = 0;
+  uint64_t seq = 0;                  // establishment counter (ClientConn::index)
+};
 
 // A WebSocket message being reassembled from fragments (rare: kept off the slot).
 struct WsFragments {
@@ -231,6 +307,22 @@ class Loop {
   uint64_t publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n);
   // Members of a topic right now (closed ones not yet pruned are not counted).
   uint64_t topic_size(std::string_view topic);
+
+  // Creates a client group; returns its index or -errno (-EMFILE when 256 are in use).
+  int client_group(ClientOptions opt);
+  // Grows the group to `target` connections at `rate` new ones per second (0: unpaced), or
+  // closes the newest ones down to it. Returns false for an unknown group.
+  bool client_ramp(int g, uint64_t target, double rate);
+  // Starts the load on every connection (and on each one established later).
+  bool client_run(int g, LoadMode mode, double rate);
+  // Starts a measured window: ops, bytes, errors and the histogram restart from zero.
+  bool client_reset(int g);
+  // Stops sending new messages; answers still in flight are not counted.
+  bool client_stop(int g);
+  // The group, or nullptr.
+  const ClientGroup* client(int g) const;
+  // Closes every connection of the group and frees it.
+  bool client_close(int g);
   // True while fd holds the connection with this generation.
   bool live(uint32_t fd, uint32_t gen) const;
   // Executes the ops JS queued so far (JS calls it when its ops buffer fills mid-callback).
@@ -272,6 +364,24 @@ class Loop {
   uint32_t write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len);
   void drop_subscriptions(uint32_t fd);
   uint32_t topic_id(std::string_view name, bool create);
+
+  // Client side (loop_client.cc).
+  void client_event(uint32_t fd, uint32_t events);
+  void client_connected(uint32_t fd);
+  void client_fail_connect(uint32_t fd, int err);
+  void read_client(uint32_t fd);
+  bool client_bytes(uint32_t fd, uint8_t* p, size_t n);
+  bool client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);
+  void client_answer(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t sent_us);
+  bool client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track);
+  void client_kick(uint32_t fd, ClientGroup& G);
+  void close_client(uint32_t fd, bool peer_closed);
+  bool live_client(uint32_t fd, uint32_t gen) const;
+  bool client_start_connect(int g);
+  static void on_client_timer(uv_timer_t* h);
+  void client_tick();
+  void update_client_timer();
+  static uint64_t now_us();
 
   static void on_timer(uv_timer_t* h);
   void schedule_timer();
@@ -346,6 +456,13 @@ class Loop {
   TimerWheel idle_wheel_{50, 4096, 0};  // 50 ms ticks; longer timeouts are relinked lazily
   TimerWheel ping_wheel_{50, 4096, 1};
   uv_timer_t* timer_ = nullptr;
+  uv_timer_t* ctimer_ = nullptr;      // connector pacing: ramps, open loop, heartbeats, timeouts
+  uint64_t ctimer_interval_ = 0;
+  std::vector<ClientGroup> groups_;
+  std::vector<ClientConn> cconn_;     // indexed by fd, for client slots
+  uint64_t last_timeout_scan_ms_ = 0;
+  uint64_t client_fds_ = 0;           // open client sockets (they keep the loop alive like servers)
+  uint32_t mask_seed_ = 0x9e3779b9u;  // WebSocket client masks (xorshift; unpredictability is not a goal here)
   uint64_t timer_due_ = TimerWheel::kNever;
   std::vector<uint8_t> resp_;         // response / WebSocket frame being composed
   uint8_t* scratch_ = nullptr;        // read buffer of the native echo path

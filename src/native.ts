@@ -36,6 +36,38 @@ export interface NativeAddon {
   unsubscribe(fd: number, gen: number, topic: string): boolean;
   publish(topic: string, data: Uint8Array, opcode: number): number;
   topicSize(topic: string): number;
+  clientGroup(options: NativeClientOptions): number;
+  clientRamp(group: number, target: number, ratePerSec: number): boolean;
+  clientRun(group: number, mode: number, rate: number): boolean;
+  clientReset(group: number): boolean;
+  clientStop(group: number): boolean;
+  clientClose(group: number): boolean;
+  clientStats(group: number): NativeClientStats | null;
+}
+
+/** Client group options as the addon reads them (native/addon.cc ClientGroup). */
+export interface NativeClientOptions {
+  proto: number;
+  targets: [host: string, port: number][];
+  sources?: string[];
+  msgBytes?: number;
+  depth?: number;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
+  heartbeatMs?: number;
+  rooms?: number;
+  publishers?: number;
+  path?: string;
+  host?: string;
+}
+
+/** Counts of a client group (native/loop.h ClientStats) and its encoded latency histogram (µs). */
+export interface NativeClientStats {
+  started: number; established: number; failed: number; closed: number; pending: number; active: number;
+  attemptsLeft: number; ops: number; sent: number; dropped: number; bytesIn: number; bytesOut: number;
+  errConnect: number; errRead: number; errWrite: number; errTimeout: number; errProtocol: number; peerClosed: number;
+  connectErrors: Record<string, number>;
+  histogram: Float64Array;
 }
 
 /** Listener options as the addon reads them (see native/addon.cc Listen). */

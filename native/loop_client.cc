@@ -1,0 +1,704 @@
+// The connector: the client side of the engine, in the same loop and the same fd table as the
+// servers. Groups of outgoing connections are opened at a set rate (source addresses spread
+// with IP_BIND_ADDRESS_NO_PORT to pass the ~28k ports per address/destination pair), then held
+// idle or loaded (closed loop: `depth` messages in flight per connection; open loop: a fixed
+// total rate with latency measured from the schedule, so a stalled server cannot hide its
+// stall: coordinated omission corrected as in wrk2). Latency goes into a native histogram.
+// Reading follows the same edge-triggered rules as loop.cc (drain to EAGAIN or a short read,
+// budget, requeue).
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "epoll_backend.h"
+#include "loop.h"
+#include "proto/http_response.h"
+#include "proto/ws.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+namespace c1m {
+
+namespace {
+constexpr uint32_t kMaxPendingConnects = 1024;  // SYNs in flight per group
+constexpr uint64_t kMaxOpenPerTick = 20000;     // open-loop sends per 1 ms tick, so one tick never stalls
+constexpr size_t kClientReadBudget = 256u << 10;
+constexpr size_t kMaxRespHead = 16384;
+constexpr uint32_t kOpenRing = 256;             // open loop: answers a connection may owe
+constexpr size_t kScratchClient = 256u << 10;   // == the loop's scratch buffer size
+enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2 };
+
+inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
+inline bool is_ws(const ClientOptions& o) { return o.proto == ClientProto::kWsEcho || o.proto == ClientProto::kWsBroadcast; }
+}  // namespace
+
+uint64_t Loop::now_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000u + uint64_t(ts.tv_nsec) / 1000u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups
+
+int Loop::client_group(ClientOptions opt) {
+  if (opt.targets.empty()) return -EINVAL;
+  int g = -1;
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    if (!groups_[i].in_use) {
+      g = int(i);
+      break;
+    }
+  }
+  if (g < 0) {
+    if (groups_.size() >= 256) return -EMFILE;
+    groups_.emplace_back();
+    g = int(groups_.size() - 1);
+  }
+  ClientGroup& G = groups_[size_t(g)];
+  G = ClientGroup{};
+  G.in_use = true;
+  G.opt = std::move(opt);
+  return g;
+}
+
+const ClientGroup* Loop::client(int g) const {
+  if (g < 0 || size_t(g) >= groups_.size() || !groups_[size_t(g)].in_use) return nullptr;
+  return &groups_[size_t(g)];
+}
+
+bool Loop::client_ramp(int g, uint64_t target, double rate) {
+  if (!client(g)) return false;
+  ClientGroup& G = groups_[size_t(g)];
+  const uint64_t have = G.st.active + G.st.pending;
+  if (target < have) {
+    // Shrink: close the newest connections first (pending ones count as wanted).
+    uint64_t drop = std::min<uint64_t>(have - target, G.members.size());
+    for (uint64_t i = 0; i < drop; ++i) close_client(uint32_t(G.members.back()), false);
+    G.attempts_left = 0;
+  } else {
+    G.attempts_left = target - have;
+  }
+  G.ramp_rate = rate;
+  G.ramp_t0_ms = uv_now(uv_);
+  G.ramp_started = 0;
+  update_client_timer();
+  client_tick();
+  update_activity();
+  return true;
+}
+
+bool Loop::client_run(int g, LoadMode mode, double rate) {
+  if (!client(g)) return false;
+  ClientGroup& G = groups_[size_t(g)];
+  G.mode = mode;
+  G.rate = rate;
+  G.running = mode != LoadMode::kIdle;
+  G.run_t0_us = now_us();
+  G.open_sent = 0;
+  G.hb_last_ms = uv_now(uv_);
+  if (G.running && mode == LoadMode::kClosed) {
+    std::vector<uint64_t> m = G.members;
+    for (uint64_t t : m)
+      if (live_client(uint32_t(t), uint32_t(t >> 32))) client_kick(uint32_t(t), G);
+  }
+  update_client_timer();
+  return true;
+}
+
+bool Loop::client_reset(int g) {
+  if (!client(g)) return false;
+  ClientGroup& G = groups_[size_t(g)];
+  const ClientStats keep = G.st;
+  G.st = ClientStats{};
+  // Connection counts describe the group, not the window.
+  G.st.started = keep.started;
+  G.st.established = keep.established;
+  G.st.failed = keep.failed;
+  G.st.closed = keep.closed;
+  G.st.pending = keep.pending;
+  G.st.active = keep.active;
+  G.hist.reset();
+  G.recording = true;
+  return true;
+}
+
+bool Loop::client_stop(int g) {
+  if (!client(g)) return false;
+  ClientGroup& G = groups_[size_t(g)];
+  G.running = false;
+  G.recording = false;
+  update_client_timer();
+  return true;
+}
+
+bool Loop::client_close(int g) {
+  if (!client(g)) return false;
+  ClientGroup& G = groups_[size_t(g)];
+  G.attempts_left = 0;
+  G.running = false;
+  for (size_t fd = 0; fd < table_.size(); ++fd) {
+    if (table_[fd].kind == SlotKind::kClient && table_[fd].listener == uint8_t(g)) close_client(uint32_t(fd), false);
+  }
+  G = ClientGroup{};
+  update_client_timer();
+  update_activity();
+  return true;
+}
+
+bool Loop::live_client(uint32_t fd, uint32_t gen) const {
+  return fd < table_.size() && table_[fd].kind == SlotKind::kClient && table_[fd].gen == gen;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+
+bool Loop::client_start_connect(int g) {
+  ClientGroup& G = groups_[size_t(g)];
+  const uint64_t i = G.st.started;
+  const sockaddr_storage& dst = G.opt.targets[i % G.opt.targets.size()];
+  int fd = ::socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    G.st.failed++;
+    G.st.err_connect++;
+    G.connect_errnos[e]++;
+    // Out of fds: more attempts would fail the same way; the ramp ends here, counted.
+    if (e == EMFILE || e == ENFILE) G.attempts_left = 0;
+    return false;
+  }
+  G.st.started++;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int err = 0;
+  if (!G.opt.sources.empty() && dst.ss_family == AF_INET) {
+    // Defer the port choice to connect(), so the 4-tuple (not the source address alone) must be
+    // unique: each source address then gives a full ephemeral range per destination.
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    const sockaddr_in& src = G.opt.sources[i % G.opt.sources.size()];
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) err = errno;
+  }
+  if (!err) {
+    socklen_t len = dst.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), len) < 0 && errno != EINPROGRESS) err = errno;
+  }
+  if (err) {
+    ::close(fd);
+    G.st.failed++;
+    G.st.err_connect++;
+    G.connect_errnos[err]++;
+    return false;
+  }
+  grow_table(size_t(fd));
+  if (cconn_.size() < table_.size()) cconn_.resize(table_.size());
+  Slot& s = table_[size_t(fd)];
+  s.kind = SlotKind::kClient;
+  s.listener = uint8_t(g);
+  s.flags = 0;
+  s.in = s.out = nullptr;
+  cconn_[size_t(fd)] = ClientConn{};
+  if (backend::poll_add(epfd_, fd, backend::kSocketEvents, tag_of(uint32_t(fd), s.gen)) < 0) {
+    ::close(fd);
+    s.kind = SlotKind::kFree;
+    G.st.failed++;
+    G.st.err_connect++;
+    return false;
+  }
+  client_fds_++;
+  G.st.pending++;
+  G.connecting.emplace_back(tag_of(uint32_t(fd), s.gen), uv_now(uv_) + G.opt.connect_timeout_ms);
+  return true;
+}
+
+void Loop::client_event(uint32_t fd, uint32_t events) {
+  ClientConn& c = cconn_[fd];
+  const uint32_t gen = table_[fd].gen;
+  if (c.state == kConnecting) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err || (events & EPOLLERR)) {
+      client_fail_connect(fd, err ? err : ECONNREFUSED);
+      return;
+    }
+    client_connected(fd);
+    if (!live_client(fd, gen)) return;
+  }
+  if (events & (EPOLLRDHUP | EPOLLHUP)) table_[fd].flags |= kFlagRdHup;
+  if ((events & EPOLLOUT) && table_[fd].out) {
+    flush_out(fd);
+    if (!live_client(fd, gen)) return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_client(fd);
+}
+
+void Loop::client_fail_connect(uint32_t fd, int err) {
+  ClientGroup& G = groups_[table_[fd].listener];
+  G.st.pending--;
+  G.st.failed++;
+  G.st.err_connect++;
+  G.connect_errnos[err]++;
+  Slot& s = table_[fd];
+  ::close(int(fd));
+  s = Slot{.gen = (s.gen + 1) & kGenMask};
+  client_fds_--;
+}
+
+void Loop::client_connected(uint32_t fd) {
+  const uint8_t g = table_[fd].listener;
+  ClientGroup& G = groups_[g];
+  ClientConn& c = cconn_[fd];
+  G.st.pending--;
+  G.st.established++;
+  G.st.active++;
+  c.index = uint32_t(G.seq++);
+  c.member = uint32_t(G.members.size());
+  G.members.push_back(tag_of(fd, table_[fd].gen));
+  if (is_ws(G.opt)) {
+    c.state = kHandshake;
+    // The room travels in the query string; the key is fixed (the server's answer is checked
+    // for the matching accept value).
+    std::string path = G.opt.path;
+    if (G.opt.proto == ClientProto::kWsBroadcast) {
+      path += (path.find('?') == std::string::npos ? "?room=r" : "&room=r") + std::to_string(c.index % std::max(1u, G.opt.rooms));
+      c.publisher = c.index < G.opt.publishers;
+      if (c.publisher) G.pubs.push_back(tag_of(fd, table_[fd].gen));
+    }
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + G.opt.host +
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    G.st.bytes_out += req.size();
+    send_or_queue(fd, table_[fd], reinterpret_cast<const uint8_t*>(req.data()), req.size());
+    return;
+  }
+  c.state = kReady;
+  if (G.running && G.mode == LoadMode::kClosed) client_kick(fd, G);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+// Closed loop: fill the connection's window of `depth` messages.
+void Loop::client_kick(uint32_t fd, ClientGroup& G) {
+  ClientConn& c = cconn_[fd];
+  if (c.state != kReady || G.opt.proto == ClientProto::kWsBroadcast) return;
+  const uint32_t gen = table_[fd].gen;
+  while (c.ring_count < G.opt.depth && live_client(fd, gen)) {
+    if (!client_send(fd, G, cconn_[fd], now_us(), true)) return;
+  }
+}
+
+bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track) {
+  if (track) {
+    if (!c.ring) {
+      c.ring_cap = std::max(G.opt.depth, G.mode == LoadMode::kOpen ? kOpenRing : 1u);
+      c.ring = static_cast<uint64_t*>(malloc(sizeof(uint64_t) * c.ring_cap));
+      if (!c.ring) return false;
+    }
+    if (c.ring_count == c.ring_cap) {
+      G.st.dropped++;
+      return true;
+    }
+    c.ring[(c.ring_head + c.ring_count) % c.ring_cap] = stamp_us;
+    c.ring_count++;
+  }
+  const ClientOptions& o = G.opt;
+  const uint32_t n = o.msg_bytes;
+  resp_.clear();
+  switch (o.proto) {
+    case ClientProto::kStream:
+      resp_.assign(n, uint8_t('x'));
+      break;
+    case ClientProto::kFrame:
+      resp_.resize(4 + n, uint8_t('x'));
+      resp_[0] = uint8_t(n >> 24);
+      resp_[1] = uint8_t(n >> 16);
+      resp_[2] = uint8_t(n >> 8);
+      resp_[3] = uint8_t(n);
+      break;
+    case ClientProto::kHttp: {
+      std::string r = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\n\r\n";
+      resp_.assign(r.begin(), r.end());
+      break;
+    }
+    case ClientProto::kWsEcho:
+    case ClientProto::kWsBroadcast: {
+      // Clients must mask (RFC 6455 5.3). The payload starts with the stamp so a broadcast
+      // receiver can measure publish-to-delivery latency from the message itself.
+      uint8_t payload_min = 8;
+      const uint32_t plen = std::max<uint32_t>(n, payload_min);
+      mask_seed_ ^= mask_seed_ << 13;
+      mask_seed_ ^= mask_seed_ >> 17;
+      mask_seed_ ^= mask_seed_ << 5;
+      uint8_t mask[4];
+      memcpy(mask, &mask_seed_, 4);
+      uint8_t h[ws::kMaxHeaderBytes];
+      size_t hn = ws::encode_header(h, true, ws::kBinary, plen, mask);
+      resp_.resize(hn + plen, uint8_t('x'));
+      memcpy(resp_.data(), h, hn);
+      memcpy(resp_.data() + hn, &stamp_us, 8);
+      ws::unmask(resp_.data() + hn, plen, mask, 0);  // XOR is its own inverse: this masks
+      break;
+    }
+  }
+  G.st.sent++;
+  G.st.bytes_out += resp_.size();
+  return send_or_queue(fd, table_[fd], resp_.data(), resp_.size()) >= 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+void Loop::read_client(uint32_t fd) {
+  const uint32_t gen = table_[fd].gen;
+  size_t got = 0;
+  for (;;) {
+    if (!live_client(fd, gen)) return;
+    ssize_t n = ::recv(int(fd), scratch_, kScratchClient, 0);
+    v_.counters->reads++;
+    if (n > 0) {
+      got += size_t(n);
+      ClientGroup& G = groups_[table_[fd].listener];
+      G.st.bytes_in += uint64_t(n);
+      if (!client_bytes(fd, scratch_, size_t(n))) return;
+      if (size_t(n) < kScratchClient && !(table_[fd].flags & kFlagRdHup)) return;
+      if (got >= kClientReadBudget) {
+        push_ready(fd);
+        return;
+      }
+      continue;
+    }
+    if (n == 0) {
+      close_client(fd, true);
+      return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EINTR) continue;
+    groups_[table_[fd].listener].st.err_read++;
+    close_client(fd, false);
+    return;
+  }
+}
+
+// Consumes received bytes: stream and frame answers are counted as they pass; HTTP and
+// WebSocket units are parsed (a partial unit waits in the slot's `in` buffer).
+bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
+  ClientGroup& G = groups_[table_[fd].listener];
+  ClientConn& c = cconn_[fd];
+  const uint32_t gen = table_[fd].gen;
+  if (c.state == kReady && (G.opt.proto == ClientProto::kStream || G.opt.proto == ClientProto::kFrame)) {
+    const uint32_t unit = G.opt.proto == ClientProto::kFrame ? 4 + G.opt.msg_bytes : G.opt.msg_bytes;
+    if (c.ring_count == 0 && !G.running) return true;  // idle heartbeat echoes and late answers
+    size_t off = 0;
+    while (off < n) {
+      if (G.opt.proto == ClientProto::kFrame && c.rx < 4) {
+        size_t take = std::min<size_t>(4 - c.rx, n - off);
+        memcpy(c.hdr + c.rx, p + off, take);
+        c.rx += uint32_t(take);
+        off += take;
+        if (c.rx == 4 && ((uint32_t(c.hdr[0]) << 24 | uint32_t(c.hdr[1]) << 16 | uint32_t(c.hdr[2]) << 8 | c.hdr[3]) != G.opt.msg_bytes)) {
+          G.st.err_protocol++;
+          close_client(fd, false);
+          return false;
+        }
+        continue;
+      }
+      size_t take = std::min<size_t>(unit - c.rx, n - off);
+      c.rx += uint32_t(take);
+      off += take;
+      if (c.rx == unit) {
+        c.rx = 0;
+        if (c.ring_count == 0) {
+          // An answer nobody asked for: the server sent bytes we did not send.
+          G.st.err_protocol++;
+          close_client(fd, false);
+          return false;
+        }
+        uint64_t sent = c.ring[c.ring_head];
+        c.ring_head = (c.ring_head + 1) % c.ring_cap;
+        c.ring_count--;
+        client_answer(fd, G, c, sent);
+        if (!live_client(fd, gen)) return false;
+      }
+    }
+    return true;
+  }
+  // Unit protocols: append to a pending partial unit if there is one.
+  Slot& s = table_[fd];
+  const uint8_t* q = p;
+  size_t m = n;
+  if (s.in) {
+    if (!s.in->append(p, n)) {
+      close_client(fd, false);
+      return false;
+    }
+    q = s.in->begin();
+    m = s.in->size();
+  }
+  size_t off = 0;
+  while (off < m) {
+    size_t used = 0;
+    if (!client_unit(fd, G, q + off, m - off, &used)) return false;  // closed
+    if (used == 0) break;                                            // incomplete
+    off += used;
+  }
+  if (!live_client(fd, gen)) return false;
+  Slot& s2 = table_[fd];
+  if (s2.in) {
+    s2.in->consume(off);
+    if (s2.in->empty()) {
+      bytebuf_free(s2.in);
+      s2.in = nullptr;
+    }
+  } else if (off < m) {
+    s2.in = bytebuf_new();
+    if (!s2.in || !s2.in->append(q + off, m - off)) {
+      close_client(fd, false);
+      return false;
+    }
+  }
+  return true;
+}
+
+// One HTTP response or WebSocket frame (or the handshake answer). *used = its length, 0 when
+// incomplete. Returns false when the connection was closed.
+bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used) {
+  ClientConn& c = cconn_[fd];
+  *used = 0;
+  auto bad = [&]() {
+    G.st.err_protocol++;
+    close_client(fd, false);
+    return false;
+  };
+  if (G.opt.proto == ClientProto::kHttp || c.state == kHandshake) {
+    http::Response r;
+    http::RespStatus st = http::parse_response(p, n, kMaxRespHead, &r);
+    if (st == http::RespStatus::kError) return bad();
+    if (st == http::RespStatus::kIncomplete || r.total > n) return true;
+    *used = r.total;
+    if (c.state == kHandshake) {
+      if (r.status != 101) return bad();
+      c.state = kReady;
+      if (G.running && G.mode == LoadMode::kClosed) client_kick(fd, G);
+      return true;
+    }
+    if (r.status < 200 || r.status > 299) G.st.err_protocol++;
+    if (c.ring_count == 0) return bad();
+    uint64_t sent = c.ring[c.ring_head];
+    c.ring_head = (c.ring_head + 1) % c.ring_cap;
+    c.ring_count--;
+    client_answer(fd, G, c, sent);
+    return true;
+  }
+  // WebSocket frames from the server are unmasked.
+  ws::FrameHeader h;
+  ws::Result r = ws::parse_header(p, n, false, 64u << 20, &h);
+  if (r.status == ws::Status::kError) return bad();
+  if (r.status == ws::Status::kIncomplete || h.header_len + h.payload_len > n) return true;
+  *used = size_t(h.header_len + h.payload_len);
+  const uint8_t* pl = p + h.header_len;
+  switch (h.opcode) {
+    case ws::kPing: {
+      // Answer heartbeats natively (masked pong with the same payload).
+      uint8_t mask[4] = {1, 2, 3, 4};
+      uint8_t out[ws::kMaxHeaderBytes + 125];
+      size_t hn = ws::encode_header(out, true, ws::kPong, h.payload_len, mask);
+      memcpy(out + hn, pl, size_t(h.payload_len));
+      ws::unmask(out + hn, size_t(h.payload_len), mask, 0);
+      return send_or_queue(fd, table_[fd], out, hn + size_t(h.payload_len)) >= 0;
+    }
+    case ws::kPong:
+      return true;
+    case ws::kClose:
+      close_client(fd, true);
+      return false;
+    case ws::kText:
+    case ws::kBinary: {
+      if (!h.fin) return bad();  // our servers answer unfragmented
+      if (G.opt.proto == ClientProto::kWsBroadcast) {
+        if (h.payload_len < 8) return bad();
+        uint64_t stamp;
+        memcpy(&stamp, pl, 8);
+        client_answer(fd, G, c, stamp);
+        return true;
+      }
+      if (c.ring_count == 0) return bad();
+      uint64_t sent = c.ring[c.ring_head];
+      c.ring_head = (c.ring_head + 1) % c.ring_cap;
+      c.ring_count--;
+      client_answer(fd, G, c, sent);
+      return true;
+    }
+    default:
+      return bad();
+  }
+}
+
+void Loop::client_answer(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t sent_us) {
+  if (G.recording) {
+    uint64_t now = now_us();
+    G.hist.record(now > sent_us ? now - sent_us : 1);
+    G.st.ops++;
+  }
+  if (G.running && G.mode == LoadMode::kClosed) client_send(fd, G, c, now_us(), true);
+}
+
+void Loop::close_client(uint32_t fd, bool peer_closed) {
+  Slot& s = table_[fd];
+  ClientGroup& G = groups_[s.listener];
+  ClientConn& c = cconn_[fd];
+  if (c.state == kConnecting) {
+    G.st.pending--;
+  } else {
+    // Swap-remove from the member list, keeping the moved member's index right.
+    uint64_t last = G.members.back();
+    G.members[c.member] = last;
+    cconn_[uint32_t(last)].member = c.member;
+    G.members.pop_back();
+    if (c.publisher) {
+      auto it = std::find(G.pubs.begin(), G.pubs.end(), tag_of(fd, s.gen));
+      if (it != G.pubs.end()) G.pubs.erase(it);
+    }
+    G.st.active--;
+    G.st.closed++;
+    if (peer_closed) G.st.peer_closed++;
+  }
+  if (s.out) queued_add(-int64_t(s.out->size()));
+  bytebuf_free(s.out);
+  bytebuf_free(s.in);
+  free(c.ring);
+  c = ClientConn{};
+  ::close(int(fd));
+  s = Slot{.gen = (s.gen + 1) & kGenMask};
+  client_fds_--;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pacing tick: ramps, open-loop schedule, heartbeats, timeouts.
+
+void Loop::on_client_timer(uv_timer_t* h) { static_cast<Loop*>(h->data)->client_tick(); }
+
+void Loop::update_client_timer() {
+  if (!ctimer_) return;
+  bool any = false, fast = false;
+  for (const ClientGroup& G : groups_) {
+    if (!G.in_use) continue;
+    if (G.attempts_left || G.st.pending || !G.members.empty()) any = true;
+    if (G.attempts_left || (G.running && G.mode == LoadMode::kOpen) || (G.opt.heartbeat_ms && !G.members.empty())) fast = true;
+  }
+  uint64_t interval = !any ? 0 : fast ? 1 : 50;
+  if (interval == ctimer_interval_) return;
+  ctimer_interval_ = interval;
+  if (interval == 0) uv_timer_stop(ctimer_);
+  else uv_timer_start(ctimer_, on_client_timer, interval, interval);
+}
+
+void Loop::client_tick() {
+  if (epfd_ < 0) return;
+  const uint64_t now_ms = uv_now(uv_);
+  const bool saved = in_ops_;
+  in_ops_ = true;  // no JS in the middle of a tick
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    ClientGroup& G = groups_[gi];
+    if (!G.in_use) continue;
+    // Ramp: start as many connects as the rate allows by now, with a bounded number in flight.
+    if (G.attempts_left) {
+      uint64_t allowed = G.attempts_left;
+      if (G.ramp_rate > 0) {
+        uint64_t due = uint64_t(double(now_ms - G.ramp_t0_ms + 1) * G.ramp_rate / 1000.0);
+        allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
+      }
+      while (allowed-- && G.attempts_left && G.st.pending < kMaxPendingConnects) {
+        G.attempts_left--;
+        G.ramp_started++;
+        client_start_connect(int(gi));
+      }
+    }
+    // Connect timeouts (FIFO: every connect of a group has the same timeout).
+    while (!G.connecting.empty() && G.connecting.front().second <= now_ms) {
+      uint64_t t = G.connecting.front().first;
+      G.connecting.pop_front();
+      uint32_t fd = uint32_t(t);
+      if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kConnecting) {
+        G.st.err_timeout++;
+        client_fail_connect(fd, ETIMEDOUT);
+      }
+    }
+    while (!G.connecting.empty()) {
+      uint64_t t = G.connecting.front().first;
+      if (live_client(uint32_t(t), uint32_t(t >> 32)) && cconn_[uint32_t(t)].state == kConnecting) break;
+      G.connecting.pop_front();
+    }
+    // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
+    if (G.running && G.mode == LoadMode::kOpen && G.rate > 0) {
+      std::vector<uint64_t>& who = G.opt.proto == ClientProto::kWsBroadcast ? G.pubs : G.members;
+      const uint64_t t = now_us();
+      uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
+      uint64_t budget = kMaxOpenPerTick;
+      while (G.open_sent < due && !who.empty() && budget--) {
+        uint64_t intended = G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate);
+        uint64_t tag = who[G.rr++ % who.size()];
+        uint32_t fd = uint32_t(tag);
+        G.open_sent++;
+        if (!live_client(fd, uint32_t(tag >> 32)) || cconn_[fd].state != kReady) {
+          G.st.dropped++;
+          continue;
+        }
+        client_send(fd, G, cconn_[fd], intended, G.opt.proto != ClientProto::kWsBroadcast);
+      }
+    }
+    // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
+    if (G.opt.heartbeat_ms && !G.running && !G.members.empty() && now_ms > G.hb_last_ms) {
+      uint64_t n = std::max<uint64_t>(1, G.members.size() * (now_ms - G.hb_last_ms) / G.opt.heartbeat_ms);
+      G.hb_last_ms = now_ms;
+      for (uint64_t k = 0; k < n && !G.members.empty(); ++k) {
+        uint64_t tag = G.members[G.hb_cursor++ % G.members.size()];
+        uint32_t fd = uint32_t(tag);
+        if (!live_client(fd, uint32_t(tag >> 32)) || cconn_[fd].state != kReady) continue;
+        uint8_t beat[8];
+        size_t bn = 0;
+        if (G.opt.proto == ClientProto::kStream) {
+          beat[0] = 'h';
+          bn = 1;
+        } else if (G.opt.proto == ClientProto::kFrame) {
+          memset(beat, 0, 4);  // an empty frame
+          bn = 4;
+        } else if (is_ws(G.opt)) {
+          uint8_t mask[4] = {9, 8, 7, 6};
+          bn = ws::encode_header(beat, true, ws::kPing, 0, mask);
+        }
+        if (bn) send_or_queue(fd, table_[fd], beat, bn);
+      }
+    }
+    // Answers overdue by response_timeout_ms close their connection, counted (every 100 ms).
+    if (now_ms - last_timeout_scan_ms_ >= 100 && !G.members.empty()) {
+      const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
+      const uint64_t t = now_us();
+      std::vector<uint64_t> m = G.members;
+      for (uint64_t tag : m) {
+        uint32_t fd = uint32_t(tag);
+        if (!live_client(fd, uint32_t(tag >> 32))) continue;
+        const ClientConn& c = cconn_[fd];
+        if (c.ring_count && t > c.ring[c.ring_head] + limit) {
+          G.st.err_timeout++;
+          close_client(fd, false);
+        }
+      }
+    }
+  }
+  if (now_ms - last_timeout_scan_ms_ >= 100) last_timeout_scan_ms_ = now_ms;
+  in_ops_ = saved;
+  update_client_timer();
+  update_activity();
+}
+
+}  // namespace c1m

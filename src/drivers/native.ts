@@ -1,0 +1,125 @@
+// The `native` driver: the engine's connector in this (driver) process. Every connection and
+// message is handled natively; JS only steers the phases and reads counters.
+import { ClientGroup, type ClientProtocol, type ClientGroupStats } from '../engine/client.js';
+import type { Protocol } from '../contenders/types.js';
+import {
+  DriverUnavailableError, type CpuUse, type DriverConfig, type DriverErrors, type DriverFactory, type DriverImpl,
+  type RampResult, type RunResult,
+} from './types.js';
+
+const PROTOCOL_MAP: Record<Protocol, ClientProtocol> = {
+  'tcp-echo': 'stream',
+  'frame-echo': 'frame',
+  'http-hello': 'http',
+  'ws-echo': 'ws-echo',
+  'ws-broadcast': 'ws-broadcast',
+};
+
+/** A driver process at or above this share of one core is the bottleneck, not the server. */
+export const CLIENT_BOUND_PCT = 90;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function cpuSince(start: NodeJS.CpuUsage, ms: number): CpuUse {
+  const d = process.cpuUsage(start);
+  const userMs = d.user / 1000, sysMs = d.system / 1000;
+  return { userMs, sysMs, pct: ms > 0 ? ((userMs + sysMs) / ms) * 100 : 0 };
+}
+
+function errorsOf(s: ClientGroupStats): DriverErrors {
+  return { connect: s.errConnect, read: s.errRead + s.peerClosed, write: s.errWrite, timeout: s.errTimeout, protocol: s.errProtocol };
+}
+
+/** Creates the native driver for one config (the addon must load). */
+export const createNativeDriver: DriverFactory = async (config: DriverConfig): Promise<DriverImpl> => {
+  let group: ClientGroup;
+  try {
+    group = new ClientGroup({
+      protocol: PROTOCOL_MAP[config.protocol],
+      targets: config.targets,
+      ...(config.sourceAddresses ? { sources: config.sourceAddresses } : {}),
+      messageBytes: config.messageBytes ?? 64,
+      depth: config.depth ?? 1,
+      connectTimeoutMs: config.connectTimeoutMs ?? 10000,
+      responseTimeoutMs: config.responseTimeoutMs ?? 10000,
+      heartbeatMs: config.heartbeatMs ?? 0,
+      rooms: config.rooms ?? 1,
+      publishers: config.publishers ?? 1,
+      path: config.path ?? '/',
+    });
+  } catch (e) {
+    if ((e as Error).message.includes('cannot load the epoll engine')) throw new DriverUnavailableError((e as Error).message);
+    throw e;
+  }
+
+  return {
+    async ramp(cmd, progress): Promise<RampResult> {
+      const before = group.stats();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      group.ramp(cmd.connections, cmd.ratePerSec);
+      const { stats } = await group.rampDone(cmd.timeoutMs, (s) => progress(s.active));
+      const ms = performance.now() - t0;
+      const established = stats.established - before.established;
+      const errors = errorsOf(stats);
+      const connectErrors: Record<string, number> = {};
+      for (const [k, v] of Object.entries(stats.connectErrors)) {
+        const prior = before.connectErrors[k] ?? 0;
+        if (v > prior) connectErrors[k] = v - prior;
+      }
+      return {
+        target: cmd.connections,
+        established: stats.active,
+        failed: stats.failed - before.failed,
+        ms,
+        ratePerSec: established > 0 && ms > 0 ? established / (ms / 1000) : null,
+        errors,
+        connectErrors,
+        cpu: cpuSince(cpu0, ms),
+      };
+    },
+
+    async run(cmd, progress): Promise<RunResult> {
+      group.run(config.mode, config.rate ?? 0);
+      if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
+      group.reset();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const end = t0 + cmd.durationMs;
+      while (performance.now() < end) {
+        await sleep(Math.min(500, Math.max(1, end - performance.now())));
+        const s = group.stats();
+        progress(s.active, s.ops);
+      }
+      const s = group.stats();
+      const ms = performance.now() - t0;
+      group.stop();
+      const cpu = cpuSince(cpu0, ms);
+      const measured = config.mode !== 'idle';
+      return {
+        durationMs: ms,
+        connections: s.active,
+        ops: s.ops,
+        bytes: s.bytesIn,
+        opsPerSec: s.ops / (ms / 1000),
+        bytesPerSec: s.bytesIn / (ms / 1000),
+        latency: measured && s.latency.count > 0 ? s.latency.toJSON() : null,
+        errors: errorsOf(s),
+        cpu,
+        clientBound: cpu.pct >= CLIENT_BOUND_PCT,
+        extra: { sent: s.sent, dropped: s.dropped, bytesOut: s.bytesOut, peerClosed: s.peerClosed },
+      };
+    },
+
+    stats() {
+      const s = group.stats();
+      return { connections: s.active, errors: errorsOf(s) };
+    },
+
+    async close(): Promise<void> {
+      group.close();
+    },
+  };
+};
+
+export default createNativeDriver;

@@ -1,0 +1,127 @@
+// The connector's TS API: a group of outgoing connections driven entirely by native code (no
+// JS per connection or per message). JS only steers: ramp, run, reset the window, read stats.
+import { Engine } from './engine.js';
+import { Histogram } from '../metrics/histogram.js';
+import type { NativeClientStats } from '../native.js';
+import { isIP } from 'node:net';
+
+export const CLIENT_PROTOCOLS = { stream: 0, frame: 1, http: 2, 'ws-echo': 3, 'ws-broadcast': 4 } as const;
+export type ClientProtocol = keyof typeof CLIENT_PROTOCOLS;
+export const LOAD_MODES = { idle: 0, closed: 1, open: 2 } as const;
+export type ClientLoadMode = keyof typeof LOAD_MODES;
+
+export interface ClientGroupOptions {
+  protocol: ClientProtocol;
+  targets: { host: string; port: number }[];
+  /** IPv4 source addresses (127.0.0.0/8) spread over connections. */
+  sources?: string[];
+  /** Payload bytes per message (stream, frame, ws). Default 64 (ws: at least 8, for the timestamp). */
+  messageBytes?: number;
+  /** Closed loop: messages in flight per connection (HTTP pipeline depth). Default 1. */
+  depth?: number;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
+  /** Idle mode: one heartbeat per connection this often (0 = none). */
+  heartbeatMs?: number;
+  /** ws-broadcast: connection i joins room `r${i % rooms}`. */
+  rooms?: number;
+  /** ws-broadcast: the first `publishers` connections also send. */
+  publishers?: number;
+  /** HTTP/WebSocket request path. Default `/`. */
+  path?: string;
+}
+
+export interface ClientGroupStats extends Omit<NativeClientStats, 'histogram'> {
+  /** Latency in µs of answers counted since the last `reset()`. */
+  latency: Histogram;
+}
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
+  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+/** A group of native client connections in this thread's engine. */
+export class ClientGroup {
+  private readonly engine = Engine.get();
+  private readonly g: number;
+  private closed = false;
+
+  constructor(o: ClientGroupOptions) {
+    if (!(o.protocol in CLIENT_PROTOCOLS)) throw new TypeError(`protocol must be one of ${Object.keys(CLIENT_PROTOCOLS).join(', ')}`);
+    if (!Array.isArray(o.targets) || o.targets.length === 0) throw new TypeError('targets must be a non-empty array');
+    for (const t of o.targets) {
+      if (isIP(t.host) === 0) throw new TypeError(`target host must be an IP literal, got ${t.host}`);
+      int('target port', t.port, 1, 65535);
+    }
+    for (const s of o.sources ?? []) if (isIP(s) !== 4) throw new TypeError(`source must be an IPv4 literal, got ${s}`);
+    const minBytes = o.protocol.startsWith('ws') ? 8 : 1;
+    this.g = this.engine.native.clientGroup({
+      proto: CLIENT_PROTOCOLS[o.protocol],
+      targets: o.targets.map((t) => [t.host, t.port]),
+      sources: o.sources ?? [],
+      msgBytes: int('messageBytes', o.messageBytes ?? 64, minBytes, 16 << 20),
+      depth: int('depth', o.depth ?? 1, 1, 4096),
+      connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs ?? 10000, 1, 1 << 30),
+      responseTimeoutMs: int('responseTimeoutMs', o.responseTimeoutMs ?? 10000, 1, 1 << 30),
+      heartbeatMs: int('heartbeatMs', o.heartbeatMs ?? 0, 0, 1 << 30),
+      rooms: int('rooms', o.rooms ?? 1, 1, 1 << 24),
+      publishers: int('publishers', o.publishers ?? 1, 0, 1 << 30),
+      path: o.path ?? '/',
+      host: o.targets[0]!.host,
+    });
+  }
+
+  /** Starts growing (or shrinking) to `target` connections at `ratePerSec` (0 = unpaced). */
+  ramp(target: number, ratePerSec = 0): void {
+    int('target', target, 0, 1e9);
+    if (typeof ratePerSec !== 'number' || !(ratePerSec >= 0)) throw new RangeError('ratePerSec must be >= 0');
+    this.engine.native.clientRamp(this.g, target, ratePerSec);
+  }
+
+  /** Resolves when the ramp has started every connect and each one ended (established or failed), or at the timeout. */
+  async rampDone(timeoutMs: number, onProgress?: (s: ClientGroupStats) => void): Promise<{ stats: ClientGroupStats; timedOut: boolean }> {
+    const end = Date.now() + timeoutMs;
+    let last = 0;
+    for (;;) {
+      const s = this.stats();
+      if (s.attemptsLeft === 0 && s.pending === 0) return { stats: s, timedOut: false };
+      if (Date.now() >= end) return { stats: s, timedOut: true };
+      if (onProgress && Date.now() - last >= 500) {
+        last = Date.now();
+        onProgress(s);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Starts the load: idle (hold), closed loop, or open loop at `rate` messages/s. */
+  run(mode: ClientLoadMode, rate = 0): void {
+    if (!(mode in LOAD_MODES)) throw new TypeError(`mode must be one of ${Object.keys(LOAD_MODES).join(', ')}`);
+    if (mode === 'open' && !(rate > 0)) throw new RangeError('open loop needs rate > 0');
+    this.engine.native.clientRun(this.g, LOAD_MODES[mode], rate);
+  }
+  /** Starts a measured window (ops, bytes, errors, latency from zero). */
+  reset(): void {
+    this.engine.native.clientReset(this.g);
+  }
+  /** Stops sending new messages. */
+  stop(): void {
+    this.engine.native.clientStop(this.g);
+  }
+
+  stats(): ClientGroupStats {
+    const s = this.engine.native.clientStats(this.g);
+    if (!s) throw new Error('client group is closed');
+    const { histogram, ...rest } = s;
+    return { ...rest, latency: Histogram.decode(histogram) };
+  }
+
+  /** Closes every connection of the group. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.native.clientClose(this.g);
+  }
+}
