@@ -1,0 +1,262 @@
+// The native connector: connection storms (15,000 from one process; 30,000 to one port from two
+// processes with their own source addresses), closed and open loop echo, pipelined HTTP,
+// WebSocket echo and broadcast reception, and bad targets that must end in counted errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { ClientGroup } from '../src/engine/client.js';
+import { createServer, Engine, type EpollServer } from '../src/index.js';
+import { fdCount, sleep, until } from './helpers/net.js';
+import { alive, startChild } from './helpers/child.js';
+
+type Counters = Record<string, number>;
+type Stats = { active: number; established: number; failed: number; errConnect: number; pending: number };
+
+async function serverStats(s: Awaited<ReturnType<typeof startChild>>): Promise<Counters> {
+  return (await s.ask<{ counters: Counters }>('stats', 'stats')).counters;
+}
+
+test('15,000 idle connections from one process to one engine port, counted on both sides, nothing left open', async () => {
+  Engine.get();
+  const before = fdCount();
+  const server = await startChild('engine-server', { protocol: 'echo', backlog: 4096 });
+  try {
+    const port = server.ready['port'] as number;
+    const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port }] });
+    const t0 = Date.now();
+    g.ramp(15000, 0);
+    const { stats, timedOut } = await g.rampDone(60000);
+    const ms = Date.now() - t0;
+    assert.equal(timedOut, false);
+    assert.equal(stats.established, 15000, JSON.stringify(stats.connectErrors));
+    assert.equal(stats.failed, 0);
+    let c = await serverStats(server);
+    for (let i = 0; i < 100 && c['active'] !== 15000; i++) {
+      await sleep(20);
+      c = await serverStats(server);
+    }
+    assert.equal(c['active'], 15000, 'the server counts every connection');
+    // Held: a second later they are all still there.
+    await sleep(1000);
+    assert.equal(g.stats().active, 15000);
+    assert.equal((await serverStats(server))['active'], 15000);
+    g.close();
+    for (let i = 0; i < 200 && (await serverStats(server))['active'] !== 0; i++) await sleep(20);
+    assert.equal((await serverStats(server))['active'], 0);
+    process.stderr.write(`# 15,000 connections established in ${ms} ms\n`);
+  } finally {
+    await server.stop();
+  }
+  assert.equal(alive(server.proc.pid!), false);
+  assert.equal(fdCount(), before, 'the client side closed every fd (and the child its IPC pipe)');
+});
+
+test('30,000 connections to ONE port from two driver processes with their own source addresses', async () => {
+  // One source address gives at most the ephemeral range (28,232 here) per destination port;
+  // two processes on 127.0.0.2 and 127.0.0.3 pass it. Two SO_REUSEPORT server processes share
+  // the port because one process may hold at most ~19,900 fds.
+  const first = await startChild('engine-server', { protocol: 'echo', backlog: 4096, reusePort: true });
+  const port = first.ready['port'] as number;
+  const second = await startChild('engine-server', { protocol: 'echo', backlog: 4096, reusePort: true, port });
+  const clients = await Promise.all(['127.0.0.2', '127.0.0.3'].map((src) =>
+    startChild('client-proc', { protocol: 'stream', targets: [{ host: '127.0.0.1', port }], sources: [src] })));
+  try {
+    const ramps = await Promise.all(clients.map((c) => c.ask<{ timedOut: boolean; stats: Stats }>({ type: 'ramp', target: 15000 }, 'ramped', 90000)));
+    for (const r of ramps) {
+      assert.equal(r.timedOut, false);
+      assert.equal(r.stats.established, 15000);
+      assert.equal(r.stats.failed, 0);
+    }
+    let total = 0;
+    for (let i = 0; i < 100; i++) {
+      total = (await serverStats(first))['active']! + (await serverStats(second))['active']!;
+      if (total === 30000) break;
+      await sleep(20);
+    }
+    assert.equal(total, 30000, 'both server processes together count 30,000');
+  } finally {
+    for (const c of clients) await c.ask({ type: 'close' }, 'never', 2000).catch(() => undefined);
+    for (const c of [...clients, first, second]) await c.stop();
+  }
+  for (const c of [...clients, first, second]) assert.equal(alive(c.proc.pid!), false);
+});
+
+test('echo closed loop and open loop against native echo: every message answered, bytes match, percentiles ordered', async () => {
+  const server = createServer({ protocol: 'echo' });
+  const { port } = server.listen();
+  const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port }], messageBytes: 100, depth: 2 });
+  g.ramp(50);
+  await g.rampDone(10000);
+  // Open the window before the first message, so bytes sent and bytes answered cover the same messages.
+  g.reset();
+  g.run('closed');
+  await sleep(500);
+  g.stop();
+  await sleep(200);  // answers in flight arrive (not counted: the window closed)
+  let s = g.stats();
+  assert.ok(s.ops > 1000, `closed loop made progress (${s.ops})`);
+  assert.equal(s.errProtocol + s.errTimeout + s.errRead + s.errWrite, 0);
+  const p50 = s.latency.valueAtPercentile(50), p99 = s.latency.valueAtPercentile(99), max = s.latency.max;
+  assert.ok(p50 <= p99 && p99 <= max, `${p50} <= ${p99} <= ${max}`);
+  // Every byte sent came back: bytes in == bytes out once the pipe is quiet.
+  assert.equal(s.bytesIn, s.bytesOut);
+
+  g.reset();
+  g.run('open', 5000);
+  await sleep(1000);
+  g.stop();
+  await sleep(300);
+  s = g.stats();
+  assert.ok(s.sent >= 4500 && s.sent <= 5500, `open loop kept its rate (${s.sent} sent in 1 s at 5,000/s)`);
+  assert.equal(s.ops + s.dropped, s.sent, 'every scheduled message was answered (none dropped here)');
+  assert.equal(s.dropped, 0);
+  assert.ok(s.latency.valueAtPercentile(50) <= s.latency.valueAtPercentile(99));
+  g.close();
+  await server.close();
+});
+
+test('frame and pipelined HTTP: every answer checked, zero non-2xx', async () => {
+  const frames = createServer({ protocol: 'frame-echo' });
+  const fp = frames.listen().port;
+  const gf = new ClientGroup({ protocol: 'frame', targets: [{ host: '127.0.0.1', port: fp }], messageBytes: 300, depth: 4 });
+  gf.ramp(20);
+  await gf.rampDone(10000);
+  gf.run('closed');
+  gf.reset();
+  await sleep(500);
+  gf.stop();
+  const sf = gf.stats();
+  assert.ok(sf.ops > 500);
+  assert.equal(sf.errProtocol, 0);
+  gf.close();
+
+  const http = createServer({ protocol: 'http-static' });
+  const hp = http.listen().port;
+  const gh = new ClientGroup({ protocol: 'http', targets: [{ host: '127.0.0.1', port: hp }], depth: 16 });
+  gh.ramp(20);
+  await gh.rampDone(10000);
+  gh.run('closed');
+  gh.reset();
+  await sleep(500);
+  gh.stop();
+  const sh = gh.stats();
+  assert.ok(sh.ops > 500);
+  assert.equal(sh.errProtocol, 0, 'no non-2xx and no malformed responses');
+  gh.close();
+  // A path the server does not serve answers 404: counted as protocol errors.
+  const g404 = new ClientGroup({ protocol: 'http', targets: [{ host: '127.0.0.1', port: hp }], path: '/missing' });
+  g404.ramp(1);
+  await g404.rampDone(5000);
+  g404.run('closed');
+  g404.reset();
+  await sleep(200);
+  g404.stop();
+  assert.ok(g404.stats().errProtocol > 0);
+  g404.close();
+  await Promise.all([frames.close(), http.close()]);
+});
+
+test('WebSocket: handshake and echo of 10,000 messages; receive-only clients count every published message', async () => {
+  const echo = createServer({ protocol: 'http-static', websocket: 'echo' });
+  const ep = echo.listen().port;
+  const g = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port: ep }], messageBytes: 200 });
+  g.ramp(10);
+  await g.rampDone(10000);
+  g.run('closed');
+  g.reset();
+  await until(() => g.stats().ops >= 10000, '10,000 echoes', 20000);
+  g.stop();
+  const s = g.stats();
+  assert.equal(s.errProtocol + s.errRead + s.errTimeout, 0);
+  g.close();
+
+  // Receive-only: 40 members in room r0, the server publishes 250 stamped messages from JS.
+  let members = 0;
+  const room: EpollServer = createServer({ protocol: 'http', websocket: 'js' }, {
+    onWsOpen: (id, req) => {
+      room.subscribe(id, new URLSearchParams(req.query).get('room') ?? '');
+      members++;
+    },
+  });
+  const rp = room.listen().port;
+  const rcv = new ClientGroup({ protocol: 'ws-broadcast', targets: [{ host: '127.0.0.1', port: rp }], publishers: 0, rooms: 1 });
+  rcv.ramp(40);
+  await rcv.rampDone(10000);
+  await until(() => members === 40, 'all members joined');
+  rcv.reset();
+  const N = 250;
+  for (let i = 0; i < N; i++) {
+    const msg = Buffer.alloc(16);
+    msg.writeBigUInt64LE(process.hrtime.bigint() / 1000n, 0);  // CLOCK_MONOTONIC µs, as the driver stamps
+    assert.equal(room.publish('r0', msg), 40);
+    if (i % 50 === 0) await sleep(1);
+  }
+  await until(() => rcv.stats().ops === N * 40, `${N * 40} deliveries`, 10000);
+  const r = rcv.stats();
+  assert.equal(r.ops, N * 40);
+  assert.equal(r.errProtocol, 0);
+  assert.ok(r.latency.count === N * 40 && r.latency.valueAtPercentile(50) <= r.latency.max);
+  rcv.close();
+  await Promise.all([echo.close(), room.close()]);
+});
+
+test('bad targets end with counted errors and a clear reason, inside their time bound', async () => {
+  Engine.get();
+  const before = fdCount();
+  // Refused: a port nobody listens on.
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const closedPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const refused = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: closedPort }] });
+  refused.ramp(5);
+  let r = await refused.rampDone(5000);
+  assert.equal(r.timedOut, false);
+  assert.equal(r.stats.failed, 5);
+  assert.equal(r.stats.connectErrors['ECONNREFUSED'], 5);
+  refused.close();
+
+  // Unreachable in practice: a listener that never accepts, with a backlog of 1, drops further
+  // SYNs, so those connects neither complete nor fail and must end at the connect timeout.
+  // (python3 is on every machine that builds the addon; node:net cannot listen without accepting.)
+  const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(1)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(30)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stuckPort = await new Promise<number>((res) => py.stdout.once('data', (d: Buffer) => res(Number(d.toString().trim()))));
+  const slow = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: stuckPort }], connectTimeoutMs: 800 });
+  slow.ramp(20);
+  r = await slow.rampDone(5000);
+  assert.equal(r.timedOut, false, 'the ramp ended by itself within its bound');
+  assert.ok(r.stats.errTimeout > 0 && r.stats.connectErrors['ETIMEDOUT']! > 0, JSON.stringify(r.stats.connectErrors));
+  slow.close();
+  py.kill('SIGTERM');
+  await new Promise((res) => py.once('exit', res));
+
+  // A server that closes immediately: every connection is closed by the peer, counted.
+  const slammer = net.createServer((s) => s.destroy());
+  await new Promise<void>((r2) => slammer.listen(0, '127.0.0.1', () => r2()));
+  const sp = (slammer.address() as net.AddressInfo).port;
+  const slammed = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: sp }] });
+  slammed.ramp(10);
+  await slammed.rampDone(5000);
+  await until(() => slammed.stats().peerClosed === 10, 'peer closes to be counted', 5000);
+  assert.equal(slammed.stats().active, 0);
+  slammed.close();
+  await new Promise<void>((r2) => slammer.close(() => r2()));
+
+  // A server that never answers: messages time out (500 ms) and their connections close, counted.
+  const socks: net.Socket[] = [];
+  const silent = net.createServer((s) => { socks.push(s); });
+  await new Promise<void>((r2) => silent.listen(0, '127.0.0.1', () => r2()));
+  const qp = (silent.address() as net.AddressInfo).port;
+  const mute = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: qp }], responseTimeoutMs: 500 });
+  mute.ramp(5);
+  await mute.rampDone(5000);
+  mute.run('closed');
+  mute.reset();
+  await until(() => mute.stats().errTimeout === 5, 'response timeouts', 5000);
+  assert.equal(mute.stats().active, 0);
+  mute.close();
+  for (const s of socks) s.destroy();
+  await new Promise<void>((r2) => silent.close(() => r2()));
+  await until(() => fdCount() === before, `fds back to ${before}`, 5000);
+});
