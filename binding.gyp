@@ -42,6 +42,12 @@
       "target_name": "c1m_selftest_structs",
       "type": "executable",
       "sources": ["native/tests/structs_selftest.cc"]
+    },
+    {
+      # Self-tests of the pure protocol parsers (frame, HTTP, WebSocket, SHA-1, base64).
+      "target_name": "c1m_selftest_proto",
+      "type": "executable",
+      "sources": ["native/tests/proto_selftest.cc", "native/proto/http.cc", "native/proto/ws.cc", "native/proto/sha1.cc"]
     }
   ]
 }

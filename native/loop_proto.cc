@@ -57,6 +57,9 @@ Loop::Unit Loop::measure(const Slot& s, const Listener& L, const uint8_t* p, siz
     }
     case Proto::kHttp:
     case Proto::kHttpStatic: {
+      // After the last response (or end()) the connection waits for the peer's FIN; whatever
+      // the peer sends meanwhile is one unit that deliver_http drops unparsed.
+      if (s.flags & (kFlagEndPending | kFlagWriteShut)) return {Unit::kComplete, true, n, 0, nullptr};
       http::Limits lim;
       lim.max_header_bytes = L.opt.max_header_bytes;
       lim.max_body_bytes = L.opt.max_body;
@@ -135,6 +138,7 @@ uint32_t Loop::write_request_descriptor(const uint8_t* base, const http::Request
 bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
   Slot& s = table_[fd];
   const Listener& L = listeners_[s.listener];
+  if (s.flags & (kFlagEndPending | kFlagWriteShut)) return true;  // bytes after the last response (see measure)
   v_.counters->httpRequests++;
   if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) return ws_upgrade(fd, gen, p, placed);
   if (!req_.keep_alive) s.flags |= kFlagHttpLast;
@@ -153,7 +157,11 @@ bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
     req_ = keep;
   }
   uint32_t at = write_request_descriptor(p, req_, size_t(req_.content_length));
-  table_[fd].pending++;
+  // HEAD answers carry no body: remember which pending requests were HEAD (one bit each, oldest
+  // in bit 0; an HTTP connection has no topics, so that field holds the bits).
+  Slot& s2 = table_[fd];
+  if (s2.pending < 32 && span_is(p, req_.method, "HEAD")) s2.topics |= 1u << s2.pending;
+  s2.pending++;
   emit(kRecRequest, table_[fd].listener, fd, gen, at, words);
   return live(fd, gen);
 }
@@ -176,12 +184,24 @@ bool Loop::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t
   }
   v_.counters->httpResponses++;
   if (send_or_queue(fd, s, resp_.data(), len) < 0) return false;
-  if (!keep) begin_end(fd);
+  if (!keep) {
+    // The rest of the connection is the wait for the peer's FIN: reading goes on (and drops
+    // what arrives, see measure) so that FIN is seen and the connection closes.
+    s.flags &= ~kFlagHttpLast;
+    begin_end(fd);
+  }
   return true;
 }
 
 void Loop::http_fail(uint32_t fd, uint16_t status, const char* reason) {
   Slot& s = table_[fd];
+  if (s.pending > 0) {
+    // JS still owes answers to requests that came before the bad one. They go out first:
+    // respond() sends this error when the last of them is answered.
+    s.flags |= kFlagDoomed;
+    doomed_.push_back(Doom{tag_of(fd, s.gen), status, reason});
+    return;
+  }
   v_.counters->httpErrors++;
   std::string body = std::string(reason ? reason : http::reason_phrase(status)) + "\n";
   const char* extra = status == 426 ? "Content-Type: text/plain\r\nSec-WebSocket-Version: 13\r\n" : "Content-Type: text/plain\r\n";
@@ -204,17 +224,40 @@ bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* he
   Slot& s = table_[fd];
   if (s.pending == 0 || (s.flags & kFlagWs)) return false;
   s.pending--;
+  // A HEAD answer keeps the Content-Length of the body it would have had, without the body
+  // (RFC 9110 9.3.2).
+  const bool head = s.topics & 1u;
+  s.topics >>= 1;
+  const size_t send_len = head ? 0 : blen;
   const bool last = (s.flags & kFlagHttpLast) && s.pending == 0;
   std::string extra(reinterpret_cast<const char*>(headers), hlen);
   if ((s.flags & kFlagHttp10) && !last) extra += "Connection: keep-alive\r\n";
-  resp_.resize(512 + hlen + blen);
+  resp_.resize(512 + hlen + send_len);
   size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512 + hlen, status, nullptr, blen, !last,
                                         date_.get(int64_t(time(nullptr))), extra.c_str());
   if (hn == 0) return false;
-  if (blen) memcpy(resp_.data() + hn, body, blen);
+  if (send_len) memcpy(resp_.data() + hn, body, send_len);
   v_.counters->httpResponses++;
-  if (send_or_queue(fd, s, resp_.data(), hn + blen) < 0) return true;
-  if (last) begin_end(fd);
+  if (send_or_queue(fd, s, resp_.data(), hn + send_len) < 0) return true;
+  if ((s.flags & kFlagDoomed) && s.pending == 0) {
+    // A bad request followed the ones now all answered: its error goes out now (see http_fail).
+    const uint64_t tag = tag_of(fd, gen);
+    auto it = std::find_if(doomed_.begin(), doomed_.end(), [tag](const Doom& d) { return d.tag == tag; });
+    if (it != doomed_.end()) {
+      const Doom d = *it;
+      doomed_.erase(it);
+      http_fail(fd, d.code, d.reason);
+    }
+    update_activity();
+    return true;
+  }
+  if (last) {
+    // Reading stopped at the last request; it resumes so the peer's FIN is seen (measure drops
+    // anything else it sends). No edge announces a FIN that arrived while reading was stopped.
+    s.flags &= ~kFlagHttpLast;
+    begin_end(fd);
+    if (live(fd, gen) && !(table_[fd].flags & kFlagPeerEnded)) push_ready(fd);
+  }
   update_activity();
   return true;
 }
@@ -241,7 +284,8 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
   switch (L.opt.ws) {
     case WsMode::kBroadcast: {
       std::string_view room = query_param(p, req_, "room");
-      subscribe(fd, gen, room);
+      // No room named: the connection joins nothing, and what it sends is a protocol error.
+      if (!room.empty()) subscribe(fd, gen, room);
       return true;
     }
     case WsMode::kJs: {
@@ -384,6 +428,7 @@ bool Loop::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, siz
     case WsMode::kBroadcast: {
       auto it = subs_.find(fd);
       if (it != subs_.end() && !it->second.empty()) publish_id(it->second.front(), opcode, p, n);
+      else v_.counters->wsProtocolErrors++;
       return live(fd, gen);
     }
     default:

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { addonPath } from '../src/index.js';
 
-for (const name of ['c1m_selftest_structs']) {
+for (const name of ['c1m_selftest_structs', 'c1m_selftest_proto']) {
   test(`native self-test ${name}`, () => {
     const exe = join(dirname(addonPath), name);
     assert.ok(existsSync(exe), `${exe} is built by npm install (binding.gyp)`);
