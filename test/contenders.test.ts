@@ -69,6 +69,20 @@ function firstSpoken(name: string): Protocol | undefined {
   return PROTOCOLS.find((p) => speaks(name, p) === true);
 }
 
+/**
+ * Checks a payload byte count: equal to want, or null where the contender says it cannot
+ * count payload bytes for this protocol (it must then report null, never a guess).
+ */
+function assertPayloadBytes(t: TestContext, h: ContenderHandle, field: 'bytesIn' | 'bytesOut', got: number | null, want: number): void {
+  const counts = getContender(h.contender).countsPayloadBytes(h.protocol);
+  if (counts === true) {
+    assert.equal(got, want, field);
+    return;
+  }
+  t.diagnostic(`${h.contender} × ${h.protocol}: ${field} not counted: ${counts}`);
+  assert.equal(got, null, `${field} is null when not counted`);
+}
+
 async function settled(h: ContenderHandle, what: string, done: (s: ContenderStats) => boolean, timeoutMs = 5000): Promise<ContenderStats> {
   let last: ContenderStats | undefined;
   await eventually(async () => done((last = await h.stats())), timeoutMs, `${what} (last: ${JSON.stringify(last?.total)})`);
@@ -136,8 +150,8 @@ async function conformTcpEcho(t: TestContext, h: ContenderHandle): Promise<void>
   await t.test('stats count every connection and every byte', async () => {
     const s = await settled(h, 'all connections closed', (x) => x.total.connectionsNow === 0);
     assert.equal(s.total.connectionsTotal, connections);
-    assert.equal(s.total.bytesIn, bytes);
-    assert.equal(s.total.bytesOut, bytes);
+    assertPayloadBytes(t, h, 'bytesIn', s.total.bytesIn, bytes);
+    assertPayloadBytes(t, h, 'bytesOut', s.total.bytesOut, bytes);
     assert.equal(s.total.messagesIn, null, 'tcp-echo has no messages');
     assert.equal(s.total.protocolErrors, 0);
   });
@@ -185,8 +199,8 @@ async function conformFrameEcho(t: TestContext, h: ContenderHandle): Promise<voi
     assert.equal(s.total.connectionsTotal, connections);
     assert.equal(s.total.messagesIn, frames);
     assert.equal(s.total.messagesOut, frames);
-    assert.equal(s.total.bytesIn, bytes);
-    assert.equal(s.total.bytesOut, bytes);
+    assertPayloadBytes(t, h, 'bytesIn', s.total.bytesIn, bytes);
+    assertPayloadBytes(t, h, 'bytesOut', s.total.bytesOut, bytes);
     assert.equal(s.total.protocolErrors, 1);
   });
 }
@@ -300,8 +314,8 @@ async function conformWsEcho(t: TestContext, h: ContenderHandle): Promise<void> 
     assert.equal(s.total.connectionsTotal, connections);
     assert.equal(s.total.messagesIn, messages);
     assert.equal(s.total.messagesOut, messages);
-    assert.equal(s.total.bytesIn, bytes);
-    assert.equal(s.total.bytesOut, bytes);
+    assertPayloadBytes(t, h, 'bytesIn', s.total.bytesIn, bytes);
+    assertPayloadBytes(t, h, 'bytesOut', s.total.bytesOut, bytes);
     assert.equal(s.total.protocolErrors, 1);
   });
 }
@@ -322,20 +336,25 @@ async function conformWsBroadcast(t: TestContext, h: ContenderHandle): Promise<v
     clients.push(c);
     return c;
   };
+  const byMessage = getContender(h.contender).joinByMessage;
+  if (!byMessage) t.diagnostic(`${h.contender} joins rooms by ?room= only: every member joins by URL`);
   try {
     // Room "alpha": two members by query string, one by a join message. Room "beta": one of each.
+    // A contender that joins by URL only gets every member by URL.
     const a1 = await open('/?room=alpha');
     const a2 = await open('/?room=alpha');
-    const a3 = await open('/');
+    const a3 = await open(byMessage ? '/' : '/?room=alpha');
     const b1 = await open('/?room=beta');
-    const b2 = await open('/');
+    const b2 = await open(byMessage ? '/' : '/?room=beta');
     const loner = await open('/');
-    await send(a3, 'join:alpha');
-    await send(b2, 'join:beta');
+    if (byMessage) {
+      await send(a3, 'join:alpha');
+      await send(b2, 'join:beta');
+    }
     const alpha = [a1, a2, a3];
     const beta = [b1, b2];
 
-    await t.test('members join by ?room= and by a first "join:" message', async () => {
+    await t.test(byMessage ? 'members join by ?room= and by a first "join:" message' : 'members join by ?room=', async () => {
       // A join by message is in once a publish reaches all members; each publish counts.
       for (const [room, size] of [['alpha', 3], ['beta', 2]] as const) {
         await eventually(
@@ -351,7 +370,9 @@ async function conformWsBroadcast(t: TestContext, h: ContenderHandle): Promise<v
     });
 
     await t.test('a message from a connection in no room is a protocol error and goes nowhere', async () => {
-      await send(loner, 'hello, anyone?');
+      // Where joining is by URL only, a join message is just such a message: it joins nothing
+      // (the loner must then get none of alpha's traffic below).
+      await send(loner, byMessage ? 'hello, anyone?' : 'join:alpha');
       await settled(h, 'protocol error counted', (s) => s.total.protocolErrors === 1);
     });
 
@@ -410,7 +431,7 @@ async function conformWsBroadcast(t: TestContext, h: ContenderHandle): Promise<v
     await t.test('stats count messages in and deliveries out', async () => {
       const s = await h.stats();
       assert.equal(s.total.messagesIn, messagesIn);
-      assert.equal(s.total.bytesIn, bytesIn);
+      assertPayloadBytes(t, h, 'bytesIn', s.total.bytesIn, bytesIn);
       assert.equal(s.total.messagesOut, deliveries);
       assert.equal(s.total.connectionsNow, clients.length);
       assert.equal(s.total.connectionsTotal, clients.length);
@@ -453,7 +474,7 @@ async function stopWithOpenConnections(h: ContenderHandle, protocol: Protocol, s
 // ---- the suite -------------------------------------------------------------------------------
 
 test('the registry names contenders and says which protocols each speaks', () => {
-  assert.ok(names.includes('net') && names.includes('uws'));
+  for (const name of ['epoll', 'epoll-native', 'net', 'uws']) assert.ok(names.includes(name), name);
   assert.equal(speaks('net', 'tcp-echo'), true);
   assert.equal(speaks('uws', 'tcp-echo'), 'uWebSockets.js does not speak raw TCP');
   assert.equal(speaks('uws', 'frame-echo'), 'uWebSockets.js does not speak raw TCP');
@@ -462,11 +483,17 @@ test('the registry names contenders and says which protocols each speaks', () =>
   for (const name of names) {
     const def = getContender(name);
     assert.equal(def.name, name);
+    assert.equal(typeof def.joinByMessage, 'boolean');
     for (const p of PROTOCOLS) {
       const s = speaks(name, p);
       assert.ok(s === true || (typeof s === 'string' && s.length > 0), `${name} × ${p} is true or a reason`);
+      const b = def.countsPayloadBytes(p);
+      assert.ok(b === true || (typeof b === 'string' && b.length > 0), `${name} × ${p} counts payload bytes, or says why not`);
     }
   }
+  // The JS-facing contenders count payload bytes everywhere; only a native path may not.
+  for (const name of ['epoll', 'net', 'uws']) for (const p of PROTOCOLS) assert.equal(getContender(name).countsPayloadBytes(p), true);
+  assert.equal(getContender('epoll-native').joinByMessage, false);
 });
 
 test('start options are checked before any process starts', async () => {

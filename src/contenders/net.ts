@@ -28,6 +28,8 @@ export const netContender: ContenderDefinition = {
   description: 'node:net (tcp), node:http (http), ws on node:http (WebSocket): libuv, one JS object per connection',
   speaks: (_protocol: Protocol) => true,
   sharedPort: () => (nodeHasReusePort() ? true : `node:net supports reusePort only from Node 22.12 (this is ${process.version})`),
+  countsPayloadBytes: () => true,
+  joinByMessage: true,
   probe: async () => {},
   start: async (config) => {
     switch (config.protocol) {

@@ -3,11 +3,13 @@
 // heavy or optional imports (addons, optional packages) inside probe() and start().
 
 import { checkProtocol } from './config.js';
+import { epollContender, epollNativeContender } from './epoll.js';
 import { netContender } from './net.js';
+import { testContenders } from './testing.js';
 import type { ContenderDefinition, Protocol } from './types.js';
 import { uwsContender } from './uws.js';
 
-const DEFINITIONS: readonly ContenderDefinition[] = [netContender, uwsContender];
+const DEFINITIONS: readonly ContenderDefinition[] = [epollContender, epollNativeContender, netContender, uwsContender];
 
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 
@@ -17,7 +19,8 @@ export function contenderNames(): string[] {
 }
 
 export function getContender(name: string): ContenderDefinition {
-  const def = BY_NAME.get(name);
+  // Test contenders (src/contenders/testing.ts) resolve by name only when enabled, and are never listed.
+  const def = BY_NAME.get(name) ?? testContenders().find((d) => d.name === name);
   if (def === undefined) throw new RangeError(`unknown contender "${name}"; known: ${contenderNames().join(', ')}`);
   return def;
 }

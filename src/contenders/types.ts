@@ -116,6 +116,18 @@ export interface ContenderDefinition {
   /** true, or the reason the contender cannot share one port between workers (SO_REUSEPORT). */
   sharedPort(): true | string;
   /**
+   * true, or the reason the contender cannot count application payload bytes in protocol
+   * (bytesIn and bytesOut are then null, never an estimate): a native path that sees only
+   * wire bytes, framing included.
+   */
+  countsPayloadBytes(protocol: Protocol): true | string;
+  /**
+   * ws-broadcast: whether a first text message "join:NAME" joins a room. When false, only the
+   * upgrade URL's ?room=NAME does, and a join message is one more message of a connection in no
+   * room (dropped, a protocol error).
+   */
+  readonly joinByMessage: boolean;
+  /**
    * Rejects when the contender cannot run on this machine (an optional package missing, an
    * addon not built); the error message is the reason it is unavailable. Runs in a child only.
    */

@@ -94,6 +94,8 @@ export const uwsContender: ContenderDefinition = {
   speaks: (protocol: Protocol) =>
     protocol === 'tcp-echo' || protocol === 'frame-echo' ? 'uWebSockets.js does not speak raw TCP' : true,
   sharedPort: () => true,
+  countsPayloadBytes: () => true,
+  joinByMessage: true,
   probe: async () => {
     await loadUws();
   },

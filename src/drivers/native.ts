@@ -6,6 +6,7 @@ import {
   DriverUnavailableError, type CpuUse, type DriverConfig, type DriverErrors, type DriverFactory, type DriverImpl,
   type RampResult, type RunResult,
 } from './types.js';
+import { CLIENT_BOUND_PCT } from './cpu.js';
 
 const PROTOCOL_MAP: Record<Protocol, ClientProtocol> = {
   'tcp-echo': 'stream',
@@ -14,9 +15,6 @@ const PROTOCOL_MAP: Record<Protocol, ClientProtocol> = {
   'ws-echo': 'ws-echo',
   'ws-broadcast': 'ws-broadcast',
 };
-
-/** A driver process at or above this share of one core is the bottleneck, not the server. */
-export const CLIENT_BOUND_PCT = 90;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -14,6 +14,13 @@ export type LoadMode =
   | 'closed'  // closed loop: `depth` messages in flight per connection, a new one per answer
   | 'open';   // open loop: `rate` messages/s in total on a fixed schedule, latency from the schedule (coordinated-omission corrected)
 
+/**
+ * The latency histogram layout (microseconds) every driver records with, so that histograms of
+ * several driver processes, and of different drivers, merge exactly: 1 µs to 60 s at 3
+ * significant digits. Slower answers are recorded as 60 s and counted in `overflow`.
+ */
+export const DRIVER_LATENCY_LAYOUT = Object.freeze({ lowest: 1, highest: 60_000_000, digits: 3 });
+
 export interface Target {
   host: string;
   port: number;
@@ -83,6 +90,10 @@ export interface RampResult {
   /** errno name → count, for connect failures (ECONNREFUSED, ETIMEDOUT, EADDRNOTAVAIL, …). */
   connectErrors: Record<string, number>;
   cpu: CpuUse;
+  /** Driver-specific figures (e.g. `held: 0` when the ramp's connections are not kept for the run). */
+  extra?: Record<string, number>;
+  /** Sentences about what went wrong or what the figures mean (refusals, probes, ignored options). */
+  warnings?: string[];
 }
 
 /** Result of a run phase. Counts cover the measured window only (after warm-up). */
@@ -101,6 +112,10 @@ export interface RunResult {
   clientBound: boolean;
   /** Driver-specific figures (e.g. ws-broadcast deliveries, autocannon's non2xx). */
   extra: Record<string, number>;
+  /** errno name → count, for connect failures during the run (drivers that reconnect). */
+  connectErrors?: Record<string, number>;
+  /** Sentences about what went wrong or what the figures mean (no answers, refusals, approximations). */
+  warnings?: string[];
 }
 
 /** Driver → parent messages. */
@@ -111,7 +126,7 @@ export type DriverMessage =
   | { type: 'ramped'; result: RampResult }
   | { type: 'ran'; result: RunResult }
   | { type: 'stats'; connections: number; errors: DriverErrors }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string; command?: DriverCommand['type'] };
 
 /** One driver implementation inside the driver process (src/drivers/child.ts picks it by name). */
 export interface DriverImpl {

@@ -1,0 +1,337 @@
+// The project's own epoll engine, twice: `epoll` hands every message or request to a JS
+// handler (the comparison that matters to a Node user), `epoll-native` runs the engine's native
+// echo, static and broadcast paths with no JS per message (the floor). The engine is a native
+// addon, so it is imported inside probe() and start() only: the parent never loads it.
+
+import type { EngineCounters, EpollServer, ServerOptions } from '../index.js';
+import {
+  HTTP_CONTENT_TYPE,
+  HTTP_HELLO_BODY,
+  HTTP_NOT_FOUND_BODY,
+  isHelloRequest,
+  measures,
+  roomFromJoin,
+  roomFromUrl,
+} from './protocols.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './types.js';
+
+type EngineModule = typeof import('../index.js');
+
+let loading: Promise<EngineModule> | undefined;
+
+/** Imports the engine and loads its addon once; rejects with the reason it cannot run here. */
+function loadEngine(): Promise<EngineModule> {
+  loading ??= import('../index.js').then((engine) => {
+    engine.loadAddon();
+    return engine;
+  });
+  return loading;
+}
+
+/** The largest listen(2) backlog the engine's options accept (the kernel caps it lower anyway). */
+const ENGINE_MAX_BACKLOG = 1 << 20;
+/** The longest idle timeout the engine's options accept. */
+const ENGINE_MAX_IDLE_MS = 1 << 30;
+
+/** What one worker's server counts in JS, on top of the engine's own counters. */
+interface Tally {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  protocolErrors: number;
+}
+
+function tally(): Tally {
+  return { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, protocolErrors: 0 };
+}
+
+/**
+ * Turns engine counters and the protocol's own numbers into ServerStats. Connections come from
+ * the engine (one server per worker process, so its per-thread counters are this server's).
+ * Fields the protocol does not have are null; so are payload bytes passed as null because the
+ * path cannot see them. Every engine counter goes into extra under "engine.", so wire bytes
+ * and batch sizes are in the result too.
+ */
+function snapshot(protocol: Protocol, c: EngineCounters, s: { messagesIn: number; messagesOut: number; bytesIn: number | null; bytesOut: number | null; protocolErrors: number }, extra: Record<string, number> = {}): ServerStats {
+  const m = measures(protocol);
+  for (const [k, v] of Object.entries(c)) extra[`engine.${k}`] = v;
+  return {
+    connectionsNow: c['active'] ?? 0,
+    connectionsTotal: c['accepted'] ?? 0,
+    messagesIn: m.messages ? s.messagesIn : null,
+    messagesOut: m.messages ? s.messagesOut : null,
+    bytesIn: m.bytes ? s.bytesIn : null,
+    bytesOut: m.bytes ? s.bytesOut : null,
+    protocolErrors: s.protocolErrors,
+    extra,
+  };
+}
+
+/** The engine counter named k (every name is always present; 0 keeps the types honest). */
+function n(c: EngineCounters, k: string): number {
+  return c[k] ?? 0;
+}
+
+/** Options every listener gets from the shared limits, and the limits it actually applies. */
+function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolean): { options: ServerOptions; limits: EffectiveLimits } {
+  const maxFrameBytes = Math.min(config.limits.maxMessageBytes, engine.MAX_FRAME_LIMIT);
+  const backlog = Math.min(config.limits.backlog, ENGINE_MAX_BACKLOG);
+  const idleTimeoutMs = Math.min(config.limits.idleTimeoutMs, ENGINE_MAX_IDLE_MS);
+  return {
+    options: {
+      host: config.host,
+      port: config.port,
+      backlog,
+      // Per-worker ports stay exclusive, so a port still held by a stale process fails loudly.
+      reusePort: config.portMode === 'shared',
+      noDelay: true,
+      idleTimeoutMs,
+      maxFrameBytes,
+    },
+    limits: { maxMessageBytes: messages ? maxFrameBytes : null, idleTimeoutMs, backlog },
+  };
+}
+
+function running(server: EpollServer, limits: EffectiveLimits, stats: () => ServerStats, publish?: ContenderServer['publish']): ContenderServer {
+  const port = server.listen().port;
+  const out: ContenderServer = {
+    port,
+    limits,
+    stats,
+    // The engine ends every connection (queued bytes first), and closes what is left at the bound.
+    close: (graceMs) => server.close({ timeoutMs: graceMs }),
+  };
+  if (publish !== undefined) out.publish = publish;
+  return out;
+}
+
+function byteLength(data: string | Uint8Array): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+}
+
+// ---- epoll: JS handlers ----------------------------------------------------------------------
+
+const TEXT_HEADERS = Object.freeze({ 'Content-Type': HTTP_CONTENT_TYPE });
+const HELLO = Buffer.from(HTTP_HELLO_BODY);
+const NOT_FOUND = Buffer.from(HTTP_NOT_FOUND_BODY);
+
+export const epollContender: ContenderDefinition = {
+  name: 'epoll',
+  description: 'the c1m epoll engine (edge-triggered, batched records) with a JS handler for every message or request',
+  speaks: () => true,
+  sharedPort: () => true,
+  countsPayloadBytes: () => true,
+  joinByMessage: true,
+  probe: async () => {
+    await loadEngine();
+  },
+  start: async (config) => startJs(await loadEngine(), config),
+};
+
+function startJs(engine: EngineModule, config: ChildConfig): ContenderServer {
+  const { protocol } = config;
+  const t = tally();
+  switch (protocol) {
+    case 'tcp-echo': {
+      const { options, limits } = baseOptions(engine, config, false);
+      // Raw bytes are payload bytes, so the engine's byte counters are exactly the protocol's.
+      const server: EpollServer = engine.createServer({ ...options, protocol: 'raw' }, { onData: (id, data) => void server.write(id, data) });
+      return running(server, limits, () => {
+        const c = server.counters();
+        return snapshot(protocol, c, { ...t, bytesIn: n(c, 'bytesIn'), bytesOut: n(c, 'bytesOut') });
+      });
+    }
+    case 'frame-echo': {
+      const { options, limits } = baseOptions(engine, config, true);
+      const server: EpollServer = engine.createServer(
+        { ...options, protocol: 'frame' },
+        {
+          onFrame: (id, payload) => {
+            t.messagesIn++;
+            t.messagesOut++;
+            t.bytesIn += payload.length;
+            t.bytesOut += payload.length;
+            server.writeFrame(id, payload);
+          },
+        },
+      );
+      // An oversized header is the only thing that closes a frame connection for its protocol.
+      return running(server, limits, () => {
+        const c = server.counters();
+        return snapshot(protocol, c, { ...t, protocolErrors: n(c, 'closedProtocol') });
+      });
+    }
+    case 'http-hello': {
+      const { options, limits } = baseOptions(engine, config, false);
+      const server: EpollServer = engine.createServer(
+        { ...options, protocol: 'http' },
+        {
+          onRequest: (id, req) => {
+            t.messagesIn++;
+            t.messagesOut++;
+            if (isHelloRequest(req.method, req.url)) server.respond(id, 200, HELLO, TEXT_HEADERS);
+            else server.respond(id, 404, NOT_FOUND, TEXT_HEADERS);
+          },
+        },
+      );
+      return running(server, limits, () => {
+        const c = server.counters();
+        return snapshot(protocol, c, { ...t, protocolErrors: n(c, 'httpErrors') });
+      });
+    }
+    case 'ws-echo': {
+      const { options, limits } = baseOptions(engine, config, true);
+      const server: EpollServer = engine.createServer(
+        { ...options, protocol: 'http', websocket: 'js' },
+        {
+          // A plain request on a WebSocket listener is 404, as with net and uws.
+          onRequest: (id) => void server.respond(id, 404, NOT_FOUND, TEXT_HEADERS),
+          onWsMessage: (id, data, isBinary) => {
+            t.messagesIn++;
+            t.messagesOut++;
+            t.bytesIn += data.length;
+            t.bytesOut += data.length;
+            server.wsSend(id, data, isBinary);
+          },
+        },
+      );
+      return running(server, limits, () => {
+        const c = server.counters();
+        return snapshot(protocol, c, { ...t, protocolErrors: n(c, 'wsProtocolErrors') + n(c, 'httpErrors') });
+      });
+    }
+    case 'ws-broadcast':
+      return startJsBroadcast(engine, config, t);
+  }
+}
+
+function startJsBroadcast(engine: EngineModule, config: ChildConfig, t: Tally): ContenderServer {
+  const { options, limits } = baseOptions(engine, config, true);
+  // The engine keeps topic membership natively; JS only remembers which room a connection is
+  // in, to publish its messages there.
+  const roomOf = new Map<number, string>();
+  const join = (id: number, room: string): void => {
+    roomOf.set(id, room);
+    server.subscribe(id, room);
+  };
+  const deliver = (room: string, data: string | Uint8Array, binary: boolean): number => {
+    // Native fan-out to every member, the sender included; the frame is built once.
+    const recipients = server.publish(room, data, binary);
+    t.messagesOut += recipients;
+    t.bytesOut += recipients * byteLength(data);
+    return recipients;
+  };
+  const server: EpollServer = engine.createServer(
+    { ...options, protocol: 'http', websocket: 'js' },
+    {
+      onRequest: (id) => void server.respond(id, 404, NOT_FOUND, TEXT_HEADERS),
+      onWsOpen: (id, req) => {
+        const room = roomFromUrl(req.url);
+        if (room !== undefined) join(id, room);
+      },
+      onWsMessage: (id, data, isBinary) => {
+        t.messagesIn++;
+        t.bytesIn += data.length;
+        const room = roomOf.get(id);
+        if (room !== undefined) {
+          deliver(room, data, isBinary);
+          return;
+        }
+        const named = isBinary ? undefined : roomFromJoin(data);
+        if (named === undefined) t.protocolErrors++;
+        else join(id, named);
+      },
+      onClose: (id) => void roomOf.delete(id),
+    },
+  );
+  return running(
+    server,
+    limits,
+    () => {
+      const c = server.counters();
+      return snapshot(config.protocol, c, { ...t, protocolErrors: t.protocolErrors + n(c, 'wsProtocolErrors') + n(c, 'httpErrors') }, { members: roomOf.size });
+    },
+    (room, data, binary) => deliver(room, data, binary),
+  );
+}
+
+// ---- epoll-native: the engine's native paths -------------------------------------------------
+
+/**
+ * A path no request line can carry (the target ends at the first space), so the static
+ * responder of a WebSocket listener answers every plain request 404, as net and uws do.
+ */
+const NO_STATIC_PATH = ' ';
+
+const WIRE_BYTES_ONLY =
+  'the native path counts wire bytes only (frame headers, WebSocket framing and unfinished messages included), ' +
+  'so payload bytes are null; wire bytes are in extra["engine.bytesIn"] and extra["engine.bytesOut"]';
+
+export const epollNativeContender: ContenderDefinition = {
+  name: 'epoll-native',
+  description: 'the c1m epoll engine on its native paths (echo, frame echo, static HTTP, WebSocket echo and topics): no JS per message',
+  speaks: () => true,
+  sharedPort: () => true,
+  countsPayloadBytes: (protocol) => (protocol === 'tcp-echo' || protocol === 'http-hello' ? true : WIRE_BYTES_ONLY),
+  // The native broadcast mode joins the room of the upgrade URL (?room=NAME) and nothing else.
+  joinByMessage: false,
+  probe: async () => {
+    await loadEngine();
+  },
+  start: async (config) => startNative(await loadEngine(), config),
+};
+
+function startNative(engine: EngineModule, config: ChildConfig): ContenderServer {
+  const { protocol } = config;
+  const messages = protocol !== 'tcp-echo' && protocol !== 'http-hello';
+  const { options, limits } = baseOptions(engine, config, messages);
+  switch (protocol) {
+    case 'tcp-echo': {
+      const server = engine.createServer({ ...options, protocol: 'echo' });
+      return running(server, limits, () => {
+        const c = server.counters();
+        return snapshot(protocol, c, { ...tally(), bytesIn: n(c, 'bytesIn'), bytesOut: n(c, 'bytesOut') });
+      });
+    }
+    case 'frame-echo': {
+      const server = engine.createServer({ ...options, protocol: 'frame-echo' });
+      // Every complete frame is written back as it is parsed, so frames out are frames in.
+      return running(server, limits, () => {
+        const c = server.counters();
+        const frames = n(c, 'framesIn');
+        return snapshot(protocol, c, { messagesIn: frames, messagesOut: frames, bytesIn: null, bytesOut: null, protocolErrors: n(c, 'closedProtocol') });
+      });
+    }
+    case 'http-hello': {
+      const server = engine.createServer({
+        ...options,
+        protocol: 'http-static',
+        staticPath: '/',
+        staticBody: HTTP_HELLO_BODY,
+        staticType: HTTP_CONTENT_TYPE,
+      });
+      return running(server, limits, () => {
+        const c = server.counters();
+        return snapshot(protocol, c, { ...tally(), messagesIn: n(c, 'httpRequests'), messagesOut: n(c, 'httpResponses'), protocolErrors: n(c, 'httpErrors') });
+      });
+    }
+    case 'ws-echo':
+    case 'ws-broadcast': {
+      const broadcast = protocol === 'ws-broadcast';
+      const server = engine.createServer({ ...options, protocol: 'http-static', staticPath: NO_STATIC_PATH, websocket: broadcast ? 'broadcast' : 'echo' });
+      const stats = (): ServerStats => {
+        const c = server.counters();
+        return snapshot(protocol, c, {
+          messagesIn: n(c, 'wsMessagesIn'),
+          // In broadcast mode the only messages sent are publish deliveries (control publishes included).
+          messagesOut: n(c, broadcast ? 'deliveries' : 'wsMessagesOut'),
+          bytesIn: null,
+          bytesOut: null,
+          protocolErrors: n(c, 'wsProtocolErrors') + n(c, 'httpErrors'),
+        });
+      };
+      return running(server, limits, stats, broadcast ? (room, data, binary) => server.publish(room, data, binary) : undefined);
+    }
+  }
+}

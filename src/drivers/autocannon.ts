@@ -1,0 +1,372 @@
+// autocannon as a driver, through its programmatic API: HTTP only, closed loop only.
+//
+// Ramp: autocannon opens its connections when its run starts and cannot hold idle ones, so the
+// ramp is the shared HTTP probe (http-probe.ts): it opens the requested connections at the
+// requested rate, gets one answer on each, reports what it saw, and closes them (extra.held = 0).
+// The count it was asked for is what the next run opens.
+//
+// Run: one autocannon instance per target, side by side, with the ramped connections split over
+// the targets and `pipelining` = depth. Each instance runs once for warm-up + duration; the
+// measured window is cut out by time, so warm-up traffic flows on the same connections but is
+// not counted. Latency is not taken from autocannon's summary: every answer's own response time
+// (autocannon's 'response' event, from hrtime at the request's write to its last byte) is
+// recorded in microseconds into our HDR histogram, so the histogram holds every sample of the
+// window and merges exactly with other processes'. Errors are counted per event through
+// `setupClient` on each connection: connect failures by errno (autocannon retries a refused
+// connection at once, so these count attempts), resets and server hang-ups with requests in
+// flight as read errors (autocannon reconnects silently on a hang-up), per-request timeouts,
+// and non-2xx answers and wrong bodies as protocol errors.
+
+import { isIPv6, type Socket } from 'node:net';
+import type autocannonTypes from 'autocannon';
+import { HTTP_HELLO_BODY, isHelloRequest } from '../contenders/protocols.js';
+import { Histogram } from '../metrics/histogram.js';
+import type { ResolvedDriverConfig } from './config.js';
+import { HttpProbe } from './http-probe.js';
+import { addErrors, emptyErrors, mergeRunResults, splitCount, totalErrors } from './merge.js';
+import {
+  DRIVER_LATENCY_LAYOUT,
+  DriverUnavailableError,
+  type DriverCommand,
+  type DriverConfig,
+  type DriverErrors,
+  type DriverFactory,
+  type DriverImpl,
+  type RampResult,
+  type RunResult,
+  type Target,
+} from './types.js';
+
+type Autocannon = typeof autocannonTypes;
+type Instance = autocannonTypes.Instance;
+
+/** The parts of autocannon's per-connection Client (lib/httpClient.js) this driver hooks. */
+interface ClientInternals {
+  _connect(): void;
+  conn: Socket;
+  pipelinedRequests: { size(): number };
+  on(event: 'response', cb: (status: number, bytes: number, ms: number) => void): void;
+  on(event: 'timeout' | 'mismatch', cb: () => void): void;
+}
+
+/** How long after the window ends autocannon may take to destroy its clients and call back. */
+const STOP_BOUND_MS = 5000;
+const PROGRESS_MS = 250;
+
+function url(t: Target, path: string): string {
+  return `http://${isIPv6(t.host) ? `[${t.host}]` : t.host}:${t.port}${path}`;
+}
+
+function where(t: Target): string {
+  return isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
+}
+
+function zeroCpu(): RunResult['cpu'] {
+  return { userMs: 0, sysMs: 0, pct: 0 };
+}
+
+/** Counts of one autocannon instance (one target) over one run. */
+class TargetRun {
+  readonly hist = new Histogram(DRIVER_LATENCY_LAYOUT.lowest, DRIVER_LATENCY_LAYOUT.highest, DRIVER_LATENCY_LAYOUT.digits);
+  readonly errors = emptyErrors();
+  readonly connectErrors: Record<string, number> = {};
+  ops = 0;
+  bytes = 0;
+  non2xx = 0;
+  firstNon2xx = 0;
+  mismatches = 0;
+  closedByServer = 0;
+  responsesTotal = 0;
+  open = 0;
+  peakOpen = 0;
+  openAtEnd = 0;
+  instance: Instance | undefined;
+  finished: Promise<void> = Promise.resolve();
+  failure: Error | undefined;
+
+  constructor(
+    readonly target: Target,
+    readonly connections: number,
+  ) {}
+}
+
+class AutocannonDriver implements DriverImpl {
+  readonly #config: ResolvedDriverConfig;
+  readonly #autocannon: Autocannon;
+  readonly #notes: string[];
+  /** Connections the next run opens: the last ramp's target. */
+  #target = 0;
+  #probe: HttpProbe | undefined;
+  #runs: TargetRun[] = [];
+  #stopRun: (() => void) | undefined;
+  readonly #cumulative = emptyErrors();
+  #closed = false;
+
+  constructor(config: ResolvedDriverConfig, autocannon: Autocannon, notes: string[]) {
+    this.#config = config;
+    this.#autocannon = autocannon;
+    this.#notes = notes;
+  }
+
+  async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
+    if (this.#closed) throw new Error('autocannon driver is closed');
+    const c = this.#config;
+    this.#target = cmd.connections;
+    this.#probe = new HttpProbe({
+      driver: 'autocannon',
+      targets: c.targets,
+      connections: cmd.connections,
+      ratePerSec: cmd.ratePerSec,
+      timeoutMs: cmd.timeoutMs,
+      connectTimeoutMs: c.connectTimeoutMs,
+      responseTimeoutMs: c.responseTimeoutMs,
+      path: c.path,
+    });
+    const r = await this.#probe.run(progress);
+    this.#probe = undefined;
+    addErrors(this.#cumulative, r.errors);
+    const warnings = [...this.#notes, ...(r.warnings ?? [])];
+    const out: RampResult = { ...r, cpu: zeroCpu() };
+    if (warnings.length > 0) out.warnings = warnings;
+    else delete out.warnings;
+    return out;
+  }
+
+  async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {
+    if (this.#closed) throw new Error('autocannon driver is closed');
+    if (this.#target === 0) throw new RangeError('autocannon: ramp to a connection count before run (the run opens that many connections)');
+    const c = this.#config;
+    const runs = splitCount(this.#target, c.targets.length)
+      .map((n, i) => new TargetRun(c.targets[i] as Target, n))
+      .filter((r) => r.connections > 0);
+    this.#runs = runs;
+    let measuring = cmd.warmupMs === 0;
+    let windowStart = performance.now();
+    let windowEnd = windowStart;
+    const expectBody = isHelloRequest('GET', c.path) ? HTTP_HELLO_BODY : undefined;
+    // autocannon refuses timeouts under one second.
+    const timeoutS = Math.max(1, c.responseTimeoutMs / 1000);
+
+    for (const r of runs) this.#start(r, cmd, timeoutS, expectBody, () => measuring);
+
+    const ticker = setInterval(() => {
+      progress(
+        runs.reduce((a, r) => a + r.open, 0),
+        runs.reduce((a, r) => a + r.ops, 0),
+      );
+    }, PROGRESS_MS);
+    await new Promise<void>((resolve) => {
+      const warm = setTimeout(() => {
+        measuring = true;
+        windowStart = performance.now();
+      }, cmd.warmupMs);
+      const end = setTimeout(() => stop(), cmd.warmupMs + cmd.durationMs);
+      const stop = (): void => {
+        if (this.#stopRun === undefined) return;
+        this.#stopRun = undefined;
+        clearTimeout(warm);
+        clearTimeout(end);
+        windowEnd = performance.now();
+        measuring = false;
+        for (const r of runs) {
+          r.openAtEnd = r.open;
+          r.instance?.stop();
+        }
+        resolve();
+      };
+      this.#stopRun = stop;
+      if (runs.every((r) => r.failure !== undefined)) stop();
+    });
+    clearInterval(ticker);
+    // autocannon destroys its clients at its next sample tick after stop(); wait for that, bounded.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(runs.map((r) => r.finished)), new Promise((resolve) => (bound = setTimeout(resolve, STOP_BOUND_MS)))]);
+    clearTimeout(bound);
+    this.#runs = [];
+    if (this.#closed) throw new Error('autocannon driver closed during the run');
+    const failures = runs.filter((r) => r.failure !== undefined);
+    if (failures.length === runs.length) throw new Error(`autocannon could not run: ${failures.map((r) => r.failure?.message).join('; ')}`);
+    const durationMs = Math.max(0, windowEnd - windowStart);
+    const results = runs.map((r) => this.#result(r, durationMs));
+    for (const r of results) addErrors(this.#cumulative, r.errors);
+    const merged = mergeRunResults(results);
+    const warnings = [...this.#notes, ...(merged.warnings ?? [])];
+    if (warnings.length > 0) merged.warnings = warnings;
+    return merged;
+  }
+
+  #start(r: TargetRun, cmd: Extract<DriverCommand, { type: 'run' }>, timeoutS: number, expectBody: string | undefined, measuring: () => boolean): void {
+    const c = this.#config;
+    const setupClient = (client: autocannonTypes.Client): void => {
+      const cl = client as unknown as ClientInternals;
+      const connect = cl._connect;
+      let lastStatus = 200;
+      // Wrapping _connect is the one way to see every socket autocannon opens, including the
+      // silent reconnects after a server hang-up that its own counters never show.
+      cl._connect = function (this: ClientInternals): void {
+        connect.call(this);
+        const conn = this.conn;
+        let connected = false;
+        conn.once('connect', () => {
+          connected = true;
+          r.open++;
+          if (r.open > r.peakOpen) r.peakOpen = r.open;
+        });
+        conn.once('close', () => {
+          if (connected) r.open--;
+        });
+        conn.on('error', (err: NodeJS.ErrnoException) => {
+          if (!measuring()) return;
+          if (!connected) {
+            r.errors.connect++;
+            const code = err.code ?? 'EUNKNOWN';
+            r.connectErrors[code] = (r.connectErrors[code] ?? 0) + 1;
+          } else if (err.code === 'EPIPE') {
+            r.errors.write++;
+          } else {
+            r.errors.read++;
+          }
+        });
+        conn.once('end', () => {
+          if (measuring() && this.pipelinedRequests.size() > 0) {
+            r.errors.read++;
+            r.closedByServer++;
+          }
+        });
+      };
+      cl.on('response', (status, bytes, ms) => {
+        r.responsesTotal++;
+        lastStatus = status;
+        if (!measuring()) return;
+        r.ops++;
+        r.bytes += bytes;
+        r.hist.record(Math.max(0, Math.round(ms * 1000)));
+        if (status < 200 || status > 299) {
+          r.errors.protocol++;
+          r.non2xx++;
+          if (r.firstNon2xx === 0) r.firstNon2xx = status;
+        }
+      });
+      // autocannon emits one 'timeout' per pipelined request of the connection that timed out.
+      cl.on('timeout', () => {
+        if (measuring()) r.errors.timeout++;
+      });
+      cl.on('mismatch', () => {
+        // A non-2xx answer is already a protocol error; count a wrong body only on a 2xx.
+        if (measuring() && lastStatus >= 200 && lastStatus <= 299) {
+          r.errors.protocol++;
+          r.mismatches++;
+        }
+      });
+    };
+    const opts: autocannonTypes.Options = {
+      url: url(r.target, c.path),
+      connections: r.connections,
+      pipelining: c.depth,
+      // A safety net only: the driver stops the instance itself when the window ends.
+      duration: (cmd.warmupMs + cmd.durationMs) / 1000 + 60,
+      timeout: timeoutS,
+      // autocannon acts on stop() at its next sample tick; 100 ms keeps that tail short.
+      sampleInt: 100,
+      setupClient,
+      skipAggregateResult: true,
+    };
+    if (expectBody !== undefined) opts.expectBody = expectBody;
+    r.finished = new Promise<void>((resolve) => {
+      try {
+        r.instance = this.#autocannon(opts, (err) => {
+          if (err != null) r.failure = err instanceof Error ? err : new Error(String(err));
+          resolve();
+        });
+      } catch (err) {
+        r.failure = err instanceof Error ? err : new Error(String(err));
+        resolve();
+      }
+    });
+  }
+
+  #result(r: TargetRun, durationMs: number): RunResult {
+    const seconds = durationMs / 1000;
+    const warnings: string[] = [];
+    const at = where(r.target);
+    if (r.failure !== undefined) warnings.push(`autocannon against ${at} failed: ${r.failure.message}`);
+    if (r.ops === 0) {
+      warnings.push(`autocannon: no answers from ${at} in the ${Math.round(durationMs)} ms window (${totalErrors(r.errors)} errors on ${r.connections} connections)`);
+    }
+    const codes = Object.entries(r.connectErrors);
+    if (codes.length > 0) {
+      warnings.push(`autocannon: connect attempts to ${at} failed (${codes.map(([k, n]) => `${k} ×${n}`).join(', ')}); autocannon retries at once, so these count attempts, not connections`);
+    }
+    if (r.closedByServer > 0) warnings.push(`autocannon: the server at ${at} closed connections ${r.closedByServer} times with requests in flight; autocannon reconnected each time`);
+    if (r.errors.timeout > 0) warnings.push(`autocannon: ${r.errors.timeout} requests to ${at} got no answer within ${Math.max(1000, this.#config.responseTimeoutMs)} ms`);
+    if (r.non2xx > 0) warnings.push(`autocannon: ${r.non2xx} answers from ${at} were not 2xx (first: ${r.firstNon2xx})`);
+    if (r.mismatches > 0) warnings.push(`autocannon: ${r.mismatches} 2xx answers from ${at} had a body other than ${JSON.stringify(HTTP_HELLO_BODY)}`);
+    const result: RunResult = {
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      connections: r.openAtEnd,
+      ops: r.ops,
+      bytes: r.bytes,
+      opsPerSec: seconds > 0 ? r.ops / seconds : 0,
+      bytesPerSec: seconds > 0 ? r.bytes / seconds : 0,
+      latency: r.hist.toJSON(),
+      errors: r.errors,
+      cpu: zeroCpu(),
+      clientBound: false,
+      extra: {
+        requests: r.ops,
+        non2xx: r.non2xx,
+        mismatches: r.mismatches,
+        closedByServer: r.closedByServer,
+        responsesTotal: r.responsesTotal,
+        connectionsTarget: r.connections,
+        connectionsPeak: r.peakOpen,
+      },
+      connectErrors: r.connectErrors,
+    };
+    if (warnings.length > 0) result.warnings = warnings;
+    return result;
+  }
+
+  stats(): { connections: number; errors: DriverErrors } {
+    const open = this.#probe?.open ?? this.#runs.reduce((a, r) => a + r.open, 0);
+    const errors = { ...this.#cumulative };
+    for (const r of this.#runs) addErrors(errors, r.errors);
+    return { connections: open, errors };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#probe?.abort();
+    const runs = this.#runs;
+    for (const r of runs) r.instance?.stop();
+    this.#stopRun?.();
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(runs.map((r) => r.finished)), new Promise((resolve) => (bound = setTimeout(resolve, STOP_BOUND_MS)))]);
+    clearTimeout(bound);
+  }
+}
+
+export const createDriver: DriverFactory = async (config: DriverConfig): Promise<DriverImpl> => {
+  const c = config as ResolvedDriverConfig;
+  if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`autocannon speaks HTTP only, not ${c.protocol}`);
+  if (c.mode !== 'closed') {
+    throw new DriverUnavailableError(
+      c.mode === 'idle'
+        ? 'autocannon cannot hold idle connections: it sends requests on every connection it opens'
+        : 'autocannon has no open-loop schedule: its rate option caps requests per second per connection and measures latency from the send, not from a schedule',
+    );
+  }
+  let autocannon: Autocannon;
+  try {
+    autocannon = ((await import('autocannon')) as { default: Autocannon }).default;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new DriverUnavailableError('autocannon is not installed (npm install autocannon)');
+    throw err;
+  }
+  const notes: string[] = [];
+  if (c.sourceAddresses !== undefined && c.sourceAddresses.length > 0) {
+    notes.push('autocannon cannot bind source addresses: sourceAddresses ignored (all connections come from the default address)');
+  }
+  if (c.responseTimeoutMs < 1000) notes.push(`autocannon's request timeout is at least 1 s: responseTimeoutMs ${c.responseTimeoutMs} raised to 1000`);
+  return new AutocannonDriver(c, autocannon, notes);
+};
