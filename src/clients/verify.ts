@@ -12,7 +12,8 @@ import { wsBroadcastCheck, wsEchoCheck } from './ws.js';
  * payloads, one pipelined batch). Resolves when the server answered correctly; rejects with an
  * Error that says what was wrong otherwise.
  */
-export async function verifyProtocol(protocol: Protocol, target: Target, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<void> {
+export async function verifyProtocol(protocol: Protocol, target: Target, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS,
+  opts: { joinByMessage?: boolean } = {}): Promise<void> {
   switch (protocol) {
     case 'tcp-echo':
       await tcpEchoCheck(target, randomBytes(4096), { timeoutMs });
@@ -27,7 +28,7 @@ export async function verifyProtocol(protocol: Protocol, target: Target, timeout
       await wsEchoCheck(target, ['primer', randomBytes(100)], timeoutMs);
       return;
     case 'ws-broadcast':
-      await wsBroadcastCheck(target, 2, timeoutMs);
+      await wsBroadcastCheck(target, 2, timeoutMs, opts.joinByMessage ?? true);
       return;
   }
 }

@@ -121,16 +121,17 @@ export async function wsEchoCheck(target: Target, messages: readonly (string | U
 }
 
 /**
- * Opens members connections in a fresh room (half by ?room=, half by a join: message), has each
- * send one message, and checks every member receives every message exactly once.
+ * Opens members connections in a fresh room (half by ?room=, half by a join: message when the
+ * contender joins by message, else all by ?room=), has each send one message, and checks every
+ * member receives every message exactly once.
  */
-export async function wsBroadcastCheck(target: Target, members = 2, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<{ deliveries: number; ms: number }> {
+export async function wsBroadcastCheck(target: Target, members = 2, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS, joinByMessage = true): Promise<{ deliveries: number; ms: number }> {
   const started = Date.now();
   const room = `check-${randomBytes(6).toString('hex')}`;
   const clients: WsClient[] = [];
   try {
     for (let i = 0; i < members; i++) {
-      const byQuery = i % 2 === 0;
+      const byQuery = !joinByMessage || i % 2 === 0;
       const c = await WsClient.open(target, byQuery ? `/?room=${encodeURIComponent(room)}` : '/', timeoutMs);
       clients.push(c);
       if (!byQuery) await c.send(`join:${room}`);
