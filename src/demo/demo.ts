@@ -1,11 +1,11 @@
-// `npm start` until the scenario runner lands: for the native echo path and the JS echo path of
-// the engine, each in a fresh server process, (1) hold idle connections and measure the
-// server's RSS per connection as a slope, (2) run a pipelined echo load and report messages/s
-// and messages per server CPU-second, with the engine's counters. Everything on 127.0.0.1,
-// bounded in connections and time.
+// A quick look at the engine without the scenario runner: for the native echo path and the JS
+// echo path, each in a fresh server process, (1) hold idle connections and measure the
+// server's RSS per connection as a slope, (2) run a closed-loop echo load from the engine's
+// connector and report messages/s, messages per server CPU-second and latency, with the
+// engine's counters. Everything on 127.0.0.1, bounded in connections and time.
 import { fork, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { ClientGroup } from '../engine/client.js';
 import { sampleProcess } from '../metrics/proc.js';
 import { linearFit } from '../metrics/stats.js';
 
@@ -24,6 +24,7 @@ export interface DemoResult {
     connections: number; messages: number; seconds: number; msgsPerSec: number; serverCpuSec: number; msgsPerServerCpuSec: number | null;
     /** CPU share of the load generator (this process); near 100% means msgs/s is the client's limit, not the server's. */
     clientCpuPct: number; clientBound: boolean;
+    p50Us: number; p99Us: number;
   };
   counters: Record<string, number>;
 }
@@ -56,18 +57,6 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-async function openMany(port: number, n: number): Promise<net.Socket[]> {
-  const out: net.Socket[] = [];
-  for (let i = 0; i < n; i += 500) {
-    const wave = await Promise.all(Array.from({ length: Math.min(500, n - i) }, () => new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(s));
-      s.once('error', reject);
-    })));
-    out.push(...wave);
-  }
-  return out;
-}
-
 const rss = (pid: number): number => sampleProcess(pid, { pss: false, fds: false })?.rssBytes ?? NaN;
 const cpuSec = (pid: number): number => {
   const s = sampleProcess(pid, { pss: false, fds: false });
@@ -81,60 +70,52 @@ async function measure(protocol: 'echo' | 'raw', o: DemoOptions, log: (s: string
   const pid = child.pid!;
   try {
     // Idle: RSS at several connection counts; the slope is the cost of one more connection.
+    // The connections come from the engine's connector in this process (native, no JS each).
     log(`${path}: opening ${o.idleConnections} idle connections`);
     await settle();
     const xs: number[] = [0];
     const ys: number[] = [rss(pid)];
-    const idle: net.Socket[] = [];
+    const idle = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port }] });
     const steps = 4;
     for (let k = 1; k <= steps; k++) {
-      const target = Math.round((o.idleConnections * k) / steps);
-      idle.push(...(await openMany(port, target - idle.length)));
+      idle.ramp(Math.round((o.idleConnections * k) / steps));
+      await idle.rampDone(30000);
       await settle();
-      xs.push(idle.length);
+      xs.push(idle.stats().active);
       ys.push(rss(pid));
     }
     const fit = linearFit(xs, ys);
-    const idleResult = { connections: idle.length, rssBeforeBytes: ys[0]!, rssAfterBytes: ys.at(-1)!, bytesPerConnection: fit ? Math.round(fit.slope * 10) / 10 : null };
-    for (const s of idle) s.destroy();
+    const idleResult = { connections: idle.stats().active, rssBeforeBytes: ys[0]!, rssAfterBytes: ys.at(-1)!, bytesPerConnection: fit ? Math.round(fit.slope * 10) / 10 : null };
+    idle.close();
 
-    // Load: each connection keeps `depth` messages in flight (closed loop per connection).
+    // Load: closed loop, `depth` messages in flight per connection, native client.
     log(`${path}: echo load, ${o.loadConnections} connections × depth ${o.depth}, ${o.messageBytes}-byte messages, ${o.seconds}s`);
-    const socks = await openMany(port, o.loadConnections);
-    const msg = Buffer.alloc(o.messageBytes, 0x61);
-    let received = 0;
-    let running = true;
-    for (const s of socks) {
-      let pending = 0;
-      s.on('data', (d: Buffer) => {
-        pending += d.length;
-        const whole = Math.floor(pending / o.messageBytes);
-        pending -= whole * o.messageBytes;
-        received += whole;
-        if (running) for (let i = 0; i < whole; i++) s.write(msg);
-      });
-      for (let i = 0; i < o.depth; i++) s.write(msg);
-    }
+    const load = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port }], messageBytes: o.messageBytes, depth: o.depth });
+    load.ramp(o.loadConnections);
+    await load.rampDone(30000);
+    load.reset();
+    load.run('closed');
     const cpu0 = cpuSec(pid);
     const client0 = process.cpuUsage();
-    const r0 = received;
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, o.seconds * 1000));
+    const done = load.stats();
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    const messages = received - r0;
+    load.stop();
+    const messages = done.ops;
     const serverCpu = cpuSec(pid) - cpu0;
     const cu = process.cpuUsage(client0);
     const clientCpuPct = Math.round(((cu.user + cu.system) / 1e6 / secs) * 100);
-    running = false;
     const counters = (await stats(child)).counters;
-    for (const s of socks) s.destroy();
+    load.close();
     return {
       path,
       idle: idleResult,
       load: {
-        connections: socks.length, messages, seconds: secs, msgsPerSec: Math.round(messages / secs), serverCpuSec: Math.round(serverCpu * 100) / 100,
+        connections: done.active, messages, seconds: secs, msgsPerSec: Math.round(messages / secs), serverCpuSec: Math.round(serverCpu * 100) / 100,
         msgsPerServerCpuSec: serverCpu > 0 ? Math.round(messages / serverCpu) : null,
         clientCpuPct, clientBound: clientCpuPct >= 90,
+        p50Us: done.latency.valueAtPercentile(50), p99Us: done.latency.valueAtPercentile(99),
       },
       counters,
     };
@@ -154,7 +135,7 @@ export async function runDemo(o: DemoOptions, log: (s: string) => void = (s) => 
 export function formatDemo(results: DemoResult[]): string {
   const fmt = (n: number | null): string => (n === null || Number.isNaN(n) ? '—' : n.toLocaleString('en-US'));
   const lines = [
-    'path          idle conns  RSS before → after (KiB)   B/conn (slope)   msgs/s      server CPU s   msgs/server-CPU-s  client CPU',
+    'path          idle conns  RSS before → after (KiB)   B/conn (slope)   msgs/s      server CPU s   msgs/server-CPU-s  p50/p99 µs     client CPU',
   ];
   for (const r of results) {
     lines.push([
@@ -165,6 +146,7 @@ export function formatDemo(results: DemoResult[]): string {
       fmt(r.load.msgsPerSec).padStart(11),
       fmt(r.load.serverCpuSec).padStart(14),
       fmt(r.load.msgsPerServerCpuSec).padStart(19),
+      `${fmt(r.load.p50Us)}/${fmt(r.load.p99Us)}`.padStart(13),
       `${r.load.clientCpuPct}%${r.load.clientBound ? ' (client-bound: msgs/s is a lower bound)' : ''}`.padStart(11),
     ].join(' '));
   }
