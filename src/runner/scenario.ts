@@ -1,0 +1,350 @@
+// The scenario format: a scenario is plain data (name, protocols, contenders, parameters, the
+// driver's load) plus at most a small function that turns the effective parameters into
+// phases. A scenario module default-exports defineScenario({...}); the runner does the rest.
+
+import { PROTOCOLS, type Protocol } from '../contenders/types.js';
+import { DRIVERS, type DriverConfig, type DriverName } from '../drivers/types.js';
+
+export type ParamType = 'int' | 'number' | 'string' | 'bool' | 'list';
+export type ParamValue = number | string | boolean | readonly string[] | readonly number[];
+
+export interface ParamSpec {
+  readonly type: ParamType;
+  readonly default: ParamValue;
+  /** Bounds of an int or number, and of every item of an int or number list. */
+  readonly min?: number;
+  readonly max?: number;
+  /** Allowed values of a string, or of every item of a string list. */
+  readonly choices?: readonly string[];
+  /** Items of a list: comma-separated on the command line. Default 'string'. */
+  readonly items?: 'int' | 'number' | 'string';
+  /** One line for --help and `c1m list`. */
+  readonly help: string;
+}
+
+/** The parameters every scenario has; each is also a `c1m run` flag. */
+export interface StandardParams {
+  readonly protocol: Protocol;
+  readonly contenders: readonly string[];
+  /** Connections at the largest measured level (per side). */
+  readonly connections: number;
+  /** Seconds per measured phase. */
+  readonly duration: number;
+  /** Seconds of load before each measured window (not counted). */
+  readonly warmup: number;
+  /** Contender worker processes; 0 = as many as the fd limit requires. */
+  readonly workers: number;
+  readonly driver: DriverName;
+  readonly reps: number;
+  /** Contender on CPU 0, driver on CPU 1 (taskset). */
+  readonly pin: boolean;
+}
+
+/** Effective parameters: the standard ones plus whatever the scenario declares. */
+export type Params = StandardParams & Readonly<Record<string, ParamValue>>;
+
+export type ParamTable = Readonly<Record<string, ParamSpec>>;
+
+/** The value type a spec declares: int/number → number, bool → boolean, list → string[] or number[]. */
+export type ValueOf<S extends ParamSpec> = ParamType extends S['type']
+  ? ParamValue
+  : S['type'] extends 'int' | 'number'
+  ? number
+  : S['type'] extends 'bool'
+    ? boolean
+    : S['type'] extends 'string'
+      ? string
+      : S['items'] extends 'int' | 'number'
+        ? readonly number[]
+        : readonly string[];
+
+/** Parameters as a scenario's own functions see them: the standard ones typed, its own typed from their specs. */
+export type ParamsOf<P extends ParamTable> = StandardParams & { readonly [K in keyof P]: ValueOf<P[K]> };
+
+/** What the driver does on each connection (DriverConfig without the parts the runner fills in). */
+export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 'sourceAddresses'>;
+
+/**
+ * The phases of one run, after the contender has started and answered the primer (which the
+ * runner always does first: a contender that answers wrongly is never measured).
+ * - ramp: grow (or shrink) to `connections`, at most `ratePerSec` new connections/s in total.
+ * - warmup: apply the load for `durationMs`; nothing recorded but the timeline.
+ * - measure: one measured step (a `steps[]` entry) at the current connection count. With `run`
+ *   the driver applies the load (throughput, latency, CPU per op); without it the connections
+ *   stay idle for `settleMs`, then for `holdMs` over which CPU is measured (memory, heartbeats).
+ *   Memory, V8 heap and kernel figures are read at the end of every measure.
+ * - hold: keep the connections for `durationMs` (timeline only).
+ * - cooldown: close every connection, then wait `durationMs` (timeline only).
+ */
+export type Phase =
+  | { readonly kind: 'ramp'; readonly connections: number; readonly ratePerSec?: number; readonly timeoutMs?: number }
+  | { readonly kind: 'warmup'; readonly durationMs: number }
+  | {
+      readonly kind: 'measure';
+      readonly label?: string;
+      readonly run?: { readonly durationMs: number; readonly warmupMs?: number };
+      readonly settleMs?: number;
+      readonly holdMs?: number;
+    }
+  | { readonly kind: 'hold'; readonly durationMs: number }
+  | { readonly kind: 'cooldown'; readonly durationMs: number };
+
+/**
+ * throughput: load phases whose figures vary run to run, repeated 3 times by default.
+ * memory: ramps and idle holds, measured once by default (the slope needs levels, not reps).
+ */
+export type ScenarioKind = 'throughput' | 'memory';
+
+export interface ScenarioSpec<P extends ParamTable = ParamTable> {
+  readonly name: string;
+  /** One line for `c1m list`. */
+  readonly description: string;
+  /** Protocols the scenario can run; the first is the default of --protocol. */
+  readonly protocols: readonly Protocol[];
+  /** Default contender list; 'all' = every registered contender (those that cannot speak the protocol are recorded as skipped). */
+  readonly contenders: readonly string[] | 'all';
+  readonly kind: ScenarioKind;
+  /** Default driver; 'native' when not given. */
+  readonly driver?: DriverName;
+  /** Defaults of the standard parameters for this scenario. */
+  readonly defaults?: Partial<Pick<StandardParams, 'connections' | 'duration' | 'warmup' | 'reps' | 'workers'>>;
+  /** The scenario's own parameters, each a `--<name>` flag of `c1m run`. */
+  readonly params?: P;
+  /** The driver's load; a function of the parameters or plain data. Default: closed loop, depth 1. */
+  readonly load?: LoadSpec | ((p: ParamsOf<P>) => LoadSpec);
+  readonly phases: readonly Phase[] | ((p: ParamsOf<P>) => readonly Phase[]);
+  /** Timeline sampling interval; default 250 ms. */
+  readonly sampleIntervalMs?: number;
+}
+
+/** A checked scenario: the spec plus the full parameter table (standard and own). */
+export interface Scenario extends ScenarioSpec {
+  readonly paramSpecs: Readonly<Record<string, ParamSpec>>;
+  /** Where it was loaded from (set by the loader). */
+  readonly file?: string;
+}
+
+const NAME = /^[a-z][a-z0-9-]*$/;
+const STANDARD = ['protocol', 'contenders', 'connections', 'duration', 'warmup', 'workers', 'driver', 'reps', 'pin'] as const;
+/** Flags of `c1m run` that are not parameters, so a scenario cannot declare them. */
+export const RESERVED_FLAGS: readonly string[] = ['out', 'quick', 'json', 'help', 'html'];
+
+function standardSpecs(s: ScenarioSpec): Record<string, ParamSpec> {
+  const d = s.defaults ?? {};
+  return {
+    protocol: { type: 'string', default: s.protocols[0] ?? 'http-hello', choices: s.protocols, help: 'protocol the contenders speak' },
+    contenders: {
+      type: 'list',
+      default: s.contenders === 'all' ? ['all'] : s.contenders,
+      help: 'contenders to run, in this order ("all" = every registered contender)',
+    },
+    connections: { type: 'int', default: d.connections ?? 1000, min: 1, max: 10_000_000, help: 'connections at the largest level' },
+    duration: { type: 'number', default: d.duration ?? 10, min: 0.1, max: 86_400, help: 'seconds per measured phase' },
+    warmup: { type: 'number', default: d.warmup ?? 2, min: 0, max: 3600, help: 'seconds of load before each measured window' },
+    workers: { type: 'int', default: d.workers ?? 0, min: 0, max: 4096, help: 'contender processes (0 = as many as the fd limit needs)' },
+    driver: { type: 'string', default: s.driver ?? 'native', choices: DRIVERS, help: 'load generator' },
+    reps: { type: 'int', default: d.reps ?? (s.kind === 'throughput' ? 3 : 1), min: 1, max: 100, help: 'repetitions of every contender (interleaved)' },
+    pin: { type: 'bool', default: false, help: 'contender on CPU 0, driver on CPU 1 (taskset)' },
+  };
+}
+
+/** The standard parameters of a scenario that sets no defaults (e.g. to parse flags before a scenario is loaded). */
+export function standardParamSpecs(): Record<string, ParamSpec> {
+  return standardSpecs({ name: 'any', description: 'any', protocols: PROTOCOLS, contenders: 'all', kind: 'throughput', phases: [] });
+}
+
+function fail(scenario: string, message: string): never {
+  throw new TypeError(`scenario ${JSON.stringify(scenario)}: ${message}`);
+}
+
+function checkSpec(where: string, name: string, p: ParamSpec): void {
+  if (typeof p !== 'object' || p === null) fail(where, `param ${name} must be an object`);
+  if (!['int', 'number', 'string', 'bool', 'list'].includes(p.type)) fail(where, `param ${name}: unknown type ${JSON.stringify(p.type)}`);
+  if (typeof p.help !== 'string' || p.help === '') fail(where, `param ${name} needs a help line`);
+  try {
+    checkValue(name, p, p.default);
+  } catch (err) {
+    fail(where, `default of ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Checks a scenario definition and fills in the standard parameters. Throws TypeError with what
+ * is wrong. `const P` keeps the literal param specs, so load() and phases() see typed values.
+ */
+export function defineScenario<const P extends ParamTable = ParamTable>(input: ScenarioSpec<P>): Scenario {
+  // The runner calls load/phases with the checked values, which have exactly the types P declares.
+  const spec = input as unknown as ScenarioSpec;
+  if (typeof spec !== 'object' || spec === null) throw new TypeError('defineScenario needs an object');
+  const name = spec.name;
+  if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`scenario name must be lower-case words joined by "-", got ${JSON.stringify(name)}`);
+  if (typeof spec.description !== 'string' || spec.description === '') fail(name, 'needs a one-line description');
+  if (!Array.isArray(spec.protocols) || spec.protocols.length === 0) fail(name, 'needs at least one protocol');
+  for (const p of spec.protocols) if (!(PROTOCOLS as readonly string[]).includes(p)) fail(name, `unknown protocol ${JSON.stringify(p)}; known: ${PROTOCOLS.join(', ')}`);
+  if (spec.contenders !== 'all' && (!Array.isArray(spec.contenders) || spec.contenders.length === 0)) fail(name, 'contenders must be "all" or a non-empty list');
+  if (spec.kind !== 'throughput' && spec.kind !== 'memory') fail(name, 'kind must be "throughput" or "memory"');
+  if (spec.driver !== undefined && !(DRIVERS as readonly string[]).includes(spec.driver)) fail(name, `unknown driver ${JSON.stringify(spec.driver)}`);
+  if (typeof spec.phases !== 'function' && !Array.isArray(spec.phases)) fail(name, 'phases must be a list or a function returning one');
+  if (spec.sampleIntervalMs !== undefined && !(Number.isFinite(spec.sampleIntervalMs) && spec.sampleIntervalMs >= 10)) fail(name, 'sampleIntervalMs must be ≥ 10');
+  const paramSpecs: Record<string, ParamSpec> = standardSpecs(spec);
+  for (const [key, p] of Object.entries(paramSpecs)) checkSpec(name, key, p);
+  for (const [key, p] of Object.entries(spec.params ?? {})) {
+    if (!NAME.test(key) && !/^[a-z][a-zA-Z0-9]*$/.test(key)) fail(name, `param name ${JSON.stringify(key)} must be a flag-friendly word`);
+    if ((STANDARD as readonly string[]).includes(key) || RESERVED_FLAGS.includes(key)) fail(name, `param ${key} is a standard flag; set its default in "defaults" instead`);
+    checkSpec(name, key, p);
+    paramSpecs[key] = p;
+  }
+  return Object.freeze({ ...spec, paramSpecs: Object.freeze(paramSpecs) });
+}
+
+// ---- parameter values ------------------------------------------------------------------------
+
+function checkNumber(name: string, p: ParamSpec, v: unknown, int: boolean): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
+    throw new RangeError(`${name} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
+  }
+  if (p.min !== undefined && v < p.min) throw new RangeError(`${name} must be at least ${p.min}, got ${v}`);
+  if (p.max !== undefined && v > p.max) throw new RangeError(`${name} must be at most ${p.max}, got ${v}`);
+  return v;
+}
+
+function checkString(name: string, p: ParamSpec, v: unknown): string {
+  if (typeof v !== 'string' || v === '') throw new RangeError(`${name} must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (p.choices !== undefined && !p.choices.includes(v)) throw new RangeError(`${name} must be one of ${p.choices.join(', ')}; got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Checks a typed value against its spec (RangeError naming the parameter when it does not fit). */
+export function checkValue(name: string, p: ParamSpec, v: unknown): ParamValue {
+  switch (p.type) {
+    case 'int':
+      return checkNumber(name, p, v, true);
+    case 'number':
+      return checkNumber(name, p, v, false);
+    case 'string':
+      return checkString(name, p, v);
+    case 'bool':
+      if (typeof v !== 'boolean') throw new RangeError(`${name} must be true or false, got ${JSON.stringify(v)}`);
+      return v;
+    case 'list': {
+      if (!Array.isArray(v)) throw new RangeError(`${name} must be a list, got ${JSON.stringify(v)}`);
+      const items = p.items ?? 'string';
+      if (items === 'string') return v.map((x) => checkString(name, p, x));
+      return v.map((x) => checkNumber(name, p, x, items === 'int'));
+    }
+  }
+}
+
+/** Parses a command-line string for a parameter ("1,2,3" for lists; true/false/yes/no/1/0 for bools). */
+export function parseValue(name: string, p: ParamSpec, text: string): ParamValue {
+  const number = (s: string): number => {
+    const t = s.trim();
+    // Number('') is 0 and Number('0x10') is 16; only plain decimals (with an optional exponent) are numbers here.
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) throw new RangeError(`${name} must be ${p.type === 'int' || p.items === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(s)}`);
+    return Number(t);
+  };
+  switch (p.type) {
+    case 'int':
+    case 'number':
+      return checkValue(name, p, number(text));
+    case 'string':
+      return checkValue(name, p, text);
+    case 'bool': {
+      const t = text.toLowerCase();
+      if (['true', 'yes', '1', 'on'].includes(t)) return true;
+      if (['false', 'no', '0', 'off'].includes(t)) return false;
+      throw new RangeError(`${name} must be true or false, got ${JSON.stringify(text)}`);
+    }
+    case 'list': {
+      const parts = text.split(',').map((s) => s.trim());
+      if (parts.some((s) => s === '')) throw new RangeError(`${name} must be a comma-separated list without empty items, got ${JSON.stringify(text)}`);
+      const items = p.items ?? 'string';
+      return checkValue(name, p, items === 'string' ? parts : parts.map(number));
+    }
+  }
+}
+
+/** Fills defaults into the given values and checks every one; unknown names are refused. */
+export function resolveParams(scenario: Scenario, given: Readonly<Record<string, ParamValue>> = {}): Params {
+  const out: Record<string, ParamValue> = {};
+  for (const key of Object.keys(given)) {
+    if (!(key in scenario.paramSpecs)) {
+      throw new RangeError(`scenario ${scenario.name} has no parameter "${key}"; it has: ${Object.keys(scenario.paramSpecs).join(', ')}`);
+    }
+  }
+  for (const [key, spec] of Object.entries(scenario.paramSpecs)) {
+    const v = given[key];
+    out[key] = v === undefined ? spec.default : checkValue(key, spec, v);
+  }
+  return out as Params;
+}
+
+/** The scenario's phases for these parameters, checked. */
+export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
+  const phases = typeof scenario.phases === 'function' ? scenario.phases(p) : scenario.phases;
+  if (!Array.isArray(phases) || phases.length === 0) fail(scenario.name, 'phases must be a non-empty list');
+  const nonNeg = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  phases.forEach((ph: Phase, i) => {
+    const where = `phase ${i + 1} (${ph?.kind})`;
+    switch (ph?.kind) {
+      case 'ramp':
+        if (!Number.isSafeInteger(ph.connections) || ph.connections < 0) fail(scenario.name, `${where}: connections must be an integer ≥ 0`);
+        if (ph.ratePerSec !== undefined && !nonNeg(ph.ratePerSec)) fail(scenario.name, `${where}: ratePerSec must be ≥ 0`);
+        if (ph.timeoutMs !== undefined && !(nonNeg(ph.timeoutMs) && ph.timeoutMs > 0)) fail(scenario.name, `${where}: timeoutMs must be > 0`);
+        return;
+      case 'warmup':
+      case 'hold':
+      case 'cooldown':
+        if (!nonNeg(ph.durationMs)) fail(scenario.name, `${where}: durationMs must be ≥ 0`);
+        return;
+      case 'measure':
+        if (ph.run !== undefined && !(nonNeg(ph.run.durationMs) && ph.run.durationMs > 0 && (ph.run.warmupMs === undefined || nonNeg(ph.run.warmupMs)))) {
+          fail(scenario.name, `${where}: run needs durationMs > 0 and warmupMs ≥ 0`);
+        }
+        if (ph.settleMs !== undefined && !nonNeg(ph.settleMs)) fail(scenario.name, `${where}: settleMs must be ≥ 0`);
+        if (ph.holdMs !== undefined && !nonNeg(ph.holdMs)) fail(scenario.name, `${where}: holdMs must be ≥ 0`);
+        return;
+      default:
+        fail(scenario.name, `${where}: kind must be ramp, warmup, measure, hold or cooldown`);
+    }
+  });
+  if (!phases.some((ph) => ph.kind === 'measure')) fail(scenario.name, 'needs at least one measure phase');
+  return phases;
+}
+
+/** The driver's load for these parameters (closed loop, depth 1 by default). */
+export function loadOf(scenario: Scenario, p: Params): LoadSpec {
+  const load = typeof scenario.load === 'function' ? scenario.load(p) : (scenario.load ?? { mode: 'closed' });
+  if (typeof load !== 'object' || load === null || !['idle', 'closed', 'open'].includes(load.mode)) fail(scenario.name, 'load.mode must be idle, closed or open');
+  return load;
+}
+
+/** The most connections any ramp asks for (what preflight has to plan for). */
+export function peakConnections(phases: readonly Phase[]): number {
+  return phases.reduce((m, ph) => (ph.kind === 'ramp' ? Math.max(m, ph.connections) : m), 0);
+}
+
+// ---- helpers for writing phases ----------------------------------------------------------------
+
+/** `levels` connection counts evenly spaced up to `top` (e.g. 4 levels of 1000: 250, 500, 750, 1000). */
+export function levelsUpTo(top: number, levels: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= levels; i++) out.push(Math.max(1, Math.round((top * i) / levels)));
+  return [...new Set(out)];
+}
+
+/** For each level: ramp to it, then a measured load run (throughput scenarios). */
+export function throughputPhases(levels: readonly number[], run: { durationMs: number; warmupMs?: number }, ramp: { ratePerSec?: number; timeoutMs?: number } = {}): Phase[] {
+  return levels.flatMap((connections): Phase[] => [
+    { kind: 'ramp', connections, ...ramp },
+    { kind: 'measure', label: `${connections} connections`, run },
+  ]);
+}
+
+/** For each level: ramp to it, let it settle, measure memory (memory scenarios; the slope needs ≥ 2 levels). */
+export function memoryPhases(levels: readonly number[], settle: { settleMs?: number; holdMs?: number } = {}, ramp: { ratePerSec?: number; timeoutMs?: number } = {}): Phase[] {
+  return levels.flatMap((connections): Phase[] => [
+    { kind: 'ramp', connections, ...ramp },
+    { kind: 'measure', label: `${connections} connections`, ...settle },
+  ]);
+}
