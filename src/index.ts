@@ -9,3 +9,6 @@ export type { ServerOptions, ResolvedServerOptions } from './engine/options.js';
 export { Rec, CloseReason, Op, ProtoCode, WsModeCode, fdOf, genOf } from './engine/records.js';
 export type { CloseReasonName, EngineProtocol, WebSocketMode } from './engine/records.js';
 export { loadAddon, addonPath } from './native.js';
+export { ClientGroup } from './engine/client.js';
+export type { ClientGroupOptions, ClientGroupStats, ClientProtocol, ClientLoadMode } from './engine/client.js';
+export { defineScenario } from './runner/scenario.js';

@@ -367,7 +367,8 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
     progress.phase(`primer: checking ${protocol} answers on ${h.ports.length} port(s)`);
     for (const port of h.ports) {
       try {
-        await guard.wait(verifyProtocol(protocol, { host: h.host, port }, 5000), 15_000, 'the primer');
+        const joinByMessage = getContender(contender).joinByMessage;
+        await guard.wait(verifyProtocol(protocol, { host: h.host, port }, 5000, { joinByMessage }), 15_000, 'the primer');
       } catch (err) {
         if (err instanceof Interrupted || err instanceof ProcessDied) throw err;
         throw new RunFailure(`primer: ${contender} answered ${protocol} wrongly on port ${port}, so it was not measured: ${message(err)}`);
