@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,6 +63,13 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   // Listener indices are stored in one byte per slot; reserving them all up front also means a
   // listen() from inside a JS callback never moves a Listener a caller holds a reference to.
   listeners_.reserve(256);
+  // Reserve the table up to the fd limit: the pages stay untouched (not RSS) until a slot is
+  // used, so growth costs exactly one slot per fd, with no reallocation that would copy the
+  // table or leave a doubled, half-empty one behind.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    table_.reserve(std::min<size_t>(size_t(nofile.rlim_cur), size_t(1) << 24));
+  }
   table_.resize(1024);
   poll_ = new uv_poll_t;
   poll_->data = this;
@@ -148,7 +156,9 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
 
 bool Loop::grow_table(size_t fd) {
   if (fd < table_.size()) return true;
-  size_t n = std::max(fd + 1, table_.size() * 2);
+  // Within the reserved capacity, grow to just past this fd (fds are allocated lowest-first);
+  // beyond it (the limit was raised at run time), double.
+  size_t n = fd + 1 <= table_.capacity() ? std::min(table_.capacity(), fd + 1024) : std::max(fd + 1, table_.size() * 2);
   table_.resize(n);
   return true;
 }

@@ -172,7 +172,9 @@ enum class ClientProto : uint8_t {
   kWsBroadcast = 4, // ws-broadcast: join room i % rooms; publishers send timestamped messages; all count deliveries
 };
 
-enum class LoadMode : uint8_t { kIdle = 0, kClosed = 1, kOpen = 2 };
+// kStall: the connections stop reading and sending (a slow consumer, or a peer that went silent:
+// no pongs); only a close by the server is still noticed.
+enum class LoadMode : uint8_t { kIdle = 0, kClosed = 1, kOpen = 2, kStall = 3 };
 
 struct ClientOptions {
   ClientProto proto = ClientProto::kStream;

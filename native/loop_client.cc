@@ -101,7 +101,7 @@ bool Loop::client_run(int g, LoadMode mode, double rate) {
   ClientGroup& G = groups_[size_t(g)];
   G.mode = mode;
   G.rate = rate;
-  G.running = mode != LoadMode::kIdle;
+  G.running = mode == LoadMode::kClosed || mode == LoadMode::kOpen;
   G.run_t0_us = now_us();
   G.open_sent = 0;
   G.hb_last_ms = uv_now(uv_);
@@ -198,7 +198,10 @@ bool Loop::client_start_connect(int g) {
     return false;
   }
   grow_table(size_t(fd));
-  if (cconn_.size() < table_.size()) cconn_.resize(table_.size());
+  if (cconn_.size() < table_.size()) {
+    if (cconn_.capacity() < table_.capacity()) cconn_.reserve(table_.capacity());
+    cconn_.resize(table_.size());
+  }
   Slot& s = table_[size_t(fd)];
   s.kind = SlotKind::kClient;
   s.listener = uint8_t(g);
@@ -234,6 +237,11 @@ void Loop::client_event(uint32_t fd, uint32_t events) {
     if (!live_client(fd, gen)) return;
   }
   if (events & (EPOLLRDHUP | EPOLLHUP)) table_[fd].flags |= kFlagRdHup;
+  if (groups_[table_[fd].listener].mode == LoadMode::kStall) {
+    // A stalled peer reads nothing; the server closing on it is the one event it still sees.
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) close_client(fd, true);
+    return;
+  }
   if ((events & EPOLLOUT) && table_[fd].out) {
     flush_out(fd);
     if (!live_client(fd, gen)) return;
@@ -360,6 +368,7 @@ bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stam
 
 void Loop::read_client(uint32_t fd) {
   const uint32_t gen = table_[fd].gen;
+  if (groups_[table_[fd].listener].mode == LoadMode::kStall) return;
   size_t got = 0;
   for (;;) {
     if (!live_client(fd, gen)) return;

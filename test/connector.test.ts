@@ -260,3 +260,25 @@ test('bad targets end with counted errors and a clear reason, inside their time 
   await new Promise<void>((r2) => silent.close(() => r2()));
   await until(() => fdCount() === before, `fds back to ${before}`, 5000);
 });
+
+test('stall mode: peers that stop reading and answering are reaped by the server heartbeat, and the driver counts it', async () => {
+  const server = createServer({ protocol: 'http-static', websocket: 'echo', pingIntervalMs: 200 });
+  const { port } = server.listen();
+  const live = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port }] });
+  const silent = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port }] });
+  live.ramp(10);
+  silent.ramp(10);
+  await Promise.all([live.rampDone(5000), silent.rampDone(5000)]);
+  await sleep(100);  // handshakes done
+  silent.run('stall');
+  const t0 = Date.now();
+  await until(() => silent.stats().peerClosed === 10, 'the silent peers to be closed by the server', 5000);
+  const reapMs = Date.now() - t0;
+  assert.ok(reapMs >= 200, `not before one ping interval (${reapMs} ms)`);
+  await sleep(600);
+  assert.equal(live.stats().active, 10, 'peers that answer pings stay');
+  assert.equal(server.counters()['heartbeatCloses'], 10);
+  live.close();
+  silent.close();
+  await server.close();
+});

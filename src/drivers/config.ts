@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { checkHost, checkInt, checkProtocol } from '../contenders/config.js';
 import { DRIVERS, type DriverCommand, type DriverConfig, type DriverName, type LoadMode, type Target } from './types.js';
 
-export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open'];
+export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open', 'stall'];
 
 /** The defaults DriverConfig documents, filled in by resolveDriverConfig. */
 export const DRIVER_DEFAULTS = Object.freeze({

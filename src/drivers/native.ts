@@ -93,7 +93,7 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
       const ms = performance.now() - t0;
       group.stop();
       const cpu = cpuSince(cpu0, ms);
-      const measured = config.mode !== 'idle';
+      const measured = config.mode === 'closed' || config.mode === 'open';
       return {
         durationMs: ms,
         connections: s.active,

@@ -12,7 +12,8 @@ export type DriverName = (typeof DRIVERS)[number];
 export type LoadMode =
   | 'idle'    // hold the connection; optional heartbeat
   | 'closed'  // closed loop: `depth` messages in flight per connection, a new one per answer
-  | 'open';   // open loop: `rate` messages/s in total on a fixed schedule, latency from the schedule (coordinated-omission corrected)
+  | 'open'    // open loop: `rate` messages/s in total on a fixed schedule, latency from the schedule (coordinated-omission corrected)
+  | 'stall';  // stop reading and sending (slow consumers, silent peers); closes by the server are counted
 
 /**
  * The latency histogram layout (microseconds) every driver records with, so that histograms of

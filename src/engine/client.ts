@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 
 export const CLIENT_PROTOCOLS = { stream: 0, frame: 1, http: 2, 'ws-echo': 3, 'ws-broadcast': 4 } as const;
 export type ClientProtocol = keyof typeof CLIENT_PROTOCOLS;
-export const LOAD_MODES = { idle: 0, closed: 1, open: 2 } as const;
+export const LOAD_MODES = { idle: 0, closed: 1, open: 2, stall: 3 } as const;
 export type ClientLoadMode = keyof typeof LOAD_MODES;
 
 export interface ClientGroupOptions {
@@ -96,7 +96,11 @@ export class ClientGroup {
     }
   }
 
-  /** Starts the load: idle (hold), closed loop, or open loop at `rate` messages/s. */
+  /**
+   * Starts the load: idle (hold), closed loop, open loop at `rate` messages/s, or stall (stop
+   * reading and sending: a slow consumer or a silent peer; a close by the server still counts
+   * as peerClosed).
+   */
   run(mode: ClientLoadMode, rate = 0): void {
     if (!(mode in LOAD_MODES)) throw new TypeError(`mode must be one of ${Object.keys(LOAD_MODES).join(', ')}`);
     if (mode === 'open' && !(rate > 0)) throw new RangeError('open loop needs rate > 0');
