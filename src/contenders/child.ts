@@ -94,6 +94,12 @@ export async function main(argv: readonly string[]): Promise<void> {
         case 'stats':
           channel.send({ type: 'stats', id, stats: stats() });
           return;
+        case 'gc': {
+          const gc = (globalThis as { gc?: () => void }).gc;
+          if (gc) gc();
+          channel.send({ type: 'gc', id, collected: gc !== undefined });
+          return;
+        }
         case 'publish': {
           const { room, data, binary } = req;
           if (server.publish === undefined) throw new RangeError(`${config.contender} does not publish in ${config.protocol}`);

@@ -85,6 +85,8 @@ export interface ContenderHandle {
    * worker (rooms are per worker process); resolves with the number of recipients.
    */
   publish(room: string, data: string | Uint8Array, timeoutMs?: number): Promise<number>;
+  /** Runs a full GC in every worker; true when all of them could (started with --expose-gc). */
+  gc(timeoutMs?: number): Promise<boolean>;
   /** Signals every worker, waits for it, SIGKILLs after the bound. Idempotent. */
   stop(options?: StopOptions): Promise<StopReport>;
 }
@@ -277,6 +279,11 @@ class Handle implements ContenderHandle {
       throw new Error(`stats: ${m.type === 'error' ? m.message : `unexpected reply ${m.type}`}`);
     });
     return aggregateStats(this.contender, this.protocol, workers);
+  }
+
+  async gc(timeoutMs = 15000): Promise<boolean> {
+    const replies = await Promise.all(this.#procs.map((p) => p.request({ type: 'gc' }, timeoutMs)));
+    return replies.every((m) => m.type === 'gc' && m.collected);
   }
 
   async publish(room: string, data: string | Uint8Array, timeoutMs = 5000): Promise<number> {

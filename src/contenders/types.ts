@@ -12,6 +12,10 @@ export interface Limits {
   idleTimeoutMs: number;
   /** listen(2) backlog. uWebSockets.js always uses 512, so 512 is the default for everyone. */
   backlog: number;
+  /** WebSocket heartbeat: ping every this often, close a peer that has not answered the previous ping; 0 = off. */
+  pingIntervalMs: number;
+  /** Close a connection whose unsent bytes (queued in user space) exceed this; 0 = unbounded. */
+  maxQueuedBytes: number;
 }
 
 /**
@@ -23,6 +27,8 @@ export interface EffectiveLimits {
   maxMessageBytes: number | null;
   idleTimeoutMs: number | null;
   backlog: number | null;
+  pingIntervalMs: number | null;
+  maxQueuedBytes: number | null;
 }
 
 /**
@@ -176,7 +182,13 @@ export interface ErrorReply {
   id: number;
   message: string;
 }
-export type ChildMessage = ReadyMessage | UnavailableMessage | FailedMessage | StatsReply | PublishedReply | ErrorReply;
+/** collected: false when the process was started without --expose-gc. */
+export interface GcReply {
+  type: 'gc';
+  id: number;
+  collected: boolean;
+}
+export type ChildMessage = ReadyMessage | UnavailableMessage | FailedMessage | StatsReply | PublishedReply | ErrorReply | GcReply;
 
 export interface StatsRequest {
   type: 'stats';
@@ -190,7 +202,12 @@ export interface PublishRequest {
   data: string;
   binary?: boolean;
 }
-export type ParentMessage = StatsRequest | PublishRequest;
+/** A full garbage collection before a memory sample, so V8's garbage is not read as per-connection cost. */
+export interface GcRequest {
+  type: 'gc';
+  id: number;
+}
+export type ParentMessage = StatsRequest | PublishRequest | GcRequest;
 
 /** Exit codes of the child process. */
 export const EXIT = {

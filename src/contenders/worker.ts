@@ -175,7 +175,7 @@ export class WorkerProcess {
     }
   }
 
-  request(body: { type: 'stats' } | Omit<Extract<ParentMessage, { type: 'publish' }>, 'id'>, timeoutMs: number): Promise<ChildMessage> {
+  request(body: { type: 'stats' } | { type: 'gc' } | Omit<Extract<ParentMessage, { type: 'publish' }>, 'id'>, timeoutMs: number): Promise<ChildMessage> {
     if (this.#exit !== undefined) {
       return Promise.reject(new Error(`${this.#label} (pid ${this.pid}) has exited (${this.#exit.signal ?? `code ${this.#exit.code}`})`));
     }
