@@ -180,6 +180,13 @@ void Loop::queued_add(int64_t delta) {
   if (c.queuedBytes > c.queuedBytesPeak) c.queuedBytesPeak = c.queuedBytes;
 }
 
+void Loop::account_memory() {
+  uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + idle_wheel_.memory_bytes() +
+               ping_wheel_.memory_bytes() + v_.counters->queuedBytes;
+  for (const Topic& t : topics_) b += t.members.capacity() * sizeof(uint64_t);
+  v_.counters->engineBytes = b;
+}
+
 // The poll handle keeps Node alive only while something is open; the idle handle runs only
 // while there is work that no edge will announce (still-ready connections, pending records).
 void Loop::update_activity() {
@@ -403,6 +410,7 @@ void Loop::round() {
   in_round_ = false;
   update_activity();
   schedule_timer();
+  account_memory();
 }
 
 void Loop::handle_event(const epoll_event& ev) {

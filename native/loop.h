@@ -414,6 +414,9 @@ class Loop {
     return L.opt.proto == Proto::kFrame || L.opt.proto == Proto::kHttp;
   }
   void update_activity();
+  // Refreshes counters.engineBytes: what the engine itself holds (slots, wheels, client state,
+  // topic members, queued bytes). Its own accounting, exact, beside the RSS the kernel reports.
+  void account_memory();
   Slot* slot_for(uint32_t fd, uint32_t gen);
   bool grow_table(size_t fd);
   // Whether JS hears of this listener's connections (open/close/end/drain records).

@@ -117,6 +117,8 @@ export interface Summary {
   /** Slope of server memory over the steps. */
   bytesPerConnection?: Measured;
   kernelBytesPerConnection?: Measured;
+  /** Epoll engine contenders: slope of the engine's own accounting of what it holds (exact). */
+  engineBytesPerConnection?: Measured;
   opsPerSec?: Measured;
   opsPerServerCpuSec?: Measured;
   latencyUs?: Pick<Latency, 'p50' | 'p99'> | null;

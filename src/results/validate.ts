@@ -184,6 +184,7 @@ class Checker {
       'connectRatePerSec',
       'bytesPerConnection',
       'kernelBytesPerConnection',
+      'engineBytesPerConnection',
       'opsPerSec',
       'opsPerServerCpuSec',
     ]);

@@ -24,6 +24,12 @@ export interface RunFits {
   heapUsedBytes: FitRecord | null;
   /** Kernel slab over connections: summary.kernelBytesPerConnection. */
   slabBytes: FitRecord | null;
+  /**
+   * What the epoll engine itself holds, by its own exact accounting (counter engineBytes:
+   * slots, timer wheels, client state, topic members, queued bytes): summary.engineBytesPerConnection.
+   * Null for contenders without the engine. RSS (above) is the kernel's view of the same process.
+   */
+  engineBytes: FitRecord | null;
 }
 
 function fitRecord(fit: LinearFit | null): FitRecord | null {
@@ -45,6 +51,7 @@ export function fitSteps(steps: readonly Step[]): RunFits {
     rssAnonBytes: fitOver(steps, (s) => (s.server as { rssAnonBytes?: Measured } | null | undefined)?.rssAnonBytes),
     heapUsedBytes: fitOver(steps, (s) => s.server?.heapUsedBytes),
     slabBytes: fitOver(steps, (s) => s.kernel?.slabBytes),
+    engineBytes: fitOver(steps, (s) => (s.server as { engineBytes?: Measured } | null | undefined)?.engineBytes),
   };
 }
 
@@ -74,6 +81,7 @@ export function summarizeRun(steps: readonly Step[], rampRates: readonly Measure
     connectRatePerSec: median(rates),
     bytesPerConnection: perConnection(fits.rssBytes),
     kernelBytesPerConnection: perConnection(fits.slabBytes),
+    engineBytesPerConnection: perConnection(fits.engineBytes),
     opsPerSec: loaded?.throughput?.opsPerSec ?? null,
     opsPerServerCpuSec: loaded?.throughput?.opsPerServerCpuSec ?? null,
     latencyUs: { p50: loaded?.latencyUs?.p50 ?? null, p99: loaded?.latencyUs?.p99 ?? null },
