@@ -29,6 +29,7 @@ namespace c1m {
 
 namespace {
 constexpr uint32_t kMaxPendingConnects = 1024;  // SYNs in flight per group
+constexpr uint32_t kConnectsPerTick = 256;      // so one tick of connect() calls never blocks the loop for long
 constexpr uint64_t kMaxOpenPerTick = 20000;     // open-loop sends per 1 ms tick, so one tick never stalls
 constexpr size_t kClientReadBudget = 256u << 10;
 constexpr size_t kMaxRespHead = 16384;
@@ -626,6 +627,7 @@ void Loop::client_tick() {
         uint64_t due = uint64_t(double(now_ms - G.ramp_t0_ms + 1) * G.ramp_rate / 1000.0);
         allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
       }
+      allowed = std::min<uint64_t>(allowed, kConnectsPerTick);
       while (allowed-- && G.attempts_left && G.st.pending < kMaxPendingConnects) {
         G.attempts_left--;
         G.ramp_started++;

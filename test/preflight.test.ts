@@ -146,10 +146,11 @@ describe('planRun: a million connections on the reference box', () => {
     assert.equal(plan.totalFds, 2_000_000 + 64 * 102);
   });
 
-  it('needs 36 source addresses to one destination port with 28,232 ephemeral ports', () => {
+  it('needs 71 source addresses to one destination port with 28,232 ephemeral ports, each filled to half', () => {
     assert.equal(plan.ephemeralPorts, 28232);
-    assert.equal(plan.sourceAddresses, 36);
-    assert.deepEqual(plan.sourceAddressRange, { first: '127.0.0.2', last: '127.0.0.37' });
+    // ceil(1,000,000 / floor(28,232 × 0.5)) = 71: half-full ranges keep connect()'s port search short.
+    assert.equal(plan.sourceAddresses, 71);
+    assert.deepEqual(plan.sourceAddressRange, { first: '127.0.0.2', last: '127.0.0.72' });
     assert.equal(item(plan, 'ephemeral ports').level, 'ok');
   });
 
@@ -204,7 +205,7 @@ describe('planRun: a million connections on the reference box', () => {
     const text = formatPreflight(plan);
     assert.match(text, /^preflight: 1,000,000 connections, contender net, protocol tcp-echo$/m);
     assert.match(text, /^ {2}server {3}51 workers × ≤ 19,608 connections \(fd budget 19,936 = soft nofile 20,000 − 64 reserve\)$/m);
-    assert.match(text, /^ {2}sources {2}36 addresses 127\.0\.0\.2–127\.0\.0\.37 → 1 destination port \(28,232 ephemeral ports per address and port\)$/m);
+    assert.match(text, /^ {2}sources {2}71 addresses 127\.0\.0\.2–127\.0\.0\.72 → 1 destination port \(28,232 ephemeral ports per address and port\)$/m);
     assert.match(text, /^ {2}OK {4}net\.core\.somaxconn: 4,096; needs ≥ 511 per listener/m);
     assert.match(text, /^ {2}WARN {2}cpus: 2 CPUs$/m);
     assert.match(text, /^ {10}fix: sysctl -w net\.ipv4\.tcp_mem="1500000 2000000 3000000"$/m);
@@ -268,14 +269,14 @@ describe('planRun: failures and other shapes', () => {
     assert.equal(c.level, 'fail');
     assert.equal(
       c.fix,
-      'use 36 source addresses (127.0.0.2–127.0.0.37) or more destination ports, or widen the range (then 16 addresses):\n' +
+      'use 71 source addresses (127.0.0.2–127.0.0.72) or more destination ports, or widen the range (then 32 addresses):\n' +
         'sysctl -w net.ipv4.ip_local_port_range="1024 65535"',
     );
   });
 
-  it('needs one source address when every worker has its own port', () => {
+  it('needs two source addresses when every worker has its own port (19,608 per port > half the range)', () => {
     const plan = planRun({ connections: 1_000_000, contender: 'epoll', protocol: 'tcp-echo', readings: box(), destinationPorts: 51 });
-    assert.equal(plan.sourceAddresses, 1);
+    assert.equal(plan.sourceAddresses, 2);
   });
 
   it('passes everything for a small run', () => {
