@@ -676,14 +676,14 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
   for (;;) {
     Slot& s = table_[fd];
     if (s.flags & (kFlagDoomed | kFlagHttpLast)) {
-      if (in_arena(p)) arena_used_ = size_t(p + off - v_.arena);
+      if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
       return false;
     }
     const Listener& L = listeners_[s.listener];
     if (off == n) break;
     Unit u = measure(s, L, p + off, n - off);
     if (u.status == Unit::kError) {
-      if (in_arena(p)) arena_used_ = size_t(p + off - v_.arena);
+      if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
       fail_unit(fd, gen, u.code, u.reason);
       return false;
     }
@@ -691,18 +691,31 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     const bool js = unit_to_js(s, L);
     uint8_t* unit = p + off;
     bool placed = in_arena(unit);
-    if (js && placed && (nrec_ >= v_.record_cap || v_.meta_cap - meta_used_ < kMetaPerUnit || !deferred_.empty())) {
+    // A frame that completes a fragmented WebSocket message to JS makes deliver_ws copy the
+    // whole message into the arena. The copy goes after the window, never over its unread rest,
+    // and when it does not fit there the batch is handed over first (the window then moves to
+    // the start of the arena).
+    size_t copy = 0;
+    if (js && placed && (s.flags & kFlagWs) && (unit[0] & 0x8f) == 0x80) {
+      auto fr = frags_.find(fd);
+      if (fr != frags_.end()) copy = fr->second.buf.size() + u.total;
+    }
+    const size_t window_end = size_t(p + n - v_.arena);
+    if (js && placed && (nrec_ >= v_.record_cap || v_.meta_cap - meta_used_ < kMetaPerUnit || !deferred_.empty() ||
+                         (copy && unit != v_.arena && v_.arena_cap - std::max(arena_used_, window_end) < copy))) {
       // The batch is full: hand over what we have, then move the unparsed rest to the start
       // of the (now free) arena and go on.
       arena_used_ = size_t(unit - v_.arena);
-      if (!ensure_room(2, 0, kMetaPerUnit) || !live(fd, gen)) return false;
+      if (!ensure_room(2, std::min(copy + (n - off), v_.arena_cap), kMetaPerUnit) || !live(fd, gen)) return false;
       memmove(v_.arena + arena_used_, unit, n - off);
       p = v_.arena + arena_used_;
       n -= off;
       off = 0;
       continue;
     }
-    if (js && placed) arena_used_ = size_t(unit - v_.arena) + u.total;
+    // Units are handed over in place; arena_used_ only grows here, so nothing a handler copied
+    // into the arena earlier in this window is given back before the batch is dispatched.
+    if (js && placed) arena_used_ = std::max(arena_used_, copy ? window_end : size_t(unit - v_.arena) + u.total);
     if (!deliver_unit(fd, gen, unit, u.total, placed)) return false;
     off += u.total;
   }
@@ -829,7 +842,15 @@ void Loop::on_peer_end(uint32_t fd) {
     emit(kRecEnd, s.listener, fd, gen, 0, 0);
     if (!live(fd, gen)) return;
   }
-  if (!L.opt.allow_half_open && !(table_[fd].flags & kFlagEndPending)) begin_end(fd);
+  Slot& t = table_[fd];
+  if (L.opt.allow_half_open || (t.flags & kFlagEndPending)) return;
+  if (t.pending > 0 && !(t.flags & kFlagWs)) {
+    // An HTTP client may half-close right after its last request: the answers JS still owes
+    // go out first, and respond() ends the connection after the last of them.
+    t.flags |= kFlagHttpLast;
+    return;
+  }
+  begin_end(fd);
 }
 
 void Loop::begin_end(uint32_t fd) {

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <string>
 
 #include "loop.h"
 #include "proto/frame.h"
@@ -140,7 +142,15 @@ bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
   const Listener& L = listeners_[s.listener];
   if (s.flags & (kFlagEndPending | kFlagWriteShut)) return true;  // bytes after the last response (see measure)
   v_.counters->httpRequests++;
-  if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) return ws_upgrade(fd, gen, p, placed);
+  if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) {
+    // The 101 would overtake answers JS still owes, and a WebSocket connection takes no HTTP
+    // answers at all: an upgrade pipelined behind unanswered requests is refused after them.
+    if (s.pending > 0) {
+      fail_unit(fd, gen, 400, "upgrade pipelined behind unanswered requests");
+      return false;
+    }
+    return ws_upgrade(fd, gen, p, placed);
+  }
   if (!req_.keep_alive) s.flags |= kFlagHttpLast;
   else if (req_.version_minor == 0) s.flags |= kFlagHttp10;
   if (L.opt.proto == Proto::kHttpStatic) return static_respond(fd, s, L, p, req_);
@@ -171,11 +181,23 @@ bool Loop::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t
   const bool ok = (span_is(base, req.method, "GET") || head) && span_is(base, req.path, L.opt.static_path);
   const bool keep = !(s.flags & kFlagHttpLast);
   std::string_view body = ok ? std::string_view(L.opt.static_body) : std::string_view("Not Found");
-  char extra[256];
-  snprintf(extra, sizeof extra, "Content-Type: %s\r\n%s", ok ? L.opt.static_type.c_str() : "text/plain",
-           (s.flags & kFlagHttp10) && keep ? "Connection: keep-alive\r\n" : "");
-  resp_.resize(512 + body.size());
-  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512, ok ? 200 : 404, nullptr, body.size(),
+  const std::string_view type = ok ? std::string_view(L.opt.static_type) : std::string_view("text/plain");
+  const std::string_view conn = (s.flags & kFlagHttp10) && keep ? "Connection: keep-alive\r\n" : "";
+  // The extra header lines fit on the stack for any sensible Content-Type; a long one (the
+  // option has no length limit) must not be cut off mid-line.
+  const size_t need = 16 + type.size() + conn.size() + 1;
+  char small[256];
+  std::string big;
+  char* extra = small;
+  if (need > sizeof small) {
+    big.resize(need);
+    extra = big.data();
+  }
+  snprintf(extra, need, "Content-Type: %.*s\r\n%.*s", int(type.size()), type.data(), int(conn.size()), conn.data());
+  // Status line, Content-Length, Date and Connection take well under 256 bytes.
+  const size_t cap = 256 + need;
+  resp_.resize(cap + body.size());
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), cap, ok ? 200 : 404, nullptr, body.size(),
                                         keep, date_.get(int64_t(time(nullptr))), extra);
   size_t len = hn;
   if (!head) {
@@ -398,10 +420,27 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       if (!h.fin) return true;
       if (f.opcode == ws::kText && !ws::utf8_complete(st)) return fail(ws::kCloseInvalidPayload, "invalid UTF-8");
       ByteBuf msg = f.buf;
+      f.buf = ByteBuf{};  // the bytes are msg's now, whatever erasing the entry frees
       uint8_t opcode = f.opcode;
       frags_.erase(it);
       v_.counters->wsMessagesIn++;
-      bool ok = ws_message(fd, gen, opcode, msg.data + msg.head, msg.size(), false);
+      bool ok;
+      if (L.opt.ws == WsMode::kJs && placed) {
+        // This frame was parsed in place in the arena, where the unread rest of its read window
+        // may follow it. A dispatch would hand the arena back under those bytes, so the message
+        // is copied only into room free without one: deliver_units keeps the whole window below
+        // arena_used_ and hands the batch over first when the room after it is too small.
+        if (!deferred_.empty() || nrec_ >= v_.record_cap || v_.arena_cap - arena_used_ < msg.size()) {
+          free(msg.data);
+          return fail(ws::kCloseTooBig, "message does not fit the receive arena");
+        }
+        uint8_t* at = v_.arena + arena_used_;
+        if (msg.size()) memcpy(at, msg.data + msg.head, msg.size());
+        arena_used_ += msg.size();
+        ok = ws_message(fd, gen, opcode, at, msg.size(), true);
+      } else {
+        ok = ws_message(fd, gen, opcode, msg.data + msg.head, msg.size(), false);
+      }
       free(msg.data);
       return ok;
     }
@@ -514,6 +553,13 @@ bool Loop::unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
 void Loop::drop_subscriptions(uint32_t fd) {
   // Topic member lists are pruned lazily: a publish that meets this stale tag drops it.
   if (table_[fd].topics) subs_.erase(fd);
+  // close_conn erases the connection's unfinished fragmented message right after this; its
+  // bytes are plain malloc memory (ByteBuf has no destructor), so they are released here.
+  auto it = frags_.find(fd);
+  if (it != frags_.end()) {
+    free(it->second.buf.data);
+    it->second.buf = ByteBuf{};
+  }
 }
 
 uint64_t Loop::publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n) {

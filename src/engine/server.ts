@@ -191,9 +191,13 @@ export class EpollServer {
     return this.engine.wsSend(id, bin ? 2 : 1, bodyBytes(data));
   }
 
-  /** Starts the close handshake (code 1000..4999, reason up to 123 bytes). */
+  /**
+   * Starts the close handshake with a code that may go on the wire (1000..1003, 1007..1014 or
+   * 3000..4999; 1004..1006 and 1015 are reserved for reporting) and a reason of up to 123 bytes.
+   */
   wsClose(id: number, code = 1000, reason = ''): boolean {
-    if (!Number.isInteger(code) || code < 1000 || code > 4999) throw new RangeError(`code must be an integer 1000..4999, got ${code}`);
+    const sendable = Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
+    if (!sendable) throw new RangeError(`code must be an integer in 1000..1003, 1007..1014 or 3000..4999, got ${code}`);
     const r = bodyBytes(reason);
     if (r.length > 123) throw new RangeError('reason must be at most 123 bytes');
     return this.engine.wsClose(id, code, r);
