@@ -370,6 +370,7 @@ class Loop {
   // Client side (loop_client.cc).
   void client_event(uint32_t fd, uint32_t events);
   void client_connected(uint32_t fd);
+  void client_ready(uint32_t fd);
   void client_fail_connect(uint32_t fd, int err);
   void read_client(uint32_t fd);
   bool client_bytes(uint32_t fd, uint8_t* p, size_t n);

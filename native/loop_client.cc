@@ -262,16 +262,26 @@ void Loop::client_fail_connect(uint32_t fd, int err) {
   client_fds_--;
 }
 
-void Loop::client_connected(uint32_t fd) {
-  const uint8_t g = table_[fd].listener;
-  ClientGroup& G = groups_[g];
+// A connection counts as established when it can carry the protocol: at connect for TCP, at
+// the server's 101 for WebSocket (until then it is still pending, and the ramp waits for it).
+void Loop::client_ready(uint32_t fd) {
+  ClientGroup& G = groups_[table_[fd].listener];
   ClientConn& c = cconn_[fd];
   G.st.pending--;
   G.st.established++;
   G.st.active++;
-  c.index = uint32_t(G.seq++);
+  c.state = kReady;
   c.member = uint32_t(G.members.size());
   G.members.push_back(tag_of(fd, table_[fd].gen));
+  if (c.publisher) G.pubs.push_back(tag_of(fd, table_[fd].gen));
+  if (G.running && G.mode == LoadMode::kClosed) client_kick(fd, G);
+}
+
+void Loop::client_connected(uint32_t fd) {
+  const uint8_t g = table_[fd].listener;
+  ClientGroup& G = groups_[g];
+  ClientConn& c = cconn_[fd];
+  c.index = uint32_t(G.seq++);
   if (is_ws(G.opt)) {
     c.state = kHandshake;
     // The room travels in the query string; the key is fixed (the server's answer is checked
@@ -280,7 +290,6 @@ void Loop::client_connected(uint32_t fd) {
     if (G.opt.proto == ClientProto::kWsBroadcast) {
       path += (path.find('?') == std::string::npos ? "?room=r" : "&room=r") + std::to_string(c.index % std::max(1u, G.opt.rooms));
       c.publisher = c.index < G.opt.publishers;
-      if (c.publisher) G.pubs.push_back(tag_of(fd, table_[fd].gen));
     }
     std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + G.opt.host +
                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -289,8 +298,7 @@ void Loop::client_connected(uint32_t fd) {
     send_or_queue(fd, table_[fd], reinterpret_cast<const uint8_t*>(req.data()), req.size());
     return;
   }
-  c.state = kReady;
-  if (G.running && G.mode == LoadMode::kClosed) client_kick(fd, G);
+  client_ready(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,8 +505,7 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
     *used = r.total;
     if (c.state == kHandshake) {
       if (r.status != 101) return bad();
-      c.state = kReady;
-      if (G.running && G.mode == LoadMode::kClosed) client_kick(fd, G);
+      client_ready(fd);
       return true;
     }
     if (r.status < 200 || r.status > 299) G.st.err_protocol++;
@@ -566,8 +573,10 @@ void Loop::close_client(uint32_t fd, bool peer_closed) {
   Slot& s = table_[fd];
   ClientGroup& G = groups_[s.listener];
   ClientConn& c = cconn_[fd];
-  if (c.state == kConnecting) {
+  if (c.state != kReady) {
+    // Closed before it could carry the protocol (connecting, or a WebSocket handshake).
     G.st.pending--;
+    G.st.failed++;
   } else {
     // Swap-remove from the member list, keeping the moved member's index right.
     uint64_t last = G.members.back();
@@ -642,11 +651,16 @@ void Loop::client_tick() {
       if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kConnecting) {
         G.st.err_timeout++;
         client_fail_connect(fd, ETIMEDOUT);
+      } else if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kHandshake) {
+        // Connected, but the server never answered the upgrade within the connect timeout.
+        G.st.err_timeout++;
+        G.connect_errnos[ETIMEDOUT]++;
+        close_client(fd, false);
       }
     }
     while (!G.connecting.empty()) {
       uint64_t t = G.connecting.front().first;
-      if (live_client(uint32_t(t), uint32_t(t >> 32)) && cconn_[uint32_t(t)].state == kConnecting) break;
+      if (live_client(uint32_t(t), uint32_t(t >> 32)) && cconn_[uint32_t(t)].state != kReady) break;
       G.connecting.pop_front();
     }
     // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
