@@ -15,6 +15,8 @@ import { renderMarkdown } from './report/markdown.js';
 import { renderTerminal } from './report/terminal.js';
 import { readSystem } from './system/limits.js';
 import { formatPreflight, planRun } from './system/preflight.js';
+import { cmdProfile } from './profile/cli.js';
+import { renderCapacityMarkdown } from './report/capacity.js';
 import { formatTune, procSysctlIO, tuneApply, tuneRevert, tuneShow } from './system/tune.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './runner/args.js';
 import { listScenarios, loadScenario, ScenarioNotFoundError } from './runner/catalog.js';
@@ -22,6 +24,7 @@ import { defaultResultPath, htmlPathFor, terminalSummary, writeHtmlReport, write
 import { PreflightRefusal } from './runner/plan.js';
 import { isSameProcess, pidLine, ProcessTracker } from './runner/processes.js';
 import { expandContenders, runScenario } from './runner/run.js';
+import { cmdSuite } from './runner/suite-cli.js';
 import { resolveParams, standardParamSpecs, type ParamValue, type Scenario } from './runner/scenario.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, someRunsFailed: 3, interrupted: 130 } as const;
@@ -45,10 +48,12 @@ usage: c1m <command> [flags]   (c1m <command> --help for its flags)
 
   list          scenarios, with their protocols and parameters
   run           run a scenario; writes one result file and its HTML report
+  suite         several scenarios (npm start: --quick), then one table of their headline figures
   preflight     what a run of N connections needs from this machine, with exact fixes
   serve         start a contender in the foreground until Ctrl-C
   tune          kernel settings for a million connections (show; --apply / --revert as root)
   report        terminal, markdown and HTML reports from result files
+  profile       a contender under clinic, V8's profilers or perf while a scenario's load runs
 `;
 
 // ---- run ---------------------------------------------------------------------------------------
@@ -58,6 +63,7 @@ const RUN_FLAGS: Record<string, FlagSpec> = {
   quick: { type: 'bool', help: 'one repetition, measured phases of at most 2 s, warm-ups of at most 0.5 s (explicit flags win)' },
   json: { type: 'bool', help: 'print the result JSON on stdout (paths then go to stderr)' },
   baseline: { type: 'string', help: 'contender the ratios are against', default: 'net' },
+  capacityMd: { type: 'string', help: 'write the capacity table (connections held, time to establish, bytes per connection user/kernel, total memory) here' },
 };
 
 function runUsage(scenario: Scenario | null): string {
@@ -369,6 +375,7 @@ const REPORT_FLAGS: Record<string, FlagSpec> = {
   html: { type: 'string', help: 'write the HTML report (self-contained, opens offline) here' },
   md: { type: 'string', help: 'write the markdown report here' },
   baseline: { type: 'string', help: 'contender the ratios are against', default: 'net' },
+  capacityMd: { type: 'string', help: 'write the capacity table (connections held, time to establish, bytes per connection user/kernel, total memory) here' },
 };
 
 async function cmdReport(argv: readonly string[], io: Io): Promise<number> {
@@ -402,6 +409,11 @@ async function cmdReport(argv: readonly string[], io: Io): Promise<number> {
     writeFileSync(md, renderMarkdown(loaded.results, { baseline }));
     io.err(`markdown: ${md}\n`);
   }
+  const cap = args.values['capacityMd'];
+  if (typeof cap === 'string') {
+    writeFileSync(cap, renderCapacityMarkdown(loaded.results));
+    io.err(`capacity table: ${cap}\n`);
+  }
   return EXIT.ok;
 }
 
@@ -410,10 +422,12 @@ async function cmdReport(argv: readonly string[], io: Io): Promise<number> {
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number | Promise<number>> = {
   list: cmdList,
   run: cmdRun,
+  suite: cmdSuite,
   preflight: cmdPreflight,
   serve: cmdServe,
   tune: cmdTune,
   report: cmdReport,
+  profile: cmdProfile,
 };
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {

@@ -187,7 +187,9 @@ describe('plan: preflight, process split, order', () => {
     // 20,000 soft nofile − 64 reserve = 19,936 connections per process.
     assert.equal(p.serverWorkers, 6);
     assert.equal(p.driverProcesses, 6);
-    assert.deepEqual(p.sourceAddresses, [], 'six destination ports leave enough ephemeral ports per address');
+    // Each native driver process gets source addresses of its own, so no two search one
+    // address's port range at once.
+    assert.deepEqual(p.sourceAddresses, ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']);
     const nofile = p.warnings.find((w) => w.startsWith('nofile (server)'));
     assert.ok(nofile?.includes('split into 6 workers'), nofile);
     assert.ok(nofile?.includes('ulimit -n 131072'), nofile);
@@ -199,7 +201,8 @@ describe('plan: preflight, process split, order', () => {
     const big = box({ nofileSoft: 2_000_000, nofileHard: 2_000_000, nrOpen: 2_097_152 });
     const p = plan({ readings: big });
     assert.equal(p.serverWorkers, 1);
-    assert.deepEqual(p.sourceAddresses, ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']);
+    // ceil(100,000 / floor(28,232 × 0.5)) = 8 addresses, each range filled to half.
+    assert.deepEqual(p.sourceAddresses, Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`));
     assert.throws(
       () => plan({ readings: big, driver: 'autocannon' }),
       (err: unknown) =>
@@ -377,5 +380,21 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
     assert.match(result.note ?? '', /Interrupted \(SIGINT\) after 1 of 2 runs/);
     assert.equal(result.runs.length, 1);
     assert.match(result.runs[0]?.error ?? '', /^interrupted by SIGINT during phase 2/);
+  });
+});
+
+describe('memory watchdog', () => {
+  it('ends a wait with a sentence when MemAvailable falls under the floor, and not before', async () => {
+    const { Guard, memoryFloorBytes } = await import('../src/runner/guard.js');
+    assert.equal(memoryFloorBytes(24 * 2 ** 30), Math.round(24 * 2 ** 30 * 0.05));
+    assert.equal(memoryFloorBytes(4 * 2 ** 30), 2 ** 30, 'at least 1 GiB');
+    let avail = 8 * 2 ** 30;
+    const g = new Guard(undefined, 2 ** 30, () => avail);
+    const slow = new Promise<string>((r) => setTimeout(() => r('done'), 2000));
+    const waiting = g.wait(slow, 5000, 'ramp to 1,000,000 connections');
+    setTimeout(() => { avail = 512 * 2 ** 20; }, 150);
+    await assert.rejects(waiting, /stopped by the memory watchdog: MemAvailable fell to 512 MiB, under the floor of 1,024 MiB during ramp to 1,000,000 connections/);
+    avail = 8 * 2 ** 30;
+    assert.equal(await new Guard(undefined, 2 ** 30, () => avail).wait(Promise.resolve('ok'), 1000, 'x'), 'ok');
   });
 });

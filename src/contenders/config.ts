@@ -7,6 +7,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 1024 * 1024,
   idleTimeoutMs: 0,
   backlog: 512,
+  pingIntervalMs: 0,
+  maxQueuedBytes: 0,
 });
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -49,6 +51,8 @@ export function resolveLimits(v: unknown = {}): Limits {
     maxMessageBytes: checkInt('limits.maxMessageBytes', v['maxMessageBytes'] ?? DEFAULT_LIMITS.maxMessageBytes, 1, 0xffff_ffff),
     idleTimeoutMs: checkInt('limits.idleTimeoutMs', v['idleTimeoutMs'] ?? DEFAULT_LIMITS.idleTimeoutMs, 0, 2 ** 31 - 1),
     backlog: checkInt('limits.backlog', v['backlog'] ?? DEFAULT_LIMITS.backlog, 1, 2 ** 31 - 1),
+    pingIntervalMs: checkInt('limits.pingIntervalMs', v['pingIntervalMs'] ?? DEFAULT_LIMITS.pingIntervalMs, 0, 2 ** 30),
+    maxQueuedBytes: checkInt('limits.maxQueuedBytes', v['maxQueuedBytes'] ?? DEFAULT_LIMITS.maxQueuedBytes, 0, 0xffff_ffff),
   };
 }
 

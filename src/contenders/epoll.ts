@@ -78,6 +78,10 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
   const maxFrameBytes = Math.min(config.limits.maxMessageBytes, engine.MAX_FRAME_LIMIT);
   const backlog = Math.min(config.limits.backlog, ENGINE_MAX_BACKLOG);
   const idleTimeoutMs = Math.min(config.limits.idleTimeoutMs, ENGINE_MAX_IDLE_MS);
+  // Pings exist only in WebSocket; the queue bound applies to every write path of the engine.
+  const websocket = config.protocol === 'ws-echo' || config.protocol === 'ws-broadcast';
+  const pingIntervalMs = websocket ? Math.min(config.limits.pingIntervalMs, ENGINE_MAX_IDLE_MS) : 0;
+  const maxQueuedBytes = config.limits.maxQueuedBytes;
   return {
     options: {
       host: config.host,
@@ -87,9 +91,17 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
       reusePort: config.portMode === 'shared',
       noDelay: true,
       idleTimeoutMs,
+      pingIntervalMs,
+      maxQueuedBytes,
       maxFrameBytes,
     },
-    limits: { maxMessageBytes: messages ? maxFrameBytes : null, idleTimeoutMs, backlog },
+    limits: {
+      maxMessageBytes: messages ? maxFrameBytes : null,
+      idleTimeoutMs,
+      backlog,
+      pingIntervalMs: websocket ? pingIntervalMs : null,
+      maxQueuedBytes,
+    },
   };
 }
 

@@ -76,6 +76,7 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
   const idle = config.limits.idleTimeoutMs;
   const framed = config.protocol === 'frame-echo';
   const max = config.limits.maxMessageBytes;
+  const maxQueued = config.limits.maxQueuedBytes;
 
   const server = net.createServer({ noDelay: true }, (socket) => {
     c.connectionsNow++;
@@ -89,6 +90,13 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
     socket.on('error', ignore);
     socket.on('drain', () => socket.resume());
     if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
+    // Reading pauses while the queue is above the stream's high-water mark, so the queue stays
+    // near one chunk; the configured bound closes a socket whose queue passes it anyway.
+    const send = (buf: Buffer): void => {
+      if (socket.write(buf)) return;
+      if (maxQueued > 0 && socket.writableLength > maxQueued) socket.destroy();
+      else socket.pause();
+    };
     if (framed) {
       const decoder = new FrameDecoder(max);
       const onRun = (run: Buffer, frames: number): void => {
@@ -97,7 +105,7 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
         c.messagesOut += frames;
         c.bytesIn += payload;
         c.bytesOut += payload;
-        if (!socket.write(run)) socket.pause();
+        send(run);
       };
       socket.on('data', (chunk: Buffer) => {
         try {
@@ -111,12 +119,18 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
       socket.on('data', (chunk: Buffer) => {
         c.bytesIn += chunk.length;
         c.bytesOut += chunk.length;
-        if (!socket.write(chunk)) socket.pause();
+        send(chunk);
       });
     }
   });
   const port = await listen(server, config);
-  const limits: EffectiveLimits = { maxMessageBytes: framed ? max : null, idleTimeoutMs: idle, backlog: config.limits.backlog };
+  const limits: EffectiveLimits = {
+    maxMessageBytes: framed ? max : null,
+    idleTimeoutMs: idle,
+    backlog: config.limits.backlog,
+    pingIntervalMs: null,
+    maxQueuedBytes: maxQueued,
+  };
   return {
     port,
     limits,
@@ -175,7 +189,7 @@ async function startHttp(config: ChildConfig): Promise<ContenderServer> {
   const port = await listen(server, config);
   return {
     port,
-    limits: { maxMessageBytes: null, idleTimeoutMs: config.limits.idleTimeoutMs, backlog: config.limits.backlog },
+    limits: { maxMessageBytes: null, idleTimeoutMs: config.limits.idleTimeoutMs, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null },
     stats: () => c.snapshot(),
     close: (graceMs) => {
       // close() also closes idle keep-alive connections; a request in flight gets graceMs.
@@ -188,17 +202,31 @@ async function startHttp(config: ChildConfig): Promise<ContenderServer> {
 
 // ---- ws-echo, ws-broadcast -------------------------------------------------------------------
 
+/** The ws package's own heartbeat pattern keeps a flag on each socket. */
+type Heartbeat = WebSocket & { isAlive?: boolean };
+
+function markAlive(this: Heartbeat): void {
+  this.isAlive = true;
+}
+
 async function startWs(config: ChildConfig): Promise<ContenderServer> {
   const c = new Counters(config.protocol);
   const idle = config.limits.idleTimeoutMs;
+  const pingMs = config.limits.pingIntervalMs;
+  const maxQueued = config.limits.maxQueuedBytes;
   const server = createHttpServer(config, c, (_req, res) => {
     res.writeHead(404, NOT_FOUND_HEADERS).end(HTTP_NOT_FOUND_BODY);
   });
   const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: config.limits.maxMessageBytes, clientTracking: true });
   const rooms = new Map<string, Set<WebSocket>>();
 
+  // ws queues without bound; the documented way to bound it is to check bufferedAmount after send.
+  const send = (peer: WebSocket, data: Buffer | string, binary: boolean): void => {
+    peer.send(data, { binary });
+    if (maxQueued > 0 && peer.bufferedAmount > maxQueued) peer.terminate();
+  };
   const deliver = (members: Set<WebSocket>, data: Buffer | string, binary: boolean): number => {
-    for (const peer of members) peer.send(data, { binary });
+    for (const peer of members) send(peer, data, binary);
     c.messagesOut += members.size;
     c.bytesOut += members.size * (typeof data === 'string' ? Buffer.byteLength(data) : data.length);
     return members.size;
@@ -221,6 +249,10 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
       if (err.code?.startsWith('WS_ERR_') === true) c.protocolErrors++;
     });
     if (idle > 0) req.socket.setTimeout(idle, () => ws.terminate());
+    if (pingMs > 0) {
+      (ws as Heartbeat).isAlive = true;
+      ws.on('pong', markAlive);
+    }
     if (config.protocol === 'ws-echo') {
       ws.on('message', (data: RawData, isBinary: boolean) => {
         const buf = data as Buffer;
@@ -228,7 +260,7 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
         c.messagesOut++;
         c.bytesIn += buf.length;
         c.bytesOut += buf.length;
-        ws.send(buf, { binary: isBinary });
+        send(ws, buf, isBinary);
       });
       return;
     }
@@ -248,16 +280,41 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
     });
   });
 
+  // Ping every interval; a socket that has not answered the previous ping is terminated.
+  const heartbeat =
+    pingMs > 0
+      ? setInterval(() => {
+          for (const ws of wss.clients as Set<Heartbeat>) {
+            if (ws.isAlive === false) {
+              ws.terminate();
+              continue;
+            }
+            ws.isAlive = false;
+            ws.ping();
+          }
+        }, pingMs)
+      : undefined;
+  const queuedBytes = (): number => {
+    let n = 0;
+    for (const ws of wss.clients) n += ws.bufferedAmount;
+    return n;
+  };
+
   const port = await listen(server, config);
   return {
     port,
-    limits: { maxMessageBytes: config.limits.maxMessageBytes, idleTimeoutMs: idle, backlog: config.limits.backlog },
-    stats: () => c.snapshot(config.protocol === 'ws-broadcast' ? { websockets: wss.clients.size, rooms: rooms.size } : { websockets: wss.clients.size }),
+    limits: { maxMessageBytes: config.limits.maxMessageBytes, idleTimeoutMs: idle, backlog: config.limits.backlog, pingIntervalMs: pingMs, maxQueuedBytes: maxQueued },
+    stats: () => {
+      const extra: Record<string, number> = { websockets: wss.clients.size, queuedBytes: queuedBytes() };
+      if (config.protocol === 'ws-broadcast') extra['rooms'] = rooms.size;
+      return c.snapshot(extra);
+    },
     publish: (room, data, binary) => {
       const members = rooms.get(room);
       return members === undefined ? 0 : deliver(members, data, binary);
     },
     close: (graceMs) => {
+      clearInterval(heartbeat);
       const closed = closeServer(server, graceMs, () => {
         for (const ws of wss.clients) ws.terminate();
         server.closeAllConnections();

@@ -48,7 +48,7 @@ const wrongAnswers: ContenderDefinition = {
     });
     return {
       port: (server.address() as AddressInfo).port,
-      limits: { maxMessageBytes: null, idleTimeoutMs: 0, backlog: config.limits.backlog },
+      limits: { maxMessageBytes: null, idleTimeoutMs: 0, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null },
       stats: () => c.snapshot(),
       close: (graceMs) =>
         new Promise<void>((resolve) => {

@@ -87,6 +87,34 @@ const UWS_HTTP_IDLE_TIMEOUT_MS = 10_000;
 const UWS_BACKLOG = 512;
 /** uWS accepts idleTimeout 0 or at least 8 s (any other value aborts the process). */
 const UWS_MIN_IDLE_S = 8;
+/** uWS refuses idleTimeouts above 960 s (uSockets counts timeouts in 4 s ticks within one byte). */
+const UWS_MAX_IDLE_S = 960;
+
+/**
+ * With sendPingsAutomatically, uWS splits idleTimeout into "silence before the ping" and a
+ * margin of 4, 8 or 16 s to wait for any answer (WebSocketContextData's
+ * calculateIdleTimeoutCompnents): a peer silent for idleTimeout seconds in total is closed.
+ */
+export function uwsPingMargin(idleTimeoutS: number): number {
+  let margin = 4;
+  while (idleTimeoutS - margin * 2 >= margin * 2 && margin < 16) margin *= 2;
+  return margin;
+}
+
+/**
+ * The uWS idleTimeout whose ping comes after about pingMs of silence: the smallest margin m for
+ * which idleTimeout = ping + m splits back into (ping, m), never below uWS's 8 s minimum.
+ */
+export function uwsHeartbeat(pingMs: number): { idleTimeoutS: number; pingAfterS: number } {
+  const ping = Math.max(1, Math.ceil(pingMs / 1000));
+  let t = UWS_MIN_IDLE_S;
+  for (const m of [4, 8, 16]) {
+    t = Math.max(UWS_MIN_IDLE_S, ping + m);
+    if (uwsPingMargin(t) === m) break;
+  }
+  t = Math.min(UWS_MAX_IDLE_S, t);
+  return { idleTimeoutS: t, pingAfterS: t - uwsPingMargin(t) };
+}
 
 export const uwsContender: ContenderDefinition = {
   name: 'uws',
@@ -167,7 +195,7 @@ async function startHttp(uws: UwsModule, config: ChildConfig): Promise<Contender
   });
   const socket = await listen(uws, app, config);
   return running(uws, app, socket, {
-    limits: { maxMessageBytes: null, idleTimeoutMs: UWS_HTTP_IDLE_TIMEOUT_MS, backlog: UWS_BACKLOG },
+    limits: { maxMessageBytes: null, idleTimeoutMs: UWS_HTTP_IDLE_TIMEOUT_MS, backlog: UWS_BACKLOG, pingIntervalMs: null, maxQueuedBytes: null },
     stats: () => c.snapshot(),
   });
 }
@@ -190,7 +218,12 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
   const app = uws.App();
   let dropped = 0;
   const idleMs = config.limits.idleTimeoutMs;
-  const idleS = idleMs === 0 ? 0 : Math.max(UWS_MIN_IDLE_S, Math.ceil(idleMs / 1000));
+  const pingMs = config.limits.pingIntervalMs;
+  const maxQueued = config.limits.maxQueuedBytes;
+  // uWS has one timer per socket: with pings on, idleTimeout is derived from the interval and
+  // is also what closes a silent peer, so a separate idleTimeoutMs cannot be honoured as well.
+  const beat = pingMs > 0 ? uwsHeartbeat(pingMs) : null;
+  const idleS = beat !== null ? beat.idleTimeoutS : idleMs === 0 ? 0 : Math.min(UWS_MAX_IDLE_S, Math.max(UWS_MIN_IDLE_S, Math.ceil(idleMs / 1000)));
   const broadcast = config.protocol === 'ws-broadcast';
 
   const deliver = (room: string, message: UwsData, isBinary: boolean): number => {
@@ -207,12 +240,13 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
     maxPayloadLength: config.limits.maxMessageBytes,
     idleTimeout: idleS,
     // 0 lifts the send-buffer cap (default 64 KiB, beyond which uWS drops messages): like ws and
-    // node:net, every message is delivered and the driver is what limits the load.
-    maxBackpressure: 0,
-    closeOnBackpressureLimit: false,
-    // With automatic pings a live client would never reach idleTimeout; the timeout means
-    // "no traffic" for every contender.
-    sendPingsAutomatically: false,
+    // node:net, every message is delivered and the driver is what limits the load. With a
+    // maxQueuedBytes limit, the cap is that limit and a socket over it is closed, as elsewhere.
+    maxBackpressure: maxQueued,
+    closeOnBackpressureLimit: maxQueued > 0,
+    // Without a heartbeat a live client must not be pinged, so that idleTimeout means "no
+    // traffic" as it does for every other contender.
+    sendPingsAutomatically: beat !== null,
     open: (ws) => {
       c.connectionsNow++;
       c.connectionsTotal++;
@@ -264,7 +298,15 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
   app.any('/*', notFound);
   const socket = await listen(uws, app, config);
   return running(uws, app, socket, {
-    limits: { maxMessageBytes: config.limits.maxMessageBytes, idleTimeoutMs: idleS * 1000, backlog: UWS_BACKLOG },
+    limits: {
+      maxMessageBytes: config.limits.maxMessageBytes,
+      idleTimeoutMs: idleS * 1000,
+      backlog: UWS_BACKLOG,
+      // Not a period: uWS pings a socket after this much silence (4 s timer ticks), and closes it
+      // when nothing arrives within the margin after the ping.
+      pingIntervalMs: beat === null ? 0 : beat.pingAfterS * 1000,
+      maxQueuedBytes: maxQueued,
+    },
     stats: () => c.snapshot({ dropped }),
     publish: (room, data, binary) => deliver(room, data, binary),
   });

@@ -119,6 +119,8 @@ export interface Summary {
   kernelBytesPerConnection?: Measured;
   /** Epoll engine contenders: slope of the engine's own accounting of what it holds (exact). */
   engineBytesPerConnection?: Measured;
+  /** Slope of RSS minus V8's committed heap: the process's memory outside the JS heap. */
+  nonHeapBytesPerConnection?: Measured;
   opsPerSec?: Measured;
   opsPerServerCpuSec?: Measured;
   latencyUs?: Pick<Latency, 'p50' | 'p99'> | null;

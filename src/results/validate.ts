@@ -185,6 +185,7 @@ class Checker {
       'bytesPerConnection',
       'kernelBytesPerConnection',
       'engineBytesPerConnection',
+      'nonHeapBytesPerConnection',
       'opsPerSec',
       'opsPerServerCpuSec',
     ]);

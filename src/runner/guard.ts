@@ -2,6 +2,8 @@
 // signal), a watched process dying (contender crash, driver crash) and a phase overrunning
 // its bound. Whichever comes first settles the wait.
 
+import { readFileSync } from 'node:fs';
+import { parseMeminfo } from '../metrics/proc.js';
 import { isSameProcess, type Tracked } from './processes.js';
 
 /** The run was interrupted (SIGINT); the runner winds down and writes what it has. */
@@ -30,12 +32,44 @@ export class ProcessDied extends RunFailure {
 
 const POLL_MS = 100;
 
+/** The memory watchdog's floor: stop before MemAvailable falls under max(1 GiB, 5% of RAM). */
+export function memoryFloorBytes(memTotalBytes: number | null): number {
+  return Math.max(1 << 30, Math.round((memTotalBytes ?? 0) * 0.05));
+}
+
+/** MemAvailable in bytes from /proc/meminfo, or null when it cannot be read. */
+export function memAvailableBytes(read: () => string = () => readFileSync('/proc/meminfo', 'utf8')): number | null {
+  try {
+    return parseMeminfo(read())['MemAvailable'] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export class Guard {
   readonly #signal: AbortSignal | undefined;
   readonly #watched: Tracked[] = [];
+  readonly #memFloor: number | null;
+  readonly #memAvailable: () => number | null;
 
-  constructor(signal: AbortSignal | undefined) {
+  /**
+   * memFloorBytes: the watchdog's floor (null: no watchdog). While a wait is pending, a
+   * MemAvailable under it ends the phase with a RunFailure that says so, and the runner's
+   * cleanup stops the drivers and the contender before the machine runs out of memory.
+   */
+  constructor(signal: AbortSignal | undefined, memFloorBytes: number | null = null, memAvailable: () => number | null = () => memAvailableBytes()) {
     this.#signal = signal;
+    this.#memFloor = memFloorBytes;
+    this.#memAvailable = memAvailable;
+  }
+
+  /** A sentence when memory is under the floor, else null. */
+  lowMemory(): string | null {
+    if (this.#memFloor === null) return null;
+    const avail = this.#memAvailable();
+    if (avail === null || avail >= this.#memFloor) return null;
+    const mib = (b: number): string => `${Math.round(b / 1048576).toLocaleString('en-US')} MiB`;
+    return `stopped by the memory watchdog: MemAvailable fell to ${mib(avail)}, under the floor of ${mib(this.#memFloor)}`;
   }
 
   watch(tracked: readonly Tracked[]): void {
@@ -81,6 +115,8 @@ export class Guard {
       poll = setInterval(() => {
         const gone = this.dead();
         if (gone) finish(() => reject(new ProcessDied(gone, what)));
+        const low = this.lowMemory();
+        if (low) finish(() => reject(new RunFailure(`${low} during ${what}`)));
       }, POLL_MS);
       p.then(
         (v) => finish(() => resolve(v)),

@@ -77,7 +77,11 @@ export function planScenario(o: ScenarioPlanOptions): ScenarioPlan {
   }
   const serverWorkers = Math.max(1, ...plans.map((p) => p.serverWorkers));
   const driverProcesses = Math.max(1, ...plans.map((p) => p.driverProcesses));
-  const addresses = o.driver === 'native' ? Math.max(1, ...plans.map((p) => p.sourceAddresses)) : 1;
+  // With several native driver processes, each gets addresses of its own (disjoint slices), so
+  // no two processes search the same address's port range at once.
+  const addresses = o.driver === 'native'
+    ? Math.max(1, ...plans.map((p) => p.sourceAddresses), driverProcesses > 1 ? driverProcesses : 1)
+    : 1;
   const warnings = [
     ...new Set(plans.flatMap((p) =>
         p.checks.filter((c) => c.level === 'warn').map((c) => `${c.item}: ${c.value}; needs ${c.need}${c.fix === null ? '' : ` (fix: ${c.fix.replaceAll('\n', '; ')})`}`),

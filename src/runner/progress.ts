@@ -20,17 +20,20 @@ export function phaseSeconds(ph: Phase, fromConnections: number): number {
       return 0.2 + ph.durationMs / 1000;
     case 'measure':
       return ph.run ? (ph.run.durationMs + (ph.run.warmupMs ?? 0)) / 1000 + 0.3 : ((ph.settleMs ?? 500) + (ph.holdMs ?? 0)) / 1000 + 0.3;
+    case 'reap':
+      return (ph.timeoutMs ?? 10_000) / 1000 + 0.3;
   }
 }
 
 /** Seconds one contender run is expected to take: start, primer, phases, stop. */
 export function runSeconds(phases: readonly Phase[]): number {
-  let conns = 0;
+  const conns = new Map<string, number>();
   let total = 1.5;
   for (const ph of phases) {
-    total += phaseSeconds(ph, conns);
-    if (ph.kind === 'ramp') conns = ph.connections;
-    if (ph.kind === 'cooldown') conns = 0;
+    const group = ph.kind === 'ramp' ? (ph.group ?? 'main') : 'main';
+    total += phaseSeconds(ph, conns.get(group) ?? 0);
+    if (ph.kind === 'ramp') conns.set(group, ph.connections);
+    if (ph.kind === 'cooldown') conns.clear();
   }
   return total;
 }
@@ -38,9 +41,11 @@ export function runSeconds(phases: readonly Phase[]): number {
 export function describePhase(ph: Phase): string {
   switch (ph.kind) {
     case 'ramp':
-      return `ramp to ${fmtInt(ph.connections)} connections${ph.ratePerSec ? ` at ${fmtInt(ph.ratePerSec)}/s` : ''}`;
+      return `ramp ${ph.group !== undefined ? `${ph.group} ` : ''}to ${fmtInt(ph.connections)} connections${ph.ratePerSec ? ` at ${fmtInt(ph.ratePerSec)}/s` : ''}`;
     case 'warmup':
-      return `warm-up ${ph.durationMs / 1000} s`;
+      return `warm-up ${ph.durationMs / 1000} s${ph.groups !== undefined ? ` (${ph.groups.join(', ')})` : ''}`;
+    case 'reap':
+      return `reap${ph.label ? ` ${ph.label}` : ''}: ${ph.group} goes silent until the server closes it${ph.timeoutMs !== undefined ? ` (at most ${ph.timeoutMs / 1000} s)` : ''}`;
     case 'measure':
       return ph.run
         ? `measure${ph.label ? ` ${ph.label}` : ''}: load ${ph.run.durationMs / 1000} s${ph.run.warmupMs ? ` after ${ph.run.warmupMs / 1000} s warm-up` : ''}`

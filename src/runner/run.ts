@@ -10,6 +10,7 @@ import {
   contenderNames,
   DEFAULT_HOST,
   getContender,
+  resolveLimits,
   speaks,
   startContender,
   type ContenderHandle,
@@ -17,6 +18,7 @@ import {
   type Protocol,
   type StopReport,
 } from '../contenders/index.js';
+import type { EffectiveLimits } from '../contenders/types.js';
 import { DriverUnavailableError, type DriverConfig, type DriverErrors, type RampResult, type RunResult } from '../drivers/types.js';
 import { Histogram } from '../metrics/histogram.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
@@ -25,11 +27,24 @@ import { readSystem, type SystemReadings } from '../system/limits.js';
 import { DEFAULT_CONNECT_RATE } from '../system/preflight.js';
 import { DriverGroup } from './drivers.js';
 import { collectEnv } from './env.js';
-import { Guard, Interrupted, ProcessDied, RunFailure } from './guard.js';
+import { Guard, Interrupted, memoryFloorBytes, ProcessDied, RunFailure } from './guard.js';
 import { planScenario, type ScenarioPlan } from './plan.js';
 import { killTracked, ProcessTracker, type Tracked } from './processes.js';
 import { describePhase, Progress, runSeconds } from './progress.js';
-import { loadOf, peakConnections, phasesOf, type LoadSpec, type Params, type Phase, type Scenario } from './scenario.js';
+import {
+  groupPeaks,
+  groupsOf,
+  limitsOf,
+  loadOf,
+  MAIN_GROUP,
+  peakConnections,
+  phasesOf,
+  type LoadSpec,
+  type Params,
+  type Phase,
+  type Scenario,
+  type ScenarioLimits,
+} from './scenario.js';
 import { compareRuns, fitSteps, summarizeRun, type RunFits } from './summary.js';
 
 export interface RunnerOptions {
@@ -52,19 +67,63 @@ export interface RunnerOptions {
 
 /** A run as recorded: the contract's fields plus what the runner adds (see src/runner/README.md). */
 export interface RunRecord extends Run {
-  /** Every ramp: asked, established, how long, connections/s. */
-  ramps?: Array<{ target: number; established: number; failed: number; ms: number; ratePerSec: Measured }>;
+  /** Every ramp: asked, established, how long, connections/s (and the driver group, when not the main one). */
+  ramps?: Array<{ target: number; established: number; failed: number; ms: number; ratePerSec: Measured; group?: string }>;
+  /** The limits the contender actually applied (its first worker's ready message; null = no such limit). */
+  limits?: EffectiveLimits;
   /** Least-squares fits of memory over connections (slope = bytes per connection). */
   fits?: RunFits;
   /** Kernel figures before the contender started; step kernel figures are growth from these. */
-  kernelBaseline?: { slabBytes: Measured; sockstatMemPages: Measured; tcpInUse: Measured };
+  kernelBaseline?: { slabBytes: Measured; sockstatMemPages: Measured; tcpInUse: Measured; tcpTw: Measured };
   /** Things that did not fail the run but should be known (e.g. a worker that had to be killed). */
   warnings?: string[];
 }
 
+/** One driver group's own figures in a step where several groups ran. */
+export interface GroupStepRecord {
+  /** Connections the group held at the end of the window. */
+  connections: number;
+  ops: number;
+  opsPerSec: number;
+  /** Messages the group sent in the window (ws-broadcast: publishes), when the driver counts them. */
+  sent: Measured;
+  /** ops ÷ sent: in ws-broadcast, deliveries per publish, which a lossless server keeps constant. */
+  opsPerSent: Measured;
+  /** Connections the server closed on the group's peers, as the peers noticed. */
+  peerClosed: Measured;
+  latencyUs: Latency | null;
+  errors: DriverErrors;
+  driverCpuPct: number;
+  clientBound: boolean;
+}
+
+/** How a group that went silent was reaped by the server (heartbeats, idle timeouts, queue bounds). */
+export interface ReapRecord {
+  group: string;
+  /** The group's connections when it went silent. */
+  target: number;
+  /** How far the server's own connection count fell over the window (other closes included). */
+  closedByServer: number;
+  /** ms from the group going silent until the server's count had fallen by `target`; null when it did not. */
+  ms: Measured;
+  /** Closes the silent peers noticed themselves (a FIN or reset reached them). */
+  closedSeenByDriver: number;
+  /** The server's count every `pollMs` from the start: [ms since silent, connections]. */
+  pollMs: number;
+  samples: Array<[number, number]>;
+  /** The most resident memory the server's processes had at any poll of the window (queues included). */
+  rssPeakBytes: Measured;
+}
+
 /** A measured step as recorded: the contract's fields plus the runner's additions. */
 export interface StepRecord extends Step {
-  server: ServerStats & { rssAnonBytes: Measured; heapTotalBytes: Measured };
+  server: ServerStats & { rssAnonBytes: Measured; heapTotalBytes: Measured; fds: Measured; engineBytes: Measured };
+  kernel: { slabBytes: Measured; sockstatMemPages: Measured; tcpInUse: Measured; tcpTw: Measured; memUsedBytes: Measured };
+  /** The contender's own counters at the end of the step (summed over workers): engine counters, queued bytes, drops. */
+  serverExtra: Record<string, number>;
+  /** Each driver group's own figures, in a step that ran a load (the main group's too). */
+  groups?: Record<string, GroupStepRecord>;
+  reap?: ReapRecord;
   /** The phase's label, e.g. "200 connections". */
   label: string | null;
   /** Connections the driver(s) held at the end of the step (connections is the server's count). */
@@ -85,6 +144,10 @@ export interface ResultRecord extends C1mResult {
   /** The phases every run walked, as the scenario produced them from params. */
   phases: readonly Phase[];
   load: LoadSpec;
+  /** The scenario's other driver groups and their loads (absent when it has none). */
+  groups?: Record<string, LoadSpec>;
+  /** The limits the scenario asked the contenders for (each run's `limits` says what was applied). */
+  limits: ScenarioLimits;
   preflight: {
     serverWorkers: number;
     driverProcesses: number;
@@ -196,8 +259,15 @@ interface Context {
   params: Params;
   phases: readonly Phase[];
   load: LoadSpec;
+  /** Driver processes of the main group. */
+  mainProcesses: number;
+  /** Other driver groups: load and process count. */
+  groups: Map<string, { load: LoadSpec; processes: number }>;
+  limits: ScenarioLimits;
   plan: ScenarioPlan;
   guardSignal: AbortSignal | undefined;
+  /** The memory watchdog's floor for MemAvailable (see Guard). */
+  memFloorBytes: number;
   tracker: ProcessTracker;
   progress: Progress;
 }
@@ -209,6 +279,10 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
   const protocol = params.protocol;
   const phases = phasesOf(scenario, params);
   const load = loadOf(scenario, params);
+  const groupLoads = groupsOf(scenario, params);
+  const limits = limitsOf(scenario, params);
+  // Bad limits are refused here, before any process starts.
+  resolveLimits({ ...limits });
   const contenders = expandContenders(params.contenders);
   if (contenders.length === 0) throw new RangeError('no contenders to run');
   const readings = o.readings ?? readSystem();
@@ -233,11 +307,22 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
     log(`c1m: the fd limit splits the run: ${plan.serverWorkers} contender worker(s), ${plan.driverProcesses} driver process(es)`);
   }
 
+  // Each other group gets the processes its own peak needs under the fd limit.
+  const budget = plan.plans[0]?.fdBudgetPerProcess ?? 0;
+  const peaks = groupPeaks(phases);
+  const processesFor = (peak: number): number => (budget > 0 ? Math.max(1, Math.ceil(peak / budget)) : 1);
+  const groups = new Map<string, { load: LoadSpec; processes: number }>();
+  for (const [name, groupLoad] of Object.entries(groupLoads)) groups.set(name, { load: groupLoad, processes: processesFor(peaks.get(name) ?? 0) });
+
   const order = schedule(contenders, params.reps);
 
   const tracker = o.tracker ?? new ProcessTracker();
   const progress = new Progress(log, order.length, runSeconds(phases), o.progressEveryMs ?? 2000);
-  const ctx: Context = { scenario, params, phases, load, plan, guardSignal: o.signal, tracker, progress };
+  const mainProcesses = groups.size > 0 ? processesFor(peaks.get(MAIN_GROUP) ?? 0) : plan.driverProcesses;
+  const ctx: Context = {
+    scenario, params, phases, load, mainProcesses, groups, limits, plan, guardSignal: o.signal,
+    memFloorBytes: memoryFloorBytes(readings.memTotalBytes), tracker, progress,
+  };
   const startedAt = new Date().toISOString();
   progress.start();
 
@@ -281,6 +366,8 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
     interrupted,
     phases,
     load,
+    ...(groups.size > 0 ? { groups: groupLoads } : {}),
+    limits,
     preflight: {
       serverWorkers: plan.serverWorkers,
       driverProcesses: plan.driverProcesses,
@@ -321,15 +408,17 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
     steps: [],
     summary: null,
   };
-  const guard = new Guard(ctx.guardSignal);
+  const guard = new Guard(ctx.guardSignal, ctx.memFloorBytes);
   const warnings: string[] = [];
   const ramps: NonNullable<RunRecord['ramps']> = [];
   const rawSteps: Step[] = [];
   const timeline: Timeline = { tMs: [], connections: [], cpuPct: [], rssBytes: [], marks: [] };
-  let current = 0;
+  // Connections each driver group holds now; their sum is the timeline's count.
+  const held = new Map<string, number>();
+  const current = (): number => [...held.values()].reduce((a, b) => a + b, 0);
   let where = 'start-up';
   let handle: ContenderHandle | null = null;
-  let drivers: DriverGroup | null = null;
+  const drivers = new Map<string, DriverGroup>();
   let sampler: Sampler | null = null;
   let samplerStart = 0;
   let stopReport: StopReport | undefined;
@@ -337,7 +426,12 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
   let clientBound: boolean | null = null;
 
   const kernel0: KernelSample = sampleKernel();
-  run.kernelBaseline = { slabBytes: kernel0.slabBytes, sockstatMemPages: kernel0.sockstat.tcpMemPages, tcpInUse: kernel0.sockstat.tcpInUse };
+  run.kernelBaseline = {
+    slabBytes: kernel0.slabBytes,
+    sockstatMemPages: kernel0.sockstat.tcpMemPages,
+    tcpInUse: kernel0.sockstat.tcpInUse,
+    tcpTw: kernel0.sockstat.tcpTw,
+  };
   const contenderProcs: Tracked[] = [];
 
   try {
@@ -347,13 +441,17 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
       protocol,
       host: DEFAULT_HOST,
       workers: plan.serverWorkers,
-      limits: { backlog: plan.listenBacklog },
+      limits: { ...ctx.limits, backlog: plan.listenBacklog },
       stderr: 'pipe',
-      readyTimeoutMs: 15_000,
+      // Dozens of Node processes starting at once on two cores take a while: the bound grows
+      // with the count (measured: 51 workers missed a flat 15 s).
+      readyTimeoutMs: startupBoundMs(plan.serverWorkers),
+      // Only exposes global.gc (same for every contender): memory steps collect before sampling.
+      execArgv: ['--expose-gc'],
       ...(params.pin ? { wrap: ['taskset', '-c', '0'] } : {}),
     });
     try {
-      handle = await guard.wait(starting, 20_000, 'contender start-up');
+      handle = await guard.wait(starting, startupBoundMs(plan.serverWorkers) + 5_000, 'contender start-up');
     } catch (err) {
       // The wait was cut short (Ctrl-C, timeout): if the contender still comes up, stop it then.
       starting.then((late) => void late.stop({ killAfterMs: 1500 }), () => {});
@@ -362,6 +460,8 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
     const h = handle;
     h.workers.forEach((w) => contenderProcs.push(tracker.add(w.pid, 'contender', `${contender}/${protocol}#${w.worker}`)));
     guard.watch(contenderProcs);
+    const applied = h.workers[0]?.limits;
+    if (applied !== undefined) run.limits = applied;
 
     where = 'the primer';
     progress.phase(`primer: checking ${protocol} answers on ${h.ports.length} port(s)`);
@@ -382,7 +482,7 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
       fds: false,
       onSample: (pt) => {
         timeline.tMs.push(pt.t);
-        timeline.connections.push(current);
+        timeline.connections.push(current());
         timeline.cpuPct.push(pt.cpuPercent);
         timeline.rssBytes.push(pt.processes.rssBytes);
       },
@@ -394,31 +494,71 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
     };
 
     where = 'driver start-up';
-    progress.phase(`starting ${plan.driverProcesses} ${params.driver} driver process(es)`);
-    const config: DriverConfig = {
-      driver: params.driver,
-      protocol,
-      targets: h.ports.map((port) => ({ host: h.host, port })),
-      ...ctx.load,
-      ...(plan.sourceAddresses.length > 0 ? { sourceAddresses: [...plan.sourceAddresses] } : {}),
+    const wanted: Array<{ name: string; load: LoadSpec; processes: number }> = [
+      { name: MAIN_GROUP, load: ctx.load, processes: ctx.mainProcesses },
+      ...[...ctx.groups].map(([name, g]) => ({ name, ...g })),
+    ];
+    const total = wanted.reduce((a, g) => a + g.processes, 0);
+    progress.phase(`starting ${total} ${params.driver} driver process(es)${ctx.groups.size > 0 ? ` in ${wanted.length} groups` : ''}`);
+    const driverOpts = {
+      stderr: 'pipe' as const,
+      readyTimeoutMs: startupBoundMs(total),
+      // A driver busy opening thousands of connections among a hundred busy processes can miss
+      // a progress tick for a while; the phase bounds still apply.
+      stallMs: 15_000 + 1_000 * total,
+      ...(params.pin ? { cpu: 1 } : {}),
     };
-    const driverOpts = { stderr: 'pipe' as const, ...(params.pin ? { cpu: 1 } : {}) };
-    const startingDrivers = DriverGroup.start(config, plan.driverProcesses, driverOpts);
+    const starts = wanted.map((g) => {
+      const config: DriverConfig = {
+        driver: params.driver,
+        protocol,
+        targets: h.ports.map((port) => ({ host: h.host, port })),
+        ...g.load,
+        ...(plan.sourceAddresses.length > 0 ? { sourceAddresses: [...plan.sourceAddresses] } : {}),
+      };
+      return DriverGroup.start(config, g.processes, driverOpts);
+    });
+    const startingDrivers = Promise.all(starts);
     try {
-      drivers = await guard.wait(startingDrivers, 30_000, 'driver start-up');
+      const started = await guard.wait(startingDrivers, startupBoundMs(total) + 5_000, 'driver start-up');
+      started.forEach((d, i) => drivers.set(wanted[i]?.name ?? MAIN_GROUP, d));
     } catch (err) {
-      startingDrivers.then((late) => void late.close(), () => {});
+      // Whatever did start (now or later) is closed; a group that failed has closed its own.
+      for (const p of starts) p.then((late) => void late.close(), () => {});
       throw err;
     }
-    const driverProcs = drivers.pids.map((pid, i) => tracker.add(pid, 'driver', `${params.driver}#${i}`));
-    guard.watch(driverProcs);
-    const d = drivers;
-    d.onProgress((p) => {
-      current = p.connections;
-      progress.tick(p.connections, p.phase === 'run' ? p.ops : null);
-    });
+    for (const [name, d] of drivers) {
+      const label = name === MAIN_GROUP ? params.driver : `${params.driver}/${name}`;
+      guard.watch(d.pids.map((pid, i) => tracker.add(pid, 'driver', `${label}#${i}`)));
+      held.set(name, 0);
+      d.onProgress((p) => {
+        held.set(name, p.connections);
+        progress.tick(current(), p.phase === 'run' ? p.ops : null);
+      });
+    }
+    const group = (name: string | undefined): DriverGroup => {
+      const d = drivers.get(name ?? MAIN_GROUP);
+      if (d === undefined) throw new RunFailure(`no driver group ${JSON.stringify(name)}`);
+      return d;
+    };
 
     let errors: DriverErrors = { ...ZERO_ERRORS };
+    const afterStep = (step: StepRecord, raw: Step, results: RunResult[], fit: boolean): void => {
+      for (const r of results) {
+        for (const w of r.warnings ?? []) warnings.push(w);
+        errors = addErrors(errors, r.errors);
+        clientBound = (clientBound ?? false) || r.clientBound;
+      }
+      step.errors = { ...errors };
+      raw.errors = step.errors;
+      errors = { ...ZERO_ERRORS };
+      const reap = step.reap;
+      if (reap !== undefined && reap.target > 0 && reap.ms === null) {
+        warnings.push(`${step.label ?? 'a step'}: the server closed ${reap.closedByServer} of the ${reap.target} silent connections of ${reap.group} within ${Math.round(step.windowMs / 100) / 10} s`);
+      }
+      run.steps.push(step);
+      if (fit) rawSteps.push(raw);
+    };
     for (const [i, ph] of ctx.phases.entries()) {
       guard.check();
       where = `phase ${i + 1} (${describePhase(ph)})`;
@@ -426,50 +566,64 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
       mark(describePhase(ph));
       switch (ph.kind) {
         case 'ramp': {
+          const name = ph.group ?? MAIN_GROUP;
+          const d = group(name);
           const rate = ph.ratePerSec ?? 0;
           // Twice the time the ramp should take (at preflight's default rate when unpaced); the
           // driver's own bound (timeoutMs + its margin) fires before the guard's and says more.
-          const expectedMs = (Math.abs(ph.connections - current) / (rate > 0 ? rate : DEFAULT_CONNECT_RATE)) * 1000;
-          const timeoutMs = ph.timeoutMs ?? Math.max(10_000, 2 * expectedMs + 5000);
+          const expectedMs = (Math.abs(ph.connections - (held.get(name) ?? 0)) / (rate > 0 ? rate : DEFAULT_CONNECT_RATE)) * 1000;
+          const timeoutMs = ph.timeoutMs ?? Math.ceil(Math.max(10_000, 2 * expectedMs + 5000));
           const r: RampResult = await guard.wait(d.ramp(ph.connections, rate, timeoutMs), timeoutMs + 15_000, where);
           // A driver that cannot hold idle connections probes them and lets go (extra.held = 0).
-          current = r.extra?.['held'] === 0 ? 0 : r.established;
+          held.set(name, r.extra?.['held'] === 0 ? 0 : r.established);
           for (const w of r.warnings ?? []) warnings.push(w);
           errors = addErrors(errors, r.errors);
-          ramps.push({ target: r.target, established: r.established, failed: r.failed, ms: r.ms, ratePerSec: r.ratePerSec });
+          ramps.push({
+            target: r.target,
+            established: r.established,
+            failed: r.failed,
+            ms: r.ms,
+            ratePerSec: r.ratePerSec,
+            ...(name !== MAIN_GROUP ? { group: name } : {}),
+          });
           if (r.established < r.target) {
             const why = Object.entries(r.connectErrors).map(([k, v]) => `${k} × ${v}`).join(', ');
-            warnings.push(`ramp to ${r.target} established ${r.established}${why ? ` (${why})` : ''}`);
+            warnings.push(`ramp${name !== MAIN_GROUP ? ` of ${name}` : ''} to ${r.target} established ${r.established}${why ? ` (${why})` : ''}`);
           }
           break;
         }
         case 'warmup': {
-          const r = await guard.wait(d.run(ph.durationMs, 0), ph.durationMs + 15_000, where);
-          errors = addErrors(errors, r.errors);
-          current = r.connections;
+          const names = ph.groups ?? [MAIN_GROUP];
+          const results = await guard.wait(Promise.all(names.map((n) => group(n).run(ph.durationMs, 0))), ph.durationMs + 15_000, where);
+          results.forEach((r, k) => {
+            errors = addErrors(errors, r.errors);
+            held.set(names[k] ?? MAIN_GROUP, r.connections);
+          });
           break;
         }
         case 'measure': {
-          const { step, raw, result } = await measure(guard, h, d, ph, where, kernel0);
-          if (result) {
-            for (const w of result.warnings ?? []) warnings.push(w);
-            errors = addErrors(errors, result.errors);
-            clientBound = (clientBound ?? false) || result.clientBound;
-            current = result.connections;
-          }
-          step.errors = { ...errors };
-          raw.errors = step.errors;
-          errors = { ...ZERO_ERRORS };
-          run.steps.push(step);
-          rawSteps.push(raw);
+          const running = ph.run === undefined ? [] : (ph.run.groups ?? [MAIN_GROUP]);
+          const m = await measure(ctx, guard, h, drivers, held, ph, running, where, kernel0);
+          afterStep(m.step, m.raw, m.results, ph.fit !== false);
+          break;
+        }
+        case 'reap': {
+          const timeoutMs = ph.timeoutMs ?? reapBoundMs(run.limits);
+          if (timeoutMs === null) throw new RunFailure(`${where}: ${contender} applies neither a heartbeat nor an idle timeout here, so nothing would reap the silent peers; give the phase a timeoutMs`);
+          const asMeasure: Extract<Phase, { kind: 'measure' }> = { kind: 'measure', label: ph.label ?? `reap ${ph.group}`, run: { durationMs: timeoutMs, warmupMs: 0, groups: [ph.group] } };
+          const m = await measure(ctx, guard, h, drivers, held, asMeasure, [ph.group], where, kernel0, 100);
+          // Silent peers answer nothing, so the window has no throughput or latency to speak of.
+          m.step.throughput = null;
+          m.step.latencyUs = null;
+          afterStep(m.step, m.raw, m.results, false);
           break;
         }
         case 'hold':
           await guard.sleep(ph.durationMs, where);
           break;
         case 'cooldown': {
-          const r = await guard.wait(d.ramp(0, 0, 10_000), 25_000, where);
-          current = r.established;
+          const closing = [...drivers].map(async ([name, d]) => held.set(name, (await d.ramp(0, 0, 10_000)).established));
+          await guard.wait(Promise.all(closing), 25_000, where);
           await guard.sleep(ph.durationMs, where);
           break;
         }
@@ -491,8 +645,8 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
   } finally {
     sampler?.stop();
     const fast = interrupted || !run.ok;
-    if (drivers !== null) {
-      await bounded(drivers.close(), fast ? 2000 : 5000);
+    if (drivers.size > 0) {
+      await bounded(Promise.all([...drivers.values()].map((d) => d.close())), fast ? 2000 : 5000);
       for (const t of tracker.alive().filter((x) => x.role === 'driver')) killTracked(t);
     }
     if (handle !== null) stopReport = await handle.stop(fast ? { killAfterMs: 1500 } : {});
@@ -526,22 +680,102 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
   return { run, interrupted };
 }
 
-/** One measured step at the current connection count. */
+/**
+ * How long silent peers may take to be reaped under a contender's effective limits: two
+ * heartbeat intervals (the ping, then the answer that never comes) or the idle timeout,
+ * whichever is shorter, plus half again for coarse timer wheels (uSockets sweeps every 4 s)
+ * and a second of slack. null when the contender applies neither.
+ */
+export function reapBoundMs(limits: EffectiveLimits | undefined): number | null {
+  const ping = limits?.pingIntervalMs ?? 0;
+  const idle = limits?.idleTimeoutMs ?? 0;
+  const base = ping > 0 ? (idle > 0 ? Math.min(2 * ping, idle) : 2 * ping) : idle;
+  return base > 0 ? Math.ceil(base * 1.5) + 1000 : null;
+}
+
+/** The server's connection count every pollMs while `until` is pending ([ms since t0, count]), and its peak RSS. */
+async function watchServer(
+  h: ContenderHandle,
+  t0: number,
+  first: number,
+  pollMs: number,
+  until: Promise<unknown>,
+  maxMs: number,
+): Promise<{ samples: Array<[number, number]>; rssPeakBytes: Measured }> {
+  const samples: Array<[number, number]> = [[0, first]];
+  let rssPeakBytes: Measured = null;
+  let done = false;
+  until.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  while (!done && Date.now() - t0 < maxMs) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    const rss = sampleProcesses(h.pids, { pss: false, fds: false }).total.rssBytes;
+    if (rss !== null) rssPeakBytes = Math.max(rssPeakBytes ?? 0, rss);
+    try {
+      const s = await h.stats();
+      samples.push([Date.now() - t0, s.total.connectionsNow]);
+    } catch {
+      // A contender that stops answering is the guard's business; the watch just ends.
+      break;
+    }
+  }
+  return { samples, rssPeakBytes };
+}
+
+function groupRecord(r: RunResult): GroupStepRecord {
+  const sent = typeof r.extra['sent'] === 'number' ? r.extra['sent'] : null;
+  return {
+    connections: r.connections,
+    ops: r.ops,
+    opsPerSec: r.opsPerSec,
+    sent,
+    opsPerSent: sent !== null && sent > 0 ? r.ops / sent : null,
+    peerClosed: typeof r.extra['peerClosed'] === 'number' ? r.extra['peerClosed'] : null,
+    latencyUs: latencyOf(r),
+    errors: r.errors,
+    driverCpuPct: r.cpu.pct,
+    clientBound: r.clientBound,
+  };
+}
+
+/**
+ * One measured step at the current connection count. With a load (`running` names the driver
+ * groups that apply theirs), throughput and latency come from the first group; a group in
+ * `stall` mode is watched until the server has closed as many connections as it held.
+ */
+/** How long n processes starting together may take to report ready. */
+function startupBoundMs(n: number): number {
+  return 15_000 + 1_000 * n;
+}
+
 async function measure(
+  ctx: Context,
   guard: Guard,
   h: ContenderHandle,
-  d: DriverGroup,
+  drivers: ReadonlyMap<string, DriverGroup>,
+  held: Map<string, number>,
   ph: Extract<Phase, { kind: 'measure' }>,
+  running: readonly string[],
   where: string,
   kernel0: KernelSample,
-): Promise<{ step: StepRecord; raw: Step; result: RunResult | null }> {
+  pollMs = 250,
+): Promise<{ step: StepRecord; raw: Step; results: RunResult[] }> {
   const pids = h.pids;
   const readServer = async (): Promise<{ mem: ProcessesSample; stats: ContenderStats; k: KernelSample }> => {
-    const mem = sampleProcesses(pids, { pss: true, fds: false });
+    const mem = sampleProcesses(pids, { pss: true, fds: true });
     const stats = await guard.wait(h.stats(), 10_000, where);
     return { mem, stats, k: sampleKernel() };
   };
-  let result: RunResult | null = null;
+  const driverOf = (name: string): DriverGroup => {
+    const d = drivers.get(name);
+    if (d === undefined) throw new RunFailure(`${where}: no driver group ${JSON.stringify(name)}`);
+    return d;
+  };
+  const loadOfGroup = (name: string): LoadSpec | undefined => (name === MAIN_GROUP ? ctx.load : ctx.groups.get(name)?.load);
+  let results: RunResult[] = [];
+  let reap: ReapRecord | undefined;
   let cpu0: ProcessesSample;
   let cpu1: ProcessesSample;
   let windowMs: number;
@@ -550,21 +784,60 @@ async function measure(
   if (ph.run !== undefined) {
     const { durationMs } = ph.run;
     const warmupMs = ph.run.warmupMs ?? 0;
-    const running = d.run(durationMs, warmupMs);
-    running.catch(() => {});
+    const groups = running.map(driverOf);
+    const silent = running.find((n) => loadOfGroup(n)?.mode === 'stall');
+    let target = 0;
+    let first = 0;
+    if (silent !== undefined) {
+      target = (await guard.wait(driverOf(silent).stats(), 10_000, where)).connections;
+      first = (await guard.wait(h.stats(), 10_000, where)).total.connectionsNow;
+    }
+    const t0 = Date.now();
+    const runs = Promise.all(groups.map((d) => d.run(durationMs, warmupMs)));
+    runs.catch(() => {});
+    const watching = silent === undefined ? null : watchServer(h, t0, first, pollMs, runs, durationMs + warmupMs + 20_000);
     // The driver counts only after its warm-up, so server CPU is read from the same moment.
     await guard.sleep(warmupMs, where);
     cpu0 = sampleProcesses(pids, { pss: false, fds: false });
-    const t0 = Date.now();
+    const t1 = Date.now();
     // Memory and connections are read near the end of the window, while the load still holds
     // its connections: a driver may close them as soon as its run ends (autocannon does).
     await guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2)), where);
     server = await readServer();
-    result = await guard.wait(running, durationMs + warmupMs + 15_000, where);
+    results = await guard.wait(runs, durationMs + warmupMs + 15_000, where);
     cpu1 = sampleProcesses(pids, { pss: false, fds: false });
-    windowMs = Date.now() - t0;
-    driverConnections = result.connections;
+    windowMs = Date.now() - t1;
+    results.forEach((r, i) => held.set(running[i] ?? MAIN_GROUP, r.connections));
+    driverConnections = [...held.values()].reduce((a, b) => a + b, 0);
+    if (silent !== undefined && watching !== null) {
+      const { samples, rssPeakBytes } = await watching;
+      const low = Math.min(...samples.map(([, c]) => c));
+      const reaped = samples.find(([, c]) => first - c >= target);
+      const end = results[running.indexOf(silent)];
+      reap = {
+        group: silent,
+        target,
+        closedByServer: Math.max(0, first - low),
+        ms: target > 0 && reaped !== undefined ? reaped[0] : null,
+        closedSeenByDriver: end === undefined ? 0 : Math.max(0, target - end.connections),
+        pollMs,
+        samples,
+        rssPeakBytes,
+      };
+    }
   } else {
+    // Idle memory step: collect V8's garbage in every contender process, then wait until the
+    // committed heap holds still across two checks a second apart (at most 8 s). Right after
+    // start-up V8 keeps shrinking its heap for seconds whatever we collect; sampled then, the
+    // shrink reads as a negative per-connection cost (measured: 3 MB per worker).
+    let lastHeap: number | null = null;
+    for (let i = 0; i < 8; i++) {
+      await guard.wait(h.gc(), 30_000, where);
+      const heap = (await guard.wait(h.stats(), 10_000, where)).total.heapTotalBytes;
+      if (heap !== null && heap === lastHeap) break;
+      lastHeap = heap;
+      await guard.sleep(1000, where);
+    }
     await guard.sleep(ph.settleMs ?? 500, where);
     cpu0 = sampleProcesses(pids, { pss: false, fds: false });
     const t0 = Date.now();
@@ -572,11 +845,13 @@ async function measure(
     cpu1 = sampleProcesses(pids, { pss: false, fds: false });
     windowMs = Date.now() - t0;
     server = await readServer();
-    driverConnections = (await guard.wait(d.stats(), 10_000, where)).connections;
+    const counts = await guard.wait(Promise.all([...drivers.values()].map((d) => d.stats())), 10_000, where);
+    driverConnections = counts.reduce((a, c) => a + c.connections, 0);
   }
   const { mem, stats, k } = server;
   const cpu = windowMs >= 1 ? cpuMs(cpu0, cpu1) : { user: null, sys: null };
   const serverCores = cpu.user !== null && cpu.sys !== null && windowMs > 0 ? (cpu.user + cpu.sys) / windowMs : null;
+  const result = results[0] ?? null;
 
   const step: StepRecord = {
     connections: stats.total.connectionsNow,
@@ -589,11 +864,16 @@ async function measure(
       cpuSysMs: cpu.sys,
       rssAnonBytes: mem.total.rssAnonBytes,
       heapTotalBytes: stats.total.heapTotalBytes,
+      fds: mem.total.fds,
+      engineBytes: stats.total.extra['engine.engineBytes'] ?? null,
     },
     kernel: {
       slabBytes: growth(k.slabBytes, kernel0.slabBytes),
       sockstatMemPages: growth(k.sockstat.tcpMemPages, kernel0.sockstat.tcpMemPages),
       tcpInUse: growth(k.sockstat.tcpInUse, kernel0.sockstat.tcpInUse),
+      tcpTw: growth(k.sockstat.tcpTw, kernel0.sockstat.tcpTw),
+      // Everything the run holds, system-wide (contenders, drivers, kernel): MemAvailable's drop.
+      memUsedBytes: k.memAvailableBytes !== null && kernel0.memAvailableBytes !== null ? kernel0.memAvailableBytes - k.memAvailableBytes : null,
     },
     throughput:
       result === null
@@ -609,9 +889,17 @@ async function measure(
     driverConnections,
     windowMs,
     serverProtocolErrors: stats.total.protocolErrors,
-    ...(result !== null ? { driverCpuPct: result.cpu.pct, clientBound: result.clientBound } : {}),
+    serverExtra: { ...stats.total.extra },
+    ...(result !== null ? { driverCpuPct: Math.max(...results.map((r) => r.cpu.pct)), clientBound: results.some((r) => r.clientBound) } : {}),
   };
+  if (results.length > 0) {
+    step.groups = {};
+    results.forEach((r, i) => {
+      if (step.groups !== undefined) step.groups[running[i] ?? MAIN_GROUP] = groupRecord(r);
+    });
+  }
+  if (reap !== undefined) step.reap = reap;
   // The fit uses the absolute kernel figures: growth clamped at zero would bias the slope.
   const raw: Step = { connections: step.connections, server: step.server, kernel: { slabBytes: k.slabBytes, sockstatMemPages: k.sockstat.tcpMemPages, tcpInUse: k.sockstat.tcpInUse } };
-  return { step, raw, result };
+  return { step, raw, results };
 }

@@ -2,7 +2,8 @@
 // driver's load) plus at most a small function that turns the effective parameters into
 // phases. A scenario module default-exports defineScenario({...}); the runner does the rest.
 
-import { PROTOCOLS, type Protocol } from '../contenders/types.js';
+import { PROTOCOLS, type Limits, type Protocol } from '../contenders/types.js';
+import { LOAD_MODES } from '../drivers/config.js';
 import { DRIVERS, type DriverConfig, type DriverName } from '../drivers/types.js';
 
 export type ParamType = 'int' | 'number' | 'string' | 'bool' | 'list';
@@ -64,6 +65,12 @@ export type ParamsOf<P extends ParamTable> = StandardParams & { readonly [K in k
 /** What the driver does on each connection (DriverConfig without the parts the runner fills in). */
 export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 'sourceAddresses'>;
 
+/** The driver group of the scenario's `load`; other groups are named in `groups`. */
+export const MAIN_GROUP = 'main';
+
+/** Limits the contender applies (src/contenders/README.md); the runner sets the listen backlog from preflight. */
+export type ScenarioLimits = Partial<Omit<Limits, 'backlog'>>;
+
 /**
  * The phases of one run, after the contender has started and answered the primer (which the
  * runner always does first: a contender that answers wrongly is never measured).
@@ -73,19 +80,33 @@ export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 's
  *   the driver applies the load (throughput, latency, CPU per op); without it the connections
  *   stay idle for `settleMs`, then for `holdMs` over which CPU is measured (memory, heartbeats).
  *   Memory, V8 heap and kernel figures are read at the end of every measure.
+ * - reap: the `group`'s load (normally `stall`: its peers go silent) runs for `timeoutMs`
+ *   (default: from the contender's effective heartbeat or idle timeout) while the server's
+ *   connection count is polled; the step records how soon it had closed as many connections as
+ *   the group held. A reap step, like a measure with `fit: false`, is left out of the slopes.
  * - hold: keep the connections for `durationMs` (timeline only).
- * - cooldown: close every connection, then wait `durationMs` (timeline only).
+ * - cooldown: close every connection (of every group), then wait `durationMs` (timeline only).
+ *
+ * Driver groups: a scenario with `groups` has several sets of connections, each driven by its
+ * own driver process(es) with its own load (well-behaved clients and stalled ones, or one set
+ * per open-loop rate). `group` (ramp) and `groups` (warmup, measure.run) name the sets a phase
+ * acts on, the main group (the scenario's `load`) when absent. Groups named together apply
+ * their loads at once; the step's throughput and latency are the first group's, and every
+ * group's own figures go in the step's `groups`.
  */
 export type Phase =
-  | { readonly kind: 'ramp'; readonly connections: number; readonly ratePerSec?: number; readonly timeoutMs?: number }
-  | { readonly kind: 'warmup'; readonly durationMs: number }
+  | { readonly kind: 'ramp'; readonly connections: number; readonly ratePerSec?: number; readonly timeoutMs?: number; readonly group?: string }
+  | { readonly kind: 'warmup'; readonly durationMs: number; readonly groups?: readonly string[] }
   | {
       readonly kind: 'measure';
       readonly label?: string;
-      readonly run?: { readonly durationMs: number; readonly warmupMs?: number };
+      readonly run?: { readonly durationMs: number; readonly warmupMs?: number; readonly groups?: readonly string[] };
       readonly settleMs?: number;
       readonly holdMs?: number;
+      /** false: leave this step out of the per-connection memory slopes (its memory is about something else). Default true. */
+      readonly fit?: boolean;
     }
+  | { readonly kind: 'reap'; readonly group: string; readonly label?: string; readonly timeoutMs?: number }
   | { readonly kind: 'hold'; readonly durationMs: number }
   | { readonly kind: 'cooldown'; readonly durationMs: number };
 
@@ -112,6 +133,14 @@ export interface ScenarioSpec<P extends ParamTable = ParamTable> {
   readonly params?: P;
   /** The driver's load; a function of the parameters or plain data. Default: closed loop, depth 1. */
   readonly load?: LoadSpec | ((p: ParamsOf<P>) => LoadSpec);
+  /** More driver groups by name, each with its own load and processes (see Phase). */
+  readonly groups?: Readonly<Record<string, LoadSpec>> | ((p: ParamsOf<P>) => Readonly<Record<string, LoadSpec>>);
+  /** Limits for the contender (heartbeat, idle timeout, queue bound, message size). */
+  readonly limits?: ScenarioLimits | ((p: ParamsOf<P>) => ScenarioLimits);
+  /** Short --protocol values standing for a protocol (e.g. { tcp: 'tcp-echo' }). */
+  readonly protocolAliases?: Readonly<Record<string, Protocol>>;
+  /** Contenders when --contenders is not given, per protocol (otherwise `contenders`). */
+  readonly contendersFor?: Readonly<Partial<Record<Protocol, readonly string[]>>>;
   readonly phases: readonly Phase[] | ((p: ParamsOf<P>) => readonly Phase[]);
   /** Timeline sampling interval; default 250 ms. */
   readonly sampleIntervalMs?: number;
@@ -131,12 +160,25 @@ export const RESERVED_FLAGS: readonly string[] = ['out', 'quick', 'json', 'help'
 
 function standardSpecs(s: ScenarioSpec): Record<string, ParamSpec> {
   const d = s.defaults ?? {};
+  const aliases = Object.entries(s.protocolAliases ?? {});
+  const aliasHelp = aliases.length > 0 ? ` (${aliases.map(([a, p]) => `${a} = ${p}`).join(', ')})` : '';
   return {
-    protocol: { type: 'string', default: s.protocols[0] ?? 'http-hello', choices: s.protocols, help: 'protocol the contenders speak' },
+    protocol: {
+      type: 'string',
+      default: s.protocols[0] ?? 'http-hello',
+      choices: [...s.protocols, ...aliases.map(([a]) => a)],
+      help: `protocol the contenders speak${aliasHelp}`,
+    },
     contenders: {
       type: 'list',
       default: s.contenders === 'all' ? ['all'] : s.contenders,
-      help: 'contenders to run, in this order ("all" = every registered contender)',
+      help: `contenders to run, in this order ("all" = every registered contender)${
+        s.contendersFor === undefined
+          ? ''
+          : `; by default per protocol: ${Object.entries(s.contendersFor)
+              .map(([p, list]) => `${p}: ${(list ?? []).join(',')}`)
+              .join('; ')}`
+      }`,
     },
     connections: { type: 'int', default: d.connections ?? 1000, min: 1, max: 10_000_000, help: 'connections at the largest level' },
     duration: { type: 'number', default: d.duration ?? 10, min: 0.1, max: 86_400, help: 'seconds per measured phase' },
@@ -150,7 +192,10 @@ function standardSpecs(s: ScenarioSpec): Record<string, ParamSpec> {
 
 /** The standard parameters of a scenario that sets no defaults (e.g. to parse flags before a scenario is loaded). */
 export function standardParamSpecs(): Record<string, ParamSpec> {
-  return standardSpecs({ name: 'any', description: 'any', protocols: PROTOCOLS, contenders: 'all', kind: 'throughput', phases: [] });
+  const specs = standardSpecs({ name: 'any', description: 'any', protocols: PROTOCOLS, contenders: 'all', kind: 'throughput', phases: [] });
+  // A scenario may give its protocols short names (protocolAliases): until it is loaded, any word passes.
+  specs['protocol'] = { type: 'string', default: PROTOCOLS[0], help: 'protocol the contenders speak' };
+  return specs;
 }
 
 function fail(scenario: string, message: string): never {
@@ -186,6 +231,16 @@ export function defineScenario<const P extends ParamTable = ParamTable>(input: S
   if (spec.driver !== undefined && !(DRIVERS as readonly string[]).includes(spec.driver)) fail(name, `unknown driver ${JSON.stringify(spec.driver)}`);
   if (typeof spec.phases !== 'function' && !Array.isArray(spec.phases)) fail(name, 'phases must be a list or a function returning one');
   if (spec.sampleIntervalMs !== undefined && !(Number.isFinite(spec.sampleIntervalMs) && spec.sampleIntervalMs >= 10)) fail(name, 'sampleIntervalMs must be ≥ 10');
+  for (const [alias, p] of Object.entries(spec.protocolAliases ?? {})) {
+    if (!spec.protocols.includes(p)) fail(name, `protocol alias ${JSON.stringify(alias)} stands for ${JSON.stringify(p)}, which is not one of its protocols`);
+    if ((PROTOCOLS as readonly string[]).includes(alias)) fail(name, `protocol alias ${JSON.stringify(alias)} is itself a protocol`);
+  }
+  for (const [p, list] of Object.entries(spec.contendersFor ?? {})) {
+    if (!spec.protocols.includes(p as Protocol)) fail(name, `contendersFor names ${JSON.stringify(p)}, which is not one of its protocols`);
+    if (!Array.isArray(list) || list.length === 0) fail(name, `contendersFor.${p} must be a non-empty list`);
+  }
+  if (spec.groups !== undefined && typeof spec.groups !== 'function' && (typeof spec.groups !== 'object' || spec.groups === null)) fail(name, 'groups must be an object or a function returning one');
+  if (spec.limits !== undefined && typeof spec.limits !== 'function' && (typeof spec.limits !== 'object' || spec.limits === null)) fail(name, 'limits must be an object or a function returning one');
   const paramSpecs: Record<string, ParamSpec> = standardSpecs(spec);
   for (const [key, p] of Object.entries(paramSpecs)) checkSpec(name, key, p);
   for (const [key, p] of Object.entries(spec.params ?? {})) {
@@ -264,7 +319,11 @@ export function parseValue(name: string, p: ParamSpec, text: string): ParamValue
   }
 }
 
-/** Fills defaults into the given values and checks every one; unknown names are refused. */
+/**
+ * Fills defaults into the given values and checks every one; unknown names are refused. A
+ * protocol alias becomes its protocol, and without --contenders the protocol's own default
+ * list (contendersFor) applies.
+ */
 export function resolveParams(scenario: Scenario, given: Readonly<Record<string, ParamValue>> = {}): Params {
   const out: Record<string, ParamValue> = {};
   for (const key of Object.keys(given)) {
@@ -276,14 +335,25 @@ export function resolveParams(scenario: Scenario, given: Readonly<Record<string,
     const v = given[key];
     out[key] = v === undefined ? spec.default : checkValue(key, spec, v);
   }
+  const protocol = out['protocol'] as string;
+  const alias = scenario.protocolAliases?.[protocol];
+  if (alias !== undefined) out['protocol'] = alias;
+  const byProtocol = scenario.contendersFor?.[out['protocol'] as Protocol];
+  if (given['contenders'] === undefined && byProtocol !== undefined) out['contenders'] = [...byProtocol];
   return out as Params;
 }
 
-/** The scenario's phases for these parameters, checked. */
+/** The scenario's phases for these parameters, checked (group names against groupsOf). */
 export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
   const phases = typeof scenario.phases === 'function' ? scenario.phases(p) : scenario.phases;
   if (!Array.isArray(phases) || phases.length === 0) fail(scenario.name, 'phases must be a non-empty list');
+  const known = new Set([MAIN_GROUP, ...Object.keys(groupsOf(scenario, p))]);
   const nonNeg = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  const checkGroups = (where: string, names: readonly string[] | undefined): void => {
+    if (names === undefined) return;
+    if (!Array.isArray(names) || names.length === 0) fail(scenario.name, `${where}: groups must be a non-empty list`);
+    for (const g of names) if (!known.has(g)) fail(scenario.name, `${where}: unknown driver group ${JSON.stringify(g)}; known: ${[...known].join(', ')}`);
+  };
   phases.forEach((ph: Phase, i) => {
     const where = `phase ${i + 1} (${ph?.kind})`;
     switch (ph?.kind) {
@@ -291,8 +361,12 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
         if (!Number.isSafeInteger(ph.connections) || ph.connections < 0) fail(scenario.name, `${where}: connections must be an integer ≥ 0`);
         if (ph.ratePerSec !== undefined && !nonNeg(ph.ratePerSec)) fail(scenario.name, `${where}: ratePerSec must be ≥ 0`);
         if (ph.timeoutMs !== undefined && !(nonNeg(ph.timeoutMs) && ph.timeoutMs > 0)) fail(scenario.name, `${where}: timeoutMs must be > 0`);
+        if (ph.group !== undefined) checkGroups(where, [ph.group]);
         return;
       case 'warmup':
+        if (!nonNeg(ph.durationMs)) fail(scenario.name, `${where}: durationMs must be ≥ 0`);
+        checkGroups(where, ph.groups);
+        return;
       case 'hold':
       case 'cooldown':
         if (!nonNeg(ph.durationMs)) fail(scenario.name, `${where}: durationMs must be ≥ 0`);
@@ -303,25 +377,73 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
         }
         if (ph.settleMs !== undefined && !nonNeg(ph.settleMs)) fail(scenario.name, `${where}: settleMs must be ≥ 0`);
         if (ph.holdMs !== undefined && !nonNeg(ph.holdMs)) fail(scenario.name, `${where}: holdMs must be ≥ 0`);
+        checkGroups(where, ph.run?.groups);
+        if (ph.fit !== undefined && typeof ph.fit !== 'boolean') fail(scenario.name, `${where}: fit must be true or false`);
+        return;
+      case 'reap':
+        checkGroups(where, [ph.group]);
+        if (ph.timeoutMs !== undefined && !(nonNeg(ph.timeoutMs) && ph.timeoutMs > 0)) fail(scenario.name, `${where}: timeoutMs must be > 0`);
         return;
       default:
-        fail(scenario.name, `${where}: kind must be ramp, warmup, measure, hold or cooldown`);
+        fail(scenario.name, `${where}: kind must be ramp, warmup, measure, reap, hold or cooldown`);
     }
   });
-  if (!phases.some((ph) => ph.kind === 'measure')) fail(scenario.name, 'needs at least one measure phase');
+  if (!phases.some((ph) => ph.kind === 'measure' || ph.kind === 'reap')) fail(scenario.name, 'needs at least one measure phase');
   return phases;
+}
+
+function checkLoad(scenario: Scenario, what: string, load: unknown): LoadSpec {
+  if (typeof load !== 'object' || load === null || !LOAD_MODES.includes((load as LoadSpec).mode)) fail(scenario.name, `${what}.mode must be ${LOAD_MODES.join(', ')}`);
+  return load as LoadSpec;
 }
 
 /** The driver's load for these parameters (closed loop, depth 1 by default). */
 export function loadOf(scenario: Scenario, p: Params): LoadSpec {
   const load = typeof scenario.load === 'function' ? scenario.load(p) : (scenario.load ?? { mode: 'closed' });
-  if (typeof load !== 'object' || load === null || !['idle', 'closed', 'open'].includes(load.mode)) fail(scenario.name, 'load.mode must be idle, closed or open');
-  return load;
+  return checkLoad(scenario, 'load', load);
 }
 
-/** The most connections any ramp asks for (what preflight has to plan for). */
+/** The scenario's other driver groups for these parameters (none by default). */
+export function groupsOf(scenario: Scenario, p: Params): Record<string, LoadSpec> {
+  const groups = typeof scenario.groups === 'function' ? scenario.groups(p) : (scenario.groups ?? {});
+  if (typeof groups !== 'object' || groups === null) fail(scenario.name, 'groups must be an object');
+  const out: Record<string, LoadSpec> = {};
+  for (const [name, load] of Object.entries(groups)) {
+    if (!NAME.test(name) || name === MAIN_GROUP) fail(scenario.name, `driver group name ${JSON.stringify(name)} must be lower-case words joined by "-", and not "${MAIN_GROUP}"`);
+    out[name] = checkLoad(scenario, `groups.${name}`, load);
+  }
+  return out;
+}
+
+/** The contender limits the scenario asks for (none by default: the contenders' defaults). */
+export function limitsOf(scenario: Scenario, p: Params): ScenarioLimits {
+  const limits = typeof scenario.limits === 'function' ? scenario.limits(p) : (scenario.limits ?? {});
+  if (typeof limits !== 'object' || limits === null) fail(scenario.name, 'limits must be an object');
+  return limits;
+}
+
+/** The most connections each driver group ever holds, walking the ramps in order. */
+export function groupPeaks(phases: readonly Phase[]): Map<string, number> {
+  const peaks = new Map<string, number>([[MAIN_GROUP, 0]]);
+  for (const ph of phases) {
+    if (ph.kind !== 'ramp') continue;
+    const g = ph.group ?? MAIN_GROUP;
+    peaks.set(g, Math.max(peaks.get(g) ?? 0, ph.connections));
+  }
+  return peaks;
+}
+
+/** The most connections all groups hold at once, walking the ramps in order (what preflight has to plan for). */
 export function peakConnections(phases: readonly Phase[]): number {
-  return phases.reduce((m, ph) => (ph.kind === 'ramp' ? Math.max(m, ph.connections) : m), 0);
+  const now = new Map<string, number>();
+  let peak = 0;
+  for (const ph of phases) {
+    if (ph.kind === 'ramp') now.set(ph.group ?? MAIN_GROUP, ph.connections);
+    else if (ph.kind === 'cooldown') now.clear();
+    else continue;
+    peak = Math.max(peak, [...now.values()].reduce((a, b) => a + b, 0));
+  }
+  return peak;
 }
 
 // ---- helpers for writing phases ----------------------------------------------------------------

@@ -30,6 +30,13 @@ export interface RunFits {
    * Null for contenders without the engine. RSS (above) is the kernel's view of the same process.
    */
   engineBytes: FitRecord | null;
+  /**
+   * RSS minus V8's committed heap (heapTotal), all workers: the process's memory outside the JS
+   * heap, from the kernel's and V8's own figures. V8 grows and shrinks its heap by megabytes
+   * between steps whatever the connections do; this fit is immune to that:
+   * summary.nonHeapBytesPerConnection.
+   */
+  nonHeapRssBytes: FitRecord | null;
 }
 
 function fitRecord(fit: LinearFit | null): FitRecord | null {
@@ -52,6 +59,11 @@ export function fitSteps(steps: readonly Step[]): RunFits {
     heapUsedBytes: fitOver(steps, (s) => s.server?.heapUsedBytes),
     slabBytes: fitOver(steps, (s) => s.kernel?.slabBytes),
     engineBytes: fitOver(steps, (s) => (s.server as { engineBytes?: Measured } | null | undefined)?.engineBytes),
+    nonHeapRssBytes: fitOver(steps, (s) => {
+      const rss = s.server?.rssBytes;
+      const heap = (s.server as { heapTotalBytes?: Measured } | null | undefined)?.heapTotalBytes;
+      return typeof rss === 'number' && typeof heap === 'number' ? rss - heap : null;
+    }),
   };
 }
 
@@ -82,6 +94,7 @@ export function summarizeRun(steps: readonly Step[], rampRates: readonly Measure
     bytesPerConnection: perConnection(fits.rssBytes),
     kernelBytesPerConnection: perConnection(fits.slabBytes),
     engineBytesPerConnection: perConnection(fits.engineBytes),
+    nonHeapBytesPerConnection: perConnection(fits.nonHeapRssBytes),
     opsPerSec: loaded?.throughput?.opsPerSec ?? null,
     opsPerServerCpuSec: loaded?.throughput?.opsPerServerCpuSec ?? null,
     latencyUs: { p50: loaded?.latencyUs?.p50 ?? null, p99: loaded?.latencyUs?.p99 ?? null },

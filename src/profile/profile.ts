@@ -1,0 +1,489 @@
+// One profile: a contender started under a profiler, loaded by c1m's own driver once it says it
+// is ready, stopped with one SIGINT so that it ends normally and the profiler writes its data,
+// then the profiler's own output turned into something to open. Every step has a bound, and
+// every process started here is gone when profileContender returns, whatever happened.
+
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ContenderUnavailableError, DEFAULT_HOST, startContender, type ContenderHandle, type StopReport } from '../contenders/index.js';
+import { DriverUnavailableError, type DriverConfig, type DriverName } from '../drivers/types.js';
+import { DriverGroup } from '../runner/drivers.js';
+import { Guard, Interrupted, ProcessDied } from '../runner/guard.js';
+import { fileTimestamp } from '../runner/output.js';
+import { planScenario, PreflightRefusal, type ScenarioPlan } from '../runner/plan.js';
+import { isSameProcess, killTracked, ProcessTracker, type Tracked } from '../runner/processes.js';
+import { readSystem } from '../system/limits.js';
+import { DEFAULT_CONNECT_RATE } from '../system/preflight.js';
+import { checkCpuProfile, checkHeapProfile, foldCpuProfile, foldHeapProfile, formatFolded, topFrames, type Folded } from './fold.js';
+import { renderFlameGraph } from './flamegraph.js';
+import { perfScriptFolded, recordedSamples } from './perf.js';
+import { defaultCallGraph, findExecutable, isClinicTool, perfPath, recipe, toolAvailable, V8_LOG } from './tools.js';
+import { PROFILE_TOOLS, type ProfileOptions, type ProfilePids, type ProfileResult } from './types.js';
+
+export const PROFILE_ROOT = join('results', 'profiles');
+export const DEFAULT_EXIT_TIMEOUT_MS = 15_000;
+export const DEFAULT_ANALYSIS_TIMEOUT_MS = 120_000;
+export const DEFAULT_FREQUENCY_HZ = 499;
+const READY_TIMEOUT_MS = 30_000;
+/** The repository root, cut from script paths in frame names. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** results/profiles/<scenario>/<contender>/<tool>-<UTC timestamp> under root. */
+export function defaultProfileDir(scenario: string, contender: string, tool: string, startedAt: string, root = PROFILE_ROOT): string {
+  return join(root, scenario, contender, `${tool}-${fileTimestamp(startedAt)}`);
+}
+
+const TRACE_LOG = /^node_trace\.\d+\.log$/;
+
+/**
+ * Removes node's trace-event logs (node_trace.N.log) from dirs: a killed clinic run leaves them
+ * behind, and the next doctor run refuses to start while one is in its working directory.
+ * Returns the files removed.
+ */
+export function cleanTraceLogs(dirs: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const dir of new Set(dirs.map((d) => resolve(d)))) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!TRACE_LOG.test(name)) continue;
+      try {
+        unlinkSync(join(dir, name));
+        removed.push(join(dir, name));
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }
+  }
+  return removed;
+}
+
+/** Fields 4 (ppid) and 5 (pgrp) of /proc/<pid>/stat, or null when the process is gone. */
+function parentAndGroup(pid: number): { ppid: number; pgrp: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(rest[1]), pgrp: Number(rest[2]) };
+  } catch {
+    return null;
+  }
+}
+
+/** node's perf maps in /tmp (--perf-basic-prof writes /tmp/perf-<pid>.map) → their pids. */
+function perfMaps(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const name of readdirSync('/tmp')) {
+      const m = /^perf-(\d+)\.map$/.exec(name);
+      if (m !== null) out.set(join('/tmp', name), Number(m[1]));
+    }
+  } catch {
+    // No /tmp to read.
+  }
+  return out;
+}
+
+/**
+ * Removes the perf map of a contender that died before it said ready (its pid was never
+ * reported): maps that appeared since `before` was taken, whose process is gone.
+ */
+function removeOrphanMaps(before: ReadonlyMap<string, number>): void {
+  for (const [path, pid] of perfMaps()) {
+    if (before.has(path) || existsSync(`/proc/${pid}`)) continue;
+    rmSync(path, { force: true });
+  }
+}
+
+/** True once none of the tracked processes runs, false if one still does after ms. */
+async function waitGone(tracked: readonly Tracked[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (!tracked.some(isSameProcess)) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await new Promise((r) => setTimeout(r, Math.min(50, left)));
+  }
+}
+
+function listFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .map((name) => (statSync(join(dir, name)).isDirectory() ? `${name}/` : name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function lastLines(text: string | null | undefined, n = 4): string {
+  const t = (text ?? '').trim();
+  return t === '' ? '' : t.split('\n').slice(-n).join(' | ');
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Moves a file, also across file systems (/tmp may be tmpfs). */
+function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    copyFileSync(from, to);
+    unlinkSync(from);
+  }
+}
+
+function checkOptions(o: ProfileOptions): void {
+  if (!(PROFILE_TOOLS as readonly string[]).includes(o.tool)) throw new RangeError(`unknown tool "${String(o.tool)}"; known: ${PROFILE_TOOLS.join(', ')}`);
+  if (!Number.isSafeInteger(o.connections) || o.connections < 1) throw new RangeError(`connections must be a positive integer, got ${o.connections}`);
+  if (!(Number.isFinite(o.durationSec) && o.durationSec > 0)) throw new RangeError(`duration must be above 0 s, got ${o.durationSec}`);
+  if (o.frequencyHz !== undefined && !(Number.isInteger(o.frequencyHz) && o.frequencyHz >= 1 && o.frequencyHz <= 100_000)) {
+    throw new RangeError(`frequency must be an integer between 1 and 100000 Hz, got ${o.frequencyHz}`);
+  }
+  if (o.callGraph !== undefined && o.callGraph !== 'fp' && o.callGraph !== 'dwarf') throw new RangeError(`call graph must be fp or dwarf, got ${String(o.callGraph)}`);
+  if (o.driver !== 'native' && o.protocol !== 'http-hello') throw new RangeError(`the ${o.driver} driver speaks HTTP only (http-hello); use the native driver for ${o.protocol}`);
+}
+
+/**
+ * Profiles one contender under load. Resolves with what was written, or why nothing could be
+ * (status unavailable: the tool or contender cannot run here; failed: it ran and broke). Rejects
+ * only for bad options (RangeError, TypeError).
+ */
+export async function profileContender(o: ProfileOptions): Promise<ProfileResult> {
+  checkOptions(o);
+  const log = o.log ?? (() => {});
+  const tracker = o.tracker ?? new ProcessTracker();
+  const outDir = resolve(o.outDir);
+  const exitTimeoutMs = o.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
+  const analysisTimeoutMs = o.analysisTimeoutMs ?? DEFAULT_ANALYSIS_TIMEOUT_MS;
+  const callGraph = o.callGraph ?? defaultCallGraph(o.contender);
+  const startedAt = new Date().toISOString();
+  const warnings: string[] = [];
+  const pids: ProfilePids = { contender: null, wrapper: null, drivers: [] };
+  const result: ProfileResult = {
+    status: 'ok',
+    reason: null,
+    scenario: o.scenario,
+    contender: o.contender,
+    protocol: o.protocol,
+    tool: o.tool,
+    dir: outDir,
+    open: null,
+    files: [],
+    startedAt,
+    finishedAt: startedAt,
+    load: { driver: o.driver, mode: o.load.mode, connectionsAsked: o.connections, connectionsEstablished: null, run: null },
+    top: null,
+    exit: null,
+    interrupted: false,
+    warnings,
+    pids,
+  };
+  const finish = (status: ProfileResult['status'], reason: string | null): ProfileResult => {
+    if (result.status === 'ok') {
+      result.status = status;
+      result.reason = reason;
+    }
+    return result;
+  };
+
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new RangeError(`output directory ${outDir} is not empty`);
+  mkdirSync(outDir, { recursive: true });
+
+  const available = toolAvailable(o.tool);
+  if (available !== true) return write(outDir, finish('unavailable', available));
+
+  let plan: ScenarioPlan;
+  try {
+    plan = planScenario({
+      contenders: [o.contender],
+      protocol: o.protocol,
+      connections: o.connections,
+      connectRatePerSec: o.connectRatePerSec ?? 0,
+      readings: readSystem(),
+      // A profiler follows one process: the whole load goes to one contender worker.
+      workers: 1,
+      driver: o.driver,
+    });
+  } catch (err) {
+    if (err instanceof PreflightRefusal) {
+      log(err.text);
+      return write(outDir, finish('failed', err.message));
+    }
+    throw err;
+  }
+  for (const w of plan.warnings) warnings.push(`preflight: ${w}`);
+
+  const clinic = isClinicTool(o.tool);
+  if (clinic) {
+    const stale = cleanTraceLogs([process.cwd()]);
+    if (stale.length > 0) warnings.push(`removed trace logs left by an earlier run: ${stale.join(', ')}`);
+  }
+
+  const r = recipe({ tool: o.tool, outDir, analysisTimeoutMs: Math.max(1000, analysisTimeoutMs - 2000), callGraph, frequencyHz: o.frequencyHz ?? DEFAULT_FREQUENCY_HZ });
+  // setsid: the profiler and the contender get a session (and process group) of their own, so a
+  // Ctrl-C typed at c1m reaches neither (the contender gets exactly one SIGINT, from us, and a
+  // second one would make it exit at once), and the group can be killed as one at the end.
+  const setsid = findExecutable('setsid');
+  if (setsid === null) warnings.push('setsid is not on PATH: the profiler shares our process group, so Ctrl-C also reaches it directly');
+  const pin = o.pin === true ? (findExecutable('taskset') === null ? null : ['taskset', '-c', '0']) : [];
+  if (pin === null) warnings.push('--pin ignored: taskset is not on PATH');
+  const wrap = [...(setsid === null ? [] : [setsid]), ...(pin ?? []), ...r.wrap];
+  log(`profile: ${o.contender} × ${o.protocol} under ${o.tool}${o.tool === 'perf' ? ` (call graph ${callGraph})` : ''}; output in ${outDir}`);
+
+  const mapsBefore = o.tool === 'perf' ? perfMaps() : null;
+  const guard = new Guard(o.signal);
+  let handle: ContenderHandle | null = null;
+  let drivers: DriverGroup | null = null;
+  let group: number | null = null;
+  const ownGroup = parentAndGroup(process.pid)?.pgrp ?? -1;
+  const profiled: Tracked[] = [];
+  let stopReport: StopReport | null = null;
+
+  // The kernel hands out no pid that is still some process group's id, so while any member of
+  // the group lives, the group is the one setsid made for our profiler.
+  const killGroup = (): void => {
+    if (group === null || group === ownGroup || group <= 1) return;
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // Every member is gone.
+    }
+  };
+  let died: string | null = null;
+
+  try {
+    // ---- start the contender under the profiler
+    try {
+      handle = await startContender({
+        contender: o.contender,
+        protocol: o.protocol,
+        host: DEFAULT_HOST,
+        workers: 1,
+        limits: { ...o.limits, backlog: plan.listenBacklog },
+        // The clinic wrappers and perf pass stdin and stdout on but not an IPC channel.
+        control: 'stdio',
+        stderr: 'pipe',
+        readyTimeoutMs: READY_TIMEOUT_MS,
+        wrap,
+        execArgv: r.execArgv,
+        env: r.env,
+      });
+    } catch (err) {
+      if (err instanceof ContenderUnavailableError) return write(outDir, finish('unavailable', err.message));
+      return write(outDir, finish('failed', `the contender did not start under ${o.tool}: ${message(err)}`));
+    }
+    const worker = handle.workers[0];
+    if (worker === undefined) return write(outDir, finish('failed', 'the contender reported no worker'));
+    pids.contender = worker.pid;
+    const rel = parentAndGroup(worker.pid);
+    if (rel !== null) {
+      if (rel.ppid !== process.pid && rel.ppid > 1) pids.wrapper = rel.ppid;
+      if (rel.pgrp !== ownGroup) group = rel.pgrp;
+    }
+    profiled.push(tracker.add(worker.pid, 'contender', `${o.contender}/${o.protocol}`));
+    if (pids.wrapper !== null) profiled.push(tracker.add(pids.wrapper, 'contender', `${o.tool} profiler`));
+    log(`profile: contender pid ${worker.pid} on ${handle.host}:${worker.port}${pids.wrapper === null ? '' : ` under ${o.tool} (pid ${pids.wrapper})`}`);
+    guard.watch(profiled.slice(0, 1));
+
+    // ---- the load
+    const h = handle;
+    const makeConfig = (driver: DriverName): DriverConfig => ({
+      ...o.load,
+      driver,
+      protocol: o.protocol,
+      targets: h.ports.map((port) => ({ host: h.host, port })),
+      ...(driver === 'native' && plan.sourceAddresses.length > 0 ? { sourceAddresses: [...plan.sourceAddresses] } : {}),
+    });
+    // A driver answers commands in order, so a close during a run (Ctrl-C) waits for this
+    // long before SIGTERM ends it; after a finished run it answers at once.
+    const driverOpts = { stderr: 'pipe' as const, closeTimeoutMs: 1500, ...(o.pin === true && pin !== null ? { cpu: 1 } : {}) };
+    let driverName = o.driver;
+    const startDrivers = async (name: DriverName): Promise<DriverGroup> => {
+      const starting = DriverGroup.start(makeConfig(name), plan.driverProcesses, driverOpts);
+      try {
+        return await guard.wait(starting, 30_000, 'driver start-up');
+      } catch (err) {
+        // The wait was cut short (Ctrl-C, a bound): drivers that still come up are closed then.
+        starting.then((late) => void late.close(), () => {});
+        throw err;
+      }
+    };
+    try {
+      try {
+        drivers = await startDrivers(driverName);
+      } catch (err) {
+        if (!(err instanceof DriverUnavailableError) || driverName === 'native') throw err;
+        warnings.push(`the ${driverName} driver is unavailable (${err.message}); the native driver applies the load instead`);
+        driverName = 'native';
+        result.load.driver = driverName;
+        drivers = await startDrivers(driverName);
+      }
+      const d = drivers;
+      d.pids.forEach((pid, i) => {
+        pids.drivers.push(pid);
+        guard.watch([tracker.add(pid, 'driver', `${driverName}#${i}`)]);
+      });
+      const rate = o.connectRatePerSec ?? 0;
+      const rampTimeoutMs = Math.max(10_000, (2 * o.connections * 1000) / (rate > 0 ? rate : DEFAULT_CONNECT_RATE) + 5000);
+      log(`profile: ramping ${o.connections} connection(s) with the ${driverName} driver`);
+      const ramp = await guard.wait(d.ramp(o.connections, rate, rampTimeoutMs), rampTimeoutMs + 15_000, 'the ramp');
+      result.load.connectionsEstablished = ramp.established;
+      if (ramp.established < ramp.target) {
+        const why = Object.entries(ramp.connectErrors).map(([k, v]) => `${k} × ${v}`).join(', ');
+        warnings.push(`ramp to ${ramp.target} established ${ramp.established}${why === '' ? '' : ` (${why})`}`);
+      }
+      const durationMs = Math.round(o.durationSec * 1000);
+      log(`profile: ${o.load.mode} load for ${o.durationSec} s`);
+      const run = await guard.wait(d.run(durationMs, 0), durationMs + 20_000, 'the load');
+      result.load.run = { durationMs: run.durationMs, ops: run.ops, opsPerSec: run.opsPerSec, errors: run.errors, clientBound: run.clientBound };
+      for (const w of run.warnings ?? []) warnings.push(w);
+    } catch (err) {
+      if (err instanceof Interrupted) {
+        result.interrupted = true;
+        warnings.push('interrupted: the load was stopped early; the profile covers what ran');
+      } else if (err instanceof ProcessDied) {
+        died = err.message;
+      } else if (drivers === null) {
+        finish('failed', `no load was applied: ${message(err)}`);
+      } else {
+        warnings.push(`the load failed: ${message(err)}; the profile covers what ran`);
+      }
+    }
+    if (drivers !== null) await drivers.close();
+
+    // ---- stop: one SIGINT to the contender, which drains and lets its loop end, so that the
+    // profiler (which hooks the process's exit) writes its data; then the profiler's own work.
+    log(`profile: stopping the contender (SIGINT); waiting for ${o.tool} to write its output`);
+    const stopping = handle.stop({ signal: 'SIGINT', killAfterMs: exitTimeoutMs + analysisTimeoutMs });
+    const exitedInTime = await waitGone(profiled.slice(0, 1), exitTimeoutMs);
+    if (!exitedInTime) {
+      killGroup();
+      for (const t of profiled) killTracked(t);
+      const why =
+        o.tool === 'bubbleprof'
+          ? `bubbleprof: the contender did not exit within ${exitTimeoutMs / 1000} s of SIGINT: @clinic/bubbleprof's ` +
+            'logger keeps node alive at exit (on Node 20 its write stream may never close); the process group was killed and no report was written'
+          : `the contender did not exit within ${exitTimeoutMs / 1000} s of SIGINT under ${o.tool}; it was killed, so no profile was written`;
+      finish(o.tool === 'bubbleprof' ? 'unavailable' : 'failed', why);
+    }
+    stopReport = await stopping;
+    const w0 = stopReport.workers[0];
+    if (w0 !== undefined) result.exit = { code: w0.code, signal: w0.signal, killed: w0.killed, ms: w0.ms };
+    if (died !== null) finish('failed', `${died}${lastLines(w0?.stderr) === '' ? '' : `; its last words: ${lastLines(w0?.stderr)}`}`);
+    if (w0?.killed === true) finish('failed', `${o.tool} did not finish within ${Math.round((exitTimeoutMs + analysisTimeoutMs) / 1000)} s and was killed${lastLines(w0.stderr) === '' ? '' : `: ${lastLines(w0.stderr)}`}`);
+    killGroup();
+
+    // ---- what to open
+    if (result.status === 'ok') {
+      try {
+        await collectOutput(o, result, outDir, stopReport, callGraph, analysisTimeoutMs, warnings);
+      } catch (err) {
+        finish('failed', message(err));
+      }
+    }
+  } finally {
+    // Whatever happened above, nothing we started outlives this call.
+    if (drivers !== null) await drivers.close().catch(() => {});
+    if (handle !== null && stopReport === null) await handle.stop({ signal: 'SIGINT', killAfterMs: 2000 }).catch(() => null);
+    killGroup();
+    for (const t of profiled) killTracked(t);
+    await waitGone(profiled, 2000);
+    if (pids.contender !== null) rmSync(`/tmp/perf-${pids.contender}.map`, { force: true });
+    else if (mapsBefore !== null) removeOrphanMaps(mapsBefore);
+    if (clinic) cleanTraceLogs([outDir, process.cwd()]);
+  }
+  return write(outDir, result);
+}
+
+async function collectOutput(o: ProfileOptions, result: ProfileResult, outDir: string, stop: StopReport, callGraph: string, analysisTimeoutMs: number, warnings: string[]): Promise<void> {
+  const w0 = stop.workers[0];
+  const tail = lastLines(w0?.stderr);
+  const exitNote = w0 === undefined ? '' : ` (the profiler exited with ${w0.signal ?? `code ${w0.code}`}${tail === '' ? '' : `: ${tail}`})`;
+  const strip = [REPO_ROOT];
+  if (isClinicTool(o.tool)) {
+    const manifest = join(outDir, 'clinic.json');
+    if (!existsSync(manifest)) throw new Error(`clinic ${o.tool} wrote no report${exitNote}`);
+    const { html } = JSON.parse(readFileSync(manifest, 'utf8')) as { html: string };
+    if (!existsSync(html)) throw new Error(`clinic ${o.tool} named ${html}, which does not exist`);
+    result.open = html;
+    return;
+  }
+  if (o.tool === 'cpu-prof' || o.tool === 'heap-prof') {
+    const ext = o.tool === 'cpu-prof' ? '.cpuprofile' : '.heapprofile';
+    const file = readdirSync(outDir).find((f) => f.endsWith(ext));
+    if (file === undefined) throw new Error(`node wrote no ${ext} file: the contender did not exit normally${exitNote}`);
+    const path = join(outDir, file);
+    const profile = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const cpu = o.tool === 'cpu-prof';
+    let folded: Folded;
+    if (cpu) {
+      checkCpuProfile(profile);
+      folded = foldCpuProfile(profile, strip);
+    } else {
+      checkHeapProfile(profile);
+      folded = foldHeapProfile(profile, strip);
+    }
+    const unit = cpu ? 'samples' : 'bytes';
+    const top = topFrames(folded, 15);
+    result.top = { ...top, unit };
+    const base = cpu ? 'cpu' : 'heap';
+    writeFileSync(join(outDir, `${base}.folded`), formatFolded(folded));
+    writeFileSync(
+      join(outDir, `${base}-flamegraph.svg`),
+      renderFlameGraph(folded, {
+        title: `${o.contender} × ${o.protocol}: ${cpu ? 'V8 CPU profile (JavaScript only)' : 'V8 sampling heap profile (bytes allocated, still live at exit)'}`,
+        subtitle: subtitle(o, result),
+        unit,
+      }),
+    );
+    result.open = path;
+    return;
+  }
+  // perf
+  const data = join(outDir, 'perf.data');
+  if (!existsSync(data)) throw new Error(`perf wrote no perf.data${exitNote}`);
+  const pid = result.pids.contender;
+  const map = pid === null ? null : `/tmp/perf-${pid}.map`;
+  const perf = perfPath() ?? 'perf';
+  const script = await perfScriptFolded(perf, data, analysisTimeoutMs, strip);
+  if (script.samples === 0) throw new Error(`perf recorded no samples${exitNote}`);
+  const recorded = recordedSamples(w0?.stderr ?? null);
+  if (/lost \d+ (chunks|samples)/i.test(script.stderr)) warnings.push(`perf: ${lastLines(script.stderr, 2)}`);
+  // The JIT map is needed again only to re-run perf script on perf.data: it goes with it.
+  if (map !== null && existsSync(map)) moveFile(map, join(outDir, `perf-${pid}.map`));
+  rmSync(join(outDir, V8_LOG), { force: true });
+  writeFileSync(join(outDir, 'perf.folded'), formatFolded(script.folded));
+  // Depth 1 is the thread name, which would top the inclusive list at 100 %.
+  const top = topFrames(script.folded, 15, 1);
+  result.top = { ...top, unit: 'samples' };
+  writeFileSync(
+    join(outDir, 'flamegraph.svg'),
+    renderFlameGraph(script.folded, {
+      title: `${o.contender} × ${o.protocol}: perf, cpu-clock at ${o.frequencyHz ?? DEFAULT_FREQUENCY_HZ} Hz, call graph ${callGraph}`,
+      subtitle: `${subtitle(o, result)} · ${script.samples} samples${recorded !== null && recorded !== script.samples ? ` (${recorded} recorded)` : ''}`,
+    }),
+  );
+  result.open = join(outDir, 'flamegraph.svg');
+}
+
+function subtitle(o: ProfileOptions, result: ProfileResult): string {
+  const run = result.load.run;
+  const rate = run === null ? 'load did not complete' : `${Math.round(run.opsPerSec).toLocaleString('en-US')} ops/s over ${(run.durationMs / 1000).toFixed(1)} s`;
+  return `scenario ${o.scenario} · ${result.load.driver} driver, ${o.load.mode} loop, ${result.load.connectionsEstablished ?? 0}/${o.connections} connections · ${rate}`;
+}
+
+/** Writes profile.json (how the profile was taken) and fills in the file list. */
+function write(outDir: string, result: ProfileResult): ProfileResult {
+  result.finishedAt = new Date().toISOString();
+  result.files = [...new Set([...listFiles(outDir), 'profile.json'])].sort();
+  writeFileSync(join(outDir, 'profile.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
