@@ -48,6 +48,10 @@ type Pick = (s: Step) => Measured | undefined;
 function fitOver(steps: readonly Step[], pick: Pick): FitRecord | null {
   const xs = steps.map((s) => s.connections ?? null);
   const ys = steps.map((s) => pick(s) ?? null);
+  // A slope over steps whose connection counts barely differ (the ramps fell short) divides
+  // noise by almost nothing: no per-connection figure then.
+  const present = xs.filter((x): x is number => typeof x === 'number');
+  if (present.length < 2 || Math.max(...present) - Math.min(...present) < Math.max(100, 0.1 * Math.max(...present))) return null;
   return fitRecord(linearFit(xs, ys));
 }
 
