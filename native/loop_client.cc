@@ -682,7 +682,7 @@ void Loop::client_tick() {
       }
     }
     // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
-    if (G.opt.heartbeat_ms && !G.running && !G.members.empty() && now_ms > G.hb_last_ms) {
+    if (G.opt.heartbeat_ms && !G.running && G.mode != LoadMode::kStall && !G.members.empty() && now_ms > G.hb_last_ms) {
       uint64_t n = std::max<uint64_t>(1, G.members.size() * (now_ms - G.hb_last_ms) / G.opt.heartbeat_ms);
       G.hb_last_ms = now_ms;
       for (uint64_t k = 0; k < n && !G.members.empty(); ++k) {

@@ -109,8 +109,11 @@ test('echo closed loop and open loop against native echo: every message answered
   await sleep(300);
   s = g.stats();
   assert.ok(s.sent >= 4500 && s.sent <= 5500, `open loop kept its rate (${s.sent} sent in 1 s at 5,000/s)`);
-  assert.equal(s.ops + s.dropped, s.sent, 'every scheduled message was answered (none dropped here)');
-  assert.equal(s.dropped, 0);
+  // ops stop counting at stop(); bytes do not, so once the pipe is quiet every scheduled
+  // message was answered exactly when bytes in equal bytes out.
+  assert.equal(s.dropped, 0, 'no message was dropped for lack of a free slot');
+  assert.equal(s.bytesIn, s.bytesOut, 'every scheduled message was answered');
+  assert.ok(s.ops >= s.sent * 0.9, `most answers fell in the window (${s.ops} of ${s.sent})`);
   assert.ok(s.latency.valueAtPercentile(50) <= s.latency.valueAtPercentile(99));
   g.close();
   await server.close();
