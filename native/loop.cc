@@ -34,6 +34,7 @@ namespace {
 constexpr int kEventsPerWait = 1024;
 constexpr int kWaitsPerRound = 8;        // then libuv gets a turn (timers, other I/O, JS)
 constexpr int kAcceptsPerRound = 512;    // per listener per round
+constexpr uint64_t kFdReserve = 32;       // fds kept free for the process itself (see fd_cap_)
 constexpr size_t kScratchBytes = 256u << 10;
 constexpr size_t kMaxRecv = 256u << 10;  // bytes asked of one recv into the arena
 constexpr size_t kMinArenaSpace = 64u << 10;
@@ -69,6 +70,7 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   rlimit nofile{};
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
     table_.reserve(std::min<size_t>(size_t(nofile.rlim_cur), size_t(1) << 24));
+    fd_cap_ = nofile.rlim_cur - std::min<uint64_t>(kFdReserve, nofile.rlim_cur / 16);
   }
   table_.resize(1024);
   poll_ = new uv_poll_t;
@@ -340,6 +342,12 @@ void Loop::accept_all(uint32_t lfd) {
       }
       v_.counters->errAccept++;
       return;
+    }
+    if (uint64_t(cfd) >= fd_cap_) {
+      // Into the fds the process keeps for itself: refused like EMFILE, before it is ours.
+      ::close(cfd);
+      v_.counters->errEmfile++;
+      continue;
     }
     const Listener& L = listeners_[index];
     if (L.opt.no_delay) {

@@ -183,6 +183,9 @@ struct ClientOptions {
   uint32_t msg_bytes = 64;
   uint32_t depth = 1;
   uint32_t connect_timeout_ms = 10000;
+  // WebSocket: from TCP connect to the server's 101. Longer than the connect timeout: under a
+  // connect storm the server may accept long after the kernel completed the handshake.
+  uint32_t handshake_timeout_ms = 30000;
   uint32_t response_timeout_ms = 10000;
   uint32_t heartbeat_ms = 0;          // idle mode: one heartbeat per connection this often
   uint32_t rooms = 1;
@@ -208,6 +211,7 @@ struct ClientConn {
   uint8_t hdr[4] = {};       // frame header bytes of the current answer
   uint8_t state = 0;         // 0 connecting, 1 WebSocket handshake, 2 ready
   bool publisher = false;
+  uint32_t t0_ms = 0;        // when its connect started (low 32 bits of uv_now): the window's delay signal
   uint32_t index = 0;        // order of establishment within the group (room, publisher role)
 };
 
@@ -220,6 +224,13 @@ struct ClientGroup {
   std::vector<uint64_t> members;     // established connections (tags)
   std::vector<uint64_t> pubs;        // ws-broadcast publishers (tags)
   std::deque<std::pair<uint64_t, uint64_t>> connecting;  // (tag, deadline ms)
+  std::deque<std::pair<uint64_t, uint64_t>> upgrading;   // WebSocket handshakes: (tag, deadline ms)
+  // Connects in flight are capped by a window that adapts to how long they take (see
+  // client_window_*): a ramp faster than the server answers would otherwise queue handshakes
+  // until they time out, and every timed-out one is work the server did for nothing.
+  double window = 0;
+  uint64_t window_cut_ms = 0;        // last decrease (at most one per window_hold)
+  uint64_t window_min = 0;           // smallest the window got in this group's life (reported)
   uint64_t attempts_left = 0;        // ramp: connects still to start
   double ramp_rate = 0;              // connections/s; 0 = as fast as pending allows
   uint64_t ramp_t0_ms = 0, ramp_started = 0;
@@ -372,6 +383,7 @@ class Loop {
   void client_connected(uint32_t fd);
   void client_ready(uint32_t fd);
   void client_fail_connect(uint32_t fd, int err);
+  void client_window(ClientGroup& G, uint32_t ms);
   void read_client(uint32_t fd);
   bool client_bytes(uint32_t fd, uint8_t* p, size_t n);
   bool client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);
@@ -432,6 +444,9 @@ class Loop {
   uv_idle_t* idle_ = nullptr;
   int epfd_ = -1;
   int spare_fd_ = -1;  // held open so EMFILE can be answered by accepting and closing
+  // Highest fd a connection may have: the top fds of RLIMIT_NOFILE stay free for the process
+  // itself (reading /proc for stats, loading a module), so a full table never starves it.
+  uint64_t fd_cap_ = UINT64_MAX;
   bool idle_on_ = false;
   bool ref_on_ = false;
   bool in_round_ = false;     // inside round(): dispatching to JS is allowed

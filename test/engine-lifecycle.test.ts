@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, Engine, fdOf, genOf, type CloseReasonName, type EpollServer } from '../src/index.js';
 import { closed, collect, connect, fdCount, sleep, until } from './helpers/net.js';
+import { startChild } from './helpers/child.js';
+import type net from 'node:net';
 
 test('peer half-close with allowHalfOpen: server still writes, then ends gracefully', async () => {
   const events: string[] = [];
@@ -131,4 +133,47 @@ test('server close drains: queued bytes are delivered, then every fd is gone', a
   for (const g of await Promise.all(got)) assert.equal(g.length, big.length);
   await Promise.all(socks.map(closed));
   assert.equal(fdCount(), before);
+});
+
+test('a full fd table: connections past the limit are refused and counted, the process keeps fds of its own', async () => {
+  // 256 open files: the engine takes no fd numbered within 16 of the limit (min(32, 256/16)).
+  const server = await startChild('engine-server', { protocol: 'echo', backlog: 1024 }, { nofile: 256 });
+  const port = server.ready['port'] as number;
+  const socks: net.Socket[] = [];
+  try {
+    for (let i = 0; i < 300; i++) {
+      const s = await connect(port);
+      s.on('error', () => undefined);
+      socks.push(s);
+    }
+    const stats = async (): Promise<Record<string, number>> => (await server.ask<{ counters: Record<string, number> }>('stats', 'stats')).counters;
+    const eventually = async (cond: (c: Record<string, number>) => boolean, what: string): Promise<Record<string, number>> => {
+      for (let end = Date.now() + 10_000; ; await sleep(20)) {
+        const c = await stats();
+        if (cond(c)) return c;
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(c)}`);
+      }
+    };
+    await eventually((c) => c['active']! + c['errEmfile']! === 300, 'every connection accepted or refused');
+    const c = await stats();
+    assert.ok(c['active']! > 200 && c['active']! < 240, `active ${c['active']}`);
+    assert.ok(c['errEmfile']! > 60, `errEmfile ${c['errEmfile']}`);
+    // The process still opens files (RSS is read from /proc), and held connections still echo.
+    assert.ok((await server.ask<{ rss: number }>('memory', 'memory')).rss > 0);
+    const probe = socks[0]!;  // the first connection got the lowest fd: held
+    const got = collect(probe, 5);
+    probe.write('hello');
+    assert.equal((await got).toString(), 'hello');
+    // Fds given back are usable again.
+    for (const s of socks.splice(0, 50)) s.destroy();
+    await eventually((now) => now['active']! <= c['active']! - 40, 'closes to be seen');
+    const again = await connect(port);
+    const echoed = collect(again, 2);
+    again.write('ok');
+    assert.equal((await echoed).toString(), 'ok');
+    again.destroy();
+  } finally {
+    for (const s of socks) s.destroy();
+    await server.stop();
+  }
 });

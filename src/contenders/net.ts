@@ -2,6 +2,7 @@
 // WebSocket. Written the way a competent Node user would: Nagle off, keep-alive on, per-message
 // deflate off, backpressure by pause/resume.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import {
   roomFromJoin,
   roomFromUrl,
 } from './protocols.js';
+import { parseProcLimits } from '../system/limits.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol } from './types.js';
 
 function nodeHasReusePort(): boolean {
@@ -45,7 +47,26 @@ export const netContender: ContenderDefinition = {
   },
 };
 
+/**
+ * Connections this process may hold: its open-files limit less 64, which covers Node's own fds
+ * (~20: epoll, event fds, stdio, IPC) and leaves ~32 free, as the epoll engine leaves them (it
+ * counts fd numbers, so it needs no allowance for the rest). Reading /proc for stats needs an
+ * fd: without a budget a full table makes the stats request itself fail with EMFILE.
+ * Infinity when the limit is unreadable.
+ */
+function connectionBudget(): number {
+  try {
+    const soft = parseProcLimits(readFileSync('/proc/self/limits', 'utf8')).get('Max open files')?.soft;
+    return soft === undefined || !Number.isFinite(soft) ? Infinity : soft - Math.min(64, Math.floor(soft / 8));
+  } catch {
+    return Infinity;
+  }
+}
+
 function listen(server: net.Server, config: ChildConfig): Promise<number> {
+  // Past the budget node:net closes each new connection on accept (the engine does the same).
+  const budget = connectionBudget();
+  if (Number.isFinite(budget)) server.maxConnections = budget;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const options: net.ListenOptions & { reusePort?: boolean } = { host: config.host, port: config.port, backlog: config.limits.backlog };

@@ -8,10 +8,14 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Forks dist/test/helpers/<name>.js with a JSON argument and waits for its 'ready' message. */
-export async function startChild(name: string, arg: unknown): Promise<Child & { ready: Record<string, unknown> }> {
+/**
+ * Forks dist/test/helpers/<name>.js with a JSON argument and waits for its 'ready' message.
+ * `nofile` starts it with that open-files limit (through the shell's ulimit, then exec).
+ */
+export async function startChild(name: string, arg: unknown, o: { nofile?: number } = {}): Promise<Child & { ready: Record<string, unknown> }> {
   const file = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
-  const proc = fork(file, [JSON.stringify(arg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const limited = o.nofile === undefined ? {} : { execPath: '/bin/sh', execArgv: ['-c', `ulimit -n ${o.nofile} && exec "$0" "$@"`, process.execPath] };
+  const proc = fork(file, [JSON.stringify(arg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...limited });
   const ask = <T>(msg: unknown, type: string, timeoutMs = 60000): Promise<T> =>
     new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`${name}: no ${type} within ${timeoutMs} ms`)), timeoutMs);
