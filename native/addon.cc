@@ -388,7 +388,7 @@ Napi::Value TopicSize(const Napi::CallbackInfo& info) {
 }
 
 // clientGroup({ proto 0..4, targets: [[host, port]...], sources: [ip...], msgBytes, depth,
-// connectTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host }) -> index
+// connectTimeoutMs, handshakeTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host }) -> index
 Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "clientGroup");
@@ -408,7 +408,8 @@ Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
     return true;
   };
   if (!u32("proto", &proto, 0, 4) || !u32("msgBytes", &opt.msg_bytes, 0, 16u << 20) || !u32("depth", &opt.depth, 1, 4096) ||
-      !u32("connectTimeoutMs", &opt.connect_timeout_ms, 1, 1u << 30) || !u32("responseTimeoutMs", &opt.response_timeout_ms, 1, 1u << 30) ||
+      !u32("connectTimeoutMs", &opt.connect_timeout_ms, 1, 1u << 30) || !u32("handshakeTimeoutMs", &opt.handshake_timeout_ms, 1, 1u << 30) ||
+      !u32("responseTimeoutMs", &opt.response_timeout_ms, 1, 1u << 30) ||
       !u32("heartbeatMs", &opt.heartbeat_ms, 0, 1u << 30) || !u32("rooms", &opt.rooms, 1, 1u << 24) ||
       !u32("publishers", &opt.publishers, 0, 1u << 30))
     return env.Undefined();
@@ -512,6 +513,8 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   num("pending", s.pending);
   num("active", s.active);
   num("attemptsLeft", G->attempts_left);
+  num("window", uint64_t(G->window));
+  num("windowMin", G->window_min);
   num("ops", s.ops);
   num("sent", s.sent);
   num("dropped", s.dropped);

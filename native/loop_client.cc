@@ -28,7 +28,16 @@
 namespace c1m {
 
 namespace {
-constexpr uint32_t kMaxPendingConnects = 1024;  // SYNs in flight per group
+// The connect window (connects and WebSocket handshakes in flight per group): starts at
+// kInitialWindow, grows by one per connection established in time (doubling per round trip, as
+// TCP's slow start) up to kMaxPendingConnects, and halves, at most once per kWindowHoldMs, when
+// one took longer than kWindowDelayMs or timed out. A ramp then runs as fast as the server
+// answers, not as fast as connect() returns, and handshakes do not queue into their timeout.
+constexpr uint32_t kMaxPendingConnects = 1024;
+constexpr uint32_t kInitialWindow = 64;
+constexpr uint32_t kMinWindow = 8;
+constexpr uint64_t kWindowDelayMs = 1000;       // a SYN retransmit (1 s) or a second of queueing
+constexpr uint64_t kWindowHoldMs = 1000;
 constexpr uint32_t kConnectsPerTick = 256;      // so one tick of connect() calls never blocks the loop for long
 constexpr uint64_t kMaxOpenPerTick = 20000;     // open-loop sends per 1 ms tick, so one tick never stalls
 constexpr size_t kClientReadBudget = 256u << 10;
@@ -88,6 +97,7 @@ bool Loop::client_ramp(int g, uint64_t target, double rate) {
   } else {
     G.attempts_left = target - have;
   }
+  if (G.window == 0) G.window = G.window_min = kInitialWindow;
   G.ramp_rate = rate;
   G.ramp_t0_ms = uv_now(uv_);
   G.ramp_started = 0;
@@ -176,6 +186,15 @@ bool Loop::client_start_connect(int g) {
     if (e == EMFILE || e == ENFILE) G.attempts_left = 0;
     return false;
   }
+  if (uint64_t(fd) >= fd_cap_) {
+    // Into the fds this process keeps for itself: as good as EMFILE.
+    ::close(fd);
+    G.st.failed++;
+    G.st.err_connect++;
+    G.connect_errnos[EMFILE]++;
+    G.attempts_left = 0;
+    return false;
+  }
   G.st.started++;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -209,6 +228,7 @@ bool Loop::client_start_connect(int g) {
   s.flags = 0;
   s.in = s.out = nullptr;
   cconn_[size_t(fd)] = ClientConn{};
+  cconn_[size_t(fd)].t0_ms = uint32_t(uv_now(uv_));
   if (backend::poll_add(epfd_, fd, backend::kSocketEvents, tag_of(uint32_t(fd), s.gen)) < 0) {
     ::close(fd);
     s.kind = SlotKind::kFree;
@@ -250,6 +270,18 @@ void Loop::client_event(uint32_t fd, uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_client(fd);
 }
 
+// One connect ended: in `ms` (established), or not at all (UINT32_MAX: it timed out).
+void Loop::client_window(ClientGroup& G, uint32_t ms) {
+  const uint64_t now = uv_now(uv_);
+  if (ms <= kWindowDelayMs) {
+    G.window = std::min<double>(kMaxPendingConnects, G.window + 1);
+  } else if (now - G.window_cut_ms >= kWindowHoldMs) {
+    G.window = std::max<double>(kMinWindow, G.window / 2);
+    G.window_cut_ms = now;
+    G.window_min = std::min<uint64_t>(G.window_min, uint64_t(G.window));
+  }
+}
+
 void Loop::client_fail_connect(uint32_t fd, int err) {
   ClientGroup& G = groups_[table_[fd].listener];
   G.st.pending--;
@@ -270,6 +302,7 @@ void Loop::client_ready(uint32_t fd) {
   G.st.pending--;
   G.st.established++;
   G.st.active++;
+  client_window(G, uint32_t(uv_now(uv_)) - c.t0_ms);
   c.state = kReady;
   c.member = uint32_t(G.members.size());
   G.members.push_back(tag_of(fd, table_[fd].gen));
@@ -284,6 +317,7 @@ void Loop::client_connected(uint32_t fd) {
   c.index = uint32_t(G.seq++);
   if (is_ws(G.opt)) {
     c.state = kHandshake;
+    G.upgrading.emplace_back(tag_of(fd, table_[fd].gen), uv_now(uv_) + G.opt.handshake_timeout_ms);
     // The room travels in the query string; the key is fixed (the server's answer is checked
     // for the matching accept value).
     std::string path = G.opt.path;
@@ -608,13 +642,20 @@ void Loop::on_client_timer(uv_timer_t* h) { static_cast<Loop*>(h->data)->client_
 
 void Loop::update_client_timer() {
   if (!ctimer_) return;
-  bool any = false, fast = false;
+  bool any = false;
+  uint64_t interval = 50;
   for (const ClientGroup& G : groups_) {
     if (!G.in_use) continue;
     if (G.attempts_left || G.st.pending || !G.members.empty()) any = true;
-    if (G.attempts_left || (G.running && G.mode == LoadMode::kOpen) || (G.opt.heartbeat_ms && !G.members.empty())) fast = true;
+    if ((G.running && G.mode == LoadMode::kOpen) || (G.opt.heartbeat_ms && !G.members.empty())) interval = 1;
+    // A paced ramp ticks about every 4 connects (1..10 ms): a slow ramp in each of many driver
+    // processes would otherwise wake every one of them 1000 times a second for nothing.
+    if (G.attempts_left) {
+      uint64_t every = G.ramp_rate > 0 ? uint64_t(4000.0 / G.ramp_rate) : 1;
+      interval = std::min(interval, std::clamp<uint64_t>(every, 1, 10));
+    }
   }
-  uint64_t interval = !any ? 0 : fast ? 1 : 50;
+  if (!any) interval = 0;
   if (interval == ctimer_interval_) return;
   ctimer_interval_ = interval;
   if (interval == 0) uv_timer_stop(ctimer_);
@@ -637,31 +678,43 @@ void Loop::client_tick() {
         allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
       }
       allowed = std::min<uint64_t>(allowed, kConnectsPerTick);
-      while (allowed-- && G.attempts_left && G.st.pending < kMaxPendingConnects) {
+      while (allowed-- && G.attempts_left && double(G.st.pending) < G.window) {
         G.attempts_left--;
         G.ramp_started++;
         client_start_connect(int(gi));
       }
     }
-    // Connect timeouts (FIFO: every connect of a group has the same timeout).
+    // Connect and handshake timeouts (FIFO: each deque's entries share one timeout). An entry
+    // whose connection moved on (connected, upgraded, closed, fd reused) is dropped unexamined.
     while (!G.connecting.empty() && G.connecting.front().second <= now_ms) {
       uint64_t t = G.connecting.front().first;
       G.connecting.pop_front();
       uint32_t fd = uint32_t(t);
       if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kConnecting) {
         G.st.err_timeout++;
+        client_window(G, UINT32_MAX);
         client_fail_connect(fd, ETIMEDOUT);
-      } else if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kHandshake) {
-        // Connected, but the server never answered the upgrade within the connect timeout.
+      }
+    }
+    while (!G.upgrading.empty() && G.upgrading.front().second <= now_ms) {
+      uint64_t t = G.upgrading.front().first;
+      G.upgrading.pop_front();
+      uint32_t fd = uint32_t(t);
+      if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kHandshake) {
+        // Connected, but the server never answered the upgrade within the handshake timeout.
         G.st.err_timeout++;
         G.connect_errnos[ETIMEDOUT]++;
+        client_window(G, UINT32_MAX);
         close_client(fd, false);
       }
     }
-    while (!G.connecting.empty()) {
-      uint64_t t = G.connecting.front().first;
-      if (live_client(uint32_t(t), uint32_t(t >> 32)) && cconn_[uint32_t(t)].state != kReady) break;
-      G.connecting.pop_front();
+    for (auto* q : {&G.connecting, &G.upgrading}) {
+      while (!q->empty()) {
+        uint64_t t = q->front().first;
+        const uint32_t fd = uint32_t(t);
+        if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == (q == &G.connecting ? kConnecting : kHandshake)) break;
+        q->pop_front();
+      }
     }
     // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
     if (G.running && G.mode == LoadMode::kOpen && G.rate > 0) {

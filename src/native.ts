@@ -53,6 +53,7 @@ export interface NativeClientOptions {
   msgBytes?: number;
   depth?: number;
   connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
   responseTimeoutMs?: number;
   heartbeatMs?: number;
   rooms?: number;
@@ -64,7 +65,10 @@ export interface NativeClientOptions {
 /** Counts of a client group (native/loop.h ClientStats) and its encoded latency histogram (µs). */
 export interface NativeClientStats {
   started: number; established: number; failed: number; closed: number; pending: number; active: number;
-  attemptsLeft: number; ops: number; sent: number; dropped: number; bytesIn: number; bytesOut: number;
+  attemptsLeft: number;
+  /** Connects (and WebSocket handshakes) allowed in flight now, and the least it was cut to. */
+  window: number; windowMin: number;
+  ops: number; sent: number; dropped: number; bytesIn: number; bytesOut: number;
   errConnect: number; errRead: number; errWrite: number; errTimeout: number; errProtocol: number; peerClosed: number;
   connectErrors: Record<string, number>;
   histogram: Float64Array;

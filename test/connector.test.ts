@@ -259,6 +259,21 @@ test('bad targets end with counted errors and a clear reason, inside their time 
   await until(() => mute.stats().errTimeout === 5, 'response timeouts', 5000);
   assert.equal(mute.stats().active, 0);
   mute.close();
+
+  // The same server asked for WebSocket upgrades: each handshake times out on the handshake
+  // timeout (400 ms here, not the 10 s connect timeout), and the connect window, 64 at first,
+  // is halved once for that burst of timeouts, so the rest go out at most 32 at a time.
+  const upgrades = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port: qp }], connectTimeoutMs: 10_000, handshakeTimeoutMs: 400 });
+  upgrades.ramp(100);
+  assert.equal(upgrades.stats().pending, 64, 'the first window is 64 connects');
+  r = await upgrades.rampDone(8000);
+  assert.equal(r.timedOut, false, 'the ramp ended by itself within its bound');
+  assert.equal(r.stats.established, 0);
+  assert.equal(r.stats.failed, 100);
+  assert.equal(r.stats.errTimeout, 100);
+  assert.equal(r.stats.connectErrors['ETIMEDOUT'], 100);
+  assert.equal(r.stats.windowMin, 32);
+  upgrades.close();
   for (const s of socks) s.destroy();
   await new Promise<void>((r2) => silent.close(() => r2()));
   await until(() => fdCount() === before, `fds back to ${before}`, 5000);

@@ -116,7 +116,7 @@ test('bad configurations are refused before any process starts', async () => {
   }
   await assert.rejects(startDriver(base as DriverConfig, { cpu: -1 }), RangeError);
   await assert.rejects(startDriver(base as DriverConfig, { stderr: 'file' as 'pipe' }), RangeError);
-  assert.deepEqual(resolveDriverConfig(base), { ...base, messageBytes: 64, depth: 1, heartbeatMs: 0, connectTimeoutMs: 10_000, responseTimeoutMs: 10_000, rooms: 1, publishers: 1, path: '/' });
+  assert.deepEqual(resolveDriverConfig(base), { ...base, messageBytes: 64, depth: 1, heartbeatMs: 0, connectTimeoutMs: 10_000, handshakeTimeoutMs: 30_000, responseTimeoutMs: 10_000, rooms: 1, publishers: 1, path: '/' });
   assert.deepEqual(driverChildren(), []);
 });
 

@@ -13,6 +13,7 @@ export const DRIVER_DEFAULTS = Object.freeze({
   depth: 1,
   heartbeatMs: 0,
   connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 30_000,
   responseTimeoutMs: 10_000,
   rooms: 1,
   publishers: 1,
@@ -24,7 +25,7 @@ export type ResolvedDriverConfig = DriverConfig & Required<Pick<DriverConfig, ke
 
 const CONFIG_KEYS = new Set([
   'driver', 'protocol', 'targets', 'mode', 'messageBytes', 'depth', 'rate', 'heartbeatMs', 'sourceAddresses',
-  'connectTimeoutMs', 'responseTimeoutMs', 'rooms', 'publishers', 'path',
+  'connectTimeoutMs', 'handshakeTimeoutMs', 'responseTimeoutMs', 'rooms', 'publishers', 'path',
 ]);
 const MAX_MS = 3_600_000;
 
@@ -85,6 +86,7 @@ export function resolveDriverConfig(v: unknown): ResolvedDriverConfig {
     depth: opt('depth', (x) => checkInt('depth', x, 1, 65_536)),
     heartbeatMs: opt('heartbeatMs', (x) => checkInt('heartbeatMs', x, 0, MAX_MS)),
     connectTimeoutMs: opt('connectTimeoutMs', (x) => checkInt('connectTimeoutMs', x, 1, MAX_MS)),
+    handshakeTimeoutMs: opt('handshakeTimeoutMs', (x) => checkInt('handshakeTimeoutMs', x, 1, MAX_MS)),
     responseTimeoutMs: opt('responseTimeoutMs', (x) => checkInt('responseTimeoutMs', x, 1, MAX_MS)),
     rooms: opt('rooms', (x) => checkInt('rooms', x, 1, 10_000_000)),
     publishers: opt('publishers', (x) => checkInt('publishers', x, 0, 10_000_000)),

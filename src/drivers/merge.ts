@@ -54,7 +54,7 @@ function mergeWarnings(lists: readonly (string[] | undefined)[]): string[] | und
 /**
  * Extra keys ending in `Us` hold latency figures in microseconds (wrk's own percentiles).
  * Percentiles of separate processes cannot be combined exactly, so the merge keeps the largest,
- * an upper bound; keys starting with `min` keep the smallest. Every other key is a count and adds up.
+ * an upper bound. Keys starting with `min` keep the smallest. Every other key is a count and adds up.
  */
 const LATENCY_EXTRA = /Us$/;
 
@@ -64,8 +64,8 @@ function mergeExtra(list: readonly Record<string, number>[]): Record<string, num
     for (const [k, v] of Object.entries(extra)) {
       const prev = out[k];
       if (prev === undefined) out[k] = v;
-      else if (!LATENCY_EXTRA.test(k)) out[k] = prev + v;
-      else out[k] = k.startsWith('min') ? Math.min(prev, v) : Math.max(prev, v);
+      else if (k.startsWith('min')) out[k] = Math.min(prev, v);
+      else out[k] = LATENCY_EXTRA.test(k) ? Math.max(prev, v) : prev + v;
     }
   }
   return out;

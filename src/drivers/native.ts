@@ -39,6 +39,7 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
       messageBytes: config.messageBytes ?? 64,
       depth: config.depth ?? 1,
       connectTimeoutMs: config.connectTimeoutMs ?? 10000,
+      handshakeTimeoutMs: config.handshakeTimeoutMs ?? 30000,
       responseTimeoutMs: config.responseTimeoutMs ?? 10000,
       heartbeatMs: config.heartbeatMs ?? 0,
       rooms: config.rooms ?? 1,
@@ -56,8 +57,14 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       group.ramp(cmd.connections, cmd.ratePerSec);
-      const { stats } = await group.rampDone(cmd.timeoutMs, (s) => progress(s.active));
+      const { stats, timedOut } = await group.rampDone(cmd.timeoutMs, (s) => progress(s.active));
       const ms = performance.now() - t0;
+      const warnings: string[] = [];
+      if (timedOut) {
+        // No more connects past the bound: what is still in flight finishes or times out on its own.
+        group.ramp(stats.active + stats.pending, 0);
+        warnings.push(`ramp stopped at its ${Math.round(cmd.timeoutMs / 1000)} s bound with ${stats.attemptsLeft} connects not started and ${stats.pending} in flight`);
+      }
       const established = stats.established - before.established;
       const errors = errorsOf(stats);
       const connectErrors: Record<string, number> = {};
@@ -74,6 +81,10 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
         errors,
         connectErrors,
         cpu: cpuSince(cpu0, ms),
+        // The connect window: how many connects it allowed in flight at the end, and the least it
+        // was cut to (below its start of 64: connects took over a second, or timed out).
+        extra: { window: stats.window, minWindow: stats.windowMin },
+        ...(warnings.length > 0 ? { warnings } : {}),
       };
     },
 

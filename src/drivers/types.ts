@@ -46,6 +46,8 @@ export interface DriverConfig {
   sourceAddresses?: string[];
   /** A connect that has not completed in this long counts as a timeout. Default 10000. */
   connectTimeoutMs?: number;
+  /** WebSocket: an upgrade not answered (101) this long after the TCP connect counts as a timeout. Default 30000. */
+  handshakeTimeoutMs?: number;
   /** A message unanswered this long counts as a timeout and closes its connection. Default 10000. */
   responseTimeoutMs?: number;
   /** ws-broadcast: rooms; connection i joins room `r${i % rooms}` via `?room=`. Default 1. */

@@ -19,7 +19,10 @@ export interface ClientGroupOptions {
   messageBytes?: number;
   /** Closed loop: messages in flight per connection (HTTP pipeline depth). Default 1. */
   depth?: number;
+  /** TCP connect, default 10000 ms. */
   connectTimeoutMs?: number;
+  /** WebSocket: from TCP connect to the server's 101, default 30000 ms. */
+  handshakeTimeoutMs?: number;
   responseTimeoutMs?: number;
   /** Idle mode: one heartbeat per connection this often (0 = none). */
   heartbeatMs?: number;
@@ -64,6 +67,7 @@ export class ClientGroup {
       msgBytes: int('messageBytes', o.messageBytes ?? 64, minBytes, 16 << 20),
       depth: int('depth', o.depth ?? 1, 1, 4096),
       connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs ?? 10000, 1, 1 << 30),
+      handshakeTimeoutMs: int('handshakeTimeoutMs', o.handshakeTimeoutMs ?? 30000, 1, 1 << 30),
       responseTimeoutMs: int('responseTimeoutMs', o.responseTimeoutMs ?? 10000, 1, 1 << 30),
       heartbeatMs: int('heartbeatMs', o.heartbeatMs ?? 0, 0, 1 << 30),
       rooms: int('rooms', o.rooms ?? 1, 1, 1 << 24),

@@ -9,6 +9,7 @@ import {
   ContenderUnavailableError,
   contenderNames,
   DEFAULT_HOST,
+  DEFAULT_SHUTDOWN_MS,
   getContender,
   resolveLimits,
   speaks,
@@ -67,8 +68,12 @@ export interface RunnerOptions {
 
 /** A run as recorded: the contract's fields plus what the runner adds (see src/runner/README.md). */
 export interface RunRecord extends Run {
-  /** Every ramp: asked, established, how long, connections/s (and the driver group, when not the main one). */
-  ramps?: Array<{ target: number; established: number; failed: number; ms: number; ratePerSec: Measured; group?: string }>;
+  /**
+   * Every ramp: asked, established, how long, connections/s (and the driver group, when not the
+   * main one). minWindow (native driver): the fewest connects any driver process allowed in
+   * flight; below 64 means connects took over a second or timed out, so the ramp slowed itself.
+   */
+  ramps?: Array<{ target: number; established: number; failed: number; ms: number; ratePerSec: Measured; minWindow?: number; group?: string }>;
   /** The limits the contender actually applied (its first worker's ready message; null = no such limit). */
   limits?: EffectiveLimits;
   /** Least-squares fits of memory over connections (slope = bytes per connection). */
@@ -196,6 +201,8 @@ export function onPath(name: string): boolean {
   }
 }
 
+/** The native driver's WebSocket handshake timeout: the last handshake of a ramp may take that long. */
+const RAMP_SLACK_MS = 30_000;
 const ZERO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
 
 function addErrors(a: DriverErrors, b: DriverErrors | undefined): DriverErrors {
@@ -446,6 +453,7 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
       // Dozens of Node processes starting at once on two cores take a while: the bound grows
       // with the count (measured: 51 workers missed a flat 15 s).
       readyTimeoutMs: startupBoundMs(plan.serverWorkers),
+      shutdownMs: shutdownBoundMs(peakConnections(ctx.phases)),
       // Only exposes global.gc (same for every contender): memory steps collect before sampling.
       execArgv: ['--expose-gc'],
       ...(params.pin ? { wrap: ['taskset', '-c', '0'] } : {}),
@@ -569,10 +577,12 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
           const name = ph.group ?? MAIN_GROUP;
           const d = group(name);
           const rate = ph.ratePerSec ?? 0;
-          // Twice the time the ramp should take (at preflight's default rate when unpaced); the
-          // driver's own bound (timeoutMs + its margin) fires before the guard's and says more.
+          // Three times the time the ramp should take (at preflight's default rate when unpaced),
+          // plus a WebSocket handshake timeout: the connect window slows a ramp the server cannot
+          // keep up with, and that is measured, not cut short. The driver's own bound (timeoutMs +
+          // its margin) fires before the guard's and says more.
           const expectedMs = (Math.abs(ph.connections - (held.get(name) ?? 0)) / (rate > 0 ? rate : DEFAULT_CONNECT_RATE)) * 1000;
-          const timeoutMs = ph.timeoutMs ?? Math.ceil(Math.max(10_000, 2 * expectedMs + 5000));
+          const timeoutMs = ph.timeoutMs ?? Math.ceil(Math.max(10_000, 3 * expectedMs + RAMP_SLACK_MS));
           const r: RampResult = await guard.wait(d.ramp(ph.connections, rate, timeoutMs), timeoutMs + 15_000, where);
           // A driver that cannot hold idle connections probes them and lets go (extra.held = 0).
           held.set(name, r.extra?.['held'] === 0 ? 0 : r.established);
@@ -584,6 +594,7 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
             failed: r.failed,
             ms: r.ms,
             ratePerSec: r.ratePerSec,
+            ...(typeof r.extra?.['minWindow'] === 'number' ? { minWindow: r.extra['minWindow'] } : {}),
             ...(name !== MAIN_GROUP ? { group: name } : {}),
           });
           if (r.established < r.target) {
@@ -748,6 +759,15 @@ function groupRecord(r: RunResult): GroupStepRecord {
 /** How long n processes starting together may take to report ready. */
 function startupBoundMs(n: number): number {
   return 15_000 + 1_000 * n;
+}
+
+/**
+ * The drain bound grows with the connections: after a million clients close at once, the
+ * workers still have a million FINs to read on two cores (measured: a flat 3 s left 12 of 51
+ * epoll workers with connections open).
+ */
+function shutdownBoundMs(connections: number): number {
+  return DEFAULT_SHUTDOWN_MS + Math.ceil(connections / 50);
 }
 
 async function measure(
