@@ -9,6 +9,7 @@ import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/format.js';
 import { fmtRatio, fmtUnit, shortCommit } from '../report/format.js';
 import { HEADLINE_METRICS, headlineTable, type HeadlineRow, type Metric } from '../report/model.js';
+import { checkTargets, targetsMarkdown } from '../report/targets.js';
 import type { SystemReadings } from '../system/limits.js';
 import { loadScenario } from './catalog.js';
 import { defaultResultPath, htmlPathFor, writeHtmlReport, writeResult } from './output.js';
@@ -258,6 +259,11 @@ export function suiteMarkdown(results: readonly LoadedResult[], baseline = 'net'
   for (const { scenario, row } of suiteRows(results, baseline)) {
     const cells = [scenario, row.protocol, row.isBaseline ? `${row.contender} (baseline)` : row.contender, ...HEADLINE_METRICS.map((m) => cell(m, row)), note(row)];
     out.push(`| ${cells.map(escapeCell).join(' | ')} |`);
+  }
+  const targets = targetsMarkdown(checkTargets(results));
+  if (targets !== '') {
+    out.push('', 'Targets (ratios of two contenders in the same file, step by step; a step whose driver was near saturation is marked, its ratio is not the server\'s alone):', '');
+    out.push(targets.trimEnd());
   }
   out.push('', 'Files:', '');
   for (const r of results) out.push(`- \`${r.file}\`: ${r.result.scenario}, ${paramsLine(r)}`);

@@ -1,0 +1,129 @@
+// The project's performance targets, checked against result files: each is a ratio of two
+// contenders' figures in the same file (interleaved runs, same machine) or a bound on one
+// figure. Targets are checked here, from measured runs, never by timed assertions in tests.
+
+import type { LoadedResult, Run } from '../results/schema.js';
+import { fmtRatio, fmtUnit } from './format.js';
+import { stat } from './model.js';
+
+export interface Target {
+  /** What is asked, in words. */
+  readonly what: string;
+  readonly scenario: string;
+  readonly protocol: string;
+  /** The contender measured; for a ratio, the numerator. */
+  readonly contender: string;
+  /** A ratio target: contender / against ≥ atLeast, per measured step both have. */
+  readonly against?: string;
+  readonly atLeast?: number;
+  /** A bound target: the figure ≤ atMost. */
+  readonly atMost?: number;
+  /** Which steps count (by label); all measured steps when absent. */
+  readonly steps?: RegExp;
+  /** The figure: a step's ops per server CPU-second, or the run summary's engine bytes per connection. */
+  readonly figure: 'opsPerServerCpuSec' | 'engineBytesPerConnection';
+}
+
+export const TARGETS: readonly Target[] = [
+  { what: 'epoll engine memory per idle connection', scenario: 'idle-hold', protocol: 'tcp-echo', contender: 'epoll', atMost: 64, figure: 'engineBytesPerConnection' },
+  { what: 'HTTP requests per server CPU-s, epoll vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'epoll', against: 'uws', atLeast: 1.25, figure: 'opsPerServerCpuSec' },
+  { what: 'HTTP requests per server CPU-s, epoll vs net', scenario: 'http-hello', protocol: 'http-hello', contender: 'epoll', against: 'net', atLeast: 3, figure: 'opsPerServerCpuSec' },
+  { what: 'echoes per server CPU-s, epoll vs net', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'epoll', against: 'net', atLeast: 3, figure: 'opsPerServerCpuSec' },
+  { what: 'broadcast deliveries per server CPU-s, epoll vs uws', scenario: 'ws-broadcast', protocol: 'ws-broadcast', contender: 'epoll', against: 'uws', atLeast: 1, steps: /^10000 members/, figure: 'opsPerServerCpuSec' },
+];
+
+export interface TargetRow {
+  readonly target: Target;
+  /** The step label, or null for a run-level figure. */
+  readonly step: string | null;
+  /** The measured figure (a ratio for ratio targets); null when a side was not measured. */
+  readonly value: number | null;
+  /** The medians the ratio is made of (numerator, denominator). */
+  readonly parts: readonly [number, number] | null;
+  readonly met: boolean | null;
+  /** Some run of either side had its driver near saturation: the ratio is not the server's alone. */
+  readonly clientBound: boolean;
+  readonly file: string;
+}
+
+const okRuns = (r: LoadedResult, contender: string, protocol: string): Run[] =>
+  r.result.runs.filter((x) => x.contender === contender && x.protocol === protocol && x.ok && !x.skipped);
+
+/** Median over runs of one step's figure, by step label. */
+function perStep(runs: readonly Run[]): Map<string, number> {
+  const values = new Map<string, number[]>();
+  for (const run of runs) {
+    for (const s of run.steps) {
+      // The runner labels its steps (an addition to the contract's Step).
+      const label = (s as { label?: unknown }).label;
+      const v = s.throughput?.opsPerServerCpuSec;
+      if (typeof v !== 'number' || typeof label !== 'string') continue;
+      const list = values.get(label) ?? [];
+      list.push(v);
+      values.set(label, list);
+    }
+  }
+  const out = new Map<string, number>();
+  for (const [label, list] of values) {
+    const m = stat(list);
+    if (m !== null) out.set(label, m.median);
+  }
+  return out;
+}
+
+/** Every target checked against the newest file of its scenario among `results` (null files are skipped). */
+export function checkTargets(results: readonly LoadedResult[], targets: readonly Target[] = TARGETS): TargetRow[] {
+  const rows: TargetRow[] = [];
+  for (const t of targets) {
+    const files = results
+      .filter((r) => r.result.scenario === t.scenario && r.result.runs.some((x) => x.protocol === t.protocol && x.contender === t.contender))
+      .sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt));
+    const file = files[0];
+    if (file === undefined) continue;
+    const mine = okRuns(file, t.contender, t.protocol);
+    const bound = (runs: readonly Run[]): boolean => runs.some((x) => x.clientBound === true);
+    if (t.figure === 'engineBytesPerConnection') {
+      const m = stat(mine.map((x) => x.summary?.engineBytesPerConnection));
+      const value = m?.median ?? null;
+      rows.push({ target: t, step: null, value, parts: null, met: value === null || t.atMost === undefined ? null : value <= t.atMost, clientBound: false, file: file.file });
+      continue;
+    }
+    const theirs = t.against === undefined ? [] : okRuns(file, t.against, t.protocol);
+    const a = perStep(mine), b = perStep(theirs);
+    for (const [label, va] of a) {
+      if (t.steps !== undefined && !t.steps.test(label)) continue;
+      const vb = b.get(label);
+      const value = vb === undefined || vb <= 0 ? null : va / vb;
+      rows.push({
+        target: t,
+        step: label,
+        value,
+        parts: vb === undefined ? null : [va, vb],
+        met: value === null || t.atLeast === undefined ? null : value >= t.atLeast,
+        clientBound: bound(mine) || bound(theirs),
+        file: file.file,
+      });
+    }
+  }
+  return rows;
+}
+
+/** The targets as a markdown table (empty string when no file has any target's scenario). */
+export function targetsMarkdown(rows: readonly TargetRow[]): string {
+  if (rows.length === 0) return '';
+  const out = ['| target | step | measured | needed | met | from |', '|---|---|---:|---:|---|---|'];
+  for (const r of rows) {
+    const t = r.target;
+    let measured = '—';
+    if (r.value !== null) {
+      measured = t.against === undefined
+        ? fmtUnit('bytes', r.value)
+        : `${fmtRatio(r.value).replace(/[()]/g, '')} (${fmtUnit('count', r.parts?.[0] ?? 0)} / ${fmtUnit('count', r.parts?.[1] ?? 0)})`;
+    }
+    const needed = t.against !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost} B`;
+    const met = r.met === null ? 'not measured' : r.met ? 'yes' : 'no';
+    const flag = r.clientBound ? ' (driver near saturation)' : '';
+    out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${met} | \`${r.file}\` |`);
+  }
+  return `${out.join('\n')}\n`;
+}

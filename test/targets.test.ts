@@ -1,0 +1,82 @@
+// The performance targets checked from result files: ratios per step between two contenders
+// of one file, a bound on a summary figure, and what counts as unmeasured.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkTargets, targetsMarkdown, TARGETS } from '../src/report/targets.js';
+import type { LoadedResult } from '../src/results/schema.js';
+
+type RunSpec = { contender: string; steps: Record<string, number>; clientBound?: boolean; ok?: boolean; engineBytes?: number };
+
+function file(scenario: string, protocol: string, runs: RunSpec[], startedAt = '2026-11-21T00:00:00Z', name = `${scenario}.json`): LoadedResult {
+  return {
+    file: name,
+    result: {
+      scenario,
+      startedAt,
+      runs: runs.map((r, rep) => ({
+        contender: r.contender,
+        protocol,
+        rep,
+        ok: r.ok ?? true,
+        skipped: null,
+        clientBound: r.clientBound ?? false,
+        steps: Object.entries(r.steps).map(([label, ops]) => ({ label, connections: 100, throughput: { opsPerSec: ops, bytesPerSec: 0, opsPerServerCpuSec: ops } })),
+        summary: { engineBytesPerConnection: r.engineBytes ?? null },
+      })),
+    },
+  } as unknown as LoadedResult;
+}
+
+test('ratio targets: medians over reps, step by step, met or not, and unmeasured when a side is missing', () => {
+  const http = file('http-hello', 'http-hello', [
+    { contender: 'epoll', steps: { 'keep-alive, depth 1': 300, 'pipelined, depth 16': 900 } },
+    { contender: 'epoll', steps: { 'keep-alive, depth 1': 310, 'pipelined, depth 16': 1000 } },
+    { contender: 'epoll', steps: { 'keep-alive, depth 1': 290, 'pipelined, depth 16': 950 } },
+    { contender: 'uws', steps: { 'keep-alive, depth 1': 200, 'pipelined, depth 16': 1000 } },
+    { contender: 'net', steps: { 'keep-alive, depth 1': 100 } },
+    { contender: 'net', steps: { 'keep-alive, depth 1': 150, 'pipelined, depth 16': 500 }, ok: false },
+  ]);
+  const rows = checkTargets([http]);
+  const find = (against: string, step: string) => rows.find((r) => r.target.against === against && r.step === step);
+  assert.equal(find('uws', 'keep-alive, depth 1')?.value, 1.5);
+  assert.equal(find('uws', 'keep-alive, depth 1')?.met, true);
+  assert.equal(find('uws', 'pipelined, depth 16')?.value, 0.95);
+  assert.equal(find('uws', 'pipelined, depth 16')?.met, false);
+  // The failed net run is not counted: only one measured depth-1 value, and no pipelined one.
+  assert.equal(find('net', 'keep-alive, depth 1')?.value, 3);
+  assert.equal(find('net', 'keep-alive, depth 1')?.met, true);
+  assert.equal(find('net', 'pipelined, depth 16')?.value, null);
+  assert.equal(find('net', 'pipelined, depth 16')?.met, null);
+  const md = targetsMarkdown(rows);
+  assert.match(md, /\| HTTP requests per server CPU-s, epoll vs uws \| keep-alive, depth 1 \| 1\.50× \(300 \/ 200\) \| ≥ 1\.25× uws \| yes \|/);
+  assert.match(md, /\| pipelined, depth 16 \| — \| ≥ 3× net \| not measured \|/);
+});
+
+test('the newest file of a scenario counts; step filters; a driver near saturation is flagged', () => {
+  const old = file('ws-broadcast', 'ws-broadcast', [
+    { contender: 'epoll', steps: { '10000 members in 100 rooms': 10 } },
+    { contender: 'uws', steps: { '10000 members in 100 rooms': 100 } },
+  ], '2026-11-20T00:00:00Z', 'old.json');
+  const now = file('ws-broadcast', 'ws-broadcast', [
+    { contender: 'epoll', steps: { '5000 members in 100 rooms': 50, '10000 members in 100 rooms': 120 }, clientBound: true },
+    { contender: 'uws', steps: { '5000 members in 100 rooms': 100, '10000 members in 100 rooms': 100 } },
+  ], '2026-11-21T00:00:00Z', 'new.json');
+  const rows = checkTargets([now, old]);
+  assert.equal(rows.length, 1, 'only the 10,000-member step counts');
+  assert.equal(rows[0]!.file, 'new.json');
+  assert.equal(rows[0]!.value, 1.2);
+  assert.equal(rows[0]!.clientBound, true);
+  assert.match(targetsMarkdown(rows), /1\.20× \(120 \/ 100\) \(driver near saturation\)/);
+});
+
+test('a bound target reads the run summary; no file for a scenario means no row', () => {
+  const idle = file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {}, engineBytes: 32.5 }, { contender: 'net', steps: {} }]);
+  const rows = checkTargets([idle]);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]!.value, 32.5);
+  assert.equal(rows[0]!.met, true);
+  const over = checkTargets([file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {}, engineBytes: 80 }])]);
+  assert.equal(over[0]!.met, false);
+  assert.equal(targetsMarkdown(checkTargets([])), '');
+  assert.ok(TARGETS.length >= 5);
+});
