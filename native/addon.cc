@@ -495,7 +495,8 @@ Napi::Value ClientOp(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, (st->loop.*Op)(g));
 }
 
-// clientStats(g) -> counts, connect errors by errno name, and the latency histogram (encoded).
+// clientStats(g, withLatency = true) -> counts, connect errors by errno name, and the latency
+// histogram (encoded; omitted with withLatency false: what a ramp polls every few ms).
 Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "clientStats");
@@ -532,6 +533,7 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
     errs.Set(name ? name : std::to_string(e).c_str(), Napi::Number::New(env, double(n)));
   }
   o.Set("connectErrors", errs);
+  if (info.Length() > 1 && info[1].IsBoolean() && !info[1].As<Napi::Boolean>().Value()) return o;
   std::vector<uint64_t> enc;
   G->hist.encode(enc);
   auto h = Napi::Float64Array::New(env, enc.size());

@@ -476,6 +476,32 @@ void Loop::read_conn(uint32_t fd) {
   }
 }
 
+// A read loop's recv returned n <= 0: the peer ended (EOF), the socket ran dry (EAGAIN: the
+// edge is consumed), or it failed (closed, counted). True only for EINTR: read again.
+bool Loop::recv_ended(uint32_t fd, ssize_t n) {
+  if (n == 0) {
+    on_peer_end(fd);
+    return false;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    v_.counters->eagainReads++;
+    return false;
+  }
+  if (errno == EINTR) return true;
+  v_.counters->errRead++;
+  close_conn(fd, reason_for(errno), errno);
+  return false;
+}
+
+// After a read that may not have drained the socket: once a connection has had its share of
+// the round, it goes on the ready list (no new edge will come for what is left) and true.
+bool Loop::read_budget_spent(uint32_t fd, size_t got, const Listener& L) {
+  if (got < L.opt.read_budget) return false;
+  v_.counters->budgetRequeues++;
+  push_ready(fd);
+  return true;
+}
+
 // Native echo: recv into one scratch buffer and send it straight back; no JS, no records.
 void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
   size_t got = 0;
@@ -495,24 +521,10 @@ void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
         return;
       }
       if (size_t(n) < kScratchBytes && !(s.flags & kFlagRdHup)) return;  // drained
-      if (got >= L.opt.read_budget) {
-        v_.counters->budgetRequeues++;
-        push_ready(fd);
-        return;
-      }
+      if (read_budget_spent(fd, got, L)) return;
       continue;
     }
-    if (n == 0) {
-      on_peer_end(fd);
-      return;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      v_.counters->eagainReads++;
-      return;
-    }
-    if (errno == EINTR) continue;
-    v_.counters->errRead++;
-    close_conn(fd, reason_for(errno), errno);
+    if (recv_ended(fd, n)) continue;
     return;
   }
 }
@@ -554,24 +566,10 @@ void Loop::read_raw(uint32_t fd) {
       arena_used_ += size_t(n);
       got += size_t(n);
       if (size_t(n) < want && !(s.flags & kFlagRdHup)) return;
-      if (got >= L.opt.read_budget) {
-        v_.counters->budgetRequeues++;
-        push_ready(fd);
-        return;
-      }
+      if (read_budget_spent(fd, got, L)) return;
       continue;
     }
-    if (n == 0) {
-      on_peer_end(fd);
-      return;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      v_.counters->eagainReads++;
-      return;
-    }
-    if (errno == EINTR) continue;
-    v_.counters->errRead++;
-    close_conn(fd, reason_for(errno), errno);
+    if (recv_ended(fd, n)) continue;
     return;
   }
 }
@@ -612,11 +610,7 @@ void Loop::read_units(uint32_t fd) {
         } else if (size_t(n) < want && !(s.flags & kFlagRdHup)) {
           return;
         }
-        if (got >= L.opt.read_budget) {
-          v_.counters->budgetRequeues++;
-          push_ready(fd);
-          return;
-        }
+        if (read_budget_spent(fd, got, L)) return;
         continue;
       }
     } else {
@@ -653,25 +647,11 @@ void Loop::read_units(uint32_t fd) {
         if (!deliver_units(fd, gen, win, prefix + size_t(n))) return;
         Slot& s3 = table_[fd];
         if (size_t(n) < want && !(s3.flags & kFlagRdHup)) return;
-        if (got >= L.opt.read_budget) {
-          v_.counters->budgetRequeues++;
-          push_ready(fd);
-          return;
-        }
+        if (read_budget_spent(fd, got, L)) return;
         continue;
       }
     }
-    if (n == 0) {
-      on_peer_end(fd);
-      return;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      v_.counters->eagainReads++;
-      return;
-    }
-    if (errno == EINTR) continue;
-    v_.counters->errRead++;
-    close_conn(fd, reason_for(errno), errno);
+    if (recv_ended(fd, n)) continue;
     return;
   }
 }

@@ -353,6 +353,8 @@ class Loop {
   void read_echo(uint32_t fd, Slot& s, const Listener& L);
   void read_raw(uint32_t fd);
   void read_units(uint32_t fd);
+  bool recv_ended(uint32_t fd, ssize_t n);
+  bool read_budget_spent(uint32_t fd, size_t got, const Listener& L);
   bool deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n);
 
   // How long is the message unit at p (a frame, an HTTP request, a WebSocket frame)?

@@ -43,6 +43,7 @@ export interface NativeAddon {
   clientStop(group: number): boolean;
   clientClose(group: number): boolean;
   clientStats(group: number): NativeClientStats | null;
+  clientStats(group: number, withLatency: false): Omit<NativeClientStats, 'histogram'> | null;
 }
 
 /** Client group options as the addon reads them (native/addon.cc ClientGroup). */

@@ -24,7 +24,7 @@ function cpuSince(start: NodeJS.CpuUsage, ms: number): CpuUse {
   return { userMs, sysMs, pct: ms > 0 ? ((userMs + sysMs) / ms) * 100 : 0 };
 }
 
-function errorsOf(s: ClientGroupStats): DriverErrors {
+function errorsOf(s: Omit<ClientGroupStats, 'latency'>): DriverErrors {
   return { connect: s.errConnect, read: s.errRead + s.peerClosed, write: s.errWrite, timeout: s.errTimeout, protocol: s.errProtocol };
 }
 
@@ -53,7 +53,7 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
 
   return {
     async ramp(cmd, progress): Promise<RampResult> {
-      const before = group.stats();
+      const before = group.counts();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       group.ramp(cmd.connections, cmd.ratePerSec);
@@ -97,7 +97,7 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
       const end = t0 + cmd.durationMs;
       while (performance.now() < end) {
         await sleep(Math.min(500, Math.max(1, end - performance.now())));
-        const s = group.stats();
+        const s = group.counts();
         progress(s.active, s.ops);
       }
       const s = group.stats();
@@ -121,7 +121,7 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
     },
 
     stats() {
-      const s = group.stats();
+      const s = group.counts();
       return { connections: s.active, errors: errorsOf(s) };
     },
 
