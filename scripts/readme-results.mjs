@@ -3,12 +3,12 @@
 // Sections live between <!-- results:NAME --> and <!-- /results:NAME --> markers.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadResults } from '../dist/src/results/load.js';
-import { renderMarkdown } from '../dist/src/report/markdown.js';
 import { renderCapacityMarkdown } from '../dist/src/report/capacity.js';
+import { latestPerScenario, suiteMarkdown } from '../dist/src/runner/suite.js';
 
 const sections = [
   { name: 'capacity', dir: 'results/reference/c1m', render: (r) => renderCapacityMarkdown(r) },
-  { name: 'suite', dir: 'results/reference/suite', render: (r) => renderMarkdown(r, { baseline: 'net' }) },
+  { name: 'suite', dir: 'results/reference/suite', render: (r) => suiteMarkdown(latestPerScenario(r), 'net', { heading: false }) },
 ];
 
 let readme = readFileSync('README.md', 'utf8');
