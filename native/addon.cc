@@ -198,7 +198,7 @@ bool opt_str(const Napi::Object& o, const char* key, std::string* out) {
 
 // listen(host, port, options) -> [index, port]. Options (all optional): proto 0..5, ws 0..3,
 // backlog, flags (1 reusePort, 2 ipv6Only, 4 noDelay, 8 allowHalfOpen), maxFrame, readBudget,
-// highWater, maxQueued, maxHeaderBytes, maxBody, idleTimeoutMs, pingIntervalMs, staticPath,
+// highWater, maxQueued, maxHeaderBytes, maxBody, idleTimeoutMs, pingIntervalMs, wsCloseTimeoutMs, staticPath,
 // staticBody, staticType.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -211,14 +211,14 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Object o = info[2].As<Napi::Object>();
   const size_t arena = st->views.Value().Get("arena").As<Napi::ArrayBuffer>().ByteLength();
   uint32_t proto = 0, ws = 0, backlog = 511, flags = 4, max_frame = 1u << 20, budget = 256u << 10, hw = 1u << 20, mq = 0,
-           max_head = 8192, max_body = 1u << 20, idle = 0, ping = 0;
+           max_head = 8192, max_body = 1u << 20, idle = 0, ping = 0, ws_close = 5000;
   c1m::ListenOptions opt;
   if (!opt_u32(o, "proto", &proto, 0, 5) || !opt_u32(o, "ws", &ws, 0, 3) || !opt_u32(o, "backlog", &backlog, 1, 1u << 20) ||
       !opt_u32(o, "flags", &flags, 0, 15) || !opt_u32(o, "maxFrame", &max_frame, 0, uint32_t(arena - 64)) ||
       !opt_u32(o, "readBudget", &budget, 1, 0xffffffffu) || !opt_u32(o, "highWater", &hw, 0, 0xffffffffu) ||
       !opt_u32(o, "maxQueued", &mq, 0, 0xffffffffu) || !opt_u32(o, "maxHeaderBytes", &max_head, 256, 1u << 20) ||
       !opt_u32(o, "maxBody", &max_body, 0, uint32_t(arena / 2)) || !opt_u32(o, "idleTimeoutMs", &idle, 0, 1u << 30) ||
-      !opt_u32(o, "pingIntervalMs", &ping, 0, 1u << 30) || !opt_str(o, "staticPath", &opt.static_path) ||
+      !opt_u32(o, "pingIntervalMs", &ping, 0, 1u << 30) || !opt_u32(o, "wsCloseTimeoutMs", &ws_close, 1, 1u << 30) || !opt_str(o, "staticPath", &opt.static_path) ||
       !opt_str(o, "staticBody", &opt.static_body) || !opt_str(o, "staticType", &opt.static_type))
     return env.Undefined();
   if (size_t(max_head) + max_body > arena / 2) return throw_range(env, "listen: maxHeaderBytes + maxBody must fit in half the engine's arena");
@@ -237,6 +237,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   opt.max_body = max_body;
   opt.idle_timeout_ms = idle;
   opt.ping_interval_ms = ping;
+  opt.ws_close_timeout_ms = ws_close;
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int bound = 0;
   int r = st->loop.listen(host.c_str(), int(port), opt, &bound);

@@ -14,7 +14,8 @@ namespace c1m {
   X(closedBackpressure) X(errAccept) X(errEmfile) X(errRead) X(errWrite) X(errNoMemory)     \
   X(staleIds) X(framesIn) X(listeners) X(httpRequests) X(httpResponses) X(httpErrors)       \
   X(wsUpgrades) X(wsMessagesIn) X(wsMessagesOut) X(wsProtocolErrors) X(published)          \
-  X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn) X(engineBytes)
+  X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn) X(engineBytes)       \
+  X(wsCloseTimeouts)
 
 struct Counters {
 #define C1M_FIELD(name) uint64_t name;

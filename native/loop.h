@@ -107,6 +107,7 @@ struct ListenOptions {
   uint32_t max_body = 1u << 20;           // HTTP Content-Length
   uint32_t idle_timeout_ms = 0;           // 0 = none: close a connection silent this long
   uint32_t ping_interval_ms = 0;          // WebSocket heartbeat: ping this often, close if no pong by the next
+  uint32_t ws_close_timeout_ms = 5000;    // WebSocket: after our close frame, wait this long for the peer's
   std::string static_path = "/";          // kHttpStatic: the path answered 200
   std::string static_body = "Hello, World!";
   std::string static_type = "text/plain";
@@ -407,6 +408,7 @@ class Loop {
   void timers_on_accept(uint32_t fd, const Listener& L);
   void timers_on_activity(uint32_t fd, const Listener& L);
   void timers_on_close(uint32_t fd, const Listener& L);
+  void timers_on_ws_closing(uint32_t fd, const Listener& L);
   uint64_t publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);

@@ -305,7 +305,7 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
   if (L.opt.ping_interval_ms) ping_wheel_.arm(fd, uv_now(uv_), L.opt.ping_interval_ms);
   switch (L.opt.ws) {
     case WsMode::kBroadcast: {
-      std::string_view room = query_param(p, req_, "room");
+      const std::string room = http::decode_query_value(query_param(p, req_, "room"));
       // No room named: the connection joins nothing, and what it sends is a protocol error.
       if (!room.empty()) subscribe(fd, gen, room);
       return true;
@@ -354,7 +354,9 @@ void Loop::ws_fail(uint32_t fd, uint16_t code, const char* reason) {
   payload[1] = uint8_t(code);
   if (rn) memcpy(payload + 2, reason, rn);
   s.flags |= kFlagDoomed | kFlagWsClosing;
-  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + rn)) return;
+  const uint32_t gen = s.gen;
+  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + rn) || !live(fd, gen)) return;
+  timers_on_ws_closing(fd, listeners_[s.listener]);
   begin_end(fd);
 }
 
@@ -388,7 +390,8 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       }
       uint8_t echo[2] = {uint8_t(code >> 8), uint8_t(code)};
       s.flags |= kFlagWsClosing;
-      if (!send_ws_frame(fd, s, ws::kClose, echo, code == 1005 ? 0 : 2)) return false;
+      if (!send_ws_frame(fd, s, ws::kClose, echo, code == 1005 ? 0 : 2) || !live(fd, gen)) return false;
+      timers_on_ws_closing(fd, L);
       begin_end(fd);
       return false;
     }
@@ -501,7 +504,7 @@ bool Loop::ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* rea
   payload[1] = uint8_t(code);
   if (n) memcpy(payload + 2, reason, n);
   s.flags |= kFlagWsClosing;
-  send_ws_frame(fd, s, ws::kClose, payload, 2 + n);
+  if (send_ws_frame(fd, s, ws::kClose, payload, 2 + n) && live(fd, gen)) timers_on_ws_closing(fd, listeners_[table_[fd].listener]);
   update_activity();
   return true;
 }

@@ -15,7 +15,15 @@ void Loop::timers_on_activity(uint32_t fd, const Listener& L) {
 
 void Loop::timers_on_close(uint32_t fd, const Listener& L) {
   if (L.opt.idle_timeout_ms) idle_wheel_.disarm(fd);
-  if (L.opt.ping_interval_ms) ping_wheel_.disarm(fd);
+  // Also armed without heartbeats, by the close handshake (timers_on_ws_closing).
+  ping_wheel_.disarm(fd);
+}
+
+// We sent a close frame: the peer has ws_close_timeout_ms to answer (and to read what is
+// queued). The heartbeat wheel holds the deadline: a closing connection is pinged no more.
+void Loop::timers_on_ws_closing(uint32_t fd, const Listener& L) {
+  ping_wheel_.arm(fd, uv_now(uv_), L.opt.ws_close_timeout_ms);
+  schedule_timer();
 }
 
 void Loop::schedule_timer() {
@@ -56,6 +64,12 @@ void Loop::on_wheel(uint32_t fd, uint8_t kind) {
   Slot& s = table_[fd];
   if (kind == 0) {
     v_.counters->idleTimeouts++;
+    close_conn(fd, kCloseTimeout, 0);
+    return;
+  }
+  if (s.flags & kFlagWsClosing) {
+    // Our close frame went unanswered (or unread) for ws_close_timeout_ms.
+    v_.counters->wsCloseTimeouts++;
     close_conn(fd, kCloseTimeout, 0);
     return;
   }

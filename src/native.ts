@@ -89,6 +89,7 @@ export interface NativeListenOptions {
   maxBody: number;
   idleTimeoutMs: number;
   pingIntervalMs: number;
+  wsCloseTimeoutMs: number;
   staticPath: string;
   staticBody: string;
   staticType: string;

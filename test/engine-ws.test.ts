@@ -493,13 +493,14 @@ test('js: a topic with 2,000 subscribers gets every published message exactly on
   await finish(server, fds);
 });
 
-test('broadcast (native): a message reaches every member of its ?room= exactly once and no other room; JS can publish too', { timeout: 30000 }, async () => {
+test('broadcast (native): a message reaches every member of its ?room= exactly once and no other room (names percent-decoded); JS can publish too', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port } = nativeServer('broadcast');
   const a = await Promise.all([1, 2, 3].map(() => Client.open(port, '/?room=a')));
-  const b = await Promise.all([1, 2].map(() => Client.open(port, '/chat?x=1&room=b')));
-  await until(() => server.topicSize('a') === 3 && server.topicSize('b') === 2, 'rooms filled');
+  // The room name is decoded as URLSearchParams decodes it: "b%20%2B+2" is room "b + 2".
+  const b = await Promise.all([1, 2].map(() => Client.open(port, '/chat?x=1&room=b%20%2B+2')));
+  await until(() => server.topicSize('a') === 3 && server.topicSize('b + 2') === 2, 'rooms filled');
   const before = server.counters();
   a[0]!.send('hello a');
   b[1]!.send(Buffer.from([1, 2, 3]));
@@ -582,3 +583,23 @@ test('js: publish from a handler keeps order with the handler\'s own sends', { t
 function fdIdOf(_server: EpollServer, _c: Client): number {
   return 2 ** 40 + 12345;
 }
+
+test('a peer that never answers our close frame is closed after wsCloseTimeoutMs, counted; one that answers is not', { timeout: 20000 }, async () => {
+  Engine.get();
+  const fds = fdCount();
+  const { server, port, opened, closes } = jsServer({ wsCloseTimeoutMs: 300 });
+  const before = server.counters();
+  const mute = await RawWs.open(port, '/close-me');
+  const polite = await RawWs.open(port, '/close-me');
+  assert.deepEqual(await mute.closeFrame(), [4001, 'x']);
+  assert.deepEqual(await polite.closeFrame(), [4001, 'x']);
+  polite.send(encodeFrame(Opcode.Close, closePayload(4001), { mask: true }));
+  await polite.waitClosed();
+  // The mute peer keeps its socket open and says nothing: the server gives up on its own.
+  await mute.waitClosed(5000);
+  assert.equal(delta(server, before, 'wsCloseTimeouts'), 1);
+  const [mid, pid] = opened.slice(-2).map((o) => o.id);
+  assert.equal(closes.get(mid!), 'timeout');
+  assert.equal(closes.get(pid!), 'graceful');
+  await finish(server, fds);
+});

@@ -142,6 +142,32 @@ bool list_has_token(const uint8_t* base, Span s, const char* token) {
   return false;
 }
 
+namespace {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string decode_query_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < v.size() && hex_digit(v[i + 1]) >= 0 && hex_digit(v[i + 2]) >= 0) {
+      out.push_back(char(hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 const Header* find_header(const uint8_t* base, const Request& req, const char* name) {
   for (uint16_t i = 0; i < req.num_headers; i++) {
     if (header_equals(base, req.headers[i].name, name)) return &req.headers[i];

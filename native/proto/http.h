@@ -26,6 +26,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace c1m::http {
 
@@ -87,6 +89,11 @@ bool header_equals(const uint8_t* base, Span s, const char* lit);
 // True if the comma-separated list at base + s has an element equal to token (case-insensitive,
 // OWS around elements ignored, empty elements skipped).
 bool list_has_token(const uint8_t* base, Span s, const char* token);
+
+// One value of an application/x-www-form-urlencoded query string, decoded as URLSearchParams
+// decodes it (so a room named natively is the room JS names): '+' is a space, %XX is that byte,
+// and a '%' not followed by two hex digits stays as it is.
+std::string decode_query_value(std::string_view v);
 
 // The first header named name (case-insensitive), or nullptr.
 const Header* find_header(const uint8_t* base, const Request& req, const char* name);

@@ -463,6 +463,13 @@ void test_http_helpers() {
   CHECK(std::strcmp(c1m::http::reason_phrase(200), "OK") == 0);
   CHECK(std::strcmp(c1m::http::reason_phrase(431), "Request Header Fields Too Large") == 0);
   CHECK(std::strcmp(c1m::http::reason_phrase(799), "Unknown") == 0);
+  // Query values decode as URLSearchParams decodes them.
+  CHECK(c1m::http::decode_query_value("a%20b+c") == "a b c");
+  CHECK(c1m::http::decode_query_value("%E2%82%AC") == "\xE2\x82\xAC");
+  CHECK(c1m::http::decode_query_value("%zz%4") == "%zz%4");
+  CHECK(c1m::http::decode_query_value("100%") == "100%");
+  CHECK(c1m::http::decode_query_value("%2B%25") == "+%");
+  CHECK(c1m::http::decode_query_value("").empty());
 }
 
 void test_http_websocket_fields() {

@@ -107,7 +107,7 @@ export class Engine {
       proto: ProtoCode[o.protocol], ws: WsModeCode[o.websocket], backlog: o.backlog, flags,
       maxFrame: o.maxFrameBytes, readBudget: o.readBudgetBytes, highWater: o.highWaterMark, maxQueued: o.maxQueuedBytes,
       maxHeaderBytes: o.maxHeaderBytes, maxBody: o.maxBodyBytes, idleTimeoutMs: o.idleTimeoutMs, pingIntervalMs: o.pingIntervalMs,
-      staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
+      wsCloseTimeoutMs: o.wsCloseTimeoutMs, staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
     });
     return { index, port };
   }

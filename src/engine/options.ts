@@ -36,6 +36,12 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** WebSocket heartbeat: ping this often; a peer that has not answered by the next ping is closed (0 = off). Default 0. */
   pingIntervalMs?: number;
+  /**
+   * WebSocket: after the server sends a close frame (wsClose, a protocol error, or its answer to
+   * the peer's close), the connection is closed anyway if it is still open this long after
+   * (a peer that never answers or never reads). Counted as wsCloseTimeouts. Default 5000.
+   */
+  wsCloseTimeoutMs?: number;
   /** `http-static`: the path answered 200. Default `/`. */
   staticPath?: string;
   /** `http-static`: the 200 body. Default `Hello, World!`. */
@@ -82,7 +88,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const known = new Set(['protocol', 'websocket', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
     'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes', 'maxHeaderBytes', 'maxBodyBytes', 'idleTimeoutMs',
-    'pingIntervalMs', 'staticPath', 'staticBody', 'staticType']);
+    'pingIntervalMs', 'wsCloseTimeoutMs', 'staticPath', 'staticBody', 'staticType']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option "${k}"`);
   const protocol = o.protocol ?? 'raw';
   if (typeof protocol !== 'string' || !(protocol in ProtoCode)) {
@@ -117,6 +123,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
     maxBodyBytes: checkInt('maxBodyBytes', o.maxBodyBytes ?? 1 << 20, 0, MAX_BODY_LIMIT),
     idleTimeoutMs: checkInt('idleTimeoutMs', o.idleTimeoutMs ?? 0, 0, 1 << 30),
     pingIntervalMs: checkInt('pingIntervalMs', o.pingIntervalMs ?? 0, 0, 1 << 30),
+    wsCloseTimeoutMs: checkInt('wsCloseTimeoutMs', o.wsCloseTimeoutMs ?? 5000, 1, 1 << 30),
     staticPath: checkStr('staticPath', o.staticPath ?? '/'),
     staticBody: checkStr('staticBody', o.staticBody ?? 'Hello, World!'),
     staticType: checkStr('staticType', o.staticType ?? 'text/plain'),
