@@ -19,13 +19,13 @@ import { cmdProfile } from './profile/cli.js';
 import { renderCapacityMarkdown } from './report/capacity.js';
 import { formatTune, procSysctlIO, tuneApply, tuneRevert, tuneShow } from './system/tune.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './runner/args.js';
-import { listScenarios, loadScenario, ScenarioNotFoundError } from './runner/catalog.js';
+import { listScenarios, scenarioCommand } from './runner/catalog.js';
 import { defaultResultPath, htmlPathFor, terminalSummary, writeHtmlReport, writeResult } from './runner/output.js';
 import { PreflightRefusal } from './runner/plan.js';
-import { isSameProcess, pidLine, ProcessTracker } from './runner/processes.js';
+import { commandSession, isSameProcess, ProcessTracker } from './runner/processes.js';
 import { expandContenders, runScenario } from './runner/run.js';
 import { cmdSuite } from './runner/suite-cli.js';
-import { resolveParams, standardParamSpecs, type ParamValue, type Scenario } from './runner/scenario.js';
+import { resolveParams, type ParamValue, type Scenario } from './runner/scenario.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, someRunsFailed: 3, interrupted: 130 } as const;
 
@@ -97,31 +97,9 @@ function quickDefaults(s: Scenario, given: Record<string, ParamValue>): Record<s
 }
 
 async function cmdRun(argv: readonly string[], io: Io): Promise<number> {
-  // First pass: find the scenario (its own flags are known only once it is loaded).
-  const first = parseArgs(argv, { ...RUN_FLAGS, ...standardParamSpecs() }, { command: 'c1m run', lenient: true });
-  const ref = first.positionals[0];
-  if (ref === undefined) {
-    if (first.help) {
-      io.out(runUsage(null));
-      return EXIT.ok;
-    }
-    throw new UsageError('c1m run: which scenario? (c1m list shows them; see c1m run --help)');
-  }
-  let scenario: Scenario;
-  try {
-    scenario = await loadScenario(ref);
-  } catch (err) {
-    if (err instanceof ScenarioNotFoundError) throw new UsageError(`c1m run: ${err.message}`);
-    io.err(`c1m run: cannot load scenario ${ref}: ${(err as Error).message}\n`);
-    return EXIT.failed;
-  }
-  const flags: Record<string, FlagSpec> = { ...RUN_FLAGS };
-  for (const [k, spec] of Object.entries(scenario.paramSpecs)) flags[k] = { ...spec };
-  const args = parseArgs(argv, flags, { command: 'c1m run', maxPositionals: 1 });
-  if (args.help) {
-    io.out(runUsage(scenario));
-    return EXIT.ok;
-  }
+  const started = await scenarioCommand(argv, RUN_FLAGS, { command: 'c1m run', usage: runUsage, out: io.out, err: io.err, ok: EXIT.ok, failed: EXIT.failed });
+  if ('exit' in started) return started.exit;
+  const { scenario, args } = started;
   const { out, quick, json, baseline, ...given } = args.values;
   let params;
   try {
@@ -138,28 +116,19 @@ async function cmdRun(argv: readonly string[], io: Io): Promise<number> {
     throw new UsageError(`c1m run: the ${params.driver} driver speaks HTTP only (http-hello); use --driver native for ${params.protocol}`);
   }
 
-  const tracker = new ProcessTracker((t) => io.err(`${pidLine(t)}\n`));
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      io.err(`c1m: ${sig}: stopping every process and writing what was measured (again to kill at once)\n`);
-      controller.abort(sig);
-      return;
-    }
-    tracker.killAll();
-    process.exit(EXIT.interrupted);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const session = commandSession({
+    log: io.err,
+    onFirst: (sig) => `c1m: ${sig}: stopping every process and writing what was measured (again to kill at once)\n`,
+    exitCode: EXIT.interrupted,
+  });
+  const { tracker } = session;
   try {
     let outcome;
     try {
       outcome = await runScenario({
         scenario,
         params,
-        signal: controller.signal,
+        signal: session.signal,
         tracker,
         baseline: typeof baseline === 'string' ? baseline : 'net',
         log: (line) => io.err(`${line}\n`),
@@ -193,10 +162,8 @@ async function cmdRun(argv: readonly string[], io: Io): Promise<number> {
     if (outcome.interrupted) return EXIT.interrupted;
     return result.runs.every((r) => r.ok || r.skipped) ? EXIT.ok : EXIT.someRunsFailed;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     // The runner stops everything it started; this is the net under it.
-    const left = tracker.killAll();
+    const left = session.end();
     if (left.length > 0) io.err(`c1m: killed leftover process(es) ${left.join(', ')}\n`);
   }
 }

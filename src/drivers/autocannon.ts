@@ -22,7 +22,7 @@ import type autocannonTypes from 'autocannon';
 import { HTTP_HELLO_BODY, isHelloRequest } from '../contenders/protocols.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { ResolvedDriverConfig } from './config.js';
-import { HttpProbe } from './http-probe.js';
+import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount, totalErrors } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
@@ -110,26 +110,8 @@ class AutocannonDriver implements DriverImpl {
 
   async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
     if (this.#closed) throw new Error('autocannon driver is closed');
-    const c = this.#config;
     this.#target = cmd.connections;
-    this.#probe = new HttpProbe({
-      driver: 'autocannon',
-      targets: c.targets,
-      connections: cmd.connections,
-      ratePerSec: cmd.ratePerSec,
-      timeoutMs: cmd.timeoutMs,
-      connectTimeoutMs: c.connectTimeoutMs,
-      responseTimeoutMs: c.responseTimeoutMs,
-      path: c.path,
-    });
-    const r = await this.#probe.run(progress);
-    this.#probe = undefined;
-    addErrors(this.#cumulative, r.errors);
-    const warnings = [...this.#notes, ...(r.warnings ?? [])];
-    const out: RampResult = { ...r, cpu: zeroCpu() };
-    if (warnings.length > 0) out.warnings = warnings;
-    else delete out.warnings;
-    return out;
+    return probeRamp('autocannon', this.#config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
   }
 
   async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {

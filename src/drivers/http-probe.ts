@@ -6,8 +6,9 @@
 
 import net from 'node:net';
 import { HttpResponseParser } from '../clients/http.js';
-import { emptyErrors, totalErrors } from './merge.js';
-import type { RampResult, Target } from './types.js';
+import type { ResolvedDriverConfig } from './config.js';
+import { addErrors, emptyErrors, totalErrors } from './merge.js';
+import type { DriverCommand, DriverErrors, RampResult, Target } from './types.js';
 
 export interface HttpProbeOptions {
   /** Used in messages. */
@@ -24,6 +25,38 @@ export interface HttpProbeOptions {
 }
 
 export type HttpProbeResult = Omit<RampResult, 'cpu'>;
+
+/**
+ * The whole ramp of autocannon and wrk: one probe with the driver's config, its errors added to
+ * `cumulative`, the driver's own notes in front of the probe's warnings. `track` is given the
+ * probe while it runs (so the driver's close() can abort it) and undefined after. The probe
+ * costs this process next to nothing, so the ramp reports no CPU.
+ */
+export async function probeRamp(
+  driver: 'autocannon' | 'wrk',
+  c: ResolvedDriverConfig,
+  cmd: Extract<DriverCommand, { type: 'ramp' }>,
+  o: { notes: readonly string[]; cumulative: DriverErrors; track: (probe: HttpProbe | undefined) => void; progress: (connections: number) => void },
+): Promise<RampResult> {
+  const probe = new HttpProbe({
+    driver,
+    targets: c.targets,
+    connections: cmd.connections,
+    ratePerSec: cmd.ratePerSec,
+    timeoutMs: cmd.timeoutMs,
+    connectTimeoutMs: c.connectTimeoutMs,
+    responseTimeoutMs: c.responseTimeoutMs,
+    path: c.path,
+  });
+  o.track(probe);
+  const r = await probe.run(o.progress).finally(() => o.track(undefined));
+  addErrors(o.cumulative, r.errors);
+  const warnings = [...o.notes, ...(r.warnings ?? [])];
+  const out: RampResult = { ...r, cpu: { userMs: 0, sysMs: 0, pct: 0 } };
+  if (warnings.length > 0) out.warnings = warnings;
+  else delete out.warnings;
+  return out;
+}
 
 interface Probe {
   socket: net.Socket;

@@ -39,7 +39,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import type { ResolvedDriverConfig } from './config.js';
-import { HttpProbe } from './http-probe.js';
+import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
@@ -241,26 +241,8 @@ class WrkDriver implements DriverImpl {
 
   async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
     if (this.#closed) throw new Error('wrk driver is closed');
-    const c = this.#config;
     this.#target = cmd.connections;
-    this.#probe = new HttpProbe({
-      driver: 'wrk',
-      targets: c.targets,
-      connections: cmd.connections,
-      ratePerSec: cmd.ratePerSec,
-      timeoutMs: cmd.timeoutMs,
-      connectTimeoutMs: c.connectTimeoutMs,
-      responseTimeoutMs: c.responseTimeoutMs,
-      path: c.path,
-    });
-    const r = await this.#probe.run(progress);
-    this.#probe = undefined;
-    addErrors(this.#cumulative, r.errors);
-    const warnings = [...this.#notes, ...(r.warnings ?? [])];
-    const out: RampResult = { ...r, cpu: { userMs: 0, sysMs: 0, pct: 0 } };
-    if (warnings.length > 0) out.warnings = warnings;
-    else delete out.warnings;
-    return out;
+    return probeRamp('wrk', this.#config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
   }
 
   async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {

@@ -5,10 +5,10 @@
 import { relative } from 'node:path';
 import { contenderNames, getContender } from '../contenders/index.js';
 import type { DriverName } from '../drivers/types.js';
-import { flagHelp, parseArgs, UsageError, type FlagSpec } from '../runner/args.js';
-import { loadScenario, ScenarioNotFoundError } from '../runner/catalog.js';
-import { pidLine, ProcessTracker } from '../runner/processes.js';
-import { limitsOf, loadOf, MAIN_GROUP, phasesOf, resolveParams, standardParamSpecs, type Scenario } from '../runner/scenario.js';
+import { flagHelp, UsageError, type FlagSpec } from '../runner/args.js';
+import { scenarioCommand } from '../runner/catalog.js';
+import { commandSession } from '../runner/processes.js';
+import { limitsOf, loadOf, MAIN_GROUP, phasesOf, resolveParams, type Scenario } from '../runner/scenario.js';
 import { DEFAULT_ANALYSIS_TIMEOUT_MS, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FREQUENCY_HZ, defaultProfileDir, profileContender } from './profile.js';
 import { PROFILE_TOOLS, type CallGraph, type ProfileResult, type ProfileTool } from './types.js';
 
@@ -94,30 +94,9 @@ export function formatProfileResult(r: ProfileResult): string {
 }
 
 export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promise<number> {
-  const first = parseArgs(argv, { ...PROFILE_FLAGS, ...standardParamSpecs() }, { command: 'c1m profile', lenient: true });
-  const ref = first.positionals[0];
-  if (ref === undefined) {
-    if (first.help) {
-      io.out(usage(null));
-      return PROFILE_EXIT.ok;
-    }
-    throw new UsageError('c1m profile: which scenario? (c1m list shows them; see c1m profile --help)');
-  }
-  let scenario: Scenario;
-  try {
-    scenario = await loadScenario(ref);
-  } catch (err) {
-    if (err instanceof ScenarioNotFoundError) throw new UsageError(`c1m profile: ${err.message}`);
-    io.err(`c1m profile: cannot load scenario ${ref}: ${(err as Error).message}\n`);
-    return PROFILE_EXIT.failed;
-  }
-  const flags: Record<string, FlagSpec> = { ...PROFILE_FLAGS };
-  for (const [k, spec] of Object.entries(scenario.paramSpecs)) flags[k] = { ...spec };
-  const args = parseArgs(argv, flags, { command: 'c1m profile', maxPositionals: 1 });
-  if (args.help) {
-    io.out(usage(scenario));
-    return PROFILE_EXIT.ok;
-  }
+  const started = await scenarioCommand(argv, PROFILE_FLAGS, { command: 'c1m profile', usage, out: io.out, err: io.err, ok: PROFILE_EXIT.ok, failed: PROFILE_EXIT.failed });
+  if ('exit' in started) return started.exit;
+  const { scenario, args } = started;
   const { contender, tool, out, callGraph, frequency, exitTimeout, analysisTimeout, json, ...given } = args.values;
   if (typeof contender !== 'string') throw new UsageError(`c1m profile: --contender is required (${contenderNames().join(', ')})`);
   try {
@@ -150,21 +129,12 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
   const outDir = typeof out === 'string' ? out : defaultProfileDir(scenario.name, contender, tool, startedAt);
   for (const n of notes) io.err(`c1m profile: ${n}\n`);
 
-  const tracker = new ProcessTracker((t) => io.err(`${pidLine(t)}\n`));
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      io.err(`c1m profile: ${sig}: stopping the load; the profile is still written (again to kill everything at once)\n`);
-      controller.abort(sig);
-      return;
-    }
-    tracker.killAll();
-    process.exit(PROFILE_EXIT.interrupted);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const session = commandSession({
+    log: io.err,
+    onFirst: (sig) => `c1m profile: ${sig}: stopping the load; the profile is still written (again to kill everything at once)\n`,
+    exitCode: PROFILE_EXIT.interrupted,
+  });
+  const { tracker } = session;
   let result: ProfileResult;
   try {
     result = await profileContender({
@@ -184,7 +154,7 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
       ...(typeof frequency === 'number' ? { frequencyHz: frequency } : {}),
       ...(typeof exitTimeout === 'number' ? { exitTimeoutMs: Math.round(exitTimeout * 1000) } : {}),
       ...(typeof analysisTimeout === 'number' ? { analysisTimeoutMs: Math.round(analysisTimeout * 1000) } : {}),
-      signal: controller.signal,
+      signal: session.signal,
       log: (line) => io.err(`${line}\n`),
       tracker,
     });
@@ -195,9 +165,7 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
     }
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    const left = tracker.killAll();
+    const left = session.end();
     if (left.length > 0) io.err(`c1m profile: killed leftover process(es) ${left.join(', ')}\n`);
   }
   if (json === true) {

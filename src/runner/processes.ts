@@ -98,3 +98,44 @@ export class ProcessTracker {
     }
   }
 }
+
+/** The processes of one command (run, suite, profile) and what Ctrl-C does to them. */
+export interface CommandSession {
+  readonly tracker: ProcessTracker;
+  /** Aborted by the first SIGINT or SIGTERM: the work stops and writes what it measured. */
+  readonly signal: AbortSignal;
+  /** Removes the signal handlers and SIGKILLs whatever is still running; returns those pids. */
+  end(): number[];
+}
+
+/**
+ * Starts a command session: every process started is announced with `log(pidLine)`, the first
+ * signal logs `onFirst(sig)` and aborts, a second one kills every tracked process at once and
+ * exits with `exitCode`.
+ */
+export function commandSession(o: { log: (line: string) => void; onFirst: (sig: NodeJS.Signals) => string; exitCode: number }): CommandSession {
+  const tracker = new ProcessTracker((t) => o.log(`${pidLine(t)}\n`));
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      o.log(o.onFirst(sig));
+      controller.abort(sig);
+      return;
+    }
+    tracker.killAll();
+    process.exit(o.exitCode);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    tracker,
+    signal: controller.signal,
+    end: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      return tracker.killAll();
+    },
+  };
+}

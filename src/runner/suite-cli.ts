@@ -10,7 +10,7 @@ import { loadResults } from '../results/load.js';
 import type { LoadedResult } from '../results/schema.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './args.js';
 import { builtinNames } from './catalog.js';
-import { pidLine, ProcessTracker } from './processes.js';
+import { commandSession } from './processes.js';
 import { latestPerScenario, runSuite, suiteEntries, suiteMarkdown, suiteTable, type SuiteMode } from './suite.js';
 
 export interface SuiteIo {
@@ -103,28 +103,19 @@ export async function cmdSuite(argv: readonly string[], io: SuiteIo): Promise<nu
     if (entries.length === 0) throw new UsageError(`c1m suite: the ${mode} suite has none of ${only.join(', ')}`);
   }
 
-  const tracker = new ProcessTracker((t) => io.err(`${pidLine(t)}\n`));
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      io.err(`c1m: ${sig}: stopping every process and writing what was measured (again to kill at once)\n`);
-      controller.abort(sig);
-      return;
-    }
-    tracker.killAll();
-    process.exit(CODES.interrupted);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const session = commandSession({
+    log: io.err,
+    onFirst: (sig) => `c1m: ${sig}: stopping every process and writing what was measured (again to kill at once)\n`,
+    exitCode: CODES.interrupted,
+  });
+  const { tracker } = session;
   try {
     const contenders = v['contenders'] as string[] | undefined;
     const outcome = await runSuite({
       entries,
       outDir: (v['outDir'] as string | undefined) ?? 'results',
       baseline,
-      signal: controller.signal,
+      signal: session.signal,
       tracker,
       log: (line) => io.err(`${line}\n`),
       ...(contenders !== undefined ? { contenders } : {}),
@@ -140,9 +131,7 @@ export async function cmdSuite(argv: readonly string[], io: SuiteIo): Promise<nu
     if (written.length === 0) return CODES.failed;
     return outcome.items.every((i) => i.ok) ? CODES.ok : CODES.someRunsFailed;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    const left = tracker.killAll();
+    const left = session.end();
     if (left.length > 0) io.err(`c1m: killed leftover process(es) ${left.join(', ')}\n`);
   }
 }

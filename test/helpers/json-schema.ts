@@ -1,5 +1,5 @@
-// The JSON Schema checker of test/report.test.ts, shared so that the runner's tests hold what
-// `c1m run` writes against results/schema/c1m.result-1.schema.json too.
+// A JSON Schema checker for results/schema/c1m.result-1.schema.json, shared by the report tests
+// (the fixtures) and the runner's tests (what `c1m run` writes).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

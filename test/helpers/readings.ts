@@ -1,4 +1,4 @@
-// Injected system readings for preflight tests, in the style of test/preflight.test.ts.
+// Injected system readings for the preflight, runner and tune tests.
 
 import type { SystemReadings } from '../../src/system/limits.js';
 
