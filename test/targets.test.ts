@@ -2,7 +2,7 @@
 // of one file, a bound on a summary figure, and what counts as unmeasured.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkTargets, targetsMarkdown, TARGETS } from '../src/report/targets.js';
+import { checkTargets, cpuSplit, cpuSplitMarkdown, targetsMarkdown, TARGETS } from '../src/report/targets.js';
 import type { LoadedResult } from '../src/results/schema.js';
 
 type RunSpec = { contender: string; steps: Record<string, number>; clientBound?: boolean; ok?: boolean; engineBytes?: number };
@@ -79,4 +79,25 @@ test('a bound target reads the run summary; no file for a scenario means no row'
   assert.equal(over[0]!.met, false);
   assert.equal(targetsMarkdown(checkTargets([])), '');
   assert.ok(TARGETS.length >= 5);
+});
+
+test('server CPU per operation: user and kernel time over every ok run of a step, per contender', () => {
+  const step = (label: string, ops: number, user: number, sys: number) => ({ label, windowMs: 2000, connections: 10, server: { cpuUserMs: user, cpuSysMs: sys }, throughput: { opsPerSec: ops, bytesPerSec: 0, opsPerServerCpuSec: 0 } });
+  const echo = {
+    file: 'echo.json',
+    result: {
+      scenario: 'tcp-echo',
+      startedAt: '2026-11-21T00:00:00Z',
+      runs: [
+        { contender: 'epoll', protocol: 'tcp-echo', ok: true, skipped: null, steps: [step('closed', 50_000, 100, 900)] },
+        { contender: 'epoll', protocol: 'tcp-echo', ok: true, skipped: null, steps: [step('closed', 50_000, 100, 900)] },
+        { contender: 'net', protocol: 'tcp-echo', ok: true, skipped: null, steps: [step('closed', 25_000, 400, 600)] },
+        { contender: 'net', protocol: 'tcp-echo', ok: false, skipped: null, steps: [step('closed', 1, 999, 999)] },
+      ],
+    },
+  } as unknown as LoadedResult;
+  const rows = cpuSplit([echo]);
+  assert.deepEqual(rows.map((r) => [r.contender, r.userUs, r.kernelUs]), [['epoll', 1, 9], ['net', 8, 12]]);
+  assert.match(cpuSplitMarkdown(rows), /\| tcp-echo \| closed \| net \| 8\.00 \| 12\.00 \| 20\.00 \| 60 % \|/);
+  assert.equal(cpuSplitMarkdown([]), '');
 });

@@ -127,3 +127,55 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
   }
   return `${out.join('\n')}\n`;
 }
+
+export interface CpuSplitRow {
+  readonly scenario: string;
+  readonly step: string;
+  readonly contender: string;
+  /** Server CPU per operation in µs, user space and kernel, summed over the ok runs' windows. */
+  readonly userUs: number;
+  readonly kernelUs: number;
+}
+
+/**
+ * Where the server's CPU goes per operation (echo, request, delivery), user space against
+ * kernel, for every measured step of the throughput scenarios: the kernel's share is what no
+ * user-space I/O model can remove, so it bounds every ratio of ops per server CPU-second.
+ */
+export function cpuSplit(results: readonly LoadedResult[], scenarios: readonly string[] = ['tcp-echo', 'http-hello', 'ws-broadcast']): CpuSplitRow[] {
+  const rows: CpuSplitRow[] = [];
+  for (const scenario of scenarios) {
+    const file = results.filter((r) => r.result.scenario === scenario).sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt))[0];
+    if (file === undefined) continue;
+    const acc = new Map<string, { step: string; contender: string; user: number; sys: number; ops: number }>();
+    for (const run of file.result.runs) {
+      if (!run.ok || run.skipped) continue;
+      for (const s of run.steps) {
+        const label = (s as { label?: unknown }).label;
+        const windowMs = (s as { windowMs?: unknown }).windowMs;
+        const user = s.server?.cpuUserMs, sys = s.server?.cpuSysMs, rate = s.throughput?.opsPerSec;
+        if (typeof label !== 'string' || typeof windowMs !== 'number' || typeof user !== 'number' || typeof sys !== 'number' || typeof rate !== 'number') continue;
+        const key = `${label}\u0000${run.contender}`;
+        const a = acc.get(key) ?? { step: label, contender: run.contender, user: 0, sys: 0, ops: 0 };
+        a.user += user;
+        a.sys += sys;
+        a.ops += (rate * windowMs) / 1000;
+        acc.set(key, a);
+      }
+    }
+    for (const a of acc.values()) {
+      if (a.ops > 0) rows.push({ scenario, step: a.step, contender: a.contender, userUs: (a.user * 1000) / a.ops, kernelUs: (a.sys * 1000) / a.ops });
+    }
+  }
+  return rows;
+}
+
+export function cpuSplitMarkdown(rows: readonly CpuSplitRow[]): string {
+  if (rows.length === 0) return '';
+  const out = ['| scenario | step | contender | user µs/op | kernel µs/op | total µs/op | kernel share |', '|---|---|---|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    const total = r.userUs + r.kernelUs;
+    out.push(`| ${r.scenario} | ${r.step} | ${r.contender} | ${r.userUs.toFixed(2)} | ${r.kernelUs.toFixed(2)} | ${total.toFixed(2)} | ${total > 0 ? Math.round((100 * r.kernelUs) / total) : 0} % |`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -9,7 +9,7 @@ import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/format.js';
 import { fmtRatio, fmtUnit, shortCommit } from '../report/format.js';
 import { HEADLINE_METRICS, headlineTable, type HeadlineRow, type Metric } from '../report/model.js';
-import { checkTargets, targetsMarkdown } from '../report/targets.js';
+import { checkTargets, cpuSplit, cpuSplitMarkdown, targetsMarkdown } from '../report/targets.js';
 import type { SystemReadings } from '../system/limits.js';
 import { loadScenario } from './catalog.js';
 import { defaultResultPath, htmlPathFor, writeHtmlReport, writeResult } from './output.js';
@@ -262,8 +262,13 @@ export function suiteMarkdown(results: readonly LoadedResult[], baseline = 'net'
   }
   const targets = targetsMarkdown(checkTargets(results));
   if (targets !== '') {
-    out.push('', 'Targets (ratios of two contenders in the same file, step by step; a step whose driver was near saturation is marked, its ratio is not the server\'s alone):', '');
+    out.push('', 'Targets (ratios of two contenders in the same file, step by step; rows from runs in which a driver process was near saturation are marked: their ratios are not the server\'s alone):', '');
     out.push(targets.trimEnd());
+  }
+  const split = cpuSplitMarkdown(cpuSplit(results));
+  if (split !== '') {
+    out.push('', 'Server CPU per operation (echo, request or delivery), user space and kernel, from the same files. The kernel\'s part (recv, send with the loopback delivery it carries, epoll) is paid by every I/O model (node:net\'s a little more, per the table), so it bounds every ratio above:', '');
+    out.push(split.trimEnd());
   }
   out.push('', 'Files:', '');
   for (const r of results) out.push(`- \`${r.file}\`: ${r.result.scenario}, ${paramsLine(r)}`);
