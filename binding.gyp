@@ -48,6 +48,13 @@
       "target_name": "c1m_selftest_proto",
       "type": "executable",
       "sources": ["native/tests/proto_selftest.cc", "native/proto/http.cc", "native/proto/ws.cc", "native/proto/sha1.cc"]
+    },
+    {
+      # The C reference echo server (contender `c-ref`): plain epoll, no Node, the floor the
+      # engine's native echo is compared with.
+      "target_name": "c1m_ref_echo",
+      "type": "executable",
+      "sources": ["native/ref/echo_server.cc"]
     }
   ]
 }

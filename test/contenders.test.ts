@@ -572,7 +572,10 @@ for (const name of names) {
     const h = await start(name, protocol, { workers: 2, port: base });
     try {
       assert.deepEqual(h.ports, [base, base + 1]);
-      assert.equal(new Set(h.pids).size, 2, 'two processes');
+      assert.equal(new Set(h.workers.map((w) => w.pid)).size, 2, 'two worker processes');
+      // Every process that serves is measured: the workers and whatever serves for them (c-ref's C program).
+      assert.deepEqual(h.pids, h.workers.flatMap((w) => [w.pid, ...w.servingPids]));
+      assert.equal(new Set(h.pids).size, h.pids.length);
       // Worker 1 gets twice the checks of worker 0, so a sum cannot pass by accident.
       for (const [i, port] of h.ports.entries()) {
         for (let k = 0; k <= i; k++) await verifyProtocol(protocol, { host: HOST, port });
@@ -582,7 +585,7 @@ for (const name of names) {
       const [w0, w1] = s.workers as [ContenderStats['workers'][number], ContenderStats['workers'][number]];
       assert.deepEqual([w0.worker, w1.worker], [0, 1]);
       assert.deepEqual([w0.port, w1.port], h.ports);
-      assert.deepEqual([w0.pid, w1.pid], h.pids);
+      assert.deepEqual([w0.pid, w1.pid], h.workers.map((w) => w.pid));
       assert.ok(w0.connectionsTotal > 0);
       assert.equal(w1.connectionsTotal, 2 * w0.connectionsTotal);
       assert.equal(s.total.connectionsTotal, w0.connectionsTotal + w1.connectionsTotal);

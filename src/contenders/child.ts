@@ -169,6 +169,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     host: config.host,
     port: server.port,
     limits: server.limits,
+    ...(server.servingPids !== undefined && server.servingPids.length > 0 ? { servingPids: [...server.servingPids] } : {}),
   });
 }
 

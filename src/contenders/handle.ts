@@ -56,6 +56,8 @@ export interface WorkerInfo {
   pid: number;
   port: number;
   limits: EffectiveLimits;
+  /** Processes that serve for this worker besides it (c-ref's C program); none for most. */
+  servingPids: number[];
 }
 
 export interface StopReport {
@@ -261,15 +263,16 @@ class Handle implements ContenderHandle {
     this.#procs = procs;
     this.workers = procs.map((p) => {
       const r = p.ready as ReadyMessage;
-      return { worker: r.worker, pid: r.pid, port: r.port, limits: r.limits };
+      return { worker: r.worker, pid: r.pid, port: r.port, limits: r.limits, servingPids: r.servingPids ?? [] };
     });
   }
 
   get ports(): readonly number[] {
     return this.workers.map((w) => w.port);
   }
+  /** Every process that serves: each worker and what serves for it (CPU and memory are theirs). */
   get pids(): readonly number[] {
-    return this.workers.map((w) => w.pid);
+    return this.workers.flatMap((w) => [w.pid, ...w.servingPids]);
   }
 
   async stats(timeoutMs = 5000): Promise<ContenderStats> {

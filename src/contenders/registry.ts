@@ -3,13 +3,14 @@
 // heavy or optional imports (addons, optional packages) inside probe() and start().
 
 import { checkProtocol } from './config.js';
+import { crefContender } from './cref.js';
 import { epollContender, epollNativeContender } from './epoll.js';
 import { netContender } from './net.js';
 import { testContenders } from './testing.js';
 import type { ContenderDefinition, Protocol } from './types.js';
 import { uwsContender } from './uws.js';
 
-const DEFINITIONS: readonly ContenderDefinition[] = [epollContender, epollNativeContender, netContender, uwsContender];
+const DEFINITIONS: readonly ContenderDefinition[] = [epollContender, epollNativeContender, netContender, uwsContender, crefContender];
 
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 

@@ -102,6 +102,11 @@ export interface ContenderServer {
   /** The port actually bound (the one chosen by the kernel when asked for 0). */
   readonly port: number;
   readonly limits: EffectiveLimits;
+  /**
+   * Other processes that do the serving for this worker (c-ref's C program): the runner counts
+   * their CPU and memory with the worker's. Absent when the worker serves by itself.
+   */
+  readonly servingPids?: readonly number[];
   stats(): ServerStats;
   /** ws-broadcast only: delivers data to every member of room; returns the number of recipients. */
   publish?(room: string, data: string | Buffer, binary: boolean): number;
@@ -156,6 +161,8 @@ export interface ReadyMessage {
   host: string;
   port: number;
   limits: EffectiveLimits;
+  /** ContenderServer.servingPids, when the worker has them. */
+  servingPids?: number[];
 }
 /** The contender cannot run here (exit code EXIT.unavailable follows). */
 export interface UnavailableMessage {

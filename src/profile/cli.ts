@@ -104,6 +104,8 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
   } catch (err) {
     throw new UsageError(`c1m profile: ${(err as Error).message}`);
   }
+  // The profilers attach to the contender's Node worker; c-ref serves from a separate C process.
+  if (contender === 'c-ref') throw new UsageError('c1m profile: c-ref serves from a C process, not a Node worker; profile it with perf record -p <its pid> (c1m serve prints it)');
   if (typeof tool !== 'string') throw new UsageError(`c1m profile: --tool is required (${PROFILE_TOOLS.join(', ')})`);
   let params;
   try {

@@ -1,0 +1,106 @@
+// `c-ref`: the C reference echo server (native/ref/echo_server.cc), the floor for raw TCP echo:
+// one thread, epoll edge-triggered, no Node and no JS. The contender's worker process only
+// starts it and reads its counters from a shared file; the C process is named in the worker's
+// ready message (servingPids), so the runner counts its CPU and memory with the worker's. It
+// speaks tcp-echo and nothing else (every other pair is skipped with that reason).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, ServerStats } from './types.js';
+
+/** build/Release/c1m_ref_echo, built by `npm install` beside the addon. */
+export const REF_ECHO_PATH = process.env['C1M_REF_ECHO'] ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../build/Release/c1m_ref_echo');
+
+/** The counters file: six little-endian uint64, in this order (native/ref/echo_server.cc). */
+const FIELDS = ['accepted', 'active', 'closed', 'bytesIn', 'bytesOut', 'errAccept'] as const;
+
+export const crefContender: ContenderDefinition = {
+  name: 'c-ref',
+  description: 'a C reference echo server (one thread, epoll edge-triggered, no Node): the floor for raw TCP echo',
+  speaks: (protocol) => (protocol === 'tcp-echo' ? true : 'the C reference speaks raw TCP echo only'),
+  sharedPort: () => true,
+  countsPayloadBytes: () => true,
+  joinByMessage: false,
+  probe: async () => {
+    try {
+      accessSync(REF_ECHO_PATH, constants.X_OK);
+    } catch {
+      throw new Error(`${REF_ECHO_PATH} is not built (npm run build:native builds it)`);
+    }
+  },
+  start: async (config) => startRef(config),
+};
+
+async function startRef(config: ChildConfig): Promise<ContenderServer> {
+  if (config.protocol !== 'tcp-echo') throw new RangeError(`c-ref speaks tcp-echo only, not ${config.protocol}`);
+  if (config.host.includes(':')) throw new RangeError('c-ref listens on IPv4 only');
+  const dir = mkdtempSync(join(tmpdir(), 'c1m-cref-'));
+  const file = join(dir, 'counters');
+  const args = [config.host, String(config.port), String(config.limits.backlog), file, ...(config.portMode === 'shared' ? ['reuseport'] : [])];
+  // stdin stays a pipe: when this worker dies, its end closes and the C process exits on the EOF.
+  const proc: ChildProcess = spawn(REF_ECHO_PATH, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let port: number;
+  try {
+    port = await new Promise<number>((res, rej) => {
+      let out = '';
+      const timer = setTimeout(() => rej(new Error('c1m_ref_echo did not say it was listening within 5 s')), 5000);
+      proc.once('error', (e) => {
+        clearTimeout(timer);
+        rej(e);
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        rej(new Error(`c1m_ref_echo exited with code ${code} before listening`));
+      });
+      proc.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening (\d+)\n/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          res(Number(m[1]));
+        }
+      });
+    });
+  } catch (err) {
+    proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const read = (): Record<(typeof FIELDS)[number], number> => {
+    const b = readFileSync(file);
+    const out = {} as Record<(typeof FIELDS)[number], number>;
+    FIELDS.forEach((k, i) => (out[k] = b.length >= 8 * (i + 1) ? Number(b.readBigUInt64LE(8 * i)) : 0));
+    return out;
+  };
+  const limits: EffectiveLimits = { maxMessageBytes: null, idleTimeoutMs: null, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null };
+  const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', () => r())));
+  return {
+    port,
+    limits,
+    servingPids: proc.pid === undefined ? [] : [proc.pid],
+    stats(): ServerStats {
+      const c = read();
+      return {
+        connectionsNow: c.active,
+        connectionsTotal: c.accepted,
+        messagesIn: null,
+        messagesOut: null,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        protocolErrors: 0,
+        extra: { 'ref.closed': c.closed, 'ref.errAccept': c.errAccept },
+      };
+    },
+    async close(graceMs: number): Promise<void> {
+      // SIGTERM: the C loop ends at once and closes every connection (echo holds nothing back).
+      proc.kill('SIGTERM');
+      const bound = setTimeout(() => proc.kill('SIGKILL'), Math.max(100, graceMs));
+      await exited;
+      clearTimeout(bound);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
