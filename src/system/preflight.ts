@@ -15,6 +15,8 @@ export const DEFAULT_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   uws: 800,
   epoll: 64,
   'epoll-native': 64,
+  // Not measured: by construction, a 24-byte slot in a table that at most doubles (native/ref).
+  'c-ref': 48,
 };
 
 /** Kernel memory per idle connection pair on loopback (two sockets, files, epoll items), measured. */
