@@ -17,10 +17,14 @@ const createServer = (...args: Parameters<typeof createEngineServer>): EpollServ
 afterEach(closeTracked);
 
 // Probed before any test is registered: a probe still running would skew a test's fd baseline.
+// The external tools run without LD_PRELOAD: `npm run test:asan` preloads the ASan runtime into
+// every child so that the addon's Node processes are checked, and curl hangs with it preloaded.
+const { LD_PRELOAD: _preload, ...TOOL_ENV } = process.env;
+
 function run(cmd: string, args: string[], timeoutMs = 15000): Promise<{ code: number; stdout: string; stderr: string }> {
   // Asynchronous on purpose: the server under test runs on this thread's event loop.
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: TOOL_ENV }, (err, stdout, stderr) => {
       if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
