@@ -350,10 +350,17 @@ void Loop::client_kick(uint32_t fd, ClientGroup& G) {
 
 bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track) {
   if (track) {
-    if (!c.ring) {
-      c.ring_cap = std::max(G.opt.depth, G.mode == LoadMode::kOpen ? kOpenRing : 1u);
-      c.ring = static_cast<uint64_t*>(malloc(sizeof(uint64_t) * c.ring_cap));
-      if (!c.ring) return false;
+    // Sized for the current mode: a ring first allocated by a closed loop (depth slots) grows
+    // when the same connection then runs an open loop, which may owe up to kOpenRing answers.
+    const uint32_t want = std::max(G.opt.depth, G.mode == LoadMode::kOpen ? kOpenRing : 1u);
+    if (c.ring_cap < want) {
+      uint64_t* grown = static_cast<uint64_t*>(malloc(sizeof(uint64_t) * want));
+      if (!grown) return false;
+      for (uint32_t k = 0; k < c.ring_count; ++k) grown[k] = c.ring[(c.ring_head + k) % c.ring_cap];
+      free(c.ring);
+      c.ring = grown;
+      c.ring_cap = want;
+      c.ring_head = 0;
     }
     if (c.ring_count == c.ring_cap) {
       G.st.dropped++;

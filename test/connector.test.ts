@@ -300,3 +300,35 @@ test('stall mode: peers that stop reading and answering are reaped by the server
   silent.close();
   await server.close();
 });
+
+test('a connection that ran a closed loop can then owe an open loop many answers: none dropped', async () => {
+  // Every echo comes back 60 ms late, so at 100 messages/s one connection owes about 6 answers
+  // at a time: more than the closed loop's depth of 1 that first sized its ring.
+  const socks = new Set<net.Socket>();
+  const slow = net.createServer((s) => {
+    socks.add(s);
+    s.on('error', () => undefined);
+    s.on('data', (d) => setTimeout(() => s.destroyed || s.write(d), 60));
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+  const port = (slow.address() as net.AddressInfo).port;
+  const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port }], messageBytes: 16, depth: 1 });
+  g.ramp(1);
+  await g.rampDone(5000);
+  g.run('closed');
+  await sleep(300);
+  g.stop();
+  await sleep(200);
+  g.reset();
+  g.run('open', 100);
+  await sleep(1000);
+  g.stop();
+  await sleep(300);
+  const s = g.stats();
+  assert.ok(s.sent >= 90, `open loop kept its rate (${s.sent} sent)`);
+  assert.equal(s.dropped, 0, 'no message was dropped for lack of a free slot');
+  assert.equal(s.bytesIn, s.bytesOut, 'every scheduled message was answered');
+  g.close();
+  for (const sock of socks) sock.destroy();
+  await new Promise<void>((r) => slow.close(() => r()));
+});
