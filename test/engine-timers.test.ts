@@ -10,7 +10,7 @@ import { createServer as createEngineServer, Engine, type CloseReasonName, type 
 import { closed, connect, fdCount, sleep, until } from './helpers/net.js';
 import { HttpConn, request, withTimeout } from './helpers/http.js';
 import { Opcode, RawWs } from './helpers/ws.js';
-import { closeTracked, tracked } from './helpers/cleanup.js';
+import { closeTracked, delta, finish, tracked } from './helpers/cleanup.js';
 
 const createServer = (...args: Parameters<typeof createEngineServer>): EpollServer => tracked(createEngineServer(...args));
 afterEach(closeTracked);
@@ -34,15 +34,6 @@ function late(): number {
   return LATE + loopDelay.max / 1e6;
 }
 
-async function finish(server: EpollServer, fdsBefore: number): Promise<void> {
-  await until(() => server.counters()['active'] === 0, `every connection to close (active ${server.counters()['active']})`, 5000);
-  await server.close({ timeoutMs: 2000 });
-  await until(() => fdCount() === fdsBefore, `fds back to ${fdsBefore} (now ${fdCount()})`, 5000);
-}
-
-function delta(server: EpollServer, before: Record<string, number>, name: string): number {
-  return server.counters()[name]! - before[name]!;
-}
 
 /** Resolves with the time (performance.now()) at which the socket closed. */
 function closedAt(s: net.Socket): Promise<number> {

@@ -10,8 +10,8 @@ import WebSocket, { type RawData } from 'ws';
 import { createServer as createEngineServer, Engine, type CloseReasonName, type EpollServer, type ServerOptions } from '../src/index.js';
 import { fdCount, sha256, sleep, until } from './helpers/net.js';
 import { HttpConn, header, request, withTimeout } from './helpers/http.js';
-import { acceptFor, closePayload, encodeFrame, Opcode, RawWs, rawHandshake, upgradeRequest } from './helpers/ws.js';
-import { closeTracked, tracked } from './helpers/cleanup.js';
+import { acceptFor, closePayload, encodeFrame, Opcode, RawWs, rawHandshake, text, upgradeRequest } from './helpers/ws.js';
+import { closeTracked, delta, finish, tracked } from './helpers/cleanup.js';
 
 const createServer = (...args: Parameters<typeof createEngineServer>): EpollServer => tracked(createEngineServer(...args));
 afterEach(closeTracked);
@@ -29,16 +29,6 @@ const MiB = 1 << 20;
 const SIZES = [0, 125, 126, 65535, 65536, MiB];
 const MAX_FRAME = MiB + 1024;
 
-/** A valid UTF-8 string of exactly n bytes, with 1- to 4-byte characters. */
-function text(n: number): string {
-  let s = '';
-  let bytes = 0;
-  while (bytes + 10 <= n) {
-    s += 'aé€😀';
-    bytes += 10;
-  }
-  return s + 'x'.repeat(n - bytes);
-}
 
 function bytes(n: number, seed = 7): Buffer {
   const b = Buffer.alloc(n);
@@ -136,15 +126,6 @@ function nativeServer(websocket: 'echo' | 'broadcast', opts: ServerOptions = {})
   return { server, port };
 }
 
-async function finish(server: EpollServer, fdsBefore: number): Promise<void> {
-  await until(() => server.counters()['active'] === 0, `every connection to close (active ${server.counters()['active']})`, 5000);
-  await server.close({ timeoutMs: 2000 });
-  await until(() => fdCount() === fdsBefore, `fds back to ${fdsBefore} (now ${fdCount()})`, 5000);
-}
-
-function delta(server: EpollServer, before: Record<string, number>, name: string): number {
-  return server.counters()[name]! - before[name]!;
-}
 
 /** Echo of every size as text and binary, and the same sizes sent by the server unprompted. */
 async function echoAllSizes(port: number, pushFromServer?: (payload: Buffer, binary: boolean) => void): Promise<void> {

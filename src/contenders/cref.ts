@@ -24,6 +24,7 @@ export const crefContender: ContenderDefinition = {
   sharedPort: () => true,
   countsPayloadBytes: () => true,
   joinByMessage: false,
+  notProfilable: 'c-ref serves from a C process (c1m_ref_echo, a child of the contender worker), not from a Node worker; profile that process with perf record -p PID',
   probe: async () => {
     try {
       accessSync(REF_ECHO_PATH, constants.X_OK);

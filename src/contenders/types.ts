@@ -139,6 +139,11 @@ export interface ContenderDefinition {
    */
   readonly joinByMessage: boolean;
   /**
+   * Why `c1m profile` cannot profile this contender, when it cannot: the profilers attach to the
+   * worker's Node process, so a contender that serves from another process says so here.
+   */
+  readonly notProfilable?: string;
+  /**
    * Rejects when the contender cannot run on this machine (an optional package missing, an
    * addon not built); the error message is the reason it is unavailable. Runs in a child only.
    */

@@ -99,13 +99,13 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
   const { scenario, args } = started;
   const { contender, tool, out, callGraph, frequency, exitTimeout, analysisTimeout, json, ...given } = args.values;
   if (typeof contender !== 'string') throw new UsageError(`c1m profile: --contender is required (${contenderNames().join(', ')})`);
+  let notProfilable: string | undefined;
   try {
-    getContender(contender);
+    notProfilable = getContender(contender).notProfilable;
   } catch (err) {
     throw new UsageError(`c1m profile: ${(err as Error).message}`);
   }
-  // The profilers attach to the contender's Node worker; c-ref serves from a separate C process.
-  if (contender === 'c-ref') throw new UsageError('c1m profile: c-ref serves from a C process, not a Node worker; profile it with perf record -p <its pid> (c1m serve prints it)');
+  if (notProfilable !== undefined) throw new UsageError(`c1m profile: ${notProfilable}`);
   if (typeof tool !== 'string') throw new UsageError(`c1m profile: --tool is required (${PROFILE_TOOLS.join(', ')})`);
   let params;
   try {

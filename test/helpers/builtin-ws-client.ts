@@ -3,21 +3,12 @@
 // messages of the given sizes through ws://127.0.0.1:PORT/, closes with 4000 "bye", then (when
 // asked) opens /close-me, which the server closes with 4001 "x", and prints one JSON line.
 import { createHash } from 'node:crypto';
+import { text } from './ws.js';
 
 const port = Number(process.argv[2]);
 const sizes = (process.argv[3] ?? '').split(',').filter((s) => s !== '').map(Number);
 const serverCloses = process.argv[4] === 'close-me';
 
-/** A valid UTF-8 string of exactly n bytes, with 1- to 4-byte characters. */
-function text(n: number): string {
-  let s = '';
-  let bytes = 0;
-  while (bytes + 10 <= n) {
-    s += 'aé€😀';
-    bytes += 10;
-  }
-  return s + 'x'.repeat(n - bytes);
-}
 
 function bytes(n: number): Uint8Array {
   const b = new Uint8Array(n);

@@ -220,3 +220,14 @@ export async function rawHandshake(port: number, req: Buffer): Promise<{ socket:
   const { response, rest } = await withTimeout(got, 5000, 'the answer to an upgrade request');
   return { socket, response, rest, closed };
 }
+
+/** A valid UTF-8 string of exactly n bytes, with 1- to 4-byte characters. */
+export function text(n: number): string {
+  let s = '';
+  let bytes = 0;
+  while (bytes + 10 <= n) {
+    s += 'aé€😀';
+    bytes += 10;
+  }
+  return s + 'x'.repeat(n - bytes);
+}
