@@ -175,7 +175,10 @@ class Histogram {
     while (m >= interval) {
       uint64_t n;
       if (m > highest_) {
-        n = (m - (highest_ + 1)) / interval + 1;  // how many of m, m - interval, ... exceed highest
+        // How many of m, m - interval, ... exceed highest, bounded by how many stay >= interval
+        // (m / interval of them): with interval > highest + 1 the first bound alone runs below
+        // interval and m -= n * interval wraps.
+        n = std::min((m - (highest_ + 1)) / interval + 1, m / interval);
         record_count(highest_, n);
         overflow_ += n;
       } else {

@@ -434,6 +434,73 @@ void test_hist_corrected() {
   CHECK(ok);
 }
 
+// The definition record_corrected must match: v, then v - interval, v - 2*interval, ... while
+// >= interval, one record() each (a value above highest lands on highest and in overflow).
+void record_corrected_naive(Histogram& h, uint64_t v, uint64_t interval) {
+  h.record(v);
+  if (interval == 0 || v < interval) return;
+  for (uint64_t m = v - interval; m >= interval; m -= interval) h.record(m);
+}
+
+void test_hist_corrected_above_highest() {
+  // An interval above highest: of 2600 and 1100 (both above highest) only 2600 is >= interval.
+  // The run above highest used to ignore that bound, so m -= n * interval wrapped and the
+  // count came out near 1.2e16.
+  Histogram h(1, 1000, 3);
+  h.record_corrected(4100, 1500);
+  CHECK_EQ(h.count(), uint64_t(2));
+  CHECK_EQ(h.overflow(), uint64_t(2));
+  CHECK_EQ(h.min(), uint64_t(1000));
+  CHECK_EQ(h.max(), uint64_t(1000));
+  Histogram slow(1, 1000, 3);
+  record_corrected_naive(slow, 4100, 1500);
+  CHECK(same_contents(h, slow));
+
+  // A stall of 2^53 - 1 at interval 7 stays O(buckets): floor(v / 7) samples, the smallest
+  // v % 7 + 7, those above highest in overflow.
+  Histogram big(1, 1000000, 3);
+  const uint64_t v = Histogram::kMaxHighest, r = v % 7;
+  big.record_corrected(v, 7);
+  CHECK_EQ(big.count(), v / 7);
+  CHECK_EQ(big.overflow(), v / 7 - (1000000 - r) / 7);
+  CHECK_EQ(big.min(), r + 7);
+  CHECK_EQ(big.max(), uint64_t(1000000));
+
+  // Random layouts, values and intervals around highest (interval 0, == v, > highest + 1,
+  // v and interval both above highest), kept small enough for the naive loop.
+  bool ok = true;
+  XorShift32 rng{1729};
+  int k = 0;
+  for (; k < 20000 && ok; ++k) {
+    const uint64_t lowest = 1 + rng.next() % (k % 4 == 0 ? 100 : 3);
+    const uint64_t highest = 2 * lowest + rng.next() % 5000;
+    const uint32_t digits = 1 + rng.next() % 3;
+    const uint64_t v = rng.next() % (4 * highest + 10);
+    uint64_t interval;
+    switch (rng.next() % 6) {
+      case 0: interval = 0; break;
+      case 1: interval = v; break;
+      case 2: interval = highest + 2 + rng.next() % (2 * highest); break;
+      case 3: interval = highest - 2 + rng.next() % 5; break;
+      default: interval = 1 + rng.next() % (highest / 4 + 1); break;
+    }
+    Histogram fast(lowest, highest, digits), naive(lowest, highest, digits);
+    fast.record_corrected(v, interval);
+    record_corrected_naive(naive, v, interval);
+    std::vector<uint64_t> ef, en;
+    fast.encode(ef);
+    naive.encode(en);
+    ok &= same_contents(fast, naive) && ef == en &&
+          fast.value_at_percentile(50) == naive.value_at_percentile(50) &&
+          fast.value_at_percentile(99) == naive.value_at_percentile(99);
+    if (!ok)
+      std::fprintf(stderr, "record_corrected(%" PRIu64 ", %" PRIu64 ") in (%" PRIu64 ", %" PRIu64 ", %u): count %" PRIu64
+                   " vs %" PRIu64 "\n", v, interval, lowest, highest, digits, fast.count(), naive.count());
+  }
+  CHECK(ok);
+  CHECK_EQ(k, 20000);
+}
+
 void test_hist_merge() {
   Histogram all(1, 60000000, 3), a(1, 60000000, 3), b(1, 60000000, 3);
   XorShift32 rng{5};
@@ -602,6 +669,7 @@ int main(int argc, char** argv) {
   test_hist_percentiles();
   test_hist_overflow_and_reset();
   test_hist_corrected();
+  test_hist_corrected_above_highest();
   test_hist_merge();
   test_hist_encoding();
   test_hist_fixture();
