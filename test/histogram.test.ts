@@ -42,6 +42,32 @@ function largeFixture(): Histogram {
   return h;
 }
 
+// The definition recordCorrected must match: value, then value - interval, value - 2*interval,
+// ... while >= interval, one record() each.
+function naiveCorrected(h: Histogram, v: number, interval: number): Histogram {
+  h.record(v);
+  if (interval > 0) for (let m = v - interval; m >= interval; m -= interval) h.record(m);
+  return h;
+}
+
+// One random (layout, value, interval) of the native test_hist_corrected_above_highest, drawn
+// from the generator in the same order: interval 0, == v, > highest + 1, about highest, or small.
+function correctedCase(next: () => number, k: number) {
+  const lowest = 1 + (next() % (k % 4 === 0 ? 100 : 3));
+  const highest = 2 * lowest + (next() % 5000);
+  const digits = 1 + (next() % 3);
+  const v = next() % (4 * highest + 10);
+  let interval: number;
+  switch (next() % 6) {
+    case 0: interval = 0; break;
+    case 1: interval = v; break;
+    case 2: interval = highest + 2 + (next() % (2 * highest)); break;
+    case 3: interval = highest - 2 + (next() % 5); break;
+    default: interval = 1 + (next() % (Math.floor(highest / 4) + 1)); break;
+  }
+  return { lowest, highest, digits, v, interval };
+}
+
 // FNV-1a over the flat encoding, each word as two little-endian 32-bit halves (as in C++).
 function digest(h: Histogram): number {
   let x = 2166136261;
@@ -232,6 +258,42 @@ describe('Histogram recording', () => {
       slow.record(v);
       if (interval > 0) for (let m = v - interval; m >= interval; m -= interval) slow.record(m);
       assert.ok(sameContents(fast, slow), `recordCorrected(${v}, ${interval}) at ${digits} digits`);
+    }
+  });
+
+  it('corrects with an interval above highest like the naive loop', () => {
+    // Of 2600 and 1100 (both above highest) only 2600 is >= interval; the run above highest
+    // used to take both.
+    const h = new Histogram(1, 1000, 3);
+    h.recordCorrected(4100, 1500);
+    assert.deepEqual(h.toJSON(), naiveCorrected(new Histogram(1, 1000, 3), 4100, 1500).toJSON());
+    assert.equal(h.count, 2);
+    assert.equal(h.overflow, 2);
+    assert.equal(h.min, 1000);
+    assert.equal(h.max, 1000);
+
+    // A stall of 2^53 - 1 at interval 7 stays O(buckets).
+    const big = new Histogram(1, 1000000, 3);
+    const v = MAX_HIGHEST;
+    const r = v % 7;
+    big.recordCorrected(v, 7);
+    assert.equal(big.count, Math.floor(v / 7));
+    assert.equal(big.overflow, Math.floor(v / 7) - Math.floor((1000000 - r) / 7));
+    assert.equal(big.min, r + 7);
+    assert.equal(big.max, 1000000);
+  });
+
+  it('matches the naive loop around and above highest', () => {
+    // The same generator and cases as test_hist_corrected_above_highest in the native self-test.
+    const next = xorshift32(1729);
+    for (let k = 0; k < 20000; k++) {
+      const c = correctedCase(next, k);
+      const fast = new Histogram(c.lowest, c.highest, c.digits);
+      fast.recordCorrected(c.v, c.interval);
+      const naive = naiveCorrected(new Histogram(c.lowest, c.highest, c.digits), c.v, c.interval);
+      const what = `recordCorrected(${c.v}, ${c.interval}) in (${c.lowest}, ${c.highest}, ${c.digits})`;
+      assert.deepEqual(Array.from(fast.encode()), Array.from(naive.encode()), what);
+      assert.deepEqual(fast.valuesAtPercentiles([50, 99]), naive.valuesAtPercentiles([50, 99]), what);
     }
   });
 });

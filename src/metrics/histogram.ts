@@ -200,7 +200,8 @@ export class Histogram {
     while (m >= interval) {
       let n: number;
       if (m > this.highest) {
-        n = Math.floor((m - (this.highest + 1)) / interval) + 1;
+        // Those above highest, bounded by those still >= interval (as in C++).
+        n = Math.min(Math.floor((m - (this.highest + 1)) / interval) + 1, Math.floor(m / interval));
         this.#add(this.highest, n);
         this.#overflow += n;
       } else {
