@@ -68,6 +68,22 @@ function correctedCase(next: () => number, k: number) {
   return { lowest, highest, digits, v, interval };
 }
 
+// corrected_fixture() of the native self-test: recordCorrected with intervals of every kind
+// around highest (0, == v, above highest + 1, below highest), or the naive loop for the same.
+function correctedFixture(naive: boolean): Histogram {
+  const h = new Histogram(2, 5000, 2);
+  const next = xorshift32(99);
+  for (let k = 0; k < 500; k++) {
+    const v = next() % 24000;
+    const kind = next() % 4;
+    const r = next();
+    const interval = kind === 0 ? 0 : kind === 1 ? v : kind === 2 ? 5002 + (r % 5000) : 1 + (r % 3000);
+    if (naive) naiveCorrected(h, v, interval);
+    else h.recordCorrected(v, interval);
+  }
+  return h;
+}
+
 // FNV-1a over the flat encoding, each word as two little-endian 32-bit halves (as in C++).
 function digest(h: Histogram): number {
   let x = 2166136261;
@@ -386,6 +402,20 @@ describe('Histogram agrees with the native histogram', () => {
       merged.toJSON().buckets,
       n.toJSON().buckets.map((x, k) => (k % 2 ? x * 2 : x)),
     );
+  });
+
+  it('corrects for coordinated omission to the same figures as C++', () => {
+    // Printed by `structs_selftest --fixture` ("corrected: ..."); the self-test asserts them too.
+    const h = correctedFixture(false);
+    assert.ok(sameContents(h, correctedFixture(true)));
+    assert.equal(h.count, 7373);
+    assert.equal(h.min, 7);
+    assert.equal(h.max, 5000);
+    assert.equal(h.overflow, 5076);
+    assert.equal(digest(h), 3046518349);
+    assert.deepEqual(h.valuesAtPercentiles([10, 25, 50]), [1719, 4047, 5000]);
+    assert.equal(h.mean(), 4246.4429675844294);
+    assert.equal(h.stddev(), 1381.7344944348251);
   });
 
   it('matches the native figures for 100000 values', () => {

@@ -2,7 +2,7 @@
 // Histogram (native/histogram.h). Prints "N passed, M failed" and exits non-zero on failure.
 // Build: g++ -std=c++20 -O1 -g -fsanitize=address,undefined -Wall -Wextra -Inative
 //          native/tests/structs_selftest.cc -o /tmp/structs_selftest
-// `--fixture` prints the cross-language fixture that test/histogram.test.ts hard-codes.
+// `--fixture` prints the cross-language fixtures that test/histogram.test.ts hard-codes.
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -622,12 +622,29 @@ Histogram large_fixture() {
   return h;
 }
 
+// record_corrected with intervals of every kind around highest (0, == v, above highest + 1,
+// below highest); with naive = true the same samples go through the plain loop instead.
+Histogram corrected_fixture(bool naive) {
+  Histogram h(2, 5000, 2);
+  XorShift32 rng{99};
+  for (int k = 0; k < 500; ++k) {
+    const uint64_t v = rng.next() % 24000;
+    const uint32_t kind = rng.next() % 4;
+    const uint64_t r = rng.next();
+    const uint64_t interval = kind == 0 ? 0 : kind == 1 ? v : kind == 2 ? 5002 + r % 5000 : 1 + r % 3000;
+    if (naive) record_corrected_naive(h, v, interval);
+    else h.record_corrected(v, interval);
+  }
+  return h;
+}
+
 // Expected values, also hard-coded in test/histogram.test.ts.
 const char* const kSmallJson =
     "{\"lowest\":1,\"highest\":60000000,\"digits\":3,\"count\":15,\"min\":5157,\"max\":60000000,\"overflow\":1,"
     "\"buckets\":[3337,1,3425,1,4167,1,4947,1,5215,1,5622,1,5658,1,6005,1,6336,1,6346,1,6352,1,6397,1,6444,1,"
     "6450,1,17191,1]}";
 constexpr uint32_t kLargeDigest = 115944130u;
+constexpr uint32_t kCorrectedDigest = 3046518349u;  // corrected_fixture(): count 7373, overflow 5076
 
 void print_fixture() {
   const Histogram s = small_fixture();
@@ -642,12 +659,33 @@ void print_fixture() {
               s.value_at_percentile(50), s.value_at_percentile(90), s.value_at_percentile(99), s.mean(), s.stddev());
 }
 
+void print_corrected_fixture() {
+  const Histogram c = corrected_fixture(false);
+  std::printf("corrected: count %" PRIu64 " min %" PRIu64 " max %" PRIu64 " overflow %" PRIu64 " digest %u\n",
+              c.count(), c.min(), c.max(), c.overflow(), digest(c));
+  std::printf("corrected p10 %" PRIu64 " p25 %" PRIu64 " p50 %" PRIu64 " mean %.17g stddev %.17g\n",
+              c.value_at_percentile(10), c.value_at_percentile(25), c.value_at_percentile(50), c.mean(), c.stddev());
+}
+
 void test_hist_fixture() {
   const std::string json = to_json(small_fixture());
   CHECK(json == kSmallJson);
   if (json != kSmallJson) std::fprintf(stderr, "small fixture json: %s\n", json.c_str());
   const Histogram l = large_fixture();
   CHECK_EQ(digest(l), kLargeDigest);
+
+  // The corrected fixture equals the naive loop's and the figures test/histogram.test.ts
+  // hard-codes for the TypeScript twin.
+  const Histogram c = corrected_fixture(false);
+  CHECK(same_contents(c, corrected_fixture(true)));
+  CHECK_EQ(digest(c), kCorrectedDigest);
+  CHECK_EQ(c.count(), uint64_t(7373));
+  CHECK_EQ(c.overflow(), uint64_t(5076));
+  CHECK_EQ(c.min(), uint64_t(7));
+  CHECK_EQ(c.value_at_percentile(10), uint64_t(1719));
+  CHECK_EQ(c.value_at_percentile(25), uint64_t(4047));
+  CHECK_EQ(c.mean(), 4246.4429675844294);
+  CHECK_EQ(c.stddev(), 1381.7344944348251);
 }
 
 }  // namespace
@@ -655,6 +693,7 @@ void test_hist_fixture() {
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--fixture") == 0) {
     print_fixture();
+    print_corrected_fixture();
     return 0;
   }
   test_wheel_basic();
