@@ -386,7 +386,9 @@ size_t write_response_head(char* out, size_t cap, uint16_t status, const char* r
   w.put(line, sizeof line);
   w.put(reason != nullptr ? reason : reason_phrase(status));
   w.put("\r\n", 2);
-  if (status >= 200 && status != 204) {
+  // No Content-Length for 1xx and 204 (RFC 9110 8.6 forbids it), nor for 304, where it could
+  // only repeat the length of a representation the engine does not know.
+  if (status >= 200 && status != 204 && status != 304) {
     w.put("Content-Length: ", 16);
     w.put_u64(content_length);
     w.put("\r\n", 2);

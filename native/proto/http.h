@@ -104,8 +104,8 @@ const char* reason_phrase(uint16_t status);
 // Writes "HTTP/1.1 <status> <reason>\r\nContent-Length: <n>\r\nDate: <date29>\r\n[Connection: close\r\n]
 // <extra_headers>\r\n" into out and returns its length, or 0 if cap is too small or status is not
 // 100..999. reason nullptr -> reason_phrase(status); date29 nullptr -> no Date line; extra_headers
-// (nullptr allowed) must be complete CRLF-terminated lines. Content-Length is left out for 1xx and
-// 204 (RFC 9110 8.6). An HTTP/1.0 client that should keep the connection needs
+// (nullptr allowed) must be complete CRLF-terminated lines. Content-Length is left out for 1xx, 204
+// (RFC 9110 8.6) and 304. An HTTP/1.0 client that should keep the connection needs
 // "Connection: keep-alive\r\n" in extra_headers.
 size_t write_response_head(char* out, size_t cap, uint16_t status, const char* reason,
                            uint64_t content_length, bool keep_alive, const char* date29,
