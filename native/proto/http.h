@@ -2,11 +2,27 @@
 // Pure functions over byte ranges: no sockets, no allocation, no exceptions, never a read past p + n.
 //
 // Parsing model. parse_request() is stateless: the engine calls it again from the first byte of the
-// request whenever more bytes arrive. While the head is unfinished it only looks for the blank line
-// (a memchr walk), so a re-call is cheap; the full parse and every syntax check happen once the head
-// is complete. Hence a prefix of the stream gives either kIncomplete or exactly the result of the
-// whole stream. On kError the engine should answer http_status (Connection: close) and close: the
-// request boundary is lost.
+// request whenever more bytes arrive. Each call runs in this order, over the window of the first
+// min(n, max_header_bytes) bytes:
+//   1. The request line (after any leading empty lines) is checked byte by byte as far as the window
+//      goes, stopping at the first byte that proves it invalid: a method byte that is not a tchar, an
+//      empty method, a target byte outside the set below, an empty target, a version byte that cannot
+//      continue "HTTP/" DIGIT "." DIGIT, or anything but [CR] LF after it. That is a 400 at once, with
+//      no wait for the blank line, so a TLS ClientHello, an SSH banner or binary noise is answered
+//      after its first offending byte. A complete line with a major version other than 1 is a 505 at
+//      once too.
+//   2. A request line still unfinished at the end of the window: 431 if n > max_header_bytes, else
+//      kIncomplete.
+//   3. A valid request line: the blank line that ends the head is looked for in the window (a memchr
+//      walk); none there is 431 if n > max_header_bytes, else kIncomplete.
+//   4. The head is complete: the header lines are parsed and checked; the first error found wins.
+// So a request-line error (400 or 505) decided within the first max_header_bytes bytes comes before
+// 431, and 431 before any header-line error; header-line errors are seen only once the head is
+// complete. Each step's verdict depends only on the bytes up to the one that decides it, so a prefix
+// of the stream gives either kIncomplete or exactly the result of the whole stream (same status,
+// http_status and reason). A re-call costs a scan of the request line plus a memchr over the rest of
+// the window, both bounded by max_header_bytes. On kError the engine should answer http_status
+// (Connection: close) and close: the request boundary is lost.
 //
 // Choices where RFC 9112 leaves room:
 // - A bare LF ends a line like CRLF does (2.2 MAY). A CR not followed by LF is a 400.
