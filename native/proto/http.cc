@@ -87,12 +87,15 @@ bool parse_decimal(const uint8_t* p, size_t n, uint64_t* out, bool* overflow) {
 }
 
 // The headers parse_request interprets, identified once per line by name.
-enum class Known : uint8_t { kOther, kContentLength, kTransferEncoding, kConnection, kUpgrade, kHost, kWsKey, kWsVersion };
+enum class Known : uint8_t { kOther, kContentLength, kTransferEncoding, kConnection, kUpgrade, kHost, kWsKey, kWsVersion, kExpect };
 
 Known classify(const uint8_t* name, size_t n) {
   switch (n) {
     case 4:
       if (iequals(name, n, "host")) return Known::kHost;
+      break;
+    case 6:
+      if (iequals(name, n, "expect")) return Known::kExpect;
       break;
     case 7:
       if (iequals(name, n, "upgrade")) return Known::kUpgrade;
@@ -236,6 +239,35 @@ Result scan_request_line(const uint8_t* p, size_t lim, Line* line) {
   return kOk;
 }
 
+// Adds the expectations in one Expect field value (RFC 9110 10.1.1: #expectation, where
+// expectation = token [ "=" ( token / quoted-string ) parameters ]) to the flags. A member is
+// 100-continue only when it is exactly that token (case-insensitive, no "=" or parameters); every
+// other non-empty member is "other". Commas inside a quoted-string do not split members.
+void scan_expect(const uint8_t* p, size_t n, bool* is_continue, bool* other) {
+  size_t i = 0;
+  while (i < n) {
+    size_t a = i;
+    bool quoted = false;
+    while (i < n && (quoted || p[i] != ',')) {
+      if (p[i] == '"') {
+        quoted = !quoted;
+      } else if (p[i] == '\\' && quoted && i + 1 < n) {
+        i++;
+      }
+      i++;
+    }
+    size_t b = i;
+    while (a < b && is_ows(p[a])) a++;
+    while (b > a && is_ows(p[b - 1])) b--;
+    if (b - a == 12 && iequals(p + a, 12, "100-continue")) {
+      *is_continue = true;
+    } else if (b > a) {
+      *other = true;
+    }
+    i++;  // past the comma
+  }
+}
+
 }  // namespace
 
 Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out) {
@@ -262,6 +294,8 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
   out->header_bytes = uint32_t(end);
   out->keep_alive = false;
   out->upgrade_websocket = false;
+  out->expect_continue = false;
+  out->expect_other = false;
   out->host = out->ws_key = out->ws_version = Span{0, 0};
   out->method = span(line.start, line.t0 - 1 - line.start);
   out->target = span(line.t0, line.tend - line.t0);
@@ -273,6 +307,7 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
   bool seen_length = false;
   bool conn_close = false, conn_keep_alive = false, conn_upgrade = false, upgrade_ws = false;
   bool seen_host = false;
+  bool expect_continue = false;
 
   // Header lines until the blank line. i is at a line start; every line ends with LF before `end`.
   for (;;) {
@@ -338,6 +373,9 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
       case Known::kWsVersion:
         if (out->ws_version.len == 0) out->ws_version = h.value;
         break;
+      case Known::kExpect:
+        scan_expect(p + h.value.off, h.value.len, &expect_continue, &out->expect_other);
+        break;
       case Known::kOther:
         break;
     }
@@ -346,6 +384,8 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
   if (lim.require_host && out->version_minor == 1 && !seen_host) return error(400, "missing Host");
   out->keep_alive = out->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
   out->upgrade_websocket = conn_upgrade && upgrade_ws;
+  // RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be ignored.
+  out->expect_continue = expect_continue && out->version_minor == 1;
   return kOk;
 }
 

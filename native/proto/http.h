@@ -39,6 +39,8 @@
 //   shuts the Transfer-Encoding/Content-Length smuggling door.
 // - Host: a second Host line -> 400; a missing Host in HTTP/1.1 -> 400 unless Limits::require_host
 //   is false (RFC 9112 3.2 MUST).
+// - Expect: never an error here; Request::expect_continue / expect_other report it and the engine
+//   decides between 100, 417 and a final status (RFC 9110 10.1.1).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +80,15 @@ struct Request {
   uint32_t header_bytes;    // leading empty lines + request line + headers + blank line
   bool keep_alive;  // 1.1: true unless Connection has "close"; 1.0: only with "keep-alive" and no "close"
   bool upgrade_websocket;  // Upgrade lists "websocket" and Connection lists "upgrade" (case-insensitive)
+  // Expect (RFC 9110 10.1.1), over every Expect line, each a comma-separated list of members (commas
+  // inside a quoted-string do not split; empty members are skipped):
+  // expect_continue: a member is exactly "100-continue" (case-insensitive, no "=value" or parameters)
+  //   and version_minor is 1 (the RFC says to ignore it in HTTP/1.0). Set whatever content_length
+  //   is; the engine may send "100 Continue" before reading the body, or the final status at once.
+  // expect_other: a member is anything else (including "100-continue=x"), in any version; the engine
+  //   may answer 417. Both can be true; both are false without an Expect line.
+  bool expect_continue;
+  bool expect_other;
   Span host;               // len 0 when absent
   Span ws_key, ws_version;  // first Sec-WebSocket-Key / Sec-WebSocket-Version; len 0 when absent
 };

@@ -203,6 +203,8 @@ std::string describe(const uint8_t* base, const Request& r) {
   num("|hb=", r.header_bytes);
   num("|ka=", r.keep_alive);
   num("|up=", r.upgrade_websocket);
+  num("|100=", r.expect_continue);
+  num("|exp=", r.expect_other);
   add("|host=", r.host);
   add("|key=", r.ws_key);
   add("|ver=", r.ws_version);
@@ -875,6 +877,60 @@ void test_http_prefix_property() {
   CHECK(inputs > 5000 && errors > inputs / 2 && early > inputs / 4 && checked_line == 2 * inputs);
 }
 
+void test_http_expect() {
+  struct Case {
+    const char* headers;
+    bool cont;
+    bool other;
+  } cases[] = {
+      {"", false, false},
+      {"Expect: 100-continue\r\n", true, false},
+      {"Expect: 100-Continue\r\n", true, false},
+      {"expect: 100-CONTINUE\r\n", true, false},
+      {"Expect:  100-continue \t\r\n", true, false},
+      {"Expect: , 100-continue,,\r\n", true, false},
+      {"Expect: foo\r\n", false, true},
+      {"Expect: 100-continue, foo\r\n", true, true},
+      {"Expect: foo\r\nExpect: 100-continue\r\n", true, true},
+      {"Expect: 100-continue=1\r\n", false, true},
+      {"Expect: 100-continue;a=b\r\n", false, true},
+      {"Expect: 100-continuee\r\n", false, true},
+      {"Expect: 100-contin\r\n", false, true},
+      {"Expect: \"100-continue\"\r\n", false, true},
+      // Commas inside a quoted-string (with \" escapes) do not split members.
+      {"Expect: foo=\"x, 100-continue ,y\"\r\n", false, true},
+      {"Expect: foo=\"a\\\", 100-continue, b\"\r\n", false, true},
+      {"Expect: foo=\"a\", 100-continue\r\n", true, true},
+      {"Expect:\r\n", false, false},
+      {"Expect: ,,\r\n", false, false},
+      {"X-Expect: 100-continue\r\n", false, false},
+      {"Expectation: 100-continue\r\n", false, false},
+  };
+  for (const Case& c : cases) {
+    std::string s = std::string("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n") + c.headers + "\r\nhello";
+    Request req;
+    bool ok = is_complete(s, &req);
+    CHECK(ok);
+    if (!ok) continue;
+    if (req.expect_continue != c.cont || req.expect_other != c.other) std::fprintf(stderr, "  expect case: %s\n", c.headers);
+    CHECK(req.expect_continue == c.cont);
+    CHECK(req.expect_other == c.other);
+    CHECK(req.content_length == 5 && req.header_bytes == s.size() - 5);
+  }
+  // HTTP/1.0: 100-continue is ignored (RFC 9110 10.1.1), other expectations are still reported.
+  Request req;
+  CHECK(is_complete("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", &req));
+  CHECK(!req.expect_continue && !req.expect_other);
+  CHECK(is_complete("POST / HTTP/1.0\r\nExpect: 100-continue, x\r\n\r\n", &req));
+  CHECK(!req.expect_continue && req.expect_other);
+  // A higher 1.x minor is treated as 1.1.
+  CHECK(is_complete("POST / HTTP/1.5\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", &req));
+  CHECK(req.expect_continue && !req.expect_other);
+  // A reused Request does not keep the flags of the previous parse.
+  CHECK(is_complete("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &req));
+  CHECK(!req.expect_continue && !req.expect_other);
+}
+
 void test_http_response_head() {
   char out[512];
   const char* date = "Sun, 06 Nov 1994 08:49:37 GMT";
@@ -1297,6 +1353,7 @@ int main() {
   run("http error order", test_http_error_order);
   run("http valid prefixes", test_http_valid_prefixes);
   run("http prefix property", test_http_prefix_property);
+  run("http expect", test_http_expect);
   run("http response head", test_http_response_head);
   run("http date", test_http_date);
   run("ws accept key", test_ws_accept_key);
