@@ -1,10 +1,14 @@
 // libFuzzer target for c1m::http::parse_request and the response writer (native/proto/http.h).
 // Checks: every span of a complete head lies inside header_bytes <= n and says what the field
-// rules promise; prefixes give kIncomplete or the same answer as the whole; a pipelined loop over
-// the input always makes progress; validate_upgrade and write_response_head never misbehave.
+// rules promise; prefixes give kIncomplete or the same answer as the whole (status, http_status,
+// reason); the first prefix that is not kIncomplete is where an independent whole-line grammar
+// check says the request line is settled (400 at its first impossible byte, 505 at its LF) or 431
+// just past the window; a pipelined loop over the input always makes progress; validate_upgrade
+// and write_response_head never misbehave.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "proto/http.h"
 #include "proto/ws.h"
@@ -38,6 +42,7 @@ bool same_request(const Request& a, const Request& b) {
   if (a.version_minor != b.version_minor || a.num_headers != b.num_headers) return false;
   if (a.content_length != b.content_length || a.header_bytes != b.header_bytes) return false;
   if (a.keep_alive != b.keep_alive || a.upgrade_websocket != b.upgrade_websocket) return false;
+  if (a.expect_continue != b.expect_continue || a.expect_other != b.expect_other) return false;
   if (!same_span(a.host, b.host) || !same_span(a.ws_key, b.ws_key) || !same_span(a.ws_version, b.ws_version)) return false;
   for (int i = 0; i < a.num_headers; i++) {
     if (!same_span(a.headers[i].name, b.headers[i].name) || !same_span(a.headers[i].value, b.headers[i].value)) {
@@ -94,6 +99,8 @@ void check_result(const uint8_t* p, size_t n, const Limits& lim, Result r, const
     }
   }
   if (!saw_length) REQUIRE(req.content_length == 0);
+  if (req.expect_continue) REQUIRE(req.version_minor == 1);
+  if (req.expect_continue || req.expect_other) REQUIRE(c1m::http::find_header(p, req, "expect") != nullptr);
   if (req.upgrade_websocket) {
     REQUIRE(c1m::http::find_header(p, req, "upgrade") != nullptr);
     REQUIRE(c1m::http::find_header(p, req, "connection") != nullptr);
@@ -117,8 +124,113 @@ void check_prefixes(const uint8_t* p, size_t n, const Limits& lim, const size_t*
     }
     REQUIRE(rp.status == rw.status);
     REQUIRE(rp.http_status == rw.http_status);
+    REQUIRE((rp.reason == nullptr) == (rw.reason == nullptr));
+    if (rp.reason != nullptr) REQUIRE(std::strcmp(rp.reason, rw.reason) == 0);
     if (rp.status == Status::kComplete) REQUIRE(same_request(part, whole));
   }
+}
+
+bool is_tchar_ref(uint8_t c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
+// The request-line grammar as a whole-line check, written apart from the parser's byte-by-byte
+// scanner: after empty lines, exactly one line ending at the last byte, one optional CR before its
+// LF, split at SP into exactly method, target and "HTTP/" DIGIT "." DIGIT.
+bool line_valid(const std::string& s) {
+  size_t i = 0;
+  while (s.compare(i, 1, "\n") == 0 || s.compare(i, 2, "\r\n") == 0) i += s[i] == '\n' ? 1 : 2;
+  if (s.empty() || s.find('\n', i) != s.size() - 1) return false;
+  std::string line = s.substr(i, s.size() - 1 - i);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string::npos) return false;
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string::npos || line.find(' ', sp2 + 1) != std::string::npos) return false;
+  if (sp1 == 0 || sp2 == sp1 + 1 || line.size() - sp2 - 1 != 8) return false;
+  for (size_t k = 0; k < sp1; k++) {
+    if (!is_tchar_ref(uint8_t(line[k]))) return false;
+  }
+  for (size_t k = sp1 + 1; k < sp2; k++) {
+    if (uint8_t(line[k]) <= 0x20 || uint8_t(line[k]) == 0x7F) return false;
+  }
+  const char* v = line.c_str() + sp2 + 1;
+  return std::memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9';
+}
+
+// True if some bytes appended to p[0, k) make it a valid request line. The suffixes of kTail
+// complete any prefix that can be completed at all.
+bool line_viable(const uint8_t* p, size_t k) {
+  static const std::string kTail = "\nGET / HTTP/1.1\r\n";
+  std::string m(reinterpret_cast<const char*>(p), k);
+  for (size_t t = 0; t <= kTail.size(); t++) {
+    if (line_valid(m + kTail.substr(t))) return true;
+  }
+  return false;
+}
+
+// Checks where the first verdict comes: the shortest prefix that is not kIncomplete (found by
+// bisection, which the prefix property makes valid) against what line_valid says about the bytes
+// in the window p[0, min(n, max_header_bytes)).
+void check_first_verdict(const uint8_t* p, size_t n, const Limits& lim) {
+  Request req;
+  Result rw = c1m::http::parse_request(p, n, lim, &req);
+  size_t lo = 0, hi = n + 1;  // the first verdict is in [lo, hi]; n + 1 means none
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c1m::http::parse_request(p, mid, lim, &req).status == Status::kIncomplete) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  size_t first = lo;
+  if (first <= n) {
+    Result rf = c1m::http::parse_request(p, first, lim, &req);
+    REQUIRE(rf.status == rw.status && rf.http_status == rw.http_status);
+    if (first > 0) REQUIRE(c1m::http::parse_request(p, first - 1, lim, &req).status == Status::kIncomplete);
+  } else {
+    REQUIRE(rw.status == Status::kIncomplete);
+  }
+
+  size_t w = n < lim.max_header_bytes ? n : lim.max_header_bytes;
+  // The end of the candidate line: just past the first LF after the leading empty lines.
+  size_t i = 0;
+  while (i < w && (p[i] == '\n' || (p[i] == '\r' && i + 1 < w && p[i + 1] == '\n'))) i += p[i] == '\n' ? 1 : 2;
+  const void* lf = i < w ? std::memchr(p + i, '\n', w - i) : nullptr;
+  size_t line_end = lf != nullptr ? size_t(static_cast<const uint8_t*>(lf) - p) + 1 : 0;
+  if (line_end != 0 && line_valid(std::string(reinterpret_cast<const char*>(p), line_end))) {
+    uint8_t major = p[line_end - (p[line_end - 2] == '\r' ? 5 : 4)];
+    if (major != '1') {
+      REQUIRE(first == line_end && rw.status == Status::kError && rw.http_status == 505);
+    } else {
+      REQUIRE(first >= line_end);  // nothing is decided before a good line is complete
+    }
+    return;
+  }
+  size_t upto = line_end != 0 ? line_end : w;
+  if (line_viable(p, upto)) {
+    // Undecided in the window: 431 just past it, or still kIncomplete.
+    REQUIRE(line_end == 0);
+    if (n > lim.max_header_bytes) {
+      REQUIRE(first == size_t(lim.max_header_bytes) + 1 && rw.http_status == 431);
+    } else {
+      REQUIRE(rw.status == Status::kIncomplete);
+    }
+    return;
+  }
+  // The shortest prefix no bytes can complete is the first verdict, a 400.
+  size_t a = 0, b = upto;  // line_viable(a) holds, line_viable(b) does not
+  while (b - a > 1) {
+    size_t mid = a + (b - a) / 2;
+    if (line_viable(p, mid)) {
+      a = mid;
+    } else {
+      b = mid;
+    }
+  }
+  REQUIRE(first == b && rw.status == Status::kError && rw.http_status == 400);
 }
 
 }  // namespace
@@ -143,6 +255,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tight.max_body_bytes = 10;
   tight.require_host = false;
   check_prefixes(data, size, tight, cuts, 5);
+
+  // Early verdicts: the request line is settled at the first byte that settles it.
+  check_first_verdict(data, size, lim);
+  check_first_verdict(data, size, tight);
 
   // Pipelined: consume head + body while both are present; each step must make progress.
   size_t pos = 0;

@@ -87,12 +87,15 @@ bool parse_decimal(const uint8_t* p, size_t n, uint64_t* out, bool* overflow) {
 }
 
 // The headers parse_request interprets, identified once per line by name.
-enum class Known : uint8_t { kOther, kContentLength, kTransferEncoding, kConnection, kUpgrade, kHost, kWsKey, kWsVersion };
+enum class Known : uint8_t { kOther, kContentLength, kTransferEncoding, kConnection, kUpgrade, kHost, kWsKey, kWsVersion, kExpect };
 
 Known classify(const uint8_t* name, size_t n) {
   switch (n) {
     case 4:
       if (iequals(name, n, "host")) return Known::kHost;
+      break;
+    case 6:
+      if (iequals(name, n, "expect")) return Known::kExpect;
       break;
     case 7:
       if (iequals(name, n, "upgrade")) return Known::kUpgrade;
@@ -175,20 +178,112 @@ const Header* find_header(const uint8_t* base, const Request& req, const char* n
   return nullptr;
 }
 
-Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out) {
-  // Only the first max_header_bytes bytes may hold the head; a longer head is a 431 whatever follows.
-  size_t window = n < lim.max_header_bytes ? n : lim.max_header_bytes;
-  size_t start = 0;
-  while (start < window) {
-    if (p[start] == '\n') {
-      start += 1;
-    } else if (p[start] == '\r' && start + 1 < window && p[start + 1] == '\n') {
-      start += 2;
+namespace {
+
+// Where scan_request_line found the parts of a complete, well-formed request line.
+struct Line {
+  size_t start;     // first byte of the method (after any leading empty lines)
+  size_t t0, tend;  // target [t0, tend)
+  size_t q;         // first '?' in the target, 0 if none (it can never be at offset 0)
+  uint8_t major, minor;
+  size_t next;      // first byte after the line's LF
+};
+
+// Skips leading empty lines and checks the request line in p[0, lim), byte by byte, stopping at the
+// first byte that proves it invalid. kIncomplete: every byte so far fits (the line may still become
+// valid); kError: 400 with the reason; kComplete: *line is filled. The verdict depends only on the
+// bytes up to the deciding one, so a longer lim never changes a kError or kComplete.
+Result scan_request_line(const uint8_t* p, size_t lim, Line* line) {
+  size_t i = 0;
+  for (;;) {
+    if (i == lim) return kMore;
+    if (p[i] == '\n') {
+      i += 1;
+    } else if (p[i] == '\r') {
+      if (i + 1 == lim) return kMore;  // maybe the CR of an empty line
+      if (p[i + 1] != '\n') break;     // a bare CR: not a tchar, so "invalid method" below
+      i += 2;
     } else {
       break;
     }
   }
-  size_t end = find_head_end(p, window, start);
+  line->start = i;
+  while (i < lim && kTables.tchar[p[i]]) i++;
+  if (i == lim) return kMore;
+  if (i == line->start || p[i] != ' ') return error(400, "invalid method");
+  line->t0 = ++i;
+  line->q = 0;
+  while (i < lim && kTables.target[p[i]]) {
+    if (p[i] == '?' && line->q == 0) line->q = i;
+    i++;
+  }
+  if (i == lim) return kMore;
+  if (i == line->t0 || p[i] != ' ') return error(400, "invalid request target");
+  line->tend = i++;
+  // "HTTP/" DIGIT "." DIGIT, checked as far as the bytes go.
+  static constexpr char kShape[] = "HTTP/9.9";
+  for (size_t k = 0; k < 8; k++, i++) {
+    if (i == lim) return kMore;
+    uint8_t c = p[i];
+    bool ok = kShape[k] == '9' ? (c >= '0' && c <= '9') : c == uint8_t(kShape[k]);
+    if (!ok) return error(400, "invalid HTTP version");
+  }
+  line->major = p[i - 3];
+  line->minor = p[i - 1];
+  if (i == lim) return kMore;
+  if (p[i] == '\r') {
+    if (++i == lim) return kMore;
+  }
+  if (p[i] != '\n') return error(400, "invalid request line ending");
+  line->next = i + 1;
+  return kOk;
+}
+
+// Adds the expectations in one Expect field value (RFC 9110 10.1.1: #expectation, where
+// expectation = token [ "=" ( token / quoted-string ) parameters ]) to the flags. A member is
+// 100-continue only when it is exactly that token (case-insensitive, no "=" or parameters); every
+// other non-empty member is "other". Commas inside a quoted-string do not split members.
+void scan_expect(const uint8_t* p, size_t n, bool* is_continue, bool* other) {
+  size_t i = 0;
+  while (i < n) {
+    size_t a = i;
+    bool quoted = false;
+    while (i < n && (quoted || p[i] != ',')) {
+      if (p[i] == '"') {
+        quoted = !quoted;
+      } else if (p[i] == '\\' && quoted && i + 1 < n) {
+        i++;
+      }
+      i++;
+    }
+    size_t b = i;
+    while (a < b && is_ows(p[a])) a++;
+    while (b > a && is_ows(p[b - 1])) b--;
+    if (b - a == 12 && iequals(p + a, 12, "100-continue")) {
+      *is_continue = true;
+    } else if (b > a) {
+      *other = true;
+    }
+    i++;  // past the comma
+  }
+}
+
+}  // namespace
+
+Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out) {
+  // Only the first max_header_bytes bytes may hold the head; a longer head is a 431 whatever follows,
+  // unless the request line is already settled (invalid, or a 505) within those bytes.
+  size_t window = n < lim.max_header_bytes ? n : lim.max_header_bytes;
+  Line line;
+  Result r = scan_request_line(p, window, &line);
+  if (r.status == Status::kError) return r;
+  if (r.status == Status::kIncomplete) {
+    if (n > lim.max_header_bytes) return error(431, "request header section too large");
+    return kMore;
+  }
+  if (line.major != '1') return error(505, "HTTP version not supported");
+  // The request line ends with the LF at line.next - 1; the blank line may follow it at once.
+  size_t end = find_head_end(p, window, line.next - 1);
   if (end == 0) {
     if (n > lim.max_header_bytes) return error(431, "request header section too large");
     return kMore;
@@ -199,41 +294,20 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
   out->header_bytes = uint32_t(end);
   out->keep_alive = false;
   out->upgrade_websocket = false;
+  out->expect_continue = false;
+  out->expect_other = false;
   out->host = out->ws_key = out->ws_version = Span{0, 0};
-
-  // Request line: method SP target SP HTTP-version EOL.
-  size_t i = start;
-  while (kTables.tchar[p[i]]) i++;
-  if (i == start || p[i] != ' ') return error(400, "invalid method");
-  out->method = span(start, i - start);
-  size_t t0 = ++i;
-  size_t q = 0;  // position of the first '?', 0 if none (it can never be at offset 0 here)
-  while (kTables.target[p[i]]) {
-    if (p[i] == '?' && q == 0) q = i;
-    i++;
-  }
-  if (i == t0 || p[i] != ' ') return error(400, "invalid request target");
-  out->target = span(t0, i - t0);
-  out->path = span(t0, (q != 0 ? q : i) - t0);
-  size_t v0 = ++i;
-  // The shortest valid tail is "HTTP/1.1\n\n" (10 bytes): anything shorter is malformed, and with
-  // at least 10 bytes before `end` every read below (up to v0 + 9) stays inside the head.
-  if (end - v0 < 10 || std::memcmp(p + v0, "HTTP/", 5) != 0) return error(400, "invalid HTTP version");
-  uint8_t major = p[v0 + 5], dot = p[v0 + 6], minor = p[v0 + 7];
-  if (major < '0' || major > '9' || dot != '.' || minor < '0' || minor > '9') {
-    return error(400, "invalid HTTP version");
-  }
-  i = v0 + 8;
-  if (p[i] == '\r') i++;
-  if (p[i] != '\n') return error(400, "invalid request line ending");
-  i++;
-  if (major != '1') return error(505, "HTTP version not supported");
-  out->version_minor = minor == '0' ? 0 : 1;
+  out->method = span(line.start, line.t0 - 1 - line.start);
+  out->target = span(line.t0, line.tend - line.t0);
+  out->path = span(line.t0, (line.q != 0 ? line.q : line.tend) - line.t0);
+  out->version_minor = line.minor == '0' ? 0 : 1;
+  size_t i = line.next;
 
   uint32_t max_headers = lim.max_headers < uint32_t(kMaxHeaders) ? lim.max_headers : uint32_t(kMaxHeaders);
   bool seen_length = false;
   bool conn_close = false, conn_keep_alive = false, conn_upgrade = false, upgrade_ws = false;
   bool seen_host = false;
+  bool expect_continue = false;
 
   // Header lines until the blank line. i is at a line start; every line ends with LF before `end`.
   for (;;) {
@@ -299,6 +373,9 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
       case Known::kWsVersion:
         if (out->ws_version.len == 0) out->ws_version = h.value;
         break;
+      case Known::kExpect:
+        scan_expect(p + h.value.off, h.value.len, &expect_continue, &out->expect_other);
+        break;
       case Known::kOther:
         break;
     }
@@ -307,6 +384,8 @@ Result parse_request(const uint8_t* p, size_t n, const Limits& lim, Request* out
   if (lim.require_host && out->version_minor == 1 && !seen_host) return error(400, "missing Host");
   out->keep_alive = out->version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
   out->upgrade_websocket = conn_upgrade && upgrade_ws;
+  // RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be ignored.
+  out->expect_continue = expect_continue && out->version_minor == 1;
   return kOk;
 }
 

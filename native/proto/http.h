@@ -2,11 +2,27 @@
 // Pure functions over byte ranges: no sockets, no allocation, no exceptions, never a read past p + n.
 //
 // Parsing model. parse_request() is stateless: the engine calls it again from the first byte of the
-// request whenever more bytes arrive. While the head is unfinished it only looks for the blank line
-// (a memchr walk), so a re-call is cheap; the full parse and every syntax check happen once the head
-// is complete. Hence a prefix of the stream gives either kIncomplete or exactly the result of the
-// whole stream. On kError the engine should answer http_status (Connection: close) and close: the
-// request boundary is lost.
+// request whenever more bytes arrive. Each call runs in this order, over the window of the first
+// min(n, max_header_bytes) bytes:
+//   1. The request line (after any leading empty lines) is checked byte by byte as far as the window
+//      goes, stopping at the first byte that proves it invalid: a method byte that is not a tchar, an
+//      empty method, a target byte outside the set below, an empty target, a version byte that cannot
+//      continue "HTTP/" DIGIT "." DIGIT, or anything but [CR] LF after it. That is a 400 at once, with
+//      no wait for the blank line, so a TLS ClientHello, an SSH banner or binary noise is answered
+//      after its first offending byte. A complete line with a major version other than 1 is a 505 at
+//      once too.
+//   2. A request line still unfinished at the end of the window: 431 if n > max_header_bytes, else
+//      kIncomplete.
+//   3. A valid request line: the blank line that ends the head is looked for in the window (a memchr
+//      walk); none there is 431 if n > max_header_bytes, else kIncomplete.
+//   4. The head is complete: the header lines are parsed and checked; the first error found wins.
+// So a request-line error (400 or 505) decided within the first max_header_bytes bytes comes before
+// 431, and 431 before any header-line error; header-line errors are seen only once the head is
+// complete. Each step's verdict depends only on the bytes up to the one that decides it, so a prefix
+// of the stream gives either kIncomplete or exactly the result of the whole stream (same status,
+// http_status and reason). A re-call costs a scan of the request line plus a memchr over the rest of
+// the window, both bounded by max_header_bytes. On kError the engine should answer http_status
+// (Connection: close) and close: the request boundary is lost.
 //
 // Choices where RFC 9112 leaves room:
 // - A bare LF ends a line like CRLF does (2.2 MAY). A CR not followed by LF is a 400.
@@ -23,6 +39,8 @@
 //   shuts the Transfer-Encoding/Content-Length smuggling door.
 // - Host: a second Host line -> 400; a missing Host in HTTP/1.1 -> 400 unless Limits::require_host
 //   is false (RFC 9112 3.2 MUST).
+// - Expect: never an error here; Request::expect_continue / expect_other report it and the engine
+//   decides between 100, 417 and a final status (RFC 9110 10.1.1).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -62,6 +80,15 @@ struct Request {
   uint32_t header_bytes;    // leading empty lines + request line + headers + blank line
   bool keep_alive;  // 1.1: true unless Connection has "close"; 1.0: only with "keep-alive" and no "close"
   bool upgrade_websocket;  // Upgrade lists "websocket" and Connection lists "upgrade" (case-insensitive)
+  // Expect (RFC 9110 10.1.1), over every Expect line, each a comma-separated list of members (commas
+  // inside a quoted-string do not split; empty members are skipped):
+  // expect_continue: a member is exactly "100-continue" (case-insensitive, no "=value" or parameters)
+  //   and version_minor is 1 (the RFC says to ignore it in HTTP/1.0). Set whatever content_length
+  //   is; the engine may send "100 Continue" before reading the body, or the final status at once.
+  // expect_other: a member is anything else (including "100-continue=x"), in any version; the engine
+  //   may answer 417. Both can be true; both are false without an Expect line.
+  bool expect_continue;
+  bool expect_other;
   Span host;               // len 0 when absent
   Span ws_key, ws_version;  // first Sec-WebSocket-Key / Sec-WebSocket-Version; len 0 when absent
 };

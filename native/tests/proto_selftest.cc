@@ -1,5 +1,6 @@
 // Self-test of the pure protocol code in native/proto: frame, sha1, base64, http, ws.
 // A standalone program: prints "N passed, M failed" and exits non-zero if anything failed.
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -202,6 +203,8 @@ std::string describe(const uint8_t* base, const Request& r) {
   num("|hb=", r.header_bytes);
   num("|ka=", r.keep_alive);
   num("|up=", r.upgrade_websocket);
+  num("|100=", r.expect_continue);
+  num("|exp=", r.expect_other);
   add("|host=", r.host);
   add("|key=", r.ws_key);
   add("|ver=", r.ws_version);
@@ -564,9 +567,368 @@ void test_http_prefix_errors() {
     for (size_t n = 0; n < s.size(); n++) {
       c1m::http::Result r = c1m::http::parse_request(bytes(s), n, Limits{}, &req);
       CHECK(r.status == c1m::http::Status::kIncomplete ||
-            (r.status == c1m::http::Status::kError && r.http_status == whole.http_status));
+            (r.status == c1m::http::Status::kError && r.http_status == whole.http_status &&
+             std::strcmp(r.reason, whole.reason) == 0));
     }
   }
+}
+
+bool same_result(c1m::http::Result a, c1m::http::Result b) {
+  if (a.status != b.status || a.http_status != b.http_status) return false;
+  if (a.reason == nullptr || b.reason == nullptr) return a.reason == b.reason;
+  return std::strcmp(a.reason, b.reason) == 0;
+}
+
+// The shortest prefix of s whose parse is not kIncomplete (s.size() + 1 if there is none), with its
+// result in *first. Also checks that every longer prefix, and s itself, gives that same result.
+size_t first_verdict(const std::string& s, const Limits& lim, c1m::http::Result* first) {
+  size_t k = 0;
+  Request req;
+  c1m::http::Result r{c1m::http::Status::kIncomplete, 0, nullptr};
+  for (; k <= s.size(); k++) {
+    r = c1m::http::parse_request(bytes(s), k, lim, &req);
+    if (r.status != c1m::http::Status::kIncomplete) break;
+  }
+  *first = r;
+  for (size_t m = k + 1; m <= s.size(); m++) {
+    if (!same_result(c1m::http::parse_request(bytes(s), m, lim, &req), r)) {
+      std::fprintf(stderr, "  prefix %zu disagrees with prefix %zu\n", m, k);
+      CHECK(false);
+      break;
+    }
+  }
+  return k;
+}
+
+// True if the first prefix of s that is not kIncomplete is `len` bytes long and is that error.
+bool rejected_at(const std::string& s, size_t len, uint16_t status, const char* reason = nullptr,
+                 const Limits& lim = Limits{}) {
+  c1m::http::Result r;
+  size_t k = first_verdict(s, lim, &r);
+  bool ok = k == len && r.status == c1m::http::Status::kError && r.http_status == status &&
+            (reason == nullptr || (r.reason != nullptr && std::strcmp(r.reason, reason) == 0));
+  if (!ok) {
+    std::fprintf(stderr, "  expected %u (%s) at prefix %zu of %s: got status %d http %u (%s) at prefix %zu\n",
+                 status, reason ? reason : "any", len, hex(bytes(s), s.size() < 24 ? s.size() : 24).c_str(),
+                 int(r.status), r.http_status, r.reason ? r.reason : "-", k);
+  }
+  return ok;
+}
+
+void test_http_not_http() {
+  // A TLS 1.2/1.3 ClientHello: record type 0x16 is not a tchar, so the first byte settles it.
+  std::string tls("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", 11);
+  Rng rng;
+  for (int i = 0; i < 32; i++) tls += char(rng.next());  // client random
+  tls += std::string("\x20", 1) + std::string(32, '\x5a') + std::string("\x00\x02\x13\x01\x01\x00", 6);
+  CHECK(rejected_at(tls, 1, 400, "invalid method"));
+  // An SSH client banner: "SSH-2.0-OpenSSH_9.0" is a valid method; its CR (byte 20) is not a SP.
+  std::string ssh = "SSH-2.0-OpenSSH_9.0\r\n";
+  CHECK(rejected_at(ssh, 20, 400, "invalid method"));
+  CHECK(rejected_at(ssh + "more banner bytes that never end", 20, 400, "invalid method"));
+  // 256 pseudo-random bytes whose first byte is not a tchar.
+  std::string noise;
+  for (int i = 0; i < 256; i++) noise += char(rng.next() >> 24);
+  noise[0] = char(uint8_t(noise[0]) | 0x80);
+  CHECK(rejected_at(noise, 1, 400, "invalid method"));
+  // The same three with a small window: still 400 at the same prefix, never 431.
+  Limits small;
+  small.max_header_bytes = 24;
+  CHECK(rejected_at(tls, 1, 400, "invalid method", small));
+  CHECK(rejected_at(ssh + std::string(100, 'x'), 20, 400, "invalid method", small));
+  CHECK(rejected_at(noise, 1, 400, "invalid method", small));
+}
+
+void test_http_early_errors() {
+  // Each request-line error is reported by the prefix that ends with its first offending byte.
+  struct Case {
+    const char* s;
+    size_t len;  // of the first prefix that is not kIncomplete
+    uint16_t status;
+    const char* reason;
+  } cases[] = {
+      {" / HTTP/1.1\r\n", 1, 400, "invalid method"},
+      {"G@T / HTTP/1.1\r\n", 2, 400, "invalid method"},
+      {"GET\t/ HTTP/1.1\r\n", 4, 400, "invalid method"},
+      {"GET\r\n\r\n", 4, 400, "invalid method"},
+      {"GET\n", 4, 400, "invalid method"},
+      {"\r\n\rGET / HTTP/1.1\r\n", 4, 400, "invalid method"},
+      {"\r\n\n\x16\x03", 4, 400, "invalid method"},
+      {"GET  / HTTP/1.1\r\n", 5, 400, "invalid request target"},
+      {"GET /\r\n\r\n", 6, 400, "invalid request target"},
+      {"GET /a\x01 HTTP/1.1\r\n", 7, 400, "invalid request target"},
+      {"GET /a\x7F HTTP/1.1\r\n", 7, 400, "invalid request target"},
+      {"GET /a\tb HTTP/1.1\r\n", 7, 400, "invalid request target"},
+      {"GET / http/1.1\r\n", 7, 400, "invalid HTTP version"},
+      {"GET /  HTTP/1.1\r\n", 7, 400, "invalid HTTP version"},
+      {"GET / H\n\n", 8, 400, "invalid HTTP version"},
+      {"GET / HTTP/\n\n", 12, 400, "invalid HTTP version"},
+      {"GET / HTTP/11\r\n", 13, 400, "invalid HTTP version"},
+      {"GET / HTTP/1.x\r\n", 14, 400, "invalid HTTP version"},
+      {"GET / HTTP/1.10\r\n", 15, 400, "invalid request line ending"},
+      {"GET / HTTP/1.1 \r\n", 15, 400, "invalid request line ending"},
+      {"GET / HTTP/1.1\rHost: h\r\n\r\n", 16, 400, "invalid request line ending"},
+      {"GET / HTTP/1.1\r\r\n", 16, 400, "invalid request line ending"},
+      // 505 as soon as the line is complete, before the blank line.
+      {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 16, 505, "HTTP version not supported"},
+      {"GET / HTTP/0.9\n", 15, 505, "HTTP version not supported"},
+      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 16, 505, "HTTP version not supported"},
+      {"\r\nGET / HTTP/3.0\r\n", 18, 505, "HTTP version not supported"},
+  };
+  for (const Case& c : cases) CHECK(rejected_at(c.s, c.len, c.status, c.reason));
+  // The NUL case needs an explicit length.
+  CHECK(rejected_at(std::string("GET /a\0b HTTP/1.1\r\n", 19), 7, 400, "invalid request target"));
+  // Header-line errors still wait for the blank line.
+  std::string bad_header = "GET / HTTP/1.1\r\nHost: h\r\nX : 1\r\n\r\n";
+  CHECK(rejected_at(bad_header, bad_header.size(), 400, "whitespace before colon"));
+}
+
+void test_http_error_order() {
+  // Request-line verdicts within the window > 431 > header-line errors.
+  Limits lim;
+  lim.max_header_bytes = 64;
+  std::string pad(200, 'a');
+  // An invalid method with an oversized head: 400 as prefix and as whole.
+  CHECK(rejected_at("G@T / HTTP/1.1\r\nX: " + pad + "\r\n\r\n", 2, 400, "invalid method", lim));
+  CHECK(rejected_at("GET / HTTP/2.0\r\nX: " + pad + "\r\n\r\n", 16, 505, nullptr, lim));
+  // The offending byte is the last one in the window: 400; one byte later: 431 at 65 bytes.
+  std::string last_in = "GET /" + std::string(58, 'a') + "\x01" + pad;
+  CHECK(last_in[63] == '\x01');
+  CHECK(rejected_at(last_in, 64, 400, "invalid request target", lim));
+  std::string first_out = "GET /" + std::string(59, 'a') + "\x01" + pad;
+  CHECK(rejected_at(first_out, 65, 431, "request header section too large", lim));
+  // A request line longer than the window, valid so far: 431.
+  CHECK(rejected_at("GET /" + pad + " HTTP/1.1\r\n\r\n", 65, 431, nullptr, lim));
+  // A 505 line that ends past the window: 431.
+  CHECK(rejected_at("GET /" + std::string(50, 'a') + " HTTP/2.0\r\n\r\n", 65, 431, nullptr, lim));
+  // A valid line, a bad header line and no blank line within the window: 431, not 400.
+  CHECK(rejected_at("GET / HTTP/1.1\r\nX : 1\r\nY: " + pad, 65, 431, nullptr, lim));
+  // A bad header in a head that fits: 400 once the head is complete.
+  std::string fits = "GET / HTTP/1.1\r\nX : 1\r\n\r\n";
+  CHECK(rejected_at(fits + pad, fits.size(), 400, "whitespace before colon", lim));
+  // Leading empty lines fill the window: 431, even when a CR is the window's last byte.
+  CHECK(rejected_at(std::string(64, '\n') + "GET / HTTP/1.1\r\n\r\n", 65, 431, nullptr, lim));
+  CHECK(rejected_at(std::string(63, '\n') + "\r\nGET", 65, 431, nullptr, lim));
+  // An empty window decides nothing: 431 for any first byte.
+  Limits zero;
+  zero.max_header_bytes = 0;
+  CHECK(rejected_at("\x16\x03\x01", 1, 431, nullptr, zero));
+}
+
+// Valid heads (some with a body after them): every proper prefix of the head is kIncomplete, and
+// every prefix from the head on is the same kComplete.
+void test_http_valid_prefixes() {
+  const char* heads[] = {
+      "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+      "\r\n\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+      "GET / HTTP/1.0\n\n",
+      "GET / HTTP/1.0\r\n\r\n",
+      "OPTIONS * HTTP/1.1\nHost: h\n\n",
+      "!#$%&'*+-.^_`|~09azAZ http://a.b:8/c?d=\"e\"&f={g} HTTP/1.9\r\nHost: a.b\r\n\r\n",
+      "GET /caf\xC3\xA9?\xFF\x80 HTTP/1.1\r\nHost: h\r\nX-Latin: \xE9t\xE9\r\n\r\n",
+      "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+      "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  };
+  for (const char* h : heads) {
+    std::string s = h;
+    Request full;
+    bool ok = is_complete(s, &full);
+    CHECK(ok);
+    if (!ok) continue;
+    std::string want = describe(bytes(s), full);
+    for (size_t n = 0; n <= s.size(); n++) {
+      Request req;
+      c1m::http::Result r = c1m::http::parse_request(bytes(s), n, Limits{}, &req);
+      if (n < full.header_bytes) {
+        CHECK(r.status == c1m::http::Status::kIncomplete);
+      } else {
+        CHECK(r.status == c1m::http::Status::kComplete && describe(bytes(s), req) == want);
+      }
+    }
+  }
+}
+
+// An independent statement of the request-line grammar, written as a whole-line check (skip empty
+// lines, cut at the first LF, drop one CR, split at SP into exactly three parts) rather than byte by
+// byte like the parser.
+bool whole_line_valid(const std::string& s) {
+  size_t i = 0;
+  while (s.compare(i, 1, "\n") == 0 || s.compare(i, 2, "\r\n") == 0) i += s[i] == '\n' ? 1 : 2;
+  size_t lf = s.find('\n', i);
+  if (lf != s.size() - 1) return false;  // exactly one line, ending at the last byte
+  std::string line = s.substr(i, lf - i);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  size_t sp1 = line.find(' '), sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string::npos || line.find(' ', sp2 + 1) != std::string::npos) return false;
+  std::string method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1), version = line.substr(sp2 + 1);
+  if (method.empty() || target.empty() || version.size() != 8) return false;
+  for (char c : method) {
+    if (!std::isalnum(uint8_t(c)) && std::strchr("!#$%&'*+-.^_`|~", c) == nullptr) return false;
+    if (c == 0) return false;
+  }
+  for (char c : target) {
+    if (uint8_t(c) <= 0x20 || uint8_t(c) == 0x7F) return false;
+  }
+  return version.compare(0, 5, "HTTP/") == 0 && std::isdigit(uint8_t(version[5])) && version[6] == '.' &&
+         std::isdigit(uint8_t(version[7]));
+}
+
+// Where the request line at the start of s is settled, by whole_line_valid: kind 'B' (bad): the
+// prefix of `len` bytes is the shortest that no bytes can complete; 'L' (line): the shortest prefix
+// that is a whole valid line is `len` bytes, major is its major digit; 'O' (open): neither within s.
+struct LineRef {
+  char kind;
+  size_t len;
+  char major;
+};
+
+LineRef reference_line(const std::string& s) {
+  static const std::string kTail = "\nGET / HTTP/1.1\r\n";  // its suffixes complete any viable prefix
+  for (size_t k = 0; k <= s.size(); k++) {
+    std::string m = s.substr(0, k);
+    if (whole_line_valid(m)) return {'L', k, m[k - (m[k - 2] == '\r' ? 5 : 4)]};
+    bool viable = false;
+    for (size_t t = 0; t <= kTail.size() && !viable; t++) viable = whole_line_valid(m + kTail.substr(t));
+    if (!viable) return {'B', k, 0};
+  }
+  return {'O', 0, 0};
+}
+
+// Random valid request heads (and bodies), then each with one byte replaced at every position.
+std::string gen_request(Rng& rng) {
+  static const char* methods[] = {"GET", "POST", "PUT", "M-SEARCH", "!#$%&'*+-.^_`|~", "x"};
+  static const char* targets[] = {"/", "/a?b=c", "*", "http://h:8/p?q", "/caf\xC3\xA9", "/%20\"<>{}[]\\"};
+  static const char* versions[] = {"1.1", "1.1", "1.0", "1.9", "2.0", "0.9"};
+  static const char* headers[] = {"Host: h", "X: 1", "Content-Length: 3", "Connection: close", "Expect: 100-continue",
+                                  "Upgrade: websocket", "Transfer-Encoding: chunked", "A:  b \t", "Expect: x"};
+  auto eol = [&]() { return rng.below(3) == 0 ? "\n" : "\r\n"; };
+  std::string s;
+  for (uint32_t i = rng.below(4) == 0 ? 1 + rng.below(2) : 0; i > 0; i--) s += eol();
+  s += std::string(methods[rng.below(6)]) + " " + targets[rng.below(6)] + " HTTP/" + versions[rng.below(6)] + eol();
+  for (uint32_t i = rng.below(5); i > 0; i--) s += std::string(headers[rng.below(9)]) + eol();
+  s += eol();
+  if (rng.below(2)) s += "abc";
+  return s;
+}
+
+void test_http_prefix_property() {
+  Rng rng;
+  Limits tight;
+  tight.max_header_bytes = 40;
+  tight.max_headers = 3;
+  tight.require_host = false;
+  const Limits limits[] = {Limits{}, tight};
+  const uint8_t interesting[] = {' ', '\r', '\n', '\t', 0, 0x7F, 0x80, ':', '"', 'H', '/', '1', '.', 'a', 0x16};
+  size_t inputs = 0, errors = 0, early = 0, checked_line = 0;
+  for (int base = 0; base < 120; base++) {
+    std::string valid = gen_request(rng);
+    for (size_t pos = 0; pos <= valid.size(); pos++) {
+      for (int variant = 0; variant < 2; variant++) {
+        std::string s = valid;
+        if (pos < valid.size()) {
+          s[pos] = char(variant == 0 ? interesting[rng.below(sizeof interesting)] : uint8_t(rng.next()));
+        } else if (variant == 1) {
+          continue;  // the unmutated request once
+        }
+        inputs++;
+        LineRef ref = reference_line(s);
+        for (const Limits& lim : limits) {
+          Request whole_req;
+          c1m::http::Result whole = parse(s, &whole_req, lim);
+          std::string whole_desc = whole.status == c1m::http::Status::kComplete ? describe(bytes(s), whole_req) : "";
+          if (whole.status == c1m::http::Status::kError) errors++;
+          // Every prefix: kIncomplete or exactly the whole's result; the first verdict sticks.
+          size_t first = s.size() + 1;
+          for (size_t k = 0; k <= s.size(); k++) {
+            Request req;
+            c1m::http::Result r = c1m::http::parse_request(bytes(s), k, lim, &req);
+            if (r.status == c1m::http::Status::kIncomplete) {
+              CHECK(first > s.size());
+              continue;
+            }
+            if (first > s.size()) first = k;
+            bool same = same_result(r, whole) &&
+                        (r.status != c1m::http::Status::kComplete || describe(bytes(s), req) == whole_desc);
+            if (!same) std::fprintf(stderr, "  prefix %zu of %s\n", k, hex(bytes(s), s.size()).c_str());
+            CHECK(same);
+          }
+          // Early: the request line's verdict comes at the byte the regex says, within the window.
+          size_t window_end = lim.max_header_bytes;  // a prefix longer than this is 431 if undecided
+          if (ref.kind == 'B' && ref.len <= window_end) {
+            checked_line++, early++;
+            CHECK(first == ref.len && whole.status == c1m::http::Status::kError && whole.http_status == 400);
+          } else if (ref.kind == 'L' && ref.len <= window_end && ref.major != '1') {
+            checked_line++, early++;
+            CHECK(first == ref.len && whole.http_status == 505);
+          } else if (ref.kind == 'L' && ref.len <= window_end) {
+            checked_line++;
+            CHECK(first >= ref.len && whole.http_status != 505 &&
+                  !(whole.status == c1m::http::Status::kError && first == ref.len && whole.http_status == 400));
+          } else {
+            // Undecided within the window: only 431 (past the window) or kIncomplete.
+            checked_line++;
+            CHECK(s.size() <= window_end ? first > s.size() : (first == window_end + 1 && whole.http_status == 431));
+          }
+        }
+      }
+    }
+  }
+  CHECK(inputs > 5000 && errors > inputs / 2 && early > inputs / 4 && checked_line == 2 * inputs);
+}
+
+void test_http_expect() {
+  struct Case {
+    const char* headers;
+    bool cont;
+    bool other;
+  } cases[] = {
+      {"", false, false},
+      {"Expect: 100-continue\r\n", true, false},
+      {"Expect: 100-Continue\r\n", true, false},
+      {"expect: 100-CONTINUE\r\n", true, false},
+      {"Expect:  100-continue \t\r\n", true, false},
+      {"Expect: , 100-continue,,\r\n", true, false},
+      {"Expect: foo\r\n", false, true},
+      {"Expect: 100-continue, foo\r\n", true, true},
+      {"Expect: foo\r\nExpect: 100-continue\r\n", true, true},
+      {"Expect: 100-continue=1\r\n", false, true},
+      {"Expect: 100-continue;a=b\r\n", false, true},
+      {"Expect: 100-continuee\r\n", false, true},
+      {"Expect: 100-contin\r\n", false, true},
+      {"Expect: \"100-continue\"\r\n", false, true},
+      // Commas inside a quoted-string (with \" escapes) do not split members.
+      {"Expect: foo=\"x, 100-continue ,y\"\r\n", false, true},
+      {"Expect: foo=\"a\\\", 100-continue, b\"\r\n", false, true},
+      {"Expect: foo=\"a\", 100-continue\r\n", true, true},
+      {"Expect:\r\n", false, false},
+      {"Expect: ,,\r\n", false, false},
+      {"X-Expect: 100-continue\r\n", false, false},
+      {"Expectation: 100-continue\r\n", false, false},
+  };
+  for (const Case& c : cases) {
+    std::string s = std::string("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n") + c.headers + "\r\nhello";
+    Request req;
+    bool ok = is_complete(s, &req);
+    CHECK(ok);
+    if (!ok) continue;
+    if (req.expect_continue != c.cont || req.expect_other != c.other) std::fprintf(stderr, "  expect case: %s\n", c.headers);
+    CHECK(req.expect_continue == c.cont);
+    CHECK(req.expect_other == c.other);
+    CHECK(req.content_length == 5 && req.header_bytes == s.size() - 5);
+  }
+  // HTTP/1.0: 100-continue is ignored (RFC 9110 10.1.1), other expectations are still reported.
+  Request req;
+  CHECK(is_complete("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", &req));
+  CHECK(!req.expect_continue && !req.expect_other);
+  CHECK(is_complete("POST / HTTP/1.0\r\nExpect: 100-continue, x\r\n\r\n", &req));
+  CHECK(!req.expect_continue && req.expect_other);
+  // A higher 1.x minor is treated as 1.1.
+  CHECK(is_complete("POST / HTTP/1.5\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", &req));
+  CHECK(req.expect_continue && !req.expect_other);
+  // A reused Request does not keep the flags of the previous parse.
+  CHECK(is_complete("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &req));
+  CHECK(!req.expect_continue && !req.expect_other);
 }
 
 void test_http_response_head() {
@@ -986,6 +1348,12 @@ int main() {
   run("http websocket fields", test_http_websocket_fields);
   run("http split points", test_http_split_points);
   run("http prefix errors", test_http_prefix_errors);
+  run("http not http", test_http_not_http);
+  run("http early errors", test_http_early_errors);
+  run("http error order", test_http_error_order);
+  run("http valid prefixes", test_http_valid_prefixes);
+  run("http prefix property", test_http_prefix_property);
+  run("http expect", test_http_expect);
   run("http response head", test_http_response_head);
   run("http date", test_http_date);
   run("ws accept key", test_ws_accept_key);
