@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <malloc.h>
 
 #include <cerrno>
 #include <cstring>
@@ -210,15 +211,21 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   if (!info[2].IsObject()) return throw_type(env, "listen: options must be an object");
   Napi::Object o = info[2].As<Napi::Object>();
   const size_t arena = st->views.Value().Get("arena").As<Napi::ArrayBuffer>().ByteLength();
-  uint32_t proto = 0, ws = 0, backlog = 511, flags = 4, max_frame = 1u << 20, budget = 256u << 10, hw = 1u << 20, mq = 0,
-           max_head = 8192, max_body = 1u << 20, idle = 0, ping = 0, ws_close = 5000;
   c1m::ListenOptions opt;
+  // Defaults come from ListenOptions (the one place they are written in native code).
+  uint32_t proto = 0, ws = 0, backlog = uint32_t(opt.backlog), flags = 4, max_frame = opt.max_frame, budget = opt.read_budget,
+           hw = uint32_t(opt.high_water), mq = uint32_t(opt.max_queued), max_head = opt.max_header_bytes, max_body = opt.max_body,
+           idle = opt.idle_timeout_ms, ping = opt.ping_interval_ms, ws_close = opt.ws_close_timeout_ms,
+           head_to = opt.header_timeout_ms, linger = opt.linger_ms, topic_name = opt.max_topic_name, topics = opt.max_topics;
   if (!opt_u32(o, "proto", &proto, 0, 5) || !opt_u32(o, "ws", &ws, 0, 3) || !opt_u32(o, "backlog", &backlog, 1, 1u << 20) ||
       !opt_u32(o, "flags", &flags, 0, 15) || !opt_u32(o, "maxFrame", &max_frame, 0, uint32_t(arena - 64)) ||
       !opt_u32(o, "readBudget", &budget, 1, 0xffffffffu) || !opt_u32(o, "highWater", &hw, 0, 0xffffffffu) ||
       !opt_u32(o, "maxQueued", &mq, 0, 0xffffffffu) || !opt_u32(o, "maxHeaderBytes", &max_head, 256, 1u << 20) ||
       !opt_u32(o, "maxBody", &max_body, 0, uint32_t(arena / 2)) || !opt_u32(o, "idleTimeoutMs", &idle, 0, 1u << 30) ||
-      !opt_u32(o, "pingIntervalMs", &ping, 0, 1u << 30) || !opt_u32(o, "wsCloseTimeoutMs", &ws_close, 1, 1u << 30) || !opt_str(o, "staticPath", &opt.static_path) ||
+      !opt_u32(o, "pingIntervalMs", &ping, 0, 1u << 30) || !opt_u32(o, "wsCloseTimeoutMs", &ws_close, 1, 1u << 30) ||
+      !opt_u32(o, "headerTimeoutMs", &head_to, 0, 1u << 30) || !opt_u32(o, "lingerMs", &linger, 1, 1u << 30) ||
+      !opt_u32(o, "maxTopicNameBytes", &topic_name, 1, 1u << 20) || !opt_u32(o, "maxTopics", &topics, 1, 1u << 30) ||
+      !opt_str(o, "staticPath", &opt.static_path) ||
       !opt_str(o, "staticBody", &opt.static_body) || !opt_str(o, "staticType", &opt.static_type))
     return env.Undefined();
   if (size_t(max_head) + max_body > arena / 2) return throw_range(env, "listen: maxHeaderBytes + maxBody must fit in half the engine's arena");
@@ -238,6 +245,10 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   opt.idle_timeout_ms = idle;
   opt.ping_interval_ms = ping;
   opt.ws_close_timeout_ms = ws_close;
+  opt.header_timeout_ms = head_to;
+  opt.linger_ms = linger;
+  opt.max_topic_name = topic_name;
+  opt.max_topics = topics;
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int bound = 0;
   int r = st->loop.listen(host.c_str(), int(port), opt, &bound);
@@ -259,7 +270,24 @@ Napi::Value CloseListener(const Napi::CallbackInfo& info) {
   if (!st) return env.Undefined();
   uint32_t index;
   if (info.Length() < 2 || !get_u32(info[0], &index)) return throw_type(env, "closeListener: index must be an integer");
-  return Napi::Boolean::New(env, st->loop.close_listener(int(index), info[1].ToBoolean()));
+  return Napi::Number::New(env, double(st->loop.close_listener(int(index), info[1].ToBoolean())));
+}
+
+// accountMemory(): refreshes counters.engineBytes and counters.topics.
+Napi::Value AccountMemory(const Napi::CallbackInfo& info) {
+  EnvState* st = ready_state(info, "accountMemory");
+  if (st) st->loop.account_memory();
+  return info.Env().Undefined();
+}
+
+// heapStats() -> { inUseBytes }: what glibc's malloc has handed out right now (mallinfo2: arena
+// chunks in use plus mmapped chunks), the allocator's own count the engine's figure is checked against.
+Napi::Value HeapStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct mallinfo2 mi = mallinfo2();
+  auto o = Napi::Object::New(env);
+  o.Set("inUseBytes", Napi::Number::New(env, double(mi.uordblks + mi.hblkhd)));
+  return o;
 }
 
 bool id_args(const Napi::CallbackInfo& info, const char* fn, uint32_t* fd, uint32_t* gen) {
@@ -355,7 +383,10 @@ Napi::Value WsClose(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, st->loop.ws_close(fd, gen, uint16_t(code), r.Data(), r.ByteLength()));
 }
 
-template <bool (Loop::*Op)(uint32_t, uint32_t, std::string_view)>
+// subscribe(fd, gen, topic) -> 1 joined (or already a member), 0 stale id or not a WebSocket,
+// -1 name longer than the listener's maxTopicNameBytes, -2 maxTopics reached.
+// unsubscribe(fd, gen, topic) -> 1 left, 0 not a member (or a stale id).
+template <typename R, R (Loop::*Op)(uint32_t, uint32_t, std::string_view)>
 Napi::Value TopicOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "subscribe");
@@ -363,7 +394,7 @@ Napi::Value TopicOp(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "subscribe", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !info[2].IsString()) return throw_type(env, "subscribe: topic must be a string");
   std::string t = info[2].As<Napi::String>().Utf8Value();
-  return Napi::Boolean::New(env, (st->loop.*Op)(fd, gen, t));
+  return Napi::Number::New(env, double(int((st->loop.*Op)(fd, gen, t))));
 }
 
 // publish(topic, data, opcode) -> deliveries
@@ -520,6 +551,10 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   num("ops", s.ops);
   num("sent", s.sent);
   num("dropped", s.dropped);
+  num("timedOut", s.timed_out);
+  num("lost", s.lost);
+  num("unanswered", s.unanswered);
+  num("backlog", uint64_t(G->backlog.size()));
   num("bytesIn", s.bytes_in);
   num("bytesOut", s.bytes_out);
   num("errConnect", s.err_connect);
@@ -561,8 +596,10 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("respond", Napi::Function::New(env, Respond, "respond"));
   exports.Set("wsSend", Napi::Function::New(env, WsSend, "wsSend"));
   exports.Set("wsClose", Napi::Function::New(env, WsClose, "wsClose"));
-  exports.Set("subscribe", Napi::Function::New(env, TopicOp<&Loop::subscribe>, "subscribe"));
-  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<&Loop::unsubscribe>, "unsubscribe"));
+  exports.Set("subscribe", Napi::Function::New(env, TopicOp<int, &Loop::subscribe>, "subscribe"));
+  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<bool, &Loop::unsubscribe>, "unsubscribe"));
+  exports.Set("accountMemory", Napi::Function::New(env, AccountMemory, "accountMemory"));
+  exports.Set("heapStats", Napi::Function::New(env, HeapStats, "heapStats"));
   exports.Set("publish", Napi::Function::New(env, Publish, "publish"));
   exports.Set("topicSize", Napi::Function::New(env, TopicSize, "topicSize"));
   exports.Set("clientGroup", Napi::Function::New(env, ClientGroup, "clientGroup"));

@@ -8,12 +8,20 @@
 
 namespace c1m {
 
+// Bytes glibc's malloc takes for a request of n bytes (its chunk: the size field, 16-byte
+// alignment, a 32-byte minimum). The engine counts its memory in chunks, so its own figure can
+// be checked against the allocator's (mallinfo2) and an allocation's overhead is not forgotten.
+constexpr size_t heap_chunk(size_t n) { return n == 0 ? 0 : ((n + 8 + 15) & ~size_t(15)) < 32 ? 32 : ((n + 8 + 15) & ~size_t(15)); }
+
 struct ByteBuf {
   uint8_t* data = nullptr;
   size_t head = 0;  // first unread byte
   size_t tail = 0;  // one past the last byte
   size_t cap = 0;
   size_t limit = 0;  // a pending unit's known total length (0: not known yet)
+  // The owner's running total of heap bytes held by its buffers (nullptr: not counted). Every
+  // change of cap moves it, so the engine's memory figure needs no scan.
+  int64_t* acct = nullptr;
 
   size_t size() const { return tail - head; }
   bool empty() const { return tail == head; }
@@ -40,6 +48,7 @@ struct ByteBuf {
     }
     auto* p = static_cast<uint8_t*>(realloc(data, ncap));
     if (!p) return false;
+    if (acct) *acct += int64_t(heap_chunk(ncap)) - int64_t(heap_chunk(cap));
     data = p;
     cap = ncap;
     return true;
@@ -56,14 +65,28 @@ struct ByteBuf {
     head += n;
     if (head == tail) head = tail = 0;
   }
+  // Frees the bytes (not the struct) and forgets them.
+  void release() {
+    if (acct) *acct -= int64_t(heap_chunk(cap));
+    free(data);
+    data = nullptr;
+    head = tail = cap = limit = 0;
+  }
 };
 
-// Allocates an empty ByteBuf; nullptr when memory runs out.
-inline ByteBuf* bytebuf_new() { return static_cast<ByteBuf*>(calloc(1, sizeof(ByteBuf))); }
+// Allocates an empty ByteBuf counted in *acct (nullptr: uncounted); nullptr when memory runs out.
+inline ByteBuf* bytebuf_new(int64_t* acct) {
+  auto* b = static_cast<ByteBuf*>(calloc(1, sizeof(ByteBuf)));
+  if (!b) return nullptr;
+  b->acct = acct;
+  if (acct) *acct += int64_t(heap_chunk(sizeof(ByteBuf)));
+  return b;
+}
 // Frees a ByteBuf and its bytes; accepts nullptr.
 inline void bytebuf_free(ByteBuf* b) {
   if (!b) return;
-  free(b->data);
+  b->release();
+  if (b->acct) *b->acct -= int64_t(heap_chunk(sizeof(ByteBuf)));
   free(b);
 }
 

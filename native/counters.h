@@ -15,7 +15,8 @@ namespace c1m {
   X(staleIds) X(framesIn) X(listeners) X(httpRequests) X(httpResponses) X(httpErrors)       \
   X(wsUpgrades) X(wsMessagesIn) X(wsMessagesOut) X(wsProtocolErrors) X(published)          \
   X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn) X(engineBytes)       \
-  X(wsCloseTimeouts)
+  X(wsCloseTimeouts) X(headerTimeouts) X(lingerTimeouts) X(finWaitTimeouts) X(lingerCloses)           \
+  X(closedTimeout) X(drainCut) X(errNoRoom) X(topics) X(topicRefusals) X(httpContinues)
 
 struct Counters {
 #define C1M_FIELD(name) uint64_t name;

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
@@ -40,6 +42,7 @@ constexpr size_t kMaxRecv = 256u << 10;  // bytes asked of one recv into the are
 constexpr size_t kMinArenaSpace = 64u << 10;
 constexpr uint32_t kMetaPerUnit = kReqFixedWords + 4 * http::kMaxHeaders;  // the largest request descriptor
 constexpr int kDispatchesPerRound = 16;
+constexpr size_t kInGrowStep = 16u << 10;  // a pending unit's buffer: at most what arrived + this, or twice what arrived
 
 inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 
@@ -120,6 +123,8 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     ::close(int(fd));
     s = Slot{};
   }
+  for (auto& [fd, f] : frags_) f.buf.release();
+  frags_.clear();
   if (epfd_ >= 0) ::close(epfd_);
   if (spare_fd_ >= 0) ::close(spare_fd_);
   epfd_ = spare_fd_ = -1;
@@ -183,10 +188,38 @@ void Loop::queued_add(int64_t delta) {
 }
 
 void Loop::account_memory() {
+  // Each container is counted by what malloc gives it (heap_chunk), the same unit as mallinfo2.
+  auto vec = [](size_t bytes) { return heap_chunk(bytes); };
+  // An unordered_map node: the next pointer, the value, and (for std::string keys) the cached hash.
+  constexpr size_t kSubsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, std::vector<Subscription>>);
+  constexpr size_t kFragsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, WsFragments>);
+  constexpr size_t kTopicNode = sizeof(void*) + sizeof(std::pair<const std::string, uint32_t>) + sizeof(size_t);
   uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + idle_wheel_.memory_bytes() +
-               ping_wheel_.memory_bytes() + v_.counters->queuedBytes;
-  for (const Topic& t : topics_) b += t.members.capacity() * sizeof(uint64_t);
+               deadline_wheel_.memory_bytes() + uint64_t(std::max<int64_t>(mem_bufs_, 0));
+  b += vec(listeners_.capacity() * sizeof(Listener)) + vec(ready_.capacity() * 8) + vec(serving_.capacity() * 8) +
+       vec(deferred_.capacity() * 4) + vec(doomed_.capacity() * sizeof(Doom)) + vec(resp_.capacity());
+  // Topics: the table, each name (its map node, and its bytes when longer than the string's
+  // inline buffer), each member list, and the map's bucket array.
+  b += vec(topics_.capacity() * sizeof(Topic)) + vec(free_topics_.capacity() * 4) + vec(topic_ids_.bucket_count() * sizeof(void*));
+  for (const auto& [name, id] : topic_ids_) {
+    b += heap_chunk(kTopicNode) + (name.capacity() > 15 ? heap_chunk(name.capacity() + 1) : 0);
+    b += vec(topics_[id].members.capacity() * sizeof(uint64_t));
+  }
+  // Subscriptions: one map node and one small vector per subscribed connection.
+  b += vec(subs_.bucket_count() * sizeof(void*));
+  for (const auto& [fd, list] : subs_) b += heap_chunk(kSubsNode) + vec(list.capacity() * sizeof(Subscription));
+  // Fragmented WebSocket messages in reassembly (their bytes are in mem_bufs_).
+  b += vec(frags_.bucket_count() * sizeof(void*)) + frags_.size() * heap_chunk(kFragsNode);
+  // The connector: groups (histogram, member lists, timeout queues, backlog) and send-time rings.
+  b += vec(groups_.capacity() * sizeof(ClientGroup));
+  for (const ClientGroup& G : groups_) {
+    if (!G.in_use) continue;
+    b += G.hist.memory_bytes() - sizeof(Histogram) + vec(G.members.capacity() * 8) + vec(G.pubs.capacity() * 8);
+    b += (G.connecting.size() + G.upgrading.size()) * 16 + G.backlog.size() * 8;
+  }
+  for (const ClientConn& c : cconn_) b += vec(size_t(c.ring_cap) * sizeof(uint64_t));
   v_.counters->engineBytes = b;
+  v_.counters->topics = live_topics_;
 }
 
 // The poll handle keeps Node alive only while something is open; the idle handle runs only
@@ -285,11 +318,12 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
   return index;
 }
 
-bool Loop::close_listener(int index, bool graceful) {
-  if (index < 0 || size_t(index) >= listeners_.size() || !listeners_[size_t(index)].in_use) return false;
+int64_t Loop::close_listener(int index, bool graceful) {
+  if (index < 0 || size_t(index) >= listeners_.size()) return -1;
   Listener& L = listeners_[size_t(index)];
+  if (!L.in_use || L.drained) return -1;
   // A second, forced call closes what a graceful drain left open (the drain timed out).
-  if (L.closing && graceful) return true;
+  if (L.closing && graceful) return 0;
   L.closing = true;
   if (L.fd >= 0) {
     Slot& ls = table_[size_t(L.fd)];
@@ -300,21 +334,32 @@ bool Loop::close_listener(int index, bool graceful) {
     L.fd = -1;
     v_.counters->listeners--;
   }
+  int64_t cut = 0;
   for (size_t fd = 0; fd < table_.size(); ++fd) {
     Slot& s = table_[fd];
     if (s.kind != SlotKind::kConn || s.listener != index) continue;
     if (graceful) {
-      if (!(s.flags & (kFlagEndPending | kFlagWriteShut))) begin_end(uint32_t(fd));
+      drain_conn(uint32_t(fd));
     } else {
       close_conn(uint32_t(fd), kCloseLocal, 0);
+      cut++;
     }
   }
-  if (L.active == 0 && L.in_use) {
-    L.in_use = false;
-    emit(kRecListenerDrained, uint8_t(index), uint32_t(index), 0, 0, 0);
-  }
+  v_.counters->drainCut += uint64_t(cut);
+  listener_drained_check(uint8_t(index));
   update_activity();
-  return true;
+  return cut;
+}
+
+// Once a closing listener's last connection is gone, JS hears it (kRecListenerDrained). The
+// index stays taken until that record has been dispatched (see dispatch): a listen() made
+// before JS saw it must not be handed the same index, or the record would detach the new server.
+void Loop::listener_drained_check(uint8_t index) {
+  Listener& L = listeners_[index];
+  if (!L.in_use || !L.closing || L.drained || L.active != 0) return;
+  L.drained = true;
+  drained_pending_++;
+  emit(kRecListenerDrained, index, index, 0, 0, 0);
 }
 
 void Loop::accept_all(uint32_t lfd) {
@@ -332,15 +377,25 @@ void Loop::accept_all(uint32_t lfd) {
         // Out of fds: give back the spare, accept and drop one pending connection, take the
         // spare again. The backlog shrinks instead of the listener staying readable forever.
         v_.counters->errEmfile++;
-        if (spare_fd_ < 0) return;
-        ::close(spare_fd_);
-        int x = ::accept4(int(lfd), nullptr, nullptr, SOCK_CLOEXEC);
-        if (x >= 0) ::close(x);
-        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (x < 0) return;
-        continue;
+        if (spare_fd_ >= 0) {
+          ::close(spare_fd_);
+          int x = ::accept4(int(lfd), nullptr, nullptr, SOCK_CLOEXEC);
+          const int xe = errno;
+          if (x >= 0) ::close(x);
+          spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+          if (x >= 0) continue;
+          if (xe == EAGAIN || xe == EWOULDBLOCK) return;  // the backlog is empty: the edge is consumed
+        }
+        // No spare, or the re-accept failed: connections may still wait, and no new edge will
+        // come for them. Try again next round.
+        v_.counters->budgetRequeues++;
+        push_ready(lfd);
+        return;
       }
+      // Any other failure (ENOBUFS, ENOMEM, EPERM from a firewall, EPROTO): the backlog may still
+      // hold connections that no new edge will announce, so the listener is served again next round.
       v_.counters->errAccept++;
+      push_ready(lfd);
       return;
     }
     if (uint64_t(cfd) >= fd_cap_) {
@@ -365,6 +420,7 @@ void Loop::accept_all(uint32_t lfd) {
     if (backend::poll_add(epfd_, cfd, backend::kSocketEvents, tag_of(uint32_t(cfd), s.gen)) < 0) {
       ::close(cfd);
       s.kind = SlotKind::kFree;
+      s.gen = (s.gen + 1) & kGenMask;
       v_.counters->errAccept++;
       continue;
     }
@@ -418,7 +474,6 @@ void Loop::round() {
   in_round_ = false;
   update_activity();
   schedule_timer();
-  account_memory();
 }
 
 void Loop::handle_event(const epoll_event& ev) {
@@ -464,7 +519,11 @@ void Loop::push_ready(uint32_t fd) {
 
 void Loop::read_conn(uint32_t fd) {
   Slot& s = table_[fd];
-  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast)) return;
+  if (s.flags & kFlagLinger) {
+    read_discard(fd);
+    return;
+  }
+  if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast)) return;
   const Listener& L = listeners_[s.listener];
   switch (L.opt.proto) {
     case Proto::kEcho: read_echo(fd, s, L); break;
@@ -585,15 +644,37 @@ void Loop::read_units(uint32_t fd) {
   for (;;) {
     if (!live(fd, gen)) return;
     Slot& s = table_[fd];
-    if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast)) return;
+    if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast | kFlagLinger)) return;
     const Listener& L = listeners_[s.listener];
     const bool to_js = unit_to_js(s, L);
     ssize_t n;
     size_t want;
 
+    if (buffered_unit(fd)) {
+      // Whole units kept back while the connection was paused (the pipeline cap, backpressure)
+      // go first, from the buffer itself: no edge will announce bytes that were already read.
+      ByteBuf* held = s.in;
+      s.in = nullptr;
+      bool ok = deliver_units(fd, gen, held->data + held->head, held->size());
+      bytebuf_free(held);
+      if (!ok) return;
+      continue;
+    }
+    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagEndPending | kFlagWriteShut))) {
+      // The listener is closing: what was received is answered, nothing new is read.
+      drain_step(fd);
+      return;
+    }
     if (s.in && s.in->limit) {
-      // Finish the pending unit (total known: `in` was sized to it) directly in its own buffer.
-      want = s.in->limit - s.in->size();
+      // Finish the pending unit (total known) directly in its own buffer, which grows as the
+      // bytes arrive rather than being sized up front to what the peer announced.
+      const size_t left = s.in->limit - s.in->size();
+      if (s.in->cap == s.in->tail && !s.in->reserve(std::min(left, std::max(kInGrowStep, s.in->size())))) {
+        v_.counters->errNoMemory++;
+        close_conn(fd, kCloseNoMemory, ENOMEM);
+        return;
+      }
+      want = std::min(left, s.in->cap - s.in->tail);
       n = ::recv(int(fd), s.in->data + s.in->tail, want, 0);
       v_.counters->reads++;
       if (n > 0) {
@@ -656,6 +737,45 @@ void Loop::read_units(uint32_t fd) {
   }
 }
 
+// True when the connection's `in` buffer holds at least one whole unit (or a unit already known
+// to be bad) that was kept back while reading was paused, rather than the start of one unit.
+bool Loop::buffered_unit(uint32_t fd) {
+  const Slot& s = table_[fd];
+  if (!s.in || s.in->limit || s.in->empty()) return false;
+  return measure(s, listeners_[s.listener], s.in->begin(), s.in->size()).status != Unit::kIncomplete;
+}
+
+// Drops what a lingering connection still sends until its FIN (then it closes) or its deadline.
+void Loop::read_discard(uint32_t fd) {
+  const Listener& L = listeners_[table_[fd].listener];
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = ::recv(int(fd), scratch_, kScratchBytes, 0);
+    v_.counters->reads++;
+    if (n > 0) {
+      v_.counters->bytesIn += uint64_t(n);
+      got += size_t(n);
+      if (size_t(n) < kScratchBytes && !(table_[fd].flags & kFlagRdHup)) return;
+      if (read_budget_spent(fd, got, L)) return;
+      continue;
+    }
+    if (n == 0) {
+      // The peer read what we sent and closed: nothing is left unread, so no reset follows.
+      v_.counters->lingerCloses++;
+      close_conn(fd, linger_reason(table_[fd]), 0);
+      return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      v_.counters->eagainReads++;
+      return;
+    }
+    if (errno == EINTR) continue;
+    v_.counters->errRead++;
+    close_conn(fd, reason_for(errno), errno);
+    return;
+  }
+}
+
 // Handles every complete unit in [p, p+n) and keeps the incomplete tail in the slot. For JS,
 // p may lie in the arena at arena_used_ (then units are handed over in place). Returns false
 // when the connection is gone or must not be read any further.
@@ -663,12 +783,21 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
   size_t off = 0;
   for (;;) {
     Slot& s = table_[fd];
-    if (s.flags & (kFlagDoomed | kFlagHttpLast)) {
+    if (s.flags & (kFlagDoomed | kFlagHttpLast | kFlagLinger)) {
       if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
       return false;
     }
     const Listener& L = listeners_[s.listener];
     if (off == n) break;
+    // Paused (by JS, by backpressure, or by the pipeline cap): the rest is kept in `in` and
+    // delivered when reading resumes (read_units serves a buffered unit before any recv).
+    if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe)) break;
+    const bool js = unit_to_js(s, L);
+    if (js && s.pending >= kMaxPipelined && !(s.flags & kFlagWs) && L.opt.proto == Proto::kHttp) {
+      s.flags |= kFlagPausedPipe;
+      v_.counters->pausedReads++;
+      break;
+    }
     Unit u = measure(s, L, p + off, n - off);
     if (u.status == Unit::kError) {
       if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
@@ -676,7 +805,6 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
       return false;
     }
     if (u.status == Unit::kIncomplete) break;
-    const bool js = unit_to_js(s, L);
     uint8_t* unit = p + off;
     bool placed = in_arena(unit);
     // A frame that completes a fragmented WebSocket message to JS makes deliver_ws copy the
@@ -694,7 +822,7 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
       // The batch is full: hand over what we have, then move the unparsed rest to the start
       // of the (now free) arena and go on.
       arena_used_ = size_t(unit - v_.arena);
-      if (!ensure_room(2, std::min(copy + (n - off), v_.arena_cap), kMetaPerUnit) || !live(fd, gen)) return false;
+      if (!room_or_close(fd, gen, 2, std::min(copy + (n - off), v_.arena_cap), kMetaPerUnit)) return false;
       memmove(v_.arena + arena_used_, unit, n - off);
       p = v_.arena + arena_used_;
       n -= off;
@@ -713,19 +841,54 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     Slot& s = table_[fd];
     const Listener& L = listeners_[s.listener];
     Unit u = measure(s, L, p + off, rest);
-    // Sized to the whole unit when its length is known, so the rest is read straight into it.
-    ByteBuf* b = bytebuf_new();
-    if (!b || !b->reserve(u.total_known ? u.total : rest)) {
+    // The start of one unit (its total known once its header is): `limit` lets read_units read
+    // the rest straight into the buffer, which grows as bytes come (a peer announcing a large
+    // unit gets no memory for bytes it has not sent). Whole units kept back by a pause have no
+    // limit: read_units delivers them from the buffer.
+    const bool started = u.status == Unit::kIncomplete;
+    const size_t size = started && u.total_known ? std::min(u.total, rest + kInGrowStep) : rest;
+    ByteBuf* b = bytebuf_new(&mem_bufs_);
+    if (!b || !b->reserve(size)) {
       bytebuf_free(b);
       v_.counters->errNoMemory++;
       close_conn(fd, kCloseNoMemory, ENOMEM);
       return false;
     }
     b->append(p + off, rest);
-    if (u.total_known) b->limit = u.total;
+    if (started && u.total_known) b->limit = u.total;
     s.in = b;
+    if (started && is_http(L) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut))) {
+      if (!u.total_known) {
+        // Part of a request head: it must arrive whole within header_timeout_ms (slowloris).
+        if (L.opt.header_timeout_ms && !(s.flags & kFlagHeadTimer)) {
+          s.flags |= kFlagHeadTimer;
+          timers_on_deadline(fd, L.opt.header_timeout_ms);
+        }
+      } else {
+        if (s.flags & kFlagHeadTimer) {
+          s.flags &= ~kFlagHeadTimer;
+          deadline_wheel_.disarm(fd);
+        }
+        if (!req_.expect_continue || req_.content_length == 0 || (s.flags & (kFlagContinued | kFlagExpectWait))) return true;
+        // The head is whole and asks whether to send its body: it may (a body too large was
+        // refused by measure as 413 already). Not before the answers owed for earlier requests.
+        if (s.pending == 0) return send_continue(fd, s);
+        s.flags |= kFlagExpectWait;
+      }
+    }
   }
   return true;
+}
+
+// Makes room in the batch for a unit already read from the socket; when no room can be made, the
+// connection is closed (counted in errNoRoom): dropping the unit would desynchronise the stream.
+bool Loop::room_or_close(uint32_t fd, uint32_t gen, uint32_t recs, size_t bytes, uint32_t meta) {
+  if (ensure_room(recs, bytes, meta)) return live(fd, gen);
+  if (live(fd, gen)) {
+    v_.counters->errNoRoom++;
+    close_conn(fd, kCloseNoMemory, ENOBUFS);
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,7 +919,7 @@ int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
   size_t rest = n - off;
   if (rest) {
     // The send buffer is full: keep the rest; the next EPOLLOUT edge flushes it.
-    if (!s.out) s.out = bytebuf_new();
+    if (!s.out) s.out = bytebuf_new(&mem_bufs_);
     if (!s.out || !s.out->append(p + off, rest)) {
       v_.counters->errNoMemory++;
       close_conn(fd, kCloseNoMemory, ENOMEM);
@@ -850,19 +1013,98 @@ void Loop::begin_end(uint32_t fd) {
 void Loop::finish_end(uint32_t fd) {
   Slot& s = table_[fd];
   s.flags &= ~kFlagEndPending;
-  // A protocol violator has had its error answer; a finished WebSocket close handshake needs no
-  // half-closed wait. Both close as soon as the queue is flushed.
+  // A protocol violator has had its error answer: it lingers so the peer can read it.
   if (s.flags & kFlagDoomed) {
-    close_conn(fd, kCloseProtocol, 0);
+    linger(fd);
     return;
   }
+  // A finished WebSocket close handshake needs no half-closed wait, nor a peer that ended.
   if (s.flags & (kFlagPeerEnded | kFlagWsClosing)) {
     close_conn(fd, kCloseGraceful, 0);
     return;
   }
-  // Half-close our side; the connection closes when the peer's FIN arrives (on_peer_end).
+  // Half-close our side; the connection closes when the peer's FIN arrives (on_peer_end), or
+  // after linger_ms if it never comes.
   ::shutdown(int(fd), SHUT_WR);
   s.flags |= kFlagWriteShut;
+  timers_on_deadline(fd, listeners_[s.listener].opt.linger_ms);
+}
+
+// An error close that lets the peer read why (nginx's lingering close). Closing a socket with
+// unread input makes the kernel send a reset, which can destroy the status or close frame we
+// just queued before the peer reads it. So: our side is shut (FIN after the answer), what the
+// peer still sends is read and dropped, and the connection closes at the peer's FIN, or after
+// linger_ms.
+void Loop::linger(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & kFlagPeerEnded) {
+    // Everything up to the peer's FIN was read: nothing unread, close() sends no reset.
+    close_conn(fd, linger_reason(s), 0);
+    return;
+  }
+  ::shutdown(int(fd), SHUT_WR);
+  s.flags |= kFlagWriteShut | kFlagLinger;
+  timers_on_deadline(fd, listeners_[s.listener].opt.linger_ms);
+  push_ready(fd);  // input that arrived while the connection was not read raised its edge already
+}
+
+CloseReason Loop::linger_reason(const Slot& s) const {
+  return (s.flags & kFlagHeadTimer) ? kCloseHeaderTimeout : kCloseProtocol;
+}
+
+// A native path queued `queued` bytes for this connection: past high_water it is not read again
+// until the queue is flushed (after_queue_drained), so a peer that sends without reading cannot
+// make the engine buffer answers without bound.
+void Loop::note_queue(Slot& s, const Listener& L, int64_t queued) {
+  if (queued >= 0 && uint64_t(queued) > L.opt.high_water && !(s.flags & kFlagPausedBp)) {
+    s.flags |= kFlagPausedBp;
+    v_.counters->pausedReads++;
+  }
+}
+
+// Graceful end of one connection of a closing listener. Nothing new is read from an HTTP socket;
+// requests already received are answered (respond() and read_units call drain_step as answers go
+// out); WebSocket peers get a 1001 close frame and may answer with theirs (bounded by
+// ws_close_timeout_ms); other protocols end (FIN after their queued bytes). The listener's drain
+// timeout, kept by JS, bounds everything: then close_listener(index, false) cuts the rest.
+void Loop::drain_conn(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & (kFlagEndPending | kFlagWriteShut | kFlagLinger | kFlagDoomed)) return;  // already ending
+  s.flags |= kFlagDraining;
+  if (s.flags & kFlagWs) {
+    static constexpr char kGoingAway[] = "server shutting down";
+    if (!(s.flags & kFlagWsClosing)) ws_close_frame(fd, 1001, reinterpret_cast<const uint8_t*>(kGoingAway), sizeof kGoingAway - 1);
+    return;
+  }
+  drain_step(fd);
+}
+
+// A draining connection ends once nothing it sent is left unanswered.
+void Loop::drain_step(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & (kFlagEndPending | kFlagWriteShut | kFlagLinger | kFlagDoomed)) return;
+  if (is_http(listeners_[s.listener]) && !(s.flags & kFlagWs)) {
+    if (s.pending > 0) return;  // respond() calls again after the last answer
+    if (buffered_unit(fd)) {
+      // Whole requests kept back by the pipeline cap or backpressure were received: they are
+      // delivered (read_units) and answered before the end.
+      if (!(s.flags & (kFlagPausedBp | kFlagPausedPipe | kFlagPausedJs))) push_ready(fd);
+      return;
+    }
+    // A request only partly received is not answered: the peer sees our FIN and may retry it.
+    bytebuf_free(s.in);
+    s.in = nullptr;
+  }
+  begin_end(fd);
+}
+
+// Sends 100 Continue for the request whose head was just received (RFC 9110 15.2.1); its body
+// follows. False when the connection is gone.
+bool Loop::send_continue(uint32_t fd, Slot& s) {
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  s.flags = (s.flags & ~kFlagExpectWait) | kFlagContinued;
+  v_.counters->httpContinues++;
+  return send_or_queue(fd, s, reinterpret_cast<const uint8_t*>(kContinue), sizeof kContinue - 1) >= 0;
 }
 
 void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
@@ -874,6 +1116,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
     return;
   }
   assert(s.kind == SlotKind::kConn);
+  if (s.kind != SlotKind::kConn) return;
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
   timers_on_close(fd, listeners_[index]);
@@ -893,15 +1136,14 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
     case kCloseReset: c.closedReset++; break;
     case kCloseProtocol: c.closedProtocol++; break;
     case kCloseBackpressure: c.closedBackpressure++; break;
+    case kCloseTimeout:
+    case kCloseHeaderTimeout: c.closedTimeout++; break;
     default: c.closedError++; break;
   }
   Listener& L = listeners_[index];
   L.active--;
   if (is_js(L)) emit(kRecClose, index, fd, gen, why, uint32_t(err));
-  if (L.closing && L.active == 0 && L.in_use) {
-    L.in_use = false;
-    emit(kRecListenerDrained, index, index, 0, 0, 0);
-  }
+  listener_drained_check(index);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -946,6 +1188,19 @@ void Loop::dispatch() {
   in_dispatch_ = true;
   hooks_.dispatch(hooks_.ctx, nrec_);
   in_dispatch_ = false;
+  if (drained_pending_ > 0) {
+    // JS has now been handed these drained records: their listener indices may be reused.
+    for (uint32_t i = 0; i < nrec_; ++i) {
+      const uint32_t word = v_.records[size_t(i) * kRecordWords];
+      if ((word & 0xff) != kRecListenerDrained) continue;
+      Listener& L = listeners_[word >> 16];
+      if (L.drained) {
+        L.in_use = false;
+        L.drained = false;
+        drained_pending_--;
+      }
+    }
+  }
   // The arena and the records are free again: JS was told its views die with the callback.
   nrec_ = 0;
   arena_used_ = 0;

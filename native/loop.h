@@ -73,7 +73,8 @@ enum CloseReason : uint32_t {
   kCloseProtocol = 5,     // the peer broke the protocol (bad frame, bad HTTP, WS violation)
   kCloseBackpressure = 6, // the write queue exceeded maxQueuedBytes
   kCloseNoMemory = 7,     // a buffer could not be allocated
-  kCloseTimeout = 8,      // idle timeout, or no pong to a heartbeat ping
+  kCloseTimeout = 8,      // idle timeout, no pong to a heartbeat ping, a close or FIN never answered
+  kCloseHeaderTimeout = 9,  // an HTTP request head did not arrive whole within headerTimeoutMs (408 sent)
 };
 
 // Operations JS queues in the shared ops buffer while a batch callback runs; executed by the
@@ -101,13 +102,19 @@ struct ListenOptions {
   bool allow_half_open = false;
   uint32_t max_frame = 1u << 20;          // frame payload bytes; WebSocket message bytes
   uint32_t read_budget = 256u << 10;      // bytes per connection per round
-  uint64_t high_water = 1u << 20;         // native echo pauses reading above this many queued bytes
-  uint64_t max_queued = 0;                // 0 = unbounded; above it the connection is closed
+  // Native paths (echo, frame-echo, HTTP, WebSocket echo) stop reading a connection whose queued
+  // answers exceed this many bytes, and read again once the queue is flushed.
+  uint64_t high_water = 1u << 20;
+  uint64_t max_queued = 16u << 20;        // 0 = unbounded; above it the connection is closed (backpressure)
   uint32_t max_header_bytes = 8192;       // HTTP request head
   uint32_t max_body = 1u << 20;           // HTTP Content-Length
-  uint32_t idle_timeout_ms = 0;           // 0 = none: close a connection silent this long
+  uint32_t idle_timeout_ms = 120000;      // 0 = none: close a connection silent this long
+  uint32_t header_timeout_ms = 10000;     // HTTP: a request head must arrive whole this long after its first byte (0 = none)
+  uint32_t linger_ms = 5000;              // after our FIN (end, a last response, an error): the wait for the peer's
   uint32_t ping_interval_ms = 0;          // WebSocket heartbeat: ping this often, close if no pong by the next
   uint32_t ws_close_timeout_ms = 5000;    // WebSocket: after our close frame, wait this long for the peer's
+  uint32_t max_topic_name = 256;          // bytes of a topic (room) name
+  uint32_t max_topics = 65536;            // topics alive at once in this thread's engine
   std::string static_path = "/";          // kHttpStatic: the path answered 200
   std::string static_body = "Hello, World!";
   std::string static_type = "text/plain";
@@ -115,27 +122,35 @@ struct ListenOptions {
 
 struct Listener {
   int fd = -1;          // -1 once closed
-  bool in_use = false;
+  bool in_use = false;   // the index stays taken until JS has been handed its drained record
   bool closing = false;  // stopped accepting; drained when active reaches 0
+  bool drained = false;  // the drained record was emitted; the index is freed once it is dispatched
   ListenOptions opt;
   uint64_t active = 0;
 };
 
-// A publish/subscribe topic: members are connection tags (fd | gen << 32). A member that closed
-// is dropped lazily when a publish meets its stale tag; an explicit unsubscribe removes it.
+// A publish/subscribe topic: members are connection tags (fd | gen << 32). A member leaves when
+// it unsubscribes or closes (each subscription knows its position, so leaving is O(1)); the
+// topic is freed with its last member.
 struct Topic {
-  std::string name;
+  const std::string* name = nullptr;  // the key in Loop::topic_ids_ (node-based: stable)
   std::vector<uint64_t> members;
 };
 
+// One connection's topic memberships: the topic and the member's index in Topic::members.
+struct Subscription {
+  uint32_t topic;
+  uint32_t index;
+};
+
 // Slot flags.
-enum : uint16_t {
+enum : uint32_t {
   kFlagInReady = 1 << 0,     // on the still-ready list
   kFlagPeerEnded = 1 << 1,   // read returned 0
   kFlagEndPending = 1 << 2,  // end() requested: FIN after the queue drains
   kFlagWriteShut = 1 << 3,   // FIN sent
   kFlagPausedJs = 1 << 4,    // pause() from JS
-  kFlagPausedBp = 1 << 5,    // native echo paused by its own write queue
+  kFlagPausedBp = 1 << 5,    // a native path's queued answers passed high_water: not read until flushed
   kFlagRdHup = 1 << 6,       // EPOLLRDHUP/EPOLLHUP seen: read until 0, a short read is not the end
   kFlagDrainWanted = 1 << 7, // bytes were queued: send kRecDrain when the queue empties
   kFlagDoomed = 1 << 8,      // broke the protocol: not read again, closed once JS answered what came before
@@ -144,7 +159,17 @@ enum : uint16_t {
   kFlagHttp10 = 1 << 11,     // HTTP/1.0 keep-alive client: responses say Connection: keep-alive
   kFlagPingOut = 1 << 12,    // a heartbeat ping is unanswered
   kFlagWsClosing = 1 << 13,  // we sent a close frame
+  kFlagLinger = 1 << 14,     // error close: our side is shut, input is read and dropped until the peer's FIN
+  kFlagPausedPipe = 1 << 15, // HTTP: kMaxPipelined requests unanswered; reading waits for answers
+  kFlagDraining = 1 << 16,   // its listener is closing gracefully: nothing new is read from the socket
+  kFlagContinued = 1 << 17,  // HTTP: 100 Continue sent for the request being received
+  kFlagExpectWait = 1 << 18, // HTTP: 100 Continue owed once the earlier requests are answered
+  kFlagHeadTimer = 1 << 19,  // HTTP: the deadline wheel holds this connection's header timeout
 };
+
+// HTTP requests one connection may have delivered to JS and not yet had answered; beyond it the
+// connection is not read until answers go out (the HEAD bits of Slot::topics hold exactly this many).
+constexpr uint32_t kMaxPipelined = 32;
 
 enum class SlotKind : uint8_t { kFree = 0, kListener = 1, kConn = 2, kClient = 3 };
 
@@ -154,9 +179,11 @@ struct Slot {
   uint32_t gen = 0;  // bumped at every close, so a stale id never reaches a reused fd
   SlotKind kind = SlotKind::kFree;
   uint8_t listener = 0;
-  uint16_t flags = 0;
-  uint32_t pending = 0;  // HTTP: requests delivered to JS and not yet answered
-  uint32_t topics = 0;   // WebSocket: topics subscribed (0: nothing to clean up at close)
+  uint16_t pending = 0;  // HTTP: requests delivered to JS and not yet answered (<= kMaxPipelined)
+  uint32_t flags = 0;
+  // WebSocket: topics subscribed (0: nothing to clean up at close). HTTP: one bit per pending
+  // request, oldest in bit 0, set for HEAD (its answer carries no body).
+  uint32_t topics = 0;
   ByteBuf* in = nullptr;   // partial frame/request, only while one is pending
   ByteBuf* out = nullptr;  // unsent bytes, only while some are queued
 };
@@ -197,11 +224,23 @@ struct ClientOptions {
 
 // Counts of one group, reset at the start of each measured window (ops, bytes, errors, latency)
 // or kept for the group's life (connections).
+//
+// Every message scheduled in a measured window ends in the latency histogram exactly once:
+// answered (ops; latency from its send time, or in the open loop from its scheduled time), or
+// given up, recorded at the time it had waited so far and counted by why: `dropped` (the open
+// loop could not send it before response_timeout_ms passed, or the window ended first),
+// `timed_out` (its answer was overdue by response_timeout_ms: its connection is closed), `lost`
+// (its connection closed before the answer came), `unanswered` (open loop: still in flight when
+// the window ended). The first three mean the contender fell behind: the step is flagged.
 struct ClientStats {
   uint64_t started = 0, established = 0, failed = 0, closed = 0, pending = 0, active = 0;
-  uint64_t ops = 0, bytes_in = 0, bytes_out = 0, sent = 0, dropped = 0;
+  uint64_t ops = 0, bytes_in = 0, bytes_out = 0, sent = 0, dropped = 0, timed_out = 0, lost = 0, unanswered = 0;
   uint64_t err_connect = 0, err_read = 0, err_write = 0, err_timeout = 0, err_protocol = 0, peer_closed = 0;
 };
+
+// Ring entries carry this bit once the message was recorded as given up (its answer, if it still
+// comes, is not recorded again). Times are µs of CLOCK_MONOTONIC, far below 2^63.
+constexpr uint64_t kStampGivenUp = uint64_t(1) << 63;
 
 // Per client connection (indexed by fd): send times of the messages in flight.
 struct ClientConn {
@@ -240,6 +279,11 @@ struct ClientGroup {
   bool recording = false;
   double rate = 0;                   // open loop: messages/s
   uint64_t run_t0_us = 0, open_sent = 0;
+  uint64_t window_t0_us = 0;         // start of the measured window: only messages scheduled since count
+  // Open loop: scheduled times of messages no connection could take yet (every ring full, or
+  // none ready). Sent first, with their own schedule, as answers free room; given up (recorded,
+  // counted as dropped) once older than response_timeout_ms.
+  std::deque<uint64_t> backlog;
   size_t rr = 0, hb_cursor = 0;
   uint64_t hb_last_ms = 0;
   uint64_t seq = 0;                  // establishment counter (ClientConn::index)
@@ -285,9 +329,12 @@ class Loop {
 
   // Opens a listener. Returns its index (>= 0) and sets *port to the bound port, or -errno.
   int listen(const char* host, int port, const ListenOptions& opt, int* bound_port);
-  // Stops accepting. graceful: existing connections end() and the listener reports drained;
-  // otherwise they are closed at once. Returns false for an unknown index.
-  bool close_listener(int index, bool graceful);
+  // Stops accepting. graceful: each connection is drained (what it sent is answered, WebSocket
+  // peers get 1001, queued bytes go out, then it ends) and the listener reports drained when the
+  // last is gone; otherwise they are closed at once (a second, forced call cuts what a graceful
+  // drain left). Returns the number of connections closed at once (counted in drainCut), or -1
+  // for an unknown index.
+  int64_t close_listener(int index, bool graceful);
 
   // Writes bytes, queueing what the socket does not take. Returns the connection's queued
   // byte count after the write, or -1 for a stale/closed id, -2 after end().
@@ -313,8 +360,12 @@ class Loop {
   // Starts the close handshake with code and reason; the connection closes when the peer answers
   // or after its own close frame. False for a stale id.
   bool ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n);
-  // Adds a WebSocket connection to a topic (idempotent). False for a stale id.
-  bool subscribe(uint32_t fd, uint32_t gen, std::string_view topic);
+  // Adds a WebSocket connection to a topic (idempotent). 1 on success; 0 for a stale id or a
+  // connection that is not a WebSocket; kTopicNameTooLong / kTooManyTopics when its listener's
+  // bounds refuse it.
+  static constexpr int kTopicNameTooLong = -1;
+  static constexpr int kTooManyTopics = -2;
+  int subscribe(uint32_t fd, uint32_t gen, std::string_view topic);
   // Removes it. False for a stale id or when it was not subscribed.
   bool unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic);
   // Sends one message to every member of a topic natively; returns the number of deliveries.
@@ -341,6 +392,9 @@ class Loop {
   bool live(uint32_t fd, uint32_t gen) const;
   // Executes the ops JS queued so far (JS calls it when its ops buffer fills mid-callback).
   void run_ops();
+  // Refreshes counters.engineBytes (everything the engine holds, counted in malloc chunks) and
+  // counters.topics. Called when JS reads the counters, not every round: it walks the topics.
+  void account_memory();
 
  private:
   static void on_poll(uv_poll_t* h, int status, int events);
@@ -374,12 +428,25 @@ class Loop {
   bool ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, size_t n, bool in_arena);
   bool ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool in_arena);
   void http_fail(uint32_t fd, uint16_t status, const char* reason);
+  bool send_continue(uint32_t fd, Slot& s);
+  void note_queue(Slot& s, const Listener& L, int64_t queued);
+  bool buffered_unit(uint32_t fd);
+  void drain_conn(uint32_t fd);
+  void drain_step(uint32_t fd);
+  void linger(uint32_t fd);
+  void read_discard(uint32_t fd);
+  CloseReason linger_reason(const Slot& s) const;
+  bool room_or_close(uint32_t fd, uint32_t gen, uint32_t recs, size_t bytes, uint32_t meta);
+  void listener_drained_check(uint8_t index);
+  bool ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, size_t n);
   void ws_fail(uint32_t fd, uint16_t code, const char* reason);
   bool send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n);
   bool static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req);
   uint32_t write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len);
   void drop_subscriptions(uint32_t fd);
-  uint32_t topic_id(std::string_view name, bool create);
+  uint32_t topic_id(std::string_view name);
+  uint32_t topic_create(std::string_view name);
+  void topic_leave(uint32_t topic, uint32_t index);
 
   // Client side (loop_client.cc).
   void client_event(uint32_t fd, uint32_t events);
@@ -390,8 +457,12 @@ class Loop {
   void read_client(uint32_t fd);
   bool client_bytes(uint32_t fd, uint8_t* p, size_t n);
   bool client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);
-  void client_answer(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t sent_us);
+  bool client_answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us);
   bool client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track);
+  void client_open_pump(ClientGroup& G);
+  void client_give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter);
+  void client_give_up_backlog(ClientGroup& G, uint64_t older_than_us);
+  uint64_t client_give_up_ring(ClientGroup& G, ClientConn& c, uint64_t now, uint64_t* counter);
   void client_kick(uint32_t fd, ClientGroup& G);
   void close_client(uint32_t fd, bool peer_closed);
   bool live_client(uint32_t fd, uint32_t gen) const;
@@ -409,6 +480,7 @@ class Loop {
   void timers_on_activity(uint32_t fd, const Listener& L);
   void timers_on_close(uint32_t fd, const Listener& L);
   void timers_on_ws_closing(uint32_t fd, const Listener& L);
+  void timers_on_deadline(uint32_t fd, uint32_t ms);
   uint64_t publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
@@ -431,10 +503,8 @@ class Loop {
     return L.opt.proto == Proto::kFrame || L.opt.proto == Proto::kHttp;
   }
   void update_activity();
-  // Refreshes counters.engineBytes: what the engine itself holds (slots, wheels, client state,
-  // topic members, queued bytes). Its own accounting, exact, beside the RSS the kernel reports.
-  void account_memory();
   Slot* slot_for(uint32_t fd, uint32_t gen);
+  bool is_http(const Listener& L) const { return L.opt.proto == Proto::kHttp || L.opt.proto == Proto::kHttpStatic; }
   bool grow_table(size_t fd);
   // Whether JS hears of this listener's connections (open/close/end/drain records).
   bool is_js(const Listener& L) const {
@@ -472,14 +542,20 @@ class Loop {
     const char* reason;
   };
   std::vector<Doom> doomed_;          // protocol violators to fail after the current batch
-  std::vector<Topic> topics_;
+  std::vector<Topic> topics_;                  // indexed by topic id; a freed id goes on free_topics_
+  std::vector<uint32_t> free_topics_;
+  uint64_t live_topics_ = 0;
   std::unordered_map<std::string, uint32_t> topic_ids_;
-  std::unordered_map<uint32_t, std::vector<uint32_t>> subs_;  // fd -> topic ids (only subscribed fds)
+  std::unordered_map<uint32_t, std::vector<Subscription>> subs_;  // fd -> memberships (only subscribed fds)
+  int64_t mem_bufs_ = 0;               // heap bytes of every ByteBuf the engine holds (ByteBuf::acct)
+  uint32_t drained_pending_ = 0;       // drained records emitted whose index is not yet free
   std::unordered_map<uint32_t, WsFragments> frags_;           // fd -> message in reassembly
   http::Request req_;                 // the request measure() parsed last (one at a time)
   http::DateCache date_;
   TimerWheel idle_wheel_{50, 4096, 0};  // 50 ms ticks; longer timeouts are relinked lazily
-  TimerWheel ping_wheel_{50, 4096, 1};
+  // One deadline per connection, whose meaning its state gives: the WebSocket heartbeat, the wait
+  // for the peer's close frame, the wait for its FIN after ours (lingering), an HTTP head timeout.
+  TimerWheel deadline_wheel_{50, 4096, 1};
   uv_timer_t* timer_ = nullptr;
   uv_timer_t* ctimer_ = nullptr;      // connector pacing: ramps, open loop, heartbeats, timeouts
   uint64_t ctimer_interval_ = 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -110,6 +111,8 @@ bool Loop::client_ramp(int g, uint64_t target, double rate) {
 bool Loop::client_run(int g, LoadMode mode, double rate) {
   if (!client(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
+  // Messages the previous open loop had scheduled and could not send end here, counted.
+  client_give_up_backlog(G, UINT64_MAX);
   G.mode = mode;
   G.rate = rate;
   G.running = mode == LoadMode::kClosed || mode == LoadMode::kOpen;
@@ -139,12 +142,24 @@ bool Loop::client_reset(int g) {
   G.st.active = keep.active;
   G.hist.reset();
   G.recording = true;
+  G.window_t0_us = now_us();
   return true;
 }
 
 bool Loop::client_stop(int g) {
   if (!client(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
+  if (G.recording && G.running && G.mode == LoadMode::kOpen) {
+    // The window ends: every message the open loop scheduled in it still has to reach the
+    // record. Those never sent are dropped; those in flight are recorded at what they waited so
+    // far (a stalled contender's last messages are its worst, and must not vanish).
+    client_give_up_backlog(G, UINT64_MAX);
+    const uint64_t now = now_us();
+    for (uint64_t t : G.members) {
+      const uint32_t fd = uint32_t(t);
+      if (live_client(fd, uint32_t(t >> 32))) client_give_up_ring(G, cconn_[fd], now, &G.st.unanswered);
+    }
+  }
   G.running = false;
   G.recording = false;
   update_client_timer();
@@ -362,10 +377,9 @@ bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stam
       c.ring_cap = want;
       c.ring_head = 0;
     }
-    if (c.ring_count == c.ring_cap) {
-      G.st.dropped++;
-      return true;
-    }
+    // Callers check for room first (the open loop keeps what does not fit in its backlog).
+    assert(c.ring_count < c.ring_cap);
+    if (c.ring_count == c.ring_cap) return true;
     c.ring[(c.ring_head + c.ring_count) % c.ring_cap] = stamp_us;
     c.ring_count++;
   }
@@ -485,8 +499,7 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
         uint64_t sent = c.ring[c.ring_head];
         c.ring_head = (c.ring_head + 1) % c.ring_cap;
         c.ring_count--;
-        client_answer(fd, G, c, sent);
-        if (!live_client(fd, gen)) return false;
+        if (!client_answer(fd, G, sent)) return false;
       }
     }
     return true;
@@ -519,7 +532,7 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
       s2.in = nullptr;
     }
   } else if (off < m) {
-    s2.in = bytebuf_new();
+    s2.in = bytebuf_new(&mem_bufs_);
     if (!s2.in || !s2.in->append(q + off, m - off)) {
       close_client(fd, false);
       return false;
@@ -530,8 +543,13 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
 
 // One HTTP response or WebSocket frame (or the handshake answer). *used = its length, 0 when
 // incomplete. Returns false when the connection was closed.
+//
+// An answer can close the connection (the closed loop's next send fails, and close_client frees
+// the slot, its buffers and its ring): after client_ready and client_answer the connection is
+// checked before anything else is parsed, and false goes back so client_bytes stops at once.
 bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used) {
   ClientConn& c = cconn_[fd];
+  const uint32_t gen = table_[fd].gen;
   *used = 0;
   auto bad = [&]() {
     G.st.err_protocol++;
@@ -547,15 +565,14 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
     if (c.state == kHandshake) {
       if (r.status != 101) return bad();
       client_ready(fd);
-      return true;
+      return live_client(fd, gen);
     }
     if (r.status < 200 || r.status > 299) G.st.err_protocol++;
     if (c.ring_count == 0) return bad();
     uint64_t sent = c.ring[c.ring_head];
     c.ring_head = (c.ring_head + 1) % c.ring_cap;
     c.ring_count--;
-    client_answer(fd, G, c, sent);
-    return true;
+    return client_answer(fd, G, sent);
   }
   // WebSocket frames from the server are unmasked.
   ws::FrameHeader h;
@@ -586,32 +603,108 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
         if (h.payload_len < 8) return bad();
         uint64_t stamp;
         memcpy(&stamp, pl, 8);
-        client_answer(fd, G, c, stamp);
-        return true;
+        return client_answer(fd, G, stamp & ~kStampGivenUp);
       }
       if (c.ring_count == 0) return bad();
       uint64_t sent = c.ring[c.ring_head];
       c.ring_head = (c.ring_head + 1) % c.ring_cap;
       c.ring_count--;
-      client_answer(fd, G, c, sent);
-      return true;
+      return client_answer(fd, G, sent);
     }
     default:
       return bad();
   }
 }
 
-void Loop::client_answer(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t sent_us) {
-  if (G.recording) {
+// One answer arrived for the message stamped stamp_us (its send time, or in the open loop its
+// scheduled time). It is recorded once, if it was scheduled inside the measured window and not
+// already given up; then the closed loop sends the next, and the open loop sends the oldest
+// message its backlog holds. Returns false when that send closed the connection: the caller
+// must not touch it again.
+bool Loop::client_answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us) {
+  const uint32_t gen = table_[fd].gen;
+  if (G.recording && !(stamp_us & kStampGivenUp) && stamp_us >= G.window_t0_us) {
     uint64_t now = now_us();
-    G.hist.record(now > sent_us ? now - sent_us : 1);
+    G.hist.record(now > stamp_us ? now - stamp_us : 1);
     G.st.ops++;
   }
-  if (G.running && G.mode == LoadMode::kClosed) client_send(fd, G, c, now_us(), true);
+  if (!G.running) return true;
+  if (G.mode == LoadMode::kClosed) {
+    client_send(fd, G, cconn_[fd], now_us(), true);
+  } else if (G.mode == LoadMode::kOpen && !G.backlog.empty() && G.opt.proto != ClientProto::kWsBroadcast) {
+    const uint64_t intended = G.backlog.front();
+    G.backlog.pop_front();
+    client_send(fd, G, cconn_[fd], intended, true);
+  }
+  return live_client(fd, gen);
+}
+
+// Records a message that will get no answer at the time it waited so far (at least 1 µs), if it
+// was scheduled inside the measured window, and counts it in *counter.
+void Loop::client_give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter) {
+  if (!G.recording || (stamp_us & kStampGivenUp) || stamp_us < G.window_t0_us) return;
+  G.hist.record(now > stamp_us ? now - stamp_us : 1);
+  (*counter)++;
+}
+
+// Gives up the open loop's backlogged messages scheduled before older_than_us (all of them with
+// UINT64_MAX), as dropped.
+void Loop::client_give_up_backlog(ClientGroup& G, uint64_t older_than_us) {
+  if (G.backlog.empty()) return;
+  const uint64_t now = now_us();
+  while (!G.backlog.empty() && G.backlog.front() < older_than_us) {
+    client_give_up(G, G.backlog.front(), now, &G.st.dropped);
+    G.backlog.pop_front();
+  }
+}
+
+// Gives up every message still in flight on one connection (each is marked, so an answer that
+// comes later is not recorded again); returns how many were newly given up.
+uint64_t Loop::client_give_up_ring(ClientGroup& G, ClientConn& c, uint64_t now, uint64_t* counter) {
+  uint64_t n = 0;
+  for (uint32_t k = 0; k < c.ring_count; ++k) {
+    uint64_t& e = c.ring[(c.ring_head + k) % c.ring_cap];
+    if (e & kStampGivenUp) continue;
+    const uint64_t before = *counter;
+    client_give_up(G, e, now, counter);
+    n += *counter - before;
+    e |= kStampGivenUp;
+  }
+  return n;
+}
+
+// Open loop: sends backlogged messages (oldest first, each with its own scheduled time) round
+// robin to ready connections with room in their ring. Gives up the sweep after a run of
+// connections without room (the answers that free room send the rest, see client_answer).
+void Loop::client_open_pump(ClientGroup& G) {
+  const bool track = G.opt.proto != ClientProto::kWsBroadcast;
+  const uint32_t room = std::max(G.opt.depth, kOpenRing);  // what client_send sizes an open-loop ring to
+  std::vector<uint64_t>& who = track ? G.members : G.pubs;
+  const size_t miss_cap = std::min<size_t>(who.size(), 64);
+  size_t misses = 0;
+  uint64_t budget = kMaxOpenPerTick;
+  while (!G.backlog.empty() && !who.empty() && budget && misses < miss_cap) {
+    const uint64_t tag = who[G.rr++ % who.size()];
+    const uint32_t fd = uint32_t(tag);
+    if (!live_client(fd, uint32_t(tag >> 32)) || cconn_[fd].state != kReady ||
+        (track && cconn_[fd].ring_count >= room)) {
+      misses++;
+      continue;
+    }
+    misses = 0;
+    budget--;
+    const uint64_t intended = G.backlog.front();
+    G.backlog.pop_front();
+    client_send(fd, G, cconn_[fd], intended, track);
+  }
 }
 
 void Loop::close_client(uint32_t fd, bool peer_closed) {
   Slot& s = table_[fd];
+  // Every path that can close checks liveness before it closes; a second close of one fd could
+  // hit a reused fd and would corrupt the counts (pending, active, open fds) that end a run.
+  assert(s.kind == SlotKind::kClient);
+  if (s.kind != SlotKind::kClient) return;
   ClientGroup& G = groups_[s.listener];
   ClientConn& c = cconn_[fd];
   if (c.state != kReady) {
@@ -619,6 +712,8 @@ void Loop::close_client(uint32_t fd, bool peer_closed) {
     G.st.pending--;
     G.st.failed++;
   } else {
+    // Messages it still owed answers for end in the record as lost.
+    if (c.ring_count) client_give_up_ring(G, c, now_us(), &G.st.lost);
     // Swap-remove from the member list, keeping the moved member's index right.
     uint64_t last = G.members.back();
     G.members[c.member] = last;
@@ -653,7 +748,8 @@ void Loop::update_client_timer() {
   uint64_t interval = 50;
   for (const ClientGroup& G : groups_) {
     if (!G.in_use) continue;
-    if (G.attempts_left || G.st.pending || !G.members.empty()) any = true;
+    // An open loop keeps its schedule with no connection left: those messages are dropped.
+    if (G.attempts_left || G.st.pending || !G.members.empty() || (G.running && G.mode == LoadMode::kOpen)) any = true;
     if ((G.running && G.mode == LoadMode::kOpen) || (G.opt.heartbeat_ms && !G.members.empty())) interval = 1;
     // A paced ramp ticks about every 4 connects (1..10 ms): a slow ramp in each of many driver
     // processes would otherwise wake every one of them 1000 times a second for nothing.
@@ -724,22 +820,28 @@ void Loop::client_tick() {
       }
     }
     // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
+    // Due messages join the backlog's tail (nothing overtakes a message that waits), the backlog
+    // goes out to connections with room, and what waited longer than the response timeout is
+    // given up: recorded at its wait and counted as dropped.
     if (G.running && G.mode == LoadMode::kOpen && G.rate > 0) {
-      std::vector<uint64_t>& who = G.opt.proto == ClientProto::kWsBroadcast ? G.pubs : G.members;
       const uint64_t t = now_us();
-      uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
-      uint64_t budget = kMaxOpenPerTick;
-      while (G.open_sent < due && !who.empty() && budget--) {
-        uint64_t intended = G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate);
-        uint64_t tag = who[G.rr++ % who.size()];
-        uint32_t fd = uint32_t(tag);
-        G.open_sent++;
-        if (!live_client(fd, uint32_t(tag >> 32)) || cconn_[fd].state != kReady) {
-          G.st.dropped++;
-          continue;
+      const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
+      // A tick never schedules more than kMaxOpenPerTick; a schedule that far behind skips ahead
+      // and the skipped messages are given up as dropped (the driver itself could not keep up).
+      if (due > G.open_sent + kMaxOpenPerTick) {
+        const uint64_t skip = due - G.open_sent - kMaxOpenPerTick;
+        for (uint64_t k = 0; k < skip && G.recording; ++k) {
+          client_give_up(G, G.run_t0_us + uint64_t(double(G.open_sent + k) * 1e6 / G.rate), t, &G.st.dropped);
         }
-        client_send(fd, G, cconn_[fd], intended, G.opt.proto != ClientProto::kWsBroadcast);
+        G.open_sent += skip;
       }
+      while (G.open_sent < due) {
+        G.backlog.push_back(G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate));
+        G.open_sent++;
+      }
+      client_open_pump(G);
+      const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
+      if (t > limit) client_give_up_backlog(G, t - limit);
     }
     // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
     if (G.opt.heartbeat_ms && !G.running && G.mode != LoadMode::kStall && !G.members.empty() && now_ms > G.hb_last_ms) {
@@ -764,7 +866,8 @@ void Loop::client_tick() {
         if (bn) send_or_queue(fd, table_[fd], beat, bn);
       }
     }
-    // Answers overdue by response_timeout_ms close their connection, counted (every 100 ms).
+    // Answers overdue by response_timeout_ms close their connection, counted (every 100 ms); the
+    // messages it owed are recorded at their wait and counted as timed out.
     if (now_ms - last_timeout_scan_ms_ >= 100 && !G.members.empty()) {
       const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
       const uint64_t t = now_us();
@@ -772,9 +875,10 @@ void Loop::client_tick() {
       for (uint64_t tag : m) {
         uint32_t fd = uint32_t(tag);
         if (!live_client(fd, uint32_t(tag >> 32))) continue;
-        const ClientConn& c = cconn_[fd];
-        if (c.ring_count && t > c.ring[c.ring_head] + limit) {
+        ClientConn& c = cconn_[fd];
+        if (c.ring_count && t > (c.ring[c.ring_head] & ~kStampGivenUp) + limit) {
           G.st.err_timeout++;
+          client_give_up_ring(G, c, t, &G.st.timed_out);
           close_client(fd, false);
         }
       }

@@ -83,7 +83,7 @@ bool Loop::deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
   switch (L.opt.proto) {
     case Proto::kFrame: {
       if (!placed) {
-        if (!ensure_room(1, total, 0) || !live(fd, gen)) return false;
+        if (!room_or_close(fd, gen, 1, total, 0)) return false;
         memcpy(v_.arena + arena_used_, p, total);
         p = v_.arena + arena_used_;
         arena_used_ += total;
@@ -96,10 +96,7 @@ bool Loop::deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
       v_.counters->framesIn++;
       int64_t q = send_or_queue(fd, s, p, total);
       if (q < 0) return false;
-      if (uint64_t(q) > L.opt.high_water && !(s.flags & kFlagPausedBp)) {
-        s.flags |= kFlagPausedBp;
-        v_.counters->pausedReads++;
-      }
+      note_queue(s, L, q);
       return true;
     }
     case Proto::kHttp:
@@ -142,6 +139,9 @@ bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
   const Listener& L = listeners_[s.listener];
   if (s.flags & (kFlagEndPending | kFlagWriteShut)) return true;  // bytes after the last response (see measure)
   v_.counters->httpRequests++;
+  // The request is whole: its head timer (if any) and its 100-continue state are done.
+  if (s.flags & kFlagHeadTimer) deadline_wheel_.disarm(fd);
+  s.flags &= ~(kFlagHeadTimer | kFlagContinued | kFlagExpectWait);
   if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) {
     // The 101 would overtake answers JS still owes, and a WebSocket connection takes no HTTP
     // answers at all: an upgrade pipelined behind unanswered requests is refused after them.
@@ -160,7 +160,7 @@ bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
     // The request arrived through the slot's pending buffer: JS needs it in the arena. req_
     // holds offsets relative to the request start, so it stays valid after the copy.
     http::Request keep = req_;
-    if (!ensure_room(1, total, words) || !live(fd, gen)) return false;
+    if (!room_or_close(fd, gen, 1, total, words)) return false;
     memcpy(v_.arena + arena_used_, p, total);
     p = v_.arena + arena_used_;
     arena_used_ += total;
@@ -205,7 +205,9 @@ bool Loop::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t
     len += body.size();
   }
   v_.counters->httpResponses++;
-  if (send_or_queue(fd, s, resp_.data(), len) < 0) return false;
+  const int64_t q = send_or_queue(fd, s, resp_.data(), len);
+  if (q < 0) return false;
+  note_queue(s, L, q);
   if (!keep) {
     // The rest of the connection is the wait for the peer's FIN: reading goes on (and drops
     // what arrives, see measure) so that FIN is seen and the connection closes.
@@ -244,14 +246,18 @@ bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* he
     return false;
   }
   Slot& s = table_[fd];
-  if (s.pending == 0 || (s.flags & kFlagWs)) return false;
+  // A 1xx is not an answer (the request would still be owed one); 101 belongs to the upgrade.
+  if (s.pending == 0 || (s.flags & kFlagWs) || status < 200) return false;
   s.pending--;
   // A HEAD answer keeps the Content-Length of the body it would have had, without the body
-  // (RFC 9110 9.3.2).
+  // (RFC 9110 9.3.2); 204 and 304 never carry a body (RFC 9110 6.4.1), and 204 no length.
   const bool head = s.topics & 1u;
   s.topics >>= 1;
-  const size_t send_len = head ? 0 : blen;
-  const bool last = (s.flags & kFlagHttpLast) && s.pending == 0;
+  const bool no_body = head || status == 204 || status == 304;
+  const size_t send_len = no_body ? 0 : blen;
+  // The connection ends after this answer if the request asked to close, or if the listener is
+  // draining and nothing else it received waits for an answer.
+  const bool last = s.pending == 0 && ((s.flags & kFlagHttpLast) || ((s.flags & kFlagDraining) && !buffered_unit(fd)));
   std::string extra(reinterpret_cast<const char*>(headers), hlen);
   if ((s.flags & kFlagHttp10) && !last) extra += "Connection: keep-alive\r\n";
   resp_.resize(512 + hlen + send_len);
@@ -260,7 +266,9 @@ bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* he
   if (hn == 0) return false;
   if (send_len) memcpy(resp_.data() + hn, body, send_len);
   v_.counters->httpResponses++;
-  if (send_or_queue(fd, s, resp_.data(), hn + send_len) < 0) return true;
+  const int64_t q = send_or_queue(fd, s, resp_.data(), hn + send_len);
+  if (q < 0) return true;
+  note_queue(s, listeners_[s.listener], q);
   if ((s.flags & kFlagDoomed) && s.pending == 0) {
     // A bad request followed the ones now all answered: its error goes out now (see http_fail).
     const uint64_t tag = tag_of(fd, gen);
@@ -279,7 +287,19 @@ bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* he
     s.flags &= ~kFlagHttpLast;
     begin_end(fd);
     if (live(fd, gen) && !(table_[fd].flags & kFlagPeerEnded)) push_ready(fd);
+    update_activity();
+    return true;
   }
+  if ((s.flags & kFlagExpectWait) && s.pending == 0) {
+    // The request after these asked for 100 Continue; it may send its body now.
+    if (!send_continue(fd, s) || !live(fd, gen)) return true;
+  }
+  if ((s.flags & kFlagPausedPipe) && s.pending < kMaxPipelined) {
+    // Below the pipeline cap again: the requests kept back are delivered next round.
+    s.flags &= ~kFlagPausedPipe;
+    push_ready(fd);
+  }
+  if ((s.flags & kFlagDraining) && s.pending == 0) drain_step(fd);
   update_activity();
   return true;
 }
@@ -299,10 +319,24 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
   ws::accept_key(p + req_.ws_key.off, req_.ws_key.len, accept);
   char resp[256];
   size_t rn = ws::write_upgrade_response(resp, sizeof resp, accept);
+  if (L.opt.ws == WsMode::kBroadcast) {
+    // The room is checked before the 101: a name its bounds refuse gets a clear HTTP answer.
+    const std::string room = http::decode_query_value(query_param(p, req_, "room"));
+    if (room.size() > L.opt.max_topic_name) {
+      v_.counters->topicRefusals++;
+      fail_unit(fd, gen, 414, "room name too long");
+      return false;
+    }
+    if (!room.empty() && topic_id(room) == UINT32_MAX && live_topics_ >= L.opt.max_topics) {
+      v_.counters->topicRefusals++;
+      fail_unit(fd, gen, 503, "too many rooms");
+      return false;
+    }
+  }
   s.flags |= kFlagWs;
   v_.counters->wsUpgrades++;
   if (send_or_queue(fd, s, reinterpret_cast<uint8_t*>(resp), rn) < 0) return false;
-  if (L.opt.ping_interval_ms) ping_wheel_.arm(fd, uv_now(uv_), L.opt.ping_interval_ms);
+  if (L.opt.ping_interval_ms) timers_on_deadline(fd, L.opt.ping_interval_ms);
   switch (L.opt.ws) {
     case WsMode::kBroadcast: {
       const std::string room = http::decode_query_value(query_param(p, req_, "room"));
@@ -315,7 +349,7 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
       const size_t head = req_.header_bytes;
       if (!placed) {
         http::Request keep = req_;
-        if (!ensure_room(1, head, words) || !live(fd, gen)) return false;
+        if (!room_or_close(fd, gen, 1, head, words)) return false;
         memcpy(v_.arena + arena_used_, p, head);
         p = v_.arena + arena_used_;
         arena_used_ += head;
@@ -400,6 +434,7 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       if (frags_.count(fd)) return fail(ws::kCloseProtocolError, "new message before the fragmented one ended");
       if (!h.fin) {
         WsFragments& f = frags_[fd];
+        f.buf.acct = &mem_bufs_;
         f.opcode = h.opcode;
         if (!f.buf.append(pl, n)) return fail(1011, "out of memory");
         ws::Utf8State st{0};
@@ -426,6 +461,10 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       f.buf = ByteBuf{};  // the bytes are msg's now, whatever erasing the entry frees
       uint8_t opcode = f.opcode;
       frags_.erase(it);
+      struct Release {
+        ByteBuf& b;
+        ~Release() { b.release(); }
+      } release{msg};
       v_.counters->wsMessagesIn++;
       bool ok;
       if (L.opt.ws == WsMode::kJs && placed) {
@@ -434,7 +473,6 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
         // is copied only into room free without one: deliver_units keeps the whole window below
         // arena_used_ and hands the batch over first when the room after it is too small.
         if (!deferred_.empty() || nrec_ >= v_.record_cap || v_.arena_cap - arena_used_ < msg.size()) {
-          free(msg.data);
           return fail(ws::kCloseTooBig, "message does not fit the receive arena");
         }
         uint8_t* at = v_.arena + arena_used_;
@@ -444,7 +482,6 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       } else {
         ok = ws_message(fd, gen, opcode, msg.data + msg.head, msg.size(), false);
       }
-      free(msg.data);
       return ok;
     }
     default:
@@ -458,7 +495,7 @@ bool Loop::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, siz
   switch (L.opt.ws) {
     case WsMode::kJs:
       if (!placed) {
-        if (!ensure_room(1, n, 0) || !live(fd, gen)) return false;
+        if (!room_or_close(fd, gen, 1, n, 0)) return false;
         if (n) memcpy(v_.arena + arena_used_, p, n);
         p = v_.arena + arena_used_;
         arena_used_ += n;
@@ -466,10 +503,12 @@ bool Loop::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, siz
       emit(kRecWsMessage | (uint32_t(opcode) << 8), table_[fd].listener, fd, gen, uint32_t(p - v_.arena), uint32_t(n));
       return live(fd, gen);
     case WsMode::kEcho:
-      return send_ws_frame(fd, s, opcode, p, n);
+      if (!send_ws_frame(fd, s, opcode, p, n) || !live(fd, gen)) return false;
+      note_queue(table_[fd], L, s.out ? int64_t(s.out->size()) : 0);
+      return true;
     case WsMode::kBroadcast: {
       auto it = subs_.find(fd);
-      if (it != subs_.end() && !it->second.empty()) publish_id(it->second.front(), opcode, p, n);
+      if (it != subs_.end() && !it->second.empty()) publish_id(it->second.front().topic, opcode, p, n);
       else v_.counters->wsProtocolErrors++;
       return live(fd, gen);
     }
@@ -497,76 +536,145 @@ bool Loop::ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* rea
   }
   Slot& s = table_[fd];
   if (!(s.flags & kFlagWs)) return false;
-  if (s.flags & kFlagWsClosing) return true;
+  if (!(s.flags & kFlagWsClosing)) ws_close_frame(fd, code, reason, n);
+  update_activity();
+  return true;
+}
+
+// Sends our close frame (code, reason cut to 123 bytes) and starts the wait for the peer's.
+// False when the connection is gone.
+bool Loop::ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, size_t n) {
+  Slot& s = table_[fd];
+  const uint32_t gen = s.gen;
   uint8_t payload[125];
   n = std::min(n, sizeof payload - 2);
   payload[0] = uint8_t(code >> 8);
   payload[1] = uint8_t(code);
   if (n) memcpy(payload + 2, reason, n);
   s.flags |= kFlagWsClosing;
-  if (send_ws_frame(fd, s, ws::kClose, payload, 2 + n) && live(fd, gen)) timers_on_ws_closing(fd, listeners_[table_[fd].listener]);
-  update_activity();
+  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + n) || !live(fd, gen)) return false;
+  timers_on_ws_closing(fd, listeners_[table_[fd].listener]);
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Topics
+//
+// A topic lives while it has members: created by its first subscribe, freed (name, member list,
+// id) when its last member unsubscribes or closes. Each subscription records its index in the
+// topic's member list, so leaving is a swap-remove, O(1), and a publish meets no stale members.
 
-uint32_t Loop::topic_id(std::string_view name, bool create) {
+uint32_t Loop::topic_id(std::string_view name) {
   auto it = topic_ids_.find(std::string(name));
-  if (it != topic_ids_.end()) return it->second;
-  if (!create) return UINT32_MAX;
-  uint32_t id = uint32_t(topics_.size());
-  topics_.push_back(Topic{std::string(name), {}});
-  topic_ids_.emplace(std::string(name), id);
+  return it == topic_ids_.end() ? UINT32_MAX : it->second;
+}
+
+uint32_t Loop::topic_create(std::string_view name) {
+  uint32_t id;
+  if (!free_topics_.empty()) {
+    id = free_topics_.back();
+    free_topics_.pop_back();
+  } else {
+    id = uint32_t(topics_.size());
+    topics_.emplace_back();
+  }
+  auto [it, added] = topic_ids_.emplace(std::string(name), id);
+  topics_[id].name = &it->first;
+  live_topics_++;
   return id;
 }
 
-bool Loop::subscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
-  if (!live(fd, gen) || !(table_[fd].flags & kFlagWs)) return false;
-  uint32_t id = topic_id(topic, true);
-  std::vector<uint32_t>& mine = subs_[fd];
-  if (std::find(mine.begin(), mine.end(), id) != mine.end()) return true;
-  mine.push_back(id);
-  topics_[id].members.push_back(tag_of(fd, gen));
+// Removes member `index` of topic `id` (swap-remove, fixing the moved member's subscription) and
+// frees the topic when it was the last.
+void Loop::topic_leave(uint32_t id, uint32_t index) {
+  Topic& t = topics_[id];
+  const uint64_t moved = t.members.back();
+  t.members[index] = moved;
+  t.members.pop_back();
+  if (index < t.members.size()) {
+    auto it = subs_.find(uint32_t(moved));
+    if (it != subs_.end()) {
+      for (Subscription& sub : it->second) {
+        if (sub.topic == id) {
+          sub.index = index;
+          break;
+        }
+      }
+    }
+  }
+  if (t.members.empty()) {
+    topic_ids_.erase(*t.name);
+    t = Topic{};  // also releases the member list's memory
+    free_topics_.push_back(id);
+    live_topics_--;
+  }
+}
+
+int Loop::subscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
+  if (!live(fd, gen) || !(table_[fd].flags & kFlagWs)) return 0;
+  const ListenOptions& o = listeners_[table_[fd].listener].opt;
+  if (topic.size() > o.max_topic_name) {
+    v_.counters->topicRefusals++;
+    return kTopicNameTooLong;
+  }
+  uint32_t id = topic_id(topic);
+  if (id != UINT32_MAX) {
+    auto mine = subs_.find(fd);
+    if (mine != subs_.end()) {
+      for (const Subscription& sub : mine->second)
+        if (sub.topic == id) return 1;
+    }
+  } else {
+    if (live_topics_ >= o.max_topics) {
+      v_.counters->topicRefusals++;
+      return kTooManyTopics;
+    }
+    id = topic_create(topic);
+  }
+  std::vector<uint64_t>& members = topics_[id].members;
+  subs_[fd].push_back(Subscription{id, uint32_t(members.size())});
+  members.push_back(tag_of(fd, gen));
   table_[fd].topics++;
-  return true;
+  return 1;
 }
 
 bool Loop::unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
   if (!live(fd, gen)) return false;
-  uint32_t id = topic_id(topic, false);
+  const uint32_t id = topic_id(topic);
   auto it = subs_.find(fd);
   if (id == UINT32_MAX || it == subs_.end()) return false;
-  auto pos = std::find(it->second.begin(), it->second.end(), id);
-  if (pos == it->second.end()) return false;
-  it->second.erase(pos);
-  if (it->second.empty()) subs_.erase(it);
+  std::vector<Subscription>& mine = it->second;
+  auto pos = std::find_if(mine.begin(), mine.end(), [id](const Subscription& sub) { return sub.topic == id; });
+  if (pos == mine.end()) return false;
+  const uint32_t index = pos->index;
+  *pos = mine.back();
+  mine.pop_back();
+  if (mine.empty()) subs_.erase(it);
   table_[fd].topics--;
-  // Explicit unsubscribes are rare; a linear removal keeps publish free of membership checks.
-  std::vector<uint64_t>& m = topics_[id].members;
-  auto mp = std::find(m.begin(), m.end(), tag_of(fd, gen));
-  if (mp != m.end()) {
-    *mp = m.back();
-    m.pop_back();
-  }
+  topic_leave(id, index);
   return true;
 }
 
 void Loop::drop_subscriptions(uint32_t fd) {
-  // Topic member lists are pruned lazily: a publish that meets this stale tag drops it.
-  if (table_[fd].topics) subs_.erase(fd);
+  if (table_[fd].topics) {
+    auto it = subs_.find(fd);
+    if (it != subs_.end()) {
+      // Taken out of the map first: topic_leave fixes the subscriptions of the members it moves,
+      // and must not find this closing connection's own list meanwhile.
+      std::vector<Subscription> mine = std::move(it->second);
+      subs_.erase(it);
+      for (const Subscription& sub : mine) topic_leave(sub.topic, sub.index);
+    }
+    table_[fd].topics = 0;
+  }
   // close_conn erases the connection's unfinished fragmented message right after this; its
   // bytes are plain malloc memory (ByteBuf has no destructor), so they are released here.
   auto it = frags_.find(fd);
-  if (it != frags_.end()) {
-    free(it->second.buf.data);
-    it->second.buf = ByteBuf{};
-  }
+  if (it != frags_.end()) it->second.buf.release();
 }
 
 uint64_t Loop::publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n) {
-  uint32_t id = topic_id(topic, false);
+  uint32_t id = topic_id(topic);
   if (id == UINT32_MAX) return 0;
   uint64_t d = publish_id(id, opcode, p, n);
   update_activity();
@@ -575,7 +683,10 @@ uint64_t Loop::publish(std::string_view topic, uint8_t opcode, const uint8_t* p,
 
 uint64_t Loop::publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n) {
   // The frame is built once and the same bytes go to every member. No JS runs meanwhile
-  // (records go to the deferred list), so the member list and this buffer stay put.
+  // (records go to the deferred list). A failed send closes its member, which leaves the topic
+  // (a swap-remove: the member moved into its place is sent to next, at the same index), and
+  // the last member leaving frees the topic: so the list is re-read at every step, and the loop
+  // ends if the topic itself is gone.
   const bool saved = in_ops_;
   in_ops_ = true;
   std::vector<uint8_t> frame(ws::kMaxHeaderBytes + n);
@@ -583,18 +694,18 @@ uint64_t Loop::publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t 
   if (n) memcpy(frame.data() + hn, p, n);
   const size_t len = hn + n;
   uint64_t count = 0;
-  std::vector<uint64_t>& m = topics_[id].members;
-  for (size_t i = 0; i < m.size();) {
-    uint32_t fd = uint32_t(m[i]), gen = uint32_t(m[i] >> 32);
-    if (!live(fd, gen)) {
-      m[i] = m.back();
-      m.pop_back();
+  const std::string* name = topics_[id].name;
+  for (size_t i = 0; topics_[id].name == name && i < topics_[id].members.size();) {
+    const uint64_t tag = topics_[id].members[i];
+    const uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
+    Slot& s = table_[fd];
+    if (s.flags & kFlagWsClosing) {
+      ++i;
       continue;
     }
-    Slot& s = table_[fd];
-    ++i;
-    if (s.flags & kFlagWsClosing) continue;
     if (send_or_queue(fd, s, frame.data(), len) >= 0) count++;
+    // Still there: next index. Closed by the send: another member now sits at i (or none).
+    if (live(fd, gen)) ++i;
   }
   v_.counters->published++;
   v_.counters->deliveries += count;
@@ -604,11 +715,8 @@ uint64_t Loop::publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t 
 }
 
 uint64_t Loop::topic_size(std::string_view topic) {
-  uint32_t id = topic_id(topic, false);
-  if (id == UINT32_MAX) return 0;
-  uint64_t n = 0;
-  for (uint64_t t : topics_[id].members) n += live(uint32_t(t), uint32_t(t >> 32)) ? 1 : 0;
-  return n;
+  uint32_t id = topic_id(topic);
+  return id == UINT32_MAX ? 0 : topics_[id].members.size();
 }
 
 }  // namespace c1m

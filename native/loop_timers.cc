@@ -1,5 +1,9 @@
-// Idle timeouts and WebSocket heartbeats: two timer wheels (timer_wheel.h) indexed by fd and
+// Idle timeouts and per-connection deadlines: two timer wheels (timer_wheel.h) indexed by fd and
 // one libuv timer set to the earliest due tick. Activity costs one touch (O(1), no list work).
+// The deadline wheel holds one deadline per connection; what it means follows from the
+// connection's state, checked in on_wheel in this order: lingering after an error answer, the
+// wait for the peer's WebSocket close frame, the wait for its FIN after ours, an HTTP request
+// head that has not arrived whole, and otherwise the WebSocket heartbeat.
 #include "loop.h"
 #include "proto/ws.h"
 
@@ -15,20 +19,22 @@ void Loop::timers_on_activity(uint32_t fd, const Listener& L) {
 
 void Loop::timers_on_close(uint32_t fd, const Listener& L) {
   if (L.opt.idle_timeout_ms) idle_wheel_.disarm(fd);
-  // Also armed without heartbeats, by the close handshake (timers_on_ws_closing).
-  ping_wheel_.disarm(fd);
+  deadline_wheel_.disarm(fd);
 }
 
 // We sent a close frame: the peer has ws_close_timeout_ms to answer (and to read what is
-// queued). The heartbeat wheel holds the deadline: a closing connection is pinged no more.
-void Loop::timers_on_ws_closing(uint32_t fd, const Listener& L) {
-  ping_wheel_.arm(fd, uv_now(uv_), L.opt.ws_close_timeout_ms);
+// queued). The deadline replaces the heartbeat: a closing connection is pinged no more.
+void Loop::timers_on_ws_closing(uint32_t fd, const Listener& L) { timers_on_deadline(fd, L.opt.ws_close_timeout_ms); }
+
+// Sets the connection's one deadline ms from now (replacing what it held).
+void Loop::timers_on_deadline(uint32_t fd, uint32_t ms) {
+  deadline_wheel_.arm(fd, uv_now(uv_), ms);
   schedule_timer();
 }
 
 void Loop::schedule_timer() {
   if (!timer_) return;
-  uint64_t due = std::min(idle_wheel_.next_due_ms(), ping_wheel_.next_due_ms());
+  uint64_t due = std::min(idle_wheel_.next_due_ms(), deadline_wheel_.next_due_ms());
   if (due == timer_due_) return;
   timer_due_ = due;
   if (due == TimerWheel::kNever) {
@@ -51,7 +57,7 @@ void Loop::fire_timers() {
   in_ops_ = true;
   const uint64_t now = uv_now(uv_);
   idle_wheel_.advance(now, [this](uint32_t fd, uint8_t kind) { on_wheel(fd, kind); });
-  ping_wheel_.advance(now, [this](uint32_t fd, uint8_t kind) { on_wheel(fd, kind); });
+  deadline_wheel_.advance(now, [this](uint32_t fd, uint8_t kind) { on_wheel(fd, kind); });
   in_ops_ = saved;
   for (int i = 0; i < 16 && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
@@ -67,12 +73,34 @@ void Loop::on_wheel(uint32_t fd, uint8_t kind) {
     close_conn(fd, kCloseTimeout, 0);
     return;
   }
+  if (s.flags & kFlagLinger) {
+    // The peer neither closed nor stopped sending within linger_ms after our error answer.
+    v_.counters->lingerTimeouts++;
+    close_conn(fd, linger_reason(s), 0);
+    return;
+  }
   if (s.flags & kFlagWsClosing) {
     // Our close frame went unanswered (or unread) for ws_close_timeout_ms.
     v_.counters->wsCloseTimeouts++;
     close_conn(fd, kCloseTimeout, 0);
     return;
   }
+  if (s.flags & kFlagWriteShut) {
+    // We sent our FIN linger_ms ago and the peer never sent its own.
+    v_.counters->finWaitTimeouts++;
+    close_conn(fd, kCloseTimeout, 0);
+    return;
+  }
+  if (s.flags & kFlagHeadTimer) {
+    // A request head still not whole header_timeout_ms after its first byte (slowloris): 408,
+    // then the lingering close; the flag stays so the close is counted as a header timeout.
+    v_.counters->headerTimeouts++;
+    bytebuf_free(s.in);
+    s.in = nullptr;
+    http_fail(fd, 408, "request header timeout");
+    return;
+  }
+  if (!(s.flags & kFlagWs)) return;
   if (s.flags & kFlagPingOut) {
     // The ping of the previous interval is still unanswered.
     v_.counters->heartbeatCloses++;
@@ -81,10 +109,11 @@ void Loop::on_wheel(uint32_t fd, uint8_t kind) {
   }
   const uint32_t gen = s.gen;
   const uint32_t interval = listeners_[s.listener].opt.ping_interval_ms;
+  if (!interval) return;
   s.flags |= kFlagPingOut;
   v_.counters->pingsSent++;
   if (!send_ws_frame(fd, s, ws::kPing, nullptr, 0) || !live(fd, gen)) return;
-  ping_wheel_.arm(fd, uv_now(uv_), interval);
+  deadline_wheel_.arm(fd, uv_now(uv_), interval);
 }
 
 }  // namespace c1m

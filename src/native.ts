@@ -21,7 +21,8 @@ export interface NativeViews {
 export interface NativeAddon {
   init(onBatch: (count: number) => void, arenaBytes?: number): NativeViews;
   listen(host: string, port: number, options: NativeListenOptions): [index: number, port: number];
-  closeListener(index: number, graceful: boolean): boolean;
+  /** Connections closed at once (-1: unknown or already drained index). */
+  closeListener(index: number, graceful: boolean): number;
   write(fd: number, gen: number, data: Uint8Array): number;
   end(fd: number, gen: number): boolean;
   close(fd: number, gen: number): boolean;
@@ -32,8 +33,14 @@ export interface NativeAddon {
   respond(fd: number, gen: number, status: number, headerLines: Uint8Array, body: Uint8Array): boolean;
   wsSend(fd: number, gen: number, opcode: number, data: Uint8Array): boolean;
   wsClose(fd: number, gen: number, code: number, reason: Uint8Array): boolean;
-  subscribe(fd: number, gen: number, topic: string): boolean;
-  unsubscribe(fd: number, gen: number, topic: string): boolean;
+  /** 1 joined, 0 stale id or not a WebSocket, -1 name too long, -2 too many topics. */
+  subscribe(fd: number, gen: number, topic: string): number;
+  /** 1 left, 0 not a member or a stale id. */
+  unsubscribe(fd: number, gen: number, topic: string): number;
+  /** Refreshes the engineBytes and topics counters. */
+  accountMemory(): void;
+  /** What glibc's malloc has handed out right now (mallinfo2), for checking engineBytes. */
+  heapStats(): { inUseBytes: number };
   publish(topic: string, data: Uint8Array, opcode: number): number;
   topicSize(topic: string): number;
   clientGroup(options: NativeClientOptions): number;
@@ -69,7 +76,16 @@ export interface NativeClientStats {
   attemptsLeft: number;
   /** Connects (and WebSocket handshakes) allowed in flight now, and the least it was cut to. */
   window: number; windowMin: number;
-  ops: number; sent: number; dropped: number; bytesIn: number; bytesOut: number;
+  /**
+   * Answered messages of the window. Every message scheduled in it ends once in the histogram:
+   * answered (ops), or given up and recorded at what it had waited: dropped (never sent in
+   * time), timedOut (answer overdue: its connection closed), lost (its connection closed
+   * first), unanswered (open loop: in flight when the window ended).
+   */
+  ops: number; sent: number; dropped: number; timedOut: number; lost: number; unanswered: number;
+  /** Open-loop messages scheduled and waiting for a connection with room, now. */
+  backlog: number;
+  bytesIn: number; bytesOut: number;
   errConnect: number; errRead: number; errWrite: number; errTimeout: number; errProtocol: number; peerClosed: number;
   connectErrors: Record<string, number>;
   histogram: Float64Array;
@@ -90,6 +106,10 @@ export interface NativeListenOptions {
   idleTimeoutMs: number;
   pingIntervalMs: number;
   wsCloseTimeoutMs: number;
+  headerTimeoutMs: number;
+  lingerMs: number;
+  maxTopicNameBytes: number;
+  maxTopics: number;
   staticPath: string;
   staticBody: string;
   staticType: string;

@@ -112,7 +112,9 @@ function running(server: EpollServer, limits: EffectiveLimits, stats: () => Serv
     limits,
     stats,
     // The engine ends every connection (queued bytes first), and closes what is left at the bound.
-    close: (graceMs) => server.close({ timeoutMs: graceMs }),
+    close: async (graceMs) => {
+      await server.close({ timeoutMs: graceMs });
+    },
   };
   if (publish !== undefined) out.publish = publish;
   return out;

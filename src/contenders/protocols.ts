@@ -4,14 +4,15 @@ import type { Protocol, ServerStats } from './types.js';
 
 // ---- http-hello ------------------------------------------------------------------------------
 
-/** GET / answers 200 with this body; anything else answers 404 with HTTP_NOT_FOUND_BODY. */
+/** GET / answers 200 with this body (HEAD / the same, without it); anything else answers 404 with HTTP_NOT_FOUND_BODY. */
 export const HTTP_HELLO_BODY = 'Hello, World!';
 export const HTTP_NOT_FOUND_BODY = 'Not Found';
 export const HTTP_CONTENT_TYPE = 'text/plain';
 
-/** True for the one request that gets 200: method GET and path "/" (a query string is allowed). */
+/** True for the one request that gets 200: method GET (or HEAD) and path "/" (a query string is allowed). */
 export function isHelloRequest(method: string | undefined, url: string | undefined): boolean {
-  return method === 'GET' && url !== undefined && (url === '/' || url.startsWith('/?'));
+  // HEAD is GET without the body (RFC 9110 9.3.2): the same status, as the native static path answers.
+  return (method === 'GET' || method === 'HEAD') && url !== undefined && (url === '/' || url.startsWith('/?'));
 }
 
 // ---- frame-echo ------------------------------------------------------------------------------

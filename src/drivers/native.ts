@@ -100,9 +100,11 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
         const s = group.counts();
         progress(s.active, s.ops);
       }
+      // Stopped first: the open loop's window ends there, and every message it scheduled in the
+      // window and did not see answered is recorded then (at what it waited) and counted.
+      group.stop();
       const s = group.stats();
       const ms = performance.now() - t0;
-      group.stop();
       const cpu = cpuSince(cpu0, ms);
       const measured = config.mode === 'closed' || config.mode === 'open';
       return {
@@ -116,7 +118,11 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
         errors: errorsOf(s),
         cpu,
         clientBound: cpu.pct >= CLIENT_BOUND_PCT,
-        extra: { sent: s.sent, dropped: s.dropped, bytesOut: s.bytesOut, peerClosed: s.peerClosed },
+        extra: {
+          sent: s.sent, bytesOut: s.bytesOut, peerClosed: s.peerClosed,
+          // Messages given up in the window (each recorded in the latency at what it waited).
+          dropped: s.dropped, timedOut: s.timedOut, lost: s.lost, unanswered: s.unanswered,
+        },
       };
     },
 

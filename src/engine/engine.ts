@@ -107,9 +107,21 @@ export class Engine {
       proto: ProtoCode[o.protocol], ws: WsModeCode[o.websocket], backlog: o.backlog, flags,
       maxFrame: o.maxFrameBytes, readBudget: o.readBudgetBytes, highWater: o.highWaterMark, maxQueued: o.maxQueuedBytes,
       maxHeaderBytes: o.maxHeaderBytes, maxBody: o.maxBodyBytes, idleTimeoutMs: o.idleTimeoutMs, pingIntervalMs: o.pingIntervalMs,
-      wsCloseTimeoutMs: o.wsCloseTimeoutMs, staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
+      wsCloseTimeoutMs: o.wsCloseTimeoutMs, headerTimeoutMs: o.headerTimeoutMs, lingerMs: o.lingerMs,
+      maxTopicNameBytes: o.maxTopicNameBytes, maxTopics: o.maxTopics,
+      staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
     });
     return { index, port };
+  }
+
+  /**
+   * Stops a listener: graceful drains its connections, otherwise (or on a second, forced call)
+   * closes them at once. Ops queued in the current batch run first, so an answer written just
+   * before the close goes out before the drain. Returns the connections closed at once.
+   */
+  closeListener(index: number, graceful: boolean): number {
+    if (this.inBatch) this.flushOps();
+    return Math.max(0, this.native.closeListener(index, graceful));
   }
 
   /** Executes queued ops now (used when the op buffer fills, or before a direct write). */
@@ -197,13 +209,17 @@ export class Engine {
     return this.native.wsClose(fd, (id - fd) / ID_SPLIT, code, reason);
   }
 
+  /** Joins a topic; false for a closed id or a connection that is not a WebSocket. Throws when the listener's topic bounds refuse it. */
   subscribe(id: number, topic: string): boolean {
     const fd = id % ID_SPLIT;
-    return this.native.subscribe(fd, (id - fd) / ID_SPLIT, topic);
+    const r = this.native.subscribe(fd, (id - fd) / ID_SPLIT, topic);
+    if (r === -1) throw new RangeError(`topic name of ${Buffer.byteLength(topic)} bytes is over maxTopicNameBytes`);
+    if (r === -2) throw new RangeError('too many topics: maxTopics reached');
+    return r === 1;
   }
   unsubscribe(id: number, topic: string): boolean {
     const fd = id % ID_SPLIT;
-    return this.native.unsubscribe(fd, (id - fd) / ID_SPLIT, topic);
+    return this.native.unsubscribe(fd, (id - fd) / ID_SPLIT, topic) === 1;
   }
   /** Publishes natively to every member; queued ops go first so per-connection order holds. */
   publish(topic: string, opcode: number, data: Uint8Array): number {
@@ -242,6 +258,7 @@ export class Engine {
 
   /** Every counter of this thread's engine, read from the shared counter block. */
   counters(): EngineCounters {
+    this.native.accountMemory();
     const out: EngineCounters = {};
     for (let i = 0; i < this.counterNames.length; i++) out[this.counterNames[i]!] = Number(this.counterView[i]);
     return out;

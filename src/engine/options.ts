@@ -32,8 +32,25 @@ export interface ServerOptions {
   maxHeaderBytes?: number;
   /** HTTP: largest Content-Length body; more → 413. Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Close a connection that sent nothing for this long (0 = never). Checked on a 50 ms wheel. Default 0. */
+  /** Close a connection that sent nothing for this long (0 = never). Checked on a 50 ms wheel. Default 120000 (as uWebSockets). */
   idleTimeoutMs?: number;
+  /**
+   * HTTP: a request head must arrive whole within this many ms of its first byte, or the
+   * connection gets 408 and is closed, counted as `headerTimeouts` with close reason
+   * `header-timeout` (a slowloris peer). 0 = no limit. Default 10000.
+   */
+  headerTimeoutMs?: number;
+  /**
+   * After the engine sends its FIN (end(), a last response, an error answer) it waits this long
+   * for the peer's; after an error answer it reads and drops what the peer still sends meanwhile
+   * (a lingering close, so the peer reads the status or close code instead of a reset). Then the
+   * connection is closed, counted (`finWaitTimeouts`, `lingerTimeouts`). Default 5000.
+   */
+  lingerMs?: number;
+  /** WebSocket topics: the longest topic (room) name, in bytes; a longer one is refused. Default 256. */
+  maxTopicNameBytes?: number;
+  /** WebSocket topics alive at once in this thread's engine; a new topic beyond it is refused. Default 65536. */
+  maxTopics?: number;
   /** WebSocket heartbeat: ping this often; a peer that has not answered by the next ping is closed (0 = off). Default 0. */
   pingIntervalMs?: number;
   /**
@@ -50,15 +67,22 @@ export interface ServerOptions {
   staticType?: string;
   /** Bytes read from one connection per round before others get their turn. Default 256 KiB. */
   readBudgetBytes?: number;
-  /** Native echo stops reading a peer whose queued echo exceeds this. Default 1 MiB. */
+  /**
+   * The native paths (echo, frame-echo, http-static, JS HTTP responses, WebSocket echo) stop
+   * reading a peer whose queued answers exceed this, until they are sent. Default 1 MiB.
+   */
   highWaterMark?: number;
-  /** Close a connection whose unsent bytes exceed this (0 = never). Default 0. */
+  /** Close a connection whose unsent bytes exceed this (0 = never), counted as backpressure. Default 16 MiB. */
   maxQueuedBytes?: number;
 }
 
 export type ResolvedServerOptions = Required<ServerOptions>;
 
 const U32_MAX = 0xffffffff;
+/** Default bound on a connection's unsent bytes (native/loop.h ListenOptions::max_queued). */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** Default idle timeout (native/loop.h ListenOptions::idle_timeout_ms). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 /** Largest frame the default 4 MiB arena can hold whole. */
 export const MAX_FRAME_LIMIT = 4 * 1024 * 1024 - 64;
 /** Largest HTTP body: head + body must fit in half the arena. */
@@ -88,7 +112,8 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const known = new Set(['protocol', 'websocket', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
     'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes', 'maxHeaderBytes', 'maxBodyBytes', 'idleTimeoutMs',
-    'pingIntervalMs', 'wsCloseTimeoutMs', 'staticPath', 'staticBody', 'staticType']);
+    'headerTimeoutMs', 'lingerMs', 'maxTopicNameBytes', 'maxTopics', 'pingIntervalMs', 'wsCloseTimeoutMs', 'staticPath',
+    'staticBody', 'staticType']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option "${k}"`);
   const protocol = o.protocol ?? 'raw';
   if (typeof protocol !== 'string' || !(protocol in ProtoCode)) {
@@ -117,11 +142,15 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
     maxFrameBytes: checkInt('maxFrameBytes', o.maxFrameBytes ?? 1 << 20, 0, MAX_FRAME_LIMIT),
     readBudgetBytes: checkInt('readBudgetBytes', o.readBudgetBytes ?? 256 * 1024, 1, U32_MAX),
     highWaterMark: checkInt('highWaterMark', o.highWaterMark ?? 1 << 20, 0, U32_MAX),
-    maxQueuedBytes: checkInt('maxQueuedBytes', o.maxQueuedBytes ?? 0, 0, U32_MAX),
+    maxQueuedBytes: checkInt('maxQueuedBytes', o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES, 0, U32_MAX),
     websocket,
     maxHeaderBytes: checkInt('maxHeaderBytes', o.maxHeaderBytes ?? 8192, 256, 1 << 20),
     maxBodyBytes: checkInt('maxBodyBytes', o.maxBodyBytes ?? 1 << 20, 0, MAX_BODY_LIMIT),
-    idleTimeoutMs: checkInt('idleTimeoutMs', o.idleTimeoutMs ?? 0, 0, 1 << 30),
+    idleTimeoutMs: checkInt('idleTimeoutMs', o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 0, 1 << 30),
+    headerTimeoutMs: checkInt('headerTimeoutMs', o.headerTimeoutMs ?? 10_000, 0, 1 << 30),
+    lingerMs: checkInt('lingerMs', o.lingerMs ?? 5000, 1, 1 << 30),
+    maxTopicNameBytes: checkInt('maxTopicNameBytes', o.maxTopicNameBytes ?? 256, 1, 1 << 20),
+    maxTopics: checkInt('maxTopics', o.maxTopics ?? 65536, 1, 1 << 30),
     pingIntervalMs: checkInt('pingIntervalMs', o.pingIntervalMs ?? 0, 0, 1 << 30),
     wsCloseTimeoutMs: checkInt('wsCloseTimeoutMs', o.wsCloseTimeoutMs ?? 5000, 1, 1 << 30),
     staticPath: checkStr('staticPath', o.staticPath ?? '/'),

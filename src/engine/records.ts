@@ -24,6 +24,7 @@ export const CloseReason = {
   6: 'backpressure',
   7: 'no-memory',
   8: 'timeout',
+  9: 'header-timeout',
 } as const;
 export type CloseReasonName = (typeof CloseReason)[keyof typeof CloseReason];
 

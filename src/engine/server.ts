@@ -36,10 +36,16 @@ export interface ServerAddress {
 }
 
 export interface CloseOptions {
-  /** Close connections at once instead of ending them gracefully. Default false. */
+  /** Close connections at once instead of draining them. Default false. */
   force?: boolean;
-  /** After this many ms of graceful draining, force the rest. Default 5000. */
+  /** After this many ms of graceful draining, close the rest at once (they are counted in `cut`). Default 5000. */
   timeoutMs?: number;
+}
+
+/** How a close() ended. */
+export interface CloseResult {
+  /** Connections still open when the drain had to close them at once (all of them with force). */
+  cut: number;
 }
 
 const servers: (EpollServer | undefined)[] = [];
@@ -106,7 +112,7 @@ export class EpollServer {
   private readonly engine: Engine;
   private index = -1;
   private addr: ServerAddress | null = null;
-  private closing: Promise<void> | null = null;
+  private closing: Promise<CloseResult> | null = null;
   private resolveDrained: (() => void) | null = null;
 
   constructor(options: ServerOptions = {}, handlers: ServerHandlers = {}) {
@@ -181,7 +187,7 @@ export class EpollServer {
    * a last request) Connection: close are added; `headers` must not set them.
    */
   respond(id: number, status: number, body?: string | Uint8Array, headers?: Readonly<Record<string, string | number>>): boolean {
-    if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`status must be an integer 100..999, got ${status}`);
+    if (!Number.isInteger(status) || status < 200 || status > 999) throw new RangeError(`status must be an integer 200..999 (a 1xx is not an answer), got ${status}`);
     return this.engine.respond(id, status, encodeHeaders(headers), bodyBytes(body));
   }
 
@@ -235,27 +241,31 @@ export class EpollServer {
   }
 
   /**
-   * Stops accepting and drains: connections end gracefully (queued bytes flushed) and the
-   * promise resolves when the last one is gone; after `timeoutMs` the rest are closed at once.
+   * Stops accepting and drains: each connection is answered what it already sent (requests
+   * received are answered, the last with Connection: close; writes queued before this call go
+   * first), WebSocket peers get a 1001 close frame and may answer with theirs, queued bytes are
+   * flushed, then each connection ends. The promise resolves when the last one is gone; after
+   * `timeoutMs` the rest are closed at once and counted in `cut`.
    */
-  close(opts: CloseOptions = {}): Promise<void> {
+  close(opts: CloseOptions = {}): Promise<CloseResult> {
     if (this.index < 0) return Promise.reject(new Error('server is not listening'));
     if (this.closing) return this.closing;
     const timeoutMs = opts.timeoutMs ?? 5000;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a non-negative integer, got ${timeoutMs}`);
     const force = opts.force ?? false;
-    this.closing = new Promise<void>((resolve) => {
+    let cut = 0;
+    this.closing = new Promise<CloseResult>((resolve) => {
       const timer = setTimeout(() => {
         // The graceful path already closed the listener; closing it again forces the rest.
-        this.engine.native.closeListener(this.index, false);
+        cut += this.engine.closeListener(this.index, false);
       }, timeoutMs);
       timer.unref();
       this.resolveDrained = () => {
         clearTimeout(timer);
-        resolve();
+        resolve({ cut });
       };
     });
-    this.engine.native.closeListener(this.index, !force);
+    cut += this.engine.closeListener(this.index, !force);
     return this.closing;
   }
 }

@@ -134,6 +134,18 @@ function rowNote(runs: Run[], okRuns: Run[], status: RowStatus): string | null {
     const where = bound === okRuns.length ? 'client-bound' : `client-bound in ${bound} of ${okRuns.length} reps`;
     notes.push(`${where}: throughput is a lower bound`);
   }
+  // Steps in which the contender fell behind the load: messages went unanswered (dropped, timed
+  // out, lost). They are in the latency figures at what they waited, so the tail is not hidden.
+  let behind = 0;
+  let given = 0;
+  for (const r of okRuns) {
+    for (const st of r.steps as ReadonlyArray<{ fellBehind?: boolean; givenUp?: { dropped: number; timedOut: number; lost: number } }>) {
+      if (st.fellBehind !== true || st.givenUp === undefined) continue;
+      behind++;
+      given += st.givenUp.dropped + st.givenUp.timedOut + st.givenUp.lost;
+    }
+  }
+  if (behind > 0) notes.push(`fell behind in ${behind} step(s): ${given.toLocaleString('en-US')} messages unanswered, in the latency at what they waited`);
   return notes.length > 0 ? notes.join('; ') : null;
 }
 

@@ -140,6 +140,28 @@ export interface StepRecord extends Step {
   /** The driver's CPU over the run, % of one core (load steps only). */
   driverCpuPct?: number;
   clientBound?: boolean;
+  /**
+   * Messages of the window that got no answer, each recorded in latencyUs at what it had waited
+   * (native driver): dropped (never sent in time), timedOut (answer overdue), lost (connection
+   * closed first), unanswered (open loop: in flight when the window ended).
+   */
+  givenUp?: GivenUp;
+  /** The contender fell behind the load: messages were dropped, timed out or lost (see givenUp). */
+  fellBehind?: boolean;
+}
+
+export interface GivenUp {
+  dropped: number;
+  timedOut: number;
+  lost: number;
+  unanswered: number;
+}
+
+/** The given-up counts a driver reported in its extra figures, or undefined when it has none. */
+export function givenUpOf(extra: Readonly<Record<string, number>>): GivenUp | undefined {
+  const { dropped, timedOut, lost, unanswered } = extra;
+  if (dropped === undefined || timedOut === undefined || lost === undefined || unanswered === undefined) return undefined;
+  return { dropped, timedOut, lost, unanswered };
 }
 
 export interface ResultRecord extends C1mResult {
@@ -919,6 +941,11 @@ async function measure(
     });
   }
   if (reap !== undefined) step.reap = reap;
+  const givenUp = result !== null ? givenUpOf(result.extra) : undefined;
+  if (givenUp !== undefined) {
+    step.givenUp = givenUp;
+    step.fellBehind = givenUp.dropped + givenUp.timedOut + givenUp.lost > 0;
+  }
   // The fit uses the absolute kernel figures: growth clamped at zero would bias the slope.
   const raw: Step = { connections: step.connections, server: step.server, kernel: { slabBytes: k.slabBytes, sockstatMemPages: k.sockstat.tcpMemPages, tcpInUse: k.sockstat.tcpInUse } };
   return { step, raw, results };

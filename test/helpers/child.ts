@@ -10,12 +10,13 @@ export interface Child {
 
 /**
  * Forks dist/test/helpers/<name>.js with a JSON argument and waits for its 'ready' message.
- * `nofile` starts it with that open-files limit (through the shell's ulimit, then exec).
+ * `nofile` starts it with that open-files limit (through the shell's ulimit, then exec); `env`
+ * replaces its environment.
  */
-export async function startChild(name: string, arg: unknown, o: { nofile?: number } = {}): Promise<Child & { ready: Record<string, unknown> }> {
+export async function startChild(name: string, arg: unknown, o: { nofile?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Child & { ready: Record<string, unknown> }> {
   const file = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
   const limited = o.nofile === undefined ? {} : { execPath: '/bin/sh', execArgv: ['-c', `ulimit -n ${o.nofile} && exec "$0" "$@"`, process.execPath] };
-  const proc = fork(file, [JSON.stringify(arg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...limited });
+  const proc = fork(file, [JSON.stringify(arg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...limited, ...(o.env ? { env: o.env } : {}) });
   const ask = <T>(msg: unknown, type: string, timeoutMs = 60000): Promise<T> =>
     new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`${name}: no ${type} within ${timeoutMs} ms`)), timeoutMs);
