@@ -111,8 +111,14 @@ function running(server: EpollServer, limits: EffectiveLimits, stats: () => Serv
     port,
     limits,
     stats,
-    // The engine ends every connection (queued bytes first), and closes what is left at the bound.
-    close: (graceMs) => server.close({ timeoutMs: graceMs }),
+    // The engine drains natively (stop accepting, answer what was received, WebSocket 1001, flush,
+    // close) and closes what is left at the bound; its close() resolves with { cut }, the
+    // connections the bound had to close. An engine whose close() does not say is not guessed for.
+    close: async (graceMs) => {
+      const r: unknown = await server.close({ timeoutMs: graceMs });
+      const cut = (r as { cut?: unknown } | undefined)?.cut;
+      return { cut: typeof cut === 'number' ? cut : null };
+    },
   };
   if (publish !== undefined) out.publish = publish;
   return out;

@@ -18,7 +18,7 @@ import {
   roomFromUrl,
 } from './protocols.js';
 import { parseProcLimits } from '../system/limits.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol } from './types.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, Protocol } from './types.js';
 
 function nodeHasReusePort(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
@@ -79,12 +79,13 @@ function listen(server: net.Server, config: ChildConfig): Promise<number> {
 }
 
 /** Resolves once server has closed (every connection gone); forces the rest out after graceMs. */
-function closeServer(server: net.Server, graceMs: number, force: () => void): Promise<void> {
+function closeServer(server: net.Server, graceMs: number, force: () => void): Promise<DrainResult> {
   return new Promise((resolve) => {
     const timer = setTimeout(force, graceMs);
     server.close(() => {
       clearTimeout(timer);
-      resolve();
+      // What force() closed is not counted yet (see the drain that follows this commit).
+      resolve({ cut: null });
     });
   });
 }

@@ -169,6 +169,8 @@ function running(uws: UwsModule, app: UwsApp, socket: UwsListenSocket, server: O
       // from JS to end it one by one would need a JS reference per connection, which a uWS
       // server does not otherwise hold. app.close() closes them all in native code.
       app.close();
+      // What app.close() cut is not known here (see the drain that follows this commit).
+      return { cut: null };
     },
   };
 }
