@@ -293,7 +293,8 @@ async function cmdServe(argv: readonly string[], io: Io): Promise<number> {
     process.on('SIGTERM', stop);
   });
   const report = await handle.stop();
-  io.err(`c1m serve: stopped (${report.workers.map((w) => `pid ${w.pid}: ${w.signal ?? `code ${w.code}`}${w.killed ? ', killed' : ''}`).join('; ')})\n`);
+  const cut = report.drain.cut === null ? 'not known' : String(report.drain.cut);
+  io.err(`c1m serve: stopped (${report.workers.map((w) => `pid ${w.pid}: ${w.signal ?? `code ${w.code}`}${w.killed ? ', killed' : ''}`).join('; ')}); drain cut ${cut} connection(s), bound ${report.drain.boundMs} ms\n`);
   return code;
 }
 

@@ -24,6 +24,7 @@ import {
   contenderAvailable,
   contenderNames,
   ContenderUnavailableError,
+  drainBoundMs,
   getContender,
   PROTOCOLS,
   speaks,
@@ -464,6 +465,12 @@ async function stopWithOpenConnections(h: ContenderHandle, protocol: Protocol, s
     }
     assert.equal(report.ok, true);
     assert.ok(ms < SHUTDOWN_MS, `stopped in ${ms} ms, bound ${SHUTDOWN_MS} ms`);
+    // Live peers answer the drain, so nothing is cut; a contender that cannot tell (c-ref) says
+    // null, never a guess.
+    for (const w of report.workers) assert.equal(w.drained, true, `worker ${w.worker} reported its drain`);
+    assert.equal(report.drain.boundMs, drainBoundMs(SHUTDOWN_MS));
+    if (h.contender === 'c-ref') assert.equal(report.drain.cut, null, 'c-ref cannot tell what it cut');
+    else assert.equal(report.drain.cut, 0, 'drain cut');
     await Promise.all(conns.map((c) => c.closed(2000)));
     assert.deepEqual(await waitGone(h.pids), [], 'no worker process left');
   } finally {
@@ -683,6 +690,9 @@ test('a worker that does not stop within the bound is killed, and says so', { ti
   assert.equal(report.ok, false);
   assert.equal(report.workers[0]?.killed, true);
   assert.equal(report.workers[0]?.signal, 'SIGKILL');
+  // A killed worker reported no drain: what it cut is not known, not 0.
+  assert.equal(report.workers[0]?.drained, false);
+  assert.equal(report.drain.cut, null);
   assert.deepEqual(await waitGone([pid]), []);
 });
 

@@ -68,6 +68,14 @@ const MUTATIONS: Array<{ what: string; mutate: (r: any) => void; message?: strin
   { what: 'a timeline sample that is text', mutate: (r) => (r.runs[0].timeline.cpuPct[3] = 'high') },
   { what: 'an empty contender name', mutate: (r) => (r.runs[0].contender = '') },
   { what: 'a step that is not an object', mutate: (r) => (r.runs[0].steps[0] = 5) },
+  {
+    what: 'a drain cut below zero',
+    mutate: (r) => (r.runs[0].drain = { cut: -1, boundMs: 1500 }),
+    message: 'results/x.json: runs[0].drain.cut must be a non-negative number, got -1',
+  },
+  { what: 'a drain cut given as text', mutate: (r) => (r.runs[2].drain = { cut: 'none', boundMs: 1500 }) },
+  { what: 'a drain bound given as text', mutate: (r) => (r.runs[0].drain = { cut: 0, boundMs: '1.5 s' }) },
+  { what: 'a drain that is not an object', mutate: (r) => (r.runs[0].drain = 3) },
 ];
 
 test('contract breaches are refused by the validator and the schema document alike', () => {
@@ -87,6 +95,17 @@ test('contract breaches are refused by the validator and the schema document ali
     );
     assert.notEqual(matchesSchema(json), null, `the schema document accepts ${m.what}`);
   }
+});
+
+test("a run's drain (cut and bound, cut null when not known) passes the validator and the schema document", () => {
+  const json = structuredClone(readJson(fixturePath('result-idle-hold.json'))) as any;
+  json.runs[0].drain = { cut: 0, boundMs: 1500 };
+  json.runs[1].drain = { cut: null, boundMs: 1500 };
+  json.runs[2].drain = { cut: 3, boundMs: 11_500 };
+  json.runs[3].drain = null;
+  const result = validateResult(json, 'x.json');
+  assert.deepEqual(result.runs.map((r) => r.drain), [{ cut: 0, boundMs: 1500 }, { cut: null, boundMs: 1500 }, { cut: 3, boundMs: 11_500 }, null]);
+  assert.equal(matchesSchema(json), null);
 });
 
 test('a timeline whose series do not match tMs is refused (beyond what JSON Schema can say)', () => {

@@ -305,6 +305,12 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
       assert.equal(x.summary?.maxConnections, 200);
       assert.ok((x.summary?.connectRatePerSec ?? 0) > 0);
       assert.ok((x.timeline?.tMs.length ?? 0) > 3);
+      // The drivers are closed before the contender is stopped, so nothing is left to cut; a
+      // contender that cannot tell (or an engine that does not say yet) records null, never 0.
+      assert.ok(x.drain !== undefined && x.drain !== null, `${x.contender} records its drain`);
+      assert.ok((x.drain.boundMs ?? 0) > 0, `${x.contender} drain bound ${x.drain.boundMs}`);
+      if (x.contender === 'net' || x.contender === 'uws') assert.equal(x.drain.cut, 0, `${x.contender} drain cut`);
+      else assert.ok(x.drain.cut === null || x.drain.cut === 0, `${x.contender} drain cut ${x.drain.cut}`);
     }
     const others = new Set(ok.map((x) => x.contender).filter((c) => c !== 'net'));
     const ops = result.comparisons?.find((c) => c.metric === 'summary.opsPerServerCpuSec');
@@ -330,6 +336,10 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
     assert.match(by('test-crash').error ?? '', /^contender test-crash\/http-hello#0 \(pid \d+\) exited \(code 70\) during phase \d .*crashing on purpose/);
     assert.equal(by('net').ok, true, by('net').error ?? '');
     assert.equal(by('net').steps.length, 2);
+    // A worker that died reported no drain: not known, never 0. The others drained in time.
+    assert.equal(by('test-crash').drain?.cut, null);
+    assert.equal(by('net').drain?.cut, 0);
+    assert.equal(by('test-wrong').drain?.cut, 0);
     assert.match(r.stdout, /failed: primer: test-wrong/);
     await assertAllGone(startedPids(r.stderr).map((p) => p.pid));
     // The test contenders exist only when asked for.
@@ -353,6 +363,7 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
     assert.equal(x.ok, true, x.error ?? '');
     assert.equal(x.workers, 2);
     assert.deepEqual(x.steps.map((s) => s.connections), [100, 200], 'connections summed over both workers');
+    assert.equal(x.drain?.cut, 0, 'both workers reported a drain that cut nothing');
     assert.deepEqual(
       tracker.all().map((t) => t.role),
       ['contender', 'contender', 'driver', 'driver'],

@@ -1,12 +1,13 @@
 // The contender process: `node dist/src/contenders/child.js '<ChildConfig JSON>'`.
 // Starts one server, says ready on the control channel, answers stats/publish requests, and
-// drains on SIGTERM (exit 0, or EXIT.shutdownTimeout after the bound). On SIGINT it drains the
+// drains on SIGTERM (exit 0, or EXIT.shutdownTimeout after the bound), telling the parent what the
+// drain had to cut ({type:'drained'}) before it exits. On SIGINT it drains the
 // same way but lets the event loop end by itself, so tools that hook process exit (clinic) see a
 // normal end. `child.js --probe NAME` only checks that contender NAME can run here.
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseChildConfig } from './config.js';
+import { drainBoundMs, parseChildConfig } from './config.js';
 import { openChildChannel, type ChildChannel } from './control.js';
 import { getContender } from './registry.js';
 import { EXIT, type ChildConfig, type ChildMessage, type ContenderServer, type WorkerStats } from './types.js';
@@ -145,10 +146,19 @@ export async function main(argv: readonly string[]): Promise<void> {
     // On SIGINT the loop must be free to end by itself; the bound then only fires if something
     // still holds it open.
     if (why === 'SIGINT') bound.unref();
-    server.close(Math.floor(config.shutdownMs / 2)).then(
-      () => {
-        channel.close();
-        if (why !== 'SIGINT') process.exit(EXIT.ok);
+    const boundMs = drainBoundMs(config.shutdownMs);
+    server.close(boundMs).then(
+      (r) => {
+        const cut = typeof r?.cut === 'number' && Number.isInteger(r.cut) && r.cut >= 0 ? r.cut : null;
+        if (cut !== null && cut > 0) process.stderr.write(`${prefix}: drain on ${why} cut ${cut} connection(s) still open after ${boundMs} ms\n`);
+        const done = (): void => {
+          channel.close();
+          if (why !== 'SIGINT') process.exit(EXIT.ok);
+        };
+        // The parent learns what the drain had to cut before the exit; with the parent gone there
+        // is nobody to tell (and a write to its closed pipe would only fail).
+        if (why === 'parent gone') done();
+        else channel.send({ type: 'drained', cut, boundMs }, done);
       },
       (err: unknown) => {
         process.stderr.write(`${prefix}: shutdown failed: ${message(err)}\n`);

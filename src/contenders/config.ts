@@ -15,6 +15,14 @@ export const DEFAULT_HOST = '127.0.0.1';
 /** How long a child may take to drain on SIGTERM before it exits anyway, non-zero. */
 export const DEFAULT_SHUTDOWN_MS = 3000;
 
+/**
+ * The drain bound a child gives its server (ContenderServer.close) within its shutdown bound:
+ * half of it, so that forcing, counting and exiting still fit in the other half.
+ */
+export function drainBoundMs(shutdownMs: number): number {
+  return Math.floor(shutdownMs / 2);
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -9,7 +9,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, ServerStats } from './types.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, ServerStats } from './types.js';
 
 /** build/Release/c1m_ref_echo, built by `npm install` beside the addon. */
 export const REF_ECHO_PATH = process.env['C1M_REF_ECHO'] ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../build/Release/c1m_ref_echo');
@@ -95,13 +95,18 @@ async function startRef(config: ChildConfig): Promise<ContenderServer> {
         extra: { 'ref.closed': c.closed, 'ref.errAccept': c.errAccept },
       };
     },
-    async close(graceMs: number): Promise<void> {
+    async close(graceMs: number): Promise<DrainResult> {
       // SIGTERM: the C loop ends at once and closes every connection (echo holds nothing back).
       proc.kill('SIGTERM');
       const bound = setTimeout(() => proc.kill('SIGKILL'), Math.max(100, graceMs));
       await exited;
       clearTimeout(bound);
       rmSync(dir, { recursive: true, force: true });
+      // The C program has no drain: on SIGTERM it closes every connection at once, and drops the
+      // bytes a slow reader had not taken yet, and its counters (accepted, active, closed) do not
+      // say which connections had bytes pending. So it cannot tell what it cut: null, not a guess
+      // (counting every connection open at SIGTERM would call idle ones cut).
+      return { cut: null };
     },
   };
 }

@@ -111,9 +111,12 @@ function running(server: EpollServer, limits: EffectiveLimits, stats: () => Serv
     port,
     limits,
     stats,
-    // The engine ends every connection (queued bytes first), and closes what is left at the bound.
+    // The engine drains natively (stop accepting, answer what was received, WebSocket 1001, flush,
+    // close) and closes what is left at the bound; close() resolves with { cut }, the
+    // connections the bound had to close.
     close: async (graceMs) => {
-      await server.close({ timeoutMs: graceMs });
+      const { cut } = await server.close({ timeoutMs: graceMs });
+      return { cut };
     },
   };
   if (publish !== undefined) out.publish = publish;

@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { checkHost, checkInt, checkPortMode, checkProtocol, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, resolveLimits } from './config.js';
+import { checkHost, checkInt, checkPortMode, checkProtocol, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
 import { getContender } from './registry.js';
 import type {
   ChildConfig,
@@ -64,6 +64,12 @@ export interface StopReport {
   /** Every worker exited with code 0 on its own. */
   ok: boolean;
   workers: WorkerExit[];
+  /**
+   * The graceful drain of all workers: `cut` is the connections the drain bound forced closed,
+   * summed over the workers (each worker's own is in workers[i].cut); null when any worker could
+   * not tell or did not report (killed, died). `boundMs` is the drain bound each worker had.
+   */
+  drain: { cut: number | null; boundMs: number };
 }
 
 export interface StopOptions {
@@ -223,6 +229,11 @@ function sumNullable(values: (number | null)[]): number | null {
   return sum;
 }
 
+/** Connections cut by every worker's drain: null when any worker could not tell or did not report. */
+export function totalCut(workers: readonly Pick<WorkerExit, 'cut'>[]): number | null {
+  return sumNullable(workers.map((w) => w.cut));
+}
+
 /** Sums worker stats (a field is null when any worker reports it as not measured). */
 export function aggregateStats(contender: string, protocol: Protocol, workers: WorkerStats[]): ContenderStats {
   const extra: Record<string, number> = {};
@@ -320,6 +331,7 @@ class Handle implements ContenderHandle {
     this.#stopping ??= Promise.all(this.#procs.map((p) => p.stop(signal, killAfterMs))).then((workers) => ({
       ok: workers.every((w) => w.code === 0 && !w.killed),
       workers,
+      drain: { cut: totalCut(workers), boundMs: drainBoundMs(this.#opts.shutdownMs) },
     }));
     return this.#stopping;
   }

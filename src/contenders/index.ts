@@ -1,13 +1,14 @@
 // The contender layer: registry, process handles, and the protocol definitions they share.
 
 export * from './types.js';
-export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, resolveLimits } from './config.js';
+export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
 export { contenderNames, getContender, speaks } from './registry.js';
 export {
   aggregateStats,
   contenderAvailable,
   ContenderUnavailableError,
   startContender,
+  totalCut,
   type ContenderHandle,
   type StartOptions,
   type StopOptions,

@@ -18,7 +18,8 @@ import {
   roomFromUrl,
 } from './protocols.js';
 import { parseProcLimits } from '../system/limits.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol } from './types.js';
+import { afterPendingReads } from './drain.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, Protocol } from './types.js';
 
 function nodeHasReusePort(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
@@ -78,13 +79,19 @@ function listen(server: net.Server, config: ChildConfig): Promise<number> {
   });
 }
 
-/** Resolves once server has closed (every connection gone); forces the rest out after graceMs. */
-function closeServer(server: net.Server, graceMs: number, force: () => void): Promise<void> {
+/**
+ * Stops accepting and resolves once server has closed (every connection gone). If connections
+ * are still open after graceMs, force closes them and returns how many it closed: the cut.
+ */
+function closeServer(server: net.Server, graceMs: number, force: () => number): Promise<DrainResult> {
   return new Promise((resolve) => {
-    const timer = setTimeout(force, graceMs);
+    let cut = 0;
+    const timer = setTimeout(() => {
+      cut = force();
+    }, graceMs);
     server.close(() => {
       clearTimeout(timer);
-      resolve();
+      resolve({ cut });
     });
   });
 }
@@ -156,13 +163,24 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
     port,
     limits,
     stats: () => c.snapshot(),
-    close: (graceMs) => {
+    close: async (graceMs) => {
+      await afterPendingReads();
       const closed = closeServer(server, graceMs, () => {
-        for (const s of sockets) s.destroy();
+        let cut = 0;
+        for (const s of sockets) {
+          if (s.destroyed) continue;
+          cut++;
+          s.destroy();
+        }
+        return cut;
       });
-      // Reading stops so nothing new is echoed; what is queued is flushed, then the socket goes.
+      // Nothing received from now on is echoed; what is queued is flushed, the FIN follows it, and
+      // the socket goes. Later input is read and dropped: unread bytes at close(2) would turn the
+      // FIN into a reset that discards what is still in flight.
       for (const s of sockets) {
-        s.pause();
+        s.removeAllListeners('data');
+        s.on('data', ignore);
+        s.resume();
         s.end(() => s.destroy());
       }
       return closed;
@@ -201,9 +219,13 @@ function createHttpServer(config: ChildConfig, c: Counters, onRequest: http.Requ
 
 async function startHttp(config: ChildConfig): Promise<ContenderServer> {
   const c = new Counters(config.protocol);
+  let draining = false;
   const server = createHttpServer(config, c, (req, res) => {
     c.messagesIn++;
     c.messagesOut++;
+    // Node keeps a connection alive after a request answered while the server closes; during the
+    // drain the answer says Connection: close and the connection ends once it is flushed.
+    if (draining) res.shouldKeepAlive = false;
     if (isHelloRequest(req.method, req.url)) res.writeHead(200, HELLO_HEADERS).end(HTTP_HELLO_BODY);
     else res.writeHead(404, NOT_FOUND_HEADERS).end(HTTP_NOT_FOUND_BODY);
   });
@@ -212,9 +234,16 @@ async function startHttp(config: ChildConfig): Promise<ContenderServer> {
     port,
     limits: { maxMessageBytes: null, idleTimeoutMs: config.limits.idleTimeoutMs, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null },
     stats: () => c.snapshot(),
-    close: (graceMs) => {
-      // close() also closes idle keep-alive connections; a request in flight gets graceMs.
-      const closed = closeServer(server, graceMs, () => server.closeAllConnections());
+    close: async (graceMs) => {
+      draining = true;
+      await afterPendingReads();
+      // close() also closes idle keep-alive connections (Node 19+, and again below for older
+      // ones); a request in flight gets graceMs. Connections counts every socket not yet closed.
+      const closed = closeServer(server, graceMs, () => {
+        const cut = c.connectionsNow;
+        server.closeAllConnections();
+        return cut;
+      });
       server.closeIdleConnections();
       return closed;
     },
@@ -235,7 +264,9 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
   const idle = config.limits.idleTimeoutMs;
   const pingMs = config.limits.pingIntervalMs;
   const maxQueued = config.limits.maxQueuedBytes;
+  let draining = false;
   const server = createHttpServer(config, c, (_req, res) => {
+    if (draining) res.shouldKeepAlive = false;
     res.writeHead(404, NOT_FOUND_HEADERS).end(HTTP_NOT_FOUND_BODY);
   });
   const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: config.limits.maxMessageBytes, clientTracking: true });
@@ -334,14 +365,20 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
       const members = rooms.get(room);
       return members === undefined ? 0 : deliver(members, data, binary);
     },
-    close: (graceMs) => {
+    close: async (graceMs) => {
       clearInterval(heartbeat);
+      draining = true;
+      await afterPendingReads();
+      // Every TCP connection (upgraded or not) is counted by the HTTP layer until its 'close'.
       const closed = closeServer(server, graceMs, () => {
+        const cut = c.connectionsNow;
         for (const ws of wss.clients) ws.terminate();
         server.closeAllConnections();
+        return cut;
       });
       wss.close();
       server.closeIdleConnections();
+      // ws sends the close frame after what is queued, waits for the peer's, then ends the socket.
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
       return closed;
     },

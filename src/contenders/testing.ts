@@ -51,11 +51,15 @@ const wrongAnswers: ContenderDefinition = {
       limits: { maxMessageBytes: null, idleTimeoutMs: 0, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null },
       stats: () => c.snapshot(),
       close: (graceMs) =>
-        new Promise<void>((resolve) => {
-          const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        new Promise((resolve) => {
+          let cut = 0;
+          const force = setTimeout(() => {
+            cut = c.connectionsNow;
+            server.closeAllConnections();
+          }, graceMs);
           server.close(() => {
             clearTimeout(force);
-            resolve();
+            resolve({ cut });
           });
           server.closeIdleConnections();
         }),

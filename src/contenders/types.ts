@@ -47,7 +47,10 @@ export interface ChildConfig {
   workers: number;
   portMode: PortMode;
   limits: Limits;
-  /** The shutdown bound in milliseconds: after it the child exits anyway, non-zero. */
+  /**
+   * The shutdown bound in milliseconds: after it the child exits anyway, non-zero. The server's
+   * drain is bounded by half of it (drainBoundMs in config.ts).
+   */
   shutdownMs: number;
   /** Contender-specific settings, passed through untouched. */
   options: Record<string, unknown>;
@@ -111,10 +114,22 @@ export interface ContenderServer {
   /** ws-broadcast only: delivers data to every member of room; returns the number of recipients. */
   publish?(room: string, data: string | Buffer, binary: boolean): number;
   /**
-   * Stops accepting, lets queued writes flush for up to graceMs, then closes whatever is still
-   * open. Resolves when every connection and listener of this server is closed.
+   * The graceful drain (src/contenders/README.md, "Graceful drain"): stop accepting; answer every
+   * request already received (idle HTTP keep-alive connections close at once); send WebSocket
+   * peers a close frame 1001 and let them answer; flush every queued byte, then close. All of it
+   * bounded by graceMs: whatever is still open then is closed by force and counted in `cut`.
+   * Resolves when every connection and listener of this server is closed.
    */
-  close(graceMs: number): Promise<void>;
+  close(graceMs: number): Promise<DrainResult>;
+}
+
+/** What a drain had to do by force. */
+export interface DrainResult {
+  /**
+   * Connections still open when the bound forced them closed: 0 when the drain finished in
+   * time; null only when the contender cannot know (never a guess).
+   */
+  cut: number | null;
 }
 
 /** A registry entry. Loaded in the parent too, so it must stay cheap to import. */
@@ -200,7 +215,17 @@ export interface GcReply {
   id: number;
   collected: boolean;
 }
-export type ChildMessage = ReadyMessage | UnavailableMessage | FailedMessage | StatsReply | PublishedReply | ErrorReply | GcReply;
+/**
+ * Sent once the drain on SIGTERM or SIGINT is over, just before the child exits: what it had to
+ * cut (DrainResult.cut) within boundMs, the graceMs it gave its server. A child killed, or that
+ * overran its shutdown bound, sends none.
+ */
+export interface DrainedMessage {
+  type: 'drained';
+  cut: number | null;
+  boundMs: number;
+}
+export type ChildMessage = ReadyMessage | UnavailableMessage | FailedMessage | StatsReply | PublishedReply | ErrorReply | GcReply | DrainedMessage;
 
 export interface StatsRequest {
   type: 'stats';

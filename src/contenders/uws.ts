@@ -9,6 +9,7 @@ import {
   HTTP_NOT_FOUND_BODY,
   roomFromJoin,
 } from './protocols.js';
+import { afterPendingReads, ownTcpConnections, sleep, type TcpSocket } from './drain.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, Protocol } from './types.js';
 
 // The slice of the uWebSockets.js API used here (its own typings need the package installed).
@@ -20,7 +21,9 @@ interface UwsResponse {
   cork(cb: () => void): UwsResponse;
   writeStatus(status: string): UwsResponse;
   writeHeader(key: string, value: string): UwsResponse;
-  end(body?: UwsData): UwsResponse;
+  end(body?: UwsData, closeConnection?: boolean): UwsResponse;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsResponse;
+  onAborted(handler: () => void): UwsResponse;
   upgrade<T>(userData: T, key: string, protocol: string, extensions: string, context: unknown): void;
 }
 interface UwsRequest {
@@ -29,6 +32,8 @@ interface UwsRequest {
 }
 interface UwsWebSocket<T> {
   send(message: UwsData, isBinary?: boolean): number;
+  /** Sends a close frame, calls the close handler at once, FIN once flushed; the socket closes on the peer's FIN. */
+  end(code?: number, shortMessage?: UwsData): void;
   subscribe(topic: string): boolean;
   getUserData(): T;
 }
@@ -47,6 +52,7 @@ interface UwsBehavior<T> {
 }
 interface UwsApp {
   get(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
+  head(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
   any(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
   ws<T>(pattern: string, behavior: UwsBehavior<T>): UwsApp;
   filter(cb: (res: UwsResponse, count: number) => void): UwsApp;
@@ -153,28 +159,75 @@ function listen(uws: UwsModule, app: UwsApp, config: ChildConfig): Promise<UwsLi
   });
 }
 
-function notFound(res: UwsResponse): void {
+/** During the drain every answer closes its connection once written (Connection: close). */
+interface Draining {
+  on: boolean;
+}
+
+function notFound(res: UwsResponse, draining: Draining): void {
   res.cork(() => {
-    res.writeStatus('404 Not Found').writeHeader('Content-Type', HTTP_CONTENT_TYPE).end(HTTP_NOT_FOUND_BODY);
+    res.writeStatus('404 Not Found').writeHeader('Content-Type', HTTP_CONTENT_TYPE).end(HTTP_NOT_FOUND_BODY, draining.on);
   });
 }
 
-function running(uws: UwsModule, app: UwsApp, socket: UwsListenSocket, server: Omit<ContenderServer, 'port' | 'close'>): ContenderServer {
+/** How one kind of uWS server drains (see running()). */
+interface Drain {
+  /** Called once the listener is closed: answers close their connections, WebSockets get 1001. */
+  begin(): void;
+  /** Connections still draining, given this process's open TCP connections (the kernel's list). */
+  pending(conns: readonly TcpSocket[]): number;
+}
+
+/**
+ * The drain: close the listen socket, begin (HTTP answers say Connection: close, every WebSocket
+ * is ended with 1001), give what the kernel already holds one loop turn, then wait until nothing
+ * is pending or graceMs has passed; app.close() then closes whatever is left, and what was still
+ * pending is the cut. uWS calls a WebSocket's close handler as soon as end() sends the close
+ * frame, and shows JS nothing of the socket after that (it closes on the peer's FIN), so what is
+ * still open comes from the kernel: this process's TCP connections on the port (drain.ts), read
+ * only while the drain lasts, at no cost per connection before it.
+ */
+function running(uws: UwsModule, app: UwsApp, socket: UwsListenSocket, server: Omit<ContenderServer, 'port' | 'close'>, drain: Drain): ContenderServer {
+  const port = uws.us_socket_local_port(socket);
   return {
     ...server,
-    port: uws.us_socket_local_port(socket),
-    close: async () => {
+    port,
+    close: async (graceMs) => {
       uws.us_listen_socket_close(socket);
-      // uWS writes synchronously and keeps only backpressure in user space; walking every socket
-      // from JS to end it one by one would need a JS reference per connection, which a uWS
-      // server does not otherwise hold. app.close() closes them all in native code.
+      drain.begin();
+      await afterPendingReads();
+      const deadline = Date.now() + graceMs;
+      let cut: number | null;
+      for (;;) {
+        const t0 = Date.now();
+        let pending: number;
+        try {
+          pending = drain.pending(ownTcpConnections(port));
+        } catch {
+          cut = null; // /proc unreadable: what app.close() cuts cannot be known
+          break;
+        }
+        if (pending <= 0) {
+          cut = 0;
+          break;
+        }
+        const now = Date.now();
+        if (now >= deadline) {
+          cut = pending;
+          break;
+        }
+        // Reading the kernel's table costs O(connections): poll no more than a fifth of the time.
+        await sleep(Math.min(deadline - now, Math.max(10, 4 * (now - t0))));
+      }
       app.close();
+      return { cut };
     },
   };
 }
 
 async function startHttp(uws: UwsModule, config: ChildConfig): Promise<ContenderServer> {
   const c = new Counters(config.protocol);
+  const draining: Draining = { on: false };
   const app = uws.App();
   // filter() sees every HTTP socket open (+1) and close (-1).
   app.filter((_res, count) => {
@@ -185,19 +238,42 @@ async function startHttp(uws: UwsModule, config: ChildConfig): Promise<Contender
     c.messagesIn++;
     c.messagesOut++;
     res.cork(() => {
-      res.writeHeader('Content-Type', HTTP_CONTENT_TYPE).end(HTTP_HELLO_BODY);
+      res.writeHeader('Content-Type', HTTP_CONTENT_TYPE).end(HTTP_HELLO_BODY, draining.on);
     });
+  });
+  // HEAD / is GET / without the body (RFC 9110 9.3.2), as every contender answers it. This build
+  // does not count endWithoutBody() as an answer and aborts the process ("returning from a
+  // request handler without responding") unless an abort handler is attached first.
+  app.head('/', (res) => {
+    c.messagesIn++;
+    c.messagesOut++;
+    res.onAborted(() => {});
+    res.writeHeader('Content-Type', HTTP_CONTENT_TYPE).endWithoutBody(Buffer.byteLength(HTTP_HELLO_BODY), draining.on);
   });
   app.any('/*', (res) => {
     c.messagesIn++;
     c.messagesOut++;
-    notFound(res);
+    notFound(res, draining);
   });
   const socket = await listen(uws, app, config);
-  return running(uws, app, socket, {
-    limits: { maxMessageBytes: null, idleTimeoutMs: UWS_HTTP_IDLE_TIMEOUT_MS, backlog: UWS_BACKLOG, pingIntervalMs: null, maxQueuedBytes: null },
-    stats: () => c.snapshot(),
-  });
+  return running(
+    uws,
+    app,
+    socket,
+    {
+      limits: { maxMessageBytes: null, idleTimeoutMs: UWS_HTTP_IDLE_TIMEOUT_MS, backlog: UWS_BACKLOG, pingIntervalMs: null, maxQueuedBytes: null },
+      stats: () => c.snapshot(),
+    },
+    {
+      begin: () => {
+        draining.on = true;
+      },
+      // Answers are written at once, so after the loop turn a connection with nothing left in
+      // its send queue is idle (closed at once by app.close(), not a cut); one whose peer has
+      // not taken its answer yet is still draining.
+      pending: (conns) => conns.filter((s) => s.txQueue > 0).length,
+    },
+  );
 }
 
 /**
@@ -225,6 +301,16 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
   const beat = pingMs > 0 ? uwsHeartbeat(pingMs) : null;
   const idleS = beat !== null ? beat.idleTimeoutS : idleMs === 0 ? 0 : Math.min(UWS_MAX_IDLE_S, Math.max(UWS_MIN_IDLE_S, Math.ceil(idleMs / 1000)));
   const broadcast = config.protocol === 'ws-broadcast';
+  const draining: Draining = { on: false };
+  // Open WebSockets, to end each with 1001 on the drain (a set entry per connection is the only
+  // per-connection cost of the drain). HTTP sockets: filter() counts each open (+1) and each
+  // close of a socket that was not upgraded (-1); an upgraded one never comes back to it.
+  const sockets = new Set<UwsWebSocket<Member>>();
+  let httpSockets = 0;
+  let upgraded = 0;
+  app.filter((_res, count) => {
+    httpSockets += count;
+  });
 
   const deliver = (room: string, message: UwsData, isBinary: boolean): number => {
     const n = app.numSubscribers(room);
@@ -250,6 +336,8 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
     open: (ws) => {
       c.connectionsNow++;
       c.connectionsTotal++;
+      upgraded++;
+      sockets.add(ws);
       if (broadcast) {
         const { room } = ws.getUserData();
         if (room !== undefined) ws.subscribe(room);
@@ -282,8 +370,9 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
     dropped: () => {
       dropped++;
     },
-    close: (_ws, code, message) => {
+    close: (ws, code, message) => {
       c.connectionsNow--;
+      sockets.delete(ws);
       if (code === 1006 && isProtocolViolation(Buffer.from(message).toString('latin1'))) c.protocolErrors++;
     },
   };
@@ -295,7 +384,7 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
     };
   }
   app.ws('/*', behavior);
-  app.any('/*', notFound);
+  app.any('/*', (res) => notFound(res, draining));
   const socket = await listen(uws, app, config);
   return running(uws, app, socket, {
     limits: {
@@ -309,5 +398,15 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
     },
     stats: () => c.snapshot({ dropped }),
     publish: (room, data, binary) => deliver(room, data, binary),
+  }, {
+    begin: () => {
+      draining.on = true;
+      // The close frame goes out after anything queued; end() calls the close handler, which
+      // takes the socket out of the set.
+      for (const ws of sockets) ws.end(1001, 'server shutting down');
+    },
+    // Every connection of the process still open, less the plain HTTP ones (idle: app.close()
+    // closes them at once), is a WebSocket whose peer has not closed yet.
+    pending: (conns) => conns.length - (httpSockets - upgraded),
   });
 }

@@ -3,12 +3,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { ChildConfig, ChildMessage, ParentMessage, Protocol, ReadyMessage } from './types.js';
+import type { ChildConfig, ChildMessage, DrainedMessage, ParentMessage, Protocol, ReadyMessage } from './types.js';
 
 export const CHILD_PATH = fileURLToPath(new URL('./child.js', import.meta.url));
 /** How long stop() waits past the child's own bound before it sends SIGKILL. */
 export const KILL_AFTER_BOUND_MS = 1000;
 const STDERR_TAIL_BYTES = 64 * 1024;
+/** How long stop() waits, after a clean exit, for a drain report still in the channel. */
+const DRAIN_REPORT_WAIT_MS = 500;
 
 /** How a worker process is started (see StartOptions for the meaning of each). */
 export interface SpawnOptions {
@@ -30,6 +32,13 @@ export interface WorkerExit {
   ms: number;
   /** The stderr tail, with stderr: 'pipe'; null otherwise. */
   stderr: string | null;
+  /** The worker reported the end of its drain ({type:'drained'}) before it exited. */
+  drained: boolean;
+  /**
+   * Connections its drain had to cut (closed by force at the drain bound): null when the
+   * contender cannot tell, or when the worker reported nothing (killed, died, overran its bound).
+   */
+  cut: number | null;
 }
 
 /** The contender cannot run this pair: skipped (it does not speak the protocol) or unavailable here. */
@@ -64,11 +73,14 @@ export class WorkerProcess {
   readonly exited: Promise<void>;
   readonly #label: string;
   #ready: ReadyMessage | undefined;
+  #drained: DrainedMessage | undefined;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   #stderr: string | null;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #first: Promise<ChildMessage>;
+  /** The child process and its stdio and control channel are all closed. */
+  readonly #closed: Promise<void>;
 
   constructor(config: ChildConfig, opts: SpawnOptions) {
     this.worker = config.worker;
@@ -97,6 +109,10 @@ export class WorkerProcess {
         first(m);
         return;
       }
+      if (m.type === 'drained') {
+        this.#drained = m;
+        return;
+      }
       const p = this.#pending.get(m.id);
       if (p === undefined) return;
       this.#pending.delete(m.id);
@@ -118,6 +134,7 @@ export class WorkerProcess {
         onMessage(msg);
       });
     }
+    this.#closed = new Promise((resolve) => this.child.once('close', () => resolve()));
     this.exited = new Promise((resolve) => {
       const ended = (code: number | null, signal: NodeJS.Signals | null, why: Error): void => {
         if (this.#exit !== undefined) return;
@@ -234,7 +251,24 @@ export class WorkerProcess {
       }
     }
     const exit = this.#exit ?? { code: null, signal: null };
-    return { worker: this.worker, pid, code: exit.code, signal: exit.signal, killed, ms: Date.now() - started, stderr: this.#stderr };
+    // 'exit' can come before the last control message has been read; 'close' comes after it
+    // (a process that still holds the worker's pipes, such as c-ref's C server, must not hold
+    // this up for long).
+    if (this.#drained === undefined && !killed && exit.code === 0) {
+      await Promise.race([this.#closed, new Promise((resolve) => setTimeout(resolve, DRAIN_REPORT_WAIT_MS).unref())]);
+    }
+    const drained = this.#drained;
+    return {
+      worker: this.worker,
+      pid,
+      code: exit.code,
+      signal: exit.signal,
+      killed,
+      ms: Date.now() - started,
+      stderr: this.#stderr,
+      drained: drained !== undefined,
+      cut: drained?.cut ?? null,
+    };
   }
 }
 

@@ -1,7 +1,7 @@
 // Types of the result file, as specified in /work/shared/RESULTS.md (the contract) plus the
-// additive fields documented in results/README.md (`note`, `run.timeline`). Every measured
-// number is `number | null` and may be absent: an unmeasured figure is never written as 0.
-// Objects may carry fields this version does not know; readers ignore them.
+// additive fields documented in results/README.md (`note`, `run.timeline`, `run.drain`). Every
+// measured number is `number | null` and may be absent: an unmeasured figure is never written as
+// 0. Objects may carry fields this version does not know; readers ignore them.
 
 export const RESULT_SCHEMA = 'c1m.result/1';
 
@@ -62,6 +62,23 @@ export interface Run {
   summary?: Summary | null;
   /** Samples over the whole run (ramps included). Addition to RESULTS.md. */
   timeline?: Timeline | null;
+  /** The contender's graceful drain when it was stopped. Addition to RESULTS.md. */
+  drain?: Drain | null;
+}
+
+/**
+ * How the contender's graceful drain ended (src/contenders/README.md, "Graceful drain").
+ * Addition to RESULTS.md.
+ */
+export interface Drain {
+  /**
+   * Connections still open when the drain bound forced them closed, summed over the worker
+   * processes: 0 when the drain finished in time; null when a worker could not tell (c-ref) or
+   * did not report (killed, died).
+   */
+  cut?: Measured;
+  /** The drain bound each worker had, in ms. */
+  boundMs?: Measured;
 }
 
 export interface Step {

@@ -158,6 +158,8 @@ class Checker {
     steps.forEach((s, i) => this.step(s, `${path}.steps[${i}]`));
     this.summary(run['summary'], key(path, 'summary'));
     this.timeline(run['timeline'], key(path, 'timeline'));
+    const drain = this.optionalObject(run['drain'], key(path, 'drain'));
+    if (drain) this.measuredFields(drain, key(path, 'drain'), ['cut', 'boundMs']);
   }
 
   private step(v: unknown, path: string): void {

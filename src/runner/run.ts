@@ -694,11 +694,15 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
       run.error = (run.error ?? '').replace(' exited during', ` exited (${how}) during`) + (last ? `; its last words: ${last.slice(0, 300)}` : '');
     }
   }
+  // The drain is recorded for every contender that was stopped, whatever became of the run.
+  if (stopReport !== undefined) run.drain = { cut: stopReport.drain.cut, boundMs: stopReport.drain.boundMs };
   if (stopReport !== undefined && run.ok) {
     for (const w of stopReport.workers) {
       if (w.killed) warnings.push(`contender worker ${w.worker} (pid ${w.pid}) did not stop within the bound and was killed`);
       else if (w.code !== 0) warnings.push(`contender worker ${w.worker} (pid ${w.pid}) exited with ${w.signal ?? `code ${w.code}`} on stop`);
     }
+    const { cut, boundMs } = stopReport.drain;
+    if (cut !== null && cut > 0) warnings.push(`the contender's drain cut ${cut} connection(s) still open after its ${boundMs} ms bound`);
   }
 
   const fits = fitSteps(rawSteps);
