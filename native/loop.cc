@@ -660,8 +660,9 @@ void Loop::read_units(uint32_t fd) {
       if (!ok) return;
       continue;
     }
-    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagEndPending | kFlagWriteShut))) {
-      // The listener is closing: what was received is answered, nothing new is read.
+    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut)) && is_http(L)) {
+      // The listener is closing: what an HTTP peer sent is answered, nothing new is read. (A
+      // WebSocket peer is read on: its answer to our 1001 close frame ends the connection.)
       drain_step(fd);
       return;
     }

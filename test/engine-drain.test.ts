@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { createServer as createEngineServer, Engine, type EpollServer } from '../src/index.js';
 import { connect, fdCount, sleep, until } from './helpers/net.js';
 import { header, HttpConn, request } from './helpers/http.js';
+import { encodeFrame, Opcode, RawWs } from './helpers/ws.js';
 import { closeTracked, delta, tracked } from './helpers/cleanup.js';
 
 const createServer = (...args: Parameters<typeof createEngineServer>): EpollServer => tracked(createEngineServer(...args));
@@ -92,27 +93,41 @@ test('close() on WebSocket peers: each gets a 1001 close frame; peers that answe
     ws.once('error', reject);
   })));
   const codes: number[] = [];
+  const errors: string[] = [];
   const closed = clients.map((ws) => new Promise<void>((resolve) => ws.once('close', (code) => {
     codes.push(code);
     resolve();
   })));
+  for (const ws of clients) ws.on('error', (e: NodeJS.ErrnoException) => void errors.push(e.code ?? e.message));
+  // One raw peer that answers the close frame by hand and then reads to the end: the engine must
+  // read that answer before it closes, or closing with it unread sends a reset.
+  const polite = await RawWs.open(port);
+  const politeErrors: string[] = [];
+  polite.socket.on('error', (e: NodeJS.ErrnoException) => void politeErrors.push(e.code ?? e.message));
+  void polite.waitFrame(Opcode.Close, 10000).then((f) => polite.send(encodeFrame(Opcode.Close, f.payload.subarray(0, 2), { mask: true })), () => {});
   // One raw peer that never reads nor answers: it gets the frame in its socket but the close
   // handshake never completes, so only the drain timeout ends it.
   const silent = await connect(port);
   try {
     silent.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    await until(() => delta(server, before, 'wsUpgrades') === N + 1, 'every upgrade');
+    await until(() => delta(server, before, 'wsUpgrades') === N + 2, 'every upgrade');
     silent.pause();
     const t0 = Date.now();
     const result = await server.close({ timeoutMs: 1500 });
     await Promise.all(closed);
     assert.equal(codes.length, N);
     assert.ok(codes.every((c) => c === 1001), `close codes ${[...new Set(codes)].join(', ')}`);
+    // The engine read each peer's answering close frame before it closed: no reset reached them.
+    assert.deepEqual(errors, []);
+    await polite.waitClosed(5000);
+    assert.deepEqual(politeErrors, [], 'the hand-made peer saw a FIN, not a reset');
+    assert.equal(delta(server, before, 'closedGraceful'), N + 1);
     assert.deepEqual(result, { cut: 1 }, 'the silent peer was cut at the drain timeout');
     assert.ok(Date.now() - t0 >= 1400, 'the drain waited for the silent peer until its timeout');
     assert.equal(delta(server, before, 'drainCut'), 1);
   } finally {
     silent.destroy();
+    polite.socket.destroy();
     for (const ws of clients) ws.terminate();
   }
   await until(() => fdCount() === fds, `fds back to ${fds} (now ${fdCount()})`, 5000);
