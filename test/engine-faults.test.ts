@@ -397,7 +397,7 @@ test('defaults are bounded: 16 MiB queued, 120 s idle, 10 s for a request head, 
 
 // ---- 13 and 14: the engine's memory figure, units sized as they arrive --------------------------------
 
-test('engineBytes follows the allocator (mallinfo2) within 10 %: topic members, then fragmented messages', { timeout: 60000 }, async () => {
+test('engineBytes follows the allocator (mallinfo2) within 10 %: topic members, then fragmented messages', { timeout: 60000 }, async (t) => {
   // The child's handler joins the room a message names; a non-final frame stays in reassembly.
   const child = await startChild('engine-server', { protocol: 'http', websocket: 'js', $join: true });
   const port = child.ready['port'] as number;
@@ -407,6 +407,11 @@ test('engineBytes follows the allocator (mallinfo2) within 10 %: topic members, 
     for (let i = 0; i < 1000; i++) socks.push(await RawWs.open(port));
     await sleep(200);
     const a = await heap();
+    if (a.inUseBytes === 0) {
+      // ASan (npm run test:asan) replaces malloc, and mallinfo2 then reports nothing.
+      t.skip('this allocator does not report through mallinfo2 (glibc malloc only)');
+      return;
+    }
     // A room of its own each, with a 100-byte name: about 400 bytes per member, so the child's
     // own allocations (IPC, V8's off-heap bits) stay small beside it.
     socks.forEach((s, i) => s.send(encodeFrame(Opcode.Text, Buffer.from(`join:${String(i).padStart(4, '0')}${'r'.repeat(96)}`), { mask: true })));
