@@ -746,7 +746,8 @@ bool Loop::buffered_unit(uint32_t fd) {
   return measure(s, listeners_[s.listener], s.in->begin(), s.in->size()).status != Unit::kIncomplete;
 }
 
-// Drops what a lingering connection still sends until its FIN (then it closes) or its deadline.
+// Drops what a lingering connection still sends until its FIN (on_peer_end then closes it) or
+// its deadline.
 void Loop::read_discard(uint32_t fd) {
   const Listener& L = listeners_[table_[fd].listener];
   size_t got = 0;
@@ -760,19 +761,7 @@ void Loop::read_discard(uint32_t fd) {
       if (read_budget_spent(fd, got, L)) return;
       continue;
     }
-    if (n == 0) {
-      // The peer read what we sent and closed: nothing is left unread, so no reset follows.
-      v_.counters->lingerCloses++;
-      close_conn(fd, linger_reason(table_[fd]), 0);
-      return;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      v_.counters->eagainReads++;
-      return;
-    }
-    if (errno == EINTR) continue;
-    v_.counters->errRead++;
-    close_conn(fd, reason_for(errno), errno);
+    if (recv_ended(fd, n)) continue;
     return;
   }
 }
@@ -985,6 +974,12 @@ void Loop::on_peer_end(uint32_t fd) {
   Slot& s = table_[fd];
   uint32_t gen = s.gen;
   s.flags |= kFlagPeerEnded;
+  if (s.flags & kFlagLinger) {
+    // The peer read our error answer and closed: nothing is left unread, so no reset follows.
+    v_.counters->lingerCloses++;
+    close_conn(fd, linger_reason(s), 0);
+    return;
+  }
   if (s.flags & kFlagWriteShut) {
     close_conn(fd, kCloseGraceful, 0);
     return;
