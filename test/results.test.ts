@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { renderCapacityMarkdown } from '../src/report/capacity.js';
+import { chartsForResult, type MemoryChart } from '../src/report/charts.js';
 import { fitMemory, perConnection, SUMMARY_FIT_KEYS } from '../src/results/fit.js';
 import { loadResults, readResult } from '../src/results/load.js';
 import { resultSchemaText, SCHEMA_FILE, type C1mResult, type LoadedResult, type Step } from '../src/results/schema.js';
@@ -106,4 +107,30 @@ test('the capacity table reads the recorded fit', () => {
   const md = renderCapacityMarkdown([withMadeUpFit()]);
   const row = md.split('\n').find((l) => l.startsWith('| epoll | tcp-echo'))!;
   assert.match(row, /\| 333\.0 B \| — \| 44\.0 B \|/, row);
+});
+
+test('memory charts draw the recorded fit over the points it used; the others are hollow', () => {
+  const user = chartsForResult(withMadeUpFit(), 'r').find((c) => c.id === 'r-memory-user') as MemoryChart;
+  assert.deepEqual(user.legend[0], { contender: 'epoll', text: '333 B/conn' });
+  assert.deepEqual(
+    user.points.filter((p) => p.contender === 'epoll').map((p) => p.fitted),
+    [false, true, true],
+  );
+  const line = user.fit.filter((p) => p.series === 'epoll');
+  assert.equal(line[0]!.connections, 10_000, 'the line spans the fitted steps only');
+  assert.equal(line.at(-1)!.bytes, 40e6 + 333 * 100_000);
+});
+
+test('several repetitions: one line per run, the legend gives the median slope', () => {
+  const result = readResult(readJson('test/fixtures/result-idle-hold.json'), 'x.json');
+  const net = result.runs.find((r) => r.contender === 'net')!;
+  const again = structuredClone(net);
+  again.rep = 1;
+  again.summary!.fit!.bytesPerConnection!.slope = 2000;
+  again.summary!.bytesPerConnection = 2000;
+  const twice: LoadedResult = { file: 'x.json', result: { ...result, runs: [...result.runs, again] } };
+  const user = chartsForResult(twice, 'r').find((c) => c.id === 'r-memory-user') as MemoryChart;
+  assert.deepEqual([...new Set(user.fit.filter((p) => p.contender === 'net').map((p) => p.series))], ['net #0', 'net #1']);
+  const median = (2000 + net.summary!.fit!.bytesPerConnection!.slope) / 2;
+  assert.equal(user.legend.find((l) => l.contender === 'net')?.text, `${median >= 1024 ? `${(median / 1024).toFixed(2)} KiB` : `${Math.round(median)} B`}/conn (median of 2 runs)`);
 });
