@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { LoadedResult } from '../src/results/schema.js';
-import { validateResult } from '../src/results/validate.js';
+import { readResult } from '../src/results/load.js';
 import { renderHtml } from '../src/report/html.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,7 +29,7 @@ const ARGS = [
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = (name: string): LoadedResult => ({
   file: `test/fixtures/${name}`,
-  result: validateResult(JSON.parse(readFileSync(join(root, 'test/fixtures', name), 'utf8')), name),
+  result: readResult(JSON.parse(readFileSync(join(root, 'test/fixtures', name), 'utf8')), name),
 });
 
 interface Watched {

@@ -19,7 +19,8 @@ import {
   type KernelSample,
   type ProcessSample,
 } from '../src/metrics/proc.js';
-import { linearFit, max, mean, median, min, percentile, stddev, sum, summarize } from '../src/metrics/stats.js';
+import { max, mean, median, min, percentile, stddev, sum, summarize } from '../src/metrics/stats.js';
+import { linearFit } from '../src/results/fit.js';
 
 const MEMINFO = `MemTotal:       24684084 kB
 MemFree:        24281916 kB

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadResults } from '../src/results/load.js';
+import { loadResults, readResult } from '../src/results/load.js';
 import type { C1mResult, LoadedResult } from '../src/results/schema.js';
 import { ResultValidationError, validateResult } from '../src/results/validate.js';
 import { chartsForResult, type MemoryChart } from '../src/report/charts.js';
@@ -16,30 +16,24 @@ import { renderHtml } from '../src/report/html.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { headlineTable, stat } from '../src/report/model.js';
 import { renderTerminal } from '../src/report/terminal.js';
-import { matchesResultSchema } from './helpers/json-schema.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixturePath = (name: string): string => join(root, 'test/fixtures', name);
 const readJson = (path: string): unknown => JSON.parse(readFileSync(path, 'utf8')) as unknown;
 const fixture = (name: string): LoadedResult => ({
   file: `test/fixtures/${name}`,
-  result: validateResult(readJson(fixturePath(name)), name),
+  result: readResult(readJson(fixturePath(name)), name),
 });
 const FIXTURES = ['result-idle-hold.json', 'result-http-hello.json', 'result-http-hello-next.json'];
 const schemaDoc = readJson(join(root, 'results/schema/c1m.result-1.schema.json'));
 
-const matchesSchema = matchesResultSchema;
-
-test('the fixtures pass both the validator and the JSON Schema document', () => {
-  for (const name of FIXTURES) {
-    const json = readJson(fixturePath(name));
-    assert.doesNotThrow(() => validateResult(json, name), name);
-    assert.equal(matchesSchema(json), null, name);
-  }
+test('the fixtures pass the validator', () => {
+  for (const name of FIXTURES) assert.doesNotThrow(() => validateResult(readJson(fixturePath(name)), name), name);
 });
 
-// Each mutation breaks the contract; the validator and the schema document must both refuse it,
-// which is what keeps the two in step. The message is checked where it is part of the contract.
+// Each mutation breaks the contract and must be refused with a message that names the file and
+// the field. The validator is the JSON Schema document compiled (plus what it cannot say), so
+// this checks the document too. The message is checked where it is part of the contract.
 const MUTATIONS: Array<{ what: string; mutate: (r: any) => void; message?: string }> = [
   {
     what: 'a step count that is a string',
@@ -78,7 +72,7 @@ const MUTATIONS: Array<{ what: string; mutate: (r: any) => void; message?: strin
   { what: 'a drain that is not an object', mutate: (r) => (r.runs[0].drain = 3) },
 ];
 
-test('contract breaches are refused by the validator and the schema document alike', () => {
+test('contract breaches are refused, each with a sentence about the field', () => {
   const original = readJson(fixturePath('result-idle-hold.json'));
   for (const m of MUTATIONS) {
     const json = structuredClone(original) as any;
@@ -93,11 +87,10 @@ test('contract breaches are refused by the validator and the schema document ali
       },
       m.what,
     );
-    assert.notEqual(matchesSchema(json), null, `the schema document accepts ${m.what}`);
   }
 });
 
-test("a run's drain (cut and bound, cut null when not known) passes the validator and the schema document", () => {
+test("a run's drain (cut and bound, cut null when not known) passes the validator", () => {
   const json = structuredClone(readJson(fixturePath('result-idle-hold.json'))) as any;
   json.runs[0].drain = { cut: 0, boundMs: 1500 };
   json.runs[1].drain = { cut: null, boundMs: 1500 };
@@ -105,7 +98,6 @@ test("a run's drain (cut and bound, cut null when not known) passes the validato
   json.runs[3].drain = null;
   const result = validateResult(json, 'x.json');
   assert.deepEqual(result.runs.map((r) => r.drain), [{ cut: 0, boundMs: 1500 }, { cut: null, boundMs: 1500 }, { cut: 3, boundMs: 11_500 }, null]);
-  assert.equal(matchesSchema(json), null);
 });
 
 test('a timeline whose series do not match tMs is refused (beyond what JSON Schema can say)', () => {
@@ -134,7 +126,6 @@ test('unknown fields are allowed, as the contract says fields may be added', () 
   json.extra = { anything: true };
   json.runs[0].steps[0].server.newFigure = 'x';
   assert.doesNotThrow(() => validateResult(json, 'x.json'));
-  assert.equal(matchesSchema(json), null);
 });
 
 test('loadResults reads files and folders, skipping schema files and setting foreign JSON aside', async () => {

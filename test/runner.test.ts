@@ -16,7 +16,10 @@ import { loadScenario, loadScenarioFile } from '../src/runner/catalog.js';
 import { splitConfig } from '../src/runner/drivers.js';
 import { PreflightRefusal, planScenario } from '../src/runner/plan.js';
 import { ProcessTracker } from '../src/runner/processes.js';
-import { runScenario, schedule, thinTimeline, type RunRecord, type StepRecord } from '../src/runner/run.js';
+import { fitMemory } from '../src/results/fit.js';
+import type { RunRecord, StepRecord } from '../src/results/record.js';
+import { compareRuns, summarizeRun } from '../src/results/summary.js';
+import { runScenario, schedule, thinTimeline } from '../src/runner/run.js';
 import {
   defineScenario,
   levelsUpTo,
@@ -27,9 +30,7 @@ import {
   throughputPhases,
   type ScenarioSpec,
 } from '../src/runner/scenario.js';
-import { compareRuns, fitSteps, summarizeRun } from '../src/runner/summary.js';
 import { runCli, startCli, startedPids, TEST_DRIVER } from './helpers/cli.js';
-import { matchesResultSchema } from './helpers/json-schema.js';
 import { fdsSettle, openFds, waitGone } from './helpers/processes.js';
 import { box } from './helpers/readings.js';
 
@@ -40,9 +41,7 @@ const MiB = 1024 * 1024;
 
 function readResult(path: string): C1mResult {
   const json = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  const result = validateResult(json, path);
-  assert.equal(matchesResultSchema(json), null, `${path} breaks the JSON Schema document`);
-  return result;
+  return validateResult(json, path);
 }
 
 async function assertAllGone(pids: readonly number[]): Promise<void> {
@@ -143,11 +142,14 @@ function run(contender: string, rep: number, ok: boolean, ops: number | null, by
 describe('slopes and comparisons', () => {
   it('per-connection memory is the least-squares slope over the steps', () => {
     const steps = [step(1000, 50 * MiB + 1000 * 1000, 300 * MiB), step(2000, 50 * MiB + 2000 * 1000 + 40, 290 * MiB), step(4000, 50 * MiB + 4000 * 1000, 280 * MiB, 5000)];
-    const fits = fitSteps(steps);
-    assert.ok(Math.abs((fits.rssBytes?.slope ?? 0) - 1000) < 0.1);
-    assert.equal(fits.rssBytes?.n, 3);
-    const s = summarizeRun(steps, [null, 20_000, 40_000]);
+    const fit = fitMemory(steps, [0, 1, 2]);
+    assert.ok(Math.abs((fit.bytesPerConnection?.slope ?? 0) - 1000) < 0.1);
+    assert.deepEqual(fit.bytesPerConnection?.steps, [0, 1, 2]);
+    assert.equal(fit.bytesPerConnection?.of, 'server.rssBytes');
+    const s = summarizeRun(steps, [null, 20_000, 40_000], fit);
     assert.ok(Math.abs((s.bytesPerConnection ?? 0) - 1000) < 0.1);
+    assert.equal(s.fit, fit, 'the summary records the fit its figures come from');
+    assert.ok((s.fit?.kernelBytesPerConnection?.slope ?? 0) < 0, 'the negative fit stays on record');
     assert.equal(s.kernelBytesPerConnection, null, 'a negative slope is not a cost: null, not 0');
     assert.equal(s.maxConnections, 4000);
     assert.equal(s.connectRatePerSec, 30_000, 'median of the measured ramp rates');
@@ -300,8 +302,9 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
         assert.ok((s?.server?.heapUsedBytes ?? 0) > 0);
         assert.deepEqual(s?.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 });
       }
-      assert.equal(typeof x.fits?.rssBytes?.slope, 'number', 'memory slope computed');
-      assert.equal(typeof x.fits?.slabBytes?.slope, 'number', 'kernel slope computed');
+      assert.equal(typeof x.summary?.fit?.bytesPerConnection?.slope, 'number', 'memory slope computed');
+      assert.equal(typeof x.summary?.fit?.kernelBytesPerConnection?.slope, 'number', 'kernel slope computed');
+      assert.deepEqual(x.summary?.fit?.steps, [0, 1], 'both load steps fitted, and the file says so');
       assert.equal(x.summary?.maxConnections, 200);
       assert.ok((x.summary?.connectRatePerSec ?? 0) > 0);
       assert.ok((x.timeline?.tMs.length ?? 0) > 3);

@@ -14,7 +14,8 @@ import { validateResult } from '../src/results/validate.js';
 import { BUILTIN_DIR, builtinNames, loadScenario } from '../src/runner/catalog.js';
 import { writeResult } from '../src/runner/output.js';
 import { ProcessTracker } from '../src/runner/processes.js';
-import { reapBoundMs, runScenario, type RunRecord, type StepRecord } from '../src/runner/run.js';
+import type { RunRecord, StepRecord } from '../src/results/record.js';
+import { reapBoundMs, runScenario } from '../src/runner/run.js';
 import { defineScenario, groupPeaks, peakConnections, phasesOf, resolveParams, type ParamValue, type Phase } from '../src/runner/scenario.js';
 import { suiteEntries } from '../src/runner/suite.js';
 import { ROOT, runCli, startedPids } from './helpers/cli.js';
@@ -126,7 +127,8 @@ describe('each scenario, tiny, against every contender it applies to', () => {
         assert.ok((s.server.fds ?? 0) >= s.connections!, `${r.contender}: the server's fds are counted`);
         assert.equal(typeof s.server.cpuUserMs, 'number', 'idle CPU measured');
       }
-      assert.equal(typeof r.fits?.rssBytes?.slope, 'number');
+      assert.equal(typeof r.summary?.fit?.bytesPerConnection?.slope, 'number');
+      assert.deepEqual(r.summary?.fit?.steps, [0, 1], 'both idle steps fitted');
       assert.ok((r.summary?.connectRatePerSec ?? 0) > 0);
       assert.ok((r.ramps ?? []).every((x) => x.ratePerSec === null || x.ratePerSec <= 5000 * 1.5), 'the ramp is paced');
     }
@@ -216,6 +218,7 @@ describe('each scenario, tiny, against every contender it applies to', () => {
       assert.equal((r.ramps ?? []).filter((x) => x.target > 0).length, 3);
       for (const s of steps(r)) assert.equal(s.errors?.connect, 0);
       assert.equal(r.summary?.bytesPerConnection, null, 'no per-connection slope from churn steps');
+      assert.deepEqual(r.summary?.fit?.steps, [], 'the file says no step was fitted');
     }
   });
 

@@ -67,62 +67,6 @@ export function median(values: readonly Measured[]): number | null {
   return percentile(values, 50);
 }
 
-export interface LinearFit {
-  /** dy/dx: e.g. bytes per connection when y is memory and x is connections. */
-  readonly slope: number;
-  /** y at x = 0: e.g. the process's memory with no connections. */
-  readonly intercept: number;
-  /** Coefficient of determination; null when y does not vary (nothing to explain). */
-  readonly r2: number | null;
-  /** Points used (pairs where both x and y were measured). */
-  readonly n: number;
-}
-
-/**
- * Ordinary least-squares fit of y over x. Pairs where either side is null are skipped; null
- * when fewer than two points remain or all x are equal (no slope can be told).
- */
-export function linearFit(xs: readonly Measured[], ys: readonly Measured[]): LinearFit | null {
-  if (!Array.isArray(xs) || !Array.isArray(ys)) throw new TypeError('linearFit: x and y must be arrays');
-  if (xs.length !== ys.length) throw new RangeError(`linearFit: x has ${xs.length} values but y has ${ys.length}`);
-  const px: number[] = [];
-  const py: number[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i] ?? null;
-    const y = ys[i] ?? null;
-    if (x === null || y === null) continue;
-    measured([x, y], 'linearFit');
-    px.push(x);
-    py.push(y);
-  }
-  const n = px.length;
-  if (n < 2) return null;
-  // Centre the data first: raw sums of squares of connection counts near a million lose
-  // precision that the centred form keeps.
-  const mx = px.reduce((a, b) => a + b, 0) / n;
-  const my = py.reduce((a, b) => a + b, 0) / n;
-  let sxx = 0;
-  let sxy = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = (px[i] ?? 0) - mx;
-    const dy = (py[i] ?? 0) - my;
-    sxx += dx * dx;
-    sxy += dx * dy;
-    syy += dy * dy;
-  }
-  if (sxx === 0) return null;
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
-  let ssRes = 0;
-  for (let i = 0; i < n; i++) {
-    const r = (py[i] ?? 0) - (intercept + slope * (px[i] ?? 0));
-    ssRes += r * r;
-  }
-  const r2 = syy === 0 ? null : Math.max(0, 1 - ssRes / syy);
-  return { slope, intercept, r2, n };
-}
-
 export interface Summary {
   readonly n: number;
   readonly min: number | null;

@@ -1,15 +1,9 @@
 // The capacity table (the million-connection runs): per contender × protocol, how many
 // connections were held, how long establishing them took, what each cost in user space and in
-// the kernel, and what the whole run held. Pure: result files in, markdown out.
+// the kernel, and what the whole run held. Pure: result files in, markdown out. The per-connection
+// figures are the run's recorded memory fits (summary.fit), as in every other report.
+import { perConnection } from '../results/fit.js';
 import type { LoadedResult } from '../results/schema.js';
-import { fitSteps } from '../runner/summary.js';
-
-interface RampLike {
-  target?: number;
-  established?: number;
-  failed?: number;
-  ms?: number;
-}
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const int = (v: number | null): string => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
@@ -29,33 +23,23 @@ export function renderCapacityMarkdown(results: readonly LoadedResult[]): string
   ];
   for (const { result } of results) {
     for (const run of result.runs) {
-      const r = run as typeof run & { ramps?: RampLike[]; skipped?: string | null };
-      // Slopes come from the recorded steps through the runner's own fit (not from a stored
-      // summary), so a file written before a fix to the fit is read the same way as a new one.
-      const fits = fitSteps(run.steps);
-      const slope = (f: { slope: number } | null): number | null => (f === null || f.slope < 0 ? null : f.slope);
-      const s = {
-        ...((run.summary ?? {}) as Record<string, unknown>),
-        bytesPerConnection: slope(fits.rssBytes),
-        nonHeapBytesPerConnection: slope(fits.nonHeapRssBytes),
-        engineBytesPerConnection: slope(fits.engineBytes),
-        kernelBytesPerConnection: slope(fits.slabBytes),
-      } as Record<string, unknown>;
-      const ramps = r.ramps ?? [];
+      const fit = run.summary?.fit;
+      const ramps = run.ramps ?? [];
       const establishMs = ramps.length > 0 ? ramps.reduce((a, x) => a + (num(x.ms) ?? 0), 0) : null;
       const last = run.steps.at(-1);
-      const kernel = (last?.kernel ?? {}) as Record<string, unknown>;
-      const target = num((result.params as Record<string, unknown> | undefined)?.['connections']);
-      const held = num(s['maxConnections']);
-      const warnings = (run as typeof run & { warnings?: string[] }).warnings ?? [];
-      const outcome = r.skipped
-        ? `skipped: ${r.skipped}`
+      const target = num(result.params['connections']);
+      const held = num(run.summary?.maxConnections);
+      const rate = num(run.summary?.connectRatePerSec);
+      const warnings = run.warnings ?? [];
+      const outcome = run.skipped
+        ? `skipped: ${run.skipped}`
         : !run.ok
           ? `stopped: ${run.error ?? 'unknown'}`
           : target !== null && held !== null && held < target
             ? `reached ${int(held)} of ${int(target)}: ${warnings[0] ?? 'ramps fell short'}`
             : 'held';
-      lines.push(`| ${run.contender} | ${run.protocol} | ${int(num(s['maxConnections']))} | ${establishMs === null ? '—' : `${(establishMs / 1000).toFixed(1)} s`} | ${num(s['connectRatePerSec']) === null ? '—' : `${int(num(s['connectRatePerSec']))}/s`} | ${bytes(num(s['bytesPerConnection']))} | ${bytes(num(s['nonHeapBytesPerConnection']))} | ${bytes(num(s['engineBytesPerConnection']))} | ${bytes(num(s['kernelBytesPerConnection']))} | ${bytes(num(kernel['memUsedBytes']))} | ${bytes(num(last?.server?.rssBytes))} | ${outcome.replaceAll('|', '\\|')} |`);
+      const perConn = [fit?.bytesPerConnection, fit?.nonHeapBytesPerConnection, fit?.engineBytesPerConnection, fit?.kernelBytesPerConnection].map((f) => bytes(perConnection(f)));
+      lines.push(`| ${run.contender} | ${run.protocol} | ${int(held)} | ${establishMs === null ? '—' : `${(establishMs / 1000).toFixed(1)} s`} | ${rate === null ? '—' : `${int(rate)}/s`} | ${perConn.join(' | ')} | ${bytes(num(last?.kernel?.memUsedBytes))} | ${bytes(num(last?.server?.rssBytes))} | ${outcome.replaceAll('|', '\\|')} |`);
     }
   }
   const env = results[0]?.result.env;

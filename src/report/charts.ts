@@ -1,11 +1,12 @@
 // Chart data for the HTML page: each chart is a plain JSON object (a ChartSpec) that the page's
 // script hands to Observable Plot. Everything that needs judgment (which runs count, medians,
-// fitted slopes, whether an axis is logarithmic) happens here, where tests can see it; the page
-// only draws.
+// which fitted lines to draw, whether an axis is logarithmic) happens here, where tests can see
+// it; the page only draws. Memory slopes are the runs' recorded fits (summary.fit), never refitted.
 
-import { LATENCY_KEYS, type LatencyKey, type LoadedResult, type Run } from '../results/schema.js';
+import { FIT_FIGURES } from '../results/fit.js';
+import { LATENCY_KEYS, type FitKey, type LatencyKey, type LoadedResult, type Run } from '../results/schema.js';
 import { fmtBytes, fmtRate, fmtRatio, fmtUnit, type Unit } from './format.js';
-import { fitLine, runStatus, stat, type ScenarioComparison } from './model.js';
+import { runStatus, stat, type ScenarioComparison } from './model.js';
 
 /** A line under a chart naming a series in its colour, with a figure that belongs to it. */
 export interface LegendEntry {
@@ -27,9 +28,10 @@ export interface MemoryChart extends ChartBase {
   kind: 'memory';
   xLog: boolean;
   yLog: boolean;
-  points: Array<{ contender: string; rep: number; connections: number; bytes: number }>;
-  /** The fitted line, sampled so it draws straight or curved as the axes require. */
-  fit: Array<{ contender: string; connections: number; bytes: number }>;
+  /** Every step of the ok runs; `fitted` when the run's memory fit used it. */
+  points: Array<{ contender: string; rep: number; connections: number; bytes: number; fitted: boolean }>;
+  /** Each run's recorded fit over the steps it used, sampled so it draws straight or curved as the axes require; one line per series. */
+  fit: Array<{ contender: string; series: string; connections: number; bytes: number }>;
 }
 
 export interface BarChart extends ChartBase {
@@ -84,14 +86,16 @@ function memoryChart(
   loaded: LoadedResult,
   what: 'user' | 'kernel',
 ): MemoryChart | null {
-  const pick = (run: Run, i: number): number | null | undefined =>
-    what === 'user' ? run.steps[i]?.server?.rssBytes : run.steps[i]?.kernel?.slabBytes;
+  const key: FitKey = what === 'user' ? 'bytesPerConnection' : 'kernelBytesPerConnection';
+  const figure = FIT_FIGURES[key];
+  const runs = okRuns(loaded);
   const points: MemoryChart['points'] = [];
-  for (const run of okRuns(loaded)) {
+  for (const run of runs) {
+    const used = new Set(run.summary?.fit?.[key]?.steps ?? []);
     run.steps.forEach((step, i) => {
-      const bytes = pick(run, i);
+      const bytes = figure.read(step);
       if (typeof step.connections === 'number' && typeof bytes === 'number') {
-        points.push({ contender: run.contender, rep: run.rep, connections: step.connections, bytes });
+        points.push({ contender: run.contender, rep: run.rep, connections: step.connections, bytes, fitted: used.has(i) });
       }
     });
   }
@@ -100,30 +104,39 @@ function memoryChart(
   const yLog = isWide(points.map((p) => p.bytes));
   const fit: MemoryChart['fit'] = [];
   const legend: LegendEntry[] = [];
-  for (const contender of contenders(okRuns(loaded))) {
-    const mine = points.filter((p) => p.contender === contender && (!xLog || p.connections > 0));
-    const line = fitLine(mine.map((p) => ({ x: p.connections, y: p.bytes })));
-    if (!line) continue;
-    const x0 = Math.min(...mine.map((p) => p.connections));
-    const x1 = Math.max(...mine.map((p) => p.connections));
-    // On log axes a line with an intercept is a curve, so it is sampled along the axis.
-    const samples = xLog ? 32 : 2;
-    for (let i = 0; i < samples; i++) {
-      const f = i / (samples - 1);
-      const x = xLog ? x0 * (x1 / x0) ** f : x0 + (x1 - x0) * f;
-      const y = line.intercept + line.slope * x;
-      if (!yLog || y > 0) fit.push({ contender, connections: x, bytes: y });
+  const reps = new Set(runs.map((r) => r.rep)).size > 1;
+  for (const contender of contenders(runs)) {
+    const slopes: number[] = [];
+    for (const run of runs.filter((r) => r.contender === contender)) {
+      const line = run.summary?.fit?.[key];
+      if (!line) continue;
+      slopes.push(line.slope);
+      const xs = line.steps.map((i) => run.steps[i]?.connections).filter((x): x is number => typeof x === 'number' && (!xLog || x > 0));
+      if (xs.length < 2) continue;
+      const x0 = Math.min(...xs);
+      const x1 = Math.max(...xs);
+      const series = reps ? `${contender} #${run.rep}` : contender;
+      // On log axes a line with an intercept is a curve, so it is sampled along the axis.
+      const samples = xLog ? 32 : 2;
+      for (let i = 0; i < samples; i++) {
+        const f = i / (samples - 1);
+        const x = xLog ? x0 * (x1 / x0) ** f : x0 + (x1 - x0) * f;
+        const y = line.intercept + line.slope * x;
+        if (!yLog || y > 0) fit.push({ contender, series, connections: x, bytes: y });
+      }
     }
-    legend.push({ contender, text: `${fmtBytes(Math.round(line.slope))}/conn` });
+    const slope = stat(slopes);
+    if (slope) legend.push({ contender, text: `${fmtBytes(Math.round(slope.median))}/conn${slope.n > 1 ? ` (median of ${slope.n} runs)` : ''}` });
   }
   const user = what === 'user';
+  const how = ' The line is each run\'s recorded least-squares fit over the filled points; hollow points were left out of it.';
   return {
     kind: 'memory',
     id,
     title: user ? 'Server memory (RSS) vs connections' : 'Kernel memory (Slab) vs connections',
     caption: user
-      ? 'Resident set size of the server process(es) at each step; the line is a least-squares fit, its slope the user-space cost of a connection.'
-      : 'Slab from /proc/meminfo (whole machine) at each step; the slope is what the kernel spends per connection (socket buffers, TCP state).',
+      ? `Resident set size of the server process(es) at each step; the slope of the line is the user-space cost of a connection.${how}`
+      : `Slab from /proc/meminfo (whole machine) at each step, as growth since the run started; the slope is what the kernel spends per connection (socket buffers, TCP state).${how}`,
     legend,
     xLog,
     yLog,

@@ -24,23 +24,6 @@ export function stat(values: ReadonlyArray<Measured | undefined>): Stat | null {
   return { median, min: xs[0]!, max: xs[n - 1]!, n };
 }
 
-/** Least-squares line through the points; null with fewer than two distinct x. */
-export function fitLine(points: ReadonlyArray<{ x: number; y: number }>): { slope: number; intercept: number } | null {
-  const n = points.length;
-  if (n < 2) return null;
-  const mx = points.reduce((a, p) => a + p.x, 0) / n;
-  const my = points.reduce((a, p) => a + p.y, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (const p of points) {
-    sxy += (p.x - mx) * (p.y - my);
-    sxx += (p.x - mx) ** 2;
-  }
-  if (sxx === 0) return null;
-  const slope = sxy / sxx;
-  return { slope, intercept: my - slope * mx };
-}
-
 export type Better = 'lower' | 'higher';
 
 export interface Metric {
@@ -139,10 +122,10 @@ function rowNote(runs: Run[], okRuns: Run[], status: RowStatus): string | null {
   let behind = 0;
   let given = 0;
   for (const r of okRuns) {
-    for (const st of r.steps as ReadonlyArray<{ fellBehind?: boolean; givenUp?: { dropped: number; timedOut: number; lost: number } }>) {
-      if (st.fellBehind !== true || st.givenUp === undefined) continue;
+    for (const st of r.steps) {
+      if (st.fellBehind !== true || !st.givenUp) continue;
       behind++;
-      given += st.givenUp.dropped + st.givenUp.timedOut + st.givenUp.lost;
+      given += (st.givenUp.dropped ?? 0) + (st.givenUp.timedOut ?? 0) + (st.givenUp.lost ?? 0);
     }
   }
   if (behind > 0) notes.push(`fell behind in ${behind} step(s): ${given.toLocaleString('en-US')} messages unanswered, in the latency at what they waited`);

@@ -70,6 +70,10 @@ export const PAGE_SCRIPT = String.raw`
     return o;
   }
 
+  function pointTitle(p) {
+    return p.contender + ' #' + p.rep + '\n' + fmtCount(p.connections) + ' connections\n' + fmtBytes(p.bytes) + (p.fitted ? '' : '\nleft out of the fit');
+  }
+
   var draw = {
     memory: function (spec, width) {
       var xs = spec.points.map(function (p) { return p.connections; });
@@ -80,11 +84,15 @@ export const PAGE_SCRIPT = String.raw`
         x: x ? x.scale : linearAxis(xs, 'count', 'connections →'),
         y: y ? y.scale : linearAxis(ys, 'bytes', null),
         marks: (x ? x.marks : []).concat(y ? y.marks : [], [
-          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'contender', stroke: 'contender', strokeWidth: 1.6, strokeOpacity: 0.85, className: 'c1m-fit' }),
-          Plot.dot(spec.points, {
+          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: 1.6, strokeOpacity: 0.85, className: 'c1m-fit' }),
+          Plot.dot(spec.points.filter(function (p) { return p.fitted; }), {
             x: 'connections', y: 'bytes', fill: 'contender', r: 4, stroke: 'white', strokeWidth: 1, className: 'c1m-points',
-            title: function (p) { return p.contender + ' #' + p.rep + '\n' + fmtCount(p.connections) + ' connections\n' + fmtBytes(p.bytes); },
-            tip: true,
+            title: pointTitle, tip: true,
+          }),
+          // Steps the fit left out (fit: false, reaps) are drawn hollow.
+          Plot.dot(spec.points.filter(function (p) { return !p.fitted; }), {
+            x: 'connections', y: 'bytes', stroke: 'contender', fill: 'white', r: 4, strokeWidth: 1.5, className: 'c1m-points',
+            title: pointTitle, tip: true,
           }),
         ]),
       }));

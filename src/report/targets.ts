@@ -56,7 +56,7 @@ function perStep(runs: readonly Run[]): Map<string, number> {
   for (const run of runs) {
     for (const s of run.steps) {
       // The runner labels its steps (an addition to the contract's Step).
-      const label = (s as { label?: unknown }).label;
+      const label = s.label;
       const v = s.throughput?.opsPerServerCpuSec;
       if (typeof v !== 'number' || typeof label !== 'string') continue;
       const list = values.get(label) ?? [];
@@ -152,8 +152,7 @@ export function cpuSplit(results: readonly LoadedResult[], scenarios: readonly s
     for (const run of file.result.runs) {
       if (!run.ok || run.skipped) continue;
       for (const s of run.steps) {
-        const label = (s as { label?: unknown }).label;
-        const windowMs = (s as { windowMs?: unknown }).windowMs;
+        const { label, windowMs } = s;
         const user = s.server?.cpuUserMs, sys = s.server?.cpuSysMs, rate = s.throughput?.opsPerSec;
         if (typeof label !== 'string' || typeof windowMs !== 'number' || typeof user !== 'number' || typeof sys !== 'number' || typeof rate !== 'number') continue;
         const key = `${label}\u0000${run.contender}`;

@@ -2,11 +2,13 @@
 // for *.json. A file named explicitly must be a valid result. Inside a folder, JSON that does
 // not claim to be a c1m result (no "schema": "c1m.result/…", e.g. a profile's data) is set
 // aside in `ignored` with the reason, so `c1m report results/` works on a mixed folder; a file
-// that claims to be a result but breaks the contract still fails loudly.
+// that claims to be a result but breaks the contract still fails loudly. Every result read is
+// brought up to the current model (upgrade.ts), so reports never see an older shape.
 
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { LoadedResult } from './schema.js';
+import type { C1mResult, LoadedResult } from './schema.js';
+import { withMemoryFit } from './upgrade.js';
 import { ResultValidationError, validateResult } from './validate.js';
 
 export interface LoadResults {
@@ -32,6 +34,11 @@ async function walk(dir: string): Promise<string[]> {
     else if (e.isFile() && e.name.endsWith('.json') && !isSchemaFile(e.name)) out.push(p);
   }
   return out;
+}
+
+/** A parsed result file as every reader takes it: validated, then brought up to the current model. */
+export function readResult(json: unknown, file: string): C1mResult {
+  return withMemoryFit(validateResult(json, file));
 }
 
 type Parsed = { ok: true; json: unknown } | { ok: false; reason: string };
@@ -70,14 +77,14 @@ export async function loadResults(paths: readonly string[]): Promise<LoadResults
         if (!parsed.ok) ignored.push({ file, reason: parsed.reason });
         else if (!claimsToBeResult(parsed.json)) {
           ignored.push({ file, reason: 'not a c1m result file (no "schema": "c1m.result/1")' });
-        } else results.push({ file, result: validateResult(parsed.json, file) });
+        } else results.push({ file, result: readResult(parsed.json, file) });
       }
     } else {
       if (seen.has(resolve(path))) continue;
       seen.add(resolve(path));
       const parsed = await parse(path);
       if (!parsed.ok) throw new ResultValidationError(path, '', parsed.reason);
-      results.push({ file: path, result: validateResult(parsed.json, path) });
+      results.push({ file: path, result: readResult(parsed.json, path) });
     }
   }
   return { results, ignored };

@@ -23,7 +23,10 @@ import type { EffectiveLimits } from '../contenders/types.js';
 import { DriverUnavailableError, type DriverConfig, type DriverErrors, type RampResult, type RunResult } from '../drivers/types.js';
 import { Histogram } from '../metrics/histogram.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
-import { RESULT_SCHEMA, type C1mResult, type Latency, type Measured, type Run, type ServerStats, type Step } from '../results/schema.js';
+import { fitMemory } from '../results/fit.js';
+import type { GivenUpRecord, GroupStepRecord, ReapRecord, ResultRecord, RunRecord, StepRecord } from '../results/record.js';
+import { RESULT_SCHEMA, type Latency, type Measured, type Step } from '../results/schema.js';
+import { compareRuns, summarizeRun } from '../results/summary.js';
 import { readSystem, type SystemReadings } from '../system/limits.js';
 import { DEFAULT_CONNECT_RATE } from '../system/preflight.js';
 import { DriverGroup } from './drivers.js';
@@ -46,7 +49,6 @@ import {
   type Scenario,
   type ScenarioLimits,
 } from './scenario.js';
-import { compareRuns, fitSteps, summarizeRun, type RunFits } from './summary.js';
 
 export interface RunnerOptions {
   readonly scenario: Scenario;
@@ -66,122 +68,11 @@ export interface RunnerOptions {
   readonly progressEveryMs?: number;
 }
 
-/** A run as recorded: the contract's fields plus what the runner adds (see src/runner/README.md). */
-export interface RunRecord extends Run {
-  /**
-   * Every ramp: asked, established, how long, connections/s (and the driver group, when not the
-   * main one). minWindow (native driver): the fewest connects any driver process allowed in
-   * flight; below 64 means connects took over a second or timed out, so the ramp slowed itself.
-   */
-  ramps?: Array<{ target: number; established: number; failed: number; ms: number; ratePerSec: Measured; minWindow?: number; group?: string }>;
-  /** The limits the contender actually applied (its first worker's ready message; null = no such limit). */
-  limits?: EffectiveLimits;
-  /** Least-squares fits of memory over connections (slope = bytes per connection). */
-  fits?: RunFits;
-  /** Kernel figures before the contender started; step kernel figures are growth from these. */
-  kernelBaseline?: { slabBytes: Measured; sockstatMemPages: Measured; tcpInUse: Measured; tcpTw: Measured };
-  /** Things that did not fail the run but should be known (e.g. a worker that had to be killed). */
-  warnings?: string[];
-}
-
-/** One driver group's own figures in a step where several groups ran. */
-export interface GroupStepRecord {
-  /** Connections the group held at the end of the window. */
-  connections: number;
-  ops: number;
-  opsPerSec: number;
-  /** Messages the group sent in the window (ws-broadcast: publishes), when the driver counts them. */
-  sent: Measured;
-  /** ops ÷ sent: in ws-broadcast, deliveries per publish, which a lossless server keeps constant. */
-  opsPerSent: Measured;
-  /** Connections the server closed on the group's peers, as the peers noticed. */
-  peerClosed: Measured;
-  latencyUs: Latency | null;
-  errors: DriverErrors;
-  driverCpuPct: number;
-  clientBound: boolean;
-}
-
-/** How a group that went silent was reaped by the server (heartbeats, idle timeouts, queue bounds). */
-export interface ReapRecord {
-  group: string;
-  /** The group's connections when it went silent. */
-  target: number;
-  /** How far the server's own connection count fell over the window (other closes included). */
-  closedByServer: number;
-  /** ms from the group going silent until the server's count had fallen by `target`; null when it did not. */
-  ms: Measured;
-  /** Closes the silent peers noticed themselves (a FIN or reset reached them). */
-  closedSeenByDriver: number;
-  /** The server's count every `pollMs` from the start: [ms since silent, connections]. */
-  pollMs: number;
-  samples: Array<[number, number]>;
-  /** The most resident memory the server's processes had at any poll of the window (queues included). */
-  rssPeakBytes: Measured;
-}
-
-/** A measured step as recorded: the contract's fields plus the runner's additions. */
-export interface StepRecord extends Step {
-  server: ServerStats & { rssAnonBytes: Measured; heapTotalBytes: Measured; fds: Measured; engineBytes: Measured };
-  kernel: { slabBytes: Measured; sockstatMemPages: Measured; tcpInUse: Measured; tcpTw: Measured; memUsedBytes: Measured };
-  /** The contender's own counters at the end of the step (summed over workers): engine counters, queued bytes, drops. */
-  serverExtra: Record<string, number>;
-  /** Each driver group's own figures, in a step that ran a load (the main group's too). */
-  groups?: Record<string, GroupStepRecord>;
-  reap?: ReapRecord;
-  /** The phase's label, e.g. "200 connections". */
-  label: string | null;
-  /** Connections the driver(s) held at the end of the step (connections is the server's count). */
-  driverConnections: number;
-  /** Length of the measured window in ms (server CPU is over this window). */
-  windowMs: number;
-  /** Protocol errors the contender counted (malformed input from the driver). */
-  serverProtocolErrors: number;
-  /** The driver's CPU over the run, % of one core (load steps only). */
-  driverCpuPct?: number;
-  clientBound?: boolean;
-  /**
-   * Messages of the window that got no answer, each recorded in latencyUs at what it had waited
-   * (native driver): dropped (never sent in time), timedOut (answer overdue), lost (connection
-   * closed first), unanswered (open loop: in flight when the window ended).
-   */
-  givenUp?: GivenUp;
-  /** The contender fell behind the load: messages were dropped, timed out or lost (see givenUp). */
-  fellBehind?: boolean;
-}
-
-export interface GivenUp {
-  dropped: number;
-  timedOut: number;
-  lost: number;
-  unanswered: number;
-}
-
 /** The given-up counts a driver reported in its extra figures, or undefined when it has none. */
-export function givenUpOf(extra: Readonly<Record<string, number>>): GivenUp | undefined {
+export function givenUpOf(extra: Readonly<Record<string, number>>): GivenUpRecord | undefined {
   const { dropped, timedOut, lost, unanswered } = extra;
   if (dropped === undefined || timedOut === undefined || lost === undefined || unanswered === undefined) return undefined;
   return { dropped, timedOut, lost, unanswered };
-}
-
-export interface ResultRecord extends C1mResult {
-  runs: RunRecord[];
-  /** True when Ctrl-C ended the run early: later runs are missing, the one in progress is not ok. */
-  interrupted: boolean;
-  /** The phases every run walked, as the scenario produced them from params. */
-  phases: readonly Phase[];
-  load: LoadSpec;
-  /** The scenario's other driver groups and their loads (absent when it has none). */
-  groups?: Record<string, LoadSpec>;
-  /** The limits the scenario asked the contenders for (each run's `limits` says what was applied). */
-  limits: ScenarioLimits;
-  preflight: {
-    serverWorkers: number;
-    driverProcesses: number;
-    sourceAddresses: number;
-    listenBacklog: number;
-    warnings: readonly string[];
-  };
 }
 
 export interface RunnerOutcome {
@@ -244,11 +135,16 @@ function latencyOf(r: RunResult): Latency | null {
   return { p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max };
 }
 
+/** How far a kernel figure moved since the baseline; null when either was not read. */
+function change(now: number | null, base: number | null): Measured {
+  return now === null || base === null ? null : now - base;
+}
+
 function growth(now: number | null, base: number | null): Measured {
-  if (now === null || base === null) return null;
+  const d = change(now, base);
   // Slab and socket counts move with everything else on the machine; growth below the baseline
-  // is noise, recorded as none (the fit uses the raw figures, so it is not biased by this).
-  return Math.max(0, now - base);
+  // is noise, recorded as none (the fit takes the change before this floor, so it is not biased by it).
+  return d === null ? null : Math.max(0, d);
 }
 
 function cpuMs(a: ProcessesSample, b: ProcessesSample): { user: Measured; sys: Measured } {
@@ -393,7 +289,7 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
     comparisons: compareRuns(runs, o.baseline ?? 'net'),
     note: interrupted ? `Interrupted (${signalName(o.signal)}) after ${runs.length} of ${order.length} runs; the run in progress is recorded as not ok.` : null,
     interrupted,
-    phases,
+    phases: [...phases],
     load,
     ...(groups.size > 0 ? { groups: groupLoads } : {}),
     limits,
@@ -402,7 +298,7 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
       driverProcesses: plan.driverProcesses,
       sourceAddresses: plan.sourceAddresses.length,
       listenBacklog: plan.listenBacklog,
-      warnings: plan.warnings,
+      warnings: [...plan.warnings],
     },
   };
   return { result, interrupted, plan };
@@ -440,7 +336,10 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
   const guard = new Guard(ctx.guardSignal, ctx.memFloorBytes);
   const warnings: string[] = [];
   const ramps: NonNullable<RunRecord['ramps']> = [];
-  const rawSteps: Step[] = [];
+  // What the memory fits read, one per step (the step's figures with the kernel's growth before
+  // its floor at 0), and the steps the fits use: a measure with fit: false and a reap stay out.
+  const fitInputs: Step[] = [];
+  const fitted: number[] = [];
   const timeline: Timeline = { tMs: [], connections: [], cpuPct: [], rssBytes: [], marks: [] };
   // Connections each driver group holds now; their sum is the timeline's count.
   const held = new Map<string, number>();
@@ -587,7 +486,8 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
         warnings.push(`${step.label ?? 'a step'}: the server closed ${reap.closedByServer} of the ${reap.target} silent connections of ${reap.group} within ${Math.round(step.windowMs / 100) / 10} s`);
       }
       run.steps.push(step);
-      if (fit) rawSteps.push(raw);
+      fitInputs.push(raw);
+      if (fit) fitted.push(run.steps.length - 1);
     };
     for (const [i, ph] of ctx.phases.entries()) {
       guard.check();
@@ -705,12 +605,8 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
     if (cut !== null && cut > 0) warnings.push(`the contender's drain cut ${cut} connection(s) still open after its ${boundMs} ms bound`);
   }
 
-  const fits = fitSteps(rawSteps);
   run.clientBound = clientBound;
-  if (run.steps.length > 0) {
-    run.summary = summarizeRun(run.steps, ramps.map((r) => r.ratePerSec), fits);
-    run.fits = fits;
-  }
+  if (run.steps.length > 0) run.summary = summarizeRun(run.steps, ramps.map((r) => r.ratePerSec), fitMemory(fitInputs, fitted));
   if (ramps.length > 0) run.ramps = ramps;
   if (warnings.length > 0) run.warnings = [...new Set(warnings)];
   if (timeline.tMs.length > 0) run.timeline = thinTimeline(timeline, MAX_TIMELINE_POINTS);
@@ -950,7 +846,15 @@ async function measure(
     step.givenUp = givenUp;
     step.fellBehind = givenUp.dropped + givenUp.timedOut + givenUp.lost > 0;
   }
-  // The fit uses the absolute kernel figures: growth clamped at zero would bias the slope.
-  const raw: Step = { connections: step.connections, server: step.server, kernel: { slabBytes: k.slabBytes, sockstatMemPages: k.sockstat.tcpMemPages, tcpInUse: k.sockstat.tcpInUse } };
+  // The fit takes the kernel's change before the floor at zero: floored growth would bias the slope.
+  const raw: Step = {
+    connections: step.connections,
+    server: step.server,
+    kernel: {
+      slabBytes: change(k.slabBytes, kernel0.slabBytes),
+      sockstatMemPages: change(k.sockstat.tcpMemPages, kernel0.sockstat.tcpMemPages),
+      tcpInUse: change(k.sockstat.tcpInUse, kernel0.sockstat.tcpInUse),
+    },
+  };
   return { step, raw, results };
 }
