@@ -8,7 +8,8 @@
 
 import { realpathSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { contenderNames, DEFAULT_HOST, getContender, PROTOCOLS, startContender, type Protocol } from './contenders/index.js';
+import { contenderNames, DEFAULT_HOST, getContender, startContender } from './contenders/index.js';
+import { PROTOCOLS, type Protocol } from './wire/protocols.js';
 import { loadResults } from './results/load.js';
 import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';

@@ -1,7 +1,8 @@
 // Validation at the edges: the parent checks what callers pass, the child checks what it is given.
 
 import { isIP } from 'node:net';
-import { PROTOCOLS, type ChildConfig, type Limits, type PortMode, type Protocol } from './types.js';
+import { checkProtocol } from '../wire/protocols.js';
+import type { ChildConfig, Limits, PortMode } from './types.js';
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 1024 * 1024,
@@ -31,12 +32,6 @@ export function checkInt(name: string, v: unknown, min: number, max: number): nu
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(v)}`);
   if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
   return v;
-}
-
-export function checkProtocol(v: unknown): Protocol {
-  if (typeof v !== 'string') throw new TypeError(`protocol must be a string, got ${JSON.stringify(v)}`);
-  if (!(PROTOCOLS as readonly string[]).includes(v)) throw new RangeError(`unknown protocol "${v}"; known: ${PROTOCOLS.join(', ')}`);
-  return v as Protocol;
 }
 
 export function checkHost(v: unknown): string {

@@ -12,7 +12,7 @@ import {
   measures,
   roomFromJoin,
   roomFromUrl,
-} from './protocols.js';
+} from '../wire/protocols.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './types.js';
 
 type EngineModule = typeof import('../index.js');

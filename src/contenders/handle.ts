@@ -3,7 +3,8 @@
 
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { checkHost, checkInt, checkPortMode, checkProtocol, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
+import { checkProtocol } from '../wire/protocols.js';
+import { checkHost, checkInt, checkPortMode, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
 import { getContender } from './registry.js';
 import type {
   ChildConfig,

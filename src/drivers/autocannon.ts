@@ -19,7 +19,7 @@
 
 import { isIPv6, type Socket } from 'node:net';
 import type autocannonTypes from 'autocannon';
-import { HTTP_HELLO_BODY, isHelloRequest } from '../contenders/protocols.js';
+import { HTTP_HELLO_BODY, isHelloRequest } from '../wire/protocols.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { ResolvedDriverConfig } from './config.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';

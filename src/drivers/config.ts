@@ -2,7 +2,8 @@
 // process checks what it is given, with the same functions and the same messages.
 
 import { isIP } from 'node:net';
-import { checkHost, checkInt, checkProtocol } from '../contenders/config.js';
+import { checkHost, checkInt } from '../contenders/config.js';
+import { checkProtocol } from '../wire/protocols.js';
 import { DRIVERS, type DriverCommand, type DriverConfig, type DriverName, type LoadMode, type Target } from './types.js';
 
 export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open', 'stall'];

@@ -1,7 +1,7 @@
 // The `native` driver: the engine's connector in this (driver) process. Every connection and
 // message is handled natively; JS only steers the phases and reads counters.
 import { ClientGroup, type ClientProtocol, type ClientGroupStats } from '../engine/client.js';
-import type { Protocol } from '../contenders/types.js';
+import type { Protocol } from '../wire/protocols.js';
 import {
   DriverUnavailableError, type CpuUse, type DriverConfig, type DriverErrors, type DriverFactory, type DriverImpl,
   type RampResult, type RunResult,

@@ -3,7 +3,7 @@
 // histogram and its own CPU use. Implementations: `native` (the engine's connector), `autocannon`
 // (HTTP, its API), `wrk` (HTTP, when on PATH).
 import type { HistogramJSON } from '../metrics/histogram.js';
-import type { Protocol } from '../contenders/types.js';
+import type { Protocol } from '../wire/protocols.js';
 
 export const DRIVERS = ['native', 'autocannon', 'wrk'] as const;
 export type DriverName = (typeof DRIVERS)[number];

@@ -4,7 +4,7 @@
 // the lot into one result. A run that fails is recorded with its reason and the next one goes.
 
 import { execFileSync } from 'node:child_process';
-import { verifyProtocol } from '../clients/verify.js';
+import { verifyProtocol } from '../wire/clients/verify.js';
 import {
   ContenderUnavailableError,
   contenderNames,

@@ -2,7 +2,8 @@
 // driver's load) plus at most a small function that turns the effective parameters into
 // phases. A scenario module default-exports defineScenario({...}); the runner does the rest.
 
-import { PROTOCOLS, type Limits, type Protocol } from '../contenders/types.js';
+import type { Limits } from '../contenders/types.js';
+import { PROTOCOLS, type Protocol } from '../wire/protocols.js';
 import { LOAD_MODES } from '../drivers/config.js';
 import { DRIVERS, type DriverConfig, type DriverName } from '../drivers/types.js';
 
