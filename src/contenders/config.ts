@@ -1,6 +1,6 @@
 // Validation at the edges: the parent checks what callers pass, the child checks what it is given.
 
-import { isIP } from 'node:net';
+import { checkHost, checkInt, isRecord } from '../checks.js';
 import { checkProtocol } from '../wire/protocols.js';
 import type { ChildConfig, Limits, PortMode } from './types.js';
 
@@ -22,21 +22,6 @@ export const DEFAULT_SHUTDOWN_MS = 3000;
  */
 export function drainBoundMs(shutdownMs: number): number {
   return Math.floor(shutdownMs / 2);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function checkInt(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
-export function checkHost(v: unknown): string {
-  if (typeof v !== 'string' || isIP(v) === 0) throw new TypeError(`host must be an IP address, got ${JSON.stringify(v)}`);
-  return v;
 }
 
 export function checkPortMode(v: unknown): PortMode {

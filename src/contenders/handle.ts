@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { checkProtocol } from '../wire/protocols.js';
-import { checkHost, checkInt, checkPortMode, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
+import { checkHost, checkInt } from '../checks.js';
+import { checkPortMode, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
 import { getContender } from './registry.js';
 import type {
   ChildConfig,

@@ -11,6 +11,7 @@
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { errorMessage as message } from '../checks.js';
 import { checkCommand, resolveDriverConfig, type ResolvedDriverConfig } from './config.js';
 import { CpuMeter, isClientBound } from './cpu.js';
 import { loadDriver } from './registry.js';
@@ -21,10 +22,6 @@ export const DRIVER_EXIT = Object.freeze({ ok: 0, failed: 1, config: 2, unavaila
 export const PROGRESS_INTERVAL_MS = 500;
 /** How long closing the implementation may take before the process exits anyway. */
 export const CLOSE_BOUND_MS = 5000;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function send(msg: DriverMessage, done?: () => void): void {
   if (process.connected && process.send !== undefined) process.send(msg, undefined, {}, () => done?.());

@@ -2,7 +2,7 @@
 // process checks what it is given, with the same functions and the same messages.
 
 import { isIP } from 'node:net';
-import { checkHost, checkInt } from '../contenders/config.js';
+import { checkHost, checkInt, isRecord } from '../checks.js';
 import { checkProtocol } from '../wire/protocols.js';
 import { DRIVERS, type DriverCommand, type DriverConfig, type DriverName, type LoadMode, type Target } from './types.js';
 
@@ -29,10 +29,6 @@ const CONFIG_KEYS = new Set([
   'connectTimeoutMs', 'handshakeTimeoutMs', 'responseTimeoutMs', 'rooms', 'publishers', 'path',
 ]);
 const MAX_MS = 3_600_000;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function checkDriverName(v: unknown): DriverName {
   if (typeof v !== 'string') throw new TypeError(`driver must be a string, got ${JSON.stringify(v)}`);

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { checkInt } from '../contenders/config.js';
+import { checkInt } from '../checks.js';
 import { checkCommand, resolveDriverConfig, type ResolvedDriverConfig } from './config.js';
 import {
   DriverUnavailableError,

@@ -4,6 +4,7 @@ import { Engine } from './engine.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { NativeClientStats } from '../native.js';
 import { isIP } from 'node:net';
+import { checkInt } from '../checks.js';
 
 export const CLIENT_PROTOCOLS = { stream: 0, frame: 1, http: 2, 'ws-echo': 3, 'ws-broadcast': 4 } as const;
 export type ClientProtocol = keyof typeof CLIENT_PROTOCOLS;
@@ -39,12 +40,6 @@ export interface ClientGroupStats extends Omit<NativeClientStats, 'histogram'> {
   latency: Histogram;
 }
 
-function int(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
 /** A group of native client connections in this thread's engine. */
 export class ClientGroup {
   private readonly engine = Engine.get();
@@ -56,7 +51,7 @@ export class ClientGroup {
     if (!Array.isArray(o.targets) || o.targets.length === 0) throw new TypeError('targets must be a non-empty array');
     for (const t of o.targets) {
       if (isIP(t.host) === 0) throw new TypeError(`target host must be an IP literal, got ${t.host}`);
-      int('target port', t.port, 1, 65535);
+      checkInt('target port', t.port, 1, 65535);
     }
     for (const s of o.sources ?? []) if (isIP(s) !== 4) throw new TypeError(`source must be an IPv4 literal, got ${s}`);
     const minBytes = o.protocol.startsWith('ws') ? 8 : 1;
@@ -64,14 +59,14 @@ export class ClientGroup {
       proto: CLIENT_PROTOCOLS[o.protocol],
       targets: o.targets.map((t) => [t.host, t.port]),
       sources: o.sources ?? [],
-      msgBytes: int('messageBytes', o.messageBytes ?? 64, minBytes, 16 << 20),
-      depth: int('depth', o.depth ?? 1, 1, 4096),
-      connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs ?? 10000, 1, 1 << 30),
-      handshakeTimeoutMs: int('handshakeTimeoutMs', o.handshakeTimeoutMs ?? 30000, 1, 1 << 30),
-      responseTimeoutMs: int('responseTimeoutMs', o.responseTimeoutMs ?? 10000, 1, 1 << 30),
-      heartbeatMs: int('heartbeatMs', o.heartbeatMs ?? 0, 0, 1 << 30),
-      rooms: int('rooms', o.rooms ?? 1, 1, 1 << 24),
-      publishers: int('publishers', o.publishers ?? 1, 0, 1 << 30),
+      msgBytes: checkInt('messageBytes', o.messageBytes ?? 64, minBytes, 16 << 20),
+      depth: checkInt('depth', o.depth ?? 1, 1, 4096),
+      connectTimeoutMs: checkInt('connectTimeoutMs', o.connectTimeoutMs ?? 10000, 1, 1 << 30),
+      handshakeTimeoutMs: checkInt('handshakeTimeoutMs', o.handshakeTimeoutMs ?? 30000, 1, 1 << 30),
+      responseTimeoutMs: checkInt('responseTimeoutMs', o.responseTimeoutMs ?? 10000, 1, 1 << 30),
+      heartbeatMs: checkInt('heartbeatMs', o.heartbeatMs ?? 0, 0, 1 << 30),
+      rooms: checkInt('rooms', o.rooms ?? 1, 1, 1 << 24),
+      publishers: checkInt('publishers', o.publishers ?? 1, 0, 1 << 30),
       path: o.path ?? '/',
       host: o.targets[0]!.host,
     });
@@ -79,7 +74,7 @@ export class ClientGroup {
 
   /** Starts growing (or shrinking) to `target` connections at `ratePerSec` (0 = unpaced). */
   ramp(target: number, ratePerSec = 0): void {
-    int('target', target, 0, 1e9);
+    checkInt('target', target, 0, 1e9);
     if (typeof ratePerSec !== 'number' || !(ratePerSec >= 0)) throw new RangeError('ratePerSec must be >= 0');
     this.engine.native.clientRamp(this.g, target, ratePerSec);
   }

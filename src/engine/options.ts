@@ -1,5 +1,6 @@
 // Server options: defaults and validation at the edge, before any native code runs.
 import { isIP } from 'node:net';
+import { checkBool, checkInt } from '../checks.js';
 import { ProtoCode, WsModeCode, type EngineProtocol, type WebSocketMode } from './records.js';
 
 /** Options of an engine server. Every size is in bytes. */
@@ -88,22 +89,9 @@ export const MAX_FRAME_LIMIT = 4 * 1024 * 1024 - 64;
 /** Largest HTTP body: head + body must fit in half the arena. */
 export const MAX_BODY_LIMIT = 2 * 1024 * 1024 - (1 << 20);
 
-function checkInt(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    throw new TypeError(`${name} must be an integer, got ${typeof v === 'number' ? v : typeof v}`);
-  }
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
 function checkStr(name: string, v: unknown): string {
   if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${typeof v}`);
   if (/[\r\n\0]/.test(v)) throw new TypeError(`${name} must not contain CR, LF or NUL`);
-  return v;
-}
-
-function checkBool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${typeof v}`);
   return v;
 }
 

@@ -6,6 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage as message } from '../checks.js';
 import { ContenderUnavailableError, DEFAULT_HOST, startContender, type ContenderHandle, type StopReport } from '../contenders/index.js';
 import { DriverUnavailableError, type DriverConfig, type DriverName } from '../drivers/types.js';
 import { DriverGroup } from '../runner/drivers.js';
@@ -123,10 +124,6 @@ function listFiles(dir: string): string[] {
 function lastLines(text: string | null | undefined, n = 4): string {
   const t = (text ?? '').trim();
   return t === '' ? '' : t.split('\n').slice(-n).join(' | ');
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Moves a file, also across file systems (/tmp may be tmpfs). */

@@ -2,6 +2,7 @@
 // driver's load) plus at most a small function that turns the effective parameters into
 // phases. A scenario module default-exports defineScenario({...}); the runner does the rest.
 
+import { checkNumber } from '../checks.js';
 import type { Limits } from '../contenders/types.js';
 import { PROTOCOLS, type Protocol } from '../wire/protocols.js';
 import { LOAD_MODES } from '../drivers/config.js';
@@ -255,13 +256,8 @@ export function defineScenario<const P extends ParamTable = ParamTable>(input: S
 
 // ---- parameter values ------------------------------------------------------------------------
 
-function checkNumber(name: string, p: ParamSpec, v: unknown, int: boolean): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
-    throw new RangeError(`${name} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
-  }
-  if (p.min !== undefined && v < p.min) throw new RangeError(`${name} must be at least ${p.min}, got ${v}`);
-  if (p.max !== undefined && v > p.max) throw new RangeError(`${name} must be at most ${p.max}, got ${v}`);
-  return v;
+function checkParamNumber(name: string, p: ParamSpec, v: unknown, integer: boolean): number {
+  return checkNumber(name, v, { min: p.min, max: p.max, integer });
 }
 
 function checkString(name: string, p: ParamSpec, v: unknown): string {
@@ -270,13 +266,13 @@ function checkString(name: string, p: ParamSpec, v: unknown): string {
   return v;
 }
 
-/** Checks a typed value against its spec (RangeError naming the parameter when it does not fit). */
+/** Checks a typed value against its spec (TypeError or RangeError naming the parameter when it does not fit). */
 export function checkValue(name: string, p: ParamSpec, v: unknown): ParamValue {
   switch (p.type) {
     case 'int':
-      return checkNumber(name, p, v, true);
+      return checkParamNumber(name, p, v, true);
     case 'number':
-      return checkNumber(name, p, v, false);
+      return checkParamNumber(name, p, v, false);
     case 'string':
       return checkString(name, p, v);
     case 'bool':
@@ -286,7 +282,7 @@ export function checkValue(name: string, p: ParamSpec, v: unknown): ParamValue {
       if (!Array.isArray(v)) throw new RangeError(`${name} must be a list, got ${JSON.stringify(v)}`);
       const items = p.items ?? 'string';
       if (items === 'string') return v.map((x) => checkString(name, p, x));
-      return v.map((x) => checkNumber(name, p, x, items === 'int'));
+      return v.map((x) => checkParamNumber(name, p, x, items === 'int'));
     }
   }
 }
