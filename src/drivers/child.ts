@@ -12,10 +12,10 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { errorMessage as message } from '../checks.js';
-import { checkCommand, resolveDriverConfig, type ResolvedDriverConfig } from './config.js';
+import { checkCommand, resolveDriverConfig } from './config.js';
 import { CpuMeter, isClientBound } from './cpu.js';
 import { loadDriver } from './registry.js';
-import { DriverUnavailableError, type DriverCommand, type DriverImpl, type DriverMessage } from './types.js';
+import { DriverUnavailableError, type DriverCommand, type DriverImpl, type DriverMessage, type ResolvedDriverConfig } from './types.js';
 
 /** Exit codes of the driver process. */
 export const DRIVER_EXIT = Object.freeze({ ok: 0, failed: 1, config: 2, unavailable: 3, shutdownTimeout: 4 });

@@ -6,9 +6,8 @@
 
 import net from 'node:net';
 import { HttpResponseParser } from '../wire/clients/http.js';
-import type { ResolvedDriverConfig } from './config.js';
 import { addErrors, emptyErrors, totalErrors } from './merge.js';
-import type { DriverCommand, DriverErrors, RampResult, Target } from './types.js';
+import type { DriverCommand, DriverErrors, RampResult, ResolvedDriverConfig, Target } from './types.js';
 
 export interface HttpProbeOptions {
   /** Used in messages. */

@@ -2,7 +2,8 @@
 // driver's load) plus at most a small function that turns the effective parameters into
 // phases. A scenario module default-exports defineScenario({...}); the runner does the rest.
 
-import { checkNumber } from '../checks.js';
+import { checkNumber, errorMessage } from '../checks.js';
+import { checkLimit, defaultOf, paramRange, type LimitName } from '../limits.js';
 import type { Limits } from '../contenders/types.js';
 import { PROTOCOLS, type Protocol } from '../wire/protocols.js';
 import { LOAD_MODES } from '../drivers/config.js';
@@ -182,12 +183,13 @@ function standardSpecs(s: ScenarioSpec): Record<string, ParamSpec> {
               .join('; ')}`
       }`,
     },
-    connections: { type: 'int', default: d.connections ?? 1000, min: 1, max: 10_000_000, help: 'connections at the largest level' },
-    duration: { type: 'number', default: d.duration ?? 10, min: 0.1, max: 86_400, help: 'seconds per measured phase' },
-    warmup: { type: 'number', default: d.warmup ?? 2, min: 0, max: 3600, help: 'seconds of load before each measured window' },
-    workers: { type: 'int', default: d.workers ?? 0, min: 0, max: 4096, help: 'contender processes (0 = as many as the fd limit needs)' },
+    connections: { ...paramRange('connections'), default: d.connections ?? defaultOf('connections'), help: 'connections at the largest level' },
+    duration: { ...paramRange('durationS'), default: d.duration ?? defaultOf('durationS'), help: 'seconds per measured phase' },
+    warmup: { ...paramRange('warmupS'), default: d.warmup ?? defaultOf('warmupS'), help: 'seconds of load before each measured window' },
+    // 0 is no process count but "as many as the fd limit needs", so the scenario flag starts at 0.
+    workers: { ...paramRange('workers'), min: 0, default: d.workers ?? 0, help: 'contender processes (0 = as many as the fd limit needs)' },
     driver: { type: 'string', default: s.driver ?? 'native', choices: DRIVERS, help: 'load generator' },
-    reps: { type: 'int', default: d.reps ?? (s.kind === 'throughput' ? 3 : 1), min: 1, max: 100, help: 'repetitions of every contender (interleaved)' },
+    reps: { ...paramRange('reps'), default: d.reps ?? (s.kind === 'throughput' ? defaultOf('reps') : 1), help: 'repetitions of every contender (interleaved)' },
     pin: { type: 'bool', default: false, help: 'contender on CPU 0, driver on CPU 1 (taskset)' },
   };
 }
@@ -346,6 +348,14 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
   if (!Array.isArray(phases) || phases.length === 0) fail(scenario.name, 'phases must be a non-empty list');
   const known = new Set([MAIN_GROUP, ...Object.keys(groupsOf(scenario, p))]);
   const nonNeg = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  // What the driver will be sent is checked here, against the same limits, before any process starts.
+  const within = (where: string, what: string, limit: LimitName, v: unknown): void => {
+    try {
+      checkLimit(limit, v, what);
+    } catch (err) {
+      fail(scenario.name, `${where}: ${errorMessage(err)}`);
+    }
+  };
   const checkGroups = (where: string, names: readonly string[] | undefined): void => {
     if (names === undefined) return;
     if (!Array.isArray(names) || names.length === 0) fail(scenario.name, `${where}: groups must be a non-empty list`);
@@ -355,9 +365,9 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
     const where = `phase ${i + 1} (${ph?.kind})`;
     switch (ph?.kind) {
       case 'ramp':
-        if (!Number.isSafeInteger(ph.connections) || ph.connections < 0) fail(scenario.name, `${where}: connections must be an integer ≥ 0`);
+        within(where, 'connections', 'rampTarget', ph.connections);
         if (ph.ratePerSec !== undefined && !nonNeg(ph.ratePerSec)) fail(scenario.name, `${where}: ratePerSec must be ≥ 0`);
-        if (ph.timeoutMs !== undefined && !(nonNeg(ph.timeoutMs) && ph.timeoutMs > 0)) fail(scenario.name, `${where}: timeoutMs must be > 0`);
+        if (ph.timeoutMs !== undefined) within(where, 'timeoutMs', 'phaseMs', ph.timeoutMs);
         if (ph.group !== undefined) checkGroups(where, [ph.group]);
         return;
       case 'warmup':

@@ -2,6 +2,7 @@
 // what the machine allows, with the exact command for each shortfall. Pure: readings come in
 // as a parameter, text comes out of formatPreflight.
 import { checkInt, checkNumber } from '../checks.js';
+import { LIMITS } from '../limits.js';
 import { fmtBytes, fmtInt, nextPow2 } from './format.js';
 import type { SystemReadings } from './limits.js';
 import { quoteValue, SOCKET_BUFFER_BYTES_PER_PAIR, tcpMemFor } from './tune.js';
@@ -294,7 +295,8 @@ export function planRun(options: PlanOptions): RunPlan {
     if (value === null) checks.push(check(key, 'warn', 'unreadable', backlogNeedText, null));
     else checks.push(check(key, value >= backlogNeed ? 'ok' : 'warn', fmtInt(value), backlogNeedText, `sysctl -w ${key}=${Math.max(65535, nextPow2(backlogNeed) - 1)}`));
   }
-  const listenBacklog = Math.max(backlogNeed, r.somaxconn ?? MIN_BACKLOG);
+  // The kernel caps a listen backlog at somaxconn; the contenders' limit caps what may be asked for.
+  const listenBacklog = Math.min(LIMITS['limits.backlog'].max, Math.max(backlogNeed, r.somaxconn ?? MIN_BACKLOG));
 
   if (r.nfConntrackMax !== null) {
     const count = r.nfConntrackCount ?? 0;

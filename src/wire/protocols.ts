@@ -15,6 +15,9 @@ export function checkProtocol(v: unknown): Protocol {
 
 // ---- http-hello ------------------------------------------------------------------------------
 
+/** The path http-hello answers 200 on, and where clients send requests and WebSocket upgrades unless told otherwise. */
+export const HTTP_HELLO_PATH = '/';
+
 /** GET / answers 200 with this body (HEAD / the same, without it); anything else answers 404 with HTTP_NOT_FOUND_BODY. */
 export const HTTP_HELLO_BODY = 'Hello, World!';
 export const HTTP_NOT_FOUND_BODY = 'Not Found';
