@@ -20,6 +20,8 @@ using c1m::Loop;
 
 constexpr uint32_t kRecordCap = 16384;
 constexpr size_t kDefaultArenaBytes = 4u << 20;
+// The most connections a client group ramps to, and the most publishers it has (LIMITS in src/limits.ts).
+constexpr uint32_t kMaxConnections = 10'000'000;
 constexpr uint32_t kOpsCap = 16384;
 constexpr size_t kOutArenaBytes = 1u << 20;
 constexpr uint32_t kMetaWords = 256u << 10;  // request descriptors of one batch
@@ -439,11 +441,12 @@ Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
     }
     return true;
   };
-  if (!u32("proto", &proto, 0, 4) || !u32("msgBytes", &opt.msg_bytes, 0, 16u << 20) || !u32("depth", &opt.depth, 1, 4096) ||
+  // The same ranges as src/limits.ts (test/limits.test.ts checks they refuse exactly outside them).
+  if (!u32("proto", &proto, 0, 4) || !u32("msgBytes", &opt.msg_bytes, 1, 16u << 20) || !u32("depth", &opt.depth, 1, 4096) ||
       !u32("connectTimeoutMs", &opt.connect_timeout_ms, 1, 1u << 30) || !u32("handshakeTimeoutMs", &opt.handshake_timeout_ms, 1, 1u << 30) ||
       !u32("responseTimeoutMs", &opt.response_timeout_ms, 1, 1u << 30) ||
       !u32("heartbeatMs", &opt.heartbeat_ms, 0, 1u << 30) || !u32("rooms", &opt.rooms, 1, 1u << 24) ||
-      !u32("publishers", &opt.publishers, 0, 1u << 30))
+      !u32("publishers", &opt.publishers, 0, kMaxConnections))
     return env.Undefined();
   opt.proto = c1m::ClientProto(proto);
   if (o.Get("path").IsString()) opt.path = o.Get("path").As<Napi::String>().Utf8Value();
@@ -504,7 +507,8 @@ Napi::Value ClientRamp(const Napi::CallbackInfo& info) {
   if (!st || !group_arg(info, "clientRamp", &g)) return env.Undefined();
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) return throw_type(env, "clientRamp: target and rate must be numbers");
   double target = info[1].As<Napi::Number>().DoubleValue(), rate = info[2].As<Napi::Number>().DoubleValue();
-  if (!(target >= 0 && target <= 1e9) || !(rate >= 0)) return throw_range(env, "clientRamp: target 0..1e9 and rate >= 0");
+  if (!(target >= 0 && target <= kMaxConnections) || !(rate >= 0))
+    return throw_range(env, "clientRamp: target must be 0.." + std::to_string(kMaxConnections) + " and rate >= 0");
   return Napi::Boolean::New(env, st->loop.client_ramp(g, uint64_t(target), rate));
 }
 

@@ -11,6 +11,7 @@
 // `limits`: where a library cannot do what was asked (uWS pings no sooner than after 4 s of
 // silence) the figure says what it did instead.
 
+import { paramRange } from '../src/limits.js';
 import { defineScenario, type Phase } from '../src/runner/scenario.js';
 
 export default defineScenario({
@@ -24,7 +25,7 @@ export default defineScenario({
   defaults: { connections: 10_000, duration: 10, warmup: 0 },
   params: {
     interval: { type: 'number', default: 4, min: 0.05, max: 3600, help: 'seconds between heartbeats (ws-echo: server pings; tcp-echo: client heartbeats, idle timeout three times this)' },
-    stalled: { type: 'int', default: 1000, min: 1, max: 10_000_000, help: 'peers that connect after the idle measurement and go silent (in addition to --connections)' },
+    stalled: { ...paramRange('connections'), default: 1000, help: 'peers that connect after the idle measurement and go silent (in addition to --connections)' },
     connectRate: { type: 'int', default: 5000, min: 0, max: 10_000_000, help: 'new connections per second during the ramps (0 = as fast as possible)' },
   },
   limits: (p) => (p.protocol === 'tcp-echo' ? { idleTimeoutMs: Math.round(3 * p.interval * 1000) } : { pingIntervalMs: Math.round(p.interval * 1000) }),

@@ -14,6 +14,7 @@
 // server's own queue starts to grow, so the defaults send large messages to small rooms: each
 // stalled peer is sent ~800 KB/s, and the bound is reached within seconds, not minutes.
 
+import { LIMITS, paramRange } from '../src/limits.js';
 import { defineScenario, type Phase } from '../src/runner/scenario.js';
 
 export default defineScenario({
@@ -25,12 +26,12 @@ export default defineScenario({
   driver: 'native',
   defaults: { connections: 200, duration: 10, warmup: 1, reps: 1 },
   params: {
-    stalled: { type: 'int', default: 100, min: 1, max: 10_000_000, help: 'members that stop reading (in addition to --connections)' },
-    rooms: { type: 'int', default: 20, min: 1, max: 1 << 24, help: 'rooms; connection i of each group joins room r<i mod rooms>' },
-    publishers: { type: 'int', default: 20, min: 1, max: 10_000_000, help: 'well-behaved connections that publish' },
+    stalled: { ...paramRange('connections'), default: 100, help: 'members that stop reading (in addition to --connections)' },
+    rooms: { ...paramRange('rooms'), default: 20, help: 'rooms; connection i of each group joins room r<i mod rooms>' },
+    publishers: { ...paramRange('publishers'), min: 1, default: 20, help: 'well-behaved connections that publish' },
     rate: { type: 'number', default: 1000, min: 0.1, max: 10_000_000, help: 'messages published per second, all publishers together' },
-    messageBytes: { type: 'int', default: 16_384, min: 8, max: 1 << 20, help: 'bytes per message' },
-    maxQueued: { type: 'int', default: 256 * 1024, min: 0, max: 0xffff_ffff, help: 'bytes of unsent data a connection may have queued before the server closes it (0 = unbounded)' },
+    messageBytes: { type: 'int', default: 16_384, min: LIMITS.wsMessageBytes.min, max: 1 << 20, help: 'bytes per message' },
+    maxQueued: { ...paramRange('limits.maxQueuedBytes'), default: 256 * 1024, help: 'bytes of unsent data a connection may have queued before the server closes it (0 = unbounded)' },
     connectRate: { type: 'int', default: 5000, min: 0, max: 10_000_000, help: 'new connections per second during the ramps (0 = as fast as possible)' },
   },
   limits: (p) => ({ maxQueuedBytes: p.maxQueued }),

@@ -9,6 +9,7 @@
 // member. A lossless server keeps deliveries per publish (steps[].groups.main.opsPerSent) at
 // connections ÷ rooms.
 
+import { LIMITS, paramRange } from '../src/limits.js';
 import { defineScenario, levelsUpTo, type Phase } from '../src/runner/scenario.js';
 
 export default defineScenario({
@@ -20,10 +21,10 @@ export default defineScenario({
   driver: 'native',
   defaults: { connections: 10_000, duration: 10, warmup: 2 },
   params: {
-    rooms: { type: 'int', default: 100, min: 1, max: 1 << 24, help: 'rooms; connection i joins room r<i mod rooms>' },
-    publishers: { type: 'int', default: 100, min: 1, max: 10_000_000, help: 'connections that publish (the first of each driver process), the rest only receive' },
+    rooms: { ...paramRange('rooms'), default: 100, help: 'rooms; connection i joins room r<i mod rooms>' },
+    publishers: { ...paramRange('publishers'), min: 1, default: 100, help: 'connections that publish (the first of each driver process), the rest only receive' },
     rate: { type: 'number', default: 1000, min: 0.1, max: 10_000_000, help: 'messages published per second, all publishers together (each is delivered to a whole room)' },
-    messageBytes: { type: 'int', default: 64, min: 8, max: 1 << 20, help: 'bytes per message (at least 8: the send time travels in it)' },
+    messageBytes: { type: 'int', default: 64, min: LIMITS.wsMessageBytes.min, max: 1 << 20, help: 'bytes per message (at least 8: the send time travels in it)' },
     levels: { type: 'int', default: 2, min: 1, max: 20, help: 'measured steps, evenly spaced up to --connections' },
     connectRate: { type: 'int', default: 5000, min: 0, max: 10_000_000, help: 'new connections per second during the ramps (0 = as fast as possible)' },
   },

@@ -8,7 +8,9 @@
 
 import { realpathSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { contenderNames, DEFAULT_HOST, getContender, PROTOCOLS, startContender, type Protocol } from './contenders/index.js';
+import { contenderNames, DEFAULT_HOST, getContender, startContender } from './contenders/index.js';
+import { defaultOf, paramRange } from './limits.js';
+import { PROTOCOLS, type Protocol } from './wire/protocols.js';
 import { loadResults } from './results/load.js';
 import { renderHtml } from './report/html.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -203,13 +205,16 @@ async function cmdList(argv: readonly string[], io: Io): Promise<number> {
 
 // ---- preflight ---------------------------------------------------------------------------------
 
-const PREFLIGHT_FLAGS: Record<string, FlagSpec> = {
-  connections: { type: 'int', min: 1, max: 100_000_000, help: 'connections per side', default: 1_000_000 },
+/** What preflight and tune plan for unless told otherwise: the million c1m is named after. */
+const PLAN_CONNECTIONS = 1_000_000;
+
+export const PREFLIGHT_FLAGS = {
+  connections: { ...paramRange('connections'), help: 'connections per side', default: PLAN_CONNECTIONS },
   contender: { type: 'string', help: 'contender (memory per connection differs)', default: 'epoll' },
   protocol: { type: 'string', choices: PROTOCOLS, help: 'protocol', default: 'tcp-echo' },
-  workers: { type: 'int', min: 1, max: 4096, help: 'contender processes (default: as the fd limit needs)' },
-  drivers: { type: 'int', min: 1, max: 4096, help: 'driver processes (default: as the fd limit needs)' },
-};
+  workers: { ...paramRange('workers'), help: 'contender processes (default: as the fd limit needs)' },
+  drivers: { ...paramRange('workers'), help: 'driver processes (default: as the fd limit needs)' },
+} as const satisfies Record<string, FlagSpec>;
 
 function cmdPreflight(argv: readonly string[], io: Io): number {
   const args = parseArgs(argv, PREFLIGHT_FLAGS, { command: 'c1m preflight', maxPositionals: 0 });
@@ -218,11 +223,11 @@ function cmdPreflight(argv: readonly string[], io: Io): number {
     return EXIT.ok;
   }
   const v = args.values;
-  const contender = (v['contender'] as string | undefined) ?? 'epoll';
+  const contender = (v['contender'] as string | undefined) ?? PREFLIGHT_FLAGS.contender.default;
   const plan = planRun({
-    connections: (v['connections'] as number | undefined) ?? 1_000_000,
+    connections: (v['connections'] as number | undefined) ?? PREFLIGHT_FLAGS.connections.default,
     contender,
-    protocol: (v['protocol'] as string | undefined) ?? 'tcp-echo',
+    protocol: (v['protocol'] as string | undefined) ?? PREFLIGHT_FLAGS.protocol.default,
     readings: readSystem(),
     ...(v['workers'] !== undefined ? { workers: v['workers'] as number } : {}),
     ...(v['drivers'] !== undefined ? { driverProcesses: v['drivers'] as number } : {}),
@@ -233,12 +238,12 @@ function cmdPreflight(argv: readonly string[], io: Io): number {
 
 // ---- serve -------------------------------------------------------------------------------------
 
-const SERVE_FLAGS: Record<string, FlagSpec> = {
+export const SERVE_FLAGS = {
   protocol: { type: 'string', choices: PROTOCOLS, help: 'protocol to serve (required)' },
-  port: { type: 'int', min: 0, max: 65535, help: 'first port; worker i listens on port + i (0 = free ports)', default: 0 },
+  port: { ...paramRange('port'), help: 'first port; worker i listens on port + i (0 = free ports)', default: defaultOf('port') },
   host: { type: 'string', help: 'address to listen on', default: DEFAULT_HOST },
-  workers: { type: 'int', min: 1, max: 4096, help: 'worker processes', default: 1 },
-};
+  workers: { ...paramRange('workers'), help: 'worker processes', default: defaultOf('workers') },
+} as const satisfies Record<string, FlagSpec>;
 
 async function cmdServe(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(argv, SERVE_FLAGS, { command: 'c1m serve', maxPositionals: 1 });
@@ -256,15 +261,12 @@ async function cmdServe(argv: readonly string[], io: Io): Promise<number> {
   const protocol = args.values['protocol'] as Protocol | undefined;
   if (protocol === undefined) throw new UsageError(`c1m serve: --protocol is required (${PROTOCOLS.join(', ')})`);
   const host = (args.values['host'] as string | undefined) ?? DEFAULT_HOST;
+  const port = args.values['port'] as number | undefined;
+  const workers = args.values['workers'] as number | undefined;
   let handle;
   try {
-    handle = await startContender({
-      contender,
-      protocol,
-      host,
-      port: (args.values['port'] as number | undefined) ?? 0,
-      workers: (args.values['workers'] as number | undefined) ?? 1,
-    });
+    // Absent flags stay absent: startContender fills in the defaults the help shows (the limits table's).
+    handle = await startContender({ contender, protocol, host, ...(port !== undefined ? { port } : {}), ...(workers !== undefined ? { workers } : {}) });
   } catch (err) {
     if (err instanceof TypeError && /host/.test(err.message)) throw new UsageError(`c1m serve: ${err.message}`);
     io.err(`c1m serve: ${(err as Error).message}\n`);
@@ -300,11 +302,11 @@ async function cmdServe(argv: readonly string[], io: Io): Promise<number> {
 
 // ---- tune --------------------------------------------------------------------------------------
 
-const TUNE_FLAGS: Record<string, FlagSpec> = {
+export const TUNE_FLAGS = {
   apply: { type: 'bool', help: 'write the settings that fall short (root; old values recorded for --revert)' },
   revert: { type: 'bool', help: 'restore the values recorded by --apply (root)' },
-  connections: { type: 'int', min: 1, max: 100_000_000, help: 'connections the settings should carry', default: 1_000_000 },
-};
+  connections: { ...paramRange('connections'), help: 'connections the settings should carry', default: PLAN_CONNECTIONS },
+} as const satisfies Record<string, FlagSpec>;
 
 function cmdTune(argv: readonly string[], io: Io): number {
   const args = parseArgs(argv, TUNE_FLAGS, { command: 'c1m tune', maxPositionals: 0 });
@@ -313,7 +315,7 @@ function cmdTune(argv: readonly string[], io: Io): number {
     return EXIT.ok;
   }
   const { apply, revert } = args.values;
-  const connections = (args.values['connections'] as number | undefined) ?? 1_000_000;
+  const connections = (args.values['connections'] as number | undefined) ?? TUNE_FLAGS.connections.default;
   if (apply === true && revert === true) throw new UsageError('c1m tune: --apply and --revert exclude each other');
   try {
     if (apply === true) {

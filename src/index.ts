@@ -12,3 +12,5 @@ export { loadAddon, addonPath } from './native.js';
 export { ClientGroup } from './engine/client.js';
 export type { ClientGroupOptions, ClientGroupStats, ClientProtocol, ClientLoadMode } from './engine/client.js';
 export { defineScenario } from './runner/scenario.js';
+export { LIMITS, checkLimit } from './limits.js';
+export type { Limit, LimitName } from './limits.js';

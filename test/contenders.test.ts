@@ -19,7 +19,7 @@ import {
   wsEchoCheck,
   WsClient,
   type Target,
-} from '../src/clients/index.js';
+} from '../src/wire/clients/index.js';
 import {
   contenderAvailable,
   contenderNames,

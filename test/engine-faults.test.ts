@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createServer as createEngineServer, Engine, type EpollServer, resolveServerOptions } from '../src/index.js';
-import { isHelloRequest } from '../src/contenders/protocols.js';
+import { isHelloRequest } from '../src/wire/protocols.js';
 import { connect, fdCount, sleep, until } from './helpers/net.js';
 import { parseResponses } from './helpers/http.js';
 import { encodeFrame, Opcode, RawWs, rawHandshake, upgradeRequest } from './helpers/ws.js';

@@ -15,7 +15,7 @@ import { frameKind, renderFlameGraph } from '../src/profile/flamegraph.js';
 import { cleanTraceLogs, profileContender } from '../src/profile/profile.js';
 import { perfAvailable } from '../src/profile/tools.js';
 import type { ProfileOptions, ProfileResult, ProfileTool } from '../src/profile/types.js';
-import type { Protocol } from '../src/contenders/types.js';
+import type { Protocol } from '../src/wire/protocols.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'c1m-profile-test-'));

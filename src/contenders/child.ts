@@ -7,18 +7,11 @@
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { errorMessage as message, isRecord } from '../checks.js';
 import { drainBoundMs, parseChildConfig } from './config.js';
 import { openChildChannel, type ChildChannel } from './control.js';
 import { getContender } from './registry.js';
 import { EXIT, type ChildConfig, type ChildMessage, type ContenderServer, type WorkerStats } from './types.js';
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function exitWith(channel: ChildChannel, msg: ChildMessage, code: number, prefix: string): void {
   const text = msg.type === 'unavailable' ? `unavailable: ${msg.reason}` : msg.type === 'failed' ? msg.message : msg.type;

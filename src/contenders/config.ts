@@ -1,19 +1,22 @@
 // Validation at the edges: the parent checks what callers pass, the child checks what it is given.
 
-import { isIP } from 'node:net';
-import { PROTOCOLS, type ChildConfig, type Limits, type PortMode, type Protocol } from './types.js';
+import { checkHost, checkInt, isRecord } from '../checks.js';
+import { checkLimit, defaultOf, resolveLimit } from '../limits.js';
+import { checkProtocol } from '../wire/protocols.js';
+import type { ChildConfig, Limits, PortMode } from './types.js';
 
+/** What every contender applies unless told otherwise (the defaults of the limits table). */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxMessageBytes: 1024 * 1024,
-  idleTimeoutMs: 0,
-  backlog: 512,
-  pingIntervalMs: 0,
-  maxQueuedBytes: 0,
+  maxMessageBytes: defaultOf('limits.maxMessageBytes'),
+  idleTimeoutMs: defaultOf('limits.idleTimeoutMs'),
+  backlog: defaultOf('limits.backlog'),
+  pingIntervalMs: defaultOf('pingIntervalMs'),
+  maxQueuedBytes: defaultOf('limits.maxQueuedBytes'),
 });
 
 export const DEFAULT_HOST = '127.0.0.1';
 /** How long a child may take to drain on SIGTERM before it exits anyway, non-zero. */
-export const DEFAULT_SHUTDOWN_MS = 3000;
+export const DEFAULT_SHUTDOWN_MS = defaultOf('shutdownMs');
 
 /**
  * The drain bound a child gives its server (ContenderServer.close) within its shutdown bound:
@@ -21,27 +24,6 @@ export const DEFAULT_SHUTDOWN_MS = 3000;
  */
 export function drainBoundMs(shutdownMs: number): number {
   return Math.floor(shutdownMs / 2);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function checkInt(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
-export function checkProtocol(v: unknown): Protocol {
-  if (typeof v !== 'string') throw new TypeError(`protocol must be a string, got ${JSON.stringify(v)}`);
-  if (!(PROTOCOLS as readonly string[]).includes(v)) throw new RangeError(`unknown protocol "${v}"; known: ${PROTOCOLS.join(', ')}`);
-  return v as Protocol;
-}
-
-export function checkHost(v: unknown): string {
-  if (typeof v !== 'string' || isIP(v) === 0) throw new TypeError(`host must be an IP address, got ${JSON.stringify(v)}`);
-  return v;
 }
 
 export function checkPortMode(v: unknown): PortMode {
@@ -56,11 +38,11 @@ export function resolveLimits(v: unknown = {}): Limits {
     if (!(key in DEFAULT_LIMITS)) throw new RangeError(`unknown limit "${key}"; known: ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
   }
   return {
-    maxMessageBytes: checkInt('limits.maxMessageBytes', v['maxMessageBytes'] ?? DEFAULT_LIMITS.maxMessageBytes, 1, 0xffff_ffff),
-    idleTimeoutMs: checkInt('limits.idleTimeoutMs', v['idleTimeoutMs'] ?? DEFAULT_LIMITS.idleTimeoutMs, 0, 2 ** 31 - 1),
-    backlog: checkInt('limits.backlog', v['backlog'] ?? DEFAULT_LIMITS.backlog, 1, 2 ** 31 - 1),
-    pingIntervalMs: checkInt('limits.pingIntervalMs', v['pingIntervalMs'] ?? DEFAULT_LIMITS.pingIntervalMs, 0, 2 ** 30),
-    maxQueuedBytes: checkInt('limits.maxQueuedBytes', v['maxQueuedBytes'] ?? DEFAULT_LIMITS.maxQueuedBytes, 0, 0xffff_ffff),
+    maxMessageBytes: resolveLimit('limits.maxMessageBytes', v['maxMessageBytes']),
+    idleTimeoutMs: resolveLimit('limits.idleTimeoutMs', v['idleTimeoutMs']),
+    backlog: resolveLimit('limits.backlog', v['backlog']),
+    pingIntervalMs: resolveLimit('pingIntervalMs', v['pingIntervalMs'], 'limits.pingIntervalMs'),
+    maxQueuedBytes: resolveLimit('limits.maxQueuedBytes', v['maxQueuedBytes']),
   };
 }
 
@@ -75,19 +57,19 @@ export function parseChildConfig(json: string | undefined): ChildConfig {
   }
   if (!isRecord(v)) throw new TypeError('configuration must be a JSON object');
   if (typeof v['contender'] !== 'string' || v['contender'] === '') throw new TypeError('contender must be a non-empty string');
-  const workers = checkInt('workers', v['workers'], 1, 4096);
+  const workers = checkLimit('workers', v['workers']);
   const options = v['options'] ?? {};
   if (!isRecord(options)) throw new TypeError('options must be an object');
   return {
     contender: v['contender'],
     protocol: checkProtocol(v['protocol']),
     host: checkHost(v['host']),
-    port: checkInt('port', v['port'], 0, 65535),
+    port: checkLimit('port', v['port']),
     worker: checkInt('worker', v['worker'], 0, workers - 1),
     workers,
     portMode: checkPortMode(v['portMode']),
     limits: resolveLimits(v['limits']),
-    shutdownMs: checkInt('shutdownMs', v['shutdownMs'], 1, 600_000),
+    shutdownMs: checkLimit('shutdownMs', v['shutdownMs']),
     options,
   };
 }

@@ -12,7 +12,7 @@ import {
   measures,
   roomFromJoin,
   roomFromUrl,
-} from './protocols.js';
+} from '../wire/protocols.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './types.js';
 
 type EngineModule = typeof import('../index.js');
@@ -27,11 +27,6 @@ function loadEngine(): Promise<EngineModule> {
   });
   return loading;
 }
-
-/** The largest listen(2) backlog the engine's options accept (the kernel caps it lower anyway). */
-const ENGINE_MAX_BACKLOG = 1 << 20;
-/** The longest idle timeout the engine's options accept. */
-const ENGINE_MAX_IDLE_MS = 1 << 30;
 
 /** What one worker's server counts in JS, on top of the engine's own counters. */
 interface Tally {
@@ -73,14 +68,17 @@ function n(c: EngineCounters, k: string): number {
   return c[k] ?? 0;
 }
 
-/** Options every listener gets from the shared limits, and the limits it actually applies. */
+/**
+ * Options every listener gets from the shared limits, and the limits it actually applies. The
+ * limits table gives the contender limits the engine's own ranges, so only the message size is
+ * cut, to what the engine's read arena holds.
+ */
 function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolean): { options: ServerOptions; limits: EffectiveLimits } {
   const maxFrameBytes = Math.min(config.limits.maxMessageBytes, engine.MAX_FRAME_LIMIT);
-  const backlog = Math.min(config.limits.backlog, ENGINE_MAX_BACKLOG);
-  const idleTimeoutMs = Math.min(config.limits.idleTimeoutMs, ENGINE_MAX_IDLE_MS);
+  const { backlog, idleTimeoutMs } = config.limits;
   // Pings exist only in WebSocket; the queue bound applies to every write path of the engine.
   const websocket = config.protocol === 'ws-echo' || config.protocol === 'ws-broadcast';
-  const pingIntervalMs = websocket ? Math.min(config.limits.pingIntervalMs, ENGINE_MAX_IDLE_MS) : 0;
+  const pingIntervalMs = websocket ? config.limits.pingIntervalMs : 0;
   const maxQueuedBytes = config.limits.maxQueuedBytes;
   return {
     options: {

@@ -3,7 +3,10 @@
 
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { checkHost, checkInt, checkPortMode, checkProtocol, DEFAULT_HOST, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
+import { checkProtocol } from '../wire/protocols.js';
+import { checkHost, checkInt } from '../checks.js';
+import { LIMITS, resolveLimit } from '../limits.js';
+import { checkPortMode, DEFAULT_HOST, drainBoundMs, resolveLimits } from './config.js';
 import { getContender } from './registry.js';
 import type {
   ChildConfig,
@@ -99,7 +102,7 @@ export interface ContenderHandle {
   stop(options?: StopOptions): Promise<StopReport>;
 }
 
-interface ResolvedStart extends SpawnOptions {
+export interface ResolvedStart extends SpawnOptions {
   contender: string;
   protocol: Protocol;
   host: string;
@@ -117,17 +120,18 @@ const START_KEYS = new Set([
   'control', 'wrap', 'execArgv', 'env', 'stderr', 'options',
 ]);
 
-function resolveStart(o: StartOptions): ResolvedStart {
+/** Checks start options and fills in the defaults (exported for the limits test). */
+export function resolveStart(o: StartOptions): ResolvedStart {
   if (typeof o !== 'object' || o === null) throw new TypeError('startContender needs an options object');
   for (const key of Object.keys(o)) if (!START_KEYS.has(key)) throw new RangeError(`unknown start option "${key}"`);
   if (typeof o.contender !== 'string') throw new TypeError(`contender must be a string, got ${JSON.stringify(o.contender)}`);
   getContender(o.contender);
   const protocol = checkProtocol(o.protocol);
-  const workers = checkInt('workers', o.workers ?? 1, 1, 4096);
-  const port = checkInt('port', o.port ?? 0, 0, 65535);
+  const workers = resolveLimit('workers', o.workers);
+  const port = resolveLimit('port', o.port);
   const portMode = checkPortMode(o.portMode ?? 'per-worker');
-  if (portMode === 'per-worker' && port !== 0 && port + workers - 1 > 65535) {
-    throw new RangeError(`ports ${port}..${port + workers - 1} run past 65535`);
+  if (portMode === 'per-worker' && port !== 0 && port + workers - 1 > LIMITS.port.max) {
+    throw new RangeError(`ports ${port}..${port + workers - 1} run past ${LIMITS.port.max}`);
   }
   const control = o.control ?? 'ipc';
   if (control !== 'ipc' && control !== 'stdio') throw new RangeError(`control must be "ipc" or "stdio", got ${JSON.stringify(control)}`);
@@ -147,8 +151,8 @@ function resolveStart(o: StartOptions): ResolvedStart {
     workers,
     portMode,
     limits: resolveLimits(o.limits ?? {}),
-    shutdownMs: checkInt('shutdownMs', o.shutdownMs ?? DEFAULT_SHUTDOWN_MS, 1, 600_000),
-    readyTimeoutMs: checkInt('readyTimeoutMs', o.readyTimeoutMs ?? 10_000, 1, 600_000),
+    shutdownMs: resolveLimit('shutdownMs', o.shutdownMs),
+    readyTimeoutMs: resolveLimit('readyTimeoutMs', o.readyTimeoutMs),
     control,
     wrap: strings('wrap', o.wrap ?? []),
     execArgv: strings('execArgv', o.execArgv ?? []),

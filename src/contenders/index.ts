@@ -1,4 +1,5 @@
-// The contender layer: registry, process handles, and the protocol definitions they share.
+// The contender layer: registry, process handles, and the contract. The protocols themselves
+// are the wire's (src/wire/protocols.ts).
 
 export * from './types.js';
 export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
@@ -16,4 +17,4 @@ export {
   type WorkerExit,
   type WorkerInfo,
 } from './handle.js';
-export * from './protocols.js';
+export { Counters } from './counters.js';

@@ -7,8 +7,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { Counters } from './counters.js';
 import {
-  Counters,
   FrameDecoder,
   HTTP_CONTENT_TYPE,
   HTTP_HELLO_BODY,
@@ -16,7 +16,7 @@ import {
   isHelloRequest,
   roomFromJoin,
   roomFromUrl,
-} from './protocols.js';
+} from '../wire/protocols.js';
 import { parseProcLimits } from '../system/limits.js';
 import { afterPendingReads } from './drain.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, Protocol } from './types.js';

@@ -2,7 +2,7 @@
 // Definitions are imported by the parent as well as the child, so a contender module must keep
 // heavy or optional imports (addons, optional packages) inside probe() and start().
 
-import { checkProtocol } from './config.js';
+import { checkProtocol } from '../wire/protocols.js';
 import { crefContender } from './cref.js';
 import { epollContender, epollNativeContender } from './epoll.js';
 import { netContender } from './net.js';

@@ -6,7 +6,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { netContender } from './net.js';
-import { Counters, HTTP_CONTENT_TYPE } from './protocols.js';
+import { Counters } from './counters.js';
+import { HTTP_CONTENT_TYPE } from '../wire/protocols.js';
 import type { ContenderDefinition, ContenderServer, Protocol } from './types.js';
 
 export const TEST_CONTENDERS_ENV = 'C1M_TEST_CONTENDERS';

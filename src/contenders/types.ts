@@ -1,8 +1,11 @@
 // The contender contract: what a contender is (a definition in the registry), what it runs
 // (a server inside a child process), the child's configuration and the control-channel messages.
 
-export const PROTOCOLS = ['tcp-echo', 'frame-echo', 'http-hello', 'ws-echo', 'ws-broadcast'] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
+import type { Protocol } from '../wire/protocols.js';
+
+// The protocols are the wire's (src/wire/protocols.ts); named here too because every contract
+// below is spoken in them.
+export { PROTOCOLS, type Protocol } from '../wire/protocols.js';
 
 /** Limits every contender applies where its library lets it; the same values for all contenders. */
 export interface Limits {

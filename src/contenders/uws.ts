@@ -2,13 +2,13 @@
 // It is an optional dependency, so it is imported by a computed specifier inside the child only:
 // the project compiles and every other contender runs when it is missing.
 
+import { Counters } from './counters.js';
 import {
-  Counters,
   HTTP_CONTENT_TYPE,
   HTTP_HELLO_BODY,
   HTTP_NOT_FOUND_BODY,
   roomFromJoin,
-} from './protocols.js';
+} from '../wire/protocols.js';
 import { afterPendingReads, ownTcpConnections, sleep, type TcpSocket } from './drain.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, Protocol } from './types.js';
 

@@ -19,20 +19,19 @@
 
 import { isIPv6, type Socket } from 'node:net';
 import type autocannonTypes from 'autocannon';
-import { HTTP_HELLO_BODY, isHelloRequest } from '../contenders/protocols.js';
+import { HTTP_HELLO_BODY, isHelloRequest } from '../wire/protocols.js';
 import { Histogram } from '../metrics/histogram.js';
-import type { ResolvedDriverConfig } from './config.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount, totalErrors } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
   type DriverCommand,
-  type DriverConfig,
   type DriverErrors,
   type DriverFactory,
   type DriverImpl,
   type RampResult,
+  type ResolvedDriverConfig,
   type RunResult,
   type Target,
 } from './types.js';
@@ -328,8 +327,7 @@ class AutocannonDriver implements DriverImpl {
   }
 }
 
-export const createDriver: DriverFactory = async (config: DriverConfig): Promise<DriverImpl> => {
-  const c = config as ResolvedDriverConfig;
+export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`autocannon speaks HTTP only, not ${c.protocol}`);
   if (c.mode !== 'closed') {
     throw new DriverUnavailableError(

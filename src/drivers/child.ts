@@ -11,20 +11,17 @@
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { checkCommand, resolveDriverConfig, type ResolvedDriverConfig } from './config.js';
+import { errorMessage as message } from '../checks.js';
+import { checkCommand, resolveDriverConfig } from './config.js';
 import { CpuMeter, isClientBound } from './cpu.js';
 import { loadDriver } from './registry.js';
-import { DriverUnavailableError, type DriverCommand, type DriverImpl, type DriverMessage } from './types.js';
+import { DriverUnavailableError, type DriverCommand, type DriverImpl, type DriverMessage, type ResolvedDriverConfig } from './types.js';
 
 /** Exit codes of the driver process. */
 export const DRIVER_EXIT = Object.freeze({ ok: 0, failed: 1, config: 2, unavailable: 3, shutdownTimeout: 4 });
 export const PROGRESS_INTERVAL_MS = 500;
 /** How long closing the implementation may take before the process exits anyway. */
 export const CLOSE_BOUND_MS = 5000;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function send(msg: DriverMessage, done?: () => void): void {
   if (process.connected && process.send !== undefined) process.send(msg, undefined, {}, () => done?.());

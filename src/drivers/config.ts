@@ -2,36 +2,37 @@
 // process checks what it is given, with the same functions and the same messages.
 
 import { isIP } from 'node:net';
-import { checkHost, checkInt, checkProtocol } from '../contenders/config.js';
-import { DRIVERS, type DriverCommand, type DriverConfig, type DriverName, type LoadMode, type Target } from './types.js';
+import { checkHost, checkInt, isRecord } from '../checks.js';
+import { checkLimit, defaultOf, LIMITS, type LimitName } from '../limits.js';
+import { checkProtocol, HTTP_HELLO_PATH, type Protocol } from '../wire/protocols.js';
+import {
+  DRIVERS, type DefaultedDriverField, type DriverCommand, type DriverName, type LoadMode, type ResolvedDriverConfig, type Target,
+} from './types.js';
 
 export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open', 'stall'];
 
-/** The defaults DriverConfig documents, filled in by resolveDriverConfig. */
-export const DRIVER_DEFAULTS = Object.freeze({
-  messageBytes: 64,
-  depth: 1,
-  heartbeatMs: 0,
-  connectTimeoutMs: 10_000,
-  handshakeTimeoutMs: 30_000,
-  responseTimeoutMs: 10_000,
-  rooms: 1,
-  publishers: 1,
-  path: '/',
+/** The defaults resolveDriverConfig fills in: the limits table's, and the http-hello path. */
+export const DRIVER_DEFAULTS: Readonly<Pick<ResolvedDriverConfig, DefaultedDriverField>> = Object.freeze({
+  messageBytes: defaultOf('messageBytes'),
+  depth: defaultOf('depth'),
+  heartbeatMs: defaultOf('heartbeatMs'),
+  connectTimeoutMs: defaultOf('connectTimeoutMs'),
+  handshakeTimeoutMs: defaultOf('handshakeTimeoutMs'),
+  responseTimeoutMs: defaultOf('responseTimeoutMs'),
+  rooms: defaultOf('rooms'),
+  publishers: defaultOf('publishers'),
+  path: HTTP_HELLO_PATH,
 });
 
-/** A DriverConfig with every defaulted field present. */
-export type ResolvedDriverConfig = DriverConfig & Required<Pick<DriverConfig, keyof typeof DRIVER_DEFAULTS>>;
+/** The limit a protocol's message size is checked against: WebSocket messages carry an 8-byte send time. */
+export function messageBytesLimit(protocol: Protocol): 'messageBytes' | 'wsMessageBytes' {
+  return protocol === 'ws-echo' || protocol === 'ws-broadcast' ? 'wsMessageBytes' : 'messageBytes';
+}
 
 const CONFIG_KEYS = new Set([
   'driver', 'protocol', 'targets', 'mode', 'messageBytes', 'depth', 'rate', 'heartbeatMs', 'sourceAddresses',
   'connectTimeoutMs', 'handshakeTimeoutMs', 'responseTimeoutMs', 'rooms', 'publishers', 'path',
 ]);
-const MAX_MS = 3_600_000;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function checkDriverName(v: unknown): DriverName {
   if (typeof v !== 'string') throw new TypeError(`driver must be a string, got ${JSON.stringify(v)}`);
@@ -45,7 +46,7 @@ function checkTargets(v: unknown): Target[] {
   return v.map((t: unknown, i) => {
     if (!isRecord(t)) throw new TypeError(`targets[${i}] must be an object { host, port }, got ${JSON.stringify(t)}`);
     for (const key of Object.keys(t)) if (key !== 'host' && key !== 'port') throw new RangeError(`targets[${i}]: unknown field "${key}"`);
-    return { host: checkHost(t['host']), port: checkInt(`targets[${i}].port`, t['port'], 1, 65535) };
+    return { host: checkHost(t['host']), port: checkLimit('targetPort', t['port'], `targets[${i}].port`) };
   });
 }
 
@@ -76,20 +77,22 @@ export function resolveDriverConfig(v: unknown): ResolvedDriverConfig {
   if (typeof mode !== 'string' || !(LOAD_MODES as readonly string[]).includes(mode)) {
     throw new RangeError(`mode must be one of ${LOAD_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
-  const opt = <T>(key: keyof typeof DRIVER_DEFAULTS, check: (x: unknown) => T): T => check(v[key] ?? DRIVER_DEFAULTS[key]);
+  const opt = <T>(key: DefaultedDriverField, check: (x: unknown) => T): T => check(v[key] ?? DRIVER_DEFAULTS[key]);
+  const num = (key: Exclude<DefaultedDriverField, 'path'>, limit: LimitName = key): number => opt(key, (x) => checkLimit(limit, x, key));
+  const protocol = checkProtocol(v['protocol']);
   const out: ResolvedDriverConfig = {
     driver: checkDriverName(v['driver']),
-    protocol: checkProtocol(v['protocol']),
+    protocol,
     targets: checkTargets(v['targets']),
     mode: mode as LoadMode,
-    messageBytes: opt('messageBytes', (x) => checkInt('messageBytes', x, 1, 64 * 1024 * 1024)),
-    depth: opt('depth', (x) => checkInt('depth', x, 1, 65_536)),
-    heartbeatMs: opt('heartbeatMs', (x) => checkInt('heartbeatMs', x, 0, MAX_MS)),
-    connectTimeoutMs: opt('connectTimeoutMs', (x) => checkInt('connectTimeoutMs', x, 1, MAX_MS)),
-    handshakeTimeoutMs: opt('handshakeTimeoutMs', (x) => checkInt('handshakeTimeoutMs', x, 1, MAX_MS)),
-    responseTimeoutMs: opt('responseTimeoutMs', (x) => checkInt('responseTimeoutMs', x, 1, MAX_MS)),
-    rooms: opt('rooms', (x) => checkInt('rooms', x, 1, 10_000_000)),
-    publishers: opt('publishers', (x) => checkInt('publishers', x, 0, 10_000_000)),
+    messageBytes: num('messageBytes', messageBytesLimit(protocol)),
+    depth: num('depth'),
+    heartbeatMs: num('heartbeatMs'),
+    connectTimeoutMs: num('connectTimeoutMs'),
+    handshakeTimeoutMs: num('handshakeTimeoutMs'),
+    responseTimeoutMs: num('responseTimeoutMs'),
+    rooms: num('rooms'),
+    publishers: num('publishers'),
     path: opt('path', checkPath),
   };
   const rate = v['rate'];
@@ -114,16 +117,17 @@ export function checkCommand(v: unknown): DriverCommand {
       if (rate < 0) throw new RangeError(`ramp: ratePerSec must be 0 (as fast as possible) or more, got ${rate}`);
       return {
         type: 'ramp',
-        connections: checkInt('ramp: connections', v['connections'], 0, 10_000_000),
+        connections: checkLimit('rampTarget', v['connections'], 'ramp: connections'),
         ratePerSec: rate,
-        timeoutMs: checkInt('ramp: timeoutMs', v['timeoutMs'], 1, MAX_MS),
+        timeoutMs: checkLimit('phaseMs', v['timeoutMs'], 'ramp: timeoutMs'),
       };
     }
     case 'run':
       return {
         type: 'run',
-        durationMs: checkInt('run: durationMs', v['durationMs'], 1, MAX_MS),
-        warmupMs: checkInt('run: warmupMs', v['warmupMs'], 0, MAX_MS),
+        durationMs: checkLimit('phaseMs', v['durationMs'], 'run: durationMs'),
+        // The warm-up's limit is in seconds on the command line; here in milliseconds.
+        warmupMs: checkInt('run: warmupMs', v['warmupMs'], 0, LIMITS.warmupS.max * 1000),
       };
     case 'stats':
       return { type: 'stats' };

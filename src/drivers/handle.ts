@@ -6,8 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { checkInt } from '../contenders/config.js';
-import { checkCommand, resolveDriverConfig, type ResolvedDriverConfig } from './config.js';
+import { checkInt } from '../checks.js';
+import { resolveLimit } from '../limits.js';
+import { checkCommand, resolveDriverConfig } from './config.js';
 import {
   DriverUnavailableError,
   type DriverCommand,
@@ -15,6 +16,7 @@ import {
   type DriverErrors,
   type DriverMessage,
   type RampResult,
+  type ResolvedDriverConfig,
   type RunResult,
 } from './types.js';
 
@@ -77,7 +79,7 @@ export interface DriverHandle {
   onProgress(cb: (p: DriverProgress) => void): () => void;
 }
 
-interface Resolved {
+export interface ResolvedStartOptions {
   cpu: number | undefined;
   stderr: 'inherit' | 'pipe';
   readyTimeoutMs: number;
@@ -90,7 +92,8 @@ interface Resolved {
 
 const OPTION_KEYS = new Set(['cpu', 'stderr', 'readyTimeoutMs', 'marginMs', 'stallMs', 'closeTimeoutMs', 'execArgv', 'env']);
 
-function resolveOptions(o: StartDriverOptions): Resolved {
+/** Checks driver start options and fills in the defaults (exported for the limits test). */
+export function resolveStartDriverOptions(o: StartDriverOptions): ResolvedStartOptions {
   if (typeof o !== 'object' || o === null) throw new TypeError('driver start options must be an object');
   for (const key of Object.keys(o)) if (!OPTION_KEYS.has(key)) throw new RangeError(`unknown driver start option "${key}"`);
   const stderr = o.stderr ?? 'inherit';
@@ -100,7 +103,7 @@ function resolveOptions(o: StartDriverOptions): Resolved {
   return {
     cpu: o.cpu === undefined ? undefined : checkInt('cpu', o.cpu, 0, availableParallelism() - 1),
     stderr,
-    readyTimeoutMs: checkInt('readyTimeoutMs', o.readyTimeoutMs ?? 10_000, 1, 600_000),
+    readyTimeoutMs: resolveLimit('readyTimeoutMs', o.readyTimeoutMs),
     marginMs: checkInt('marginMs', o.marginMs ?? 10_000, 0, 600_000),
     stallMs: checkInt('stallMs', o.stallMs ?? 15_000, 1, 600_000),
     closeTimeoutMs: checkInt('closeTimeoutMs', o.closeTimeoutMs ?? 5000, 0, 600_000),
@@ -127,7 +130,7 @@ class DriverProcess implements DriverHandle {
   readonly config: ResolvedDriverConfig;
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
-  readonly #o: Resolved;
+  readonly #o: ResolvedStartOptions;
   #label: string;
   #pid: number;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -142,7 +145,7 @@ class DriverProcess implements DriverHandle {
   #signalled = false;
   readonly #listeners = new Set<(p: DriverProgress) => void>();
 
-  constructor(config: ResolvedDriverConfig, o: Resolved) {
+  constructor(config: ResolvedDriverConfig, o: ResolvedStartOptions) {
     this.config = config;
     this.#o = o;
     const nodeArgs = [...o.execArgv, DRIVER_CHILD_PATH, JSON.stringify(config)];
@@ -401,7 +404,7 @@ class DriverProcess implements DriverHandle {
  */
 export async function startDriver(config: DriverConfig, opts: StartDriverOptions = {}): Promise<DriverHandle> {
   const resolved = resolveDriverConfig(config);
-  const o = resolveOptions(opts);
+  const o = resolveStartDriverOptions(opts);
   const d = new DriverProcess(resolved, o);
   await d.waitReady();
   return d;

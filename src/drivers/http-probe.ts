@@ -5,10 +5,9 @@
 // open and get answered; it is not a set of connections kept for the run (extra.held = 0).
 
 import net from 'node:net';
-import { HttpResponseParser } from '../clients/http.js';
-import type { ResolvedDriverConfig } from './config.js';
+import { HttpResponseParser } from '../wire/clients/http.js';
 import { addErrors, emptyErrors, totalErrors } from './merge.js';
-import type { DriverCommand, DriverErrors, RampResult, Target } from './types.js';
+import type { DriverCommand, DriverErrors, RampResult, ResolvedDriverConfig, Target } from './types.js';
 
 export interface HttpProbeOptions {
   /** Used in messages. */

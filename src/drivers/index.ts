@@ -1,7 +1,7 @@
 // The driver layer: process handles, the registry, splitting and merging, and the contract.
 
 export * from './types.js';
-export { DRIVER_DEFAULTS, LOAD_MODES, resolveDriverConfig, type ResolvedDriverConfig } from './config.js';
+export { DRIVER_DEFAULTS, LOAD_MODES, messageBytesLimit, resolveDriverConfig } from './config.js';
 export { CLIENT_BOUND_PCT, isClientBound } from './cpu.js';
 export { DRIVER_MODULES, driverNames, loadDriver } from './registry.js';
 export { addErrors, emptyErrors, mergeRampResults, mergeRunResults, splitCount, totalErrors } from './merge.js';

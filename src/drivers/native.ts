@@ -1,10 +1,10 @@
 // The `native` driver: the engine's connector in this (driver) process. Every connection and
 // message is handled natively; JS only steers the phases and reads counters.
 import { ClientGroup, type ClientProtocol, type ClientGroupStats } from '../engine/client.js';
-import type { Protocol } from '../contenders/types.js';
+import type { Protocol } from '../wire/protocols.js';
 import {
-  DriverUnavailableError, type CpuUse, type DriverConfig, type DriverErrors, type DriverFactory, type DriverImpl,
-  type RampResult, type RunResult,
+  DriverUnavailableError, type CpuUse, type DriverErrors, type DriverFactory, type DriverImpl,
+  type RampResult, type ResolvedDriverConfig, type RunResult,
 } from './types.js';
 import { CLIENT_BOUND_PCT } from './cpu.js';
 
@@ -28,23 +28,23 @@ function errorsOf(s: Omit<ClientGroupStats, 'latency'>): DriverErrors {
   return { connect: s.errConnect, read: s.errRead + s.peerClosed, write: s.errWrite, timeout: s.errTimeout, protocol: s.errProtocol };
 }
 
-/** Creates the native driver for one config (the addon must load). */
-export const createNativeDriver: DriverFactory = async (config: DriverConfig): Promise<DriverImpl> => {
+/** Creates the native driver for one resolved config (the addon must load). */
+export const createNativeDriver: DriverFactory = async (config: ResolvedDriverConfig): Promise<DriverImpl> => {
   let group: ClientGroup;
   try {
     group = new ClientGroup({
       protocol: PROTOCOL_MAP[config.protocol],
       targets: config.targets,
       ...(config.sourceAddresses ? { sources: config.sourceAddresses } : {}),
-      messageBytes: config.messageBytes ?? 64,
-      depth: config.depth ?? 1,
-      connectTimeoutMs: config.connectTimeoutMs ?? 10000,
-      handshakeTimeoutMs: config.handshakeTimeoutMs ?? 30000,
-      responseTimeoutMs: config.responseTimeoutMs ?? 10000,
-      heartbeatMs: config.heartbeatMs ?? 0,
-      rooms: config.rooms ?? 1,
-      publishers: config.publishers ?? 1,
-      path: config.path ?? '/',
+      messageBytes: config.messageBytes,
+      depth: config.depth,
+      connectTimeoutMs: config.connectTimeoutMs,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      responseTimeoutMs: config.responseTimeoutMs,
+      heartbeatMs: config.heartbeatMs,
+      rooms: config.rooms,
+      publishers: config.publishers,
+      path: config.path,
     });
   } catch (e) {
     if ((e as Error).message.includes('cannot load the epoll engine')) throw new DriverUnavailableError((e as Error).message);
@@ -89,7 +89,7 @@ export const createNativeDriver: DriverFactory = async (config: DriverConfig): P
     },
 
     async run(cmd, progress): Promise<RunResult> {
-      group.run(config.mode, config.rate ?? 0);
+      group.run(config.mode, config.rate);
       if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
       group.reset();
       const cpu0 = process.cpuUsage();

@@ -3,7 +3,7 @@
 // histogram and its own CPU use. Implementations: `native` (the engine's connector), `autocannon`
 // (HTTP, its API), `wrk` (HTTP, when on PATH).
 import type { HistogramJSON } from '../metrics/histogram.js';
-import type { Protocol } from '../contenders/types.js';
+import type { Protocol } from '../wire/protocols.js';
 
 export const DRIVERS = ['native', 'autocannon', 'wrk'] as const;
 export type DriverName = (typeof DRIVERS)[number];
@@ -27,7 +27,10 @@ export interface Target {
   port: number;
 }
 
-/** Everything a driver process needs; sent once at start. */
+/**
+ * Everything a driver process needs; sent once at start. Bounds and defaults of the numbers are
+ * in src/limits.ts (LIMITS), the default path is HTTP_HELLO_PATH.
+ */
 export interface DriverConfig {
   driver: DriverName;
   protocol: Protocol;
@@ -57,6 +60,13 @@ export interface DriverConfig {
   /** HTTP path. Default `/`. */
   path?: string;
 }
+
+/** The fields of DriverConfig that have a default (filled in once, by resolveDriverConfig). */
+export type DefaultedDriverField =
+  | 'messageBytes' | 'depth' | 'heartbeatMs' | 'connectTimeoutMs' | 'handshakeTimeoutMs' | 'responseTimeoutMs' | 'rooms' | 'publishers' | 'path';
+
+/** A checked DriverConfig with every default filled in: what a driver implementation is given. */
+export type ResolvedDriverConfig = DriverConfig & Required<Pick<DriverConfig, DefaultedDriverField>>;
 
 /** Parent → driver control messages. */
 export type DriverCommand =
@@ -149,4 +159,5 @@ export class DriverUnavailableError extends Error {
   }
 }
 
-export type DriverFactory = (config: DriverConfig) => Promise<DriverImpl>;
+/** Creates a driver for a resolved configuration (src/drivers/config.ts resolveDriverConfig). */
+export type DriverFactory = (config: ResolvedDriverConfig) => Promise<DriverImpl>;

@@ -38,18 +38,17 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
-import type { ResolvedDriverConfig } from './config.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
   type DriverCommand,
-  type DriverConfig,
   type DriverErrors,
   type DriverFactory,
   type DriverImpl,
   type RampResult,
+  type ResolvedDriverConfig,
   type RunResult,
   type Target,
 } from './types.js';
@@ -440,8 +439,7 @@ class WrkDriver implements DriverImpl {
   }
 }
 
-export const createDriver: DriverFactory = async (config: DriverConfig): Promise<DriverImpl> => {
-  const c = config as ResolvedDriverConfig;
+export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`wrk speaks HTTP only, not ${c.protocol}`);
   if (c.mode !== 'closed') {
     throw new DriverUnavailableError(

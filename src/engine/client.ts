@@ -4,12 +4,15 @@ import { Engine } from './engine.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { NativeClientStats } from '../native.js';
 import { isIP } from 'node:net';
+import { checkLimit, resolveLimit } from '../limits.js';
+import { HTTP_HELLO_PATH } from '../wire/protocols.js';
 
 export const CLIENT_PROTOCOLS = { stream: 0, frame: 1, http: 2, 'ws-echo': 3, 'ws-broadcast': 4 } as const;
 export type ClientProtocol = keyof typeof CLIENT_PROTOCOLS;
 export const LOAD_MODES = { idle: 0, closed: 1, open: 2, stall: 3 } as const;
 export type ClientLoadMode = keyof typeof LOAD_MODES;
 
+/** Options of a client group; every bound and default is in src/limits.ts (LIMITS). */
 export interface ClientGroupOptions {
   protocol: ClientProtocol;
   targets: { host: string; port: number }[];
@@ -39,12 +42,6 @@ export interface ClientGroupStats extends Omit<NativeClientStats, 'histogram'> {
   latency: Histogram;
 }
 
-function int(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${String(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
 /** A group of native client connections in this thread's engine. */
 export class ClientGroup {
   private readonly engine = Engine.get();
@@ -56,30 +53,29 @@ export class ClientGroup {
     if (!Array.isArray(o.targets) || o.targets.length === 0) throw new TypeError('targets must be a non-empty array');
     for (const t of o.targets) {
       if (isIP(t.host) === 0) throw new TypeError(`target host must be an IP literal, got ${t.host}`);
-      int('target port', t.port, 1, 65535);
+      checkLimit('targetPort', t.port, 'target port');
     }
     for (const s of o.sources ?? []) if (isIP(s) !== 4) throw new TypeError(`source must be an IPv4 literal, got ${s}`);
-    const minBytes = o.protocol.startsWith('ws') ? 8 : 1;
     this.g = this.engine.native.clientGroup({
       proto: CLIENT_PROTOCOLS[o.protocol],
       targets: o.targets.map((t) => [t.host, t.port]),
       sources: o.sources ?? [],
-      msgBytes: int('messageBytes', o.messageBytes ?? 64, minBytes, 16 << 20),
-      depth: int('depth', o.depth ?? 1, 1, 4096),
-      connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs ?? 10000, 1, 1 << 30),
-      handshakeTimeoutMs: int('handshakeTimeoutMs', o.handshakeTimeoutMs ?? 30000, 1, 1 << 30),
-      responseTimeoutMs: int('responseTimeoutMs', o.responseTimeoutMs ?? 10000, 1, 1 << 30),
-      heartbeatMs: int('heartbeatMs', o.heartbeatMs ?? 0, 0, 1 << 30),
-      rooms: int('rooms', o.rooms ?? 1, 1, 1 << 24),
-      publishers: int('publishers', o.publishers ?? 1, 0, 1 << 30),
-      path: o.path ?? '/',
+      msgBytes: resolveLimit(o.protocol.startsWith('ws') ? 'wsMessageBytes' : 'messageBytes', o.messageBytes, 'messageBytes'),
+      depth: resolveLimit('depth', o.depth),
+      connectTimeoutMs: resolveLimit('connectTimeoutMs', o.connectTimeoutMs),
+      handshakeTimeoutMs: resolveLimit('handshakeTimeoutMs', o.handshakeTimeoutMs),
+      responseTimeoutMs: resolveLimit('responseTimeoutMs', o.responseTimeoutMs),
+      heartbeatMs: resolveLimit('heartbeatMs', o.heartbeatMs),
+      rooms: resolveLimit('rooms', o.rooms),
+      publishers: resolveLimit('publishers', o.publishers),
+      path: o.path ?? HTTP_HELLO_PATH,
       host: o.targets[0]!.host,
     });
   }
 
   /** Starts growing (or shrinking) to `target` connections at `ratePerSec` (0 = unpaced). */
   ramp(target: number, ratePerSec = 0): void {
-    int('target', target, 0, 1e9);
+    checkLimit('rampTarget', target, 'target');
     if (typeof ratePerSec !== 'number' || !(ratePerSec >= 0)) throw new RangeError('ratePerSec must be >= 0');
     this.engine.native.clientRamp(this.g, target, ratePerSec);
   }

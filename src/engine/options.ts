@@ -1,8 +1,11 @@
 // Server options: defaults and validation at the edge, before any native code runs.
 import { isIP } from 'node:net';
+import { checkBool } from '../checks.js';
+import { LIMITS, resolveLimit } from '../limits.js';
+import { HTTP_CONTENT_TYPE, HTTP_HELLO_BODY, HTTP_HELLO_PATH } from '../wire/protocols.js';
 import { ProtoCode, WsModeCode, type EngineProtocol, type WebSocketMode } from './records.js';
 
-/** Options of an engine server. Every size is in bytes. */
+/** Options of an engine server. Every size is in bytes; every bound and default is in src/limits.ts (LIMITS). */
 export interface ServerOptions {
   /**
    * `raw` (bytes to JS), `echo` (native), `frame` (length-prefixed frames to JS), `frame-echo`
@@ -78,32 +81,12 @@ export interface ServerOptions {
 
 export type ResolvedServerOptions = Required<ServerOptions>;
 
-const U32_MAX = 0xffffffff;
-/** Default bound on a connection's unsent bytes (native/loop.h ListenOptions::max_queued). */
-export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
-/** Default idle timeout (native/loop.h ListenOptions::idle_timeout_ms). */
-export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
-/** Largest frame the default 4 MiB arena can hold whole. */
-export const MAX_FRAME_LIMIT = 4 * 1024 * 1024 - 64;
-/** Largest HTTP body: head + body must fit in half the arena. */
-export const MAX_BODY_LIMIT = 2 * 1024 * 1024 - (1 << 20);
-
-function checkInt(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    throw new TypeError(`${name} must be an integer, got ${typeof v === 'number' ? v : typeof v}`);
-  }
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
+/** Largest frame the default 4 MiB arena can hold whole (LIMITS.maxFrameBytes). */
+export const MAX_FRAME_LIMIT = LIMITS.maxFrameBytes.max;
 
 function checkStr(name: string, v: unknown): string {
   if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${typeof v}`);
   if (/[\r\n\0]/.test(v)) throw new TypeError(`${name} must not contain CR, LF or NUL`);
-  return v;
-}
-
-function checkBool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${typeof v}`);
   return v;
 }
 
@@ -133,28 +116,28 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   return {
     protocol,
     host,
-    port: checkInt('port', o.port ?? 0, 0, 65535),
-    backlog: checkInt('backlog', o.backlog ?? 511, 1, 1 << 20),
+    port: resolveLimit('port', o.port),
+    backlog: resolveLimit('backlog', o.backlog),
     reusePort: checkBool('reusePort', o.reusePort ?? false),
     ipv6Only: checkBool('ipv6Only', o.ipv6Only ?? false),
     noDelay: checkBool('noDelay', o.noDelay ?? true),
     allowHalfOpen: checkBool('allowHalfOpen', o.allowHalfOpen ?? false),
-    maxFrameBytes: checkInt('maxFrameBytes', o.maxFrameBytes ?? 1 << 20, 0, MAX_FRAME_LIMIT),
-    readBudgetBytes: checkInt('readBudgetBytes', o.readBudgetBytes ?? 256 * 1024, 1, U32_MAX),
-    highWaterMark: checkInt('highWaterMark', o.highWaterMark ?? 1 << 20, 0, U32_MAX),
-    maxQueuedBytes: checkInt('maxQueuedBytes', o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES, 0, U32_MAX),
+    maxFrameBytes: resolveLimit('maxFrameBytes', o.maxFrameBytes),
+    readBudgetBytes: resolveLimit('readBudgetBytes', o.readBudgetBytes),
+    highWaterMark: resolveLimit('highWaterMark', o.highWaterMark),
+    maxQueuedBytes: resolveLimit('maxQueuedBytes', o.maxQueuedBytes),
     websocket,
-    maxHeaderBytes: checkInt('maxHeaderBytes', o.maxHeaderBytes ?? 8192, 256, 1 << 20),
-    maxBodyBytes: checkInt('maxBodyBytes', o.maxBodyBytes ?? 1 << 20, 0, MAX_BODY_LIMIT),
-    idleTimeoutMs: checkInt('idleTimeoutMs', o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 0, 1 << 30),
-    headerTimeoutMs: checkInt('headerTimeoutMs', o.headerTimeoutMs ?? 10_000, 0, 1 << 30),
-    lingerMs: checkInt('lingerMs', o.lingerMs ?? 5000, 1, 1 << 30),
-    maxTopicNameBytes: checkInt('maxTopicNameBytes', o.maxTopicNameBytes ?? 256, 1, 1 << 20),
-    maxTopics: checkInt('maxTopics', o.maxTopics ?? 65536, 1, 1 << 30),
-    pingIntervalMs: checkInt('pingIntervalMs', o.pingIntervalMs ?? 0, 0, 1 << 30),
-    wsCloseTimeoutMs: checkInt('wsCloseTimeoutMs', o.wsCloseTimeoutMs ?? 5000, 1, 1 << 30),
-    staticPath: checkStr('staticPath', o.staticPath ?? '/'),
-    staticBody: checkStr('staticBody', o.staticBody ?? 'Hello, World!'),
-    staticType: checkStr('staticType', o.staticType ?? 'text/plain'),
+    maxHeaderBytes: resolveLimit('maxHeaderBytes', o.maxHeaderBytes),
+    maxBodyBytes: resolveLimit('maxBodyBytes', o.maxBodyBytes),
+    idleTimeoutMs: resolveLimit('idleTimeoutMs', o.idleTimeoutMs),
+    headerTimeoutMs: resolveLimit('headerTimeoutMs', o.headerTimeoutMs),
+    lingerMs: resolveLimit('lingerMs', o.lingerMs),
+    maxTopicNameBytes: resolveLimit('maxTopicNameBytes', o.maxTopicNameBytes),
+    maxTopics: resolveLimit('maxTopics', o.maxTopics),
+    pingIntervalMs: resolveLimit('pingIntervalMs', o.pingIntervalMs),
+    wsCloseTimeoutMs: resolveLimit('wsCloseTimeoutMs', o.wsCloseTimeoutMs),
+    staticPath: checkStr('staticPath', o.staticPath ?? HTTP_HELLO_PATH),
+    staticBody: checkStr('staticBody', o.staticBody ?? HTTP_HELLO_BODY),
+    staticType: checkStr('staticType', o.staticType ?? HTTP_CONTENT_TYPE),
   };
 }

@@ -13,6 +13,8 @@
 // - mean() and stddev() use each bucket's median-equivalent value, summed in ascending index
 //   order in doubles (bit-identical to the C++ side).
 
+import { checkInt } from '../checks.js';
+
 /** The JSON form both sides read and write; `buckets` is [index, count, index, count, ...]. */
 export interface HistogramJSON {
   lowest: number;
@@ -56,13 +58,6 @@ function pow2(k: number): number {
   return POW2[k]!;
 }
 
-function requireInteger(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${typeof v}`);
-  if (!Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${v}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be in ${min}..${max}, got ${v}`);
-  return v;
-}
-
 function corrupt(what: string): RangeError {
   return new RangeError(`corrupt histogram encoding: ${what}`);
 }
@@ -88,9 +83,9 @@ export class Histogram {
 
   /** Creates an empty histogram for values lowest..highest at `digits` (1..5) significant digits. */
   constructor(lowest: number, highest: number, digits: number) {
-    requireInteger('lowest', lowest, 1, Math.floor(MAX_HIGHEST / 2));
-    requireInteger('highest', highest, 2, MAX_HIGHEST);
-    requireInteger('digits', digits, 1, 5);
+    checkInt('lowest', lowest, 1, Math.floor(MAX_HIGHEST / 2));
+    checkInt('highest', highest, 2, MAX_HIGHEST);
+    checkInt('digits', digits, 1, 5);
     if (highest < 2 * lowest) throw new RangeError(`highest must be >= 2 * lowest, got ${highest} < 2 * ${lowest}`);
     this.lowest = lowest;
     this.highest = highest;

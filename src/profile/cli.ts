@@ -8,6 +8,7 @@ import type { DriverName } from '../drivers/types.js';
 import { flagHelp, UsageError, type FlagSpec } from '../runner/args.js';
 import { scenarioCommand } from '../runner/catalog.js';
 import { commandSession } from '../runner/processes.js';
+import { paramRange } from '../limits.js';
 import { limitsOf, loadOf, MAIN_GROUP, phasesOf, resolveParams, type Scenario } from '../runner/scenario.js';
 import { DEFAULT_ANALYSIS_TIMEOUT_MS, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FREQUENCY_HZ, defaultProfileDir, profileContender } from './profile.js';
 import { PROFILE_TOOLS, type CallGraph, type ProfileResult, type ProfileTool } from './types.js';
@@ -20,12 +21,12 @@ export interface ProfileIo {
 /** Exit codes of `c1m profile`. */
 export const PROFILE_EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 4, interrupted: 130 } as const;
 
-const PROFILE_FLAGS: Record<string, FlagSpec> = {
+export const PROFILE_FLAGS: Record<string, FlagSpec> = {
   contender: { type: 'string', help: `contender to profile (${contenderNames().join(', ')})` },
   tool: { type: 'string', choices: PROFILE_TOOLS, help: 'profiler' },
   out: { type: 'string', help: 'output directory (default results/profiles/<scenario>/<contender>/<tool>-<UTC timestamp>)' },
   callGraph: { type: 'string', choices: ['fp', 'dwarf'], help: 'perf: stack walking (default dwarf; fp for net)' },
-  frequency: { type: 'int', min: 1, max: 100_000, help: 'perf: samples per second', default: DEFAULT_FREQUENCY_HZ },
+  frequency: { ...paramRange('profileFrequencyHz'), help: 'perf: samples per second', default: DEFAULT_FREQUENCY_HZ },
   exitTimeout: { type: 'number', min: 1, max: 3600, help: 'seconds the contender may take to exit after SIGINT', default: DEFAULT_EXIT_TIMEOUT_MS / 1000 },
   analysisTimeout: { type: 'number', min: 1, max: 3600, help: "seconds for the profiler's own work after the exit", default: DEFAULT_ANALYSIS_TIMEOUT_MS / 1000 },
   json: { type: 'bool', help: 'print profile.json on stdout (paths then go to stderr)' },

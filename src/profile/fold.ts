@@ -2,6 +2,7 @@
 // stackcollapse scripts) from the three profile formats we produce: `perf script` text, V8
 // .cpuprofile and V8 .heapprofile. A flame graph and the top-frames table are drawn from them.
 
+import { isRecord } from '../checks.js';
 import type { TopFrame } from './types.js';
 
 /** Stack (root first, frames joined by ";") → samples or bytes. */
@@ -102,10 +103,6 @@ function jsFrameName(cf: CallFrame | undefined, strip: readonly string[]): strin
   for (const p of strip) if (url.startsWith(p)) url = url.slice(p.length);
   const where = url === '' ? '' : ` ${url}:${(cf?.lineNumber ?? -1) + 1}`;
   return `${name}${where}`.replaceAll(';', ':');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Checks the shape of a V8 CPU profile (Chrome DevTools' format); throws TypeError saying what is wrong. */

@@ -6,6 +6,8 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage as message } from '../checks.js';
+import { checkLimit, defaultOf } from '../limits.js';
 import { ContenderUnavailableError, DEFAULT_HOST, startContender, type ContenderHandle, type StopReport } from '../contenders/index.js';
 import { DriverUnavailableError, type DriverConfig, type DriverName } from '../drivers/types.js';
 import { DriverGroup } from '../runner/drivers.js';
@@ -24,7 +26,7 @@ import { PROFILE_TOOLS, type ProfileOptions, type ProfilePids, type ProfileResul
 export const PROFILE_ROOT = join('results', 'profiles');
 export const DEFAULT_EXIT_TIMEOUT_MS = 15_000;
 export const DEFAULT_ANALYSIS_TIMEOUT_MS = 120_000;
-export const DEFAULT_FREQUENCY_HZ = 499;
+export const DEFAULT_FREQUENCY_HZ = defaultOf('profileFrequencyHz');
 const READY_TIMEOUT_MS = 30_000;
 /** The repository root, cut from script paths in frame names. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -125,10 +127,6 @@ function lastLines(text: string | null | undefined, n = 4): string {
   return t === '' ? '' : t.split('\n').slice(-n).join(' | ');
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** Moves a file, also across file systems (/tmp may be tmpfs). */
 function moveFile(from: string, to: string): void {
   try {
@@ -142,11 +140,9 @@ function moveFile(from: string, to: string): void {
 
 function checkOptions(o: ProfileOptions): void {
   if (!(PROFILE_TOOLS as readonly string[]).includes(o.tool)) throw new RangeError(`unknown tool "${String(o.tool)}"; known: ${PROFILE_TOOLS.join(', ')}`);
-  if (!Number.isSafeInteger(o.connections) || o.connections < 1) throw new RangeError(`connections must be a positive integer, got ${o.connections}`);
+  checkLimit('connections', o.connections);
   if (!(Number.isFinite(o.durationSec) && o.durationSec > 0)) throw new RangeError(`duration must be above 0 s, got ${o.durationSec}`);
-  if (o.frequencyHz !== undefined && !(Number.isInteger(o.frequencyHz) && o.frequencyHz >= 1 && o.frequencyHz <= 100_000)) {
-    throw new RangeError(`frequency must be an integer between 1 and 100000 Hz, got ${o.frequencyHz}`);
-  }
+  if (o.frequencyHz !== undefined) checkLimit('profileFrequencyHz', o.frequencyHz, 'frequency (Hz)');
   if (o.callGraph !== undefined && o.callGraph !== 'fp' && o.callGraph !== 'dwarf') throw new RangeError(`call graph must be fp or dwarf, got ${String(o.callGraph)}`);
   if (o.driver !== 'native' && o.protocol !== 'http-hello') throw new RangeError(`the ${o.driver} driver speaks HTTP only (http-hello); use the native driver for ${o.protocol}`);
 }

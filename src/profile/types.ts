@@ -2,7 +2,7 @@
 // leaves behind (a directory of files, one of them the one to open, and a profile.json that
 // says how the profile was taken).
 
-import type { Protocol } from '../contenders/types.js';
+import type { Protocol } from '../wire/protocols.js';
 import type { DriverName, LoadMode, RunResult } from '../drivers/types.js';
 import type { ProcessTracker } from '../runner/processes.js';
 import type { LoadSpec, ScenarioLimits } from '../runner/scenario.js';

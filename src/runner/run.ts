@@ -4,7 +4,8 @@
 // the lot into one result. A run that fails is recorded with its reason and the next one goes.
 
 import { execFileSync } from 'node:child_process';
-import { verifyProtocol } from '../clients/verify.js';
+import { errorMessage as message } from '../checks.js';
+import { verifyProtocol } from '../wire/clients/verify.js';
 import {
   ContenderUnavailableError,
   contenderNames,
@@ -121,10 +122,6 @@ const ZERO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, p
 function addErrors(a: DriverErrors, b: DriverErrors | undefined): DriverErrors {
   if (b === undefined) return a;
   return { connect: a.connect + b.connect, read: a.read + b.read, write: a.write + b.write, timeout: a.timeout + b.timeout, protocol: a.protocol + b.protocol };
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function latencyOf(r: RunResult): Latency | null {

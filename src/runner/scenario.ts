@@ -2,7 +2,10 @@
 // driver's load) plus at most a small function that turns the effective parameters into
 // phases. A scenario module default-exports defineScenario({...}); the runner does the rest.
 
-import { PROTOCOLS, type Limits, type Protocol } from '../contenders/types.js';
+import { checkNumber, errorMessage } from '../checks.js';
+import { checkLimit, defaultOf, paramRange, type LimitName } from '../limits.js';
+import type { Limits } from '../contenders/types.js';
+import { PROTOCOLS, type Protocol } from '../wire/protocols.js';
 import { LOAD_MODES } from '../drivers/config.js';
 import { DRIVERS, type DriverConfig, type DriverName } from '../drivers/types.js';
 
@@ -180,12 +183,13 @@ function standardSpecs(s: ScenarioSpec): Record<string, ParamSpec> {
               .join('; ')}`
       }`,
     },
-    connections: { type: 'int', default: d.connections ?? 1000, min: 1, max: 10_000_000, help: 'connections at the largest level' },
-    duration: { type: 'number', default: d.duration ?? 10, min: 0.1, max: 86_400, help: 'seconds per measured phase' },
-    warmup: { type: 'number', default: d.warmup ?? 2, min: 0, max: 3600, help: 'seconds of load before each measured window' },
-    workers: { type: 'int', default: d.workers ?? 0, min: 0, max: 4096, help: 'contender processes (0 = as many as the fd limit needs)' },
+    connections: { ...paramRange('connections'), default: d.connections ?? defaultOf('connections'), help: 'connections at the largest level' },
+    duration: { ...paramRange('durationS'), default: d.duration ?? defaultOf('durationS'), help: 'seconds per measured phase' },
+    warmup: { ...paramRange('warmupS'), default: d.warmup ?? defaultOf('warmupS'), help: 'seconds of load before each measured window' },
+    // 0 is no process count but "as many as the fd limit needs", so the scenario flag starts at 0.
+    workers: { ...paramRange('workers'), min: 0, default: d.workers ?? 0, help: 'contender processes (0 = as many as the fd limit needs)' },
     driver: { type: 'string', default: s.driver ?? 'native', choices: DRIVERS, help: 'load generator' },
-    reps: { type: 'int', default: d.reps ?? (s.kind === 'throughput' ? 3 : 1), min: 1, max: 100, help: 'repetitions of every contender (interleaved)' },
+    reps: { ...paramRange('reps'), default: d.reps ?? (s.kind === 'throughput' ? defaultOf('reps') : 1), help: 'repetitions of every contender (interleaved)' },
     pin: { type: 'bool', default: false, help: 'contender on CPU 0, driver on CPU 1 (taskset)' },
   };
 }
@@ -254,13 +258,8 @@ export function defineScenario<const P extends ParamTable = ParamTable>(input: S
 
 // ---- parameter values ------------------------------------------------------------------------
 
-function checkNumber(name: string, p: ParamSpec, v: unknown, int: boolean): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
-    throw new RangeError(`${name} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
-  }
-  if (p.min !== undefined && v < p.min) throw new RangeError(`${name} must be at least ${p.min}, got ${v}`);
-  if (p.max !== undefined && v > p.max) throw new RangeError(`${name} must be at most ${p.max}, got ${v}`);
-  return v;
+function checkParamNumber(name: string, p: ParamSpec, v: unknown, integer: boolean): number {
+  return checkNumber(name, v, { min: p.min, max: p.max, integer });
 }
 
 function checkString(name: string, p: ParamSpec, v: unknown): string {
@@ -269,13 +268,13 @@ function checkString(name: string, p: ParamSpec, v: unknown): string {
   return v;
 }
 
-/** Checks a typed value against its spec (RangeError naming the parameter when it does not fit). */
+/** Checks a typed value against its spec (TypeError or RangeError naming the parameter when it does not fit). */
 export function checkValue(name: string, p: ParamSpec, v: unknown): ParamValue {
   switch (p.type) {
     case 'int':
-      return checkNumber(name, p, v, true);
+      return checkParamNumber(name, p, v, true);
     case 'number':
-      return checkNumber(name, p, v, false);
+      return checkParamNumber(name, p, v, false);
     case 'string':
       return checkString(name, p, v);
     case 'bool':
@@ -285,7 +284,7 @@ export function checkValue(name: string, p: ParamSpec, v: unknown): ParamValue {
       if (!Array.isArray(v)) throw new RangeError(`${name} must be a list, got ${JSON.stringify(v)}`);
       const items = p.items ?? 'string';
       if (items === 'string') return v.map((x) => checkString(name, p, x));
-      return v.map((x) => checkNumber(name, p, x, items === 'int'));
+      return v.map((x) => checkParamNumber(name, p, x, items === 'int'));
     }
   }
 }
@@ -349,6 +348,14 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
   if (!Array.isArray(phases) || phases.length === 0) fail(scenario.name, 'phases must be a non-empty list');
   const known = new Set([MAIN_GROUP, ...Object.keys(groupsOf(scenario, p))]);
   const nonNeg = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  // What the driver will be sent is checked here, against the same limits, before any process starts.
+  const within = (where: string, what: string, limit: LimitName, v: unknown): void => {
+    try {
+      checkLimit(limit, v, what);
+    } catch (err) {
+      fail(scenario.name, `${where}: ${errorMessage(err)}`);
+    }
+  };
   const checkGroups = (where: string, names: readonly string[] | undefined): void => {
     if (names === undefined) return;
     if (!Array.isArray(names) || names.length === 0) fail(scenario.name, `${where}: groups must be a non-empty list`);
@@ -358,9 +365,9 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
     const where = `phase ${i + 1} (${ph?.kind})`;
     switch (ph?.kind) {
       case 'ramp':
-        if (!Number.isSafeInteger(ph.connections) || ph.connections < 0) fail(scenario.name, `${where}: connections must be an integer ≥ 0`);
+        within(where, 'connections', 'rampTarget', ph.connections);
         if (ph.ratePerSec !== undefined && !nonNeg(ph.ratePerSec)) fail(scenario.name, `${where}: ratePerSec must be ≥ 0`);
-        if (ph.timeoutMs !== undefined && !(nonNeg(ph.timeoutMs) && ph.timeoutMs > 0)) fail(scenario.name, `${where}: timeoutMs must be > 0`);
+        if (ph.timeoutMs !== undefined) within(where, 'timeoutMs', 'phaseMs', ph.timeoutMs);
         if (ph.group !== undefined) checkGroups(where, [ph.group]);
         return;
       case 'warmup':

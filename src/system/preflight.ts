@@ -1,6 +1,8 @@
 // Before a run: how many processes, source addresses and bytes it takes, checked against
 // what the machine allows, with the exact command for each shortfall. Pure: readings come in
 // as a parameter, text comes out of formatPreflight.
+import { checkInt, checkNumber } from '../checks.js';
+import { LIMITS } from '../limits.js';
 import { fmtBytes, fmtInt, nextPow2 } from './format.js';
 import type { SystemReadings } from './limits.js';
 import { quoteValue, SOCKET_BUFFER_BYTES_PER_PAIR, tcpMemFor } from './tune.js';
@@ -130,13 +132,11 @@ export interface RunPlan {
 }
 
 function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
-  return v;
+  return checkInt(name, v, 1, Number.MAX_SAFE_INTEGER);
 }
 
 function nonNegative(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a finite number ≥ 0, got ${String(v)}`);
-  return v;
+  return checkNumber(name, v, { min: 0 });
 }
 
 /** The n-th loopback address counting from 127.0.0.2 (n = 0). The whole 127/8 routes to lo. */
@@ -295,7 +295,8 @@ export function planRun(options: PlanOptions): RunPlan {
     if (value === null) checks.push(check(key, 'warn', 'unreadable', backlogNeedText, null));
     else checks.push(check(key, value >= backlogNeed ? 'ok' : 'warn', fmtInt(value), backlogNeedText, `sysctl -w ${key}=${Math.max(65535, nextPow2(backlogNeed) - 1)}`));
   }
-  const listenBacklog = Math.max(backlogNeed, r.somaxconn ?? MIN_BACKLOG);
+  // The kernel caps a listen backlog at somaxconn; the contenders' limit caps what may be asked for.
+  const listenBacklog = Math.min(LIMITS['limits.backlog'].max, Math.max(backlogNeed, r.somaxconn ?? MIN_BACKLOG));
 
   if (r.nfConntrackMax !== null) {
     const count = r.nfConntrackCount ?? 0;

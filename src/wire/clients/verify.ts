@@ -1,7 +1,7 @@
 // The primer's question before any measurement: does this server answer the protocol correctly?
 
 import { randomBytes } from 'node:crypto';
-import type { Protocol } from '../contenders/types.js';
+import type { Protocol } from '../protocols.js';
 import { frameEchoCheck } from './frame.js';
 import { httpHelloCheck } from './http.js';
 import { DEFAULT_CHECK_TIMEOUT_MS, tcpEchoCheck, type Target } from './tcp.js';

@@ -1,8 +1,22 @@
-// What each protocol means, byte for byte, for servers and clients alike.
+// What each protocol means, byte for byte, for servers and clients alike: the wire, the floor
+// below both the servers under test (contenders/) and the load (drivers/, wire/clients/). Nothing
+// here imports either side.
 
-import type { Protocol, ServerStats } from './types.js';
+/** The protocols a contender serves and a driver speaks. */
+export const PROTOCOLS = ['tcp-echo', 'frame-echo', 'http-hello', 'ws-echo', 'ws-broadcast'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** The protocol named by v; TypeError or RangeError (listing the known ones) otherwise. */
+export function checkProtocol(v: unknown): Protocol {
+  if (typeof v !== 'string') throw new TypeError(`protocol must be a string, got ${JSON.stringify(v)}`);
+  if (!(PROTOCOLS as readonly string[]).includes(v)) throw new RangeError(`unknown protocol "${v}"; known: ${PROTOCOLS.join(', ')}`);
+  return v as Protocol;
+}
 
 // ---- http-hello ------------------------------------------------------------------------------
+
+/** The path http-hello answers 200 on, and where clients send requests and WebSocket upgrades unless told otherwise. */
+export const HTTP_HELLO_PATH = '/';
 
 /** GET / answers 200 with this body (HEAD / the same, without it); anything else answers 404 with HTTP_NOT_FOUND_BODY. */
 export const HTTP_HELLO_BODY = 'Hello, World!';
@@ -166,41 +180,12 @@ export function roomFromJoin(message: Uint8Array): string | undefined {
   return Buffer.from(message.buffer, message.byteOffset + JOIN_PREFIX.length, message.length - JOIN_PREFIX.length).toString('utf8');
 }
 
-// ---- counters --------------------------------------------------------------------------------
+// ---- what each protocol measures ------------------------------------------------------------
 
-/** Which ServerStats fields a protocol measures (the others are reported as null). */
+/**
+ * Which counters a protocol has: messages (tcp-echo is a byte stream, it has none) and payload
+ * bytes (an http-hello request carries none). Servers report the others as null.
+ */
 export function measures(protocol: Protocol): { messages: boolean; bytes: boolean } {
   return { messages: protocol !== 'tcp-echo', bytes: protocol !== 'http-hello' };
-}
-
-/** Plain mutable counters a JS server increments; snapshot() turns them into ServerStats. */
-export class Counters {
-  connectionsNow = 0;
-  connectionsTotal = 0;
-  messagesIn = 0;
-  messagesOut = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  protocolErrors = 0;
-  readonly #messages: boolean;
-  readonly #bytes: boolean;
-
-  constructor(protocol: Protocol) {
-    const m = measures(protocol);
-    this.#messages = m.messages;
-    this.#bytes = m.bytes;
-  }
-
-  snapshot(extra: Record<string, number> = {}): ServerStats {
-    return {
-      connectionsNow: this.connectionsNow,
-      connectionsTotal: this.connectionsTotal,
-      messagesIn: this.#messages ? this.messagesIn : null,
-      messagesOut: this.#messages ? this.messagesOut : null,
-      bytesIn: this.#bytes ? this.bytesIn : null,
-      bytesOut: this.#bytes ? this.bytesOut : null,
-      protocolErrors: this.protocolErrors,
-      extra,
-    };
-  }
 }

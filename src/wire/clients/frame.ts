@@ -2,7 +2,7 @@
 // the stream was cut or glued on the way in.
 
 import type net from 'node:net';
-import { encodeFrame, FrameDecoder, FRAME_MAX_LENGTH } from '../contenders/protocols.js';
+import { encodeFrame, FrameDecoder, FRAME_MAX_LENGTH } from '../protocols.js';
 import { assertSameBytes, connectTcp, DEFAULT_CHECK_TIMEOUT_MS, type Target } from './tcp.js';
 
 /** A frame connection: send frames (in any cut), receive whole payloads. */

@@ -3,7 +3,7 @@
 // which is what every http-hello contender is required to send.
 
 import type net from 'node:net';
-import { HTTP_CONTENT_TYPE, HTTP_HELLO_BODY, HTTP_NOT_FOUND_BODY } from '../contenders/protocols.js';
+import { HTTP_CONTENT_TYPE, HTTP_HELLO_BODY, HTTP_NOT_FOUND_BODY, isHelloRequest } from '../protocols.js';
 import { connectTcp, DEFAULT_CHECK_TIMEOUT_MS, type Target } from './tcp.js';
 
 export interface HttpResponse {
@@ -150,9 +150,9 @@ export class HttpConnection {
   }
 }
 
-/** Throws unless res is a well-formed http-hello answer for path (200 for "/", 404 otherwise). */
+/** Throws unless res is a well-formed http-hello answer to a GET or POST of path (200 for "/", 404 otherwise). */
 export function assertHelloResponse(res: HttpResponse, path: string, method = 'GET'): void {
-  const hello = method === 'GET' && (path === '/' || path.startsWith('/?'));
+  const hello = isHelloRequest(method, path);
   const [status, body] = hello ? [200, HTTP_HELLO_BODY] : [404, HTTP_NOT_FOUND_BODY];
   const where = `${method} ${path}`;
   if (res.status !== status) throw new Error(`${where}: status ${res.status}, want ${status}`);
