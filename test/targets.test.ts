@@ -13,10 +13,11 @@ function file(scenario: string, protocol: string, runs: RunSpec[], startedAt = '
     result: {
       scenario,
       startedAt,
-      runs: runs.map((r, rep) => ({
+      // Repetitions count per contender, in the order given (rep i of each ran back to back).
+      runs: runs.map((r, i) => ({
         contender: r.contender,
         protocol,
-        rep,
+        rep: runs.slice(0, i).filter((x) => x.contender === r.contender).length,
         ok: r.ok ?? true,
         skipped: null,
         clientBound: r.clientBound ?? false,
@@ -27,29 +28,43 @@ function file(scenario: string, protocol: string, runs: RunSpec[], startedAt = '
   } as unknown as LoadedResult;
 }
 
-test('ratio targets: medians over reps, step by step, met or not, and unmeasured when a side is missing', () => {
+test('ratio targets: medians over reps, step by step, with the interval of per-repetition ratios; met, not met, undecided, unmeasured', () => {
   const http = file('http-hello', 'http-hello', [
     { contender: 'epoll', steps: { 'keep-alive, depth 1': 300, 'pipelined, depth 16': 900 } },
-    { contender: 'epoll', steps: { 'keep-alive, depth 1': 310, 'pipelined, depth 16': 1000 } },
-    { contender: 'epoll', steps: { 'keep-alive, depth 1': 290, 'pipelined, depth 16': 950 } },
     { contender: 'uws', steps: { 'keep-alive, depth 1': 200, 'pipelined, depth 16': 1000 } },
     { contender: 'net', steps: { 'keep-alive, depth 1': 100 } },
+    { contender: 'epoll', steps: { 'keep-alive, depth 1': 310, 'pipelined, depth 16': 1000 } },
+    { contender: 'uws', steps: { 'keep-alive, depth 1': 210, 'pipelined, depth 16': 700 } },
     { contender: 'net', steps: { 'keep-alive, depth 1': 150, 'pipelined, depth 16': 500 }, ok: false },
+    { contender: 'epoll', steps: { 'keep-alive, depth 1': 290, 'pipelined, depth 16': 950 } },
+    { contender: 'uws', steps: { 'keep-alive, depth 1': 190, 'pipelined, depth 16': 1000 } },
   ]);
   const rows = checkTargets([http]);
   const find = (against: string, step: string) => rows.find((r) => r.target.against === against && r.step === step);
-  assert.equal(find('uws', 'keep-alive, depth 1')?.value, 1.5);
-  assert.equal(find('uws', 'keep-alive, depth 1')?.met, true);
-  assert.equal(find('uws', 'pipelined, depth 16')?.value, 0.95);
-  assert.equal(find('uws', 'pipelined, depth 16')?.met, false);
-  // The failed net run is not counted: only one measured depth-1 value, and no pipelined one.
+  // epoll / uws at depth 1: 300/200, 310/210, 290/190 → 1.5 (1.48–1.53), all of it ≥ 1.25.
+  const ka = find('uws', 'keep-alive, depth 1')!;
+  assert.equal(ka.value, 1.5);
+  assert.deepEqual([ka.estimate?.low.toFixed(3), ka.estimate?.high.toFixed(3), ka.estimate?.pairs], ['1.476', '1.526', 3]);
+  assert.equal(ka.verdict, 'met');
+  // Pipelined: 900/1000, 1000/700, 950/1000 → 0.95 of medians, per-rep 0.9–1.43: straddles 1.25.
+  const pl = find('uws', 'pipelined, depth 16')!;
+  assert.equal(pl.value, 0.95);
+  assert.equal(pl.verdict, 'undecided');
+  // The failed net run is not counted: one measured pair at depth 1 shows no noise; none pipelined.
   assert.equal(find('net', 'keep-alive, depth 1')?.value, 3);
-  assert.equal(find('net', 'keep-alive, depth 1')?.met, true);
+  assert.equal(find('net', 'keep-alive, depth 1')?.verdict, 'undecided');
   assert.equal(find('net', 'pipelined, depth 16')?.value, null);
-  assert.equal(find('net', 'pipelined, depth 16')?.met, null);
+  assert.equal(find('net', 'pipelined, depth 16')?.verdict, null);
   const md = targetsMarkdown(rows);
-  assert.match(md, /\| HTTP requests per server CPU-s, epoll vs uws \| keep-alive, depth 1 \| 1\.50× \(300 \/ 200\) \| ≥ 1\.25× uws \| yes \|/);
+  assert.match(md, /\| HTTP requests per server CPU-s, epoll vs uws \| keep-alive, depth 1 \| 1\.50× \(1\.48–1\.53\) \(300 \/ 200\) \| ≥ 1\.25× uws \| met \|/);
   assert.match(md, /\| pipelined, depth 16 \| — \| ≥ 3× net \| not measured \|/);
+  assert.match(md, /range of per-repetition ratios/);
+  // All of the interval under the goal: not met.
+  const slow = file('http-hello', 'http-hello', [0, 1, 2].flatMap((i) => [
+    { contender: 'epoll', steps: { 'keep-alive, depth 1': 100 + i } },
+    { contender: 'uws', steps: { 'keep-alive, depth 1': 100 } },
+  ]));
+  assert.equal(checkTargets([slow]).find((r) => r.target.against === 'uws')?.verdict, 'not met');
 });
 
 test('the newest file of a scenario counts; step filters; a driver near saturation is flagged', () => {
@@ -66,17 +81,19 @@ test('the newest file of a scenario counts; step filters; a driver near saturati
   assert.equal(rows[0]!.file, 'new.json');
   assert.equal(rows[0]!.value, 1.2);
   assert.equal(rows[0]!.clientBound, true);
-  assert.match(targetsMarkdown(rows), /1\.20× \(120 \/ 100\) \(driver near saturation\)/);
+  assert.match(targetsMarkdown(rows), /1\.20× \(1 pair: no interval\) \(120 \/ 100\) \(driver near saturation\)/);
 });
 
-test('a bound target reads the run summary; no file for a scenario means no row', () => {
+test('a bound target reads the run summary over repetitions; no file for a scenario means no row', () => {
   const idle = file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {}, engineBytes: 32.5 }, { contender: 'net', steps: {} }]);
   const rows = checkTargets([idle]);
   assert.equal(rows.length, 1);
   assert.equal(rows[0]!.value, 32.5);
-  assert.equal(rows[0]!.met, true);
+  assert.equal(rows[0]!.verdict, 'met');
   const over = checkTargets([file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {}, engineBytes: 80 }])]);
-  assert.equal(over[0]!.met, false);
+  assert.equal(over[0]!.verdict, 'not met');
+  const mixed = checkTargets([file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {}, engineBytes: 60 }, { contender: 'epoll', steps: {}, engineBytes: 70 }])]);
+  assert.equal(mixed[0]!.verdict, 'undecided');
   assert.equal(targetsMarkdown(checkTargets([])), '');
   assert.ok(TARGETS.length >= 5);
 });

@@ -2,6 +2,7 @@
 // Plot from specs embedded as JSON. d3 and Plot are inlined, and a Content-Security-Policy
 // forbids every fetch, so the page opens offline and cannot phone home.
 
+import { formatRatio, type RatioEstimate } from '../results/ratio.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { chartLibraries } from './assets.js';
 import { chartsForResult, comparisonChart, contenderColors, type ChartSpec } from './charts.js';
@@ -22,6 +23,8 @@ import {
   groupByScenario,
   headlineTable,
   provenance,
+  ratioSense,
+  ratioText,
   runStatus,
   type Cell,
   type Metric,
@@ -47,8 +50,15 @@ function cssString(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, (c) => `\\${c.codePointAt(0)!.toString(16)} `);
 }
 
-/** A ratio is good or bad depending on which way the figure should go; ±5 % is noise. */
-function ratioClass(metric: Metric, ratio: number): string {
+/**
+ * A ratio is good or bad depending on which way the figure should go, and "same" when its
+ * interval over repetitions contains 1 (within noise). A ratio without one (one repetition, or
+ * across files) falls back to ±5 %.
+ */
+function ratioClass(metric: Metric, ratio: number, estimate: RatioEstimate | null = null): string {
+  const sense = estimate === null ? 'no interval' : ratioSense(metric, estimate);
+  if (sense === 'within noise') return 'same';
+  if (sense === 'better' || sense === 'worse') return sense;
   if (ratio > 0.95 && ratio < 1.05) return 'same';
   const better = metric.better === 'lower' ? ratio < 1 : ratio > 1;
   return better ? 'better' : 'worse';
@@ -61,8 +71,9 @@ function cellHtml(metric: Metric, cell: Cell): string {
     cell.value.n > 1 && cell.value.min !== cell.value.max
       ? ` title="min ${e(fmtUnit(metric.unit, cell.value.min))}, max ${e(fmtUnit(metric.unit, cell.value.max))} over ${cell.value.n} reps"`
       : '';
+  const interval = cell.estimate !== null && cell.estimate.pairs >= 2 ? ` title="${e(formatRatio(cell.estimate))} over ${cell.estimate.pairs} repetition pairs${ratioSense(metric, cell.estimate) === 'within noise' ? ': within noise' : ''}"` : '';
   const ratio =
-    cell.ratio === null ? '' : ` <span class="ratio ${ratioClass(metric, cell.ratio)}">${e(fmtRatio(cell.ratio))}</span>`;
+    cell.ratio === null ? '' : ` <span class="ratio ${ratioClass(metric, cell.ratio, cell.estimate)}"${interval}>${e(cell.estimate === null ? fmtRatio(cell.ratio) : ratioText(cell.estimate))}</span>`;
   return `<td class="num"${spread}>${e(value)}${ratio}</td>`;
 }
 

@@ -7,6 +7,7 @@ import {
   groupByScenario,
   headlineTable,
   provenance,
+  ratioText,
   type Cell,
   type HeadlineRow,
   type Metric,
@@ -24,10 +25,10 @@ function escapeCell(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
-/** "212 B (0.09×)", or the value alone when there is no ratio. */
+/** "212 B (0.09×)", "4.89k/s (1.00× ~)" when within noise, or the value alone when there is no ratio. */
 export function cellText(metric: Metric, cell: Cell): string {
   const value = fmtUnit(metric.unit, cell.value?.median);
-  return cell.ratio === null ? value : `${value} (${fmtRatio(cell.ratio)})`;
+  return cell.estimate === null ? value : `${value} (${ratioText(cell.estimate)})`;
 }
 
 /** Repetitions that measured out of those run: "3/3"; a skipped row has none. */

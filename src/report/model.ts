@@ -3,8 +3,9 @@
 // same protocol in the same file), and, for a scenario given in several files, the same
 // figures side by side with ratios against the earliest file.
 
+import { ratioOf, ratioVerdict, type RatioEstimate, type RatioVerdict } from '../results/ratio.js';
 import type { C1mResult, LoadedResult, Measured, Run } from '../results/schema.js';
-import { fmtTime, shortCommit, type Unit } from './format.js';
+import { fmtRatio, fmtTime, shortCommit, type Unit } from './format.js';
 
 export interface Stat {
   median: number;
@@ -71,6 +72,27 @@ export interface Cell {
   value: Stat | null;
   /** Median against the baseline row's median; null for the baseline itself or when either is unmeasured. */
   ratio: number | null;
+  /** The ratio with its interval over repetitions (results/ratio.ts); null when ratio is. */
+  estimate: RatioEstimate | null;
+}
+
+/** The metric of each run indexed by its repetition: rep i of one contender pairs with rep i of another. */
+export function perRep(runs: readonly Run[], pick: Metric['pick']): Measured[] {
+  const out: Measured[] = [];
+  for (const r of runs) out[r.rep] = pick(r) ?? null;
+  return Array.from(out, (v) => v ?? null);
+}
+
+/** What a ratio's interval says, read the way the figure should go: better, worse, within noise, or no interval. */
+export function ratioSense(metric: Metric, e: RatioEstimate): 'better' | 'worse' | 'within noise' | 'no interval' {
+  const v: RatioVerdict = ratioVerdict(e);
+  if (v === 'within noise' || v === 'no interval') return v;
+  return (v === 'above') === (metric.better === 'higher') ? 'better' : 'worse';
+}
+
+/** "1.76×", or "1.02× ~" when its interval over repetitions contains 1 (within noise). */
+export function ratioText(e: RatioEstimate): string {
+  return ratioVerdict(e) === 'within noise' ? `${fmtRatio(e.ratio)} ~` : fmtRatio(e.ratio);
 }
 
 export interface HeadlineRow {
@@ -145,7 +167,7 @@ function groupRuns(runs: Run[]): Map<string, Run[]> {
 
 function cellsFor(okRuns: Run[], metrics: readonly Metric[]): Record<string, Cell> {
   const cells: Record<string, Cell> = {};
-  for (const metric of metrics) cells[metric.id] = { value: stat(okRuns.map(metric.pick)), ratio: null };
+  for (const metric of metrics) cells[metric.id] = { value: stat(okRuns.map(metric.pick)), ratio: null, estimate: null };
   return cells;
 }
 
@@ -178,8 +200,9 @@ export function headlineTable(loaded: LoadedResult, baseline: string): HeadlineT
     if (!base || row.isBaseline) continue;
     for (const metric of HEADLINE_METRICS) {
       const cell = row.cells[metric.id]!;
-      const b = base.cells[metric.id]!.value;
-      if (cell.value && b && b.median > 0) cell.ratio = cell.value.median / b.median;
+      const e = ratioOf(perRep(row.okRuns, metric.pick), perRep(base.okRuns, metric.pick));
+      cell.ratio = e?.ratio ?? null;
+      cell.estimate = e;
     }
   }
   return {

@@ -2,9 +2,10 @@
 // contenders' figures in the same file (interleaved runs, same machine) or a bound on one
 // figure. Targets are checked here, from measured runs, never by timed assertions in tests.
 
-import type { LoadedResult, Run } from '../results/schema.js';
-import { fmtRatio, fmtUnit } from './format.js';
-import { stat } from './model.js';
+import { median } from '../metrics/stats.js';
+import { formatRatio, RATIO_INTERVAL_METHOD, ratioOf, targetVerdict, type RatioEstimate, type TargetVerdict } from '../results/ratio.js';
+import type { LoadedResult, Measured, Run } from '../results/schema.js';
+import { fmtUnit } from './format.js';
 
 export interface Target {
   /** What is asked, in words. */
@@ -37,11 +38,17 @@ export interface TargetRow {
   readonly target: Target;
   /** The step label, or null for a run-level figure. */
   readonly step: string | null;
-  /** The measured figure (a ratio for ratio targets); null when a side was not measured. */
+  /** The measured figure (a ratio of medians for ratio targets); null when a side was not measured. */
   readonly value: number | null;
+  /** A ratio target's ratio with its interval over repetitions; null for a bound or when unmeasured. */
+  readonly estimate: RatioEstimate | null;
   /** The medians the ratio is made of (numerator, denominator). */
   readonly parts: readonly [number, number] | null;
-  readonly met: boolean | null;
+  /**
+   * met when the whole interval clears the goal (every repetition's figure, for a bound), not
+   * met when none of it does, undecided when it straddles the goal; null when not measured.
+   */
+  readonly verdict: TargetVerdict | null;
   /** Some run of either side had its driver near saturation: the ratio is not the server's alone. */
   readonly clientBound: boolean;
   readonly file: string;
@@ -50,26 +57,29 @@ export interface TargetRow {
 const okRuns = (r: LoadedResult, contender: string, protocol: string): Run[] =>
   r.result.runs.filter((x) => x.contender === contender && x.protocol === protocol && x.ok && !x.skipped);
 
-/** Median over runs of one step's figure, by step label. */
-function perStep(runs: readonly Run[]): Map<string, number> {
-  const values = new Map<string, number[]>();
+/** One step's figure per repetition (index = rep), by step label. */
+function perStep(runs: readonly Run[]): Map<string, Measured[]> {
+  const values = new Map<string, Measured[]>();
   for (const run of runs) {
     for (const s of run.steps) {
       // The runner labels its steps (an addition to the contract's Step).
-      const label = s.label;
+      const label = (s as { label?: unknown }).label;
       const v = s.throughput?.opsPerServerCpuSec;
       if (typeof v !== 'number' || typeof label !== 'string') continue;
       const list = values.get(label) ?? [];
-      list.push(v);
+      list[run.rep] = v;
       values.set(label, list);
     }
   }
-  const out = new Map<string, number>();
-  for (const [label, list] of values) {
-    const m = stat(list);
-    if (m !== null) out.set(label, m.median);
-  }
-  return out;
+  for (const [label, list] of values) values.set(label, Array.from(list, (v) => v ?? null));
+  return values;
+}
+
+/** A bound "figure ≤ atMost" over repetitions: met when every repetition is within it, not met when none is. */
+function boundVerdict(values: readonly number[], atMost: number): TargetVerdict {
+  if (values.every((v) => v <= atMost)) return 'met';
+  if (values.every((v) => v > atMost)) return 'not met';
+  return 'undecided';
 }
 
 /** Every target checked against the newest file of its scenario among `results` (null files are skipped). */
@@ -84,9 +94,10 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
     const mine = okRuns(file, t.contender, t.protocol);
     const bound = (runs: readonly Run[]): boolean => runs.some((x) => x.clientBound === true);
     if (t.figure === 'engineBytesPerConnection') {
-      const m = stat(mine.map((x) => x.summary?.engineBytesPerConnection));
-      const value = m?.median ?? null;
-      rows.push({ target: t, step: null, value, parts: null, met: value === null || t.atMost === undefined ? null : value <= t.atMost, clientBound: false, file: file.file });
+      const values = mine.map((x) => x.summary?.engineBytesPerConnection).filter((v): v is number => typeof v === 'number');
+      const value = median(values);
+      const verdict = value === null || t.atMost === undefined ? null : boundVerdict(values, t.atMost);
+      rows.push({ target: t, step: null, value, estimate: null, parts: null, verdict, clientBound: false, file: file.file });
       continue;
     }
     const theirs = t.against === undefined ? [] : okRuns(file, t.against, t.protocol);
@@ -94,13 +105,15 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
     for (const [label, va] of a) {
       if (t.steps !== undefined && !t.steps.test(label)) continue;
       const vb = b.get(label);
-      const value = vb === undefined || vb <= 0 ? null : va / vb;
+      const estimate = vb === undefined ? null : ratioOf(va, vb);
+      const ma = median(va), mb = vb === undefined ? null : median(vb);
       rows.push({
         target: t,
         step: label,
-        value,
-        parts: vb === undefined ? null : [va, vb],
-        met: value === null || t.atLeast === undefined ? null : value >= t.atLeast,
+        value: estimate?.ratio ?? null,
+        estimate,
+        parts: ma === null || mb === null ? null : [ma, mb],
+        verdict: estimate === null || t.atLeast === undefined ? null : targetVerdict(estimate, t.atLeast),
         clientBound: bound(mine) || bound(theirs),
         file: file.file,
       });
@@ -112,20 +125,21 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
 /** The targets as a markdown table (empty string when no file has any target's scenario). */
 export function targetsMarkdown(rows: readonly TargetRow[]): string {
   if (rows.length === 0) return '';
-  const out = ['| target | step | measured | needed | met | from |', '|---|---|---:|---:|---|---|'];
+  const out = ['| target | step | measured | needed | verdict | from |', '|---|---|---:|---:|---|---|'];
   for (const r of rows) {
     const t = r.target;
     let measured = '—';
     if (r.value !== null) {
-      measured = t.against === undefined
+      measured = t.against === undefined || r.estimate === null
         ? fmtUnit('bytes', r.value)
-        : `${fmtRatio(r.value).replace(/[()]/g, '')} (${fmtUnit('count', r.parts?.[0] ?? 0)} / ${fmtUnit('count', r.parts?.[1] ?? 0)})`;
+        : `${formatRatio(r.estimate)} (${fmtUnit('count', r.parts?.[0] ?? 0)} / ${fmtUnit('count', r.parts?.[1] ?? 0)})`;
     }
     const needed = t.against !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost} B`;
-    const met = r.met === null ? 'not measured' : r.met ? 'yes' : 'no';
+    const verdict = r.verdict ?? 'not measured';
     const flag = r.clientBound ? ' (driver near saturation)' : '';
-    out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${met} | \`${r.file}\` |`);
+    out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${verdict} | \`${r.file}\` |`);
   }
+  out.push('', `Ratios are of medians over repetitions; the interval in brackets is the ${RATIO_INTERVAL_METHOD}. A target is met when the whole interval clears its goal, not met when none of it does, and undecided when the interval straddles it.`);
   return `${out.join('\n')}\n`;
 }
 

@@ -383,6 +383,15 @@ const comparison = def(
       baseline: name({ description: 'Contender the ratios are relative to.' }),
       ratios: Type.Record(Type.String(), measured(), { mustBe: 'an object' }),
       protocol: opt(name({ description: 'Runner addition: the protocol whose runs were compared.' })),
+      intervals: opt(
+        Type.Record(
+          Type.String(),
+          orNull(Type.Unsafe<[number, number]>(Type.Array(Type.Number({ minimum: 0 }), { minItems: 2, maxItems: 2 })), '[low, high] or null'),
+          { mustBe: 'an object', description: 'Addition: each ratio\'s interval over repetitions, [low, high] (see intervalMethod); null when not measured.' },
+        ),
+      ),
+      pairs: opt(Type.Record(Type.String(), count(), { mustBe: 'an object', description: 'Addition: repetition pairs each interval was made of.' })),
+      intervalMethod: opt(name({ description: 'Addition: how the intervals were computed.' })),
     },
     { required: ['metric', 'baseline', 'ratios'] },
   ),

@@ -3,6 +3,7 @@
 
 import { median } from '../metrics/stats.js';
 import { fitMemory, fittableSteps, perConnection } from './fit.js';
+import { RATIO_INTERVAL_METHOD, ratioOf } from './ratio.js';
 import type { Comparison, MemoryFit, Measured, Run, Step, Summary } from './schema.js';
 
 /**
@@ -56,8 +57,10 @@ function pickPath(run: Run, path: string): Measured {
 
 /**
  * Ratios of medians over the ok runs of each contender against the baseline's, per protocol,
- * from runs of this one file only. A metric the baseline did not measure yields no comparison;
- * a contender that did not measure it gets null. `protocol` is an addition to RESULTS.md.
+ * from runs of this one file only, each with its interval over repetitions (results/ratio.ts).
+ * A metric the baseline did not measure yields no comparison; a contender that did not
+ * measure it gets null. `protocol`, `intervals`, `pairs` and `intervalMethod` are additions to
+ * RESULTS.md.
  */
 export function compareRuns(runs: readonly Run[], baseline = 'net'): Array<Comparison & { protocol: string }> {
   const out: Array<Comparison & { protocol: string }> = [];
@@ -68,15 +71,27 @@ export function compareRuns(runs: readonly Run[], baseline = 'net'): Array<Compa
     const base = ok.filter((r) => r.contender === baseline);
     if (base.length === 0 || contenders.length === 0) continue;
     for (const metric of COMPARED_METRICS) {
-      const b = median(base.map((r) => pickPath(r, metric)));
-      if (b === null || b === 0) continue;
+      const b = byRep(base, metric);
+      const mb = median(b);
+      if (mb === null || mb === 0) continue;
       const ratios: Record<string, Measured> = {};
+      const intervals: Record<string, [number, number] | null> = {};
+      const pairs: Record<string, number> = {};
       for (const c of contenders) {
-        const m = median(ok.filter((r) => r.contender === c).map((r) => pickPath(r, metric)));
-        ratios[c] = m === null ? null : m / b;
+        const e = ratioOf(byRep(ok.filter((r) => r.contender === c), metric), b);
+        ratios[c] = e?.ratio ?? null;
+        intervals[c] = e === null ? null : [e.low, e.high];
+        pairs[c] = e?.pairs ?? 0;
       }
-      out.push({ metric, baseline, protocol, ratios });
+      out.push({ metric, baseline, protocol, ratios, intervals, pairs, intervalMethod: RATIO_INTERVAL_METHOD });
     }
   }
   return out;
+}
+
+/** The metric of each run indexed by its repetition (absent repetitions are null). */
+export function byRep(runs: readonly Run[], metric: string): Measured[] {
+  const out: Measured[] = [];
+  for (const r of runs) out[r.rep] = pickPath(r, metric);
+  return Array.from(out, (v) => v ?? null);
 }

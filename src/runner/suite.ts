@@ -7,7 +7,8 @@
 
 import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/format.js';
-import { fmtRatio, fmtUnit, shortCommit } from '../report/format.js';
+import { shortCommit } from '../report/format.js';
+import { cellText } from '../report/markdown.js';
 import { HEADLINE_METRICS, headlineTable, type HeadlineRow, type Metric } from '../report/model.js';
 import { checkTargets, cpuSplit, cpuSplitMarkdown, targetsMarkdown } from '../report/targets.js';
 import type { SystemReadings } from '../system/limits.js';
@@ -162,9 +163,7 @@ function suiteRows(results: readonly LoadedResult[], baseline: string): SuiteRow
 
 function cell(metric: Metric, row: HeadlineRow): string {
   const c = row.cells[metric.id];
-  if (c === undefined || c.value === null) return '—';
-  const value = fmtUnit(metric.unit, c.value.median);
-  return c.ratio === null ? value : `${value} (${fmtRatio(c.ratio)})`;
+  return c === undefined || c.value === null ? '—' : cellText(metric, c);
 }
 
 function note(row: HeadlineRow): string {
@@ -196,7 +195,7 @@ export function suiteTable(results: readonly LoadedResult[], baseline = 'net'): 
     const n = r === undefined ? '' : note(r.row);
     if (n !== '') out.push(`    ${n}`);
   });
-  return `${out.join('\n')}\n\nmedians over repetitions; (×) = ratio against ${baseline} of the same protocol in the same result file; ↓ lower is better, ↑ higher is better\n`;
+  return `${out.join('\n')}\n\nmedians over repetitions; (×) = ratio against ${baseline} of the same protocol in the same result file, ~ when the range of per-repetition ratios contains 1 (within noise); ↓ lower is better, ↑ higher is better\n`;
 }
 
 function escapeCell(text: string): string {
@@ -253,7 +252,7 @@ export function suiteMarkdown(results: readonly LoadedResult[], baseline = 'net'
   for (const m of machineLines(results)) out.push(`- ${m}`);
   out.push('');
   out.push(`Commit${commits.length === 1 ? '' : 's'}: ${commits.join(', ')} · runs from ${dates[0] ?? '?'} to ${dates[dates.length - 1] ?? '?'} (UTC)`, '');
-  out.push(`Medians over repetitions; (×) is the ratio against \`${baseline}\` of the same scenario and protocol, from the same file (interleaved runs). ↓ lower is better, ↑ higher is better; — was not measured in that scenario.`, '');
+  out.push(`Medians over repetitions; (×) is the ratio against \`${baseline}\` of the same scenario and protocol, from the same file (interleaved runs), marked ~ when it is within noise: the range of its per-repetition ratios (repetition i of each, run back to back) contains 1. ↓ lower is better, ↑ higher is better; — was not measured in that scenario.`, '');
   const head = ['scenario', 'protocol', 'contender', ...HEADLINE_METRICS.map((m) => `${m.label} ${arrow(m)}`), 'note'];
   out.push(`| ${head.join(' | ')} |`, `| ${['---', '---', '---', ...HEADLINE_METRICS.map(() => '---:'), '---'].join(' | ')} |`);
   for (const { scenario, row } of suiteRows(results, baseline)) {

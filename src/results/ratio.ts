@@ -1,0 +1,77 @@
+// Ratios of two contenders' figures from one result file, with the noise they carry. The runner
+// interleaves repetitions (A B C A B C …), so repetition i of each contender ran within minutes
+// of the others' repetition i, on the same machine in the same state. The ratio is the ratio of
+// the medians over repetitions; its interval is the range of the per-repetition ratios
+// A_i / B_i, pairing the runs that ran back to back (which cancels drift between repetitions
+// that a bootstrap over unpaired runs would count as noise). With three repetitions the range is
+// the honest interval: it says how far one repetition's ratio strayed, with no assumption about
+// a distribution that three points cannot show.
+
+import { median } from '../metrics/stats.js';
+import type { Measured } from './schema.js';
+
+/** How the interval of every ratio in a result file is computed (recorded beside the ratios). */
+export const RATIO_INTERVAL_METHOD = 'range of per-repetition ratios (repetition i of each contender, run back to back)';
+
+export interface RatioEstimate {
+  /** median(a) / median(b), over the repetitions each measured. */
+  ratio: number;
+  /** The lowest and highest per-repetition ratio a_i / b_i; equal to ratio with one pair. */
+  low: number;
+  high: number;
+  /** Repetition pairs in which both sides measured the figure. */
+  pairs: number;
+}
+
+/** What an interval says about a ratio against 1 (or a goal); fewer than two pairs make no interval. */
+export type RatioVerdict = 'above' | 'below' | 'within noise' | 'no interval';
+
+/** What a target's interval says: met only when all of it clears the goal. */
+export type TargetVerdict = 'met' | 'not met' | 'undecided';
+
+const usable = (v: Measured | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * The ratio of a over b, per repetition index (a[i] and b[i] are repetition i of each side).
+ * Null when either side measured nothing, or b's median is not positive.
+ */
+export function ratioOf(a: readonly Measured[], b: readonly Measured[]): RatioEstimate | null {
+  const ma = median(a.filter(usable));
+  const mb = median(b.filter(usable));
+  if (ma === null || mb === null || mb <= 0) return null;
+  const ratio = ma / mb;
+  const per: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i], y = b[i];
+    if (usable(x) && usable(y) && y > 0) per.push(x / y);
+  }
+  if (per.length === 0) return { ratio, low: ratio, high: ratio, pairs: 0 };
+  return { ratio, low: Math.min(ratio, ...per), high: Math.max(ratio, ...per), pairs: per.length };
+}
+
+/**
+ * Whether the ratio is clear of `against` (1 by default): above or below when the whole
+ * interval is, within noise when the interval contains it. One pair or none shows no noise:
+ * no interval, and nothing can be said either way.
+ */
+export function ratioVerdict(e: RatioEstimate, against = 1): RatioVerdict {
+  if (e.pairs < 2) return 'no interval';
+  if (e.low > against) return 'above';
+  if (e.high < against) return 'below';
+  return 'within noise';
+}
+
+/** A target "ratio ≥ goal": met when the interval's low end clears it, not met when its high end falls short, undecided in between. */
+export function targetVerdict(e: RatioEstimate, atLeast: number): TargetVerdict {
+  if (e.pairs < 2) return 'undecided';
+  if (e.low >= atLeast) return 'met';
+  if (e.high < atLeast) return 'not met';
+  return 'undecided';
+}
+
+/** "1.25× (1.19–1.31)" with two decimals; "1.25× (1 pair)" without an interval. */
+export function formatRatio(e: RatioEstimate): string {
+  const f = (x: number): string => x.toFixed(2);
+  if (e.pairs < 2) return `${f(e.ratio)}× (${e.pairs} pair${e.pairs === 1 ? '' : 's'}: no interval)`;
+  return `${f(e.ratio)}× (${f(e.low)}–${f(e.high)})`;
+}

@@ -1,0 +1,45 @@
+// Ratios with the noise they carry (src/results/ratio.ts): the ratio of medians over
+// repetitions, the range of per-repetition ratios as its interval, and what that interval says.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatRatio, ratioOf, ratioVerdict, targetVerdict } from '../src/results/ratio.js';
+import { compareRuns } from '../src/results/summary.js';
+import type { Run } from '../src/results/schema.js';
+
+test('the ratio of medians, with the lowest and highest per-repetition ratio as its interval', () => {
+  const e = ratioOf([110, 100, 120], [100, 100, 100])!;
+  assert.equal(e.ratio, 1.1);
+  assert.deepEqual([e.low, e.high, e.pairs], [1, 1.2, 3]);
+  assert.equal(ratioVerdict(e), 'within noise', 'one repetition pair at 1.0: the interval contains 1');
+  assert.equal(formatRatio(e), '1.10× (1.00–1.20)');
+  const clear = ratioOf([130, 125, 140], [100, 101, 99])!;
+  assert.equal(ratioVerdict(clear), 'above');
+  assert.equal(ratioVerdict(ratioOf([80, 85, 90], [100, 100, 100])!), 'below');
+  assert.equal(targetVerdict(clear, 1.25), 'undecided', '1.24 in one pair: straddles the goal');
+  assert.equal(targetVerdict(clear, 1.2), 'met');
+  assert.equal(targetVerdict(clear, 1.5), 'not met');
+});
+
+test('unmeasured repetitions pair with nothing; one pair or none shows no noise; a side that measured nothing gives no ratio', () => {
+  const e = ratioOf([null, 200, 210], [100, null, 100])!;
+  assert.equal(e.pairs, 1);
+  assert.equal(e.ratio, 205 / 100);
+  assert.equal(ratioVerdict(e), 'no interval');
+  assert.equal(targetVerdict(e, 1), 'undecided');
+  assert.equal(ratioOf([null], [100]), null);
+  assert.equal(ratioOf([100], [0]), null);
+  assert.match(formatRatio(e), /1 pair: no interval/);
+});
+
+test('comparisons in a result file carry each ratio\'s interval and how it was computed', () => {
+  const run = (contender: string, rep: number, ops: number): Run => ({
+    contender, protocol: 'tcp-echo', driver: 'native', rep, ok: true, steps: [],
+    summary: { opsPerServerCpuSec: ops },
+  } as unknown as Run);
+  const runs = [run('net', 0, 100), run('epoll', 0, 180), run('net', 1, 110), run('epoll', 1, 200), run('net', 2, 90), run('epoll', 2, 190)];
+  const c = compareRuns(runs).find((x) => x.metric === 'summary.opsPerServerCpuSec')!;
+  assert.equal(c.ratios['epoll'], 1.9);
+  assert.deepEqual(c.intervals?.['epoll']?.map((x) => x.toFixed(3)), ['1.800', '2.111']);
+  assert.equal(c.pairs?.['epoll'], 3);
+  assert.match(c.intervalMethod ?? '', /per-repetition/);
+});
