@@ -27,7 +27,7 @@
       "target_name": "c1m",
       "sources": [
         "native/addon.cc",
-        "native/epoll_backend.cc",
+        "native/poller_epoll.cc",
         "native/loop.cc",
         "native/loop_proto.cc",
         "native/loop_timers.cc",

@@ -26,7 +26,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "epoll_backend.h"
 #include "proto/frame.h"
 
 namespace c1m {
@@ -59,8 +58,8 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   uv_ = uv;
   v_ = views;
   hooks_ = hooks;
-  epfd_ = backend::poll_create();
-  if (epfd_ < 0) return epfd_;
+  int r = poller_.open();
+  if (r < 0) return r;
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   scratch_ = static_cast<uint8_t*>(malloc(kScratchBytes));
   if (!scratch_) return -ENOMEM;
@@ -78,7 +77,7 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   table_.resize(1024);
   poll_ = new uv_poll_t;
   poll_->data = this;
-  int r = uv_poll_init(uv, poll_, epfd_);
+  r = uv_poll_init(uv, poll_, poller_.watch_fd());
   if (r != 0) return r;
   uv_poll_start(poll_, UV_READABLE, on_poll);
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -125,9 +124,9 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
   }
   for (auto& [fd, f] : frags_) f.buf.release();
   frags_.clear();
-  if (epfd_ >= 0) ::close(epfd_);
+  poller_.close();
   if (spare_fd_ >= 0) ::close(spare_fd_);
-  epfd_ = spare_fd_ = -1;
+  spare_fd_ = -1;
   free(scratch_);
   scratch_ = nullptr;
   auto* st = new ShutdownState{0, done, arg};
@@ -302,7 +301,7 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
   s.listener = uint8_t(index);
   s.flags = 0;
   // A listener is edge-triggered too: accept until EAGAIN or the budget (accept_all).
-  int r = backend::poll_add(epfd_, fd, EPOLLIN | EPOLLET, tag_of(uint32_t(fd), s.gen));
+  int r = poller_.add_listener(fd, tag_of(uint32_t(fd), s.gen));
   if (r < 0) {
     ::close(fd);
     s = Slot{.gen = (s.gen + 1) & kGenMask};
@@ -417,7 +416,7 @@ void Loop::accept_all(uint32_t lfd) {
     s.in = s.out = nullptr;
     // Registration reports readiness that already exists, so bytes that arrived with the
     // handshake are not missed.
-    if (backend::poll_add(epfd_, cfd, backend::kSocketEvents, tag_of(uint32_t(cfd), s.gen)) < 0) {
+    if (poller_.add_socket(cfd, tag_of(uint32_t(cfd), s.gen)) < 0) {
       ::close(cfd);
       s.kind = SlotKind::kFree;
       s.gen = (s.gen + 1) & kGenMask;
@@ -446,12 +445,12 @@ void Loop::on_poll(uv_poll_t* h, int status, int) {
 void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(); }
 
 void Loop::round() {
-  if (epfd_ < 0) return;
+  if (!poller_.is_open()) return;
   in_round_ = true;
   v_.counters->rounds++;
   serving_.swap(ready_);
   for (int w = 0; w < kWaitsPerRound; ++w) {
-    int n = backend::poll_wait(epfd_, events_, kEventsPerWait);
+    int n = poller_.wait(events_, kEventsPerWait);
     v_.counters->epollWaits++;
     if (n <= 0) break;
     v_.counters->events += uint64_t(n);
@@ -476,8 +475,9 @@ void Loop::round() {
   schedule_timer();
 }
 
-void Loop::handle_event(const epoll_event& ev) {
-  uint32_t fd = uint32_t(ev.data.u64), gen = uint32_t(ev.data.u64 >> 32);
+void Loop::handle_event(const Poller::Event& ev) {
+  const uint64_t tag = Poller::event_tag(ev);
+  uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
   Slot* s = slot_for(fd, gen);
   if (!s) return;  // closed (and perhaps reused) earlier in this batch of events
   if (s->kind == SlotKind::kListener) {
@@ -485,12 +485,12 @@ void Loop::handle_event(const epoll_event& ev) {
     return;
   }
   if (s->kind == SlotKind::kClient) {
-    client_event(fd, ev.events);
+    client_event(fd, Poller::event_bits(ev));
     return;
   }
-  uint32_t e = ev.events;
-  if (e & (EPOLLRDHUP | EPOLLHUP)) s->flags |= kFlagRdHup;
-  if ((e & EPOLLERR) && (s->flags & (kFlagPausedJs | kFlagPausedBp))) {
+  uint32_t e = Poller::event_bits(ev);
+  if (e & (kReadyPeerEnd | kReadyHup)) s->flags |= kFlagRdHup;
+  if ((e & kReadyError) && (s->flags & (kFlagPausedJs | kFlagPausedBp))) {
     // Paused connections are not read, so the error would never surface through recv.
     int err = 0;
     socklen_t l = sizeof err;
@@ -500,11 +500,11 @@ void Loop::handle_event(const epoll_event& ev) {
       return;
     }
   }
-  if ((e & EPOLLOUT) && s->out) {
+  if ((e & kReadyOut) && s->out) {
     flush_out(fd);
     if (!live(fd, gen)) return;
   }
-  if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_conn(fd);
+  if (e & (kReadyIn | kReadyPeerEnd | kReadyHup | kReadyError)) read_conn(fd);
 }
 
 void Loop::push_ready(uint32_t fd) {

@@ -1,8 +1,7 @@
 // The engine: one Loop per Node environment (main thread or worker), driving an
-// edge-triggered epoll set from inside libuv. loop.cc holds the policy (what readiness means
-// for a listener or a connection); epoll_backend.cc holds the syscalls.
+// edge-triggered readiness source (poller.h) from inside libuv. loop.cc holds the policy (what
+// readiness means for a listener or a connection); poller_epoll.cc holds the syscalls.
 #pragma once
-#include <sys/epoll.h>
 #include <uv.h>
 
 #include <cstddef>
@@ -20,6 +19,7 @@
 #include "byte_buf.h"
 #include "counters.h"
 #include "histogram.h"
+#include "poller.h"
 #include "proto/http.h"
 #include "timer_wheel.h"
 
@@ -401,7 +401,7 @@ class Loop {
   static void on_idle(uv_idle_t* h);
 
   void round();
-  void handle_event(const epoll_event& ev);
+  void handle_event(const Poller::Event& ev);
   void serve_ready();
   void accept_all(uint32_t lfd);
   void read_conn(uint32_t fd);
@@ -516,7 +516,7 @@ class Loop {
   uv_loop_t* uv_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_idle_t* idle_ = nullptr;
-  int epfd_ = -1;
+  Poller poller_;              // the readiness source: the core never calls epoll_* itself
   int spare_fd_ = -1;  // held open so EMFILE can be answered by accepting and closing
   // Highest fd a connection may have: the top fds of RLIMIT_NOFILE stay free for the process
   // itself (reading /proc for stats, loading a module), so a full table never starves it.
@@ -567,7 +567,7 @@ class Loop {
   uint64_t timer_due_ = TimerWheel::kNever;
   std::vector<uint8_t> resp_;         // response / WebSocket frame being composed
   uint8_t* scratch_ = nullptr;        // read buffer of the native echo path
-  epoll_event events_[1024];
+  Poller::Event events_[1024];
 };
 
 }  // namespace c1m

@@ -17,7 +17,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "epoll_backend.h"
 #include "loop.h"
 #include "proto/http_response.h"
 #include "proto/ws.h"
@@ -244,7 +243,7 @@ bool Loop::client_start_connect(int g) {
   s.in = s.out = nullptr;
   cconn_[size_t(fd)] = ClientConn{};
   cconn_[size_t(fd)].t0_ms = uint32_t(uv_now(uv_));
-  if (backend::poll_add(epfd_, fd, backend::kSocketEvents, tag_of(uint32_t(fd), s.gen)) < 0) {
+  if (poller_.add_socket(fd, tag_of(uint32_t(fd), s.gen)) < 0) {
     ::close(fd);
     s.kind = SlotKind::kFree;
     G.st.failed++;
@@ -261,28 +260,28 @@ void Loop::client_event(uint32_t fd, uint32_t events) {
   ClientConn& c = cconn_[fd];
   const uint32_t gen = table_[fd].gen;
   if (c.state == kConnecting) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    if (!(events & (kReadyOut | kReadyError | kReadyHup))) return;
     int err = 0;
     socklen_t l = sizeof err;
     getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &err, &l);
-    if (err || (events & EPOLLERR)) {
+    if (err || (events & kReadyError)) {
       client_fail_connect(fd, err ? err : ECONNREFUSED);
       return;
     }
     client_connected(fd);
     if (!live_client(fd, gen)) return;
   }
-  if (events & (EPOLLRDHUP | EPOLLHUP)) table_[fd].flags |= kFlagRdHup;
+  if (events & (kReadyPeerEnd | kReadyHup)) table_[fd].flags |= kFlagRdHup;
   if (groups_[table_[fd].listener].mode == LoadMode::kStall) {
     // A stalled peer reads nothing; the server closing on it is the one event it still sees.
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) close_client(fd, true);
+    if (events & (kReadyPeerEnd | kReadyHup | kReadyError)) close_client(fd, true);
     return;
   }
-  if ((events & EPOLLOUT) && table_[fd].out) {
+  if ((events & kReadyOut) && table_[fd].out) {
     flush_out(fd);
     if (!live_client(fd, gen)) return;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_client(fd);
+  if (events & (kReadyIn | kReadyPeerEnd | kReadyHup | kReadyError)) read_client(fd);
 }
 
 // One connect ended: in `ms` (established), or not at all (UINT32_MAX: it timed out).
@@ -766,7 +765,7 @@ void Loop::update_client_timer() {
 }
 
 void Loop::client_tick() {
-  if (epfd_ < 0) return;
+  if (!poller_.is_open()) return;
   const uint64_t now_ms = uv_now(uv_);
   const bool saved = in_ops_;
   in_ops_ = true;  // no JS in the middle of a tick

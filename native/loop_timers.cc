@@ -49,7 +49,7 @@ void Loop::on_timer(uv_timer_t* h) { static_cast<Loop*>(h->data)->fire_timers();
 
 void Loop::fire_timers() {
   timer_due_ = TimerWheel::kNever;
-  if (epfd_ < 0) return;
+  if (!poller_.is_open()) return;
   in_round_ = true;
   // No JS while the wheels fire: records raised by closes wait in the deferred list, so no
   // callback can touch a wheel in the middle of advance().
