@@ -30,6 +30,8 @@
 
 namespace c1m {
 
+using internal::tag_of;
+
 namespace {
 
 constexpr int kEventsPerWait = 1024;
@@ -43,7 +45,6 @@ constexpr uint32_t kMetaPerUnit = kReqFixedWords + 4 * http::kMaxHeaders;  // th
 constexpr int kDispatchesPerRound = 16;
 constexpr size_t kInGrowStep = 16u << 10;  // a pending unit's buffer: at most what arrived + this, or twice what arrived
 
-inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 
 inline CloseReason reason_for(int err) {
   return (err == ECONNRESET || err == EPIPE) ? kCloseReset : kCloseError;
@@ -427,7 +428,7 @@ void Loop::accept_all(uint32_t lfd) {
     v_.counters->active++;
     listeners_[index].active++;
     timers_on_accept(uint32_t(cfd), L);
-    if (is_js(L)) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
+    if (L.is_js()) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
   }
   // Budget spent with the backlog possibly non-empty: no new edge will come for it.
   v_.counters->budgetRequeues++;
@@ -660,7 +661,7 @@ void Loop::read_units(uint32_t fd) {
       if (!ok) return;
       continue;
     }
-    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut)) && is_http(L)) {
+    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut)) && L.is_http()) {
       // The listener is closing: what an HTTP peer sent is answered, nothing new is read. (A
       // WebSocket peer is read on: its answer to our 1001 close frame ends the connection.)
       drain_step(fd);
@@ -847,7 +848,7 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     b->append(p + off, rest);
     if (started && u.total_known) b->limit = u.total;
     s.in = b;
-    if (started && is_http(L) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut))) {
+    if (started && L.is_http() && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut))) {
       if (!u.total_known) {
         // Part of a request head: it must arrive whole within header_timeout_ms (slowloris).
         if (L.opt.header_timeout_ms && !(s.flags & kFlagHeadTimer)) {
@@ -964,7 +965,7 @@ void Loop::after_queue_drained(uint32_t fd, Slot& s) {
     s.flags &= ~kFlagPausedBp;
     push_ready(fd);
   }
-  if (drain && s.kind == SlotKind::kConn && is_js(listeners_[s.listener])) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
+  if (drain && s.kind == SlotKind::kConn && listeners_[s.listener].is_js()) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -985,7 +986,7 @@ void Loop::on_peer_end(uint32_t fd) {
     return;
   }
   const Listener& L = listeners_[s.listener];
-  if (is_js(L)) {
+  if (L.is_js()) {
     emit(kRecEnd, s.listener, fd, gen, 0, 0);
     if (!live(fd, gen)) return;
   }
@@ -1079,7 +1080,7 @@ void Loop::drain_conn(uint32_t fd) {
 void Loop::drain_step(uint32_t fd) {
   Slot& s = table_[fd];
   if (s.flags & (kFlagEndPending | kFlagWriteShut | kFlagLinger | kFlagDoomed)) return;
-  if (is_http(listeners_[s.listener]) && !(s.flags & kFlagWs)) {
+  if (listeners_[s.listener].is_http() && !(s.flags & kFlagWs)) {
     if (s.pending > 0) return;  // respond() calls again after the last answer
     if (buffered_unit(fd)) {
       // Whole requests kept back by the pipeline cap or backpressure were received: they are
@@ -1138,7 +1139,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   }
   Listener& L = listeners_[index];
   L.active--;
-  if (is_js(L)) emit(kRecClose, index, fd, gen, why, uint32_t(err));
+  if (L.is_js()) emit(kRecClose, index, fd, gen, why, uint32_t(err));
   listener_drained_check(index);
 }
 

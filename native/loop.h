@@ -17,6 +17,7 @@
 #include <deque>
 
 #include "byte_buf.h"
+#include "conn_table.h"
 #include "counters.h"
 #include "histogram.h"
 #include "poller.h"
@@ -24,110 +25,6 @@
 #include "timer_wheel.h"
 
 namespace c1m {
-
-// What a listener does with the bytes of its connections.
-enum class Proto : uint8_t {
-  kRaw = 0,         // bytes to JS as DATA records
-  kEcho = 1,        // native echo, no JS at all (the I/O floor)
-  kFrame = 2,       // 4-byte big-endian length-prefixed frames to JS as FRAME records
-  kFrameEcho = 3,   // frames parsed and echoed natively (the floor for frame-echo)
-  kHttp = 4,        // HTTP/1.1 requests to JS as REQUEST records; responses via respond ops
-  kHttpStatic = 5,  // HTTP/1.1 answered natively: GET <static path> -> 200 body, else 404
-};
-
-// What an HTTP listener does with a valid WebSocket upgrade request.
-enum class WsMode : uint8_t {
-  kOff = 0,        // upgrades are answered 404 like any other unknown request
-  kJs = 1,         // WS_OPEN / WS_MESSAGE records to JS
-  kEcho = 2,       // every message echoed natively with its opcode
-  kBroadcast = 3,  // joins the topic named by ?room=NAME; every message is published to it natively
-};
-
-// Record kinds crossing into JS. A record is kRecordWords uint32 words:
-// [kind | detail << 8 | listener << 16, fd, gen, a, b]; a/b and detail are given per kind.
-enum RecordKind : uint32_t {
-  kRecOpen = 1,     // a connection was accepted
-  kRecData = 2,     // a = arena offset, b = length
-  kRecFrame = 3,    // a = arena offset of the payload, b = payload length
-  kRecEnd = 4,      // the peer half-closed (read returned 0)
-  kRecClose = 5,    // a = CloseReason, b = errno (0 if none); the id is dead afterwards
-  kRecDrain = 6,    // the write queue emptied after having held bytes
-  kRecListenerDrained = 7,  // fd = listener index: it is closed and its last connection is gone
-  kRecRequest = 8,  // a = arena offset of the request descriptor (uint32 words, see below), b = its word count
-  kRecWsOpen = 9,   // upgrade done; a/b as for kRecRequest (the upgrade request)
-  kRecWsMessage = 10,  // a = arena offset, b = length; detail = opcode (1 text, 2 binary)
-};
-constexpr uint32_t kRecordWords = 5;
-
-// Request descriptor written into the arena (4-byte aligned) for kRecRequest/kRecWsOpen. All
-// offsets are arena offsets. Words: [0] method off [1] method len [2] target off [3] target len
-// [4] path len [5] version_minor | keep_alive << 8 | upgrade << 9 [6] body off [7] body len
-// [8] header count, then 4 words per header: name off, name len, value off, value len.
-constexpr uint32_t kReqFixedWords = 9;
-
-enum CloseReason : uint32_t {
-  kCloseGraceful = 1,     // both directions finished (end() flushed and peer ended)
-  kCloseLocal = 2,        // close() or server shutdown: queued bytes dropped
-  kCloseReset = 3,        // the peer reset the connection
-  kCloseError = 4,        // another I/O error (errno in b)
-  kCloseProtocol = 5,     // the peer broke the protocol (bad frame, bad HTTP, WS violation)
-  kCloseBackpressure = 6, // the write queue exceeded maxQueuedBytes
-  kCloseNoMemory = 7,     // a buffer could not be allocated
-  kCloseTimeout = 8,      // idle timeout, no pong to a heartbeat ping, a close or FIN never answered
-  kCloseHeaderTimeout = 9,  // an HTTP request head did not arrive whole within headerTimeoutMs (408 sent)
-};
-
-// Operations JS queues in the shared ops buffer while a batch callback runs; executed by the
-// engine right after the callback returns (one boundary crossing per round, both ways).
-// An op is kRecordWords words: [op | arg << 16, fd, gen, offset in out arena, length].
-enum OpKind : uint32_t {
-  kOpWrite = 1,
-  kOpEnd = 2,       // graceful: flush, then FIN
-  kOpClose = 3,     // immediate: drop queued bytes
-  kOpWriteEnd = 4,  // write, then end
-  kOpPause = 5,
-  kOpResume = 6,
-  kOpRespond = 7,   // arg = status; bytes = u32 extra-header length, extra header lines, body
-  kOpWsSend = 8,    // arg = opcode (1 text, 2 binary); bytes = payload
-  kOpWsClose = 9,   // arg = close code; bytes = reason
-};
-
-struct ListenOptions {
-  Proto proto = Proto::kRaw;
-  WsMode ws = WsMode::kOff;
-  int backlog = 511;
-  bool reuse_port = false;
-  bool ipv6_only = false;
-  bool no_delay = true;
-  bool allow_half_open = false;
-  uint32_t max_frame = 1u << 20;          // frame payload bytes; WebSocket message bytes
-  uint32_t read_budget = 256u << 10;      // bytes per connection per round
-  // Native paths (echo, frame-echo, HTTP, WebSocket echo) stop reading a connection whose queued
-  // answers exceed this many bytes, and read again once the queue is flushed.
-  uint64_t high_water = 1u << 20;
-  uint64_t max_queued = 16u << 20;        // 0 = unbounded; above it the connection is closed (backpressure)
-  uint32_t max_header_bytes = 8192;       // HTTP request head
-  uint32_t max_body = 1u << 20;           // HTTP Content-Length
-  uint32_t idle_timeout_ms = 120000;      // 0 = none: close a connection silent this long
-  uint32_t header_timeout_ms = 10000;     // HTTP: a request head must arrive whole this long after its first byte (0 = none)
-  uint32_t linger_ms = 5000;              // after our FIN (end, a last response, an error): the wait for the peer's
-  uint32_t ping_interval_ms = 0;          // WebSocket heartbeat: ping this often, close if no pong by the next
-  uint32_t ws_close_timeout_ms = 5000;    // WebSocket: after our close frame, wait this long for the peer's
-  uint32_t max_topic_name = 256;          // bytes of a topic (room) name
-  uint32_t max_topics = 65536;            // topics alive at once in this thread's engine
-  std::string static_path = "/";          // kHttpStatic: the path answered 200
-  std::string static_body = "Hello, World!";
-  std::string static_type = "text/plain";
-};
-
-struct Listener {
-  int fd = -1;          // -1 once closed
-  bool in_use = false;   // the index stays taken until JS has been handed its drained record
-  bool closing = false;  // stopped accepting; drained when active reaches 0
-  bool drained = false;  // the drained record was emitted; the index is freed once it is dispatched
-  ListenOptions opt;
-  uint64_t active = 0;
-};
 
 // A publish/subscribe topic: members are connection tags (fd | gen << 32). A member leaves when
 // it unsubscribes or closes (each subscription knows its position, so leaving is O(1)); the
@@ -142,52 +39,6 @@ struct Subscription {
   uint32_t topic;
   uint32_t index;
 };
-
-// Slot flags.
-enum : uint32_t {
-  kFlagInReady = 1 << 0,     // on the still-ready list
-  kFlagPeerEnded = 1 << 1,   // read returned 0
-  kFlagEndPending = 1 << 2,  // end() requested: FIN after the queue drains
-  kFlagWriteShut = 1 << 3,   // FIN sent
-  kFlagPausedJs = 1 << 4,    // pause() from JS
-  kFlagPausedBp = 1 << 5,    // a native path's queued answers passed high_water: not read until flushed
-  kFlagRdHup = 1 << 6,       // EPOLLRDHUP/EPOLLHUP seen: read until 0, a short read is not the end
-  kFlagDrainWanted = 1 << 7, // bytes were queued: send kRecDrain when the queue empties
-  kFlagDoomed = 1 << 8,      // broke the protocol: not read again, closed once JS answered what came before
-  kFlagWs = 1 << 9,          // upgraded to WebSocket
-  kFlagHttpLast = 1 << 10,   // a request asked to close: no more requests are read
-  kFlagHttp10 = 1 << 11,     // HTTP/1.0 keep-alive client: responses say Connection: keep-alive
-  kFlagPingOut = 1 << 12,    // a heartbeat ping is unanswered
-  kFlagWsClosing = 1 << 13,  // we sent a close frame
-  kFlagLinger = 1 << 14,     // error close: our side is shut, input is read and dropped until the peer's FIN
-  kFlagPausedPipe = 1 << 15, // HTTP: kMaxPipelined requests unanswered; reading waits for answers
-  kFlagDraining = 1 << 16,   // its listener is closing gracefully: nothing new is read from the socket
-  kFlagContinued = 1 << 17,  // HTTP: 100 Continue sent for the request being received
-  kFlagExpectWait = 1 << 18, // HTTP: 100 Continue owed once the earlier requests are answered
-  kFlagHeadTimer = 1 << 19,  // HTTP: the deadline wheel holds this connection's header timeout
-};
-
-// HTTP requests one connection may have delivered to JS and not yet had answered; beyond it the
-// connection is not read until answers go out (the HEAD bits of Slot::topics hold exactly this many).
-constexpr uint32_t kMaxPipelined = 32;
-
-enum class SlotKind : uint8_t { kFree = 0, kListener = 1, kConn = 2, kClient = 3 };
-
-// One per fd number. An idle connection costs exactly this (32 bytes) in user space, plus 16
-// bytes in the idle wheel when it has a timeout.
-struct Slot {
-  uint32_t gen = 0;  // bumped at every close, so a stale id never reaches a reused fd
-  SlotKind kind = SlotKind::kFree;
-  uint8_t listener = 0;
-  uint16_t pending = 0;  // HTTP: requests delivered to JS and not yet answered (<= kMaxPipelined)
-  uint32_t flags = 0;
-  // WebSocket: topics subscribed (0: nothing to clean up at close). HTTP: one bit per pending
-  // request, oldest in bit 0, set for HEAD (its answer carries no body).
-  uint32_t topics = 0;
-  ByteBuf* in = nullptr;   // partial frame/request, only while one is pending
-  ByteBuf* out = nullptr;  // unsent bytes, only while some are queued
-};
-static_assert(sizeof(Slot) == 32);
 
 // ---- Client side (the connector): load groups of outgoing connections, all native. ----
 
@@ -295,8 +146,6 @@ struct WsFragments {
   ByteBuf buf;
   uint32_t utf8 = 0;
 };
-
-constexpr uint32_t kGenMask = (1u << 21) - 1;  // ids are fd + gen * 2^32 and must stay below 2^53
 
 class Loop {
  public:
@@ -504,13 +353,7 @@ class Loop {
   }
   void update_activity();
   Slot* slot_for(uint32_t fd, uint32_t gen);
-  bool is_http(const Listener& L) const { return L.opt.proto == Proto::kHttp || L.opt.proto == Proto::kHttpStatic; }
   bool grow_table(size_t fd);
-  // Whether JS hears of this listener's connections (open/close/end/drain records).
-  bool is_js(const Listener& L) const {
-    return L.opt.proto == Proto::kRaw || L.opt.proto == Proto::kFrame || L.opt.proto == Proto::kHttp ||
-           L.opt.ws == WsMode::kJs;
-  }
   void queued_add(int64_t delta);
 
   uv_loop_t* uv_ = nullptr;

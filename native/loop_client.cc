@@ -27,6 +27,8 @@
 
 namespace c1m {
 
+using internal::tag_of;
+
 namespace {
 // The connect window (connects and WebSocket handshakes in flight per group): starts at
 // kInitialWindow, grows by one per connection established in time (doubling per round trip, as
@@ -46,7 +48,6 @@ constexpr uint32_t kOpenRing = 256;             // open loop: answers a connecti
 constexpr size_t kScratchClient = 256u << 10;   // == the loop's scratch buffer size
 enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2 };
 
-inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 inline bool is_ws(const ClientOptions& o) { return o.proto == ClientProto::kWsEcho || o.proto == ClientProto::kWsBroadcast; }
 }  // namespace
 

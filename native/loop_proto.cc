@@ -17,8 +17,9 @@
 
 namespace c1m {
 
+using internal::tag_of;
+
 namespace {
-inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 
 bool span_is(const uint8_t* base, http::Span s, std::string_view lit) {
   return s.len == lit.size() && memcmp(base + s.off, lit.data(), lit.size()) == 0;
