@@ -30,7 +30,7 @@
         "native/poller_epoll.cc",
         "native/loop.cc",
         "native/loop_proto.cc",
-        "native/loop_timers.cc",
+        "native/timers.cc",
         "native/loop_client.cc",
         "native/proto/http.cc",
         "native/proto/ws.cc",

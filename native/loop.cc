@@ -85,10 +85,7 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   idle_ = new uv_idle_t;
   idle_->data = this;
   uv_idle_init(uv, idle_);
-  timer_ = new uv_timer_t;
-  timer_->data = this;
-  uv_timer_init(uv, timer_);
-  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+  timers_.init(uv);
   ctimer_ = new uv_timer_t;
   ctimer_->data = this;
   uv_timer_init(uv, ctimer_);
@@ -145,13 +142,14 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
     idle_ = nullptr;
   }
-  for (uv_timer_t** t : {&timer_, &ctimer_}) {
-    if (!*t) continue;
-    uv_timer_stop(*t);
-    (*t)->data = st;
+  uv_timer_t* ctimer = ctimer_;
+  ctimer_ = nullptr;
+  for (uv_timer_t* t : {timers_.release_handle(), ctimer}) {
+    if (!t) continue;
+    uv_timer_stop(t);
+    t->data = st;
     st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(*t), on_handle_closed);
-    *t = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(t), on_handle_closed);
   }
   for (ClientConn& c : cconn_) free(c.ring);
   cconn_.clear();
@@ -194,8 +192,8 @@ void Loop::account_memory() {
   constexpr size_t kSubsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, std::vector<Subscription>>);
   constexpr size_t kFragsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, WsFragments>);
   constexpr size_t kTopicNode = sizeof(void*) + sizeof(std::pair<const std::string, uint32_t>) + sizeof(size_t);
-  uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + idle_wheel_.memory_bytes() +
-               deadline_wheel_.memory_bytes() + uint64_t(std::max<int64_t>(mem_bufs_, 0));
+  uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + timers_.memory_bytes() +
+               uint64_t(std::max<int64_t>(mem_bufs_, 0));
   b += vec(listeners_.capacity() * sizeof(Listener)) + vec(ready_.capacity() * 8) + vec(serving_.capacity() * 8) +
        vec(deferred_.capacity() * 4) + vec(doomed_.capacity() * sizeof(Doom)) + vec(resp_.capacity());
   // Topics: the table, each name (its map node, and its bytes when longer than the string's
@@ -427,7 +425,7 @@ void Loop::accept_all(uint32_t lfd) {
     v_.counters->accepted++;
     v_.counters->active++;
     listeners_[index].active++;
-    timers_on_accept(uint32_t(cfd), L);
+    timers_.on_accept(uint32_t(cfd), L);
     if (L.is_js()) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
   }
   // Budget spent with the backlog possibly non-empty: no new edge will come for it.
@@ -473,7 +471,24 @@ void Loop::round() {
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
   update_activity();
-  schedule_timer();
+  timers_.schedule();
+}
+
+// A round the libuv timer starts instead of readiness: the wheels fire, then the records their
+// closes raised go to JS.
+void Loop::timer_round() {
+  if (!poller_.is_open()) return;
+  in_round_ = true;
+  // No JS while the wheels fire: records raised by closes wait in the deferred list, so no
+  // callback can touch a wheel in the middle of advance().
+  const bool saved = in_ops_;
+  in_ops_ = true;
+  timers_.expire(uv_now(uv_));
+  in_ops_ = saved;
+  for (int i = 0; i < 16 && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
+  in_round_ = false;
+  update_activity();
+  timers_.schedule();
 }
 
 void Loop::handle_event(const Poller::Event& ev) {
@@ -571,7 +586,7 @@ void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
       got += size_t(n);
-      timers_on_activity(fd, L);
+      timers_.on_activity(fd, L);
       int64_t q = send_or_queue(fd, s, scratch_, size_t(n));
       if (q < 0) return;
       if (uint64_t(q) > L.opt.high_water) {
@@ -621,7 +636,7 @@ void Loop::read_raw(uint32_t fd) {
     v_.counters->reads++;
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
-      timers_on_activity(fd, L);
+      timers_.on_activity(fd, L);
       emit(kRecData, s.listener, fd, gen, uint32_t(arena_used_), uint32_t(n));
       arena_used_ += size_t(n);
       got += size_t(n);
@@ -683,7 +698,7 @@ void Loop::read_units(uint32_t fd) {
         v_.counters->bytesIn += uint64_t(n);
         got += size_t(n);
         s.in->tail += size_t(n);
-        timers_on_activity(fd, L);
+        timers_.on_activity(fd, L);
         if (s.in->size() == s.in->limit) {
           ByteBuf* done = s.in;
           s.in = nullptr;
@@ -726,7 +741,7 @@ void Loop::read_units(uint32_t fd) {
           bytebuf_free(s2.in);
           s2.in = nullptr;
         }
-        timers_on_activity(fd, L);
+        timers_.on_activity(fd, L);
         if (!deliver_units(fd, gen, win, prefix + size_t(n))) return;
         Slot& s3 = table_[fd];
         if (size_t(n) < want && !(s3.flags & kFlagRdHup)) return;
@@ -853,12 +868,12 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
         // Part of a request head: it must arrive whole within header_timeout_ms (slowloris).
         if (L.opt.header_timeout_ms && !(s.flags & kFlagHeadTimer)) {
           s.flags |= kFlagHeadTimer;
-          timers_on_deadline(fd, L.opt.header_timeout_ms);
+          timers_.deadline_arm(fd, L.opt.header_timeout_ms);
         }
       } else {
         if (s.flags & kFlagHeadTimer) {
           s.flags &= ~kFlagHeadTimer;
-          deadline_wheel_.disarm(fd);
+          timers_.deadline_disarm(fd);
         }
         if (!req_.expect_continue || req_.content_length == 0 || (s.flags & (kFlagContinued | kFlagExpectWait))) return true;
         // The head is whole and asks whether to send its body: it may (a body too large was
@@ -1024,7 +1039,7 @@ void Loop::finish_end(uint32_t fd) {
   // after linger_ms if it never comes.
   ::shutdown(int(fd), SHUT_WR);
   s.flags |= kFlagWriteShut;
-  timers_on_deadline(fd, listeners_[s.listener].opt.linger_ms);
+  timers_.deadline_arm(fd, listeners_[s.listener].opt.linger_ms);
 }
 
 // An error close that lets the peer read why (nginx's lingering close). Closing a socket with
@@ -1041,7 +1056,7 @@ void Loop::linger(uint32_t fd) {
   }
   ::shutdown(int(fd), SHUT_WR);
   s.flags |= kFlagWriteShut | kFlagLinger;
-  timers_on_deadline(fd, listeners_[s.listener].opt.linger_ms);
+  timers_.deadline_arm(fd, listeners_[s.listener].opt.linger_ms);
   push_ready(fd);  // input that arrived while the connection was not read raised its edge already
 }
 
@@ -1116,7 +1131,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   if (s.kind != SlotKind::kConn) return;
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
-  timers_on_close(fd, listeners_[index]);
+  timers_.on_close(fd, listeners_[index]);
   drop_subscriptions(fd);
   if (s.flags & kFlagWs) frags_.erase(fd);
   if (s.out) queued_add(-int64_t(s.out->size()));

@@ -23,6 +23,7 @@
 #include "poller.h"
 #include "proto/http.h"
 #include "timer_wheel.h"
+#include "timers.h"
 
 namespace c1m {
 
@@ -246,6 +247,15 @@ class Loop {
   void account_memory();
 
  private:
+  // The parts reach the core through the services below (they are its friends; the addon is not).
+  friend class Timers;
+
+  // ---- Services to the parts ----
+  Slot& slot(uint32_t fd) { return table_[fd]; }
+  size_t table_size() const { return table_.size(); }
+  const Listener& listener_of(const Slot& s) const { return listeners_[s.listener]; }
+  Counters& counters() { return *v_.counters; }
+
   static void on_poll(uv_poll_t* h, int status, int events);
   static void on_idle(uv_idle_t* h);
 
@@ -321,15 +331,7 @@ class Loop {
   void update_client_timer();
   static uint64_t now_us();
 
-  static void on_timer(uv_timer_t* h);
-  void schedule_timer();
-  void fire_timers();
-  void on_wheel(uint32_t fd, uint8_t kind);
-  void timers_on_accept(uint32_t fd, const Listener& L);
-  void timers_on_activity(uint32_t fd, const Listener& L);
-  void timers_on_close(uint32_t fd, const Listener& L);
-  void timers_on_ws_closing(uint32_t fd, const Listener& L);
-  void timers_on_deadline(uint32_t fd, uint32_t ms);
+  void timer_round();
   uint64_t publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
@@ -395,11 +397,7 @@ class Loop {
   std::unordered_map<uint32_t, WsFragments> frags_;           // fd -> message in reassembly
   http::Request req_;                 // the request measure() parsed last (one at a time)
   http::DateCache date_;
-  TimerWheel idle_wheel_{50, 4096, 0};  // 50 ms ticks; longer timeouts are relinked lazily
-  // One deadline per connection, whose meaning its state gives: the WebSocket heartbeat, the wait
-  // for the peer's close frame, the wait for its FIN after ours (lingering), an HTTP head timeout.
-  TimerWheel deadline_wheel_{50, 4096, 1};
-  uv_timer_t* timer_ = nullptr;
+  Timers timers_{*this};
   uv_timer_t* ctimer_ = nullptr;      // connector pacing: ramps, open loop, heartbeats, timeouts
   uint64_t ctimer_interval_ = 0;
   std::vector<ClientGroup> groups_;
@@ -407,7 +405,6 @@ class Loop {
   uint64_t last_timeout_scan_ms_ = 0;
   uint64_t client_fds_ = 0;           // open client sockets (they keep the loop alive like servers)
   uint32_t mask_seed_ = 0x9e3779b9u;  // WebSocket client masks (xorshift; unpredictability is not a goal here)
-  uint64_t timer_due_ = TimerWheel::kNever;
   std::vector<uint8_t> resp_;         // response / WebSocket frame being composed
   uint8_t* scratch_ = nullptr;        // read buffer of the native echo path
   Poller::Event events_[1024];

@@ -141,7 +141,7 @@ bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
   if (s.flags & (kFlagEndPending | kFlagWriteShut)) return true;  // bytes after the last response (see measure)
   v_.counters->httpRequests++;
   // The request is whole: its head timer (if any) and its 100-continue state are done.
-  if (s.flags & kFlagHeadTimer) deadline_wheel_.disarm(fd);
+  if (s.flags & kFlagHeadTimer) timers_.deadline_disarm(fd);
   s.flags &= ~(kFlagHeadTimer | kFlagContinued | kFlagExpectWait);
   if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) {
     // The 101 would overtake answers JS still owes, and a WebSocket connection takes no HTTP
@@ -337,7 +337,7 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
   s.flags |= kFlagWs;
   v_.counters->wsUpgrades++;
   if (send_or_queue(fd, s, reinterpret_cast<uint8_t*>(resp), rn) < 0) return false;
-  if (L.opt.ping_interval_ms) timers_on_deadline(fd, L.opt.ping_interval_ms);
+  if (L.opt.ping_interval_ms) timers_.deadline_arm(fd, L.opt.ping_interval_ms);
   switch (L.opt.ws) {
     case WsMode::kBroadcast: {
       const std::string room = http::decode_query_value(query_param(p, req_, "room"));
@@ -391,7 +391,7 @@ void Loop::ws_fail(uint32_t fd, uint16_t code, const char* reason) {
   s.flags |= kFlagDoomed | kFlagWsClosing;
   const uint32_t gen = s.gen;
   if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + rn) || !live(fd, gen)) return;
-  timers_on_ws_closing(fd, listeners_[s.listener]);
+  timers_.on_ws_closing(fd, listeners_[s.listener]);
   begin_end(fd);
 }
 
@@ -426,7 +426,7 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       uint8_t echo[2] = {uint8_t(code >> 8), uint8_t(code)};
       s.flags |= kFlagWsClosing;
       if (!send_ws_frame(fd, s, ws::kClose, echo, code == 1005 ? 0 : 2) || !live(fd, gen)) return false;
-      timers_on_ws_closing(fd, L);
+      timers_.on_ws_closing(fd, L);
       begin_end(fd);
       return false;
     }
@@ -554,7 +554,7 @@ bool Loop::ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, siz
   if (n) memcpy(payload + 2, reason, n);
   s.flags |= kFlagWsClosing;
   if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + n) || !live(fd, gen)) return false;
-  timers_on_ws_closing(fd, listeners_[table_[fd].listener]);
+  timers_.on_ws_closing(fd, listeners_[table_[fd].listener]);
   return true;
 }
 
