@@ -31,6 +31,7 @@
         "native/loop.cc",
         "native/loop_proto.cc",
         "native/timers.cc",
+        "native/topics.cc",
         "native/loop_client.cc",
         "native/proto/http.cc",
         "native/proto/ws.cc",

@@ -386,7 +386,7 @@ Napi::Value WsClose(const Napi::CallbackInfo& info) {
 // subscribe(fd, gen, topic) -> 1 joined (or already a member), 0 stale id or not a WebSocket,
 // -1 name longer than the listener's maxTopicNameBytes, -2 maxTopics reached.
 // unsubscribe(fd, gen, topic) -> 1 left, 0 not a member (or a stale id).
-template <typename R, R (Loop::*Op)(uint32_t, uint32_t, std::string_view)>
+template <typename R, R (c1m::Topics::*Op)(uint32_t, uint32_t, std::string_view)>
 Napi::Value TopicOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "subscribe");
@@ -394,7 +394,7 @@ Napi::Value TopicOp(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "subscribe", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !info[2].IsString()) return throw_type(env, "subscribe: topic must be a string");
   std::string t = info[2].As<Napi::String>().Utf8Value();
-  return Napi::Number::New(env, double(int((st->loop.*Op)(fd, gen, t))));
+  return Napi::Number::New(env, double(int((st->loop.topics().*Op)(fd, gen, t))));
 }
 
 // publish(topic, data, opcode) -> deliveries
@@ -408,7 +408,7 @@ Napi::Value Publish(const Napi::CallbackInfo& info) {
   if (!u8_arg(info, 1, "publish", &d)) return env.Undefined();
   if (!get_u32(info[2], &opcode) || (opcode != 1 && opcode != 2)) return throw_range(env, "publish: opcode must be 1 (text) or 2 (binary)");
   std::string t = info[0].As<Napi::String>().Utf8Value();
-  return Napi::Number::New(env, double(st->loop.publish(t, uint8_t(opcode), d.Data(), d.ByteLength())));
+  return Napi::Number::New(env, double(st->loop.topics().publish(t, uint8_t(opcode), d.Data(), d.ByteLength())));
 }
 
 Napi::Value TopicSize(const Napi::CallbackInfo& info) {
@@ -416,7 +416,7 @@ Napi::Value TopicSize(const Napi::CallbackInfo& info) {
   EnvState* st = ready_state(info, "topicSize");
   if (!st) return env.Undefined();
   if (info.Length() < 1 || !info[0].IsString()) return throw_type(env, "topicSize: topic must be a string");
-  return Napi::Number::New(env, double(st->loop.topic_size(info[0].As<Napi::String>().Utf8Value())));
+  return Napi::Number::New(env, double(st->loop.topics().size(info[0].As<Napi::String>().Utf8Value())));
 }
 
 // clientGroup({ proto 0..4, targets: [[host, port]...], sources: [ip...], msgBytes, depth,
@@ -596,8 +596,8 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("respond", Napi::Function::New(env, Respond, "respond"));
   exports.Set("wsSend", Napi::Function::New(env, WsSend, "wsSend"));
   exports.Set("wsClose", Napi::Function::New(env, WsClose, "wsClose"));
-  exports.Set("subscribe", Napi::Function::New(env, TopicOp<int, &Loop::subscribe>, "subscribe"));
-  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<bool, &Loop::unsubscribe>, "unsubscribe"));
+  exports.Set("subscribe", Napi::Function::New(env, TopicOp<int, &c1m::Topics::subscribe>, "subscribe"));
+  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<bool, &c1m::Topics::unsubscribe>, "unsubscribe"));
   exports.Set("accountMemory", Napi::Function::New(env, AccountMemory, "accountMemory"));
   exports.Set("heapStats", Napi::Function::New(env, HeapStats, "heapStats"));
   exports.Set("publish", Napi::Function::New(env, Publish, "publish"));

@@ -189,23 +189,12 @@ void Loop::account_memory() {
   // Each container is counted by what malloc gives it (heap_chunk), the same unit as mallinfo2.
   auto vec = [](size_t bytes) { return heap_chunk(bytes); };
   // An unordered_map node: the next pointer, the value, and (for std::string keys) the cached hash.
-  constexpr size_t kSubsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, std::vector<Subscription>>);
   constexpr size_t kFragsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, WsFragments>);
-  constexpr size_t kTopicNode = sizeof(void*) + sizeof(std::pair<const std::string, uint32_t>) + sizeof(size_t);
   uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + timers_.memory_bytes() +
                uint64_t(std::max<int64_t>(mem_bufs_, 0));
   b += vec(listeners_.capacity() * sizeof(Listener)) + vec(ready_.capacity() * 8) + vec(serving_.capacity() * 8) +
        vec(deferred_.capacity() * 4) + vec(doomed_.capacity() * sizeof(Doom)) + vec(resp_.capacity());
-  // Topics: the table, each name (its map node, and its bytes when longer than the string's
-  // inline buffer), each member list, and the map's bucket array.
-  b += vec(topics_.capacity() * sizeof(Topic)) + vec(free_topics_.capacity() * 4) + vec(topic_ids_.bucket_count() * sizeof(void*));
-  for (const auto& [name, id] : topic_ids_) {
-    b += heap_chunk(kTopicNode) + (name.capacity() > 15 ? heap_chunk(name.capacity() + 1) : 0);
-    b += vec(topics_[id].members.capacity() * sizeof(uint64_t));
-  }
-  // Subscriptions: one map node and one small vector per subscribed connection.
-  b += vec(subs_.bucket_count() * sizeof(void*));
-  for (const auto& [fd, list] : subs_) b += heap_chunk(kSubsNode) + vec(list.capacity() * sizeof(Subscription));
+  b += topics_.memory_bytes();
   // Fragmented WebSocket messages in reassembly (their bytes are in mem_bufs_).
   b += vec(frags_.bucket_count() * sizeof(void*)) + frags_.size() * heap_chunk(kFragsNode);
   // The connector: groups (histogram, member lists, timeout queues, backlog) and send-time rings.
@@ -217,7 +206,7 @@ void Loop::account_memory() {
   }
   for (const ClientConn& c : cconn_) b += vec(size_t(c.ring_cap) * sizeof(uint64_t));
   v_.counters->engineBytes = b;
-  v_.counters->topics = live_topics_;
+  v_.counters->topics = topics_.live_count();
 }
 
 // The poll handle keeps Node alive only while something is open; the idle handle runs only
@@ -1132,7 +1121,11 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
   timers_.on_close(fd, listeners_[index]);
-  drop_subscriptions(fd);
+  topics_.drop(fd);
+  // The connection's unfinished fragmented message: its bytes are plain malloc memory (ByteBuf
+  // has no destructor), so they are released before the entry is erased.
+  auto frag = frags_.find(fd);
+  if (frag != frags_.end()) frag->second.buf.release();
   if (s.flags & kFlagWs) frags_.erase(fd);
   if (s.out) queued_add(-int64_t(s.out->size()));
   bytebuf_free(s.out);

@@ -24,22 +24,9 @@
 #include "proto/http.h"
 #include "timer_wheel.h"
 #include "timers.h"
+#include "topics.h"
 
 namespace c1m {
-
-// A publish/subscribe topic: members are connection tags (fd | gen << 32). A member leaves when
-// it unsubscribes or closes (each subscription knows its position, so leaving is O(1)); the
-// topic is freed with its last member.
-struct Topic {
-  const std::string* name = nullptr;  // the key in Loop::topic_ids_ (node-based: stable)
-  std::vector<uint64_t> members;
-};
-
-// One connection's topic memberships: the topic and the member's index in Topic::members.
-struct Subscription {
-  uint32_t topic;
-  uint32_t index;
-};
 
 // ---- Client side (the connector): load groups of outgoing connections, all native. ----
 
@@ -210,18 +197,6 @@ class Loop {
   // Starts the close handshake with code and reason; the connection closes when the peer answers
   // or after its own close frame. False for a stale id.
   bool ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n);
-  // Adds a WebSocket connection to a topic (idempotent). 1 on success; 0 for a stale id or a
-  // connection that is not a WebSocket; kTopicNameTooLong / kTooManyTopics when its listener's
-  // bounds refuse it.
-  static constexpr int kTopicNameTooLong = -1;
-  static constexpr int kTooManyTopics = -2;
-  int subscribe(uint32_t fd, uint32_t gen, std::string_view topic);
-  // Removes it. False for a stale id or when it was not subscribed.
-  bool unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic);
-  // Sends one message to every member of a topic natively; returns the number of deliveries.
-  uint64_t publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n);
-  // Members of a topic right now (closed ones not yet pruned are not counted).
-  uint64_t topic_size(std::string_view topic);
 
   // Creates a client group; returns its index or -errno (-EMFILE when 256 are in use).
   int client_group(ClientOptions opt);
@@ -246,15 +221,32 @@ class Loop {
   // counters.topics. Called when JS reads the counters, not every round: it walks the topics.
   void account_memory();
 
+  // The parts the addon calls directly.
+  Topics& topics() { return topics_; }
+
  private:
   // The parts reach the core through the services below (they are its friends; the addon is not).
   friend class Timers;
+  friend class Topics;
 
   // ---- Services to the parts ----
   Slot& slot(uint32_t fd) { return table_[fd]; }
   size_t table_size() const { return table_.size(); }
   const Listener& listener_of(const Slot& s) const { return listeners_[s.listener]; }
   Counters& counters() { return *v_.counters; }
+  // While one lives, no JS runs: records raised meanwhile wait in the deferred list (see emit),
+  // so no callback can close or reuse what its holder is walking through.
+  class NoJs {
+   public:
+    explicit NoJs(Loop& loop) : loop_(loop), saved_(loop.in_ops_) { loop.in_ops_ = true; }
+    ~NoJs() { loop_.in_ops_ = saved_; }
+    NoJs(const NoJs&) = delete;
+    NoJs& operator=(const NoJs&) = delete;
+
+   private:
+    Loop& loop_;
+    bool saved_;
+  };
 
   static void on_poll(uv_poll_t* h, int status, int events);
   static void on_idle(uv_idle_t* h);
@@ -302,10 +294,6 @@ class Loop {
   bool send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n);
   bool static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req);
   uint32_t write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len);
-  void drop_subscriptions(uint32_t fd);
-  uint32_t topic_id(std::string_view name);
-  uint32_t topic_create(std::string_view name);
-  void topic_leave(uint32_t topic, uint32_t index);
 
   // Client side (loop_client.cc).
   void client_event(uint32_t fd, uint32_t events);
@@ -332,7 +320,6 @@ class Loop {
   static uint64_t now_us();
 
   void timer_round();
-  uint64_t publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
   void on_peer_end(uint32_t fd);
@@ -387,11 +374,7 @@ class Loop {
     const char* reason;
   };
   std::vector<Doom> doomed_;          // protocol violators to fail after the current batch
-  std::vector<Topic> topics_;                  // indexed by topic id; a freed id goes on free_topics_
-  std::vector<uint32_t> free_topics_;
-  uint64_t live_topics_ = 0;
-  std::unordered_map<std::string, uint32_t> topic_ids_;
-  std::unordered_map<uint32_t, std::vector<Subscription>> subs_;  // fd -> memberships (only subscribed fds)
+  Topics topics_{*this};
   int64_t mem_bufs_ = 0;               // heap bytes of every ByteBuf the engine holds (ByteBuf::acct)
   uint32_t drained_pending_ = 0;       // drained records emitted whose index is not yet free
   std::unordered_map<uint32_t, WsFragments> frags_;           // fd -> message in reassembly

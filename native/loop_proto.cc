@@ -1,5 +1,5 @@
 // HTTP/1.1 and WebSocket on top of the unit read path (loop.cc): what a complete frame,
-// request or WebSocket frame means, responses, the upgrade, and native publish/subscribe.
+// request or WebSocket frame means, responses and the upgrade.
 // Parsing itself is pure and lives in proto/ (fuzzed separately).
 #include <arpa/inet.h>
 
@@ -328,7 +328,7 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
       fail_unit(fd, gen, 414, "room name too long");
       return false;
     }
-    if (!room.empty() && topic_id(room) == UINT32_MAX && live_topics_ >= L.opt.max_topics) {
+    if (!room.empty() && topics_.find(room) == Topics::kNone && topics_.live_count() >= L.opt.max_topics) {
       v_.counters->topicRefusals++;
       fail_unit(fd, gen, 503, "too many rooms");
       return false;
@@ -342,7 +342,7 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
     case WsMode::kBroadcast: {
       const std::string room = http::decode_query_value(query_param(p, req_, "room"));
       // No room named: the connection joins nothing, and what it sends is a protocol error.
-      if (!room.empty()) subscribe(fd, gen, room);
+      if (!room.empty()) topics_.subscribe(fd, gen, room);
       return true;
     }
     case WsMode::kJs: {
@@ -508,9 +508,7 @@ bool Loop::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, siz
       note_queue(table_[fd], L, s.out ? int64_t(s.out->size()) : 0);
       return true;
     case WsMode::kBroadcast: {
-      auto it = subs_.find(fd);
-      if (it != subs_.end() && !it->second.empty()) publish_id(it->second.front().topic, opcode, p, n);
-      else v_.counters->wsProtocolErrors++;
+      if (!topics_.publish_from(fd, opcode, p, n)) v_.counters->wsProtocolErrors++;
       return live(fd, gen);
     }
     default:
@@ -556,168 +554,6 @@ bool Loop::ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, siz
   if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + n) || !live(fd, gen)) return false;
   timers_.on_ws_closing(fd, listeners_[table_[fd].listener]);
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Topics
-//
-// A topic lives while it has members: created by its first subscribe, freed (name, member list,
-// id) when its last member unsubscribes or closes. Each subscription records its index in the
-// topic's member list, so leaving is a swap-remove, O(1), and a publish meets no stale members.
-
-uint32_t Loop::topic_id(std::string_view name) {
-  auto it = topic_ids_.find(std::string(name));
-  return it == topic_ids_.end() ? UINT32_MAX : it->second;
-}
-
-uint32_t Loop::topic_create(std::string_view name) {
-  uint32_t id;
-  if (!free_topics_.empty()) {
-    id = free_topics_.back();
-    free_topics_.pop_back();
-  } else {
-    id = uint32_t(topics_.size());
-    topics_.emplace_back();
-  }
-  auto [it, added] = topic_ids_.emplace(std::string(name), id);
-  topics_[id].name = &it->first;
-  live_topics_++;
-  return id;
-}
-
-// Removes member `index` of topic `id` (swap-remove, fixing the moved member's subscription) and
-// frees the topic when it was the last.
-void Loop::topic_leave(uint32_t id, uint32_t index) {
-  Topic& t = topics_[id];
-  const uint64_t moved = t.members.back();
-  t.members[index] = moved;
-  t.members.pop_back();
-  if (index < t.members.size()) {
-    auto it = subs_.find(uint32_t(moved));
-    if (it != subs_.end()) {
-      for (Subscription& sub : it->second) {
-        if (sub.topic == id) {
-          sub.index = index;
-          break;
-        }
-      }
-    }
-  }
-  if (t.members.empty()) {
-    topic_ids_.erase(*t.name);
-    t = Topic{};  // also releases the member list's memory
-    free_topics_.push_back(id);
-    live_topics_--;
-  }
-}
-
-int Loop::subscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
-  if (!live(fd, gen) || !(table_[fd].flags & kFlagWs)) return 0;
-  const ListenOptions& o = listeners_[table_[fd].listener].opt;
-  if (topic.size() > o.max_topic_name) {
-    v_.counters->topicRefusals++;
-    return kTopicNameTooLong;
-  }
-  uint32_t id = topic_id(topic);
-  if (id != UINT32_MAX) {
-    auto mine = subs_.find(fd);
-    if (mine != subs_.end()) {
-      for (const Subscription& sub : mine->second)
-        if (sub.topic == id) return 1;
-    }
-  } else {
-    if (live_topics_ >= o.max_topics) {
-      v_.counters->topicRefusals++;
-      return kTooManyTopics;
-    }
-    id = topic_create(topic);
-  }
-  std::vector<uint64_t>& members = topics_[id].members;
-  subs_[fd].push_back(Subscription{id, uint32_t(members.size())});
-  members.push_back(tag_of(fd, gen));
-  table_[fd].topics++;
-  return 1;
-}
-
-bool Loop::unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
-  if (!live(fd, gen)) return false;
-  const uint32_t id = topic_id(topic);
-  auto it = subs_.find(fd);
-  if (id == UINT32_MAX || it == subs_.end()) return false;
-  std::vector<Subscription>& mine = it->second;
-  auto pos = std::find_if(mine.begin(), mine.end(), [id](const Subscription& sub) { return sub.topic == id; });
-  if (pos == mine.end()) return false;
-  const uint32_t index = pos->index;
-  *pos = mine.back();
-  mine.pop_back();
-  if (mine.empty()) subs_.erase(it);
-  table_[fd].topics--;
-  topic_leave(id, index);
-  return true;
-}
-
-void Loop::drop_subscriptions(uint32_t fd) {
-  if (table_[fd].topics) {
-    auto it = subs_.find(fd);
-    if (it != subs_.end()) {
-      // Taken out of the map first: topic_leave fixes the subscriptions of the members it moves,
-      // and must not find this closing connection's own list meanwhile.
-      std::vector<Subscription> mine = std::move(it->second);
-      subs_.erase(it);
-      for (const Subscription& sub : mine) topic_leave(sub.topic, sub.index);
-    }
-    table_[fd].topics = 0;
-  }
-  // close_conn erases the connection's unfinished fragmented message right after this; its
-  // bytes are plain malloc memory (ByteBuf has no destructor), so they are released here.
-  auto it = frags_.find(fd);
-  if (it != frags_.end()) it->second.buf.release();
-}
-
-uint64_t Loop::publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n) {
-  uint32_t id = topic_id(topic);
-  if (id == UINT32_MAX) return 0;
-  uint64_t d = publish_id(id, opcode, p, n);
-  update_activity();
-  return d;
-}
-
-uint64_t Loop::publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n) {
-  // The frame is built once and the same bytes go to every member. No JS runs meanwhile
-  // (records go to the deferred list). A failed send closes its member, which leaves the topic
-  // (a swap-remove: the member moved into its place is sent to next, at the same index), and
-  // the last member leaving frees the topic: so the list is re-read at every step, and the loop
-  // ends if the topic itself is gone.
-  const bool saved = in_ops_;
-  in_ops_ = true;
-  std::vector<uint8_t> frame(ws::kMaxHeaderBytes + n);
-  size_t hn = ws::encode_header(frame.data(), true, opcode, n, nullptr);
-  if (n) memcpy(frame.data() + hn, p, n);
-  const size_t len = hn + n;
-  uint64_t count = 0;
-  const std::string* name = topics_[id].name;
-  for (size_t i = 0; topics_[id].name == name && i < topics_[id].members.size();) {
-    const uint64_t tag = topics_[id].members[i];
-    const uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
-    Slot& s = table_[fd];
-    if (s.flags & kFlagWsClosing) {
-      ++i;
-      continue;
-    }
-    if (send_or_queue(fd, s, frame.data(), len) >= 0) count++;
-    // Still there: next index. Closed by the send: another member now sits at i (or none).
-    if (live(fd, gen)) ++i;
-  }
-  v_.counters->published++;
-  v_.counters->deliveries += count;
-  v_.counters->wsMessagesOut += count;
-  in_ops_ = saved;
-  return count;
-}
-
-uint64_t Loop::topic_size(std::string_view topic) {
-  uint32_t id = topic_id(topic);
-  return id == UINT32_MAX ? 0 : topics_[id].members.size();
 }
 
 }  // namespace c1m
