@@ -29,7 +29,7 @@
         "native/addon.cc",
         "native/poller_epoll.cc",
         "native/loop.cc",
-        "native/loop_proto.cc",
+        "native/protocols.cc",
         "native/timers.cc",
         "native/topics.cc",
         "native/loop_client.cc",

@@ -356,7 +356,7 @@ Napi::Value Respond(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "respond", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[2], &status) || status < 100 || status > 999) return throw_range(env, "respond: status must be 100..999");
   if (!u8_arg(info, 3, "respond", &h) || !u8_arg(info, 4, "respond", &b)) return env.Undefined();
-  return Napi::Boolean::New(env, st->loop.respond(fd, gen, uint16_t(status), h.Data(), h.ByteLength(), b.Data(), b.ByteLength()));
+  return Napi::Boolean::New(env, st->loop.protocols().respond(fd, gen, uint16_t(status), h.Data(), h.ByteLength(), b.Data(), b.ByteLength()));
 }
 
 // wsSend(fd, gen, opcode 1|2, data) -> bool
@@ -368,7 +368,7 @@ Napi::Value WsSend(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "wsSend", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[2], &opcode) || (opcode != 1 && opcode != 2)) return throw_range(env, "wsSend: opcode must be 1 (text) or 2 (binary)");
   if (!u8_arg(info, 3, "wsSend", &d)) return env.Undefined();
-  return Napi::Boolean::New(env, st->loop.ws_send(fd, gen, uint8_t(opcode), d.Data(), d.ByteLength()));
+  return Napi::Boolean::New(env, st->loop.protocols().ws_send(fd, gen, uint8_t(opcode), d.Data(), d.ByteLength()));
 }
 
 // wsClose(fd, gen, code, reason) -> bool
@@ -380,7 +380,7 @@ Napi::Value WsClose(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "wsClose", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[2], &code) || code < 1000 || code > 4999) return throw_range(env, "wsClose: code must be 1000..4999");
   if (!u8_arg(info, 3, "wsClose", &r)) return env.Undefined();
-  return Napi::Boolean::New(env, st->loop.ws_close(fd, gen, uint16_t(code), r.Data(), r.ByteLength()));
+  return Napi::Boolean::New(env, st->loop.protocols().ws_close(fd, gen, uint16_t(code), r.Data(), r.ByteLength()));
 }
 
 // subscribe(fd, gen, topic) -> 1 joined (or already a member), 0 stale id or not a WebSocket,

@@ -120,8 +120,7 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     ::close(int(fd));
     s = Slot{};
   }
-  for (auto& [fd, f] : frags_) f.buf.release();
-  frags_.clear();
+  protocols_.release_all();
   poller_.close();
   if (spare_fd_ >= 0) ::close(spare_fd_);
   spare_fd_ = -1;
@@ -188,15 +187,11 @@ void Loop::queued_add(int64_t delta) {
 void Loop::account_memory() {
   // Each container is counted by what malloc gives it (heap_chunk), the same unit as mallinfo2.
   auto vec = [](size_t bytes) { return heap_chunk(bytes); };
-  // An unordered_map node: the next pointer, the value, and (for std::string keys) the cached hash.
-  constexpr size_t kFragsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, WsFragments>);
   uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + timers_.memory_bytes() +
                uint64_t(std::max<int64_t>(mem_bufs_, 0));
   b += vec(listeners_.capacity() * sizeof(Listener)) + vec(ready_.capacity() * 8) + vec(serving_.capacity() * 8) +
-       vec(deferred_.capacity() * 4) + vec(doomed_.capacity() * sizeof(Doom)) + vec(resp_.capacity());
-  b += topics_.memory_bytes();
-  // Fragmented WebSocket messages in reassembly (their bytes are in mem_bufs_).
-  b += vec(frags_.bucket_count() * sizeof(void*)) + frags_.size() * heap_chunk(kFragsNode);
+       vec(deferred_.capacity() * 4) + vec(compose_.capacity());
+  b += protocols_.memory_bytes() + topics_.memory_bytes();
   // The connector: groups (histogram, member lists, timeout queues, backlog) and send-time rings.
   b += vec(groups_.capacity() * sizeof(ClientGroup));
   for (const ClientGroup& G : groups_) {
@@ -456,7 +451,7 @@ void Loop::round() {
   }
   serving_.clear();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
-  reap_doomed();
+  protocols_.reap_doomed();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
   update_activity();
@@ -651,7 +646,7 @@ void Loop::read_units(uint32_t fd) {
     Slot& s = table_[fd];
     if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast | kFlagLinger)) return;
     const Listener& L = listeners_[s.listener];
-    const bool to_js = unit_to_js(s, L);
+    const bool to_js = Protocols::unit_to_js(s, L);
     ssize_t n;
     size_t want;
 
@@ -748,7 +743,7 @@ void Loop::read_units(uint32_t fd) {
 bool Loop::buffered_unit(uint32_t fd) {
   const Slot& s = table_[fd];
   if (!s.in || s.in->limit || s.in->empty()) return false;
-  return measure(s, listeners_[s.listener], s.in->begin(), s.in->size()).status != Unit::kIncomplete;
+  return protocols_.measure(s, listeners_[s.listener], s.in->begin(), s.in->size()).status != Protocols::Unit::kIncomplete;
 }
 
 // Drops what a lingering connection still sends until its FIN (on_peer_end then closes it) or
@@ -787,30 +782,26 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     // Paused (by JS, by backpressure, or by the pipeline cap): the rest is kept in `in` and
     // delivered when reading resumes (read_units serves a buffered unit before any recv).
     if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe)) break;
-    const bool js = unit_to_js(s, L);
-    if (js && s.pending >= kMaxPipelined && !(s.flags & kFlagWs) && L.opt.proto == Proto::kHttp) {
+    const bool js = Protocols::unit_to_js(s, L);
+    if (js && Protocols::pipeline_full(s, L)) {
       s.flags |= kFlagPausedPipe;
       v_.counters->pausedReads++;
       break;
     }
-    Unit u = measure(s, L, p + off, n - off);
-    if (u.status == Unit::kError) {
+    Protocols::Unit u = protocols_.measure(s, L, p + off, n - off);
+    if (u.status == Protocols::Unit::kError) {
       if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
-      fail_unit(fd, gen, u.code, u.reason);
+      protocols_.fail_unit(fd, gen, u.code, u.reason);
       return false;
     }
-    if (u.status == Unit::kIncomplete) break;
+    if (u.status == Protocols::Unit::kIncomplete) break;
     uint8_t* unit = p + off;
     bool placed = in_arena(unit);
     // A frame that completes a fragmented WebSocket message to JS makes deliver_ws copy the
     // whole message into the arena. The copy goes after the window, never over its unread rest,
     // and when it does not fit there the batch is handed over first (the window then moves to
     // the start of the arena).
-    size_t copy = 0;
-    if (js && placed && (s.flags & kFlagWs) && (unit[0] & 0x8f) == 0x80) {
-      auto fr = frags_.find(fd);
-      if (fr != frags_.end()) copy = fr->second.buf.size() + u.total;
-    }
+    const size_t copy = js && placed ? protocols_.message_copy(fd, s, unit, u.total) : 0;
     const size_t window_end = size_t(p + n - v_.arena);
     if (js && placed && (nrec_ >= v_.record_cap || v_.meta_cap - meta_used_ < kMetaPerUnit || !deferred_.empty() ||
                          (copy && unit != v_.arena && v_.arena_cap - std::max(arena_used_, window_end) < copy))) {
@@ -827,7 +818,7 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     // Units are handed over in place; arena_used_ only grows here, so nothing a handler copied
     // into the arena earlier in this window is given back before the batch is dispatched.
     if (js && placed) arena_used_ = std::max(arena_used_, copy ? window_end : size_t(unit - v_.arena) + u.total);
-    if (!deliver_unit(fd, gen, unit, u.total, placed)) return false;
+    if (!protocols_.deliver_unit(fd, gen, unit, u.total, placed)) return false;
     off += u.total;
   }
   if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
@@ -835,12 +826,12 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
   if (rest) {
     Slot& s = table_[fd];
     const Listener& L = listeners_[s.listener];
-    Unit u = measure(s, L, p + off, rest);
+    Protocols::Unit u = protocols_.measure(s, L, p + off, rest);
     // The start of one unit (its total known once its header is): `limit` lets read_units read
     // the rest straight into the buffer, which grows as bytes come (a peer announcing a large
     // unit gets no memory for bytes it has not sent). Whole units kept back by a pause have no
     // limit: read_units delivers them from the buffer.
-    const bool started = u.status == Unit::kIncomplete;
+    const bool started = u.status == Protocols::Unit::kIncomplete;
     const size_t size = started && u.total_known ? std::min(u.total, rest + kInGrowStep) : rest;
     ByteBuf* b = bytebuf_new(&mem_bufs_);
     if (!b || !b->reserve(size)) {
@@ -852,25 +843,7 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     b->append(p + off, rest);
     if (started && u.total_known) b->limit = u.total;
     s.in = b;
-    if (started && L.is_http() && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut))) {
-      if (!u.total_known) {
-        // Part of a request head: it must arrive whole within header_timeout_ms (slowloris).
-        if (L.opt.header_timeout_ms && !(s.flags & kFlagHeadTimer)) {
-          s.flags |= kFlagHeadTimer;
-          timers_.deadline_arm(fd, L.opt.header_timeout_ms);
-        }
-      } else {
-        if (s.flags & kFlagHeadTimer) {
-          s.flags &= ~kFlagHeadTimer;
-          timers_.deadline_disarm(fd);
-        }
-        if (!req_.expect_continue || req_.content_length == 0 || (s.flags & (kFlagContinued | kFlagExpectWait))) return true;
-        // The head is whole and asks whether to send its body: it may (a body too large was
-        // refused by measure as 413 already). Not before the answers owed for earlier requests.
-        if (s.pending == 0) return send_continue(fd, s);
-        s.flags |= kFlagExpectWait;
-      }
-    }
+    if (started) return protocols_.unit_pending(fd, s, L, u);
   }
   return true;
 }
@@ -1074,7 +1047,7 @@ void Loop::drain_conn(uint32_t fd) {
   s.flags |= kFlagDraining;
   if (s.flags & kFlagWs) {
     static constexpr char kGoingAway[] = "server shutting down";
-    if (!(s.flags & kFlagWsClosing)) ws_close_frame(fd, 1001, reinterpret_cast<const uint8_t*>(kGoingAway), sizeof kGoingAway - 1);
+    if (!(s.flags & kFlagWsClosing)) protocols_.ws_close_frame(fd, 1001, reinterpret_cast<const uint8_t*>(kGoingAway), sizeof kGoingAway - 1);
     return;
   }
   drain_step(fd);
@@ -1099,15 +1072,6 @@ void Loop::drain_step(uint32_t fd) {
   begin_end(fd);
 }
 
-// Sends 100 Continue for the request whose head was just received (RFC 9110 15.2.1); its body
-// follows. False when the connection is gone.
-bool Loop::send_continue(uint32_t fd, Slot& s) {
-  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-  s.flags = (s.flags & ~kFlagExpectWait) | kFlagContinued;
-  v_.counters->httpContinues++;
-  return send_or_queue(fd, s, reinterpret_cast<const uint8_t*>(kContinue), sizeof kContinue - 1) >= 0;
-}
-
 void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   Slot& s = table_[fd];
   if (s.kind == SlotKind::kClient) {
@@ -1122,11 +1086,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   const uint8_t index = s.listener;
   timers_.on_close(fd, listeners_[index]);
   topics_.drop(fd);
-  // The connection's unfinished fragmented message: its bytes are plain malloc memory (ByteBuf
-  // has no destructor), so they are released before the entry is erased.
-  auto frag = frags_.find(fd);
-  if (frag != frags_.end()) frag->second.buf.release();
-  if (s.flags & kFlagWs) frags_.erase(fd);
+  protocols_.on_close(fd);
   if (s.out) queued_add(-int64_t(s.out->size()));
   bytebuf_free(s.out);
   bytebuf_free(s.in);
@@ -1211,40 +1171,8 @@ void Loop::dispatch() {
   arena_used_ = 0;
   meta_used_ = 0;
   run_ops();
-  reap_doomed();
+  protocols_.reap_doomed();
   move_deferred();
-}
-
-// Connections that broke their protocol while JS still had earlier messages of theirs to
-// answer: now that the answers went out, they get their error (HTTP status, WebSocket close
-// code) or, for framing, a plain close.
-void Loop::reap_doomed() {
-  if (doomed_.empty()) return;
-  std::vector<Doom> list;
-  list.swap(doomed_);
-  for (const Doom& d : list) {
-    uint32_t fd = uint32_t(d.tag), gen = uint32_t(d.tag >> 32);
-    if (!live(fd, gen)) continue;
-    const Slot& s = table_[fd];
-    if (d.code == 0) close_conn(fd, kCloseProtocol, 0);
-    else if (s.flags & kFlagWs) ws_fail(fd, d.code, d.reason);
-    else http_fail(fd, d.code, d.reason);
-  }
-}
-
-// A unit that cannot be parsed: handled at once natively, or after JS answered what came
-// before it.
-void Loop::fail_unit(uint32_t fd, uint32_t gen, uint16_t code, const char* reason) {
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
-  if (unit_to_js(s, L)) {
-    s.flags |= kFlagDoomed;
-    doomed_.push_back(Doom{tag_of(fd, gen), code, reason});
-    return;
-  }
-  if (code == 0) close_conn(fd, kCloseProtocol, 0);
-  else if (s.flags & kFlagWs) ws_fail(fd, code, reason);
-  else http_fail(fd, code, reason);
 }
 
 void Loop::run_ops() {
@@ -1272,11 +1200,11 @@ void Loop::run_ops() {
         if (len < 4) break;
         memcpy(&hlen, bytes, 4);
         if (hlen > len - 4) break;
-        respond(fd, gen, uint16_t(arg), bytes + 4, hlen, bytes + 4 + hlen, len - 4 - hlen);
+        protocols_.respond(fd, gen, uint16_t(arg), bytes + 4, hlen, bytes + 4 + hlen, len - 4 - hlen);
         break;
       }
-      case kOpWsSend: ws_send(fd, gen, uint8_t(arg), bytes, len); break;
-      case kOpWsClose: ws_close(fd, gen, uint16_t(arg), bytes, len); break;
+      case kOpWsSend: protocols_.ws_send(fd, gen, uint8_t(arg), bytes, len); break;
+      case kOpWsClose: protocols_.ws_close(fd, gen, uint16_t(arg), bytes, len); break;
       case kOpEnd: end(fd, gen); break;
       case kOpClose: close(fd, gen); break;
       case kOpPause: pause(fd, gen); break;

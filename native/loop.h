@@ -21,6 +21,7 @@
 #include "counters.h"
 #include "histogram.h"
 #include "poller.h"
+#include "protocols.h"
 #include "proto/http.h"
 #include "timer_wheel.h"
 #include "timers.h"
@@ -186,17 +187,6 @@ class Loop {
   // Queued (unsent) bytes of a connection, or -1 for a stale id.
   int64_t queued(uint32_t fd, uint32_t gen) const;
 
-  // Answers the oldest unanswered request of an HTTP connection: status, extra header lines
-  // (CRLF-terminated), body. Adds Content-Length, Date and, for a last request, Connection:
-  // close (then ends the connection). Returns false for a stale id or a connection with no
-  // request pending.
-  bool respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* headers, size_t hlen,
-               const uint8_t* body, size_t blen);
-  // Sends one unfragmented WebSocket message (opcode 1 text, 2 binary). False for a stale id.
-  bool ws_send(uint32_t fd, uint32_t gen, uint8_t opcode, const uint8_t* p, size_t n);
-  // Starts the close handshake with code and reason; the connection closes when the peer answers
-  // or after its own close frame. False for a stale id.
-  bool ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n);
 
   // Creates a client group; returns its index or -errno (-EMFILE when 256 are in use).
   int client_group(ClientOptions opt);
@@ -222,10 +212,12 @@ class Loop {
   void account_memory();
 
   // The parts the addon calls directly.
+  Protocols& protocols() { return protocols_; }
   Topics& topics() { return topics_; }
 
  private:
   // The parts reach the core through the services below (they are its friends; the addon is not).
+  friend class Protocols;
   friend class Timers;
   friend class Topics;
 
@@ -234,6 +226,28 @@ class Loop {
   size_t table_size() const { return table_.size(); }
   const Listener& listener_of(const Slot& s) const { return listeners_[s.listener]; }
   Counters& counters() { return *v_.counters; }
+  Timers& timers() { return timers_; }
+  std::vector<uint8_t>& compose() { return compose_; }
+  // The running total of heap bytes in the engine's ByteBufs: every buffer counts itself here.
+  int64_t* buf_account() { return &mem_bufs_; }
+
+  // The batch's arena and descriptor words, for units copied in by Protocols. arena_take
+  // reserves n bytes at the arena's end and returns where they go; callers made room first
+  // (room_or_close) or checked arena_fits, which says whether n bytes fit with no dispatch.
+  uint8_t* arena_take(size_t n) {
+    uint8_t* at = v_.arena + arena_used_;
+    arena_used_ += n;
+    return at;
+  }
+  bool arena_fits(size_t n) const { return deferred_.empty() && nrec_ < v_.record_cap && v_.arena_cap - arena_used_ >= n; }
+  uint32_t arena_offset(const uint8_t* p) const { return uint32_t(p - v_.arena); }
+  // Reserves `words` descriptor words; *at = their index (what a record carries).
+  uint32_t* meta_take(uint32_t words, uint32_t* at) {
+    *at = meta_used_;
+    uint32_t* w = v_.meta + meta_used_;
+    meta_used_ += words;
+    return w;
+  }
   // While one lives, no JS runs: records raised meanwhile wait in the deferred list (see emit),
   // so no callback can close or reuse what its holder is walking through.
   class NoJs {
@@ -263,23 +277,6 @@ class Loop {
   bool read_budget_spent(uint32_t fd, size_t got, const Listener& L);
   bool deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n);
 
-  // How long is the message unit at p (a frame, an HTTP request, a WebSocket frame)?
-  struct Unit {
-    enum Status : uint8_t { kComplete, kIncomplete, kError } status;
-    bool total_known;
-    size_t total;
-    uint16_t code;       // HTTP status or WebSocket close code on kError
-    const char* reason;  // short diagnostic on kError
-  };
-  Unit measure(const Slot& s, const Listener& L, const uint8_t* p, size_t n);
-  // Handles one complete unit; returns false when the connection is gone or must stop reading.
-  bool deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool in_arena);
-  bool deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool in_arena);
-  bool deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool in_arena);
-  bool ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, size_t n, bool in_arena);
-  bool ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool in_arena);
-  void http_fail(uint32_t fd, uint16_t status, const char* reason);
-  bool send_continue(uint32_t fd, Slot& s);
   void note_queue(Slot& s, const Listener& L, int64_t queued);
   bool buffered_unit(uint32_t fd);
   void drain_conn(uint32_t fd);
@@ -289,11 +286,6 @@ class Loop {
   CloseReason linger_reason(const Slot& s) const;
   bool room_or_close(uint32_t fd, uint32_t gen, uint32_t recs, size_t bytes, uint32_t meta);
   void listener_drained_check(uint8_t index);
-  bool ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, size_t n);
-  void ws_fail(uint32_t fd, uint16_t code, const char* reason);
-  bool send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n);
-  bool static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req);
-  uint32_t write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len);
 
   // Client side (loop_client.cc).
   void client_event(uint32_t fd, uint32_t events);
@@ -332,14 +324,7 @@ class Loop {
   void dispatch();
   void move_deferred();
   bool ensure_room(uint32_t recs, size_t bytes, uint32_t meta);
-  void reap_doomed();
-  void fail_unit(uint32_t fd, uint32_t gen, uint16_t code, const char* reason);
   bool in_arena(const uint8_t* p) const { return p >= v_.arena && p < v_.arena + v_.arena_cap; }
-  // Whether the units of this connection go to JS (else they are handled natively).
-  bool unit_to_js(const Slot& s, const Listener& L) const {
-    if (s.flags & kFlagWs) return L.opt.ws == WsMode::kJs;
-    return L.opt.proto == Proto::kFrame || L.opt.proto == Proto::kHttp;
-  }
   void update_activity();
   Slot* slot_for(uint32_t fd, uint32_t gen);
   bool grow_table(size_t fd);
@@ -368,18 +353,10 @@ class Loop {
   std::vector<uint64_t> ready_;       // fd | gen << 32, served next round
   std::vector<uint64_t> serving_;     // the list being served this round (swapped with ready_)
   std::vector<uint32_t> deferred_;    // records raised while JS is inside a callback
-  struct Doom {
-    uint64_t tag;
-    uint16_t code;       // HTTP status / WebSocket close code to send; 0: just close
-    const char* reason;
-  };
-  std::vector<Doom> doomed_;          // protocol violators to fail after the current batch
+  Protocols protocols_{*this};
   Topics topics_{*this};
   int64_t mem_bufs_ = 0;               // heap bytes of every ByteBuf the engine holds (ByteBuf::acct)
   uint32_t drained_pending_ = 0;       // drained records emitted whose index is not yet free
-  std::unordered_map<uint32_t, WsFragments> frags_;           // fd -> message in reassembly
-  http::Request req_;                 // the request measure() parsed last (one at a time)
-  http::DateCache date_;
   Timers timers_{*this};
   uv_timer_t* ctimer_ = nullptr;      // connector pacing: ramps, open loop, heartbeats, timeouts
   uint64_t ctimer_interval_ = 0;
@@ -388,7 +365,7 @@ class Loop {
   uint64_t last_timeout_scan_ms_ = 0;
   uint64_t client_fds_ = 0;           // open client sockets (they keep the loop alive like servers)
   uint32_t mask_seed_ = 0x9e3779b9u;  // WebSocket client masks (xorshift; unpredictability is not a goal here)
-  std::vector<uint8_t> resp_;         // response / WebSocket frame being composed
+  std::vector<uint8_t> compose_;      // a response, frame or client message being composed (any part's)
   uint8_t* scratch_ = nullptr;        // read buffer of the native echo path
   Poller::Event events_[1024];
 };

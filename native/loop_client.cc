@@ -385,21 +385,21 @@ bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stam
   }
   const ClientOptions& o = G.opt;
   const uint32_t n = o.msg_bytes;
-  resp_.clear();
+  compose_.clear();
   switch (o.proto) {
     case ClientProto::kStream:
-      resp_.assign(n, uint8_t('x'));
+      compose_.assign(n, uint8_t('x'));
       break;
     case ClientProto::kFrame:
-      resp_.resize(4 + n, uint8_t('x'));
-      resp_[0] = uint8_t(n >> 24);
-      resp_[1] = uint8_t(n >> 16);
-      resp_[2] = uint8_t(n >> 8);
-      resp_[3] = uint8_t(n);
+      compose_.resize(4 + n, uint8_t('x'));
+      compose_[0] = uint8_t(n >> 24);
+      compose_[1] = uint8_t(n >> 16);
+      compose_[2] = uint8_t(n >> 8);
+      compose_[3] = uint8_t(n);
       break;
     case ClientProto::kHttp: {
       std::string r = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\n\r\n";
-      resp_.assign(r.begin(), r.end());
+      compose_.assign(r.begin(), r.end());
       break;
     }
     case ClientProto::kWsEcho:
@@ -415,16 +415,16 @@ bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stam
       memcpy(mask, &mask_seed_, 4);
       uint8_t h[ws::kMaxHeaderBytes];
       size_t hn = ws::encode_header(h, true, ws::kBinary, plen, mask);
-      resp_.resize(hn + plen, uint8_t('x'));
-      memcpy(resp_.data(), h, hn);
-      memcpy(resp_.data() + hn, &stamp_us, 8);
-      ws::unmask(resp_.data() + hn, plen, mask, 0);  // XOR is its own inverse: this masks
+      compose_.resize(hn + plen, uint8_t('x'));
+      memcpy(compose_.data(), h, hn);
+      memcpy(compose_.data() + hn, &stamp_us, 8);
+      ws::unmask(compose_.data() + hn, plen, mask, 0);  // XOR is its own inverse: this masks
       break;
     }
   }
   G.st.sent++;
-  G.st.bytes_out += resp_.size();
-  return send_or_queue(fd, table_[fd], resp_.data(), resp_.size()) >= 0;
+  G.st.bytes_out += compose_.size();
+  return send_or_queue(fd, table_[fd], compose_.data(), compose_.size()) >= 0;
 }
 
 // ---------------------------------------------------------------------------------------------

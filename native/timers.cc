@@ -84,7 +84,7 @@ void Timers::on_due(uint32_t fd, uint8_t kind) {
     c.headerTimeouts++;
     bytebuf_free(s.in);
     s.in = nullptr;
-    loop_.http_fail(fd, 408, "request header timeout");
+    loop_.protocols().http_fail(fd, 408, "request header timeout");
     return;
   }
   if (!(s.flags & kFlagWs)) return;
@@ -99,7 +99,7 @@ void Timers::on_due(uint32_t fd, uint8_t kind) {
   if (!interval) return;
   s.flags |= kFlagPingOut;
   c.pingsSent++;
-  if (!loop_.send_ws_frame(fd, s, ws::kPing, nullptr, 0) || !loop_.live(fd, gen)) return;
+  if (!loop_.protocols().send_ws_frame(fd, s, ws::kPing, nullptr, 0) || !loop_.live(fd, gen)) return;
   deadline_.arm(fd, uv_now(uv_), interval);
 }
 
