@@ -32,7 +32,7 @@
         "native/protocols.cc",
         "native/timers.cc",
         "native/topics.cc",
-        "native/loop_client.cc",
+        "native/connector.cc",
         "native/proto/http.cc",
         "native/proto/ws.cc",
         "native/proto/sha1.cc"

@@ -482,7 +482,7 @@ Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
       opt.sources.push_back(a);
     }
   }
-  int g = st->loop.client_group(std::move(opt));
+  int g = st->loop.connector().open_group(std::move(opt));
   if (g < 0) return throw_range(env, std::string("clientGroup: ") + strerror(-g));
   return Napi::Number::New(env, g);
 }
@@ -505,7 +505,7 @@ Napi::Value ClientRamp(const Napi::CallbackInfo& info) {
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) return throw_type(env, "clientRamp: target and rate must be numbers");
   double target = info[1].As<Napi::Number>().DoubleValue(), rate = info[2].As<Napi::Number>().DoubleValue();
   if (!(target >= 0 && target <= 1e9) || !(rate >= 0)) return throw_range(env, "clientRamp: target 0..1e9 and rate >= 0");
-  return Napi::Boolean::New(env, st->loop.client_ramp(g, uint64_t(target), rate));
+  return Napi::Boolean::New(env, st->loop.connector().ramp(g, uint64_t(target), rate));
 }
 
 Napi::Value ClientRun(const Napi::CallbackInfo& info) {
@@ -515,16 +515,16 @@ Napi::Value ClientRun(const Napi::CallbackInfo& info) {
   uint32_t mode;
   if (!st || !group_arg(info, "clientRun", &g)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[1], &mode) || mode > 3 || !info[2].IsNumber()) return throw_range(env, "clientRun: mode 0..3 and a numeric rate");
-  return Napi::Boolean::New(env, st->loop.client_run(g, c1m::LoadMode(mode), info[2].As<Napi::Number>().DoubleValue()));
+  return Napi::Boolean::New(env, st->loop.connector().run(g, c1m::LoadMode(mode), info[2].As<Napi::Number>().DoubleValue()));
 }
 
-template <bool (Loop::*Op)(int)>
+template <bool (c1m::Connector::*Op)(int)>
 Napi::Value ClientOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "client op");
   int g;
   if (!st || !group_arg(info, "client op", &g)) return env.Undefined();
-  return Napi::Boolean::New(env, (st->loop.*Op)(g));
+  return Napi::Boolean::New(env, (st->loop.connector().*Op)(g));
 }
 
 // clientStats(g, withLatency = true) -> counts, connect errors by errno name, and the latency
@@ -534,7 +534,7 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   EnvState* st = ready_state(info, "clientStats");
   int g;
   if (!st || !group_arg(info, "clientStats", &g)) return env.Undefined();
-  const c1m::ClientGroup* G = st->loop.client(g);
+  const c1m::ClientGroup* G = st->loop.connector().group(g);
   if (!G) return env.Null();
   const c1m::ClientStats& s = G->st;
   auto o = Napi::Object::New(env);
@@ -605,9 +605,9 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("clientGroup", Napi::Function::New(env, ClientGroup, "clientGroup"));
   exports.Set("clientRamp", Napi::Function::New(env, ClientRamp, "clientRamp"));
   exports.Set("clientRun", Napi::Function::New(env, ClientRun, "clientRun"));
-  exports.Set("clientReset", Napi::Function::New(env, ClientOp<&Loop::client_reset>, "clientReset"));
-  exports.Set("clientStop", Napi::Function::New(env, ClientOp<&Loop::client_stop>, "clientStop"));
-  exports.Set("clientClose", Napi::Function::New(env, ClientOp<&Loop::client_close>, "clientClose"));
+  exports.Set("clientReset", Napi::Function::New(env, ClientOp<&c1m::Connector::reset>, "clientReset"));
+  exports.Set("clientStop", Napi::Function::New(env, ClientOp<&c1m::Connector::stop>, "clientStop"));
+  exports.Set("clientClose", Napi::Function::New(env, ClientOp<&c1m::Connector::close_group>, "clientClose"));
   exports.Set("clientStats", Napi::Function::New(env, ClientStats, "clientStats"));
   return exports;
 }

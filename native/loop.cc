@@ -38,7 +38,6 @@ constexpr int kEventsPerWait = 1024;
 constexpr int kWaitsPerRound = 8;        // then libuv gets a turn (timers, other I/O, JS)
 constexpr int kAcceptsPerRound = 512;    // per listener per round
 constexpr uint64_t kFdReserve = 32;       // fds kept free for the process itself (see fd_cap_)
-constexpr size_t kScratchBytes = 256u << 10;
 constexpr size_t kMaxRecv = 256u << 10;  // bytes asked of one recv into the arena
 constexpr size_t kMinArenaSpace = 64u << 10;
 constexpr uint32_t kMetaPerUnit = kReqFixedWords + 4 * http::kMaxHeaders;  // the largest request descriptor
@@ -86,10 +85,7 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   idle_->data = this;
   uv_idle_init(uv, idle_);
   timers_.init(uv);
-  ctimer_ = new uv_timer_t;
-  ctimer_->data = this;
-  uv_timer_init(uv, ctimer_);
-  uv_unref(reinterpret_cast<uv_handle_t*>(ctimer_));
+  connector_.init(uv);
   return 0;
 }
 
@@ -141,17 +137,14 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
     idle_ = nullptr;
   }
-  uv_timer_t* ctimer = ctimer_;
-  ctimer_ = nullptr;
-  for (uv_timer_t* t : {timers_.release_handle(), ctimer}) {
+  for (uv_timer_t* t : {timers_.release_handle(), connector_.release_handle()}) {
     if (!t) continue;
     uv_timer_stop(t);
     t->data = st;
     st->pending++;
     uv_close(reinterpret_cast<uv_handle_t*>(t), on_handle_closed);
   }
-  for (ClientConn& c : cconn_) free(c.ring);
-  cconn_.clear();
+  connector_.release_rings();
   if (st->pending == 0) {
     done(arg);
     delete st;
@@ -187,19 +180,11 @@ void Loop::queued_add(int64_t delta) {
 void Loop::account_memory() {
   // Each container is counted by what malloc gives it (heap_chunk), the same unit as mallinfo2.
   auto vec = [](size_t bytes) { return heap_chunk(bytes); };
-  uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + timers_.memory_bytes() +
-               uint64_t(std::max<int64_t>(mem_bufs_, 0));
+  uint64_t b = table_.size() * sizeof(Slot) + uint64_t(std::max<int64_t>(mem_bufs_, 0));
   b += vec(listeners_.capacity() * sizeof(Listener)) + vec(ready_.capacity() * 8) + vec(serving_.capacity() * 8) +
        vec(deferred_.capacity() * 4) + vec(compose_.capacity());
-  b += protocols_.memory_bytes() + topics_.memory_bytes();
-  // The connector: groups (histogram, member lists, timeout queues, backlog) and send-time rings.
-  b += vec(groups_.capacity() * sizeof(ClientGroup));
-  for (const ClientGroup& G : groups_) {
-    if (!G.in_use) continue;
-    b += G.hist.memory_bytes() - sizeof(Histogram) + vec(G.members.capacity() * 8) + vec(G.pubs.capacity() * 8);
-    b += (G.connecting.size() + G.upgrading.size()) * 16 + G.backlog.size() * 8;
-  }
-  for (const ClientConn& c : cconn_) b += vec(size_t(c.ring_cap) * sizeof(uint64_t));
+  // The parts: protocol state, topics, the timer wheels, the connector's groups and rings.
+  b += protocols_.memory_bytes() + topics_.memory_bytes() + timers_.memory_bytes() + connector_.memory_bytes();
   v_.counters->engineBytes = b;
   v_.counters->topics = topics_.live_count();
 }
@@ -209,7 +194,7 @@ void Loop::account_memory() {
 void Loop::update_activity() {
   if (!poll_) return;
   const Counters& c = *v_.counters;
-  bool want_ref = c.active > 0 || c.listeners > 0 || client_fds_ > 0;
+  bool want_ref = c.active > 0 || c.listeners > 0 || connector_.open_fds() > 0;
   if (want_ref != ref_on_) {
     if (want_ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
     else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -446,7 +431,7 @@ void Loop::round() {
     if (!s) continue;
     s->flags &= ~kFlagInReady;
     if (s->kind == SlotKind::kListener) accept_all(fd);
-    else if (s->kind == SlotKind::kClient) read_client(fd);
+    else if (s->kind == SlotKind::kClient) connector_.read(fd);
     else read_conn(fd);
   }
   serving_.clear();
@@ -485,7 +470,7 @@ void Loop::handle_event(const Poller::Event& ev) {
     return;
   }
   if (s->kind == SlotKind::kClient) {
-    client_event(fd, Poller::event_bits(ev));
+    connector_.on_ready(fd, Poller::event_bits(ev));
     return;
   }
   uint32_t e = Poller::event_bits(ev);
@@ -1075,9 +1060,8 @@ void Loop::drain_step(uint32_t fd) {
 void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   Slot& s = table_[fd];
   if (s.kind == SlotKind::kClient) {
-    // The shared write path failed on a client socket.
-    if (why == kCloseReset || why == kCloseError) groups_[s.listener].st.err_write++;
-    close_client(fd, false);
+    // The shared write path failed on a client socket: the connector closes it, as its own.
+    connector_.close_on_error(fd, why);
     return;
   }
   assert(s.kind == SlotKind::kConn);
