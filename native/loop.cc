@@ -1,14 +1,15 @@
-// Policy of the engine: what readiness means for a listener or a connection, the budgets that
-// keep one busy peer from starving the rest, and the batches that carry events into JS.
+// The engine core (loop.h says what it owns): what readiness means for each kind of slot, the
+// budgets that keep one busy peer from starving the rest, reading, writing, ending and closing a
+// connection, and the batches that carry events into JS.
 //
 // The edge-triggered rule, kept here because every function below depends on it: a socket is
-// registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified, so the kernel
-// reports each transition once. After an edge we must read (or accept) until EAGAIN, or until a
-// short read shows the receive queue is empty (epoll(7) allows that inference for stream
-// sockets), or until the per-round budget runs out; in that last case the connection goes on
-// the still-ready list and is served next round, because no new edge will come for bytes that
-// are already waiting. Writes go until EAGAIN; the rest is queued and flushed on the next
-// EPOLLOUT edge, which the kernel raises when the send buffer has room again.
+// registered once (Poller::add_socket: EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET) and never modified, so
+// the kernel reports each transition once. After an edge we must read (or accept) until EAGAIN, or
+// until a short read shows the receive queue is empty (epoll(7) allows that inference for stream
+// sockets), or until the per-round budget runs out; in that last case the connection goes on the
+// still-ready list and is served next round, because no new edge will come for bytes that are
+// already waiting. Writes go until EAGAIN; the rest is queued and flushed on the next EPOLLOUT
+// edge, which the kernel raises when the send buffer has room again.
 #include "loop.h"
 
 #include <arpa/inet.h>
@@ -26,7 +27,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "proto/frame.h"
+#include "proto/http.h"
 
 namespace c1m {
 
@@ -158,10 +159,6 @@ bool Loop::grow_table(size_t fd) {
   size_t n = fd + 1 <= table_.capacity() ? std::min(table_.capacity(), fd + 1024) : std::max(fd + 1, table_.size() * 2);
   table_.resize(n);
   return true;
-}
-
-bool Loop::live(uint32_t fd, uint32_t gen) const {
-  return fd < table_.size() && table_[fd].kind == SlotKind::kConn && table_[fd].gen == gen;
 }
 
 Slot* Loop::slot_for(uint32_t fd, uint32_t gen) {
@@ -403,7 +400,7 @@ void Loop::accept_all(uint32_t lfd) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The round: drain epoll, serve the still-ready list, hand records to JS.
+// The rounds: drain the readiness source, serve the still-ready list, hand records to JS.
 
 void Loop::on_poll(uv_poll_t* h, int status, int) {
   if (status < 0) return;
@@ -422,7 +419,7 @@ void Loop::round() {
     v_.counters->epollWaits++;
     if (n <= 0) break;
     v_.counters->events += uint64_t(n);
-    for (int i = 0; i < n; ++i) handle_event(events_[i]);
+    for (int i = 0; i < n; ++i) serve_event(events_[i]);
     if (n < kEventsPerWait) break;
   }
   for (uint64_t e : serving_) {
@@ -430,9 +427,7 @@ void Loop::round() {
     Slot* s = slot_for(fd, gen);
     if (!s) continue;
     s->flags &= ~kFlagInReady;
-    if (s->kind == SlotKind::kListener) accept_all(fd);
-    else if (s->kind == SlotKind::kClient) connector_.read(fd);
-    else read_conn(fd);
+    slot_ready(fd, *s, kReadyAgain);
   }
   serving_.clear();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
@@ -460,22 +455,45 @@ void Loop::timer_round() {
   timers_.schedule();
 }
 
-void Loop::handle_event(const Poller::Event& ev) {
+// ---------------------------------------------------------------------------------------------
+// The dispatcher: what a ready slot means, by its kind. The one place that knows every kind of
+// slot and which part handles it (uSockets' loop.c keeps the same switch).
+
+void Loop::serve_event(const Poller::Event& ev) {
   const uint64_t tag = Poller::event_tag(ev);
   uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
   Slot* s = slot_for(fd, gen);
   if (!s) return;  // closed (and perhaps reused) earlier in this batch of events
-  if (s->kind == SlotKind::kListener) {
-    accept_all(fd);
-    return;
+  slot_ready(fd, *s, Poller::event_bits(ev));
+}
+
+// A live slot is ready: `events` are the ReadyBits the poller reported, or kReadyAgain for its
+// turn on the still-ready list (its budget cut it off last round and no new edge will come, so
+// it is read on).
+void Loop::slot_ready(uint32_t fd, Slot& s, uint32_t events) {
+  switch (s.kind) {
+    case SlotKind::kListener:
+      accept_all(fd);
+      return;
+    case SlotKind::kConn:
+      if (events == kReadyAgain) read_conn(fd);
+      else conn_ready(fd, s, events);
+      return;
+    case SlotKind::kClient:
+      if (events == kReadyAgain) connector_.read(fd);
+      else connector_.on_ready(fd, events);
+      return;
+    case SlotKind::kFree:
+      return;
   }
-  if (s->kind == SlotKind::kClient) {
-    connector_.on_ready(fd, Poller::event_bits(ev));
-    return;
-  }
-  uint32_t e = Poller::event_bits(ev);
-  if (e & (kReadyPeerEnd | kReadyHup)) s->flags |= kFlagRdHup;
-  if ((e & kReadyError) && (s->flags & (kFlagPausedJs | kFlagPausedBp))) {
+}
+
+// A server connection's readiness: note a hang-up, surface an error a paused connection would
+// never read, flush on a writable edge, then read.
+void Loop::conn_ready(uint32_t fd, Slot& s, uint32_t e) {
+  const uint32_t gen = s.gen;
+  if (e & (kReadyPeerEnd | kReadyHup)) s.flags |= kFlagRdHup;
+  if ((e & kReadyError) && (s.flags & (kFlagPausedJs | kFlagPausedBp))) {
     // Paused connections are not read, so the error would never surface through recv.
     int err = 0;
     socklen_t l = sizeof err;
@@ -485,23 +503,14 @@ void Loop::handle_event(const Poller::Event& ev) {
       return;
     }
   }
-  if ((e & kReadyOut) && s->out) {
+  if ((e & kReadyOut) && s.out) {
     flush_out(fd);
     if (!live(fd, gen)) return;
   }
   if (e & (kReadyIn | kReadyPeerEnd | kReadyHup | kReadyError)) read_conn(fd);
 }
 
-void Loop::push_ready(uint32_t fd) {
-  Slot& s = table_[fd];
-  if (s.flags & kFlagInReady) return;
-  s.flags |= kFlagInReady;
-  ready_.push_back(tag_of(fd, s.gen));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading
-
+// A server connection is read by its listener's protocol.
 void Loop::read_conn(uint32_t fd) {
   Slot& s = table_[fd];
   if (s.flags & kFlagLinger) {
@@ -519,6 +528,16 @@ void Loop::read_conn(uint32_t fd) {
     case Proto::kHttpStatic: read_units(fd); break;
   }
 }
+
+void Loop::push_ready(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & kFlagInReady) return;
+  s.flags |= kFlagInReady;
+  ready_.push_back(tag_of(fd, s.gen));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
 
 // A read loop's recv returned n <= 0: the peer ended (EOF), the socket ran dry (EAGAIN: the
 // edge is consumed), or it failed (closed, counted). True only for EINTR: read again.
@@ -1074,7 +1093,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   if (s.out) queued_add(-int64_t(s.out->size()));
   bytebuf_free(s.out);
   bytebuf_free(s.in);
-  ::close(int(fd));  // also removes it from the epoll set: no fd is ever duplicated
+  ::close(int(fd));  // also removes it from the readiness set: no fd is ever duplicated
   s = Slot{.gen = (gen + 1) & kGenMask};
   Counters& c = *v_.counters;
   c.closed++;

@@ -1,30 +1,30 @@
-// The engine: one Loop per Node environment (main thread or worker), driving an
-// edge-triggered readiness source (poller.h) from inside libuv. loop.cc holds the policy (what
-// readiness means for a listener or a connection); poller_epoll.cc holds the syscalls.
+// The engine core: one Loop per Node environment (main thread or worker), serving an
+// edge-triggered readiness source (poller.h) from inside libuv. The core owns the fd-indexed slot
+// table, the rounds (readiness first, then the still-ready list), the batches of records handed
+// to JS and the ops JS hands back, reading, writing, ending and closing a connection, and the
+// listeners. What a ready slot means is decided in one place, Loop::slot_ready: a listener
+// accepts, a server connection is read by its listener's protocol, a client connection goes to
+// the connector. The parts it owns, each with its own state:
+//   Protocols (protocols.h)  what a frame, an HTTP request or a WebSocket frame means; responses
+//   Topics (topics.h)        publish/subscribe for WebSocket connections
+//   Timers (timers.h)        idle timeouts and per-connection deadlines, the libuv timer
+//   Connector (connector.h)  client groups (the load side) and the client read path
+// The parts reach the core only through the services in the private section (they are its
+// friends; the addon is not), and call each other through the core's accessors.
 #pragma once
 #include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
-
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <deque>
 
 #include "byte_buf.h"
 #include "conn_table.h"
-#include "counters.h"
 #include "connector.h"
-#include "histogram.h"
+#include "counters.h"
 #include "poller.h"
 #include "protocols.h"
-#include "proto/http.h"
-#include "timer_wheel.h"
+#include "records.h"
 #include "timers.h"
 #include "topics.h"
 
@@ -54,7 +54,7 @@ class Loop {
     Counters* counters;
   };
 
-  // Creates the epoll set and the libuv handles on `uv`. Returns 0 or -errno.
+  // Opens the readiness source and the libuv handles on `uv`. Returns 0 or -errno.
   int init(uv_loop_t* uv, const Views& views, JsHooks hooks);
   // Closes every fd and the libuv handles; `done` runs once libuv has released them.
   void shutdown(void (*done)(void*), void* arg);
@@ -80,47 +80,58 @@ class Loop {
   bool resume(uint32_t fd, uint32_t gen);
   // Queued (unsent) bytes of a connection, or -1 for a stale id.
   int64_t queued(uint32_t fd, uint32_t gen) const;
+  // True while fd holds the server connection with this generation.
+  bool live(uint32_t fd, uint32_t gen) const {
+    return fd < table_.size() && table_[fd].kind == SlotKind::kConn && table_[fd].gen == gen;
+  }
 
-
-  // True while fd holds the connection with this generation.
-  bool live(uint32_t fd, uint32_t gen) const;
   // Executes the ops JS queued so far (JS calls it when its ops buffer fills mid-callback).
   void run_ops();
   // Refreshes counters.engineBytes (everything the engine holds, counted in malloc chunks) and
   // counters.topics. Called when JS reads the counters, not every round: it walks the topics.
   void account_memory();
 
-  // The parts the addon calls directly.
+  // The parts, for the addon's calls (responses and WebSocket ops, topics, client groups) and
+  // for each other's.
   Protocols& protocols() { return protocols_; }
   Topics& topics() { return topics_; }
+  Timers& timers() { return timers_; }
   Connector& connector() { return connector_; }
 
  private:
-  // The parts reach the core through the services below (they are its friends; the addon is not).
   friend class Connector;
   friend class Protocols;
   friend class Timers;
   friend class Topics;
 
   // ---- Services to the parts ----
+
   static constexpr size_t kScratchBytes = 256u << 10;  // the read buffer native paths share
+
+  // The slot table.
   Slot& slot(uint32_t fd) { return table_[fd]; }
   size_t table_size() const { return table_.size(); }
   size_t table_capacity() const { return table_.capacity(); }
+  // Makes fd a valid index of the table.
+  bool grow_table(size_t fd);
+  const Listener& listener_of(const Slot& s) const { return listeners_[s.listener]; }
   // Highest fd a connection may have (see fd_cap_).
   uint64_t fd_cap() const { return fd_cap_; }
   Poller& poller() { return poller_; }
-  uint8_t* scratch() { return scratch_; }
-  const Listener& listener_of(const Slot& s) const { return listeners_[s.listener]; }
   Counters& counters() { return *v_.counters; }
-  Timers& timers() { return timers_; }
+
+  // Shared buffers: reads of the native paths land in scratch(); a response, frame or client
+  // message is composed in compose(). buf_account() is the running total of heap bytes in the
+  // engine's ByteBufs: every buffer counts itself there.
+  uint8_t* scratch() { return scratch_; }
   std::vector<uint8_t>& compose() { return compose_; }
-  // The running total of heap bytes in the engine's ByteBufs: every buffer counts itself here.
   int64_t* buf_account() { return &mem_bufs_; }
 
-  // The batch's arena and descriptor words, for units copied in by Protocols. arena_take
-  // reserves n bytes at the arena's end and returns where they go; callers made room first
-  // (room_or_close) or checked arena_fits, which says whether n bytes fit with no dispatch.
+  // The batch: records, and the arena and descriptor words units are copied into. arena_take
+  // reserves n bytes at the arena's end and returns where they go; the caller made room first
+  // (room_or_close) or checked arena_fits (n bytes fit without a dispatch).
+  void emit(uint32_t kind, uint8_t listener, uint32_t fd, uint32_t gen, uint32_t a, uint32_t b);
+  bool room_or_close(uint32_t fd, uint32_t gen, uint32_t recs, size_t bytes, uint32_t meta);
   uint8_t* arena_take(size_t n) {
     uint8_t* at = v_.arena + arena_used_;
     arena_used_ += n;
@@ -149,56 +160,68 @@ class Loop {
     bool saved_;
   };
 
+  // A connection's I/O and lifecycle. Any of these but push_ready, note_queue, buffered_unit
+  // and update_activity can close the connection: the caller re-checks liveness before it
+  // touches the slot again.
+  int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
+  void flush_out(uint32_t fd);
+  void push_ready(uint32_t fd);
+  void queued_add(int64_t delta);
+  void note_queue(Slot& s, const Listener& L, int64_t queued);
+  bool buffered_unit(uint32_t fd);
+  void begin_end(uint32_t fd);
+  void drain_step(uint32_t fd);
+  void close_conn(uint32_t fd, CloseReason why, int err);
+  CloseReason linger_reason(const Slot& s) const;
+  void update_activity();
+  // The round the libuv timer starts (Timers calls it when the wheels are due).
+  void timer_round();
+
+  // ---- The core's own ----
+
+  // Rounds and the dispatcher (what a ready slot means, by its kind).
+  static constexpr uint32_t kReadyAgain = 0;  // slot_ready: no new event, the slot's still-ready turn
   static void on_poll(uv_poll_t* h, int status, int events);
   static void on_idle(uv_idle_t* h);
-
   void round();
-  void handle_event(const Poller::Event& ev);
-  void serve_ready();
+  void serve_event(const Poller::Event& ev);
+  void slot_ready(uint32_t fd, Slot& s, uint32_t events);
+  void conn_ready(uint32_t fd, Slot& s, uint32_t events);
+  Slot* slot_for(uint32_t fd, uint32_t gen);
+
+  // Listeners.
   void accept_all(uint32_t lfd);
+  void listener_drained_check(uint8_t index);
+
+  // Reading.
   void read_conn(uint32_t fd);
   void read_echo(uint32_t fd, Slot& s, const Listener& L);
   void read_raw(uint32_t fd);
   void read_units(uint32_t fd);
+  void read_discard(uint32_t fd);
   bool recv_ended(uint32_t fd, ssize_t n);
   bool read_budget_spent(uint32_t fd, size_t got, const Listener& L);
   bool deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n);
 
-  void note_queue(Slot& s, const Listener& L, int64_t queued);
-  bool buffered_unit(uint32_t fd);
-  void drain_conn(uint32_t fd);
-  void drain_step(uint32_t fd);
-  void linger(uint32_t fd);
-  void read_discard(uint32_t fd);
-  CloseReason linger_reason(const Slot& s) const;
-  bool room_or_close(uint32_t fd, uint32_t gen, uint32_t recs, size_t bytes, uint32_t meta);
-  void listener_drained_check(uint8_t index);
-
-
-  void timer_round();
-  void flush_out(uint32_t fd);
-  int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
-  void on_peer_end(uint32_t fd);
-  void begin_end(uint32_t fd);
-  void finish_end(uint32_t fd);
-  void close_conn(uint32_t fd, CloseReason why, int err);
+  // Writing, ending and closing.
   void after_queue_drained(uint32_t fd, Slot& s);
-  void push_ready(uint32_t fd);
-  void emit(uint32_t kind, uint8_t listener, uint32_t fd, uint32_t gen, uint32_t a, uint32_t b);
+  void on_peer_end(uint32_t fd);
+  void finish_end(uint32_t fd);
+  void linger(uint32_t fd);
+  void drain_conn(uint32_t fd);
+
+  // Records and dispatch.
   void dispatch();
   void move_deferred();
   bool ensure_room(uint32_t recs, size_t bytes, uint32_t meta);
   bool in_arena(const uint8_t* p) const { return p >= v_.arena && p < v_.arena + v_.arena_cap; }
-  void update_activity();
-  Slot* slot_for(uint32_t fd, uint32_t gen);
-  bool grow_table(size_t fd);
-  void queued_add(int64_t delta);
 
+  // Node's loop and the readiness source.
   uv_loop_t* uv_ = nullptr;
-  uv_poll_t* poll_ = nullptr;
+  uv_poll_t* poll_ = nullptr;  // watches poller_.watch_fd()
   uv_idle_t* idle_ = nullptr;
   Poller poller_;              // the readiness source: the core never calls epoll_* itself
-  int spare_fd_ = -1;  // held open so EMFILE can be answered by accepting and closing
+  int spare_fd_ = -1;          // held open so EMFILE can be answered by accepting and closing
   // Highest fd a connection may have: the top fds of RLIMIT_NOFILE stay free for the process
   // itself (reading /proc for stats, loading a module), so a full table never starves it.
   uint64_t fd_cap_ = UINT64_MAX;
@@ -207,25 +230,33 @@ class Loop {
   bool in_round_ = false;     // inside round(): dispatching to JS is allowed
   bool in_dispatch_ = false;  // inside the JS callback
   bool in_ops_ = false;       // executing queued ops
+
+  // The batch crossing into JS.
   Views v_{};
   JsHooks hooks_{};
   uint32_t nrec_ = 0;        // records in the current batch
   size_t arena_used_ = 0;
-  uint32_t meta_used_ = 0;            // descriptor words used in the current batch
+  uint32_t meta_used_ = 0;   // descriptor words used in the current batch
+  std::vector<uint32_t> deferred_;  // records raised while JS is inside a callback
+
+  // Slots, listeners and the still-ready list.
   std::vector<Slot> table_;  // indexed by fd
   std::vector<Listener> listeners_;
-  std::vector<uint64_t> ready_;       // fd | gen << 32, served next round
-  std::vector<uint64_t> serving_;     // the list being served this round (swapped with ready_)
-  std::vector<uint32_t> deferred_;    // records raised while JS is inside a callback
+  uint32_t drained_pending_ = 0;    // drained records emitted whose index is not yet free
+  std::vector<uint64_t> ready_;     // fd | gen << 32, served next round
+  std::vector<uint64_t> serving_;   // the list being served this round (swapped with ready_)
+
+  // Memory the native paths share.
+  int64_t mem_bufs_ = 0;            // heap bytes of every ByteBuf the engine holds (ByteBuf::acct)
+  std::vector<uint8_t> compose_;    // a response, frame or client message being composed (any part's)
+  uint8_t* scratch_ = nullptr;      // read buffer of the native paths (echo, discard, client reads)
+  Poller::Event events_[1024];
+
+  // The parts.
   Protocols protocols_{*this};
   Topics topics_{*this};
-  int64_t mem_bufs_ = 0;               // heap bytes of every ByteBuf the engine holds (ByteBuf::acct)
-  uint32_t drained_pending_ = 0;       // drained records emitted whose index is not yet free
   Timers timers_{*this};
   Connector connector_{*this};
-  std::vector<uint8_t> compose_;      // a response, frame or client message being composed (any part's)
-  uint8_t* scratch_ = nullptr;        // read buffer of the native echo path
-  Poller::Event events_[1024];
 };
 
 }  // namespace c1m
