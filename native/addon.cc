@@ -578,6 +578,42 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// The engine's vocabulary as JS sees it, generated from the very lists its enums are made of
+// (records.h), so the addon is the one source: src/engine/records.ts keeps a typed copy and
+// test/engine-constants.test.ts fails when the two disagree.
+void export_vocabulary(Napi::Env env, Napi::Object exports) {
+  auto kinds = Napi::Object::New(env);
+#define C1M_SET(name, code) kinds.Set(#name, uint32_t(code));
+  C1M_RECORD_KINDS(C1M_SET)
+#undef C1M_SET
+  auto ops = Napi::Object::New(env);
+#define C1M_SET(name, code) ops.Set(#name, uint32_t(code));
+  C1M_OP_KINDS(C1M_SET)
+#undef C1M_SET
+  auto reasons = Napi::Object::New(env);  // code -> name, as a kRecClose record carries it
+#define C1M_SET(name, js, code) reasons.Set(uint32_t(code), js);
+  C1M_CLOSE_REASONS(C1M_SET)
+#undef C1M_SET
+  auto protocols = Napi::Object::New(env);
+#define C1M_SET(name, js, code) protocols.Set(js, uint32_t(code));
+  C1M_PROTOCOLS(C1M_SET)
+#undef C1M_SET
+  auto ws_modes = Napi::Object::New(env);
+#define C1M_SET(name, js, code) ws_modes.Set(js, uint32_t(code));
+  C1M_WS_MODES(C1M_SET)
+#undef C1M_SET
+  auto names = Napi::Array::New(env, c1m::kCounterCount);
+  for (int i = 0; i < c1m::kCounterCount; ++i) names.Set(uint32_t(i), c1m::kCounterNames[i]);
+  exports.Set("recordKinds", kinds);
+  exports.Set("opKinds", ops);
+  exports.Set("closeReasons", reasons);
+  exports.Set("protocols", protocols);
+  exports.Set("wsModes", ws_modes);
+  exports.Set("recordWords", c1m::kRecordWords);
+  exports.Set("requestFixedWords", c1m::kReqFixedWords);
+  exports.Set("counterNames", names);
+}
+
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   auto* st = new EnvState();
   st->env = env;
@@ -609,6 +645,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("clientStop", Napi::Function::New(env, ClientOp<&c1m::Connector::stop>, "clientStop"));
   exports.Set("clientClose", Napi::Function::New(env, ClientOp<&c1m::Connector::close_group>, "clientClose"));
   exports.Set("clientStats", Napi::Function::New(env, ClientStats, "clientStats"));
+  export_vocabulary(env, exports);
   return exports;
 }
 
