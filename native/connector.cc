@@ -540,9 +540,9 @@ bool Connector::receive(uint32_t fd, uint8_t* p, size_t n) {
 // One HTTP response or WebSocket frame (or the handshake answer). *used = its length, 0 when
 // incomplete. Returns false when the connection was closed.
 //
-// An answer can close the connection (the closed loop's next send fails, and close frees
-// the slot, its buffers and its ring): after ready and answer the connection is
-// checked before anything else is parsed, and false goes back so receive stops at once.
+// An answer can close the connection (the closed loop's next send fails, and close() frees the
+// slot, its buffers and its ring): after ready() and answer() the connection is checked before
+// anything else is parsed, and false goes back so receive() stops at once.
 bool Connector::receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used) {
   ClientConn& c = conns_[fd];
   const uint32_t gen = loop_.slot(fd).gen;
@@ -671,10 +671,10 @@ uint64_t Connector::give_up_ring(ClientGroup& G, ClientConn& c, uint64_t now, ui
 
 // Open loop: sends backlogged messages (oldest first, each with its own scheduled time) round
 // robin to ready connections with room in their ring. Gives up the sweep after a run of
-// connections without room (the answers that free room send the rest, see answer).
+// connections without room (the answers that free room send the rest, see answer()).
 void Connector::open_pump(ClientGroup& G) {
   const bool track = G.opt.proto != ClientProto::kWsBroadcast;
-  const uint32_t room = std::max(G.opt.depth, kOpenRing);  // what send sizes an open-loop ring to
+  const uint32_t room = std::max(G.opt.depth, kOpenRing);  // what send() sizes an open-loop ring to
   std::vector<uint64_t>& who = track ? G.members : G.pubs;
   const size_t miss_cap = std::min<size_t>(who.size(), 64);
   size_t misses = 0;
