@@ -27,11 +27,12 @@
       "target_name": "c1m",
       "sources": [
         "native/addon.cc",
-        "native/epoll_backend.cc",
+        "native/poller_epoll.cc",
         "native/loop.cc",
-        "native/loop_proto.cc",
-        "native/loop_timers.cc",
-        "native/loop_client.cc",
+        "native/protocols.cc",
+        "native/timers.cc",
+        "native/topics.cc",
+        "native/connector.cc",
         "native/proto/http.cc",
         "native/proto/ws.cc",
         "native/proto/sha1.cc"

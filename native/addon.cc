@@ -358,7 +358,7 @@ Napi::Value Respond(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "respond", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[2], &status) || status < 100 || status > 999) return throw_range(env, "respond: status must be 100..999");
   if (!u8_arg(info, 3, "respond", &h) || !u8_arg(info, 4, "respond", &b)) return env.Undefined();
-  return Napi::Boolean::New(env, st->loop.respond(fd, gen, uint16_t(status), h.Data(), h.ByteLength(), b.Data(), b.ByteLength()));
+  return Napi::Boolean::New(env, st->loop.protocols().respond(fd, gen, uint16_t(status), h.Data(), h.ByteLength(), b.Data(), b.ByteLength()));
 }
 
 // wsSend(fd, gen, opcode 1|2, data) -> bool
@@ -370,7 +370,7 @@ Napi::Value WsSend(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "wsSend", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[2], &opcode) || (opcode != 1 && opcode != 2)) return throw_range(env, "wsSend: opcode must be 1 (text) or 2 (binary)");
   if (!u8_arg(info, 3, "wsSend", &d)) return env.Undefined();
-  return Napi::Boolean::New(env, st->loop.ws_send(fd, gen, uint8_t(opcode), d.Data(), d.ByteLength()));
+  return Napi::Boolean::New(env, st->loop.protocols().ws_send(fd, gen, uint8_t(opcode), d.Data(), d.ByteLength()));
 }
 
 // wsClose(fd, gen, code, reason) -> bool
@@ -382,13 +382,13 @@ Napi::Value WsClose(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "wsClose", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[2], &code) || code < 1000 || code > 4999) return throw_range(env, "wsClose: code must be 1000..4999");
   if (!u8_arg(info, 3, "wsClose", &r)) return env.Undefined();
-  return Napi::Boolean::New(env, st->loop.ws_close(fd, gen, uint16_t(code), r.Data(), r.ByteLength()));
+  return Napi::Boolean::New(env, st->loop.protocols().ws_close(fd, gen, uint16_t(code), r.Data(), r.ByteLength()));
 }
 
 // subscribe(fd, gen, topic) -> 1 joined (or already a member), 0 stale id or not a WebSocket,
 // -1 name longer than the listener's maxTopicNameBytes, -2 maxTopics reached.
 // unsubscribe(fd, gen, topic) -> 1 left, 0 not a member (or a stale id).
-template <typename R, R (Loop::*Op)(uint32_t, uint32_t, std::string_view)>
+template <typename R, R (c1m::Topics::*Op)(uint32_t, uint32_t, std::string_view)>
 Napi::Value TopicOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "subscribe");
@@ -396,7 +396,7 @@ Napi::Value TopicOp(const Napi::CallbackInfo& info) {
   if (!st || !id_args(info, "subscribe", &fd, &gen)) return env.Undefined();
   if (info.Length() < 3 || !info[2].IsString()) return throw_type(env, "subscribe: topic must be a string");
   std::string t = info[2].As<Napi::String>().Utf8Value();
-  return Napi::Number::New(env, double(int((st->loop.*Op)(fd, gen, t))));
+  return Napi::Number::New(env, double(int((st->loop.topics().*Op)(fd, gen, t))));
 }
 
 // publish(topic, data, opcode) -> deliveries
@@ -410,7 +410,7 @@ Napi::Value Publish(const Napi::CallbackInfo& info) {
   if (!u8_arg(info, 1, "publish", &d)) return env.Undefined();
   if (!get_u32(info[2], &opcode) || (opcode != 1 && opcode != 2)) return throw_range(env, "publish: opcode must be 1 (text) or 2 (binary)");
   std::string t = info[0].As<Napi::String>().Utf8Value();
-  return Napi::Number::New(env, double(st->loop.publish(t, uint8_t(opcode), d.Data(), d.ByteLength())));
+  return Napi::Number::New(env, double(st->loop.topics().publish(t, uint8_t(opcode), d.Data(), d.ByteLength())));
 }
 
 Napi::Value TopicSize(const Napi::CallbackInfo& info) {
@@ -418,7 +418,7 @@ Napi::Value TopicSize(const Napi::CallbackInfo& info) {
   EnvState* st = ready_state(info, "topicSize");
   if (!st) return env.Undefined();
   if (info.Length() < 1 || !info[0].IsString()) return throw_type(env, "topicSize: topic must be a string");
-  return Napi::Number::New(env, double(st->loop.topic_size(info[0].As<Napi::String>().Utf8Value())));
+  return Napi::Number::New(env, double(st->loop.topics().size(info[0].As<Napi::String>().Utf8Value())));
 }
 
 // clientGroup({ proto 0..4, targets: [[host, port]...], sources: [ip...], msgBytes, depth,
@@ -485,7 +485,7 @@ Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
       opt.sources.push_back(a);
     }
   }
-  int g = st->loop.client_group(std::move(opt));
+  int g = st->loop.connector().open_group(std::move(opt));
   if (g < 0) return throw_range(env, std::string("clientGroup: ") + strerror(-g));
   return Napi::Number::New(env, g);
 }
@@ -509,7 +509,7 @@ Napi::Value ClientRamp(const Napi::CallbackInfo& info) {
   double target = info[1].As<Napi::Number>().DoubleValue(), rate = info[2].As<Napi::Number>().DoubleValue();
   if (!(target >= 0 && target <= kMaxConnections) || !(rate >= 0))
     return throw_range(env, "clientRamp: target must be 0.." + std::to_string(kMaxConnections) + " and rate >= 0");
-  return Napi::Boolean::New(env, st->loop.client_ramp(g, uint64_t(target), rate));
+  return Napi::Boolean::New(env, st->loop.connector().ramp(g, uint64_t(target), rate));
 }
 
 Napi::Value ClientRun(const Napi::CallbackInfo& info) {
@@ -519,16 +519,16 @@ Napi::Value ClientRun(const Napi::CallbackInfo& info) {
   uint32_t mode;
   if (!st || !group_arg(info, "clientRun", &g)) return env.Undefined();
   if (info.Length() < 3 || !get_u32(info[1], &mode) || mode > 3 || !info[2].IsNumber()) return throw_range(env, "clientRun: mode 0..3 and a numeric rate");
-  return Napi::Boolean::New(env, st->loop.client_run(g, c1m::LoadMode(mode), info[2].As<Napi::Number>().DoubleValue()));
+  return Napi::Boolean::New(env, st->loop.connector().run(g, c1m::LoadMode(mode), info[2].As<Napi::Number>().DoubleValue()));
 }
 
-template <bool (Loop::*Op)(int)>
+template <bool (c1m::Connector::*Op)(int)>
 Napi::Value ClientOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "client op");
   int g;
   if (!st || !group_arg(info, "client op", &g)) return env.Undefined();
-  return Napi::Boolean::New(env, (st->loop.*Op)(g));
+  return Napi::Boolean::New(env, (st->loop.connector().*Op)(g));
 }
 
 // clientStats(g, withLatency = true) -> counts, connect errors by errno name, and the latency
@@ -538,7 +538,7 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   EnvState* st = ready_state(info, "clientStats");
   int g;
   if (!st || !group_arg(info, "clientStats", &g)) return env.Undefined();
-  const c1m::ClientGroup* G = st->loop.client(g);
+  const c1m::ClientGroup* G = st->loop.connector().group(g);
   if (!G) return env.Null();
   const c1m::ClientStats& s = G->st;
   auto o = Napi::Object::New(env);
@@ -582,6 +582,42 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// The engine's vocabulary as JS sees it, generated from the very lists its enums are made of
+// (records.h), so the addon is the one source: src/engine/records.ts keeps a typed copy and
+// test/engine-constants.test.ts fails when the two disagree.
+void export_vocabulary(Napi::Env env, Napi::Object exports) {
+  auto kinds = Napi::Object::New(env);
+#define C1M_SET(name, code) kinds.Set(#name, uint32_t(code));
+  C1M_RECORD_KINDS(C1M_SET)
+#undef C1M_SET
+  auto ops = Napi::Object::New(env);
+#define C1M_SET(name, code) ops.Set(#name, uint32_t(code));
+  C1M_OP_KINDS(C1M_SET)
+#undef C1M_SET
+  auto reasons = Napi::Object::New(env);  // code -> name, as a kRecClose record carries it
+#define C1M_SET(name, js, code) reasons.Set(uint32_t(code), js);
+  C1M_CLOSE_REASONS(C1M_SET)
+#undef C1M_SET
+  auto protocols = Napi::Object::New(env);
+#define C1M_SET(name, js, code) protocols.Set(js, uint32_t(code));
+  C1M_PROTOCOLS(C1M_SET)
+#undef C1M_SET
+  auto ws_modes = Napi::Object::New(env);
+#define C1M_SET(name, js, code) ws_modes.Set(js, uint32_t(code));
+  C1M_WS_MODES(C1M_SET)
+#undef C1M_SET
+  auto names = Napi::Array::New(env, c1m::kCounterCount);
+  for (int i = 0; i < c1m::kCounterCount; ++i) names.Set(uint32_t(i), c1m::kCounterNames[i]);
+  exports.Set("recordKinds", kinds);
+  exports.Set("opKinds", ops);
+  exports.Set("closeReasons", reasons);
+  exports.Set("protocols", protocols);
+  exports.Set("wsModes", ws_modes);
+  exports.Set("recordWords", c1m::kRecordWords);
+  exports.Set("requestFixedWords", c1m::kReqFixedWords);
+  exports.Set("counterNames", names);
+}
+
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   auto* st = new EnvState();
   st->env = env;
@@ -600,8 +636,8 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("respond", Napi::Function::New(env, Respond, "respond"));
   exports.Set("wsSend", Napi::Function::New(env, WsSend, "wsSend"));
   exports.Set("wsClose", Napi::Function::New(env, WsClose, "wsClose"));
-  exports.Set("subscribe", Napi::Function::New(env, TopicOp<int, &Loop::subscribe>, "subscribe"));
-  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<bool, &Loop::unsubscribe>, "unsubscribe"));
+  exports.Set("subscribe", Napi::Function::New(env, TopicOp<int, &c1m::Topics::subscribe>, "subscribe"));
+  exports.Set("unsubscribe", Napi::Function::New(env, TopicOp<bool, &c1m::Topics::unsubscribe>, "unsubscribe"));
   exports.Set("accountMemory", Napi::Function::New(env, AccountMemory, "accountMemory"));
   exports.Set("heapStats", Napi::Function::New(env, HeapStats, "heapStats"));
   exports.Set("publish", Napi::Function::New(env, Publish, "publish"));
@@ -609,10 +645,11 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("clientGroup", Napi::Function::New(env, ClientGroup, "clientGroup"));
   exports.Set("clientRamp", Napi::Function::New(env, ClientRamp, "clientRamp"));
   exports.Set("clientRun", Napi::Function::New(env, ClientRun, "clientRun"));
-  exports.Set("clientReset", Napi::Function::New(env, ClientOp<&Loop::client_reset>, "clientReset"));
-  exports.Set("clientStop", Napi::Function::New(env, ClientOp<&Loop::client_stop>, "clientStop"));
-  exports.Set("clientClose", Napi::Function::New(env, ClientOp<&Loop::client_close>, "clientClose"));
+  exports.Set("clientReset", Napi::Function::New(env, ClientOp<&c1m::Connector::reset>, "clientReset"));
+  exports.Set("clientStop", Napi::Function::New(env, ClientOp<&c1m::Connector::stop>, "clientStop"));
+  exports.Set("clientClose", Napi::Function::New(env, ClientOp<&c1m::Connector::close_group>, "clientClose"));
   exports.Set("clientStats", Napi::Function::New(env, ClientStats, "clientStats"));
+  export_vocabulary(env, exports);
   return exports;
 }
 

@@ -1,14 +1,15 @@
-// Policy of the engine: what readiness means for a listener or a connection, the budgets that
-// keep one busy peer from starving the rest, and the batches that carry events into JS.
+// The engine core (loop.h says what it owns): what readiness means for each kind of slot, the
+// budgets that keep one busy peer from starving the rest, reading, writing, ending and closing a
+// connection, and the batches that carry events into JS.
 //
 // The edge-triggered rule, kept here because every function below depends on it: a socket is
-// registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified, so the kernel
-// reports each transition once. After an edge we must read (or accept) until EAGAIN, or until a
-// short read shows the receive queue is empty (epoll(7) allows that inference for stream
-// sockets), or until the per-round budget runs out; in that last case the connection goes on
-// the still-ready list and is served next round, because no new edge will come for bytes that
-// are already waiting. Writes go until EAGAIN; the rest is queued and flushed on the next
-// EPOLLOUT edge, which the kernel raises when the send buffer has room again.
+// registered once (Poller::add_socket: EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET) and never modified, so
+// the kernel reports each transition once. After an edge we must read (or accept) until EAGAIN, or
+// until a short read shows the receive queue is empty (epoll(7) allows that inference for stream
+// sockets), or until the per-round budget runs out; in that last case the connection goes on the
+// still-ready list and is served next round, because no new edge will come for bytes that are
+// already waiting. Writes go until EAGAIN; the rest is queued and flushed on the next EPOLLOUT
+// edge, which the kernel raises when the send buffer has room again.
 #include "loop.h"
 
 #include <arpa/inet.h>
@@ -26,10 +27,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "epoll_backend.h"
-#include "proto/frame.h"
+#include "proto/http.h"
 
 namespace c1m {
+
+using internal::tag_of;
 
 namespace {
 
@@ -37,14 +39,12 @@ constexpr int kEventsPerWait = 1024;
 constexpr int kWaitsPerRound = 8;        // then libuv gets a turn (timers, other I/O, JS)
 constexpr int kAcceptsPerRound = 512;    // per listener per round
 constexpr uint64_t kFdReserve = 32;       // fds kept free for the process itself (see fd_cap_)
-constexpr size_t kScratchBytes = 256u << 10;
 constexpr size_t kMaxRecv = 256u << 10;  // bytes asked of one recv into the arena
 constexpr size_t kMinArenaSpace = 64u << 10;
 constexpr uint32_t kMetaPerUnit = kReqFixedWords + 4 * http::kMaxHeaders;  // the largest request descriptor
 constexpr int kDispatchesPerRound = 16;
 constexpr size_t kInGrowStep = 16u << 10;  // a pending unit's buffer: at most what arrived + this, or twice what arrived
 
-inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 
 inline CloseReason reason_for(int err) {
   return (err == ECONNRESET || err == EPIPE) ? kCloseReset : kCloseError;
@@ -59,8 +59,8 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   uv_ = uv;
   v_ = views;
   hooks_ = hooks;
-  epfd_ = backend::poll_create();
-  if (epfd_ < 0) return epfd_;
+  int r = poller_.open();
+  if (r < 0) return r;
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   scratch_ = static_cast<uint8_t*>(malloc(kScratchBytes));
   if (!scratch_) return -ENOMEM;
@@ -78,21 +78,15 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   table_.resize(1024);
   poll_ = new uv_poll_t;
   poll_->data = this;
-  int r = uv_poll_init(uv, poll_, epfd_);
+  r = uv_poll_init(uv, poll_, poller_.watch_fd());
   if (r != 0) return r;
   uv_poll_start(poll_, UV_READABLE, on_poll);
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   idle_ = new uv_idle_t;
   idle_->data = this;
   uv_idle_init(uv, idle_);
-  timer_ = new uv_timer_t;
-  timer_->data = this;
-  uv_timer_init(uv, timer_);
-  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
-  ctimer_ = new uv_timer_t;
-  ctimer_->data = this;
-  uv_timer_init(uv, ctimer_);
-  uv_unref(reinterpret_cast<uv_handle_t*>(ctimer_));
+  timers_.init(uv);
+  connector_.init(uv);
   return 0;
 }
 
@@ -123,11 +117,10 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     ::close(int(fd));
     s = Slot{};
   }
-  for (auto& [fd, f] : frags_) f.buf.release();
-  frags_.clear();
-  if (epfd_ >= 0) ::close(epfd_);
+  protocols_.release_all();
+  poller_.close();
   if (spare_fd_ >= 0) ::close(spare_fd_);
-  epfd_ = spare_fd_ = -1;
+  spare_fd_ = -1;
   free(scratch_);
   scratch_ = nullptr;
   auto* st = new ShutdownState{0, done, arg};
@@ -145,16 +138,14 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
     idle_ = nullptr;
   }
-  for (uv_timer_t** t : {&timer_, &ctimer_}) {
-    if (!*t) continue;
-    uv_timer_stop(*t);
-    (*t)->data = st;
+  for (uv_timer_t* t : {timers_.release_handle(), connector_.release_handle()}) {
+    if (!t) continue;
+    uv_timer_stop(t);
+    t->data = st;
     st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(*t), on_handle_closed);
-    *t = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(t), on_handle_closed);
   }
-  for (ClientConn& c : cconn_) free(c.ring);
-  cconn_.clear();
+  connector_.release_rings();
   if (st->pending == 0) {
     done(arg);
     delete st;
@@ -168,10 +159,6 @@ bool Loop::grow_table(size_t fd) {
   size_t n = fd + 1 <= table_.capacity() ? std::min(table_.capacity(), fd + 1024) : std::max(fd + 1, table_.size() * 2);
   table_.resize(n);
   return true;
-}
-
-bool Loop::live(uint32_t fd, uint32_t gen) const {
-  return fd < table_.size() && table_[fd].kind == SlotKind::kConn && table_[fd].gen == gen;
 }
 
 Slot* Loop::slot_for(uint32_t fd, uint32_t gen) {
@@ -190,36 +177,13 @@ void Loop::queued_add(int64_t delta) {
 void Loop::account_memory() {
   // Each container is counted by what malloc gives it (heap_chunk), the same unit as mallinfo2.
   auto vec = [](size_t bytes) { return heap_chunk(bytes); };
-  // An unordered_map node: the next pointer, the value, and (for std::string keys) the cached hash.
-  constexpr size_t kSubsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, std::vector<Subscription>>);
-  constexpr size_t kFragsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, WsFragments>);
-  constexpr size_t kTopicNode = sizeof(void*) + sizeof(std::pair<const std::string, uint32_t>) + sizeof(size_t);
-  uint64_t b = table_.size() * sizeof(Slot) + cconn_.size() * sizeof(ClientConn) + idle_wheel_.memory_bytes() +
-               deadline_wheel_.memory_bytes() + uint64_t(std::max<int64_t>(mem_bufs_, 0));
+  uint64_t b = table_.size() * sizeof(Slot) + uint64_t(std::max<int64_t>(mem_bufs_, 0));
   b += vec(listeners_.capacity() * sizeof(Listener)) + vec(ready_.capacity() * 8) + vec(serving_.capacity() * 8) +
-       vec(deferred_.capacity() * 4) + vec(doomed_.capacity() * sizeof(Doom)) + vec(resp_.capacity());
-  // Topics: the table, each name (its map node, and its bytes when longer than the string's
-  // inline buffer), each member list, and the map's bucket array.
-  b += vec(topics_.capacity() * sizeof(Topic)) + vec(free_topics_.capacity() * 4) + vec(topic_ids_.bucket_count() * sizeof(void*));
-  for (const auto& [name, id] : topic_ids_) {
-    b += heap_chunk(kTopicNode) + (name.capacity() > 15 ? heap_chunk(name.capacity() + 1) : 0);
-    b += vec(topics_[id].members.capacity() * sizeof(uint64_t));
-  }
-  // Subscriptions: one map node and one small vector per subscribed connection.
-  b += vec(subs_.bucket_count() * sizeof(void*));
-  for (const auto& [fd, list] : subs_) b += heap_chunk(kSubsNode) + vec(list.capacity() * sizeof(Subscription));
-  // Fragmented WebSocket messages in reassembly (their bytes are in mem_bufs_).
-  b += vec(frags_.bucket_count() * sizeof(void*)) + frags_.size() * heap_chunk(kFragsNode);
-  // The connector: groups (histogram, member lists, timeout queues, backlog) and send-time rings.
-  b += vec(groups_.capacity() * sizeof(ClientGroup));
-  for (const ClientGroup& G : groups_) {
-    if (!G.in_use) continue;
-    b += G.hist.memory_bytes() - sizeof(Histogram) + vec(G.members.capacity() * 8) + vec(G.pubs.capacity() * 8);
-    b += (G.connecting.size() + G.upgrading.size()) * 16 + G.backlog.size() * 8;
-  }
-  for (const ClientConn& c : cconn_) b += vec(size_t(c.ring_cap) * sizeof(uint64_t));
+       vec(deferred_.capacity() * 4) + vec(compose_.capacity());
+  // The parts: protocol state, topics, the timer wheels, the connector's groups and rings.
+  b += protocols_.memory_bytes() + topics_.memory_bytes() + timers_.memory_bytes() + connector_.memory_bytes();
   v_.counters->engineBytes = b;
-  v_.counters->topics = live_topics_;
+  v_.counters->topics = topics_.live_count();
 }
 
 // The poll handle keeps Node alive only while something is open; the idle handle runs only
@@ -227,7 +191,7 @@ void Loop::account_memory() {
 void Loop::update_activity() {
   if (!poll_) return;
   const Counters& c = *v_.counters;
-  bool want_ref = c.active > 0 || c.listeners > 0 || client_fds_ > 0;
+  bool want_ref = c.active > 0 || c.listeners > 0 || connector_.open_fds() > 0;
   if (want_ref != ref_on_) {
     if (want_ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
     else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -302,7 +266,7 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
   s.listener = uint8_t(index);
   s.flags = 0;
   // A listener is edge-triggered too: accept until EAGAIN or the budget (accept_all).
-  int r = backend::poll_add(epfd_, fd, EPOLLIN | EPOLLET, tag_of(uint32_t(fd), s.gen));
+  int r = poller_.add_listener(fd, tag_of(uint32_t(fd), s.gen));
   if (r < 0) {
     ::close(fd);
     s = Slot{.gen = (s.gen + 1) & kGenMask};
@@ -417,7 +381,7 @@ void Loop::accept_all(uint32_t lfd) {
     s.in = s.out = nullptr;
     // Registration reports readiness that already exists, so bytes that arrived with the
     // handshake are not missed.
-    if (backend::poll_add(epfd_, cfd, backend::kSocketEvents, tag_of(uint32_t(cfd), s.gen)) < 0) {
+    if (poller_.add_socket(cfd, tag_of(uint32_t(cfd), s.gen)) < 0) {
       ::close(cfd);
       s.kind = SlotKind::kFree;
       s.gen = (s.gen + 1) & kGenMask;
@@ -427,8 +391,8 @@ void Loop::accept_all(uint32_t lfd) {
     v_.counters->accepted++;
     v_.counters->active++;
     listeners_[index].active++;
-    timers_on_accept(uint32_t(cfd), L);
-    if (is_js(L)) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
+    timers_.on_accept(uint32_t(cfd), L);
+    if (L.is_js()) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
   }
   // Budget spent with the backlog possibly non-empty: no new edge will come for it.
   v_.counters->budgetRequeues++;
@@ -436,7 +400,7 @@ void Loop::accept_all(uint32_t lfd) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The round: drain epoll, serve the still-ready list, hand records to JS.
+// The rounds: drain the readiness source, serve the still-ready list, hand records to JS.
 
 void Loop::on_poll(uv_poll_t* h, int status, int) {
   if (status < 0) return;
@@ -446,16 +410,16 @@ void Loop::on_poll(uv_poll_t* h, int status, int) {
 void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(); }
 
 void Loop::round() {
-  if (epfd_ < 0) return;
+  if (!poller_.is_open()) return;
   in_round_ = true;
   v_.counters->rounds++;
   serving_.swap(ready_);
   for (int w = 0; w < kWaitsPerRound; ++w) {
-    int n = backend::poll_wait(epfd_, events_, kEventsPerWait);
+    int n = poller_.wait(events_, kEventsPerWait);
     v_.counters->epollWaits++;
     if (n <= 0) break;
     v_.counters->events += uint64_t(n);
-    for (int i = 0; i < n; ++i) handle_event(events_[i]);
+    for (int i = 0; i < n; ++i) serve_event(events_[i]);
     if (n < kEventsPerWait) break;
   }
   for (uint64_t e : serving_) {
@@ -463,34 +427,73 @@ void Loop::round() {
     Slot* s = slot_for(fd, gen);
     if (!s) continue;
     s->flags &= ~kFlagInReady;
-    if (s->kind == SlotKind::kListener) accept_all(fd);
-    else if (s->kind == SlotKind::kClient) read_client(fd);
-    else read_conn(fd);
+    slot_ready(fd, *s, kReadyAgain);
   }
   serving_.clear();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
-  reap_doomed();
+  protocols_.reap_doomed();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
   update_activity();
-  schedule_timer();
+  timers_.schedule();
 }
 
-void Loop::handle_event(const epoll_event& ev) {
-  uint32_t fd = uint32_t(ev.data.u64), gen = uint32_t(ev.data.u64 >> 32);
+// A round the libuv timer starts instead of readiness: the wheels fire, then the records their
+// closes raised go to JS.
+void Loop::timer_round() {
+  if (!poller_.is_open()) return;
+  in_round_ = true;
+  // No JS while the wheels fire: records raised by closes wait in the deferred list, so no
+  // callback can touch a wheel in the middle of advance().
+  const bool saved = in_ops_;
+  in_ops_ = true;
+  timers_.expire(uv_now(uv_));
+  in_ops_ = saved;
+  for (int i = 0; i < 16 && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
+  in_round_ = false;
+  update_activity();
+  timers_.schedule();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dispatcher: what a ready slot means, by its kind. The one place that knows every kind of
+// slot and which part handles it (uSockets' loop.c keeps the same switch).
+
+void Loop::serve_event(const Poller::Event& ev) {
+  const uint64_t tag = Poller::event_tag(ev);
+  uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
   Slot* s = slot_for(fd, gen);
   if (!s) return;  // closed (and perhaps reused) earlier in this batch of events
-  if (s->kind == SlotKind::kListener) {
-    accept_all(fd);
-    return;
+  slot_ready(fd, *s, Poller::event_bits(ev));
+}
+
+// A live slot is ready: `events` are the ReadyBits the poller reported, or kReadyAgain for its
+// turn on the still-ready list (its budget cut it off last round and no new edge will come, so
+// it is read on).
+void Loop::slot_ready(uint32_t fd, Slot& s, uint32_t events) {
+  switch (s.kind) {
+    case SlotKind::kListener:
+      accept_all(fd);
+      return;
+    case SlotKind::kConn:
+      if (events == kReadyAgain) read_conn(fd);
+      else conn_ready(fd, s, events);
+      return;
+    case SlotKind::kClient:
+      if (events == kReadyAgain) connector_.read(fd);
+      else connector_.on_ready(fd, events);
+      return;
+    case SlotKind::kFree:
+      return;
   }
-  if (s->kind == SlotKind::kClient) {
-    client_event(fd, ev.events);
-    return;
-  }
-  uint32_t e = ev.events;
-  if (e & (EPOLLRDHUP | EPOLLHUP)) s->flags |= kFlagRdHup;
-  if ((e & EPOLLERR) && (s->flags & (kFlagPausedJs | kFlagPausedBp))) {
+}
+
+// A server connection's readiness: note a hang-up, surface an error a paused connection would
+// never read, flush on a writable edge, then read.
+void Loop::conn_ready(uint32_t fd, Slot& s, uint32_t e) {
+  const uint32_t gen = s.gen;
+  if (e & (kReadyPeerEnd | kReadyHup)) s.flags |= kFlagRdHup;
+  if ((e & kReadyError) && (s.flags & (kFlagPausedJs | kFlagPausedBp))) {
     // Paused connections are not read, so the error would never surface through recv.
     int err = 0;
     socklen_t l = sizeof err;
@@ -500,23 +503,14 @@ void Loop::handle_event(const epoll_event& ev) {
       return;
     }
   }
-  if ((e & EPOLLOUT) && s->out) {
+  if ((e & kReadyOut) && s.out) {
     flush_out(fd);
     if (!live(fd, gen)) return;
   }
-  if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_conn(fd);
+  if (e & (kReadyIn | kReadyPeerEnd | kReadyHup | kReadyError)) read_conn(fd);
 }
 
-void Loop::push_ready(uint32_t fd) {
-  Slot& s = table_[fd];
-  if (s.flags & kFlagInReady) return;
-  s.flags |= kFlagInReady;
-  ready_.push_back(tag_of(fd, s.gen));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading
-
+// A server connection is read by its listener's protocol.
 void Loop::read_conn(uint32_t fd) {
   Slot& s = table_[fd];
   if (s.flags & kFlagLinger) {
@@ -534,6 +528,16 @@ void Loop::read_conn(uint32_t fd) {
     case Proto::kHttpStatic: read_units(fd); break;
   }
 }
+
+void Loop::push_ready(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.flags & kFlagInReady) return;
+  s.flags |= kFlagInReady;
+  ready_.push_back(tag_of(fd, s.gen));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
 
 // A read loop's recv returned n <= 0: the peer ended (EOF), the socket ran dry (EAGAIN: the
 // edge is consumed), or it failed (closed, counted). True only for EINTR: read again.
@@ -570,7 +574,7 @@ void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
       got += size_t(n);
-      timers_on_activity(fd, L);
+      timers_.on_activity(fd, L);
       int64_t q = send_or_queue(fd, s, scratch_, size_t(n));
       if (q < 0) return;
       if (uint64_t(q) > L.opt.high_water) {
@@ -620,7 +624,7 @@ void Loop::read_raw(uint32_t fd) {
     v_.counters->reads++;
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
-      timers_on_activity(fd, L);
+      timers_.on_activity(fd, L);
       emit(kRecData, s.listener, fd, gen, uint32_t(arena_used_), uint32_t(n));
       arena_used_ += size_t(n);
       got += size_t(n);
@@ -646,7 +650,7 @@ void Loop::read_units(uint32_t fd) {
     Slot& s = table_[fd];
     if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast | kFlagLinger)) return;
     const Listener& L = listeners_[s.listener];
-    const bool to_js = unit_to_js(s, L);
+    const bool to_js = Protocols::unit_to_js(s, L);
     ssize_t n;
     size_t want;
 
@@ -660,7 +664,7 @@ void Loop::read_units(uint32_t fd) {
       if (!ok) return;
       continue;
     }
-    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut)) && is_http(L)) {
+    if ((s.flags & kFlagDraining) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut)) && L.is_http()) {
       // The listener is closing: what an HTTP peer sent is answered, nothing new is read. (A
       // WebSocket peer is read on: its answer to our 1001 close frame ends the connection.)
       drain_step(fd);
@@ -682,7 +686,7 @@ void Loop::read_units(uint32_t fd) {
         v_.counters->bytesIn += uint64_t(n);
         got += size_t(n);
         s.in->tail += size_t(n);
-        timers_on_activity(fd, L);
+        timers_.on_activity(fd, L);
         if (s.in->size() == s.in->limit) {
           ByteBuf* done = s.in;
           s.in = nullptr;
@@ -725,7 +729,7 @@ void Loop::read_units(uint32_t fd) {
           bytebuf_free(s2.in);
           s2.in = nullptr;
         }
-        timers_on_activity(fd, L);
+        timers_.on_activity(fd, L);
         if (!deliver_units(fd, gen, win, prefix + size_t(n))) return;
         Slot& s3 = table_[fd];
         if (size_t(n) < want && !(s3.flags & kFlagRdHup)) return;
@@ -743,7 +747,7 @@ void Loop::read_units(uint32_t fd) {
 bool Loop::buffered_unit(uint32_t fd) {
   const Slot& s = table_[fd];
   if (!s.in || s.in->limit || s.in->empty()) return false;
-  return measure(s, listeners_[s.listener], s.in->begin(), s.in->size()).status != Unit::kIncomplete;
+  return protocols_.measure(s, listeners_[s.listener], s.in->begin(), s.in->size()).status != Protocols::Unit::kIncomplete;
 }
 
 // Drops what a lingering connection still sends until its FIN (on_peer_end then closes it) or
@@ -782,30 +786,26 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     // Paused (by JS, by backpressure, or by the pipeline cap): the rest is kept in `in` and
     // delivered when reading resumes (read_units serves a buffered unit before any recv).
     if (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe)) break;
-    const bool js = unit_to_js(s, L);
-    if (js && s.pending >= kMaxPipelined && !(s.flags & kFlagWs) && L.opt.proto == Proto::kHttp) {
+    const bool js = Protocols::unit_to_js(s, L);
+    if (js && Protocols::pipeline_full(s, L)) {
       s.flags |= kFlagPausedPipe;
       v_.counters->pausedReads++;
       break;
     }
-    Unit u = measure(s, L, p + off, n - off);
-    if (u.status == Unit::kError) {
+    Protocols::Unit u = protocols_.measure(s, L, p + off, n - off);
+    if (u.status == Protocols::Unit::kError) {
       if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
-      fail_unit(fd, gen, u.code, u.reason);
+      protocols_.fail_unit(fd, gen, u.code, u.reason);
       return false;
     }
-    if (u.status == Unit::kIncomplete) break;
+    if (u.status == Protocols::Unit::kIncomplete) break;
     uint8_t* unit = p + off;
     bool placed = in_arena(unit);
     // A frame that completes a fragmented WebSocket message to JS makes deliver_ws copy the
     // whole message into the arena. The copy goes after the window, never over its unread rest,
     // and when it does not fit there the batch is handed over first (the window then moves to
     // the start of the arena).
-    size_t copy = 0;
-    if (js && placed && (s.flags & kFlagWs) && (unit[0] & 0x8f) == 0x80) {
-      auto fr = frags_.find(fd);
-      if (fr != frags_.end()) copy = fr->second.buf.size() + u.total;
-    }
+    const size_t copy = js && placed ? protocols_.message_copy(fd, s, unit, u.total) : 0;
     const size_t window_end = size_t(p + n - v_.arena);
     if (js && placed && (nrec_ >= v_.record_cap || v_.meta_cap - meta_used_ < kMetaPerUnit || !deferred_.empty() ||
                          (copy && unit != v_.arena && v_.arena_cap - std::max(arena_used_, window_end) < copy))) {
@@ -822,7 +822,7 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     // Units are handed over in place; arena_used_ only grows here, so nothing a handler copied
     // into the arena earlier in this window is given back before the batch is dispatched.
     if (js && placed) arena_used_ = std::max(arena_used_, copy ? window_end : size_t(unit - v_.arena) + u.total);
-    if (!deliver_unit(fd, gen, unit, u.total, placed)) return false;
+    if (!protocols_.deliver_unit(fd, gen, unit, u.total, placed)) return false;
     off += u.total;
   }
   if (in_arena(p)) arena_used_ = std::max(arena_used_, size_t(p + off - v_.arena));
@@ -830,12 +830,12 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
   if (rest) {
     Slot& s = table_[fd];
     const Listener& L = listeners_[s.listener];
-    Unit u = measure(s, L, p + off, rest);
+    Protocols::Unit u = protocols_.measure(s, L, p + off, rest);
     // The start of one unit (its total known once its header is): `limit` lets read_units read
     // the rest straight into the buffer, which grows as bytes come (a peer announcing a large
     // unit gets no memory for bytes it has not sent). Whole units kept back by a pause have no
     // limit: read_units delivers them from the buffer.
-    const bool started = u.status == Unit::kIncomplete;
+    const bool started = u.status == Protocols::Unit::kIncomplete;
     const size_t size = started && u.total_known ? std::min(u.total, rest + kInGrowStep) : rest;
     ByteBuf* b = bytebuf_new(&mem_bufs_);
     if (!b || !b->reserve(size)) {
@@ -847,25 +847,7 @@ bool Loop::deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n) {
     b->append(p + off, rest);
     if (started && u.total_known) b->limit = u.total;
     s.in = b;
-    if (started && is_http(L) && !(s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut))) {
-      if (!u.total_known) {
-        // Part of a request head: it must arrive whole within header_timeout_ms (slowloris).
-        if (L.opt.header_timeout_ms && !(s.flags & kFlagHeadTimer)) {
-          s.flags |= kFlagHeadTimer;
-          timers_on_deadline(fd, L.opt.header_timeout_ms);
-        }
-      } else {
-        if (s.flags & kFlagHeadTimer) {
-          s.flags &= ~kFlagHeadTimer;
-          deadline_wheel_.disarm(fd);
-        }
-        if (!req_.expect_continue || req_.content_length == 0 || (s.flags & (kFlagContinued | kFlagExpectWait))) return true;
-        // The head is whole and asks whether to send its body: it may (a body too large was
-        // refused by measure as 413 already). Not before the answers owed for earlier requests.
-        if (s.pending == 0) return send_continue(fd, s);
-        s.flags |= kFlagExpectWait;
-      }
-    }
+    if (started) return protocols_.unit_pending(fd, s, L, u);
   }
   return true;
 }
@@ -964,7 +946,7 @@ void Loop::after_queue_drained(uint32_t fd, Slot& s) {
     s.flags &= ~kFlagPausedBp;
     push_ready(fd);
   }
-  if (drain && s.kind == SlotKind::kConn && is_js(listeners_[s.listener])) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
+  if (drain && s.kind == SlotKind::kConn && listeners_[s.listener].is_js()) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -985,7 +967,7 @@ void Loop::on_peer_end(uint32_t fd) {
     return;
   }
   const Listener& L = listeners_[s.listener];
-  if (is_js(L)) {
+  if (L.is_js()) {
     emit(kRecEnd, s.listener, fd, gen, 0, 0);
     if (!live(fd, gen)) return;
   }
@@ -1023,7 +1005,7 @@ void Loop::finish_end(uint32_t fd) {
   // after linger_ms if it never comes.
   ::shutdown(int(fd), SHUT_WR);
   s.flags |= kFlagWriteShut;
-  timers_on_deadline(fd, listeners_[s.listener].opt.linger_ms);
+  timers_.deadline_arm(fd, listeners_[s.listener].opt.linger_ms);
 }
 
 // An error close that lets the peer read why (nginx's lingering close). Closing a socket with
@@ -1040,7 +1022,7 @@ void Loop::linger(uint32_t fd) {
   }
   ::shutdown(int(fd), SHUT_WR);
   s.flags |= kFlagWriteShut | kFlagLinger;
-  timers_on_deadline(fd, listeners_[s.listener].opt.linger_ms);
+  timers_.deadline_arm(fd, listeners_[s.listener].opt.linger_ms);
   push_ready(fd);  // input that arrived while the connection was not read raised its edge already
 }
 
@@ -1069,7 +1051,7 @@ void Loop::drain_conn(uint32_t fd) {
   s.flags |= kFlagDraining;
   if (s.flags & kFlagWs) {
     static constexpr char kGoingAway[] = "server shutting down";
-    if (!(s.flags & kFlagWsClosing)) ws_close_frame(fd, 1001, reinterpret_cast<const uint8_t*>(kGoingAway), sizeof kGoingAway - 1);
+    if (!(s.flags & kFlagWsClosing)) protocols_.ws_close_frame(fd, 1001, reinterpret_cast<const uint8_t*>(kGoingAway), sizeof kGoingAway - 1);
     return;
   }
   drain_step(fd);
@@ -1079,7 +1061,7 @@ void Loop::drain_conn(uint32_t fd) {
 void Loop::drain_step(uint32_t fd) {
   Slot& s = table_[fd];
   if (s.flags & (kFlagEndPending | kFlagWriteShut | kFlagLinger | kFlagDoomed)) return;
-  if (is_http(listeners_[s.listener]) && !(s.flags & kFlagWs)) {
+  if (listeners_[s.listener].is_http() && !(s.flags & kFlagWs)) {
     if (s.pending > 0) return;  // respond() calls again after the last answer
     if (buffered_unit(fd)) {
       // Whole requests kept back by the pipeline cap or backpressure were received: they are
@@ -1094,34 +1076,24 @@ void Loop::drain_step(uint32_t fd) {
   begin_end(fd);
 }
 
-// Sends 100 Continue for the request whose head was just received (RFC 9110 15.2.1); its body
-// follows. False when the connection is gone.
-bool Loop::send_continue(uint32_t fd, Slot& s) {
-  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-  s.flags = (s.flags & ~kFlagExpectWait) | kFlagContinued;
-  v_.counters->httpContinues++;
-  return send_or_queue(fd, s, reinterpret_cast<const uint8_t*>(kContinue), sizeof kContinue - 1) >= 0;
-}
-
 void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   Slot& s = table_[fd];
   if (s.kind == SlotKind::kClient) {
-    // The shared write path failed on a client socket.
-    if (why == kCloseReset || why == kCloseError) groups_[s.listener].st.err_write++;
-    close_client(fd, false);
+    // The shared write path failed on a client socket: the connector closes it, as its own.
+    connector_.close_on_error(fd, why);
     return;
   }
   assert(s.kind == SlotKind::kConn);
   if (s.kind != SlotKind::kConn) return;
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
-  timers_on_close(fd, listeners_[index]);
-  drop_subscriptions(fd);
-  if (s.flags & kFlagWs) frags_.erase(fd);
+  timers_.on_close(fd, listeners_[index]);
+  topics_.drop(fd);
+  protocols_.on_close(fd);
   if (s.out) queued_add(-int64_t(s.out->size()));
   bytebuf_free(s.out);
   bytebuf_free(s.in);
-  ::close(int(fd));  // also removes it from the epoll set: no fd is ever duplicated
+  ::close(int(fd));  // also removes it from the readiness set: no fd is ever duplicated
   s = Slot{.gen = (gen + 1) & kGenMask};
   Counters& c = *v_.counters;
   c.closed++;
@@ -1138,7 +1110,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   }
   Listener& L = listeners_[index];
   L.active--;
-  if (is_js(L)) emit(kRecClose, index, fd, gen, why, uint32_t(err));
+  if (L.is_js()) emit(kRecClose, index, fd, gen, why, uint32_t(err));
   listener_drained_check(index);
 }
 
@@ -1202,40 +1174,8 @@ void Loop::dispatch() {
   arena_used_ = 0;
   meta_used_ = 0;
   run_ops();
-  reap_doomed();
+  protocols_.reap_doomed();
   move_deferred();
-}
-
-// Connections that broke their protocol while JS still had earlier messages of theirs to
-// answer: now that the answers went out, they get their error (HTTP status, WebSocket close
-// code) or, for framing, a plain close.
-void Loop::reap_doomed() {
-  if (doomed_.empty()) return;
-  std::vector<Doom> list;
-  list.swap(doomed_);
-  for (const Doom& d : list) {
-    uint32_t fd = uint32_t(d.tag), gen = uint32_t(d.tag >> 32);
-    if (!live(fd, gen)) continue;
-    const Slot& s = table_[fd];
-    if (d.code == 0) close_conn(fd, kCloseProtocol, 0);
-    else if (s.flags & kFlagWs) ws_fail(fd, d.code, d.reason);
-    else http_fail(fd, d.code, d.reason);
-  }
-}
-
-// A unit that cannot be parsed: handled at once natively, or after JS answered what came
-// before it.
-void Loop::fail_unit(uint32_t fd, uint32_t gen, uint16_t code, const char* reason) {
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
-  if (unit_to_js(s, L)) {
-    s.flags |= kFlagDoomed;
-    doomed_.push_back(Doom{tag_of(fd, gen), code, reason});
-    return;
-  }
-  if (code == 0) close_conn(fd, kCloseProtocol, 0);
-  else if (s.flags & kFlagWs) ws_fail(fd, code, reason);
-  else http_fail(fd, code, reason);
 }
 
 void Loop::run_ops() {
@@ -1263,11 +1203,11 @@ void Loop::run_ops() {
         if (len < 4) break;
         memcpy(&hlen, bytes, 4);
         if (hlen > len - 4) break;
-        respond(fd, gen, uint16_t(arg), bytes + 4, hlen, bytes + 4 + hlen, len - 4 - hlen);
+        protocols_.respond(fd, gen, uint16_t(arg), bytes + 4, hlen, bytes + 4 + hlen, len - 4 - hlen);
         break;
       }
-      case kOpWsSend: ws_send(fd, gen, uint8_t(arg), bytes, len); break;
-      case kOpWsClose: ws_close(fd, gen, uint16_t(arg), bytes, len); break;
+      case kOpWsSend: protocols_.ws_send(fd, gen, uint8_t(arg), bytes, len); break;
+      case kOpWsClose: protocols_.ws_close(fd, gen, uint16_t(arg), bytes, len); break;
       case kOpEnd: end(fd, gen); break;
       case kOpClose: close(fd, gen); break;
       case kOpPause: pause(fd, gen); break;

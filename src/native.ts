@@ -17,8 +17,33 @@ export interface NativeViews {
   readonly opsCap: number;
 }
 
+/**
+ * The engine's vocabulary, exported by the addon from the lists native/records.h and
+ * native/counters.h write once. src/engine/records.ts keeps a typed copy (its literal types type
+ * the API, and importing the package must not load the addon); test/engine-constants.test.ts
+ * fails when the copy and these disagree.
+ */
+export interface NativeVocabulary {
+  /** Record kinds by name (Rec). */
+  readonly recordKinds: Readonly<Record<string, number>>;
+  /** Op kinds by name (Op). */
+  readonly opKinds: Readonly<Record<string, number>>;
+  /** Close reason names by code (CloseReason). */
+  readonly closeReasons: Readonly<Record<number, string>>;
+  /** Listener protocol codes by name (ProtoCode). */
+  readonly protocols: Readonly<Record<string, number>>;
+  /** WebSocket mode codes by name (WsModeCode). */
+  readonly wsModes: Readonly<Record<string, number>>;
+  /** uint32 words per record and per op. */
+  readonly recordWords: number;
+  /** Words of a request descriptor before its headers (REQ_FIXED_WORDS). */
+  readonly requestFixedWords: number;
+  /** Counter names, in the order of the counters block. */
+  readonly counterNames: readonly string[];
+}
+
 /** The raw addon surface. Ids are passed as (fd, generation) pairs. */
-export interface NativeAddon {
+export interface NativeAddon extends NativeVocabulary {
   init(onBatch: (count: number) => void, arenaBytes?: number): NativeViews;
   listen(host: string, port: number, options: NativeListenOptions): [index: number, port: number];
   /** Connections closed at once (-1: unknown or already drained index). */

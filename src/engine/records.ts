@@ -1,4 +1,9 @@
-// Record and op layouts shared with native/loop.h. Kept in one place so they cannot drift.
+// Record and op layouts shared with the engine. The addon is their one source (native/records.h
+// writes each list once and addon.cc exports it: recordKinds, opKinds, closeReasons, protocols,
+// wsModes, requestFixedWords). This typed copy exists because its literal types type the API and
+// because importing the package must not load the addon (options are validated, and the runner's
+// parent process imports the engine, without it); test/engine-constants.test.ts fails the moment
+// it and the addon disagree.
 
 /** Record kinds (low 16 bits of word 0; the listener index is in the high 16). */
 export const Rec = {
@@ -49,7 +54,7 @@ export type EngineProtocol = keyof typeof ProtoCode;
 export const WsModeCode = { off: 0, js: 1, echo: 2, broadcast: 3 } as const;
 export type WebSocketMode = keyof typeof WsModeCode;
 
-/** Words of a request descriptor before its headers (native/loop.h kReqFixedWords). */
+/** Words of a request descriptor before its headers (native/records.h kReqFixedWords). */
 export const REQ_FIXED_WORDS = 9;
 
 /** 2^32: ids are fd + generation * 2^32, unique for 2^21 reuses of one fd. */

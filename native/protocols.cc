@@ -1,6 +1,7 @@
-// HTTP/1.1 and WebSocket on top of the unit read path (loop.cc): what a complete frame,
-// request or WebSocket frame means, responses, the upgrade, and native publish/subscribe.
-// Parsing itself is pure and lives in proto/ (fuzzed separately).
+// What a frame, an HTTP request or a WebSocket frame means, responses and the upgrade (see
+// protocols.h for what Protocols owns). Parsing itself is pure and lives in proto/.
+#include "protocols.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -17,8 +18,9 @@
 
 namespace c1m {
 
+using internal::tag_of;
+
 namespace {
-inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 
 bool span_is(const uint8_t* base, http::Span s, std::string_view lit) {
   return s.len == lit.size() && memcmp(base + s.off, lit.data(), lit.size()) == 0;
@@ -41,7 +43,7 @@ std::string_view query_param(const uint8_t* base, const http::Request& req, std:
 }
 }  // namespace
 
-Loop::Unit Loop::measure(const Slot& s, const Listener& L, const uint8_t* p, size_t n) {
+Protocols::Unit Protocols::measure(const Slot& s, const Listener& L, const uint8_t* p, size_t n) {
   if (s.flags & kFlagWs) {
     ws::FrameHeader h;
     ws::Result r = ws::parse_header(p, n, true, L.opt.max_frame, &h);
@@ -76,27 +78,27 @@ Loop::Unit Loop::measure(const Slot& s, const Listener& L, const uint8_t* p, siz
   }
 }
 
-bool Loop::deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
+bool Protocols::deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
+  Slot& s = loop_.slot(fd);
+  const Listener& L = loop_.listener_of(s);
   if (s.flags & kFlagWs) return deliver_ws(fd, gen, p, total, placed);
   switch (L.opt.proto) {
     case Proto::kFrame: {
       if (!placed) {
-        if (!room_or_close(fd, gen, 1, total, 0)) return false;
-        memcpy(v_.arena + arena_used_, p, total);
-        p = v_.arena + arena_used_;
-        arena_used_ += total;
+        if (!loop_.room_or_close(fd, gen, 1, total, 0)) return false;
+        uint8_t* at = loop_.arena_take(total);
+        memcpy(at, p, total);
+        p = at;
       }
-      v_.counters->framesIn++;
-      emit(kRecFrame, table_[fd].listener, fd, gen, uint32_t(p - v_.arena) + frame::kHeaderBytes, uint32_t(total - frame::kHeaderBytes));
-      return live(fd, gen);
+      loop_.counters().framesIn++;
+      loop_.emit(kRecFrame, loop_.slot(fd).listener, fd, gen, loop_.arena_offset(p) + frame::kHeaderBytes, uint32_t(total - frame::kHeaderBytes));
+      return loop_.live(fd, gen);
     }
     case Proto::kFrameEcho: {
-      v_.counters->framesIn++;
-      int64_t q = send_or_queue(fd, s, p, total);
+      loop_.counters().framesIn++;
+      int64_t q = loop_.send_or_queue(fd, s, p, total);
       if (q < 0) return false;
-      note_queue(s, L, q);
+      loop_.note_queue(s, L, q);
       return true;
     }
     case Proto::kHttp:
@@ -107,13 +109,99 @@ bool Loop::deliver_unit(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
   }
 }
 
+bool Protocols::unit_pending(uint32_t fd, Slot& s, const Listener& L, const Unit& u) {
+  if (!L.is_http() || (s.flags & (kFlagWs | kFlagEndPending | kFlagWriteShut))) return true;
+  if (!u.total_known) {
+    // Part of a request head: it must arrive whole within header_timeout_ms (slowloris).
+    if (L.opt.header_timeout_ms && !(s.flags & kFlagHeadTimer)) {
+      s.flags |= kFlagHeadTimer;
+      loop_.timers().deadline_arm(fd, L.opt.header_timeout_ms);
+    }
+    return true;
+  }
+  if (s.flags & kFlagHeadTimer) {
+    s.flags &= ~kFlagHeadTimer;
+    loop_.timers().deadline_disarm(fd);
+  }
+  if (!req_.expect_continue || req_.content_length == 0 || (s.flags & (kFlagContinued | kFlagExpectWait))) return true;
+  // The head is whole and asks whether to send its body: it may (a body too large was refused by
+  // measure as 413 already). Not before the answers owed for earlier requests.
+  if (s.pending == 0) return send_continue(fd, s);
+  s.flags |= kFlagExpectWait;
+  return true;
+}
+
+// A unit that cannot be parsed: handled at once natively, or after JS answered what came
+// before it.
+void Protocols::fail_unit(uint32_t fd, uint32_t gen, uint16_t code, const char* reason) {
+  Slot& s = loop_.slot(fd);
+  const Listener& L = loop_.listener_of(s);
+  if (unit_to_js(s, L)) {
+    s.flags |= kFlagDoomed;
+    doomed_.push_back(internal::Doom{tag_of(fd, gen), code, reason});
+    return;
+  }
+  if (code == 0) loop_.close_conn(fd, kCloseProtocol, 0);
+  else if (s.flags & kFlagWs) ws_fail(fd, code, reason);
+  else http_fail(fd, code, reason);
+}
+
+// Connections that broke their protocol while JS still had earlier messages of theirs to
+// answer: now that the answers went out, they get their error (HTTP status, WebSocket close
+// code) or, for framing, a plain close.
+void Protocols::reap_doomed() {
+  if (doomed_.empty()) return;
+  std::vector<internal::Doom> list;
+  list.swap(doomed_);
+  for (const internal::Doom& d : list) {
+    uint32_t fd = uint32_t(d.tag), gen = uint32_t(d.tag >> 32);
+    if (!loop_.live(fd, gen)) continue;
+    const Slot& s = loop_.slot(fd);
+    if (d.code == 0) loop_.close_conn(fd, kCloseProtocol, 0);
+    else if (s.flags & kFlagWs) ws_fail(fd, d.code, d.reason);
+    else http_fail(fd, d.code, d.reason);
+  }
+}
+
+void Protocols::on_close(uint32_t fd) {
+  // The connection's unfinished fragmented message: its bytes are plain malloc memory (ByteBuf
+  // has no destructor), so they are released before the entry is erased.
+  auto it = frags_.find(fd);
+  if (it == frags_.end()) return;
+  it->second.buf.release();
+  frags_.erase(it);
+}
+
+void Protocols::release_all() {
+  for (auto& [fd, f] : frags_) f.buf.release();
+  frags_.clear();
+}
+
+uint64_t Protocols::memory_bytes() const {
+  auto vec = [](size_t bytes) { return heap_chunk(bytes); };
+  // An unordered_map node: the next pointer and the value.
+  constexpr size_t kFragsNode = sizeof(void*) + sizeof(std::pair<const uint32_t, internal::WsFragments>);
+  // Fragmented WebSocket messages in reassembly (their bytes are counted with every buffer's).
+  return vec(doomed_.capacity() * sizeof(internal::Doom)) + vec(frags_.bucket_count() * sizeof(void*)) +
+         frags_.size() * heap_chunk(kFragsNode);
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-uint32_t Loop::write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len) {
-  const uint32_t b = uint32_t(base - v_.arena);
-  uint32_t* w = v_.meta + meta_used_;
-  const uint32_t at = meta_used_;
+// Sends 100 Continue for the request whose head was just received (RFC 9110 15.2.1); its body
+// follows. False when the connection is gone.
+bool Protocols::send_continue(uint32_t fd, Slot& s) {
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  s.flags = (s.flags & ~kFlagExpectWait) | kFlagContinued;
+  loop_.counters().httpContinues++;
+  return loop_.send_or_queue(fd, s, reinterpret_cast<const uint8_t*>(kContinue), sizeof kContinue - 1) >= 0;
+}
+
+uint32_t Protocols::write_request_descriptor(const uint8_t* base, const http::Request& req, size_t body_len) {
+  const uint32_t b = loop_.arena_offset(base);
+  uint32_t at;
+  uint32_t* w = loop_.meta_take(kReqFixedWords + 4 * req.num_headers, &at);
   w[0] = b + req.method.off;
   w[1] = req.method.len;
   w[2] = b + req.target.off;
@@ -130,17 +218,16 @@ uint32_t Loop::write_request_descriptor(const uint8_t* base, const http::Request
     w[kReqFixedWords + 4 * i + 2] = b + h.value.off;
     w[kReqFixedWords + 4 * i + 3] = h.value.len;
   }
-  meta_used_ += kReqFixedWords + 4 * req.num_headers;
   return at;
 }
 
-bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
+bool Protocols::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
+  Slot& s = loop_.slot(fd);
+  const Listener& L = loop_.listener_of(s);
   if (s.flags & (kFlagEndPending | kFlagWriteShut)) return true;  // bytes after the last response (see measure)
-  v_.counters->httpRequests++;
+  loop_.counters().httpRequests++;
   // The request is whole: its head timer (if any) and its 100-continue state are done.
-  if (s.flags & kFlagHeadTimer) deadline_wheel_.disarm(fd);
+  if (s.flags & kFlagHeadTimer) loop_.timers().deadline_disarm(fd);
   s.flags &= ~(kFlagHeadTimer | kFlagContinued | kFlagExpectWait);
   if (req_.upgrade_websocket && L.opt.ws != WsMode::kOff) {
     // The 101 would overtake answers JS still owes, and a WebSocket connection takes no HTTP
@@ -160,23 +247,23 @@ bool Loop::deliver_http(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, boo
     // The request arrived through the slot's pending buffer: JS needs it in the arena. req_
     // holds offsets relative to the request start, so it stays valid after the copy.
     http::Request keep = req_;
-    if (!room_or_close(fd, gen, 1, total, words)) return false;
-    memcpy(v_.arena + arena_used_, p, total);
-    p = v_.arena + arena_used_;
-    arena_used_ += total;
+    if (!loop_.room_or_close(fd, gen, 1, total, words)) return false;
+    uint8_t* at = loop_.arena_take(total);
+    memcpy(at, p, total);
+    p = at;
     req_ = keep;
   }
   uint32_t at = write_request_descriptor(p, req_, size_t(req_.content_length));
   // HEAD answers carry no body: remember which pending requests were HEAD (one bit each, oldest
   // in bit 0; an HTTP connection has no topics, so that field holds the bits).
-  Slot& s2 = table_[fd];
+  Slot& s2 = loop_.slot(fd);
   if (s2.pending < 32 && span_is(p, req_.method, "HEAD")) s2.topics |= 1u << s2.pending;
   s2.pending++;
-  emit(kRecRequest, table_[fd].listener, fd, gen, at, words);
-  return live(fd, gen);
+  loop_.emit(kRecRequest, loop_.slot(fd).listener, fd, gen, at, words);
+  return loop_.live(fd, gen);
 }
 
-bool Loop::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req) {
+bool Protocols::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t* base, const http::Request& req) {
   const bool head = span_is(base, req.method, "HEAD");
   const bool ok = (span_is(base, req.method, "GET") || head) && span_is(base, req.path, L.opt.static_path);
   const bool keep = !(s.flags & kFlagHttpLast);
@@ -196,56 +283,58 @@ bool Loop::static_respond(uint32_t fd, Slot& s, const Listener& L, const uint8_t
   snprintf(extra, need, "Content-Type: %.*s\r\n%.*s", int(type.size()), type.data(), int(conn.size()), conn.data());
   // Status line, Content-Length, Date and Connection take well under 256 bytes.
   const size_t cap = 256 + need;
-  resp_.resize(cap + body.size());
-  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), cap, ok ? 200 : 404, nullptr, body.size(),
+  std::vector<uint8_t>& out = loop_.compose();
+  out.resize(cap + body.size());
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(out.data()), cap, ok ? 200 : 404, nullptr, body.size(),
                                         keep, date_.get(int64_t(time(nullptr))), extra);
   size_t len = hn;
   if (!head) {
-    memcpy(resp_.data() + hn, body.data(), body.size());
+    memcpy(out.data() + hn, body.data(), body.size());
     len += body.size();
   }
-  v_.counters->httpResponses++;
-  const int64_t q = send_or_queue(fd, s, resp_.data(), len);
+  loop_.counters().httpResponses++;
+  const int64_t q = loop_.send_or_queue(fd, s, out.data(), len);
   if (q < 0) return false;
-  note_queue(s, L, q);
+  loop_.note_queue(s, L, q);
   if (!keep) {
     // The rest of the connection is the wait for the peer's FIN: reading goes on (and drops
     // what arrives, see measure) so that FIN is seen and the connection closes.
     s.flags &= ~kFlagHttpLast;
-    begin_end(fd);
+    loop_.begin_end(fd);
   }
   return true;
 }
 
-void Loop::http_fail(uint32_t fd, uint16_t status, const char* reason) {
-  Slot& s = table_[fd];
+void Protocols::http_fail(uint32_t fd, uint16_t status, const char* reason) {
+  Slot& s = loop_.slot(fd);
   if (s.pending > 0) {
     // JS still owes answers to requests that came before the bad one. They go out first:
     // respond() sends this error when the last of them is answered.
     s.flags |= kFlagDoomed;
-    doomed_.push_back(Doom{tag_of(fd, s.gen), status, reason});
+    doomed_.push_back(internal::Doom{tag_of(fd, s.gen), status, reason});
     return;
   }
-  v_.counters->httpErrors++;
+  loop_.counters().httpErrors++;
   std::string body = std::string(reason ? reason : http::reason_phrase(status)) + "\n";
   const char* extra = status == 426 ? "Content-Type: text/plain\r\nSec-WebSocket-Version: 13\r\n" : "Content-Type: text/plain\r\n";
-  resp_.resize(512 + body.size());
-  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512, status, nullptr, body.size(), false,
+  std::vector<uint8_t>& out = loop_.compose();
+  out.resize(512 + body.size());
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(out.data()), 512, status, nullptr, body.size(), false,
                                         date_.get(int64_t(time(nullptr))), extra);
-  memcpy(resp_.data() + hn, body.data(), body.size());
+  memcpy(out.data() + hn, body.data(), body.size());
   // No more requests are read; the connection closes once the answer is flushed.
   s.flags |= kFlagDoomed | kFlagHttpLast;
-  if (send_or_queue(fd, s, resp_.data(), hn + body.size()) < 0) return;
-  begin_end(fd);
+  if (loop_.send_or_queue(fd, s, out.data(), hn + body.size()) < 0) return;
+  loop_.begin_end(fd);
 }
 
-bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* headers, size_t hlen, const uint8_t* body,
+bool Protocols::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* headers, size_t hlen, const uint8_t* body,
                    size_t blen) {
-  if (!live(fd, gen)) {
-    v_.counters->staleIds++;
+  if (!loop_.live(fd, gen)) {
+    loop_.counters().staleIds++;
     return false;
   }
-  Slot& s = table_[fd];
+  Slot& s = loop_.slot(fd);
   // A 1xx is not an answer (the request would still be owed one); 101 belongs to the upgrade.
   if (s.pending == 0 || (s.flags & kFlagWs) || status < 200) return false;
   s.pending--;
@@ -257,64 +346,65 @@ bool Loop::respond(uint32_t fd, uint32_t gen, uint16_t status, const uint8_t* he
   const size_t send_len = no_body ? 0 : blen;
   // The connection ends after this answer if the request asked to close, or if the listener is
   // draining and nothing else it received waits for an answer.
-  const bool last = s.pending == 0 && ((s.flags & kFlagHttpLast) || ((s.flags & kFlagDraining) && !buffered_unit(fd)));
+  const bool last = s.pending == 0 && ((s.flags & kFlagHttpLast) || ((s.flags & kFlagDraining) && !loop_.buffered_unit(fd)));
   std::string extra(reinterpret_cast<const char*>(headers), hlen);
   if ((s.flags & kFlagHttp10) && !last) extra += "Connection: keep-alive\r\n";
-  resp_.resize(512 + hlen + send_len);
-  size_t hn = http::write_response_head(reinterpret_cast<char*>(resp_.data()), 512 + hlen, status, nullptr, blen, !last,
+  std::vector<uint8_t>& out = loop_.compose();
+  out.resize(512 + hlen + send_len);
+  size_t hn = http::write_response_head(reinterpret_cast<char*>(out.data()), 512 + hlen, status, nullptr, blen, !last,
                                         date_.get(int64_t(time(nullptr))), extra.c_str());
   if (hn == 0) return false;
-  if (send_len) memcpy(resp_.data() + hn, body, send_len);
-  v_.counters->httpResponses++;
-  const int64_t q = send_or_queue(fd, s, resp_.data(), hn + send_len);
+  if (send_len) memcpy(out.data() + hn, body, send_len);
+  loop_.counters().httpResponses++;
+  const int64_t q = loop_.send_or_queue(fd, s, out.data(), hn + send_len);
   if (q < 0) return true;
-  note_queue(s, listeners_[s.listener], q);
+  loop_.note_queue(s, loop_.listener_of(s), q);
   if ((s.flags & kFlagDoomed) && s.pending == 0) {
     // A bad request followed the ones now all answered: its error goes out now (see http_fail).
     const uint64_t tag = tag_of(fd, gen);
-    auto it = std::find_if(doomed_.begin(), doomed_.end(), [tag](const Doom& d) { return d.tag == tag; });
+    auto it = std::find_if(doomed_.begin(), doomed_.end(), [tag](const internal::Doom& d) { return d.tag == tag; });
     if (it != doomed_.end()) {
-      const Doom d = *it;
+      const internal::Doom d = *it;
       doomed_.erase(it);
       http_fail(fd, d.code, d.reason);
     }
-    update_activity();
+    loop_.update_activity();
     return true;
   }
   if (last) {
     // Reading stopped at the last request; it resumes so the peer's FIN is seen (measure drops
     // anything else it sends). No edge announces a FIN that arrived while reading was stopped.
     s.flags &= ~kFlagHttpLast;
-    begin_end(fd);
-    if (live(fd, gen) && !(table_[fd].flags & kFlagPeerEnded)) push_ready(fd);
-    update_activity();
+    loop_.begin_end(fd);
+    if (loop_.live(fd, gen) && !(loop_.slot(fd).flags & kFlagPeerEnded)) loop_.push_ready(fd);
+    loop_.update_activity();
     return true;
   }
   if ((s.flags & kFlagExpectWait) && s.pending == 0) {
     // The request after these asked for 100 Continue; it may send its body now.
-    if (!send_continue(fd, s) || !live(fd, gen)) return true;
+    if (!send_continue(fd, s) || !loop_.live(fd, gen)) return true;
   }
   if ((s.flags & kFlagPausedPipe) && s.pending < kMaxPipelined) {
     // Below the pipeline cap again: the requests kept back are delivered next round.
     s.flags &= ~kFlagPausedPipe;
-    push_ready(fd);
+    loop_.push_ready(fd);
   }
-  if ((s.flags & kFlagDraining) && s.pending == 0) drain_step(fd);
-  update_activity();
+  if ((s.flags & kFlagDraining) && s.pending == 0) loop_.drain_step(fd);
+  loop_.update_activity();
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // WebSocket
 
-bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) {
+bool Protocols::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) {
   const char* why = ws::validate_upgrade(p, req_);
   if (why) {
     fail_unit(fd, gen, why == ws::kBadVersion ? 426 : 400, why);
     return false;
   }
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
+  Slot& s = loop_.slot(fd);
+  const Listener& L = loop_.listener_of(s);
   char accept[ws::kAcceptKeyLen];
   ws::accept_key(p + req_.ws_key.off, req_.ws_key.len, accept);
   char resp[256];
@@ -323,25 +413,25 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
     // The room is checked before the 101: a name its bounds refuse gets a clear HTTP answer.
     const std::string room = http::decode_query_value(query_param(p, req_, "room"));
     if (room.size() > L.opt.max_topic_name) {
-      v_.counters->topicRefusals++;
+      loop_.counters().topicRefusals++;
       fail_unit(fd, gen, 414, "room name too long");
       return false;
     }
-    if (!room.empty() && topic_id(room) == UINT32_MAX && live_topics_ >= L.opt.max_topics) {
-      v_.counters->topicRefusals++;
+    if (!room.empty() && loop_.topics().find(room) == Topics::kNone && loop_.topics().live_count() >= L.opt.max_topics) {
+      loop_.counters().topicRefusals++;
       fail_unit(fd, gen, 503, "too many rooms");
       return false;
     }
   }
   s.flags |= kFlagWs;
-  v_.counters->wsUpgrades++;
-  if (send_or_queue(fd, s, reinterpret_cast<uint8_t*>(resp), rn) < 0) return false;
-  if (L.opt.ping_interval_ms) timers_on_deadline(fd, L.opt.ping_interval_ms);
+  loop_.counters().wsUpgrades++;
+  if (loop_.send_or_queue(fd, s, reinterpret_cast<uint8_t*>(resp), rn) < 0) return false;
+  if (L.opt.ping_interval_ms) loop_.timers().deadline_arm(fd, L.opt.ping_interval_ms);
   switch (L.opt.ws) {
     case WsMode::kBroadcast: {
       const std::string room = http::decode_query_value(query_param(p, req_, "room"));
       // No room named: the connection joins nothing, and what it sends is a protocol error.
-      if (!room.empty()) subscribe(fd, gen, room);
+      if (!room.empty()) loop_.topics().subscribe(fd, gen, room);
       return true;
     }
     case WsMode::kJs: {
@@ -349,39 +439,40 @@ bool Loop::ws_upgrade(uint32_t fd, uint32_t gen, const uint8_t* p, bool placed) 
       const size_t head = req_.header_bytes;
       if (!placed) {
         http::Request keep = req_;
-        if (!room_or_close(fd, gen, 1, head, words)) return false;
-        memcpy(v_.arena + arena_used_, p, head);
-        p = v_.arena + arena_used_;
-        arena_used_ += head;
+        if (!loop_.room_or_close(fd, gen, 1, head, words)) return false;
+        uint8_t* at = loop_.arena_take(head);
+        memcpy(at, p, head);
+        p = at;
         req_ = keep;
       }
       uint32_t at = write_request_descriptor(p, req_, 0);
-      emit(kRecWsOpen, table_[fd].listener, fd, gen, at, words);
-      return live(fd, gen);
+      loop_.emit(kRecWsOpen, loop_.slot(fd).listener, fd, gen, at, words);
+      return loop_.live(fd, gen);
     }
     default:
       return true;
   }
 }
 
-bool Loop::send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n) {
+bool Protocols::send_ws_frame(uint32_t fd, Slot& s, uint8_t opcode, const uint8_t* p, size_t n) {
   uint8_t h[ws::kMaxHeaderBytes];
   size_t hn = ws::encode_header(h, true, opcode, n, nullptr);
-  if (opcode == ws::kText || opcode == ws::kBinary) v_.counters->wsMessagesOut++;
+  if (opcode == ws::kText || opcode == ws::kBinary) loop_.counters().wsMessagesOut++;
   if (n <= (64u << 10)) {
     // One send for header and payload: small messages are the common case.
-    resp_.resize(hn + n);
-    memcpy(resp_.data(), h, hn);
-    if (n) memcpy(resp_.data() + hn, p, n);
-    return send_or_queue(fd, s, resp_.data(), hn + n) >= 0;
+    std::vector<uint8_t>& out = loop_.compose();
+    out.resize(hn + n);
+    memcpy(out.data(), h, hn);
+    if (n) memcpy(out.data() + hn, p, n);
+    return loop_.send_or_queue(fd, s, out.data(), hn + n) >= 0;
   }
-  if (send_or_queue(fd, s, h, hn) < 0) return false;
-  return send_or_queue(fd, s, p, n) >= 0;
+  if (loop_.send_or_queue(fd, s, h, hn) < 0) return false;
+  return loop_.send_or_queue(fd, s, p, n) >= 0;
 }
 
-void Loop::ws_fail(uint32_t fd, uint16_t code, const char* reason) {
-  Slot& s = table_[fd];
-  v_.counters->wsProtocolErrors++;
+void Protocols::ws_fail(uint32_t fd, uint16_t code, const char* reason) {
+  Slot& s = loop_.slot(fd);
+  loop_.counters().wsProtocolErrors++;
   uint8_t payload[125];
   size_t rn = reason ? std::min(strlen(reason), sizeof payload - 2) : 0;
   payload[0] = uint8_t(code >> 8);
@@ -389,14 +480,14 @@ void Loop::ws_fail(uint32_t fd, uint16_t code, const char* reason) {
   if (rn) memcpy(payload + 2, reason, rn);
   s.flags |= kFlagDoomed | kFlagWsClosing;
   const uint32_t gen = s.gen;
-  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + rn) || !live(fd, gen)) return;
-  timers_on_ws_closing(fd, listeners_[s.listener]);
-  begin_end(fd);
+  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + rn) || !loop_.live(fd, gen)) return;
+  loop_.timers().on_ws_closing(fd, loop_.listener_of(s));
+  loop_.begin_end(fd);
 }
 
-bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
+bool Protocols::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool placed) {
+  Slot& s = loop_.slot(fd);
+  const Listener& L = loop_.listener_of(s);
   ws::FrameHeader h;
   ws::parse_header(p, total, true, L.opt.max_frame, &h);
   uint8_t* pl = p + h.header_len;
@@ -411,7 +502,7 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       return send_ws_frame(fd, s, ws::kPong, pl, n);
     case ws::kPong:
       s.flags &= ~kFlagPingOut;
-      v_.counters->pongsIn++;
+      loop_.counters().pongsIn++;
       return true;
     case ws::kClose: {
       uint16_t code = 0;
@@ -419,22 +510,22 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
       if (r.status == ws::Status::kError) return fail(r.close_code, r.reason);
       if (s.flags & kFlagWsClosing) {
         // The answer to our own close frame: the handshake is complete.
-        close_conn(fd, kCloseGraceful, 0);
+        loop_.close_conn(fd, kCloseGraceful, 0);
         return false;
       }
       uint8_t echo[2] = {uint8_t(code >> 8), uint8_t(code)};
       s.flags |= kFlagWsClosing;
-      if (!send_ws_frame(fd, s, ws::kClose, echo, code == 1005 ? 0 : 2) || !live(fd, gen)) return false;
-      timers_on_ws_closing(fd, L);
-      begin_end(fd);
+      if (!send_ws_frame(fd, s, ws::kClose, echo, code == 1005 ? 0 : 2) || !loop_.live(fd, gen)) return false;
+      loop_.timers().on_ws_closing(fd, L);
+      loop_.begin_end(fd);
       return false;
     }
     case ws::kText:
     case ws::kBinary: {
       if (frags_.count(fd)) return fail(ws::kCloseProtocolError, "new message before the fragmented one ended");
       if (!h.fin) {
-        WsFragments& f = frags_[fd];
-        f.buf.acct = &mem_bufs_;
+        internal::WsFragments& f = frags_[fd];
+        f.buf.acct = loop_.buf_account();
         f.opcode = h.opcode;
         if (!f.buf.append(pl, n)) return fail(1011, "out of memory");
         ws::Utf8State st{0};
@@ -443,13 +534,13 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
         return true;
       }
       if (h.opcode == ws::kText && !ws::utf8_valid(pl, n)) return fail(ws::kCloseInvalidPayload, "invalid UTF-8");
-      v_.counters->wsMessagesIn++;
+      loop_.counters().wsMessagesIn++;
       return ws_message(fd, gen, h.opcode, pl, n, placed);
     }
     case ws::kContinuation: {
       auto it = frags_.find(fd);
       if (it == frags_.end()) return fail(ws::kCloseProtocolError, "continuation without a message");
-      WsFragments& f = it->second;
+      internal::WsFragments& f = it->second;
       if (f.buf.size() + n > L.opt.max_frame) return fail(ws::kCloseTooBig, "message too big");
       if (!f.buf.append(pl, n)) return fail(1011, "out of memory");
       ws::Utf8State st{f.utf8};
@@ -465,19 +556,18 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
         ByteBuf& b;
         ~Release() { b.release(); }
       } release{msg};
-      v_.counters->wsMessagesIn++;
+      loop_.counters().wsMessagesIn++;
       bool ok;
       if (L.opt.ws == WsMode::kJs && placed) {
         // This frame was parsed in place in the arena, where the unread rest of its read window
         // may follow it. A dispatch would hand the arena back under those bytes, so the message
         // is copied only into room free without one: deliver_units keeps the whole window below
         // arena_used_ and hands the batch over first when the room after it is too small.
-        if (!deferred_.empty() || nrec_ >= v_.record_cap || v_.arena_cap - arena_used_ < msg.size()) {
+        if (!loop_.arena_fits(msg.size())) {
           return fail(ws::kCloseTooBig, "message does not fit the receive arena");
         }
-        uint8_t* at = v_.arena + arena_used_;
+        uint8_t* at = loop_.arena_take(msg.size());
         if (msg.size()) memcpy(at, msg.data + msg.head, msg.size());
-        arena_used_ += msg.size();
         ok = ws_message(fd, gen, opcode, at, msg.size(), true);
       } else {
         ok = ws_message(fd, gen, opcode, msg.data + msg.head, msg.size(), false);
@@ -489,62 +579,60 @@ bool Loop::deliver_ws(uint32_t fd, uint32_t gen, uint8_t* p, size_t total, bool 
   }
 }
 
-bool Loop::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, size_t n, bool placed) {
-  Slot& s = table_[fd];
-  const Listener& L = listeners_[s.listener];
+bool Protocols::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p, size_t n, bool placed) {
+  Slot& s = loop_.slot(fd);
+  const Listener& L = loop_.listener_of(s);
   switch (L.opt.ws) {
     case WsMode::kJs:
       if (!placed) {
-        if (!room_or_close(fd, gen, 1, n, 0)) return false;
-        if (n) memcpy(v_.arena + arena_used_, p, n);
-        p = v_.arena + arena_used_;
-        arena_used_ += n;
+        if (!loop_.room_or_close(fd, gen, 1, n, 0)) return false;
+        uint8_t* at = loop_.arena_take(n);
+        if (n) memcpy(at, p, n);
+        p = at;
       }
-      emit(kRecWsMessage | (uint32_t(opcode) << 8), table_[fd].listener, fd, gen, uint32_t(p - v_.arena), uint32_t(n));
-      return live(fd, gen);
+      loop_.emit(kRecWsMessage | (uint32_t(opcode) << 8), loop_.slot(fd).listener, fd, gen, loop_.arena_offset(p), uint32_t(n));
+      return loop_.live(fd, gen);
     case WsMode::kEcho:
-      if (!send_ws_frame(fd, s, opcode, p, n) || !live(fd, gen)) return false;
-      note_queue(table_[fd], L, s.out ? int64_t(s.out->size()) : 0);
+      if (!send_ws_frame(fd, s, opcode, p, n) || !loop_.live(fd, gen)) return false;
+      loop_.note_queue(loop_.slot(fd), L, s.out ? int64_t(s.out->size()) : 0);
       return true;
     case WsMode::kBroadcast: {
-      auto it = subs_.find(fd);
-      if (it != subs_.end() && !it->second.empty()) publish_id(it->second.front().topic, opcode, p, n);
-      else v_.counters->wsProtocolErrors++;
-      return live(fd, gen);
+      if (!loop_.topics().publish_from(fd, opcode, p, n)) loop_.counters().wsProtocolErrors++;
+      return loop_.live(fd, gen);
     }
     default:
       return true;
   }
 }
 
-bool Loop::ws_send(uint32_t fd, uint32_t gen, uint8_t opcode, const uint8_t* p, size_t n) {
-  if (!live(fd, gen)) {
-    v_.counters->staleIds++;
+bool Protocols::ws_send(uint32_t fd, uint32_t gen, uint8_t opcode, const uint8_t* p, size_t n) {
+  if (!loop_.live(fd, gen)) {
+    loop_.counters().staleIds++;
     return false;
   }
-  Slot& s = table_[fd];
+  Slot& s = loop_.slot(fd);
   if (!(s.flags & kFlagWs) || (s.flags & kFlagWsClosing)) return false;
   bool ok = send_ws_frame(fd, s, opcode, p, n);
-  update_activity();
+  loop_.update_activity();
   return ok;
 }
 
-bool Loop::ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n) {
-  if (!live(fd, gen)) {
-    v_.counters->staleIds++;
+bool Protocols::ws_close(uint32_t fd, uint32_t gen, uint16_t code, const uint8_t* reason, size_t n) {
+  if (!loop_.live(fd, gen)) {
+    loop_.counters().staleIds++;
     return false;
   }
-  Slot& s = table_[fd];
+  Slot& s = loop_.slot(fd);
   if (!(s.flags & kFlagWs)) return false;
   if (!(s.flags & kFlagWsClosing)) ws_close_frame(fd, code, reason, n);
-  update_activity();
+  loop_.update_activity();
   return true;
 }
 
 // Sends our close frame (code, reason cut to 123 bytes) and starts the wait for the peer's.
 // False when the connection is gone.
-bool Loop::ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, size_t n) {
-  Slot& s = table_[fd];
+bool Protocols::ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, size_t n) {
+  Slot& s = loop_.slot(fd);
   const uint32_t gen = s.gen;
   uint8_t payload[125];
   n = std::min(n, sizeof payload - 2);
@@ -552,171 +640,9 @@ bool Loop::ws_close_frame(uint32_t fd, uint16_t code, const uint8_t* reason, siz
   payload[1] = uint8_t(code);
   if (n) memcpy(payload + 2, reason, n);
   s.flags |= kFlagWsClosing;
-  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + n) || !live(fd, gen)) return false;
-  timers_on_ws_closing(fd, listeners_[table_[fd].listener]);
+  if (!send_ws_frame(fd, s, ws::kClose, payload, 2 + n) || !loop_.live(fd, gen)) return false;
+  loop_.timers().on_ws_closing(fd, loop_.listener_of(loop_.slot(fd)));
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Topics
-//
-// A topic lives while it has members: created by its first subscribe, freed (name, member list,
-// id) when its last member unsubscribes or closes. Each subscription records its index in the
-// topic's member list, so leaving is a swap-remove, O(1), and a publish meets no stale members.
-
-uint32_t Loop::topic_id(std::string_view name) {
-  auto it = topic_ids_.find(std::string(name));
-  return it == topic_ids_.end() ? UINT32_MAX : it->second;
-}
-
-uint32_t Loop::topic_create(std::string_view name) {
-  uint32_t id;
-  if (!free_topics_.empty()) {
-    id = free_topics_.back();
-    free_topics_.pop_back();
-  } else {
-    id = uint32_t(topics_.size());
-    topics_.emplace_back();
-  }
-  auto [it, added] = topic_ids_.emplace(std::string(name), id);
-  topics_[id].name = &it->first;
-  live_topics_++;
-  return id;
-}
-
-// Removes member `index` of topic `id` (swap-remove, fixing the moved member's subscription) and
-// frees the topic when it was the last.
-void Loop::topic_leave(uint32_t id, uint32_t index) {
-  Topic& t = topics_[id];
-  const uint64_t moved = t.members.back();
-  t.members[index] = moved;
-  t.members.pop_back();
-  if (index < t.members.size()) {
-    auto it = subs_.find(uint32_t(moved));
-    if (it != subs_.end()) {
-      for (Subscription& sub : it->second) {
-        if (sub.topic == id) {
-          sub.index = index;
-          break;
-        }
-      }
-    }
-  }
-  if (t.members.empty()) {
-    topic_ids_.erase(*t.name);
-    t = Topic{};  // also releases the member list's memory
-    free_topics_.push_back(id);
-    live_topics_--;
-  }
-}
-
-int Loop::subscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
-  if (!live(fd, gen) || !(table_[fd].flags & kFlagWs)) return 0;
-  const ListenOptions& o = listeners_[table_[fd].listener].opt;
-  if (topic.size() > o.max_topic_name) {
-    v_.counters->topicRefusals++;
-    return kTopicNameTooLong;
-  }
-  uint32_t id = topic_id(topic);
-  if (id != UINT32_MAX) {
-    auto mine = subs_.find(fd);
-    if (mine != subs_.end()) {
-      for (const Subscription& sub : mine->second)
-        if (sub.topic == id) return 1;
-    }
-  } else {
-    if (live_topics_ >= o.max_topics) {
-      v_.counters->topicRefusals++;
-      return kTooManyTopics;
-    }
-    id = topic_create(topic);
-  }
-  std::vector<uint64_t>& members = topics_[id].members;
-  subs_[fd].push_back(Subscription{id, uint32_t(members.size())});
-  members.push_back(tag_of(fd, gen));
-  table_[fd].topics++;
-  return 1;
-}
-
-bool Loop::unsubscribe(uint32_t fd, uint32_t gen, std::string_view topic) {
-  if (!live(fd, gen)) return false;
-  const uint32_t id = topic_id(topic);
-  auto it = subs_.find(fd);
-  if (id == UINT32_MAX || it == subs_.end()) return false;
-  std::vector<Subscription>& mine = it->second;
-  auto pos = std::find_if(mine.begin(), mine.end(), [id](const Subscription& sub) { return sub.topic == id; });
-  if (pos == mine.end()) return false;
-  const uint32_t index = pos->index;
-  *pos = mine.back();
-  mine.pop_back();
-  if (mine.empty()) subs_.erase(it);
-  table_[fd].topics--;
-  topic_leave(id, index);
-  return true;
-}
-
-void Loop::drop_subscriptions(uint32_t fd) {
-  if (table_[fd].topics) {
-    auto it = subs_.find(fd);
-    if (it != subs_.end()) {
-      // Taken out of the map first: topic_leave fixes the subscriptions of the members it moves,
-      // and must not find this closing connection's own list meanwhile.
-      std::vector<Subscription> mine = std::move(it->second);
-      subs_.erase(it);
-      for (const Subscription& sub : mine) topic_leave(sub.topic, sub.index);
-    }
-    table_[fd].topics = 0;
-  }
-  // close_conn erases the connection's unfinished fragmented message right after this; its
-  // bytes are plain malloc memory (ByteBuf has no destructor), so they are released here.
-  auto it = frags_.find(fd);
-  if (it != frags_.end()) it->second.buf.release();
-}
-
-uint64_t Loop::publish(std::string_view topic, uint8_t opcode, const uint8_t* p, size_t n) {
-  uint32_t id = topic_id(topic);
-  if (id == UINT32_MAX) return 0;
-  uint64_t d = publish_id(id, opcode, p, n);
-  update_activity();
-  return d;
-}
-
-uint64_t Loop::publish_id(uint32_t id, uint8_t opcode, const uint8_t* p, size_t n) {
-  // The frame is built once and the same bytes go to every member. No JS runs meanwhile
-  // (records go to the deferred list). A failed send closes its member, which leaves the topic
-  // (a swap-remove: the member moved into its place is sent to next, at the same index), and
-  // the last member leaving frees the topic: so the list is re-read at every step, and the loop
-  // ends if the topic itself is gone.
-  const bool saved = in_ops_;
-  in_ops_ = true;
-  std::vector<uint8_t> frame(ws::kMaxHeaderBytes + n);
-  size_t hn = ws::encode_header(frame.data(), true, opcode, n, nullptr);
-  if (n) memcpy(frame.data() + hn, p, n);
-  const size_t len = hn + n;
-  uint64_t count = 0;
-  const std::string* name = topics_[id].name;
-  for (size_t i = 0; topics_[id].name == name && i < topics_[id].members.size();) {
-    const uint64_t tag = topics_[id].members[i];
-    const uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
-    Slot& s = table_[fd];
-    if (s.flags & kFlagWsClosing) {
-      ++i;
-      continue;
-    }
-    if (send_or_queue(fd, s, frame.data(), len) >= 0) count++;
-    // Still there: next index. Closed by the send: another member now sits at i (or none).
-    if (live(fd, gen)) ++i;
-  }
-  v_.counters->published++;
-  v_.counters->deliveries += count;
-  v_.counters->wsMessagesOut += count;
-  in_ops_ = saved;
-  return count;
-}
-
-uint64_t Loop::topic_size(std::string_view topic) {
-  uint32_t id = topic_id(topic);
-  return id == UINT32_MAX ? 0 : topics_[id].members.size();
 }
 
 }  // namespace c1m

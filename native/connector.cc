@@ -1,11 +1,6 @@
-// The connector: the client side of the engine, in the same loop and the same fd table as the
-// servers. Groups of outgoing connections are opened at a set rate (source addresses spread
-// with IP_BIND_ADDRESS_NO_PORT to pass the ~28k ports per address/destination pair), then held
-// idle or loaded (closed loop: `depth` messages in flight per connection; open loop: a fixed
-// total rate with latency measured from the schedule, so a stalled server cannot hide its
-// stall: coordinated omission corrected as in wrk2). Latency goes into a native histogram.
-// Reading follows the same edge-triggered rules as loop.cc (drain to EAGAIN or a short read,
-// budget, requeue).
+// The connector: the load side of the engine (see connector.h for what it owns and how it loads).
+#include "connector.h"
+
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -17,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "epoll_backend.h"
 #include "loop.h"
 #include "proto/http_response.h"
 #include "proto/ws.h"
@@ -27,6 +21,9 @@
 #endif
 
 namespace c1m {
+
+using internal::ClientConn;
+using internal::tag_of;
 
 namespace {
 // The connect window (connects and WebSocket handshakes in flight per group): starts at
@@ -44,14 +41,12 @@ constexpr uint64_t kMaxOpenPerTick = 20000;     // open-loop sends per 1 ms tick
 constexpr size_t kClientReadBudget = 256u << 10;
 constexpr size_t kMaxRespHead = 16384;
 constexpr uint32_t kOpenRing = 256;             // open loop: answers a connection may owe
-constexpr size_t kScratchClient = 256u << 10;   // == the loop's scratch buffer size
 enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2 };
 
-inline uint64_t tag_of(uint32_t fd, uint32_t gen) { return uint64_t(fd) | (uint64_t(gen) << 32); }
 inline bool is_ws(const ClientOptions& o) { return o.proto == ClientProto::kWsEcho || o.proto == ClientProto::kWsBroadcast; }
 }  // namespace
 
-uint64_t Loop::now_us() {
+uint64_t Connector::now_us() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000u + uint64_t(ts.tv_nsec) / 1000u;
@@ -60,7 +55,7 @@ uint64_t Loop::now_us() {
 // ---------------------------------------------------------------------------------------------
 // Groups
 
-int Loop::client_group(ClientOptions opt) {
+int Connector::open_group(ClientOptions opt) {
   if (opt.targets.empty()) return -EINVAL;
   int g = -1;
   for (size_t i = 0; i < groups_.size(); ++i) {
@@ -81,19 +76,19 @@ int Loop::client_group(ClientOptions opt) {
   return g;
 }
 
-const ClientGroup* Loop::client(int g) const {
+const ClientGroup* Connector::group(int g) const {
   if (g < 0 || size_t(g) >= groups_.size() || !groups_[size_t(g)].in_use) return nullptr;
   return &groups_[size_t(g)];
 }
 
-bool Loop::client_ramp(int g, uint64_t target, double rate) {
-  if (!client(g)) return false;
+bool Connector::ramp(int g, uint64_t target, double rate) {
+  if (!group(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
   const uint64_t have = G.st.active + G.st.pending;
   if (target < have) {
     // Shrink: close the newest connections first (pending ones count as wanted).
     uint64_t drop = std::min<uint64_t>(have - target, G.members.size());
-    for (uint64_t i = 0; i < drop; ++i) close_client(uint32_t(G.members.back()), false);
+    for (uint64_t i = 0; i < drop; ++i) close(uint32_t(G.members.back()), false);
     G.attempts_left = 0;
   } else {
     G.attempts_left = target - have;
@@ -102,17 +97,17 @@ bool Loop::client_ramp(int g, uint64_t target, double rate) {
   G.ramp_rate = rate;
   G.ramp_t0_ms = uv_now(uv_);
   G.ramp_started = 0;
-  update_client_timer();
-  client_tick();
-  update_activity();
+  timer_update();
+  tick();
+  loop_.update_activity();
   return true;
 }
 
-bool Loop::client_run(int g, LoadMode mode, double rate) {
-  if (!client(g)) return false;
+bool Connector::run(int g, LoadMode mode, double rate) {
+  if (!group(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
   // Messages the previous open loop had scheduled and could not send end here, counted.
-  client_give_up_backlog(G, UINT64_MAX);
+  give_up_backlog(G, UINT64_MAX);
   G.mode = mode;
   G.rate = rate;
   G.running = mode == LoadMode::kClosed || mode == LoadMode::kOpen;
@@ -122,14 +117,14 @@ bool Loop::client_run(int g, LoadMode mode, double rate) {
   if (G.running && mode == LoadMode::kClosed) {
     std::vector<uint64_t> m = G.members;
     for (uint64_t t : m)
-      if (live_client(uint32_t(t), uint32_t(t >> 32))) client_kick(uint32_t(t), G);
+      if (live(uint32_t(t), uint32_t(t >> 32))) kick(uint32_t(t), G);
   }
-  update_client_timer();
+  timer_update();
   return true;
 }
 
-bool Loop::client_reset(int g) {
-  if (!client(g)) return false;
+bool Connector::reset(int g) {
+  if (!group(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
   const ClientStats keep = G.st;
   G.st = ClientStats{};
@@ -146,48 +141,48 @@ bool Loop::client_reset(int g) {
   return true;
 }
 
-bool Loop::client_stop(int g) {
-  if (!client(g)) return false;
+bool Connector::stop(int g) {
+  if (!group(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
   if (G.recording && G.running && G.mode == LoadMode::kOpen) {
     // The window ends: every message the open loop scheduled in it still has to reach the
     // record. Those never sent are dropped; those in flight are recorded at what they waited so
     // far (a stalled contender's last messages are its worst, and must not vanish).
-    client_give_up_backlog(G, UINT64_MAX);
+    give_up_backlog(G, UINT64_MAX);
     const uint64_t now = now_us();
     for (uint64_t t : G.members) {
       const uint32_t fd = uint32_t(t);
-      if (live_client(fd, uint32_t(t >> 32))) client_give_up_ring(G, cconn_[fd], now, &G.st.unanswered);
+      if (live(fd, uint32_t(t >> 32))) give_up_ring(G, conns_[fd], now, &G.st.unanswered);
     }
   }
   G.running = false;
   G.recording = false;
-  update_client_timer();
+  timer_update();
   return true;
 }
 
-bool Loop::client_close(int g) {
-  if (!client(g)) return false;
+bool Connector::close_group(int g) {
+  if (!group(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
   G.attempts_left = 0;
   G.running = false;
-  for (size_t fd = 0; fd < table_.size(); ++fd) {
-    if (table_[fd].kind == SlotKind::kClient && table_[fd].listener == uint8_t(g)) close_client(uint32_t(fd), false);
+  for (size_t fd = 0; fd < loop_.table_size(); ++fd) {
+    if (loop_.slot(fd).kind == SlotKind::kClient && loop_.slot(fd).listener == uint8_t(g)) close(uint32_t(fd), false);
   }
   G = ClientGroup{};
-  update_client_timer();
-  update_activity();
+  timer_update();
+  loop_.update_activity();
   return true;
 }
 
-bool Loop::live_client(uint32_t fd, uint32_t gen) const {
-  return fd < table_.size() && table_[fd].kind == SlotKind::kClient && table_[fd].gen == gen;
+bool Connector::live(uint32_t fd, uint32_t gen) const {
+  return fd < loop_.table_size() && loop_.slot(fd).kind == SlotKind::kClient && loop_.slot(fd).gen == gen;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Connecting
 
-bool Loop::client_start_connect(int g) {
+bool Connector::start_connect(int g) {
   ClientGroup& G = groups_[size_t(g)];
   const uint64_t i = G.st.started;
   const sockaddr_storage& dst = G.opt.targets[i % G.opt.targets.size()];
@@ -201,7 +196,7 @@ bool Loop::client_start_connect(int g) {
     if (e == EMFILE || e == ENFILE) G.attempts_left = 0;
     return false;
   }
-  if (uint64_t(fd) >= fd_cap_) {
+  if (uint64_t(fd) >= loop_.fd_cap()) {
     // Into the fds this process keeps for itself: as good as EMFILE.
     ::close(fd);
     G.st.failed++;
@@ -232,61 +227,61 @@ bool Loop::client_start_connect(int g) {
     G.connect_errnos[err]++;
     return false;
   }
-  grow_table(size_t(fd));
-  if (cconn_.size() < table_.size()) {
-    if (cconn_.capacity() < table_.capacity()) cconn_.reserve(table_.capacity());
-    cconn_.resize(table_.size());
+  loop_.grow_table(size_t(fd));
+  if (conns_.size() < loop_.table_size()) {
+    if (conns_.capacity() < loop_.table_capacity()) conns_.reserve(loop_.table_capacity());
+    conns_.resize(loop_.table_size());
   }
-  Slot& s = table_[size_t(fd)];
+  Slot& s = loop_.slot(size_t(fd));
   s.kind = SlotKind::kClient;
   s.listener = uint8_t(g);
   s.flags = 0;
   s.in = s.out = nullptr;
-  cconn_[size_t(fd)] = ClientConn{};
-  cconn_[size_t(fd)].t0_ms = uint32_t(uv_now(uv_));
-  if (backend::poll_add(epfd_, fd, backend::kSocketEvents, tag_of(uint32_t(fd), s.gen)) < 0) {
+  conns_[size_t(fd)] = ClientConn{};
+  conns_[size_t(fd)].t0_ms = uint32_t(uv_now(uv_));
+  if (loop_.poller().add_socket(fd, tag_of(uint32_t(fd), s.gen)) < 0) {
     ::close(fd);
     s.kind = SlotKind::kFree;
     G.st.failed++;
     G.st.err_connect++;
     return false;
   }
-  client_fds_++;
+  open_fds_++;
   G.st.pending++;
   G.connecting.emplace_back(tag_of(uint32_t(fd), s.gen), uv_now(uv_) + G.opt.connect_timeout_ms);
   return true;
 }
 
-void Loop::client_event(uint32_t fd, uint32_t events) {
-  ClientConn& c = cconn_[fd];
-  const uint32_t gen = table_[fd].gen;
+void Connector::on_ready(uint32_t fd, uint32_t events) {
+  ClientConn& c = conns_[fd];
+  const uint32_t gen = loop_.slot(fd).gen;
   if (c.state == kConnecting) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    if (!(events & (kReadyOut | kReadyError | kReadyHup))) return;
     int err = 0;
     socklen_t l = sizeof err;
     getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &err, &l);
-    if (err || (events & EPOLLERR)) {
-      client_fail_connect(fd, err ? err : ECONNREFUSED);
+    if (err || (events & kReadyError)) {
+      fail_connect(fd, err ? err : ECONNREFUSED);
       return;
     }
-    client_connected(fd);
-    if (!live_client(fd, gen)) return;
+    connected(fd);
+    if (!live(fd, gen)) return;
   }
-  if (events & (EPOLLRDHUP | EPOLLHUP)) table_[fd].flags |= kFlagRdHup;
-  if (groups_[table_[fd].listener].mode == LoadMode::kStall) {
+  if (events & (kReadyPeerEnd | kReadyHup)) loop_.slot(fd).flags |= kFlagRdHup;
+  if (groups_[loop_.slot(fd).listener].mode == LoadMode::kStall) {
     // A stalled peer reads nothing; the server closing on it is the one event it still sees.
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) close_client(fd, true);
+    if (events & (kReadyPeerEnd | kReadyHup | kReadyError)) close(fd, true);
     return;
   }
-  if ((events & EPOLLOUT) && table_[fd].out) {
-    flush_out(fd);
-    if (!live_client(fd, gen)) return;
+  if ((events & kReadyOut) && loop_.slot(fd).out) {
+    loop_.flush_out(fd);
+    if (!live(fd, gen)) return;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_client(fd);
+  if (events & (kReadyIn | kReadyPeerEnd | kReadyHup | kReadyError)) read(fd);
 }
 
 // One connect ended: in `ms` (established), or not at all (UINT32_MAX: it timed out).
-void Loop::client_window(ClientGroup& G, uint32_t ms) {
+void Connector::window_update(ClientGroup& G, uint32_t ms) {
   const uint64_t now = uv_now(uv_);
   if (ms <= kWindowDelayMs) {
     G.window = std::min<double>(kMaxPendingConnects, G.window + 1);
@@ -297,42 +292,42 @@ void Loop::client_window(ClientGroup& G, uint32_t ms) {
   }
 }
 
-void Loop::client_fail_connect(uint32_t fd, int err) {
-  ClientGroup& G = groups_[table_[fd].listener];
+void Connector::fail_connect(uint32_t fd, int err) {
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
   G.st.pending--;
   G.st.failed++;
   G.st.err_connect++;
   G.connect_errnos[err]++;
-  Slot& s = table_[fd];
+  Slot& s = loop_.slot(fd);
   ::close(int(fd));
   s = Slot{.gen = (s.gen + 1) & kGenMask};
-  client_fds_--;
+  open_fds_--;
 }
 
 // A connection counts as established when it can carry the protocol: at connect for TCP, at
 // the server's 101 for WebSocket (until then it is still pending, and the ramp waits for it).
-void Loop::client_ready(uint32_t fd) {
-  ClientGroup& G = groups_[table_[fd].listener];
-  ClientConn& c = cconn_[fd];
+void Connector::ready(uint32_t fd) {
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
+  ClientConn& c = conns_[fd];
   G.st.pending--;
   G.st.established++;
   G.st.active++;
-  client_window(G, uint32_t(uv_now(uv_)) - c.t0_ms);
+  window_update(G, uint32_t(uv_now(uv_)) - c.t0_ms);
   c.state = kReady;
   c.member = uint32_t(G.members.size());
-  G.members.push_back(tag_of(fd, table_[fd].gen));
-  if (c.publisher) G.pubs.push_back(tag_of(fd, table_[fd].gen));
-  if (G.running && G.mode == LoadMode::kClosed) client_kick(fd, G);
+  G.members.push_back(tag_of(fd, loop_.slot(fd).gen));
+  if (c.publisher) G.pubs.push_back(tag_of(fd, loop_.slot(fd).gen));
+  if (G.running && G.mode == LoadMode::kClosed) kick(fd, G);
 }
 
-void Loop::client_connected(uint32_t fd) {
-  const uint8_t g = table_[fd].listener;
+void Connector::connected(uint32_t fd) {
+  const uint8_t g = loop_.slot(fd).listener;
   ClientGroup& G = groups_[g];
-  ClientConn& c = cconn_[fd];
+  ClientConn& c = conns_[fd];
   c.index = uint32_t(G.seq++);
   if (is_ws(G.opt)) {
     c.state = kHandshake;
-    G.upgrading.emplace_back(tag_of(fd, table_[fd].gen), uv_now(uv_) + G.opt.handshake_timeout_ms);
+    G.upgrading.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + G.opt.handshake_timeout_ms);
     // The room travels in the query string; the key is fixed (the server's answer is checked
     // for the matching accept value).
     std::string path = G.opt.path;
@@ -344,26 +339,26 @@ void Loop::client_connected(uint32_t fd) {
                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n";
     G.st.bytes_out += req.size();
-    send_or_queue(fd, table_[fd], reinterpret_cast<const uint8_t*>(req.data()), req.size());
+    loop_.send_or_queue(fd, loop_.slot(fd), reinterpret_cast<const uint8_t*>(req.data()), req.size());
     return;
   }
-  client_ready(fd);
+  ready(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sending
 
 // Closed loop: fill the connection's window of `depth` messages.
-void Loop::client_kick(uint32_t fd, ClientGroup& G) {
-  ClientConn& c = cconn_[fd];
+void Connector::kick(uint32_t fd, ClientGroup& G) {
+  ClientConn& c = conns_[fd];
   if (c.state != kReady || G.opt.proto == ClientProto::kWsBroadcast) return;
-  const uint32_t gen = table_[fd].gen;
-  while (c.ring_count < G.opt.depth && live_client(fd, gen)) {
-    if (!client_send(fd, G, cconn_[fd], now_us(), true)) return;
+  const uint32_t gen = loop_.slot(fd).gen;
+  while (c.ring_count < G.opt.depth && live(fd, gen)) {
+    if (!send(fd, G, conns_[fd], now_us(), true)) return;
   }
 }
 
-bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track) {
+bool Connector::send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track) {
   if (track) {
     // Sized for the current mode: a ring first allocated by a closed loop (depth slots) grows
     // when the same connection then runs an open loop, which may owe up to kOpenRing answers.
@@ -385,21 +380,22 @@ bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stam
   }
   const ClientOptions& o = G.opt;
   const uint32_t n = o.msg_bytes;
-  resp_.clear();
+  std::vector<uint8_t>& out = loop_.compose();
+  out.clear();
   switch (o.proto) {
     case ClientProto::kStream:
-      resp_.assign(n, uint8_t('x'));
+      out.assign(n, uint8_t('x'));
       break;
     case ClientProto::kFrame:
-      resp_.resize(4 + n, uint8_t('x'));
-      resp_[0] = uint8_t(n >> 24);
-      resp_[1] = uint8_t(n >> 16);
-      resp_[2] = uint8_t(n >> 8);
-      resp_[3] = uint8_t(n);
+      out.resize(4 + n, uint8_t('x'));
+      out[0] = uint8_t(n >> 24);
+      out[1] = uint8_t(n >> 16);
+      out[2] = uint8_t(n >> 8);
+      out[3] = uint8_t(n);
       break;
     case ClientProto::kHttp: {
       std::string r = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\n\r\n";
-      resp_.assign(r.begin(), r.end());
+      out.assign(r.begin(), r.end());
       break;
     }
     case ClientProto::kWsEcho:
@@ -415,59 +411,59 @@ bool Loop::client_send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stam
       memcpy(mask, &mask_seed_, 4);
       uint8_t h[ws::kMaxHeaderBytes];
       size_t hn = ws::encode_header(h, true, ws::kBinary, plen, mask);
-      resp_.resize(hn + plen, uint8_t('x'));
-      memcpy(resp_.data(), h, hn);
-      memcpy(resp_.data() + hn, &stamp_us, 8);
-      ws::unmask(resp_.data() + hn, plen, mask, 0);  // XOR is its own inverse: this masks
+      out.resize(hn + plen, uint8_t('x'));
+      memcpy(out.data(), h, hn);
+      memcpy(out.data() + hn, &stamp_us, 8);
+      ws::unmask(out.data() + hn, plen, mask, 0);  // XOR is its own inverse: this masks
       break;
     }
   }
   G.st.sent++;
-  G.st.bytes_out += resp_.size();
-  return send_or_queue(fd, table_[fd], resp_.data(), resp_.size()) >= 0;
+  G.st.bytes_out += out.size();
+  return loop_.send_or_queue(fd, loop_.slot(fd), out.data(), out.size()) >= 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
-void Loop::read_client(uint32_t fd) {
-  const uint32_t gen = table_[fd].gen;
-  if (groups_[table_[fd].listener].mode == LoadMode::kStall) return;
+void Connector::read(uint32_t fd) {
+  const uint32_t gen = loop_.slot(fd).gen;
+  if (groups_[loop_.slot(fd).listener].mode == LoadMode::kStall) return;
   size_t got = 0;
   for (;;) {
-    if (!live_client(fd, gen)) return;
-    ssize_t n = ::recv(int(fd), scratch_, kScratchClient, 0);
-    v_.counters->reads++;
+    if (!live(fd, gen)) return;
+    ssize_t n = ::recv(int(fd), loop_.scratch(), Loop::kScratchBytes, 0);
+    loop_.counters().reads++;
     if (n > 0) {
       got += size_t(n);
-      ClientGroup& G = groups_[table_[fd].listener];
+      ClientGroup& G = groups_[loop_.slot(fd).listener];
       G.st.bytes_in += uint64_t(n);
-      if (!client_bytes(fd, scratch_, size_t(n))) return;
-      if (size_t(n) < kScratchClient && !(table_[fd].flags & kFlagRdHup)) return;
+      if (!receive(fd, loop_.scratch(), size_t(n))) return;
+      if (size_t(n) < Loop::kScratchBytes && !(loop_.slot(fd).flags & kFlagRdHup)) return;
       if (got >= kClientReadBudget) {
-        push_ready(fd);
+        loop_.push_ready(fd);
         return;
       }
       continue;
     }
     if (n == 0) {
-      close_client(fd, true);
+      close(fd, true);
       return;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
     if (errno == EINTR) continue;
-    groups_[table_[fd].listener].st.err_read++;
-    close_client(fd, false);
+    groups_[loop_.slot(fd).listener].st.err_read++;
+    close(fd, false);
     return;
   }
 }
 
 // Consumes received bytes: stream and frame answers are counted as they pass; HTTP and
 // WebSocket units are parsed (a partial unit waits in the slot's `in` buffer).
-bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
-  ClientGroup& G = groups_[table_[fd].listener];
-  ClientConn& c = cconn_[fd];
-  const uint32_t gen = table_[fd].gen;
+bool Connector::receive(uint32_t fd, uint8_t* p, size_t n) {
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
+  ClientConn& c = conns_[fd];
+  const uint32_t gen = loop_.slot(fd).gen;
   if (c.state == kReady && (G.opt.proto == ClientProto::kStream || G.opt.proto == ClientProto::kFrame)) {
     const uint32_t unit = G.opt.proto == ClientProto::kFrame ? 4 + G.opt.msg_bytes : G.opt.msg_bytes;
     if (c.ring_count == 0 && !G.running) return true;  // idle heartbeat echoes and late answers
@@ -480,7 +476,7 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
         off += take;
         if (c.rx == 4 && ((uint32_t(c.hdr[0]) << 24 | uint32_t(c.hdr[1]) << 16 | uint32_t(c.hdr[2]) << 8 | c.hdr[3]) != G.opt.msg_bytes)) {
           G.st.err_protocol++;
-          close_client(fd, false);
+          close(fd, false);
           return false;
         }
         continue;
@@ -493,24 +489,24 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
         if (c.ring_count == 0) {
           // An answer nobody asked for: the server sent bytes we did not send.
           G.st.err_protocol++;
-          close_client(fd, false);
+          close(fd, false);
           return false;
         }
         uint64_t sent = c.ring[c.ring_head];
         c.ring_head = (c.ring_head + 1) % c.ring_cap;
         c.ring_count--;
-        if (!client_answer(fd, G, sent)) return false;
+        if (!answer(fd, G, sent)) return false;
       }
     }
     return true;
   }
   // Unit protocols: append to a pending partial unit if there is one.
-  Slot& s = table_[fd];
+  Slot& s = loop_.slot(fd);
   const uint8_t* q = p;
   size_t m = n;
   if (s.in) {
     if (!s.in->append(p, n)) {
-      close_client(fd, false);
+      close(fd, false);
       return false;
     }
     q = s.in->begin();
@@ -519,12 +515,12 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
   size_t off = 0;
   while (off < m) {
     size_t used = 0;
-    if (!client_unit(fd, G, q + off, m - off, &used)) return false;  // closed
+    if (!receive_unit(fd, G, q + off, m - off, &used)) return false;  // closed
     if (used == 0) break;                                            // incomplete
     off += used;
   }
-  if (!live_client(fd, gen)) return false;
-  Slot& s2 = table_[fd];
+  if (!live(fd, gen)) return false;
+  Slot& s2 = loop_.slot(fd);
   if (s2.in) {
     s2.in->consume(off);
     if (s2.in->empty()) {
@@ -532,9 +528,9 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
       s2.in = nullptr;
     }
   } else if (off < m) {
-    s2.in = bytebuf_new(&mem_bufs_);
+    s2.in = bytebuf_new(loop_.buf_account());
     if (!s2.in || !s2.in->append(q + off, m - off)) {
-      close_client(fd, false);
+      close(fd, false);
       return false;
     }
   }
@@ -544,16 +540,16 @@ bool Loop::client_bytes(uint32_t fd, uint8_t* p, size_t n) {
 // One HTTP response or WebSocket frame (or the handshake answer). *used = its length, 0 when
 // incomplete. Returns false when the connection was closed.
 //
-// An answer can close the connection (the closed loop's next send fails, and close_client frees
-// the slot, its buffers and its ring): after client_ready and client_answer the connection is
-// checked before anything else is parsed, and false goes back so client_bytes stops at once.
-bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used) {
-  ClientConn& c = cconn_[fd];
-  const uint32_t gen = table_[fd].gen;
+// An answer can close the connection (the closed loop's next send fails, and close() frees the
+// slot, its buffers and its ring): after ready() and answer() the connection is checked before
+// anything else is parsed, and false goes back so receive() stops at once.
+bool Connector::receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used) {
+  ClientConn& c = conns_[fd];
+  const uint32_t gen = loop_.slot(fd).gen;
   *used = 0;
   auto bad = [&]() {
     G.st.err_protocol++;
-    close_client(fd, false);
+    close(fd, false);
     return false;
   };
   if (G.opt.proto == ClientProto::kHttp || c.state == kHandshake) {
@@ -564,15 +560,15 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
     *used = r.total;
     if (c.state == kHandshake) {
       if (r.status != 101) return bad();
-      client_ready(fd);
-      return live_client(fd, gen);
+      ready(fd);
+      return live(fd, gen);
     }
     if (r.status < 200 || r.status > 299) G.st.err_protocol++;
     if (c.ring_count == 0) return bad();
     uint64_t sent = c.ring[c.ring_head];
     c.ring_head = (c.ring_head + 1) % c.ring_cap;
     c.ring_count--;
-    return client_answer(fd, G, sent);
+    return answer(fd, G, sent);
   }
   // WebSocket frames from the server are unmasked.
   ws::FrameHeader h;
@@ -589,12 +585,12 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
       size_t hn = ws::encode_header(out, true, ws::kPong, h.payload_len, mask);
       memcpy(out + hn, pl, size_t(h.payload_len));
       ws::unmask(out + hn, size_t(h.payload_len), mask, 0);
-      return send_or_queue(fd, table_[fd], out, hn + size_t(h.payload_len)) >= 0;
+      return loop_.send_or_queue(fd, loop_.slot(fd), out, hn + size_t(h.payload_len)) >= 0;
     }
     case ws::kPong:
       return true;
     case ws::kClose:
-      close_client(fd, true);
+      close(fd, true);
       return false;
     case ws::kText:
     case ws::kBinary: {
@@ -603,13 +599,13 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
         if (h.payload_len < 8) return bad();
         uint64_t stamp;
         memcpy(&stamp, pl, 8);
-        return client_answer(fd, G, stamp & ~kStampGivenUp);
+        return answer(fd, G, stamp & ~kStampGivenUp);
       }
       if (c.ring_count == 0) return bad();
       uint64_t sent = c.ring[c.ring_head];
       c.ring_head = (c.ring_head + 1) % c.ring_cap;
       c.ring_count--;
-      return client_answer(fd, G, sent);
+      return answer(fd, G, sent);
     }
     default:
       return bad();
@@ -621,8 +617,8 @@ bool Loop::client_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, 
 // already given up; then the closed loop sends the next, and the open loop sends the oldest
 // message its backlog holds. Returns false when that send closed the connection: the caller
 // must not touch it again.
-bool Loop::client_answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us) {
-  const uint32_t gen = table_[fd].gen;
+bool Connector::answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us) {
+  const uint32_t gen = loop_.slot(fd).gen;
   if (G.recording && !(stamp_us & kStampGivenUp) && stamp_us >= G.window_t0_us) {
     uint64_t now = now_us();
     G.hist.record(now > stamp_us ? now - stamp_us : 1);
@@ -630,18 +626,18 @@ bool Loop::client_answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us) {
   }
   if (!G.running) return true;
   if (G.mode == LoadMode::kClosed) {
-    client_send(fd, G, cconn_[fd], now_us(), true);
+    send(fd, G, conns_[fd], now_us(), true);
   } else if (G.mode == LoadMode::kOpen && !G.backlog.empty() && G.opt.proto != ClientProto::kWsBroadcast) {
     const uint64_t intended = G.backlog.front();
     G.backlog.pop_front();
-    client_send(fd, G, cconn_[fd], intended, true);
+    send(fd, G, conns_[fd], intended, true);
   }
-  return live_client(fd, gen);
+  return live(fd, gen);
 }
 
 // Records a message that will get no answer at the time it waited so far (at least 1 µs), if it
 // was scheduled inside the measured window, and counts it in *counter.
-void Loop::client_give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter) {
+void Connector::give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter) {
   if (!G.recording || (stamp_us & kStampGivenUp) || stamp_us < G.window_t0_us) return;
   G.hist.record(now > stamp_us ? now - stamp_us : 1);
   (*counter)++;
@@ -649,24 +645,24 @@ void Loop::client_give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint6
 
 // Gives up the open loop's backlogged messages scheduled before older_than_us (all of them with
 // UINT64_MAX), as dropped.
-void Loop::client_give_up_backlog(ClientGroup& G, uint64_t older_than_us) {
+void Connector::give_up_backlog(ClientGroup& G, uint64_t older_than_us) {
   if (G.backlog.empty()) return;
   const uint64_t now = now_us();
   while (!G.backlog.empty() && G.backlog.front() < older_than_us) {
-    client_give_up(G, G.backlog.front(), now, &G.st.dropped);
+    give_up(G, G.backlog.front(), now, &G.st.dropped);
     G.backlog.pop_front();
   }
 }
 
 // Gives up every message still in flight on one connection (each is marked, so an answer that
 // comes later is not recorded again); returns how many were newly given up.
-uint64_t Loop::client_give_up_ring(ClientGroup& G, ClientConn& c, uint64_t now, uint64_t* counter) {
+uint64_t Connector::give_up_ring(ClientGroup& G, ClientConn& c, uint64_t now, uint64_t* counter) {
   uint64_t n = 0;
   for (uint32_t k = 0; k < c.ring_count; ++k) {
     uint64_t& e = c.ring[(c.ring_head + k) % c.ring_cap];
     if (e & kStampGivenUp) continue;
     const uint64_t before = *counter;
-    client_give_up(G, e, now, counter);
+    give_up(G, e, now, counter);
     n += *counter - before;
     e |= kStampGivenUp;
   }
@@ -675,10 +671,10 @@ uint64_t Loop::client_give_up_ring(ClientGroup& G, ClientConn& c, uint64_t now, 
 
 // Open loop: sends backlogged messages (oldest first, each with its own scheduled time) round
 // robin to ready connections with room in their ring. Gives up the sweep after a run of
-// connections without room (the answers that free room send the rest, see client_answer).
-void Loop::client_open_pump(ClientGroup& G) {
+// connections without room (the answers that free room send the rest, see answer()).
+void Connector::open_pump(ClientGroup& G) {
   const bool track = G.opt.proto != ClientProto::kWsBroadcast;
-  const uint32_t room = std::max(G.opt.depth, kOpenRing);  // what client_send sizes an open-loop ring to
+  const uint32_t room = std::max(G.opt.depth, kOpenRing);  // what send() sizes an open-loop ring to
   std::vector<uint64_t>& who = track ? G.members : G.pubs;
   const size_t miss_cap = std::min<size_t>(who.size(), 64);
   size_t misses = 0;
@@ -686,8 +682,8 @@ void Loop::client_open_pump(ClientGroup& G) {
   while (!G.backlog.empty() && !who.empty() && budget && misses < miss_cap) {
     const uint64_t tag = who[G.rr++ % who.size()];
     const uint32_t fd = uint32_t(tag);
-    if (!live_client(fd, uint32_t(tag >> 32)) || cconn_[fd].state != kReady ||
-        (track && cconn_[fd].ring_count >= room)) {
+    if (!live(fd, uint32_t(tag >> 32)) || conns_[fd].state != kReady ||
+        (track && conns_[fd].ring_count >= room)) {
       misses++;
       continue;
     }
@@ -695,29 +691,29 @@ void Loop::client_open_pump(ClientGroup& G) {
     budget--;
     const uint64_t intended = G.backlog.front();
     G.backlog.pop_front();
-    client_send(fd, G, cconn_[fd], intended, track);
+    send(fd, G, conns_[fd], intended, track);
   }
 }
 
-void Loop::close_client(uint32_t fd, bool peer_closed) {
-  Slot& s = table_[fd];
+void Connector::close(uint32_t fd, bool peer_closed) {
+  Slot& s = loop_.slot(fd);
   // Every path that can close checks liveness before it closes; a second close of one fd could
   // hit a reused fd and would corrupt the counts (pending, active, open fds) that end a run.
   assert(s.kind == SlotKind::kClient);
   if (s.kind != SlotKind::kClient) return;
   ClientGroup& G = groups_[s.listener];
-  ClientConn& c = cconn_[fd];
+  ClientConn& c = conns_[fd];
   if (c.state != kReady) {
     // Closed before it could carry the protocol (connecting, or a WebSocket handshake).
     G.st.pending--;
     G.st.failed++;
   } else {
     // Messages it still owed answers for end in the record as lost.
-    if (c.ring_count) client_give_up_ring(G, c, now_us(), &G.st.lost);
+    if (c.ring_count) give_up_ring(G, c, now_us(), &G.st.lost);
     // Swap-remove from the member list, keeping the moved member's index right.
     uint64_t last = G.members.back();
     G.members[c.member] = last;
-    cconn_[uint32_t(last)].member = c.member;
+    conns_[uint32_t(last)].member = c.member;
     G.members.pop_back();
     if (c.publisher) {
       auto it = std::find(G.pubs.begin(), G.pubs.end(), tag_of(fd, s.gen));
@@ -727,23 +723,63 @@ void Loop::close_client(uint32_t fd, bool peer_closed) {
     G.st.closed++;
     if (peer_closed) G.st.peer_closed++;
   }
-  if (s.out) queued_add(-int64_t(s.out->size()));
+  if (s.out) loop_.queued_add(-int64_t(s.out->size()));
   bytebuf_free(s.out);
   bytebuf_free(s.in);
   free(c.ring);
   c = ClientConn{};
   ::close(int(fd));
   s = Slot{.gen = (s.gen + 1) & kGenMask};
-  client_fds_--;
+  open_fds_--;
+}
+
+// The core's write path failed on a client socket.
+void Connector::close_on_error(uint32_t fd, CloseReason why) {
+  if (why == kCloseReset || why == kCloseError) groups_[loop_.slot(fd).listener].st.err_write++;
+  close(fd, false);
+}
+
+uint64_t Connector::memory_bytes() const {
+  auto vec = [](size_t bytes) { return heap_chunk(bytes); };
+  // Per-fd state, then the groups (histogram, member lists, timeout queues, backlog) and the
+  // send-time rings.
+  uint64_t b = conns_.size() * sizeof(ClientConn);
+  b += vec(groups_.capacity() * sizeof(ClientGroup));
+  for (const ClientGroup& G : groups_) {
+    if (!G.in_use) continue;
+    b += G.hist.memory_bytes() - sizeof(Histogram) + vec(G.members.capacity() * 8) + vec(G.pubs.capacity() * 8);
+    b += (G.connecting.size() + G.upgrading.size()) * 16 + G.backlog.size() * 8;
+  }
+  for (const ClientConn& c : conns_) b += vec(size_t(c.ring_cap) * sizeof(uint64_t));
+  return b;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The pacing tick: ramps, open-loop schedule, heartbeats, timeouts.
 
-void Loop::on_client_timer(uv_timer_t* h) { static_cast<Loop*>(h->data)->client_tick(); }
+void Connector::init(uv_loop_t* uv) {
+  uv_ = uv;
+  timer_ = new uv_timer_t;
+  timer_->data = this;
+  uv_timer_init(uv, timer_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+}
 
-void Loop::update_client_timer() {
-  if (!ctimer_) return;
+uv_timer_t* Connector::release_handle() {
+  uv_timer_t* t = timer_;
+  timer_ = nullptr;
+  return t;
+}
+
+void Connector::release_rings() {
+  for (ClientConn& c : conns_) free(c.ring);
+  conns_.clear();
+}
+
+void Connector::on_uv_timer(uv_timer_t* h) { static_cast<Connector*>(h->data)->tick(); }
+
+void Connector::timer_update() {
+  if (!timer_) return;
   bool any = false;
   uint64_t interval = 50;
   for (const ClientGroup& G : groups_) {
@@ -759,135 +795,135 @@ void Loop::update_client_timer() {
     }
   }
   if (!any) interval = 0;
-  if (interval == ctimer_interval_) return;
-  ctimer_interval_ = interval;
-  if (interval == 0) uv_timer_stop(ctimer_);
-  else uv_timer_start(ctimer_, on_client_timer, interval, interval);
+  if (interval == timer_interval_) return;
+  timer_interval_ = interval;
+  if (interval == 0) uv_timer_stop(timer_);
+  else uv_timer_start(timer_, on_uv_timer, interval, interval);
 }
 
-void Loop::client_tick() {
-  if (epfd_ < 0) return;
+void Connector::tick() {
+  if (!loop_.poller().is_open()) return;
   const uint64_t now_ms = uv_now(uv_);
-  const bool saved = in_ops_;
-  in_ops_ = true;  // no JS in the middle of a tick
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    ClientGroup& G = groups_[gi];
-    if (!G.in_use) continue;
-    // Ramp: start as many connects as the rate allows by now, with a bounded number in flight.
-    if (G.attempts_left) {
-      uint64_t allowed = G.attempts_left;
-      if (G.ramp_rate > 0) {
-        uint64_t due = uint64_t(double(now_ms - G.ramp_t0_ms + 1) * G.ramp_rate / 1000.0);
-        allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
-      }
-      allowed = std::min<uint64_t>(allowed, kConnectsPerTick);
-      while (allowed-- && G.attempts_left && double(G.st.pending) < G.window) {
-        G.attempts_left--;
-        G.ramp_started++;
-        client_start_connect(int(gi));
-      }
-    }
-    // Connect and handshake timeouts (FIFO: each deque's entries share one timeout). An entry
-    // whose connection moved on (connected, upgraded, closed, fd reused) is dropped unexamined.
-    while (!G.connecting.empty() && G.connecting.front().second <= now_ms) {
-      uint64_t t = G.connecting.front().first;
-      G.connecting.pop_front();
-      uint32_t fd = uint32_t(t);
-      if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kConnecting) {
-        G.st.err_timeout++;
-        client_window(G, UINT32_MAX);
-        client_fail_connect(fd, ETIMEDOUT);
-      }
-    }
-    while (!G.upgrading.empty() && G.upgrading.front().second <= now_ms) {
-      uint64_t t = G.upgrading.front().first;
-      G.upgrading.pop_front();
-      uint32_t fd = uint32_t(t);
-      if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == kHandshake) {
-        // Connected, but the server never answered the upgrade within the handshake timeout.
-        G.st.err_timeout++;
-        G.connect_errnos[ETIMEDOUT]++;
-        client_window(G, UINT32_MAX);
-        close_client(fd, false);
-      }
-    }
-    for (auto* q : {&G.connecting, &G.upgrading}) {
-      while (!q->empty()) {
-        uint64_t t = q->front().first;
-        const uint32_t fd = uint32_t(t);
-        if (live_client(fd, uint32_t(t >> 32)) && cconn_[fd].state == (q == &G.connecting ? kConnecting : kHandshake)) break;
-        q->pop_front();
-      }
-    }
-    // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
-    // Due messages join the backlog's tail (nothing overtakes a message that waits), the backlog
-    // goes out to connections with room, and what waited longer than the response timeout is
-    // given up: recorded at its wait and counted as dropped.
-    if (G.running && G.mode == LoadMode::kOpen && G.rate > 0) {
-      const uint64_t t = now_us();
-      const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
-      // A tick never schedules more than kMaxOpenPerTick; a schedule that far behind skips ahead
-      // and the skipped messages are given up as dropped (the driver itself could not keep up).
-      if (due > G.open_sent + kMaxOpenPerTick) {
-        const uint64_t skip = due - G.open_sent - kMaxOpenPerTick;
-        for (uint64_t k = 0; k < skip && G.recording; ++k) {
-          client_give_up(G, G.run_t0_us + uint64_t(double(G.open_sent + k) * 1e6 / G.rate), t, &G.st.dropped);
+  {
+    Loop::NoJs no_js(loop_);  // no JS in the middle of a tick
+    for (size_t gi = 0; gi < groups_.size(); ++gi) {
+      ClientGroup& G = groups_[gi];
+      if (!G.in_use) continue;
+      // Ramp: start as many connects as the rate allows by now, with a bounded number in flight.
+      if (G.attempts_left) {
+        uint64_t allowed = G.attempts_left;
+        if (G.ramp_rate > 0) {
+          uint64_t due = uint64_t(double(now_ms - G.ramp_t0_ms + 1) * G.ramp_rate / 1000.0);
+          allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
         }
-        G.open_sent += skip;
-      }
-      while (G.open_sent < due) {
-        G.backlog.push_back(G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate));
-        G.open_sent++;
-      }
-      client_open_pump(G);
-      const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
-      if (t > limit) client_give_up_backlog(G, t - limit);
-    }
-    // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
-    if (G.opt.heartbeat_ms && !G.running && G.mode != LoadMode::kStall && !G.members.empty() && now_ms > G.hb_last_ms) {
-      uint64_t n = std::max<uint64_t>(1, G.members.size() * (now_ms - G.hb_last_ms) / G.opt.heartbeat_ms);
-      G.hb_last_ms = now_ms;
-      for (uint64_t k = 0; k < n && !G.members.empty(); ++k) {
-        uint64_t tag = G.members[G.hb_cursor++ % G.members.size()];
-        uint32_t fd = uint32_t(tag);
-        if (!live_client(fd, uint32_t(tag >> 32)) || cconn_[fd].state != kReady) continue;
-        uint8_t beat[8];
-        size_t bn = 0;
-        if (G.opt.proto == ClientProto::kStream) {
-          beat[0] = 'h';
-          bn = 1;
-        } else if (G.opt.proto == ClientProto::kFrame) {
-          memset(beat, 0, 4);  // an empty frame
-          bn = 4;
-        } else if (is_ws(G.opt)) {
-          uint8_t mask[4] = {9, 8, 7, 6};
-          bn = ws::encode_header(beat, true, ws::kPing, 0, mask);
+        allowed = std::min<uint64_t>(allowed, kConnectsPerTick);
+        while (allowed-- && G.attempts_left && double(G.st.pending) < G.window) {
+          G.attempts_left--;
+          G.ramp_started++;
+          start_connect(int(gi));
         }
-        if (bn) send_or_queue(fd, table_[fd], beat, bn);
       }
-    }
-    // Answers overdue by response_timeout_ms close their connection, counted (every 100 ms); the
-    // messages it owed are recorded at their wait and counted as timed out.
-    if (now_ms - last_timeout_scan_ms_ >= 100 && !G.members.empty()) {
-      const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
-      const uint64_t t = now_us();
-      std::vector<uint64_t> m = G.members;
-      for (uint64_t tag : m) {
-        uint32_t fd = uint32_t(tag);
-        if (!live_client(fd, uint32_t(tag >> 32))) continue;
-        ClientConn& c = cconn_[fd];
-        if (c.ring_count && t > (c.ring[c.ring_head] & ~kStampGivenUp) + limit) {
+      // Connect and handshake timeouts (FIFO: each deque's entries share one timeout). An entry
+      // whose connection moved on (connected, upgraded, closed, fd reused) is dropped unexamined.
+      while (!G.connecting.empty() && G.connecting.front().second <= now_ms) {
+        uint64_t t = G.connecting.front().first;
+        G.connecting.pop_front();
+        uint32_t fd = uint32_t(t);
+        if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == kConnecting) {
           G.st.err_timeout++;
-          client_give_up_ring(G, c, t, &G.st.timed_out);
-          close_client(fd, false);
+          window_update(G, UINT32_MAX);
+          fail_connect(fd, ETIMEDOUT);
+        }
+      }
+      while (!G.upgrading.empty() && G.upgrading.front().second <= now_ms) {
+        uint64_t t = G.upgrading.front().first;
+        G.upgrading.pop_front();
+        uint32_t fd = uint32_t(t);
+        if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == kHandshake) {
+          // Connected, but the server never answered the upgrade within the handshake timeout.
+          G.st.err_timeout++;
+          G.connect_errnos[ETIMEDOUT]++;
+          window_update(G, UINT32_MAX);
+          close(fd, false);
+        }
+      }
+      for (auto* q : {&G.connecting, &G.upgrading}) {
+        while (!q->empty()) {
+          uint64_t t = q->front().first;
+          const uint32_t fd = uint32_t(t);
+          if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == (q == &G.connecting ? kConnecting : kHandshake)) break;
+          q->pop_front();
+        }
+      }
+      // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
+      // Due messages join the backlog's tail (nothing overtakes a message that waits), the backlog
+      // goes out to connections with room, and what waited longer than the response timeout is
+      // given up: recorded at its wait and counted as dropped.
+      if (G.running && G.mode == LoadMode::kOpen && G.rate > 0) {
+        const uint64_t t = now_us();
+        const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
+        // A tick never schedules more than kMaxOpenPerTick; a schedule that far behind skips ahead
+        // and the skipped messages are given up as dropped (the driver itself could not keep up).
+        if (due > G.open_sent + kMaxOpenPerTick) {
+          const uint64_t skip = due - G.open_sent - kMaxOpenPerTick;
+          for (uint64_t k = 0; k < skip && G.recording; ++k) {
+            give_up(G, G.run_t0_us + uint64_t(double(G.open_sent + k) * 1e6 / G.rate), t, &G.st.dropped);
+          }
+          G.open_sent += skip;
+        }
+        while (G.open_sent < due) {
+          G.backlog.push_back(G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate));
+          G.open_sent++;
+        }
+        open_pump(G);
+        const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
+        if (t > limit) give_up_backlog(G, t - limit);
+      }
+      // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
+      if (G.opt.heartbeat_ms && !G.running && G.mode != LoadMode::kStall && !G.members.empty() && now_ms > G.hb_last_ms) {
+        uint64_t n = std::max<uint64_t>(1, G.members.size() * (now_ms - G.hb_last_ms) / G.opt.heartbeat_ms);
+        G.hb_last_ms = now_ms;
+        for (uint64_t k = 0; k < n && !G.members.empty(); ++k) {
+          uint64_t tag = G.members[G.hb_cursor++ % G.members.size()];
+          uint32_t fd = uint32_t(tag);
+          if (!live(fd, uint32_t(tag >> 32)) || conns_[fd].state != kReady) continue;
+          uint8_t beat[8];
+          size_t bn = 0;
+          if (G.opt.proto == ClientProto::kStream) {
+            beat[0] = 'h';
+            bn = 1;
+          } else if (G.opt.proto == ClientProto::kFrame) {
+            memset(beat, 0, 4);  // an empty frame
+            bn = 4;
+          } else if (is_ws(G.opt)) {
+            uint8_t mask[4] = {9, 8, 7, 6};
+            bn = ws::encode_header(beat, true, ws::kPing, 0, mask);
+          }
+          if (bn) loop_.send_or_queue(fd, loop_.slot(fd), beat, bn);
+        }
+      }
+      // Answers overdue by response_timeout_ms close their connection, counted (every 100 ms); the
+      // messages it owed are recorded at their wait and counted as timed out.
+      if (now_ms - last_timeout_scan_ms_ >= 100 && !G.members.empty()) {
+        const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
+        const uint64_t t = now_us();
+        std::vector<uint64_t> m = G.members;
+        for (uint64_t tag : m) {
+          uint32_t fd = uint32_t(tag);
+          if (!live(fd, uint32_t(tag >> 32))) continue;
+          ClientConn& c = conns_[fd];
+          if (c.ring_count && t > (c.ring[c.ring_head] & ~kStampGivenUp) + limit) {
+            G.st.err_timeout++;
+            give_up_ring(G, c, t, &G.st.timed_out);
+            close(fd, false);
+          }
         }
       }
     }
+    if (now_ms - last_timeout_scan_ms_ >= 100) last_timeout_scan_ms_ = now_ms;
   }
-  if (now_ms - last_timeout_scan_ms_ >= 100) last_timeout_scan_ms_ = now_ms;
-  in_ops_ = saved;
-  update_client_timer();
-  update_activity();
+  timer_update();
+  loop_.update_activity();
 }
 
 }  // namespace c1m
