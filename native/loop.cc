@@ -20,8 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
@@ -493,7 +491,7 @@ void Loop::slot_ready(uint32_t fd, Slot& s, uint32_t events) {
 void Loop::conn_ready(uint32_t fd, Slot& s, uint32_t e) {
   const uint32_t gen = s.gen;
   if (e & (kReadyPeerEnd | kReadyHup)) s.flags |= kFlagRdHup;
-  if ((e & kReadyError) && (s.flags & (kFlagPausedJs | kFlagPausedBp))) {
+  if ((e & kReadyError) && (s.flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe))) {
     // Paused connections are not read, so the error would never surface through recv.
     int err = 0;
     socklen_t l = sizeof err;
