@@ -76,6 +76,7 @@ enum : uint32_t {
   kFlagContinued = 1 << 17,  // HTTP: 100 Continue sent for the request being received
   kFlagExpectWait = 1 << 18, // HTTP: 100 Continue owed once the earlier requests are answered
   kFlagHeadTimer = 1 << 19,  // HTTP: the deadline wheel holds this connection's header timeout
+  kFlagCorked = 1 << 20,     // `out` holds this round's output, not yet sent (see Loop::send_or_queue)
 };
 
 // HTTP requests one connection may have delivered to JS and not yet had answered; beyond it the

@@ -105,6 +105,8 @@ bool Connector::ramp(int g, uint64_t target, double rate) {
 
 bool Connector::run(int g, LoadMode mode, double rate) {
   if (!group(g)) return false;
+  // Each connection's first `depth` messages leave in one send, as a pipelining client writes them.
+  Loop::Cork cork(loop_);
   ClientGroup& G = groups_[size_t(g)];
   // Messages the previous open loop had scheduled and could not send end here, counted.
   give_up_backlog(G, UINT64_MAX);
@@ -273,7 +275,7 @@ void Connector::on_ready(uint32_t fd, uint32_t events) {
     if (events & (kReadyPeerEnd | kReadyHup | kReadyError)) close(fd, true);
     return;
   }
-  if ((events & kReadyOut) && loop_.slot(fd).out) {
+  if ((events & kReadyOut) && loop_.slot(fd).out && !(loop_.slot(fd).flags & kFlagCorked)) {
     loop_.flush_out(fd);
     if (!live(fd, gen)) return;
   }
@@ -723,8 +725,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
     G.st.closed++;
     if (peer_closed) G.st.peer_closed++;
   }
-  if (s.out) loop_.queued_add(-int64_t(s.out->size()));
-  bytebuf_free(s.out);
+  loop_.free_out(s);
   bytebuf_free(s.in);
   free(c.ring);
   c = ClientConn{};
@@ -776,7 +777,12 @@ void Connector::release_rings() {
   conns_.clear();
 }
 
-void Connector::on_uv_timer(uv_timer_t* h) { static_cast<Connector*>(h->data)->tick(); }
+void Connector::on_uv_timer(uv_timer_t* h) {
+  // One tick's sends (open-loop messages, heartbeats) leave one send per connection.
+  Connector* self = static_cast<Connector*>(h->data);
+  Loop::Cork cork(self->loop_);
+  self->tick();
+}
 
 void Connector::timer_update() {
   if (!timer_) return;

@@ -115,6 +115,9 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     ::close(int(fd));
     s = Slot{};
   }
+  for (ByteBuf* b : cork_pool_) bytebuf_free(b);
+  cork_pool_.clear();
+  corked_.clear();
   protocols_.release_all();
   poller_.close();
   if (spare_fd_ >= 0) ::close(spare_fd_);
@@ -303,7 +306,8 @@ int64_t Loop::close_listener(int index, bool graceful) {
     if (graceful) {
       drain_conn(uint32_t(fd));
     } else {
-      close_conn(uint32_t(fd), kCloseLocal, 0);
+      if ((s.flags & kFlagCorked) && !flush_cork(uint32_t(fd))) continue;
+      if (table_[fd].kind == SlotKind::kConn) close_conn(uint32_t(fd), kCloseLocal, 0);
       cut++;
     }
   }
@@ -409,6 +413,8 @@ void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(); }
 
 void Loop::round() {
   if (!poller_.is_open()) return;
+  // Everything the round produces for one connection leaves in one send when it ends (see Cork).
+  Cork cork(*this);
   in_round_ = true;
   v_.counters->rounds++;
   serving_.swap(ready_);
@@ -440,6 +446,7 @@ void Loop::round() {
 // closes raised go to JS.
 void Loop::timer_round() {
   if (!poller_.is_open()) return;
+  Cork cork(*this);
   in_round_ = true;
   // No JS while the wheels fire: records raised by closes wait in the deferred list, so no
   // callback can touch a wheel in the middle of advance().
@@ -501,7 +508,8 @@ void Loop::conn_ready(uint32_t fd, Slot& s, uint32_t e) {
       return;
     }
   }
-  if ((e & kReadyOut) && s.out) {
+  // A writable edge flushes a real queue; gathered output leaves when the round's cork ends.
+  if ((e & kReadyOut) && s.out && !(s.flags & kFlagCorked)) {
     flush_out(fd);
     if (!live(fd, gen)) return;
   }
@@ -865,6 +873,36 @@ bool Loop::room_or_close(uint32_t fd, uint32_t gen, uint32_t recs, size_t bytes,
 // Writing
 
 int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
+  if (s.flags & kFlagCorked) {
+    if (s.out->size() + n <= kCorkLimit) {
+      if (!s.out->append(p, n)) {
+        v_.counters->errNoMemory++;
+        close_conn(fd, kCloseNoMemory, ENOMEM);
+        return -1;
+      }
+      return 0;
+    }
+    // Too much for one gathered send: what is gathered goes first, then these bytes.
+    if (!flush_cork(fd)) return -1;
+  } else if (cork_depth_ > 0 && !s.out && n < kCorkLimit) {
+    ByteBuf* b = cork_take();
+    if (!b || !b->append(p, n)) {
+      if (b) cork_give(b);
+      v_.counters->errNoMemory++;
+      close_conn(fd, kCloseNoMemory, ENOMEM);
+      return -1;
+    }
+    s.out = b;
+    s.flags |= kFlagCorked;
+    corked_.push_back(tag_of(fd, s.gen));
+    return 0;
+  }
+  return send_direct(fd, s, p, n);
+}
+
+// Sends at once what the socket takes and queues the rest (flushed on the next writable edge).
+// Returns the connection's queued bytes, or -1 when the connection was closed.
+int64_t Loop::send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
   size_t off = 0;
   if (!s.out) {
     while (off < n) {
@@ -903,6 +941,126 @@ int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
     }
   }
   return s.out ? int64_t(s.out->size()) : 0;
+}
+
+// Sends a connection's gathered output in one send. What the socket does not take becomes its
+// queue (counted, flushed on the next writable edge, bounded by max_queued, and past high_water
+// it stops the connection being read). False when the connection was closed.
+bool Loop::flush_cork(uint32_t fd) {
+  Slot& s = table_[fd];
+  const uint32_t gen = s.gen;
+  ByteBuf* b = s.out;
+  size_t off = 0;
+  while (off < b->size()) {
+    ssize_t w = ::send(int(fd), b->begin() + off, b->size() - off, MSG_NOSIGNAL);
+    v_.counters->writes++;
+    if (w > 0) {
+      off += size_t(w);
+      v_.counters->bytesOut += uint64_t(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      v_.counters->eagainWrites++;
+      break;
+    }
+    int e = errno;
+    v_.counters->errWrite++;
+    close_conn(fd, reason_for(e), e);
+    return false;
+  }
+  s.flags &= ~kFlagCorked;
+  if (off == b->size()) {
+    s.out = nullptr;
+    cork_give(b);
+    if (s.flags & kFlagEndPending) {
+      finish_end(fd);
+      return slot_for(fd, gen) != nullptr;
+    }
+    return true;
+  }
+  // The rest is a real queue now, in a buffer of the connection's own (the pool's stays spare).
+  b->consume(off);
+  const size_t rest = b->size();
+  ByteBuf* q = bytebuf_new(&mem_bufs_);
+  if (!q || !q->append(b->begin(), rest)) {
+    bytebuf_free(q);
+    cork_give(b);
+    s.out = nullptr;
+    v_.counters->errNoMemory++;
+    close_conn(fd, kCloseNoMemory, ENOMEM);
+    return false;
+  }
+  cork_give(b);
+  s.out = q;
+  queued_add(int64_t(rest));
+  s.flags |= kFlagDrainWanted;
+  if (s.kind == SlotKind::kConn) {
+    const Listener& L = listeners_[s.listener];
+    if (L.opt.max_queued && rest > L.opt.max_queued) {
+      close_conn(fd, kCloseBackpressure, 0);
+      return false;
+    }
+    note_queue(s, L, int64_t(rest));
+  }
+  return true;
+}
+
+// The end of the outermost cork scope: every connection that gathered output sends it.
+void Loop::flush_corked() {
+  if (corked_.empty()) return;
+  std::vector<uint64_t> list;
+  list.swap(corked_);
+  for (uint64_t t : list) {
+    Slot* s = slot_for(uint32_t(t), uint32_t(t >> 32));
+    if (s && (s->flags & kFlagCorked)) flush_cork(uint32_t(t));
+  }
+  // The list's capacity is kept for the next round (the most connections one round wrote to).
+  if (corked_.empty()) {
+    list.clear();
+    corked_.swap(list);
+  }
+  // The scope's owner already settled the loop's handles; a flush that closed or ended a
+  // connection raised records that need a round to reach JS.
+  update_activity();
+}
+
+ByteBuf* Loop::cork_take() {
+  if (!cork_pool_.empty()) {
+    ByteBuf* b = cork_pool_.back();
+    cork_pool_.pop_back();
+    return b;
+  }
+  ByteBuf* b = bytebuf_new(&mem_bufs_);
+  if (b && !b->reserve(4096)) {
+    bytebuf_free(b);
+    return nullptr;
+  }
+  return b;
+}
+
+// Keeps a spare gathering buffer for the next round (a few hundred at most, none grown past
+// twice the cork limit), or frees it.
+void Loop::cork_give(ByteBuf* b) {
+  if (cork_pool_.size() < 256 && b->cap <= 2 * kCorkLimit) {
+    b->head = b->tail = b->limit = 0;
+    cork_pool_.push_back(b);
+    return;
+  }
+  bytebuf_free(b);
+}
+
+// A closing connection's output: a real queue leaves the queued count; gathered bytes never
+// entered it and their buffer goes back to the pool.
+void Loop::free_out(Slot& s) {
+  if (!s.out) return;
+  if (s.flags & kFlagCorked) {
+    cork_give(s.out);
+  } else {
+    queued_add(-int64_t(s.out->size()));
+    bytebuf_free(s.out);
+  }
+  s.out = nullptr;
 }
 
 void Loop::flush_out(uint32_t fd) {
@@ -1085,11 +1243,17 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   if (s.kind != SlotKind::kConn) return;
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
+  if ((s.flags & kFlagCorked) && why != kCloseReset && why != kCloseError && why != kCloseNoMemory) {
+    // Output this round gave it before deciding to close left the caller's hands as far as it
+    // knows (before corking it was sent at once): what the socket takes still goes out.
+    ssize_t w = ::send(int(fd), s.out->begin(), s.out->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    v_.counters->writes++;
+    if (w > 0) v_.counters->bytesOut += uint64_t(w);
+  }
   timers_.on_close(fd, listeners_[index]);
   topics_.drop(fd);
   protocols_.on_close(fd);
-  if (s.out) queued_add(-int64_t(s.out->size()));
-  bytebuf_free(s.out);
+  free_out(s);
   bytebuf_free(s.in);
   ::close(int(fd));  // also removes it from the readiness set: no fd is ever duplicated
   s = Slot{.gen = (gen + 1) & kGenMask};
@@ -1178,6 +1342,7 @@ void Loop::dispatch() {
 
 void Loop::run_ops() {
   if (in_ops_) return;
+  Cork cork(*this);
   in_ops_ = true;
   const uint32_t n = std::min(v_.ops[0], v_.ops_cap);
   for (uint32_t i = 0; i < n; ++i) {
@@ -1247,7 +1412,13 @@ bool Loop::close(uint32_t fd, uint32_t gen) {
     v_.counters->staleIds++;
     return false;
   }
-  close_conn(fd, kCloseLocal, 0);
+  // Output given before the close was sent as far as the caller knows: gathered bytes go out
+  // first (a real queue is dropped, as close() says).
+  if ((table_[fd].flags & kFlagCorked) && !flush_cork(fd)) {
+    update_activity();
+    return true;
+  }
+  if (live(fd, gen)) close_conn(fd, kCloseLocal, 0);
   update_activity();
   return true;
 }

@@ -160,10 +160,31 @@ class Loop {
     bool saved_;
   };
 
+  // Output is corked inside a scope: a round, a timer round, the connector's tick or a call that
+  // loads its connections. What one connection is given in the scope (pipelined responses,
+  // several echoes, broadcast deliveries) is gathered and leaves in one send when the outermost
+  // scope ends; a write of kCorkLimit or more, or one that would make the gathered bytes pass
+  // it, first sends what is gathered and then goes straight out. Ordering holds: a connection
+  // with a real queue (the socket was full) appends to it, never to a cork.
+  class Cork {
+   public:
+    explicit Cork(Loop& loop) : loop_(loop) { ++loop.cork_depth_; }
+    ~Cork() {
+      if (--loop_.cork_depth_ == 0) loop_.flush_corked();
+    }
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+
+   private:
+    Loop& loop_;
+  };
+  static constexpr size_t kCorkLimit = 64u << 10;
+
   // A connection's I/O and lifecycle. Any of these but push_ready, note_queue, buffered_unit
   // and update_activity can close the connection: the caller re-checks liveness before it
   // touches the slot again.
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
+  int64_t send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   void push_ready(uint32_t fd);
   void queued_add(int64_t delta);
@@ -205,6 +226,11 @@ class Loop {
 
   // Writing, ending and closing.
   void after_queue_drained(uint32_t fd, Slot& s);
+  bool flush_cork(uint32_t fd);
+  void flush_corked();
+  ByteBuf* cork_take();
+  void cork_give(ByteBuf* b);
+  void free_out(Slot& s);
   void on_peer_end(uint32_t fd);
   void finish_end(uint32_t fd);
   void linger(uint32_t fd);
@@ -245,6 +271,11 @@ class Loop {
   uint32_t drained_pending_ = 0;    // drained records emitted whose index is not yet free
   std::vector<uint64_t> ready_;     // fd | gen << 32, served next round
   std::vector<uint64_t> serving_;   // the list being served this round (swapped with ready_)
+
+  // Corked output (see Cork): the connections holding some, and spare buffers for the next.
+  uint32_t cork_depth_ = 0;
+  std::vector<uint64_t> corked_;     // fd | gen << 32
+  std::vector<ByteBuf*> cork_pool_;
 
   // Memory the native paths share.
   int64_t mem_bufs_ = 0;            // heap bytes of every ByteBuf the engine holds (ByteBuf::acct)

@@ -700,3 +700,26 @@ ${report}`);
     await finish(server, fds);
   });
 }
+
+for (const protocol of PROTOCOLS) {
+  test(`${protocol}: 16 pipelined requests that arrive in one read leave in one send (corked per round)`, { timeout: 30000 }, async () => {
+    Engine.get();
+    const fds = fdCount();
+    const { server, port } = startServer(protocol);
+    const c = await HttpConn.open(port);
+    try {
+      // A first exchange settles the connection (accepted, read once) so the counted window holds only the 16.
+      c.send(request('GET', '/warm'));
+      await c.responsesUntil(1);
+      const before = server.counters();
+      c.send(Buffer.concat(Array.from({ length: 16 }, (_, i) => request('GET', `/${i}`))));
+      await c.responsesUntil(17);
+      assert.equal(counterDelta(server, before, 'httpResponses'), 16);
+      assert.equal(counterDelta(server, before, 'reads') >= 1, true);
+      assert.equal(counterDelta(server, before, 'writes'), 1, 'one send for the sixteen answers');
+    } finally {
+      c.destroy();
+    }
+    await finish(server, fds);
+  });
+}
