@@ -13,12 +13,14 @@ import { mergeRampResults, mergeRunResults, splitCount, startDriver, startDriver
 import { DRIVER_MODULES } from '../src/drivers/registry.js';
 import { DRIVER_LATENCY_LAYOUT, DriverUnavailableError, type DriverConfig, type RampResult, type RunResult } from '../src/drivers/types.js';
 import { findOnPath, uncorrectWrkLatency, wrkCorrectionInterval } from '../src/drivers/wrk.js';
+import { parseH2loadSummary, readH2loadLog } from '../src/drivers/h2load.js';
 import { Histogram } from '../src/metrics/histogram.js';
 import { isAlive, waitGone } from './helpers/processes.js';
 
 const HOST = '127.0.0.1';
 const WRK = findOnPath('wrk');
 const NO_WRK = WRK === null ? 'wrk is not installed (apt-get install wrk)' : false;
+const NO_H2LOAD = findOnPath('h2load') === null ? 'h2load is not installed (apt-get install nghttp2-client)' : false;
 const TEST_TIMEOUT = 60_000;
 
 /** Every driver pid this suite started; all must be gone at the end. */
@@ -135,6 +137,9 @@ test('a driver that cannot run here reports unavailable, with no process left be
   await unavailable(config('wrk', { mode: 'open', rate: 100 }), /no open-loop schedule/);
   // Without wrk on PATH (node itself is started by its absolute path).
   await unavailable(config('wrk'), /^wrk is not installed \(apt-get install wrk\)$/, { env: { ...process.env, PATH: '/nonexistent' } });
+  await unavailable(config('h2load', { protocol: 'ws-echo' }), /^h2load is used here for HTTP\/1\.1 only/);
+  await unavailable(config('h2load', { mode: 'open', rate: 100 }), /no open-loop request schedule/);
+  await unavailable(config('h2load'), /^h2load is not installed \(apt-get install nghttp2-client\)$/, { env: { ...process.env, PATH: '/nonexistent' } });
   const nativeBuilt = existsSync(new URL(DRIVER_MODULES.native.replace('./', '../src/drivers/'), import.meta.url));
   if (nativeBuilt) t.diagnostic('native driver is built: its missing-file case is not testable here');
   else await unavailable(config('native', { protocol: 'tcp-echo' }), /native driver is not built into this install/);
@@ -142,7 +147,7 @@ test('a driver that cannot run here reports unavailable, with no process left be
 
 // ---- Against the net contender --------------------------------------------------------------
 
-async function checkAgainstNet(driver: 'autocannon' | 'wrk', depth: number, warmupMs: number): Promise<void> {
+async function checkAgainstNet(driver: 'autocannon' | 'wrk' | 'h2load', depth: number, warmupMs: number): Promise<void> {
   const connections = 10;
   const d = await start(config(driver, { depth }));
   const progress: DriverProgress[] = [];
@@ -185,6 +190,12 @@ async function checkAgainstNet(driver: 'autocannon' | 'wrk', depth: number, warm
     // Everything the server answered reached autocannon, except what was in flight when it stopped.
     const received = run.extra['responsesTotal']!;
     assert.ok(received >= run.ops && served >= received && served - received <= connections * depth, `server ${served}, autocannon ${received}`);
+  } else if (driver === 'h2load') {
+    // Every request of the measured period is in h2load's log, so in the histogram.
+    assert.equal(h.count, run.ops, 'one latency sample per answer');
+    assert.equal(run.extra['failed'], 0);
+    // The server also answered the warm-up, and what was in flight when h2load stopped.
+    assert.ok(served >= run.ops, `server ${served}, h2load ${run.ops}`);
   } else {
     assert.equal(run.extra['statusErrors'], 0);
     assertOrdered(run.extra['p50Us']!, run.extra['p99Us']!, run.extra['maxUs']!, 'wrk percentiles');
@@ -204,6 +215,25 @@ async function checkAgainstNet(driver: 'autocannon' | 'wrk', depth: number, warm
 }
 
 test('autocannon against net: counts match the server, no errors, ordered latency', { timeout: TEST_TIMEOUT }, () => checkAgainstNet('autocannon', 2, 300));
+test('h2load against net, 16 requests in flight per connection, with a warm-up: every answer in the histogram', { timeout: TEST_TIMEOUT, skip: NO_H2LOAD }, () => checkAgainstNet('h2load', 16, 500));
+
+test('h2load summary: the lines the driver reads, and a summary it refuses rather than half-reads', () => {
+  const out = [
+    'finished in 3.00s, 101676.00 req/s, 11.15MB/s',
+    'requests: 203352 total, 203352 started, 203350 done, 203348 succeeded, 4 failed, 2 errored, 2 timeout',
+    'status codes: 203340 2xx, 0 3xx, 8 4xx, 0 5xx',
+    'traffic: 22.30MB (23385480) total, 24.27MB (25444128) headers (space savings 0.00%), 4.44MB (4658784) data',
+  ].join('\n');
+  assert.deepEqual(parseH2loadSummary(out), {
+    total: 203352, started: 203352, done: 203350, succeeded: 203348, failed: 4, errored: 2, timeout: 2,
+    status: { '2xx': 203340, '3xx': 0, '4xx': 8, '5xx': 0 }, bytes: 23385480,
+  });
+  assert.equal(parseH2loadSummary(out.replace('status codes', 'status')), null);
+  assert.equal(parseH2loadSummary('requests: 1 total, 1 started, 1 done, 1 succeeded, 0 failed, 0 errored\n'), null);
+  const log = readH2loadLog('1796585256173677\t200\t4750\n1796585256173678\t404\t120\n');
+  assert.deepEqual([log.lines, log.non2xx, log.latency.count, log.latency.max], [2, 1, 2, 4750]);
+  assert.throws(() => readH2loadLog('1796585256173677 200 4750\n'), /not "start<TAB>status<TAB>duration"/);
+});
 test('wrk against net: counts match the server, no errors, ordered latency', { timeout: TEST_TIMEOUT, skip: NO_WRK }, () => checkAgainstNet('wrk', 1, 0));
 test('wrk against net, pipelined, with a warm-up run', { timeout: TEST_TIMEOUT, skip: NO_WRK }, () => checkAgainstNet('wrk', 4, 1000));
 

@@ -19,6 +19,7 @@ import { ProcessTracker } from '../src/runner/processes.js';
 import { fitMemory } from '../src/results/fit.js';
 import type { RunRecord, StepRecord } from '../src/results/record.js';
 import { compareRuns, summarizeRun } from '../src/results/summary.js';
+import { RATIO_INTERVAL_METHOD } from '../src/results/ratio.js';
 import { runScenario, schedule, thinTimeline } from '../src/runner/run.js';
 import {
   defineScenario,
@@ -173,7 +174,11 @@ describe('slopes and comparisons', () => {
     ];
     const cmp = compareRuns(runs);
     const ops = cmp.find((c) => c.metric === 'summary.opsPerSec');
-    assert.deepEqual(ops, { metric: 'summary.opsPerSec', baseline: 'net', protocol: 'http-hello', ratios: { epoll: 2.5, uws: null } });
+    assert.deepEqual(ops, {
+      metric: 'summary.opsPerSec', baseline: 'net', protocol: 'http-hello', ratios: { epoll: 2.5, uws: null },
+      // Repetition 0 gives 400/100, repetition 1 gives 600/300; net's repetition 2 failed, so epoll's has no pair.
+      intervals: { epoll: [2, 4], uws: null }, pairs: { epoll: 2, uws: 0 }, intervalMethod: RATIO_INTERVAL_METHOD,
+    });
     assert.equal(cmp.find((c) => c.metric === 'summary.bytesPerConnection')?.ratios['epoll'], 62 / 3000);
     assert.equal(cmp.find((c) => c.metric === 'summary.latencyUs.p99'), undefined, 'nothing to compare when the baseline measured nothing');
     assert.deepEqual(compareRuns(runs.filter((r) => r.contender !== 'net')), [], 'no baseline, no ratios');

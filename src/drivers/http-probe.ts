@@ -1,4 +1,4 @@
-// The ramp of the HTTP tool drivers (autocannon, wrk). Neither tool can open connections ahead
+// The ramp of the HTTP tool drivers (autocannon, wrk, h2load). Neither tool can open connections ahead
 // of its run, so their ramp is a probe: open the requested number of connections at the
 // requested rate, send one GET on each, wait for its answer, hold them all until every one has
 // settled, then close them. The result says honestly how many connections this process could
@@ -32,7 +32,7 @@ export type HttpProbeResult = Omit<RampResult, 'cpu'>;
  * costs this process next to nothing, so the ramp reports no CPU.
  */
 export async function probeRamp(
-  driver: 'autocannon' | 'wrk',
+  driver: 'autocannon' | 'wrk' | 'h2load',
   c: ResolvedDriverConfig,
   cmd: Extract<DriverCommand, { type: 'ramp' }>,
   o: { notes: readonly string[]; cumulative: DriverErrors; track: (probe: HttpProbe | undefined) => void; progress: (connections: number) => void },

@@ -12,6 +12,7 @@ export const DRIVER_MODULES: Readonly<Record<DriverName, string>> = Object.freez
   native: './native.js',
   autocannon: './autocannon.js',
   wrk: './wrk.js',
+  h2load: './h2load.js',
 });
 
 export function driverNames(): DriverName[] {

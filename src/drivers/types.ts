@@ -1,11 +1,11 @@
 // The driver contract: a driver is a load generator in its own process, steered phase by phase
 // by the runner over a control channel (IPC), ending every phase with counts, a latency
 // histogram and its own CPU use. Implementations: `native` (the engine's connector), `autocannon`
-// (HTTP, its API), `wrk` (HTTP, when on PATH).
+// (HTTP, its API), `wrk` and `h2load` (HTTP, when on PATH).
 import type { HistogramJSON } from '../metrics/histogram.js';
 import type { Protocol } from '../wire/protocols.js';
 
-export const DRIVERS = ['native', 'autocannon', 'wrk'] as const;
+export const DRIVERS = ['native', 'autocannon', 'wrk', 'h2load'] as const;
 export type DriverName = (typeof DRIVERS)[number];
 
 /** What the load does on each connection once it is up. */

@@ -1,7 +1,14 @@
 // A child process serving one engine listener (options as JSON in argv[2]); reports its port
 // over IPC and answers 'stats' with the engine counters ('memory': its RSS, which reads /proc;
 // 'heap': the engine's memory figure and malloc's in-use bytes). Exits when told 'close' or on SIGTERM.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createServer, Engine, type ServerOptions } from '../../src/index.js';
+
+// A full collection before the 'heap' reading, so V8 freeing its own malloc memory (external
+// strings, IPC buffers) between two readings does not show up as a difference against the engine.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 // `$join: true` adds a WebSocket handler that subscribes a connection to the topic its message
 // names ("join:ROOM"); every other key is a server option.
@@ -19,6 +26,8 @@ process.on('message', (m) => {
   if (m === 'memory') process.send?.({ type: 'memory', rss: process.memoryUsage().rss });
   // The engine's own count beside the allocator's (mallinfo2), read back to back.
   if (m === 'heap') {
+    gc();
+    gc();
     const engineBytes = server.counters()['engineBytes']!;
     process.send?.({ type: 'heap', engineBytes, inUseBytes: Engine.get().native.heapStats().inUseBytes });
   }
