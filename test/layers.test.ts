@@ -1,6 +1,7 @@
 // The floors of src/ (STYLE.md: "The load side never imports the servers under test"): nothing
 // under src/drivers/ or src/wire/ reaches src/contenders/, directly or through another module,
-// type imports included; the lowest floor (checks.ts, limits.ts) imports nothing of the project.
+// type imports included; the lowest floor (checks.ts, limits.ts) imports nothing of the project;
+// nothing below the command line imports it.
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -54,6 +55,13 @@ describe('the floors of src/', () => {
       }
     });
   }
+
+  it('the command line is the top floor: only src/cli.ts (the documented entry) reaches into src/cli/', () => {
+    for (const f of walk(SRC)) {
+      if (rel(f).startsWith('cli/') || rel(f) === 'cli.ts') continue;
+      for (const g of importsOf(f)) assert.ok(!rel(g).startsWith('cli/'), `${rel(f)} imports ${rel(g)}`);
+    }
+  });
 
   it('checks.ts and limits.ts import nothing above them', () => {
     for (const f of ['checks.ts', 'limits.ts']) {
