@@ -1,7 +1,7 @@
 // A child process serving one engine listener (options as JSON in argv[2]); reports its port
 // over IPC and answers 'stats' with the engine counters ('memory': its RSS, which reads /proc;
 // 'heap': the engine's memory figure and malloc's in-use bytes). Exits when told 'close' or on SIGTERM.
-import { createServer, Engine, type ServerOptions } from '../../src/index.js';
+import { createServer, Engine, type ServerOptions } from '../../src/engine/index.js';
 
 // `$join: true` adds a WebSocket handler that subscribes a connection to the topic its message
 // names ("join:ROOM"); every other key is a server option.
