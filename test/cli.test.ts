@@ -3,12 +3,15 @@
 // `serve` in the foreground until Ctrl-C, and `run` with a scenario given by path.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main, type Io } from '../src/cli.js';
+import { EXIT } from '../src/cli/exit.js';
+import type { Io } from '../src/cli/io.js';
+import { main } from '../src/cli/main.js';
 import { validateResult } from '../src/results/validate.js';
 import { CLI, ROOT, runCli, startCli, startedPids, TEST_DRIVER } from './helpers/cli.js';
 import { waitGone } from './helpers/processes.js';
@@ -89,6 +92,36 @@ describe('c1m usage', () => {
       assert.equal(r.code, 2, `${argv.join(' ')} → ${r.code}: ${r.err}`);
       assert.match(r.err, re, argv.join(' '));
     }
+  });
+});
+
+describe('c1m entry points', () => {
+  const bin = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { c1m: string } }).bin.c1m;
+
+  it('every exit code a help text names is in the one table', async () => {
+    const codes = new Set<number>(Object.values(EXIT));
+    for (const command of ['run', 'suite', 'profile']) {
+      const help = await c1m(command, '--help');
+      const line = /^exit: (.*)$/m.exec(help.out)?.[1];
+      assert.ok(line !== undefined, `${command} --help names its exit codes`);
+      for (const m of line.matchAll(/(?:^|, )(\d+) /g)) assert.ok(codes.has(Number(m[1])), `${command}: exit ${m[1]} is not in EXIT`);
+    }
+  });
+
+  it('the package bin, a symlink to it (as npm installs it) and node dist/src/cli.js run the same CLI', () => {
+    assert.match(readFileSync(join(ROOT, bin), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    const link = join(tmp, 'c1m');
+    symlinkSync(join(ROOT, bin), link);
+    const help = (file: string): string => execFileSync(process.execPath, [file, '--help'], { cwd: ROOT, encoding: 'utf8' });
+    const expected = help(CLI);
+    assert.match(expected, /^c1m — /);
+    assert.equal(help(join(ROOT, bin)), expected);
+    assert.equal(help(link), expected);
+  });
+
+  it('importing dist/src/cli.js runs nothing (run as a script, it would exit this process)', async () => {
+    const mod = (await import(CLI)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(mod), []);
   });
 });
 

@@ -7,7 +7,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { PREFLIGHT_FLAGS, SERVE_FLAGS, TUNE_FLAGS } from '../src/cli.js';
+import { parseArgs, UsageError, type FlagSpec } from '../src/cli/flags.js';
+import { PREFLIGHT_FLAGS } from '../src/cli/preflight.js';
+import { PROFILE_FLAGS } from '../src/cli/profile.js';
+import { SERVE_FLAGS } from '../src/cli/serve.js';
+import { TUNE_FLAGS } from '../src/cli/tune.js';
 import { resolveLimits, parseChildConfig } from '../src/contenders/config.js';
 import { resolveStart } from '../src/contenders/handle.js';
 import { checkCommand, resolveDriverConfig } from '../src/drivers/config.js';
@@ -16,8 +20,6 @@ import { ClientGroup } from '../src/engine/client.js';
 import { Engine } from '../src/engine/engine.js';
 import { resolveServerOptions } from '../src/engine/options.js';
 import { LIMITS, type Limit, type LimitName } from '../src/limits.js';
-import { PROFILE_FLAGS } from '../src/profile/cli.js';
-import { parseArgs, UsageError, type FlagSpec } from '../src/runner/args.js';
 import { defineScenario, phasesOf, resolveParams, type Phase } from '../src/runner/scenario.js';
 
 const HOST = '127.0.0.1';

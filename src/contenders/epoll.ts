@@ -3,7 +3,7 @@
 // echo, static and broadcast paths with no JS per message (the floor). The engine is a native
 // addon, so it is imported inside probe() and start() only: the parent never loads it.
 
-import type { EngineCounters, EpollServer, ServerOptions } from '../index.js';
+import type { EngineCounters, EpollServer, ServerOptions } from '../engine/index.js';
 import {
   HTTP_CONTENT_TYPE,
   HTTP_HELLO_BODY,
@@ -15,13 +15,13 @@ import {
 } from '../wire/protocols.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './types.js';
 
-type EngineModule = typeof import('../index.js');
+type EngineModule = typeof import('../engine/index.js');
 
 let loading: Promise<EngineModule> | undefined;
 
 /** Imports the engine and loads its addon once; rejects with the reason it cannot run here. */
 function loadEngine(): Promise<EngineModule> {
-  loading ??= import('../index.js').then((engine) => {
+  loading ??= import('../engine/index.js').then((engine) => {
     engine.loadAddon();
     return engine;
   });

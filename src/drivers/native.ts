@@ -1,6 +1,6 @@
 // The `native` driver: the engine's connector in this (driver) process. Every connection and
 // message is handled natively; JS only steers the phases and reads counters.
-import { ClientGroup, type ClientProtocol, type ClientGroupStats } from '../engine/client.js';
+import { ClientGroup, type ClientProtocol, type ClientGroupStats } from '../engine/index.js';
 import type { Protocol } from '../wire/protocols.js';
 import {
   DriverUnavailableError, type CpuUse, type DriverErrors, type DriverFactory, type DriverImpl,

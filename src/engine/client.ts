@@ -2,7 +2,7 @@
 // JS per connection or per message). JS only steers: ramp, run, reset the window, read stats.
 import { Engine } from './engine.js';
 import { Histogram } from '../metrics/histogram.js';
-import type { NativeClientStats } from '../native.js';
+import type { NativeClientStats } from './native.js';
 import { isIP } from 'node:net';
 import { checkLimit, resolveLimit } from '../limits.js';
 import { HTTP_HELLO_PATH } from '../wire/protocols.js';

@@ -1,6 +1,6 @@
 // The per-thread engine: one native Loop per Node environment, its shared buffers, the batch
 // callback, and op queueing for writes made while a batch is being handled.
-import { loadAddon, type NativeAddon } from '../native.js';
+import { loadAddon, type NativeAddon } from './native.js';
 import { ID_SPLIT, Op, ProtoCode, WsModeCode } from './records.js';
 import type { ResolvedServerOptions } from './options.js';
 

@@ -5,8 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args.js';
-import { defineScenario, standardParamSpecs, type Scenario, type ScenarioSpec } from './scenario.js';
+import { defineScenario, type Scenario, type ScenarioSpec } from './scenario.js';
 
 /** dist/scenarios/, next to dist/src/ where this module is compiled. */
 export const BUILTIN_DIR = fileURLToPath(new URL('../../scenarios/', import.meta.url));
@@ -66,42 +65,4 @@ export async function listScenarios(dir = BUILTIN_DIR): Promise<Array<{ name: st
     }
   }
   return out;
-}
-
-/**
- * The start of a command that takes a scenario and that scenario's own flags (`c1m run`,
- * `c1m profile`): a first, lenient pass finds the scenario, the second parses its flags too.
- * Returns the scenario and the parsed flags, or `{ exit }` after printing help or a load error;
- * an unknown scenario or a bad flag is a UsageError.
- */
-export async function scenarioCommand(
-  argv: readonly string[],
-  flags: Readonly<Record<string, FlagSpec>>,
-  o: { command: string; usage: (s: Scenario | null) => string; out: (s: string) => void; err: (s: string) => void; ok: number; failed: number },
-): Promise<{ scenario: Scenario; args: ParsedArgs } | { exit: number }> {
-  const first = parseArgs(argv, { ...flags, ...standardParamSpecs() }, { command: o.command, lenient: true });
-  const ref = first.positionals[0];
-  if (ref === undefined) {
-    if (first.help) {
-      o.out(o.usage(null));
-      return { exit: o.ok };
-    }
-    throw new UsageError(`${o.command}: which scenario? (c1m list shows them; see ${o.command} --help)`);
-  }
-  let scenario: Scenario;
-  try {
-    scenario = await loadScenario(ref);
-  } catch (err) {
-    if (err instanceof ScenarioNotFoundError) throw new UsageError(`${o.command}: ${err.message}`);
-    o.err(`${o.command}: cannot load scenario ${ref}: ${(err as Error).message}\n`);
-    return { exit: o.failed };
-  }
-  const all: Record<string, FlagSpec> = { ...flags };
-  for (const [k, spec] of Object.entries(scenario.paramSpecs)) all[k] = { ...spec };
-  const args = parseArgs(argv, all, { command: o.command, maxPositionals: 1 });
-  if (args.help) {
-    o.out(o.usage(scenario));
-    return { exit: o.ok };
-  }
-  return { scenario, args };
 }

@@ -1,7 +1,7 @@
 // Servers a failed test left listening keep the engine (and so the test process) alive, and
 // their connections would skew the next test's counts. Tests register their servers here; an
 // afterEach hook closes whatever is still open.
-import type { EpollServer } from '../../src/index.js';
+import type { EpollServer } from '../../src/engine/index.js';
 import { fdCount, until } from './net.js';
 
 const open = new Set<EpollServer>();

@@ -3,7 +3,7 @@
 // 'heap': the engine's memory figure and malloc's in-use bytes). Exits when told 'close' or on SIGTERM.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createServer, Engine, type ServerOptions } from '../../src/index.js';
+import { createServer, Engine, type ServerOptions } from '../../src/engine/index.js';
 
 // A full collection before the 'heap' reading, so V8 freeing its own malloc memory (external
 // strings, IPC buffers) between two readings does not show up as a difference against the engine.

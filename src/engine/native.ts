@@ -140,9 +140,10 @@ export interface NativeListenOptions {
   staticType: string;
 }
 
+// Compiled to dist/src/engine/: the build folder is three floors up.
 const here = dirname(fileURLToPath(import.meta.url));
 /** Absolute path of the addon this process loads. */
-export const addonPath = process.env['C1M_ADDON'] ?? resolve(here, '../../build/Release/c1m.node');
+export const addonPath = process.env['C1M_ADDON'] ?? resolve(here, '../../../build/Release/c1m.node');
 
 let cached: NativeAddon | undefined;
 

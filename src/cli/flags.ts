@@ -1,8 +1,13 @@
 // Command-line flags: `--name value`, `--name=value`, bare `--name` for booleans, `--` to end
 // flags. Names may be written camelCase or kebab-case (`--message-bytes` = `--messageBytes`).
-// Anything unknown or malformed is a UsageError (the CLI exits 2 with its message).
+// Anything unknown or malformed is a UsageError (the CLI exits 2 with its message). Commands that
+// take a scenario parse in two passes (scenarioCommand): its own flags are known only once it is
+// loaded.
 
-import { parseValue, type ParamSpec, type ParamValue } from './scenario.js';
+import { loadScenario, ScenarioNotFoundError } from '../runner/catalog.js';
+import { parseValue, standardParamSpecs, type ParamSpec, type ParamValue, type Scenario } from '../runner/scenario.js';
+import { EXIT } from './exit.js';
+import type { Io } from './io.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -97,4 +102,43 @@ export function flagHelp(flags: Readonly<Record<string, FlagSpec>>, defaults: Re
   });
   const width = Math.min(34, Math.max(0, ...rows.map(([l]) => l.length)));
   return rows.map(([l, r]) => (l.length > width ? `  ${l}\n  ${' '.repeat(width)}  ${r}` : `  ${l.padEnd(width)}  ${r}`));
+}
+
+/**
+ * The start of a command that takes a scenario and that scenario's own flags (`c1m run`,
+ * `c1m profile`): a first, lenient pass finds the scenario, the second parses its flags too.
+ * Returns the scenario and the parsed flags, or `{ exit }` after printing help or a load error;
+ * an unknown scenario or a bad flag is a UsageError.
+ */
+export async function scenarioCommand(
+  argv: readonly string[],
+  flags: Readonly<Record<string, FlagSpec>>,
+  o: { command: string; usage: (s: Scenario | null) => string },
+  io: Io,
+): Promise<{ scenario: Scenario; args: ParsedArgs } | { exit: typeof EXIT.ok | typeof EXIT.failed }> {
+  const first = parseArgs(argv, { ...flags, ...standardParamSpecs() }, { command: o.command, lenient: true });
+  const ref = first.positionals[0];
+  if (ref === undefined) {
+    if (first.help) {
+      io.out(o.usage(null));
+      return { exit: EXIT.ok };
+    }
+    throw new UsageError(`${o.command}: which scenario? (c1m list shows them; see ${o.command} --help)`);
+  }
+  let scenario: Scenario;
+  try {
+    scenario = await loadScenario(ref);
+  } catch (err) {
+    if (err instanceof ScenarioNotFoundError) throw new UsageError(`${o.command}: ${err.message}`);
+    io.err(`${o.command}: cannot load scenario ${ref}: ${(err as Error).message}\n`);
+    return { exit: EXIT.failed };
+  }
+  const all: Record<string, FlagSpec> = { ...flags };
+  for (const [k, spec] of Object.entries(scenario.paramSpecs)) all[k] = { ...spec };
+  const args = parseArgs(argv, all, { command: o.command, maxPositionals: 1 });
+  if (args.help) {
+    io.out(o.usage(scenario));
+    return { exit: EXIT.ok };
+  }
+  return { scenario, args };
 }

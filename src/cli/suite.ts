@@ -8,17 +8,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadResults } from '../results/load.js';
 import type { LoadedResult } from '../results/schema.js';
-import { flagHelp, parseArgs, UsageError, type FlagSpec } from './args.js';
-import { builtinNames } from './catalog.js';
-import { commandSession } from './processes.js';
-import { latestPerScenario, runSuite, suiteEntries, suiteMarkdown, suiteTable, type SuiteMode } from './suite.js';
-
-export interface SuiteIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const CODES = { ok: 0, failed: 1, someRunsFailed: 3, interrupted: 130 } as const;
+import { builtinNames } from '../runner/catalog.js';
+import { commandSession } from '../runner/processes.js';
+import { latestPerScenario, runSuite, suiteEntries, suiteMarkdown, suiteTable, type SuiteMode } from '../runner/suite.js';
+import { EXIT, type ExitCode } from './exit.js';
+import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
+import type { Io } from './io.js';
 
 const SUITE_FLAGS: Record<string, FlagSpec> = {
   tiny: { type: 'bool', help: 'a few hundred connections, sub-second phases: checks that everything works (figures meaningless)' },
@@ -53,17 +48,17 @@ exit: 0 all runs ok (skips allowed), 1 nothing written, 2 usage, 3 some runs not
 `;
 }
 
-function writeMarkdown(path: string, results: readonly LoadedResult[], baseline: string, io: SuiteIo): void {
+function writeMarkdown(path: string, results: readonly LoadedResult[], baseline: string, io: Io): void {
   mkdirSync(dirname(path) || '.', { recursive: true });
   writeFileSync(path, suiteMarkdown(results, baseline));
   io.err(`markdown: ${path}\n`);
 }
 
-export async function cmdSuite(argv: readonly string[], io: SuiteIo): Promise<number> {
+export async function cmdSuite(argv: readonly string[], io: Io): Promise<ExitCode> {
   const args = parseArgs(argv, SUITE_FLAGS, { command: 'c1m suite', maxPositionals: 0 });
   if (args.help) {
     io.out(usage());
-    return CODES.ok;
+    return EXIT.ok;
   }
   const v = args.values;
   const baseline = (v['baseline'] as string | undefined) ?? 'net';
@@ -79,16 +74,16 @@ export async function cmdSuite(argv: readonly string[], io: SuiteIo): Promise<nu
       loaded = await loadResults([from]);
     } catch (err) {
       io.err(`c1m suite: ${(err as Error).message}\n`);
-      return CODES.failed;
+      return EXIT.failed;
     }
     const latest = latestPerScenario(loaded.results);
     if (latest.length === 0) {
       io.err(`c1m suite: no result files in ${from}\n`);
-      return CODES.failed;
+      return EXIT.failed;
     }
     io.out(suiteTable(latest, baseline));
     if (md !== undefined) writeMarkdown(md, latest, baseline, io);
-    return CODES.ok;
+    return EXIT.ok;
   }
 
   const mode: SuiteMode = chosen[0] ?? 'quick';
@@ -106,7 +101,7 @@ export async function cmdSuite(argv: readonly string[], io: SuiteIo): Promise<nu
   const session = commandSession({
     log: io.err,
     onFirst: (sig) => `c1m: ${sig}: stopping every process and writing what was measured (again to kill at once)\n`,
-    exitCode: CODES.interrupted,
+    exitCode: EXIT.interrupted,
   });
   const { tracker } = session;
   try {
@@ -127,9 +122,9 @@ export async function cmdSuite(argv: readonly string[], io: SuiteIo): Promise<nu
       if (item.error !== null) io.out(`${item.entry.scenario}: ${item.error.split('\n')[0] ?? ''}\n`);
     }
     if (md !== undefined && written.length > 0) writeMarkdown(md, written, baseline, io);
-    if (outcome.interrupted) return CODES.interrupted;
-    if (written.length === 0) return CODES.failed;
-    return outcome.items.every((i) => i.ok) ? CODES.ok : CODES.someRunsFailed;
+    if (outcome.interrupted) return EXIT.interrupted;
+    if (written.length === 0) return EXIT.failed;
+    return outcome.items.every((i) => i.ok) ? EXIT.ok : EXIT.someRunsFailed;
   } finally {
     const left = session.end();
     if (left.length > 0) io.err(`c1m: killed leftover process(es) ${left.join(', ')}\n`);

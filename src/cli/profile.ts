@@ -5,21 +5,14 @@
 import { relative } from 'node:path';
 import { contenderNames, getContender } from '../contenders/index.js';
 import type { DriverName } from '../drivers/types.js';
-import { flagHelp, UsageError, type FlagSpec } from '../runner/args.js';
-import { scenarioCommand } from '../runner/catalog.js';
-import { commandSession } from '../runner/processes.js';
 import { paramRange } from '../limits.js';
+import { DEFAULT_ANALYSIS_TIMEOUT_MS, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FREQUENCY_HZ, defaultProfileDir, profileContender } from '../profile/profile.js';
+import { PROFILE_TOOLS, type CallGraph, type ProfileResult, type ProfileTool } from '../profile/types.js';
+import { commandSession } from '../runner/processes.js';
 import { limitsOf, loadOf, MAIN_GROUP, phasesOf, resolveParams, type Scenario } from '../runner/scenario.js';
-import { DEFAULT_ANALYSIS_TIMEOUT_MS, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FREQUENCY_HZ, defaultProfileDir, profileContender } from './profile.js';
-import { PROFILE_TOOLS, type CallGraph, type ProfileResult, type ProfileTool } from './types.js';
-
-export interface ProfileIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-/** Exit codes of `c1m profile`. */
-export const PROFILE_EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 4, interrupted: 130 } as const;
+import { EXIT, type ExitCode } from './exit.js';
+import { flagHelp, scenarioCommand, UsageError, type FlagSpec } from './flags.js';
+import type { Io } from './io.js';
 
 export const PROFILE_FLAGS: Record<string, FlagSpec> = {
   contender: { type: 'string', help: `contender to profile (${contenderNames().join(', ')})` },
@@ -94,8 +87,8 @@ export function formatProfileResult(r: ProfileResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promise<number> {
-  const started = await scenarioCommand(argv, PROFILE_FLAGS, { command: 'c1m profile', usage, out: io.out, err: io.err, ok: PROFILE_EXIT.ok, failed: PROFILE_EXIT.failed });
+export async function cmdProfile(argv: readonly string[], io: Io): Promise<ExitCode> {
+  const started = await scenarioCommand(argv, PROFILE_FLAGS, { command: 'c1m profile', usage }, io);
   if ('exit' in started) return started.exit;
   const { scenario, args } = started;
   const { contender, tool, out, callGraph, frequency, exitTimeout, analysisTimeout, json, ...given } = args.values;
@@ -135,7 +128,7 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
   const session = commandSession({
     log: io.err,
     onFirst: (sig) => `c1m profile: ${sig}: stopping the load; the profile is still written (again to kill everything at once)\n`,
-    exitCode: PROFILE_EXIT.interrupted,
+    exitCode: EXIT.interrupted,
   });
   const { tracker } = session;
   let result: ProfileResult;
@@ -164,7 +157,7 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
   } catch (err) {
     if (err instanceof RangeError || err instanceof TypeError) {
       io.err(`c1m profile: ${err.message}\n`);
-      return PROFILE_EXIT.failed;
+      return EXIT.failed;
     }
     throw err;
   } finally {
@@ -177,7 +170,7 @@ export async function cmdProfile(argv: readonly string[], io: ProfileIo): Promis
   } else {
     io.out(formatProfileResult(result));
   }
-  if (result.status === 'unavailable') return PROFILE_EXIT.unavailable;
-  if (result.status === 'failed') return PROFILE_EXIT.failed;
-  return result.interrupted ? PROFILE_EXIT.interrupted : PROFILE_EXIT.ok;
+  if (result.status === 'unavailable') return EXIT.unavailable;
+  if (result.status === 'failed') return EXIT.failed;
+  return result.interrupted ? EXIT.interrupted : EXIT.ok;
 }

@@ -1,0 +1,40 @@
+// `c1m preflight`: what a run of N connections needs from this machine, each check with its fix.
+
+import { paramRange } from '../limits.js';
+import { readSystem } from '../system/limits.js';
+import { formatPreflight, planRun } from '../system/preflight.js';
+import { PROTOCOLS } from '../wire/protocols.js';
+import { EXIT, type ExitCode } from './exit.js';
+import { flagHelp, parseArgs, type FlagSpec } from './flags.js';
+import type { Io } from './io.js';
+
+/** What preflight and tune plan for unless told otherwise: the million c1m is named after. */
+export const PLAN_CONNECTIONS = 1_000_000;
+
+export const PREFLIGHT_FLAGS = {
+  connections: { ...paramRange('connections'), help: 'connections per side', default: PLAN_CONNECTIONS },
+  contender: { type: 'string', help: 'contender (memory per connection differs)', default: 'epoll' },
+  protocol: { type: 'string', choices: PROTOCOLS, help: 'protocol', default: 'tcp-echo' },
+  workers: { ...paramRange('workers'), help: 'contender processes (default: as the fd limit needs)' },
+  drivers: { ...paramRange('workers'), help: 'driver processes (default: as the fd limit needs)' },
+} as const satisfies Record<string, FlagSpec>;
+
+export function cmdPreflight(argv: readonly string[], io: Io): ExitCode {
+  const args = parseArgs(argv, PREFLIGHT_FLAGS, { command: 'c1m preflight', maxPositionals: 0 });
+  if (args.help) {
+    io.out(`usage: c1m preflight [flags]\n\nWhat a run needs from this machine (fds, ports, sysctls, memory, CPUs), each check OK, WARN or\nFAIL with the exact command that fixes it. Changes nothing. Exit 0 when feasible, 1 when not.\n\nflags:\n${flagHelp(PREFLIGHT_FLAGS).join('\n')}\n`);
+    return EXIT.ok;
+  }
+  const v = args.values;
+  const contender = (v['contender'] as string | undefined) ?? PREFLIGHT_FLAGS.contender.default;
+  const plan = planRun({
+    connections: (v['connections'] as number | undefined) ?? PREFLIGHT_FLAGS.connections.default,
+    contender,
+    protocol: (v['protocol'] as string | undefined) ?? PREFLIGHT_FLAGS.protocol.default,
+    readings: readSystem(),
+    ...(v['workers'] !== undefined ? { workers: v['workers'] as number } : {}),
+    ...(v['drivers'] !== undefined ? { driverProcesses: v['drivers'] as number } : {}),
+  });
+  io.out(`${formatPreflight(plan)}\n`);
+  return plan.feasible ? EXIT.ok : EXIT.failed;
+}
