@@ -1,6 +1,7 @@
 // The floors of src/ (STYLE.md: "The load side never imports the servers under test"): nothing
 // under src/drivers/ or src/wire/ reaches src/contenders/, directly or through another module,
-// type imports included; the lowest floor (checks.ts, limits.ts) imports nothing of the project.
+// type imports included; process supervision (src/process/) sits below both sides of a run; the
+// lowest floor (checks.ts, limits.ts) imports nothing of the project.
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -54,6 +55,16 @@ describe('the floors of src/', () => {
       }
     });
   }
+
+  it('nothing under src/process/ reaches contenders/, drivers/ or runner/', () => {
+    const files = walk(join(SRC, 'process'));
+    assert.ok(files.length > 0, 'src/process/ has sources');
+    for (const f of files) {
+      for (const [g, chain] of reach(f)) {
+        assert.ok(!/^(contenders|drivers|runner)\//.test(rel(g)), `${chain.map(rel).join(' → ')}`);
+      }
+    }
+  });
 
   it('checks.ts and limits.ts import nothing above them', () => {
     for (const f of ['checks.ts', 'limits.ts']) {
