@@ -3,7 +3,7 @@
 // src/process/supervisor.ts).
 
 import { fileURLToPath } from 'node:url';
-import { Supervisor, type ChildExit } from '../process/supervisor.js';
+import { Supervisor } from '../process/supervisor.js';
 import type { ChildConfig, ChildMessage, DrainedMessage, ParentMessage, Protocol, ReadyMessage } from './types.js';
 
 export const CHILD_PATH = fileURLToPath(new URL('./child.js', import.meta.url));
@@ -57,7 +57,6 @@ export class ContenderUnavailableError extends Error {
 /** One child process running one worker of a contender, and its end of the control channel. */
 export class WorkerProcess {
   readonly worker: number;
-  readonly exited: Promise<void>;
   readonly #proc: Supervisor<ChildMessage>;
   #ready: ReadyMessage | undefined;
   #drained: DrainedMessage | undefined;
@@ -80,7 +79,6 @@ export class WorkerProcess {
     this.#proc.onNotice((m) => {
       if (m.type === 'drained') this.#drained = m;
     });
-    this.exited = this.#proc.exited;
   }
 
   get pid(): number {
@@ -88,12 +86,6 @@ export class WorkerProcess {
   }
   get ready(): ReadyMessage | undefined {
     return this.#ready;
-  }
-  get exit(): ChildExit | undefined {
-    return this.#proc.exit;
-  }
-  get stderr(): string | null {
-    return this.#proc.stderr;
   }
 
   /** Resolves with the ready message; rejects with the child's own reason otherwise. */
@@ -109,10 +101,6 @@ export class WorkerProcess {
 
   request(body: { type: 'stats' } | { type: 'gc' } | Omit<Extract<ParentMessage, { type: 'publish' }>, 'id'>, timeoutMs: number): Promise<ChildMessage> {
     return this.#proc.request(body, { what: body.type, timeoutMs });
-  }
-
-  kill(): void {
-    this.#proc.kill();
   }
 
   async stop(signal: NodeJS.Signals, killAfterMs: number): Promise<WorkerExit> {

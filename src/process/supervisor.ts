@@ -30,13 +30,19 @@ export interface SuperviseOptions {
   env: NodeJS.ProcessEnv;
   /** The child leads a process group of its own, and kill() takes the whole group. */
   group?: boolean;
-  /** The message types that end the start-up handshake: ready, or the child's reason why not. */
+  /**
+   * The message types that end the start-up handshake: ready, or the child's reason why not. A
+   * 'ready' message's `pid` becomes the child's pid (a wrapper may have forked it).
+   */
   handshake: readonly string[];
   /** Message types that are never replies (progress, drain reports): they go to onNotice. */
   notices?: readonly string[];
   /** The child in sentences: `${name} (pid N)`. */
   name: string;
-  /** Sentences about starting and sending say only the name, without the pid. */
+  /**
+   * Sentences about starting and sending name the child without its pid; only those about its
+   * state (exited, not ready, no answer) carry it.
+   */
   pidOnlyInStatus?: boolean;
 }
 
