@@ -1,9 +1,10 @@
 // The floors of src/ (STYLE.md: "The load side never imports the servers under test"): nothing
 // under src/drivers/ or src/wire/ reaches src/contenders/, directly or through another module,
-// type imports included; the lowest floor (checks.ts, limits.ts) imports nothing of the project;
-// nothing below the command line imports it; the engine and the processes built on it (the epoll
-// contenders, the contender child, the native driver) load none of the runner, report, results,
-// profile or CLI code, nor the package face that re-exports some of it.
+// type imports included; process supervision (src/process/) sits below both sides of a run; the
+// lowest floor (checks.ts, limits.ts) imports nothing of the project; nothing below the command
+// line imports it; the engine and the processes built on it (the epoll contenders, the contender
+// child, the native driver) load none of the runner, report, results, profile or CLI code, nor
+// the package face that re-exports some of it.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -67,6 +68,16 @@ describe('the floors of src/', () => {
     for (const f of walk(SRC)) {
       if (rel(f).startsWith('cli/') || rel(f) === 'cli.ts') continue;
       for (const g of importsOf(f)) assert.ok(!rel(g).startsWith('cli/'), `${rel(f)} imports ${rel(g)}`);
+    }
+  });
+
+  it('nothing under src/process/ reaches contenders/, drivers/ or runner/', () => {
+    const files = walk(join(SRC, 'process'));
+    assert.ok(files.length > 0, 'src/process/ has sources');
+    for (const f of files) {
+      for (const [g, chain] of reach(f)) {
+        assert.ok(!/^(contenders|drivers|runner)\//.test(rel(g)), `${chain.map(rel).join(' → ')}`);
+      }
     }
   });
 

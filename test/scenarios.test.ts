@@ -15,7 +15,8 @@ import { BUILTIN_DIR, builtinNames, loadScenario } from '../src/runner/catalog.j
 import { writeResult } from '../src/runner/output.js';
 import { ProcessTracker } from '../src/runner/processes.js';
 import type { RunRecord, StepRecord } from '../src/results/record.js';
-import { reapBoundMs, runScenario } from '../src/runner/run.js';
+import { runScenario } from '../src/runner/run.js';
+import { reapBoundMs } from '../src/runner/session.js';
 import { defineScenario, groupPeaks, peakConnections, phasesOf, resolveParams, type ParamValue, type Phase } from '../src/runner/scenario.js';
 import { suiteEntries } from '../src/runner/suite.js';
 import { ROOT, runCli, startedPids } from './helpers/cli.js';

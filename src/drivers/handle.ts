@@ -3,11 +3,11 @@
 // deadline fails the call with a sentence saying which, and is then killed so that no late
 // reply can be mistaken for the answer to a later command.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { checkInt } from '../checks.js';
 import { resolveLimit } from '../limits.js';
+import { RequestFailure, Supervisor } from '../process/supervisor.js';
 import { checkCommand, resolveDriverConfig } from './config.js';
 import {
   DriverUnavailableError,
@@ -23,7 +23,6 @@ import {
 export { mergeRampResults, mergeRunResults, splitCount } from './merge.js';
 
 export const DRIVER_CHILD_PATH = fileURLToPath(new URL('./child.js', import.meta.url));
-const STDERR_TAIL_BYTES = 64 * 1024;
 /** After SIGTERM, how long close() waits before SIGKILL; after SIGKILL, how long before giving up. */
 const KILL_AFTER_MS = 2000;
 
@@ -112,152 +111,58 @@ export function resolveStartDriverOptions(o: StartDriverOptions): ResolvedStartO
   };
 }
 
-interface Pending {
-  cmd: DriverCommand['type'];
-  expect: DriverMessage['type'];
-  resolve(msg: DriverMessage): void;
-  reject(err: Error): void;
-}
-
-// Driver processes still running when the parent exits are killed with their process group
-// (wrk subprocesses included), so a crashed runner or test leaves no load generator behind.
-const live = new Set<DriverProcess>();
-process.once('exit', () => {
-  for (const d of live) d.kill('SIGKILL');
-});
-
 class DriverProcess implements DriverHandle {
   readonly config: ResolvedDriverConfig;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
   readonly #o: ResolvedStartOptions;
-  #label: string;
-  #pid: number;
-  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  #stderr: string | null;
-  #first: Promise<DriverMessage>;
-  #pending: Pending | undefined;
-  #lastMessageAt = performance.now();
+  readonly #proc: Supervisor<DriverMessage>;
   #broken: Error | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #closing: Promise<DriverCloseReport> | undefined;
-  /** Some signal was sent to the process (by close() or after a failed command). */
-  #signalled = false;
-  readonly #listeners = new Set<(p: DriverProgress) => void>();
 
   constructor(config: ResolvedDriverConfig, o: ResolvedStartOptions) {
     this.config = config;
     this.#o = o;
     const nodeArgs = [...o.execArgv, DRIVER_CHILD_PATH, JSON.stringify(config)];
     const [file, args] = o.cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.cpu), process.execPath, ...nodeArgs]];
-    // detached: the driver leads its own process group, so SIGKILL can take its subprocesses
-    // (wrk) along; it still exits by itself when this process goes (the IPC channel closes).
-    this.child = spawn(file, args, { stdio: ['ignore', 'inherit', o.stderr, 'ipc'], env: o.env, serialization: 'json', detached: true });
-    this.#pid = this.child.pid ?? -1;
-    this.#label = `driver ${config.driver} (pid ${this.#pid})`;
-    live.add(this);
-    this.#stderr = o.stderr === 'pipe' ? '' : null;
-    this.child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      this.#stderr = (this.#stderr + s).slice(-STDERR_TAIL_BYTES);
-    });
-
-    let first: (msg: DriverMessage) => void = () => {};
-    let failFirst: (err: Error) => void = () => {};
-    this.#first = new Promise((resolve, reject) => {
-      first = resolve;
-      failFirst = reject;
-    });
-    // A rejection nobody awaits yet (the exit of a process that never said ready) must not crash us.
-    this.#first.catch(() => {});
-    let started = false;
-    this.child.on('message', (raw: unknown) => {
-      if (typeof raw !== 'object' || raw === null || typeof (raw as { type?: unknown }).type !== 'string') return;
-      const msg = raw as DriverMessage;
-      this.#lastMessageAt = performance.now();
-      if (!started) {
-        if (msg.type === 'ready' || msg.type === 'unavailable' || msg.type === 'failed') {
-          started = true;
-          if (msg.type === 'ready') {
-            this.#pid = msg.pid;
-            this.#label = `driver ${config.driver} (pid ${msg.pid})`;
-          }
-          first(msg);
-        }
-        return;
-      }
-      if (msg.type === 'progress') {
-        const p: DriverProgress = { pid: this.#pid, phase: msg.phase, connections: msg.connections, ops: msg.ops, elapsedMs: msg.elapsedMs };
-        for (const cb of this.#listeners) cb(p);
-        return;
-      }
-      const pending = this.#pending;
-      if (pending === undefined) return;
-      if (msg.type === 'failed') {
-        this.#pending = undefined;
-        pending.reject(new Error(`${this.#label}: ${pending.cmd} failed: ${msg.message}`));
-      } else if (msg.type === pending.expect) {
-        this.#pending = undefined;
-        pending.resolve(msg);
-      } else {
-        this.#fail(new Error(`${this.#label} answered ${pending.cmd} with "${msg.type}"`));
-      }
-    });
-    this.exited = new Promise((resolve) => {
-      const ended = (code: number | null, signal: NodeJS.Signals | null, why: Error): void => {
-        if (this.#exit !== undefined) return;
-        this.#exit = { code, signal };
-        live.delete(this);
-        this.#broken ??= why;
-        failFirst(why);
-        const pending = this.#pending;
-        this.#pending = undefined;
-        pending?.reject(new Error(`${why.message} during ${pending.cmd}`));
-        resolve();
-      };
-      this.child.once('exit', (code, signal) => {
-        ended(code, signal, new Error(`${this.#label} exited (${signal ?? `code ${code}`})${this.#stderrNote()}`));
-      });
-      // A command that cannot be spawned (taskset not on PATH) never emits 'exit'.
-      this.child.once('error', (err) => {
-        if (this.child.pid === undefined) ended(null, null, new Error(`${this.#label}: cannot start ${file}: ${err.message}`));
-      });
+    // group: the driver leads its own process group, so SIGKILL can take its subprocesses (wrk)
+    // along; it still exits by itself when this process goes (the IPC channel closes).
+    this.#proc = new Supervisor<DriverMessage>({
+      file,
+      args,
+      control: 'ipc',
+      stderr: o.stderr,
+      env: o.env,
+      group: true,
+      handshake: ['ready', 'unavailable', 'failed'],
+      notices: ['progress'],
+      name: `driver ${config.driver}`,
     });
   }
 
   get pid(): number {
-    return this.#pid;
-  }
-
-  #stderrNote(): string {
-    const tail = this.#stderr?.trim();
-    return tail === undefined || tail === '' ? '' : `: ${tail.split('\n').slice(-3).join(' | ')}`;
+    return this.#proc.pid;
   }
 
   /** Resolves when ready; rejects with DriverUnavailableError or the child's own reason otherwise. */
   async waitReady(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.#label} not ready after ${this.#o.readyTimeoutMs} ms${this.#stderrNote()}`)), this.#o.readyTimeoutMs);
-    });
     try {
-      const m = await Promise.race([this.#first, timeout]);
+      const m = await this.#proc.handshake(this.#o.readyTimeoutMs);
       if (m.type === 'ready') return;
       // It is on its way out (exit 3 or 1): let it go by itself, and make sure it is gone.
-      if (!(await this.#waitExit(KILL_AFTER_MS))) await this.#terminate(0);
+      if (!(await this.#proc.waitExit(KILL_AFTER_MS))) await this.#terminate(0);
       if (m.type === 'unavailable') throw new DriverUnavailableError(m.reason);
-      throw new Error(`${this.#label} failed to start: ${m.type === 'failed' ? m.message : m.type}`);
+      throw new Error(`${this.#proc.label()} failed to start: ${m.type === 'failed' ? m.message : m.type}`);
     } catch (err) {
       await this.#terminate(0);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
   onProgress(cb: (p: DriverProgress) => void): () => void {
     if (typeof cb !== 'function') throw new TypeError('onProgress needs a function');
-    this.#listeners.add(cb);
-    return () => this.#listeners.delete(cb);
+    return this.#proc.onNotice((msg) => {
+      if (msg.type === 'progress') cb({ pid: this.pid, phase: msg.phase, connections: msg.connections, ops: msg.ops, elapsedMs: msg.elapsedMs });
+    });
   }
 
   async ramp(connections: number, ratePerSec: number, timeoutMs: number): Promise<RampResult> {
@@ -285,111 +190,54 @@ class DriverProcess implements DriverHandle {
     return p;
   }
 
-  #send(cmd: DriverCommand, expect: DriverMessage['type'], boundMs: number, watchStall: boolean): Promise<DriverMessage> {
-    if (this.#closing !== undefined) return Promise.reject(new Error(`${this.#label} is closed`));
-    if (this.#broken !== undefined) return Promise.reject(new Error(`${this.#label} is unusable: ${this.#broken.message}`));
-    return new Promise<DriverMessage>((resolve, reject) => {
-      let bound: NodeJS.Timeout | undefined;
-      let stall: NodeJS.Timeout | undefined;
-      const done = (): void => {
-        clearTimeout(bound);
-        clearInterval(stall);
-      };
-      this.#pending = {
-        cmd: cmd.type,
-        expect,
-        resolve: (m) => {
-          done();
-          resolve(m);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      this.#lastMessageAt = performance.now();
-      bound = setTimeout(() => this.#fail(new Error(`${this.#label} did not finish ${cmd.type} within ${boundMs} ms`)), boundMs);
-      if (watchStall) {
-        stall = setInterval(() => {
-          const quiet = performance.now() - this.#lastMessageAt;
-          if (quiet > this.#o.stallMs) this.#fail(new Error(`${this.#label} stalled: no message for ${Math.round(quiet)} ms during ${cmd.type}`));
-        }, Math.min(1000, this.#o.stallMs));
-      }
-      if (!this.child.connected) {
-        this.#fail(new Error(`${this.#label}: cannot send ${cmd.type}: control channel closed`));
-        return;
-      }
-      this.child.send(cmd, (err) => {
-        if (err != null) this.#fail(new Error(`${this.#label}: cannot send ${cmd.type}: ${err.message}`));
-      });
-    });
-  }
-
-  /** Fails the command in flight and kills the process: its state is no longer known. */
-  #fail(err: Error): void {
-    this.#broken ??= err;
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.reject(err);
-    void this.#terminate(0);
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.#exit !== undefined || this.#pid <= 0) return;
-    this.#signalled = true;
+  async #send(cmd: DriverCommand, expect: DriverMessage['type'], boundMs: number, watchStall: boolean): Promise<DriverMessage> {
+    const label = this.#proc.label();
+    if (this.#closing !== undefined) throw new Error(`${label} is closed`);
+    const broken = this.#broken ?? this.#proc.exitError;
+    if (broken !== undefined) throw new Error(`${label} is unusable: ${broken.message}`);
+    let m: DriverMessage;
     try {
-      // SIGKILL goes to the whole group (the driver and its subprocesses); other signals to the
-      // driver only, which then ends its subprocesses itself.
-      process.kill(signal === 'SIGKILL' ? -this.#pid : this.#pid, signal);
-    } catch {
-      try {
-        process.kill(this.#pid, signal);
-      } catch {
-        // Already gone.
-      }
+      m = await this.#proc.request(cmd, { what: cmd.type, timeoutMs: boundMs, verb: 'finish', reply: 'next', ...(watchStall ? { stallMs: this.#o.stallMs } : {}) });
+    } catch (err) {
+      if (err instanceof RequestFailure && err.kind === 'exited') throw new Error(`${err.message} during ${cmd.type}`);
+      throw this.#fail(err as Error);
     }
+    if (m.type === 'failed') throw new Error(`${this.#proc.label()}: ${cmd.type} failed: ${m.message}`);
+    if (m.type === expect) return m;
+    throw this.#fail(new Error(`${this.#proc.label()} answered ${cmd.type} with "${m.type}"`));
   }
 
-  /** True once the process has exited, false if it is still running after ms. */
-  #waitExit(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (this.#exit !== undefined) return resolve(true);
-      const timer = setTimeout(() => resolve(false), ms);
-      void this.exited.then(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+  /** A command failed with the process in an unknown state: it is killed, and every later call fails. */
+  #fail(err: Error): Error {
+    this.#broken ??= err;
+    void this.#terminate(0);
+    return err;
   }
 
   /** Close command (if graceMs > 0 and the channel is up), SIGTERM, SIGKILL; resolves when exited. */
   async #terminate(graceMs: number): Promise<void> {
-    const wait = (ms: number): Promise<boolean> => this.#waitExit(ms);
-    if (this.#exit !== undefined) return;
-    if (graceMs > 0 && this.child.connected) {
-      this.child.send({ type: 'close' } satisfies DriverCommand, () => {});
-      if (await wait(graceMs)) return;
+    if (this.#proc.exit !== undefined) return;
+    if (graceMs > 0 && this.#proc.child.connected) {
+      this.#proc.send({ type: 'close' } satisfies DriverCommand).catch(() => {});
+      if (await this.#proc.waitExit(graceMs)) return;
     }
-    this.kill('SIGTERM');
-    if (await wait(KILL_AFTER_MS)) return;
-    this.kill('SIGKILL');
-    await wait(KILL_AFTER_MS);
+    await this.#proc.end('SIGTERM', KILL_AFTER_MS, KILL_AFTER_MS);
   }
 
   close(): Promise<DriverCloseReport> {
     this.#closing ??= (async () => {
       const started = performance.now();
       await this.#terminate(this.#o.closeTimeoutMs);
-      const killed = this.#signalled;
-      const exit = this.#exit ?? { code: null, signal: null };
-      this.#listeners.clear();
+      const killed = this.#proc.signalled;
+      const exit = this.#proc.exit ?? { code: null, signal: null };
+      this.#proc.clearNotices();
       return {
         ok: exit.code === 0 && exit.signal === null && !killed,
         code: exit.code,
         signal: exit.signal,
         killed,
         ms: Math.round(performance.now() - started),
-        stderr: this.#stderr,
+        stderr: this.#proc.stderr,
       };
     })();
     return this.#closing;

@@ -8,13 +8,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage as message } from '../checks.js';
 import { checkLimit, defaultOf } from '../limits.js';
-import { ContenderUnavailableError, DEFAULT_HOST, startContender, type ContenderHandle, type StopReport } from '../contenders/index.js';
-import { DriverUnavailableError, type DriverConfig, type DriverName } from '../drivers/types.js';
-import { DriverGroup } from '../runner/drivers.js';
+import { ContenderUnavailableError, DEFAULT_HOST, type ContenderHandle, type StopReport } from '../contenders/index.js';
+import { DriverUnavailableError, type DriverName } from '../drivers/types.js';
 import { Guard, Interrupted, ProcessDied } from '../runner/guard.js';
 import { fileTimestamp } from '../runner/output.js';
 import { planScenario, PreflightRefusal, type ScenarioPlan } from '../runner/plan.js';
 import { isSameProcess, killTracked, ProcessTracker, type Tracked } from '../runner/processes.js';
+import { MAIN_GROUP } from '../runner/scenario.js';
+import { Session } from '../runner/session.js';
 import { readSystem } from '../system/limits.js';
 import { DEFAULT_CONNECT_RATE } from '../system/preflight.js';
 import { checkCpuProfile, checkHeapProfile, foldCpuProfile, foldHeapProfile, formatFolded, topFrames, type Folded } from './fold.js';
@@ -28,6 +29,11 @@ export const DEFAULT_EXIT_TIMEOUT_MS = 15_000;
 export const DEFAULT_ANALYSIS_TIMEOUT_MS = 120_000;
 export const DEFAULT_FREQUENCY_HZ = defaultOf('profileFrequencyHz');
 const READY_TIMEOUT_MS = 30_000;
+/**
+ * How long closing the drivers may take before any still running is killed: above a driver's
+ * own close (closeTimeoutMs 1500 below, then SIGTERM and SIGKILL 2 s apart), so it is never cut short.
+ */
+const DRIVER_CLOSE_BOUND_MS = 6000;
 /** The repository root, cut from script paths in frame names. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -235,9 +241,15 @@ export async function profileContender(o: ProfileOptions): Promise<ProfileResult
   log(`profile: ${o.contender} × ${o.protocol} under ${o.tool}${o.tool === 'perf' ? ` (call graph ${callGraph})` : ''}; output in ${outDir}`);
 
   const mapsBefore = o.tool === 'perf' ? perfMaps() : null;
-  const guard = new Guard(o.signal);
-  let handle: ContenderHandle | null = null;
-  let drivers: DriverGroup | null = null;
+  // The session walks the profile's two phases, a ramp and the load, as the runner walks a
+  // scenario's; the contender's start (under the profiler) and its stop (one SIGINT) are ours.
+  const session = new Session({
+    contender: o.contender,
+    protocol: o.protocol,
+    guard: new Guard(o.signal),
+    tracker,
+    where: (ph) => (ph.kind === 'ramp' ? 'the ramp' : 'the load'),
+  });
   let group: number | null = null;
   const ownGroup = parentAndGroup(process.pid)?.pgrp ?? -1;
   const profiled: Tracked[] = [];
@@ -257,20 +269,22 @@ export async function profileContender(o: ProfileOptions): Promise<ProfileResult
 
   try {
     // ---- start the contender under the profiler
+    let handle: ContenderHandle;
     try {
-      handle = await startContender({
-        contender: o.contender,
-        protocol: o.protocol,
-        host: DEFAULT_HOST,
-        workers: 1,
-        limits: { ...o.limits, backlog: plan.listenBacklog },
-        // The clinic wrappers and perf pass stdin and stdout on but not an IPC channel.
-        control: 'stdio',
-        stderr: 'pipe',
-        readyTimeoutMs: READY_TIMEOUT_MS,
-        wrap,
-        execArgv: r.execArgv,
-        env: r.env,
+      handle = await session.startContender({
+        options: {
+          host: DEFAULT_HOST,
+          workers: 1,
+          limits: { ...o.limits, backlog: plan.listenBacklog },
+          // The clinic wrappers and perf pass stdin and stdout on but not an IPC channel.
+          control: 'stdio',
+          stderr: 'pipe',
+          readyTimeoutMs: READY_TIMEOUT_MS,
+          wrap,
+          execArgv: r.execArgv,
+          env: r.env,
+        },
+        name: () => `${o.contender}/${o.protocol}`,
       });
     } catch (err) {
       if (err instanceof ContenderUnavailableError) return write(outDir, finish('unavailable', err.message));
@@ -284,81 +298,70 @@ export async function profileContender(o: ProfileOptions): Promise<ProfileResult
       if (rel.ppid !== process.pid && rel.ppid > 1) pids.wrapper = rel.ppid;
       if (rel.pgrp !== ownGroup) group = rel.pgrp;
     }
-    profiled.push(tracker.add(worker.pid, 'contender', `${o.contender}/${o.protocol}`));
+    profiled.push(...session.contenderProcs);
     if (pids.wrapper !== null) profiled.push(tracker.add(pids.wrapper, 'contender', `${o.tool} profiler`));
     log(`profile: contender pid ${worker.pid} on ${handle.host}:${worker.port}${pids.wrapper === null ? '' : ` under ${o.tool} (pid ${pids.wrapper})`}`);
-    guard.watch(profiled.slice(0, 1));
 
     // ---- the load
-    const h = handle;
-    const makeConfig = (driver: DriverName): DriverConfig => ({
-      ...o.load,
-      driver,
-      protocol: o.protocol,
-      targets: h.ports.map((port) => ({ host: h.host, port })),
-      ...(driver === 'native' && plan.sourceAddresses.length > 0 ? { sourceAddresses: [...plan.sourceAddresses] } : {}),
-    });
     // A driver answers commands in order, so a close during a run (Ctrl-C) waits for this
     // long before SIGTERM ends it; after a finished run it answers at once.
     const driverOpts = { stderr: 'pipe' as const, closeTimeoutMs: 1500, ...(o.pin === true && pin !== null ? { cpu: 1 } : {}) };
     let driverName = o.driver;
-    const startDrivers = async (name: DriverName): Promise<DriverGroup> => {
-      const starting = DriverGroup.start(makeConfig(name), plan.driverProcesses, driverOpts);
-      try {
-        return await guard.wait(starting, 30_000, 'driver start-up');
-      } catch (err) {
-        // The wait was cut short (Ctrl-C, a bound): drivers that still come up are closed then.
-        starting.then((late) => void late.close(), () => {});
-        throw err;
-      }
-    };
+    const startDrivers = (driver: DriverName): Promise<void> =>
+      session.startDrivers({
+        driver,
+        groups: [{ name: MAIN_GROUP, load: o.load, processes: plan.driverProcesses }],
+        sourceAddresses: driver === 'native' ? plan.sourceAddresses : [],
+        options: driverOpts,
+        boundMs: 30_000,
+      });
     try {
       try {
-        drivers = await startDrivers(driverName);
+        await startDrivers(driverName);
       } catch (err) {
         if (!(err instanceof DriverUnavailableError) || driverName === 'native') throw err;
         warnings.push(`the ${driverName} driver is unavailable (${err.message}); the native driver applies the load instead`);
         driverName = 'native';
         result.load.driver = driverName;
-        drivers = await startDrivers(driverName);
+        await startDrivers(driverName);
       }
-      const d = drivers;
-      d.pids.forEach((pid, i) => {
-        pids.drivers.push(pid);
-        guard.watch([tracker.add(pid, 'driver', `${driverName}#${i}`)]);
-      });
+      pids.drivers.push(...(session.drivers.get(MAIN_GROUP)?.pids ?? []));
       const rate = o.connectRatePerSec ?? 0;
       const rampTimeoutMs = Math.max(10_000, (2 * o.connections * 1000) / (rate > 0 ? rate : DEFAULT_CONNECT_RATE) + 5000);
       log(`profile: ramping ${o.connections} connection(s) with the ${driverName} driver`);
-      const ramp = await guard.wait(d.ramp(o.connections, rate, rampTimeoutMs), rampTimeoutMs + 15_000, 'the ramp');
-      result.load.connectionsEstablished = ramp.established;
-      if (ramp.established < ramp.target) {
-        const why = Object.entries(ramp.connectErrors).map(([k, v]) => `${k} × ${v}`).join(', ');
-        warnings.push(`ramp to ${ramp.target} established ${ramp.established}${why === '' ? '' : ` (${why})`}`);
+      const { ramp } = await session.phase({ kind: 'ramp', connections: o.connections, ratePerSec: rate, timeoutMs: rampTimeoutMs }, 0);
+      if (ramp !== undefined) {
+        result.load.connectionsEstablished = ramp.established;
+        if (ramp.established < ramp.target) {
+          const why = Object.entries(ramp.connectErrors).map(([k, v]) => `${k} × ${v}`).join(', ');
+          warnings.push(`ramp to ${ramp.target} established ${ramp.established}${why === '' ? '' : ` (${why})`}`);
+        }
       }
       const durationMs = Math.round(o.durationSec * 1000);
       log(`profile: ${o.load.mode} load for ${o.durationSec} s`);
-      const run = await guard.wait(d.run(durationMs, 0), durationMs + 20_000, 'the load');
-      result.load.run = { durationMs: run.durationMs, ops: run.ops, opsPerSec: run.opsPerSec, errors: run.errors, clientBound: run.clientBound };
-      for (const w of run.warnings ?? []) warnings.push(w);
+      const run = (await session.phase({ kind: 'warmup', durationMs }, 1)).results?.[0];
+      if (run !== undefined) {
+        result.load.run = { durationMs: run.durationMs, ops: run.ops, opsPerSec: run.opsPerSec, errors: run.errors, clientBound: run.clientBound };
+        for (const w of run.warnings ?? []) warnings.push(w);
+      }
     } catch (err) {
       if (err instanceof Interrupted) {
         result.interrupted = true;
         warnings.push('interrupted: the load was stopped early; the profile covers what ran');
       } else if (err instanceof ProcessDied) {
         died = err.message;
-      } else if (drivers === null) {
+      } else if (session.drivers.size === 0) {
         finish('failed', `no load was applied: ${message(err)}`);
       } else {
         warnings.push(`the load failed: ${message(err)}; the profile covers what ran`);
       }
     }
-    if (drivers !== null) await drivers.close();
+    await session.closeDrivers(DRIVER_CLOSE_BOUND_MS);
 
     // ---- stop: one SIGINT to the contender, which drains and lets its loop end, so that the
     // profiler (which hooks the process's exit) writes its data; then the profiler's own work.
     log(`profile: stopping the contender (SIGINT); waiting for ${o.tool} to write its output`);
-    const stopping = handle.stop({ signal: 'SIGINT', killAfterMs: exitTimeoutMs + analysisTimeoutMs });
+    const stopping = session.stopContender({ signal: 'SIGINT', killAfterMs: exitTimeoutMs + analysisTimeoutMs });
     const exitedInTime = await waitGone(profiled.slice(0, 1), exitTimeoutMs);
     if (!exitedInTime) {
       killGroup();
@@ -387,8 +390,7 @@ export async function profileContender(o: ProfileOptions): Promise<ProfileResult
     }
   } finally {
     // Whatever happened above, nothing we started outlives this call.
-    if (drivers !== null) await drivers.close().catch(() => {});
-    if (handle !== null && stopReport === null) await handle.stop({ signal: 'SIGINT', killAfterMs: 2000 }).catch(() => null);
+    await session.teardown({ driversBoundMs: DRIVER_CLOSE_BOUND_MS, stop: { signal: 'SIGINT', killAfterMs: 2000 } }).catch(() => {});
     killGroup();
     for (const t of profiled) killTracked(t);
     await waitGone(profiled, 2000);

@@ -1,0 +1,165 @@
+// A measured step as the result file records it, built from what a measure phase read: the
+// server's memory and stats at the end of the window, its CPU over the window, the kernel's
+// figures against the baseline, and the driver groups' results. Pure: the waiting and sampling
+// are the session's (session.ts).
+
+import type { ContenderStats } from '../contenders/index.js';
+import type { DriverErrors, RunResult } from '../drivers/types.js';
+import { Histogram } from '../metrics/histogram.js';
+import type { KernelSample, ProcessesSample } from '../metrics/proc.js';
+import type { GivenUpRecord, GroupStepRecord, ReapRecord, StepRecord } from '../results/record.js';
+import type { Latency, Measured, Step } from '../results/schema.js';
+import { MAIN_GROUP } from './scenario.js';
+
+export const ZERO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
+
+export function addErrors(a: DriverErrors, b: DriverErrors | undefined): DriverErrors {
+  if (b === undefined) return a;
+  return { connect: a.connect + b.connect, read: a.read + b.read, write: a.write + b.write, timeout: a.timeout + b.timeout, protocol: a.protocol + b.protocol };
+}
+
+/** The given-up counts a driver reported in its extra figures, or undefined when it has none. */
+export function givenUpOf(extra: Readonly<Record<string, number>>): GivenUpRecord | undefined {
+  const { dropped, timedOut, lost, unanswered } = extra;
+  if (dropped === undefined || timedOut === undefined || lost === undefined || unanswered === undefined) return undefined;
+  return { dropped, timedOut, lost, unanswered };
+}
+
+function latencyOf(r: RunResult): Latency | null {
+  if (r.latency === null) return null;
+  const h = Histogram.fromJSON(r.latency);
+  if (h.count === 0) return null;
+  const s = h.summary();
+  return { p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max };
+}
+
+/** How far a kernel figure moved since the baseline; null when either was not read. */
+function change(now: number | null, base: number | null): Measured {
+  return now === null || base === null ? null : now - base;
+}
+
+function growth(now: number | null, base: number | null): Measured {
+  const d = change(now, base);
+  // Slab and socket counts move with everything else on the machine; growth below the baseline
+  // is noise, recorded as none (the fit takes the change before this floor, so it is not biased by it).
+  return d === null ? null : Math.max(0, d);
+}
+
+function cpuMs(a: ProcessesSample, b: ProcessesSample): { user: Measured; sys: Measured } {
+  const u0 = a.total.cpuUserMs;
+  const u1 = b.total.cpuUserMs;
+  const s0 = a.total.cpuSysMs;
+  const s1 = b.total.cpuSysMs;
+  if (u0 === null || u1 === null || s0 === null || s1 === null || b.missing.length > 0) return { user: null, sys: null };
+  return { user: Math.max(0, u1 - u0), sys: Math.max(0, s1 - s0) };
+}
+
+function groupRecord(r: RunResult): GroupStepRecord {
+  const sent = typeof r.extra['sent'] === 'number' ? r.extra['sent'] : null;
+  return {
+    connections: r.connections,
+    ops: r.ops,
+    opsPerSec: r.opsPerSec,
+    sent,
+    opsPerSent: sent !== null && sent > 0 ? r.ops / sent : null,
+    peerClosed: typeof r.extra['peerClosed'] === 'number' ? r.extra['peerClosed'] : null,
+    latencyUs: latencyOf(r),
+    errors: r.errors,
+    driverCpuPct: r.cpu.pct,
+    clientBound: r.clientBound,
+  };
+}
+
+/** What one measure phase read. */
+export interface StepReadings {
+  label: string | null;
+  /** Server memory (with Pss and fds) at the end of the window. */
+  mem: ProcessesSample;
+  stats: ContenderStats;
+  kernel: KernelSample;
+  /** The kernel before the contender started. */
+  kernel0: KernelSample;
+  /** Server CPU at the start and the end of the window, and its length. */
+  cpu0: ProcessesSample;
+  cpu1: ProcessesSample;
+  windowMs: number;
+  /** Connections every driver group held (the driver's own count). */
+  driverConnections: number;
+  /** The results of the groups that applied their load, in `running` order (none for an idle step). */
+  results: readonly RunResult[];
+  running: readonly string[];
+  reap: ReapRecord | undefined;
+}
+
+/**
+ * The step's record, and the same figures as the memory fits read them (the kernel's change
+ * before the floor at zero: floored growth would bias the slope).
+ */
+export function buildStep(r: StepReadings): { step: StepRecord; raw: Step } {
+  const { mem, stats, kernel: k, kernel0, results, windowMs } = r;
+  const cpu = windowMs >= 1 ? cpuMs(r.cpu0, r.cpu1) : { user: null, sys: null };
+  const serverCores = cpu.user !== null && cpu.sys !== null && windowMs > 0 ? (cpu.user + cpu.sys) / windowMs : null;
+  const result = results[0] ?? null;
+
+  const step: StepRecord = {
+    connections: stats.total.connectionsNow,
+    server: {
+      rssBytes: mem.total.rssBytes,
+      pssBytes: mem.total.pssBytes,
+      heapUsedBytes: stats.total.heapUsedBytes,
+      externalBytes: stats.total.externalBytes,
+      cpuUserMs: cpu.user,
+      cpuSysMs: cpu.sys,
+      rssAnonBytes: mem.total.rssAnonBytes,
+      heapTotalBytes: stats.total.heapTotalBytes,
+      fds: mem.total.fds,
+      engineBytes: stats.total.extra['engine.engineBytes'] ?? null,
+    },
+    kernel: {
+      slabBytes: growth(k.slabBytes, kernel0.slabBytes),
+      sockstatMemPages: growth(k.sockstat.tcpMemPages, kernel0.sockstat.tcpMemPages),
+      tcpInUse: growth(k.sockstat.tcpInUse, kernel0.sockstat.tcpInUse),
+      tcpTw: growth(k.sockstat.tcpTw, kernel0.sockstat.tcpTw),
+      // Everything the run holds, system-wide (contenders, drivers, kernel): MemAvailable's drop.
+      memUsedBytes: k.memAvailableBytes !== null && kernel0.memAvailableBytes !== null ? kernel0.memAvailableBytes - k.memAvailableBytes : null,
+    },
+    throughput:
+      result === null
+        ? null
+        : {
+            opsPerSec: result.opsPerSec,
+            bytesPerSec: result.bytesPerSec,
+            opsPerServerCpuSec: serverCores !== null && serverCores > 0 ? result.opsPerSec / serverCores : null,
+          },
+    latencyUs: result === null ? null : latencyOf(result),
+    errors: null,
+    label: r.label,
+    driverConnections: r.driverConnections,
+    windowMs,
+    serverProtocolErrors: stats.total.protocolErrors,
+    serverExtra: { ...stats.total.extra },
+    ...(result !== null ? { driverCpuPct: Math.max(...results.map((x) => x.cpu.pct)), clientBound: results.some((x) => x.clientBound) } : {}),
+  };
+  if (results.length > 0) {
+    step.groups = {};
+    results.forEach((x, i) => {
+      if (step.groups !== undefined) step.groups[r.running[i] ?? MAIN_GROUP] = groupRecord(x);
+    });
+  }
+  if (r.reap !== undefined) step.reap = r.reap;
+  const givenUp = result !== null ? givenUpOf(result.extra) : undefined;
+  if (givenUp !== undefined) {
+    step.givenUp = givenUp;
+    step.fellBehind = givenUp.dropped + givenUp.timedOut + givenUp.lost > 0;
+  }
+  const raw: Step = {
+    connections: step.connections,
+    server: step.server,
+    kernel: {
+      slabBytes: change(k.slabBytes, kernel0.slabBytes),
+      sockstatMemPages: change(k.sockstat.tcpMemPages, kernel0.sockstat.tcpMemPages),
+      tcpInUse: change(k.sockstat.tcpInUse, kernel0.sockstat.tcpInUse),
+    },
+  };
+  return { step, raw };
+}
