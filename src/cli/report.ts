@@ -1,11 +1,13 @@
 // `c1m report <files or folders…>`: the headline table on the terminal, and on request the HTML
 // page, the markdown tables and the capacity table, from result files.
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { renderCapacityMarkdown } from '../report/capacity.js';
 import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTerminal } from '../report/terminal.js';
+import { hgrmFiles } from '../results/histograms.js';
 import { loadResults } from '../results/load.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
@@ -15,6 +17,7 @@ const REPORT_FLAGS: Record<string, FlagSpec> = {
   html: { type: 'string', help: 'write the HTML report (self-contained, opens offline) here' },
   md: { type: 'string', help: 'write the markdown report here' },
   baseline: { type: 'string', help: 'contender the ratios are against', default: 'net' },
+  hgrm: { type: 'string', help: 'write one .hgrm percentile distribution per contender and step (repetitions added) into this folder' },
   capacityMd: { type: 'string', help: 'write the capacity table (connections held, time to establish, bytes per connection user/kernel, total memory) here' },
 };
 
@@ -53,6 +56,21 @@ export async function cmdReport(argv: readonly string[], io: Io): Promise<ExitCo
   if (typeof cap === 'string') {
     writeFileSync(cap, renderCapacityMarkdown(loaded.results));
     io.err(`capacity table: ${cap}\n`);
+  }
+  const hgrm = args.values['hgrm'];
+  if (typeof hgrm === 'string') {
+    mkdirSync(hgrm, { recursive: true });
+    let written = 0;
+    // Several files of one scenario would write the same names: each file's names then start with its own.
+    const prefix = loaded.results.length > 1;
+    for (const { file, result } of loaded.results) {
+      for (const f of hgrmFiles(result)) {
+        writeFileSync(join(hgrm, prefix ? `${basename(file, '.json')}_${f.name}` : f.name), f.text);
+        written++;
+      }
+    }
+    if (written === 0) io.err(`c1m report: no stored latency histograms in these files (results written before histograms were kept have percentiles only)\n`);
+    else io.err(`hgrm: ${written} files in ${hgrm}\n`);
   }
   return EXIT.ok;
 }

@@ -112,9 +112,27 @@ const throughput = def(
   obj({ opsPerSec: opt(measured()), bytesPerSec: opt(measured()), opsPerServerCpuSec: opt(measured()) }),
 );
 
+/** The encoding name a stored histogram carries, so a reader knows what `counts` holds. */
+export const HDR_ENCODING = 'HdrHistogram V2 compressed, base64';
+
+const hdr = def(
+  'hdr',
+  obj(
+    {
+      encoding: Type.Literal(HDR_ENCODING, { mustBe: `"${HDR_ENCODING}"` }),
+      counts: Type.String({ minLength: 1, mustBe: 'a non-empty string', description: "Every recorded value's bucket count, as HdrHistogram's encodeIntoCompressedBase64 writes it (its header carries lowest, highest and significant digits)." }),
+      count: count({ description: 'Values recorded (the sum of the counts; values above highest are in overflow, counted at highest).' }),
+      min: Type.Number({ minimum: 0, mustBe: 'a non-negative number', description: 'The exact smallest value (the encoding knows buckets only).' }),
+      max: Type.Number({ minimum: 0, mustBe: 'a non-negative number', description: 'The exact largest value.' }),
+      overflow: count({ description: 'Values above the layout\'s highest, recorded at highest.' }),
+    },
+    { description: "Runner addition: the step's complete latency histogram, so processes and repetitions merge by adding counts and any percentile can be read back." },
+  ),
+);
+
 const latency = def(
   'latency',
-  obj({ p50: opt(measured()), p90: opt(measured()), p99: opt(measured()), p999: opt(measured()), max: opt(measured()) }),
+  obj({ p50: opt(measured()), p90: opt(measured()), p99: opt(measured()), p999: opt(measured()), max: opt(measured()), hdr: opt(object(hdr)) }),
 );
 
 const errors = def(
@@ -413,7 +431,10 @@ const phase = def(
 
 const driverLoad = def(
   'driverLoad',
-  obj({ mode: opt(name()) }, { description: "Runner addition: a driver group's load (src/drivers/types.ts, DriverConfig without driver, protocol, targets, sourceAddresses)." }),
+  obj(
+    { mode: opt(name()), driver: opt(name({ description: "The group's own driver, when it is not the run's (a group may name one; the main group never does)." })) },
+    { description: "Runner addition: a driver group's load (src/drivers/types.ts, DriverConfig without protocol, targets, sourceAddresses; driver only when the group names its own)." },
+  ),
 );
 
 const requestedLimits = def(
@@ -477,6 +498,7 @@ export type ServerStats = NonNullable<Step['server']>;
 export type KernelStats = NonNullable<Step['kernel']>;
 export type Throughput = NonNullable<Step['throughput']>;
 export type Latency = NonNullable<Step['latencyUs']>;
+export type Hdr = NonNullable<Latency['hdr']>;
 export type Errors = NonNullable<Step['errors']>;
 export type GroupStep = NonNullable<Step['groups']>[string];
 export type Reap = NonNullable<Step['reap']>;

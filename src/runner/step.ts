@@ -7,6 +7,7 @@ import type { ContenderStats } from '../contenders/index.js';
 import type { DriverErrors, RunResult } from '../drivers/types.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { KernelSample, ProcessesSample } from '../metrics/proc.js';
+import { latencyRecord } from '../results/histograms.js';
 import type { GivenUpRecord, GroupStepRecord, ReapRecord, StepRecord } from '../results/record.js';
 import type { Latency, Measured, Step } from '../results/schema.js';
 import { MAIN_GROUP } from './scenario.js';
@@ -26,11 +27,7 @@ export function givenUpOf(extra: Readonly<Record<string, number>>): GivenUpRecor
 }
 
 function latencyOf(r: RunResult): Latency | null {
-  if (r.latency === null) return null;
-  const h = Histogram.fromJSON(r.latency);
-  if (h.count === 0) return null;
-  const s = h.summary();
-  return { p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max };
+  return r.latency === null ? null : latencyRecord(Histogram.fromJSON(r.latency));
 }
 
 /** How far a kernel figure moved since the baseline; null when either was not read. */
