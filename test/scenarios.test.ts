@@ -154,17 +154,22 @@ describe('each scenario, tiny, against every contender it applies to', () => {
     }
   });
 
-  it('http-hello: keep-alive and pipelined, with autocannon', async () => {
-    const { result, runs } = await tiny('http-hello', { connections: 20, duration: 0.5, warmup: 0.1, depths: [4, 1] });
+  it('http-hello: keep-alive and pipelined with autocannon, then an open loop from the native connector', async () => {
+    const { result, runs } = await tiny('http-hello', { connections: 20, duration: 0.5, warmup: 0.1, depths: [4, 1], rates: [2000] });
     assert.equal(result.params['driver'], 'autocannon');
+    assert.equal(result.groups?.['open-2000']?.driver, 'native', 'the result says which driver the group ran');
     for (const r of runs) {
-      assert.deepEqual(steps(r).map((s) => s.label), ['pipelined, depth 4', 'keep-alive, depth 1']);
+      assert.deepEqual(steps(r).map((s) => s.label), ['pipelined, depth 4', 'keep-alive, depth 1', 'open loop 2000/s (native)']);
       for (const s of steps(r)) {
         assert.ok((s.throughput?.opsPerSec ?? 0) > 0, r.contender);
         // CPU is counted in 10 ms ticks: a fast server may show none in a short window (then null, never 0).
         const perCpu = s.throughput?.opsPerServerCpuSec;
         assert.ok(perCpu === null || (typeof perCpu === 'number' && perCpu > 0), `${r.contender}: ${perCpu}`);
       }
+      const open = labelled(r, /open loop 2000/);
+      assert.ok((open.throughput?.opsPerSec ?? 0) > 1000, `${r.contender}: the open loop runs near its rate`);
+      assert.equal(open.groups?.['open-2000']?.errors?.protocol, 0, `${r.contender}: every answer is a right one`);
+      assert.equal(r.summary?.opsPerSec, open.throughput?.opsPerSec, 'the last rate is the headline');
       assert.equal(typeof r.clientBound, 'boolean', 'client-bound is recorded');
     }
   });

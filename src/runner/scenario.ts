@@ -65,8 +65,12 @@ export type ValueOf<S extends ParamSpec> = ParamType extends S['type']
 /** Parameters as a scenario's own functions see them: the standard ones typed, its own typed from their specs. */
 export type ParamsOf<P extends ParamTable> = StandardParams & { readonly [K in keyof P]: ValueOf<P[K]> };
 
-/** What the driver does on each connection (DriverConfig without the parts the runner fills in). */
-export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 'sourceAddresses'>;
+/**
+ * What the driver does on each connection (DriverConfig without the parts the runner fills in).
+ * A group other than the main one may name its own driver (e.g. the native connector for open
+ * loops beside an HTTP tool's closed loops); the main group's is always the run's --driver.
+ */
+export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 'sourceAddresses'> & { driver?: DriverName };
 
 /** The driver group of the scenario's `load`; other groups are named in `groups`. */
 export const MAIN_GROUP = 'main';
@@ -401,6 +405,11 @@ export function phasesOf(scenario: Scenario, p: Params): readonly Phase[] {
 
 function checkLoad(scenario: Scenario, what: string, load: unknown): LoadSpec {
   if (typeof load !== 'object' || load === null || !LOAD_MODES.includes((load as LoadSpec).mode)) fail(scenario.name, `${what}.mode must be ${LOAD_MODES.join(', ')}`);
+  const driver = (load as LoadSpec).driver;
+  if (driver !== undefined) {
+    if (what === 'load') fail(scenario.name, 'load.driver: the main group runs the --driver of the run (set the scenario\'s default driver instead)');
+    if (!(DRIVERS as readonly string[]).includes(driver)) fail(scenario.name, `${what}.driver must be one of ${DRIVERS.join(', ')}, got ${JSON.stringify(driver)}`);
+  }
   return load as LoadSpec;
 }
 

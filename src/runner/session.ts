@@ -241,11 +241,12 @@ export class Session {
     const h = this.#contenderHandle();
     this.where = 'driver start-up';
     const starts = d.groups.map((g) => {
+      const { driver = d.driver, ...load } = g.load;
       const config: DriverConfig = {
-        driver: d.driver,
+        driver,
         protocol: this.protocol,
         targets: h.ports.map((port) => ({ host: h.host, port })),
-        ...g.load,
+        ...load,
         ...(d.sourceAddresses.length > 0 ? { sourceAddresses: [...d.sourceAddresses] } : {}),
       };
       return DriverGroup.start(config, g.processes, d.options);
@@ -263,7 +264,8 @@ export class Session {
       throw err;
     }
     for (const [name, group] of this.#drivers) {
-      const label = name === MAIN_GROUP ? d.driver : `${d.driver}/${name}`;
+      const driver = this.#loads.get(name)?.driver ?? d.driver;
+      const label = name === MAIN_GROUP ? driver : `${driver}/${name}`;
       this.guard.watch(group.pids.map((pid, i) => this.#o.tracker.add(pid, 'driver', `${label}#${i}`)));
       this.#held.set(name, 0);
       group.onProgress((p) => {

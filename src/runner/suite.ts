@@ -5,6 +5,7 @@
 // `--tiny` only checks the chain end to end. The same table, as markdown with the machine
 // described, is what the README's results section is made of (`--from DIR --md FILE`).
 
+import { findOnPath } from '../drivers/wrk.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/format.js';
 import { shortCommit } from '../report/format.js';
@@ -32,16 +33,17 @@ export interface SuiteEntry {
  * The scenarios of each mode. quick: idle connections to 10k (raw TCP and WebSocket), echo,
  * HTTP and broadcast at sizes a 2-core machine runs in a few minutes, one repetition of short
  * phases, so the figures show the shape but are not for quoting. full: every scenario at its
- * defaults (throughput ones three times). tiny: the quick set at a few hundred connections and
+ * defaults (throughput ones three times; http-hello's closed loops from h2load when it is
+ * installed). tiny: the quick set at a few hundred connections and
  * sub-second phases, to check that everything works.
  */
-export function suiteEntries(mode: SuiteMode): SuiteEntry[] {
+export function suiteEntries(mode: SuiteMode, tools: { h2load: boolean } = { h2load: findOnPath('h2load') !== null }): SuiteEntry[] {
   switch (mode) {
     case 'tiny':
       return [
         { scenario: 'idle-hold', params: { protocol: 'tcp-echo', connections: 300, levels: 2, duration: 0.3, settle: 0.2 } },
         { scenario: 'tcp-echo', params: { connections: 50, duration: 0.5, warmup: 0.2, rates: [5000], reps: 1 } },
-        { scenario: 'http-hello', params: { connections: 20, duration: 0.5, warmup: 0.2, depths: [1], reps: 1 } },
+        { scenario: 'http-hello', params: { connections: 20, duration: 0.5, warmup: 0.2, depths: [1], rates: [2000], reps: 1 } },
         { scenario: 'ws-broadcast', params: { connections: 100, rooms: 4, publishers: 4, rate: 100, levels: 1, duration: 0.5, warmup: 0.2, reps: 1 } },
       ];
     case 'quick':
@@ -49,7 +51,7 @@ export function suiteEntries(mode: SuiteMode): SuiteEntry[] {
         { scenario: 'idle-hold', params: { protocol: 'tcp-echo', connections: 10_000, levels: 2, duration: 1, settle: 0.5, connectRate: 10_000 } },
         { scenario: 'idle-hold', params: { protocol: 'ws-echo', connections: 10_000, levels: 2, duration: 1, settle: 0.5, connectRate: 10_000 } },
         { scenario: 'tcp-echo', params: { connections: 100, duration: 2, warmup: 0.5, rates: [20_000], reps: 1 } },
-        { scenario: 'http-hello', params: { connections: 50, duration: 2, warmup: 0.5, reps: 1 } },
+        { scenario: 'http-hello', params: { connections: 50, duration: 2, warmup: 0.5, rates: [20_000], reps: 1 } },
         { scenario: 'ws-broadcast', params: { connections: 1000, rooms: 10, publishers: 10, rate: 500, levels: 1, duration: 2, warmup: 0.5, reps: 1 } },
       ];
     case 'full':
@@ -57,7 +59,9 @@ export function suiteEntries(mode: SuiteMode): SuiteEntry[] {
         { scenario: 'idle-hold', params: { protocol: 'tcp-echo' } },
         { scenario: 'idle-hold', params: { protocol: 'ws-echo' } },
         { scenario: 'tcp-echo', params: {} },
-        { scenario: 'http-hello', params: {} },
+        // The closed loops from h2load where it is installed: autocannon, the scenario's default,
+        // is JS and was the bottleneck in most runs (the result's params say which ran).
+        { scenario: 'http-hello', params: tools.h2load ? { driver: 'h2load' } : {} },
         { scenario: 'ws-broadcast', params: {} },
         { scenario: 'heartbeat', params: {} },
         { scenario: 'churn', params: {} },
