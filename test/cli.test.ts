@@ -59,7 +59,7 @@ describe('c1m usage', () => {
     assert.match(r.out, /parameters of smoke/);
     assert.match(r.out, /--levels <N>\s+measured levels/);
     assert.match(r.out, /--message-bytes <N>/);
-    assert.match(r.out, /--driver <native\|autocannon\|wrk>.*\(default autocannon\)/);
+    assert.match(r.out, /--driver <native\|autocannon\|wrk\|h2load>\s+load generator \(default autocannon\)/);
   });
 
   it('refuses bad values with a message that names the flag', async () => {

@@ -68,7 +68,7 @@ async function closeAndCheckGone(d: DriverHandle): Promise<void> {
 }
 
 function summary(r: RunResult): ReturnType<Histogram['summary']> {
-  assert.ok(r.latency !== null, 'a closed-loop run measures latency');
+  assert.ok(r.latency !== null, `a closed-loop run measures latency (warnings: ${JSON.stringify(r.warnings ?? [])})`);
   return Histogram.fromJSON(r.latency).summary();
 }
 
@@ -150,68 +150,74 @@ test('a driver that cannot run here reports unavailable, with no process left be
 async function checkAgainstNet(driver: 'autocannon' | 'wrk' | 'h2load', depth: number, warmupMs: number): Promise<void> {
   const connections = 10;
   const d = await start(config(driver, { depth }));
-  const progress: DriverProgress[] = [];
-  d.onProgress((p) => progress.push(p));
+  try {
+    const progress: DriverProgress[] = [];
+    d.onProgress((p) => progress.push(p));
 
-  const s0 = await server.stats();
-  const ramp = await d.ramp(connections, 0, 5000);
-  const s1 = await server.stats();
-  assert.equal(ramp.target, connections);
-  assert.equal(ramp.established, connections);
-  assert.equal(ramp.failed, 0);
-  assert.equal(ramp.extra?.['answered'], connections);
-  assert.equal(ramp.extra?.['held'], 0);
-  noErrors(ramp, 'ramp');
-  assert.equal(s1.total.messagesOut! - s0.total.messagesOut!, connections, 'one probe request per connection');
+    const s0 = await server.stats();
+    const ramp = await d.ramp(connections, 0, 5000);
+    const s1 = await server.stats();
+    assert.equal(ramp.target, connections);
+    assert.equal(ramp.established, connections);
+    assert.equal(ramp.failed, 0);
+    assert.equal(ramp.extra?.['answered'], connections);
+    assert.equal(ramp.extra?.['held'], 0);
+    noErrors(ramp, 'ramp');
+    assert.equal(s1.total.messagesOut! - s0.total.messagesOut!, connections, 'one probe request per connection');
 
-  const started = Date.now();
-  const run = await d.run(1000, warmupMs);
-  const elapsed = Date.now() - started;
-  const s2 = await server.stats();
-  const served = s2.total.messagesOut! - s1.total.messagesOut!;
+    const started = Date.now();
+    const run = await d.run(1000, warmupMs);
+    const elapsed = Date.now() - started;
+    const s2 = await server.stats();
+    const served = s2.total.messagesOut! - s1.total.messagesOut!;
 
-  noErrors(run, 'run');
-  assert.ok(run.ops > 0, 'some requests were answered');
-  assert.equal(run.extra['requests'], run.ops);
-  assert.equal(run.connections, connections);
-  assert.ok(run.durationMs >= 900 && run.durationMs <= 1500, `measured window ${run.durationMs} ms`);
-  assert.ok(Math.abs(run.opsPerSec - run.ops / (run.durationMs / 1000)) < 1e-6 * run.opsPerSec + 1e-9);
-  assert.ok(run.cpu.userMs + run.cpu.sysMs > 0, 'the phase used some CPU');
-  assert.equal(run.clientBound, run.cpu.pct >= 90);
-  assert.ok(elapsed < warmupMs + 1000 + 5000, `run took ${elapsed} ms`);
-  assert.ok(progress.some((p) => p.phase === 'run' && p.pid === d.pid), 'progress during the run');
+    noErrors(run, 'run');
+    assert.ok(run.ops > 0, 'some requests were answered');
+    assert.equal(run.extra['requests'], run.ops);
+    assert.equal(run.connections, connections);
+    assert.ok(run.durationMs >= 900 && run.durationMs <= 1500, `measured window ${run.durationMs} ms`);
+    assert.ok(Math.abs(run.opsPerSec - run.ops / (run.durationMs / 1000)) < 1e-6 * run.opsPerSec + 1e-9);
+    assert.ok(run.cpu.userMs + run.cpu.sysMs > 0, 'the phase used some CPU');
+    assert.equal(run.clientBound, run.cpu.pct >= 90);
+    assert.ok(elapsed < warmupMs + 1000 + 5000, `run took ${elapsed} ms`);
+    assert.ok(progress.some((p) => p.phase === 'run' && p.pid === d.pid), 'progress during the run');
 
-  const h = summary(run);
-  assertOrdered(h.p50, h.p99, h.max, `${driver} histogram`);
-  if (driver === 'autocannon') {
-    assert.equal(run.extra['non2xx'], 0);
-    assert.equal(run.extra['mismatches'], 0);
-    assert.equal(h.count, run.ops, 'one latency sample per answer');
-    // Everything the server answered reached autocannon, except what was in flight when it stopped.
-    const received = run.extra['responsesTotal']!;
-    assert.ok(received >= run.ops && served >= received && served - received <= connections * depth, `server ${served}, autocannon ${received}`);
-  } else if (driver === 'h2load') {
-    // Every request of the measured period is in h2load's log, so in the histogram.
-    assert.equal(h.count, run.ops, 'one latency sample per answer');
-    assert.equal(run.extra['failed'], 0);
-    // The server also answered the warm-up, and what was in flight when h2load stopped.
-    assert.ok(served >= run.ops, `server ${served}, h2load ${run.ops}`);
-  } else {
-    assert.equal(run.extra['statusErrors'], 0);
-    assertOrdered(run.extra['p50Us']!, run.extra['p99Us']!, run.extra['maxUs']!, 'wrk percentiles');
-    // wrk's correction undone: one sample per answered batch.
-    assert.equal(h.count, run.extra['latencySamples']);
-    if (depth === 1) assert.equal(h.count, run.ops);
-    else assert.ok(Math.abs(h.count - run.ops / depth) <= connections, `${h.count} samples for ${run.ops} requests at depth ${depth}`);
-    const received = run.ops + run.extra['warmupRequests']!;
-    const wrkRuns = warmupMs > 0 ? 2 : 1;
-    assert.ok(served >= received && served - received <= wrkRuns * connections * depth, `server ${served}, wrk ${received}`);
+    const h = summary(run);
+    assertOrdered(h.p50, h.p99, h.max, `${driver} histogram`);
+    if (driver === 'autocannon') {
+      assert.equal(run.extra['non2xx'], 0);
+      assert.equal(run.extra['mismatches'], 0);
+      assert.equal(h.count, run.ops, 'one latency sample per answer');
+      // Everything the server answered reached autocannon, except what was in flight when it stopped.
+      const received = run.extra['responsesTotal']!;
+      assert.ok(received >= run.ops && served >= received && served - received <= connections * depth, `server ${served}, autocannon ${received}`);
+    } else if (driver === 'h2load') {
+      // Every request of the measured period is in h2load's log, so in the histogram.
+      assert.equal(h.count, run.ops, 'one latency sample per answer');
+      assert.equal(run.extra['failed'], 0);
+      // The server also answered the warm-up, and what was in flight when h2load stopped.
+      assert.ok(served >= run.ops, `server ${served}, h2load ${run.ops}`);
+    } else {
+      assert.equal(run.extra['statusErrors'], 0);
+      assertOrdered(run.extra['p50Us']!, run.extra['p99Us']!, run.extra['maxUs']!, 'wrk percentiles');
+      // wrk's correction undone: one sample per answered batch.
+      assert.equal(h.count, run.extra['latencySamples']);
+      if (depth === 1) assert.equal(h.count, run.ops);
+      else assert.ok(Math.abs(h.count - run.ops / depth) <= connections, `${h.count} samples for ${run.ops} requests at depth ${depth}`);
+      const received = run.ops + run.extra['warmupRequests']!;
+      const wrkRuns = warmupMs > 0 ? 2 : 1;
+      assert.ok(served >= received && served - received <= wrkRuns * connections * depth, `server ${served}, wrk ${received}`);
+    }
+
+    const stats = await d.stats();
+    assert.equal(stats.connections, 0, 'nothing held between phases');
+    assert.deepEqual(stats.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 });
+    await closeAndCheckGone(d);
+  } catch (err) {
+    // A failed check still ends the driver: the suite's end checks that none is left.
+    await d.close().catch(() => undefined);
+    throw err;
   }
-
-  const stats = await d.stats();
-  assert.equal(stats.connections, 0, 'nothing held between phases');
-  assert.deepEqual(stats.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 });
-  await closeAndCheckGone(d);
 }
 
 test('autocannon against net: counts match the server, no errors, ordered latency', { timeout: TEST_TIMEOUT }, () => checkAgainstNet('autocannon', 2, 300));

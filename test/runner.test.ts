@@ -19,6 +19,7 @@ import { ProcessTracker } from '../src/runner/processes.js';
 import { fitMemory } from '../src/results/fit.js';
 import type { RunRecord, StepRecord } from '../src/results/record.js';
 import { compareRuns, summarizeRun } from '../src/results/summary.js';
+import { histogramOf } from '../src/results/histograms.js';
 import { RATIO_INTERVAL_METHOD } from '../src/results/ratio.js';
 import { runScenario, schedule, thinTimeline } from '../src/runner/run.js';
 import {
@@ -303,6 +304,10 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
         assert.ok((s?.throughput?.opsPerServerCpuSec ?? 0) > 0);
         const l = s?.latencyUs;
         assert.ok(l && typeof l.p50 === 'number' && l.p50 <= (l.p99 ?? 0) && (l.p99 ?? 0) <= (l.max ?? 0), JSON.stringify(l));
+        // The complete histogram is stored beside the percentiles, and they are read from it.
+        const h = histogramOf(l);
+        assert.ok(h !== null && h.count > 0, `${x.contender} stores its step histogram`);
+        assert.deepEqual([h.valueAtPercentile(50), h.valueAtPercentile(99), h.max], [l.p50, l.p99, l.max]);
         assert.ok((s?.server?.rssBytes ?? 0) > 10 * MiB);
         assert.ok((s?.server?.heapUsedBytes ?? 0) > 0);
         assert.deepEqual(s?.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 });
@@ -358,7 +363,9 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
 
   it('splits contender and driver into the processes preflight asks for, and leaves no process or fd behind', async () => {
     const smoke = await loadScenario('smoke');
-    const params = resolveParams(smoke, { contenders: ['net'], driver: TEST_DRIVER as 'native', duration: 0.5, warmup: 0.2 });
+    // autocannon opens its connections when its run starts: a warm-up of a second lets them all
+    // be up before the server's count is read, even on a busy machine.
+    const params = resolveParams(smoke, { contenders: ['net'], driver: TEST_DRIVER as 'native', duration: 0.5, warmup: 1 });
     const fdsBefore = openFds();
     const tracker = new ProcessTracker();
     // A soft limit of 214 fds leaves 150 connections per process: 200 connections need two of each.

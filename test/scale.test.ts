@@ -48,7 +48,8 @@ test('40,000 idle connections across several contender and driver processes: cou
   assert.equal(ramps.reduce((a, r) => a + r.failed, 0), 0);
   // The kernel sees both ends of every connection.
   const last = run.steps.at(-1)!;
-  assert.ok((last.kernel?.tcpInUse ?? 0) >= 80_000, `sockstat TCP inuse grew by ${last.kernel?.tcpInUse}`);
+  // sockstat is machine-wide: a few sockets of other processes closing meanwhile move it a little.
+  assert.ok((last.kernel?.tcpInUse ?? 0) >= 80_000 - 100, `sockstat TCP inuse grew by ${last.kernel?.tcpInUse}`);
   // The engine's own accounting: one 32-byte slot per connection (plus its reserve granularity).
   const perConn = run.summary?.engineBytesPerConnection ?? null;
   assert.ok(perConn !== null && perConn >= 32 && perConn <= 40, `engine bytes per connection ${perConn}`);
