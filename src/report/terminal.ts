@@ -1,16 +1,20 @@
 // The headline table as plain text for a terminal of a given width. Three layouts, widest
 // first: one line per row with the note at the end; the same with notes wrapped under their
 // row; and, when even the figures do not fit, one block per row with a figure per line.
+// Also the side-by-side table of several files.
 // No colour codes: the caller decides whether its stream is a terminal.
 
 import type { LoadedResult } from '../results/schema.js';
+import { UNPAIRED_INTERVAL_METHOD } from '../results/ratio.js';
 import { fmtRatio, fmtUnit } from './format.js';
 import { cellText, repsText } from './markdown.js';
 import {
   HEADLINE_METRICS,
+  differenceText,
   groupByScenario,
   headlineTable,
   provenance,
+  ratioText,
   type HeadlineRow,
   type HeadlineTable,
   type Metric,
@@ -125,6 +129,9 @@ function headlineLines(loaded: LoadedResult, baseline: string, width: number, ti
 
 function comparisonLines(c: ScenarioComparison, width: number): string[] {
   const out = wrap(`${c.scenario}: ${c.files.map((f) => `${f.letter} = ${f.label}`).join(', ')}`, width);
+  const letters = c.files.map((f) => f.letter);
+  for (const d of c.differences) out.push(...wrap(differenceText(d, letters), width, '  '));
+  out.push(...wrap(`Later files against A: ratios of medians, ~ when within noise. Interval: ${UNPAIRED_INTERVAL_METHOD}.`, width));
   out.push('');
   const later = c.files.slice(1);
   const columns: Column[] = [
@@ -139,7 +146,7 @@ function comparisonLines(c: ScenarioComparison, width: number): string[] {
     row.protocol,
     `${row.metric.label} ${arrow(row.metric)}`,
     ...row.values.map((v) => fmtUnit(row.metric.unit, v?.median)),
-    ...row.ratios.slice(1).map((r) => fmtRatio(r)),
+    ...row.estimates.slice(1).map((est) => (est === null ? fmtRatio(null) : ratioText(est))),
   ]);
   const grid = renderGrid(columns, rows);
   if (grid.every((l) => len(l) <= width)) return [...out, ...grid];
