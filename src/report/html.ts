@@ -227,7 +227,7 @@ function comparisonHtml(c: ScenarioComparison, id: string): { html: string; char
   const paramDiff =
     params.length === 0
       ? '<p class="same-params">The files ran with the same parameters.</p>'
-      : `<ul class="param-diff">${params.map((d) => `<li class="${d.shapesFigures ? 'shapes' : ''}">${e(differenceText(d, letters))}</li>`).join('')}</ul>`;
+      : `<ul class="param-diff">${params.map((d) => `<li${d.shapesFigures ? ' class="shapes"' : ''}>${e(differenceText(d, letters))}</li>`).join('')}</ul>`;
   // What differs between the files' environments says whether this is two commits or two machines.
   const differing = c.differences.filter((d) => d.kind === 'env');
   const envDiff =
