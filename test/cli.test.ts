@@ -27,7 +27,7 @@ async function c1m(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-const COMMANDS = ['list', 'run', 'preflight', 'serve', 'tune', 'report'];
+const COMMANDS = ['list', 'run', 'preflight', 'serve', 'tune', 'report', 'compare'];
 
 describe('c1m usage', () => {
   it('prints the commands, and refuses an unknown one', async () => {

@@ -2,7 +2,7 @@
 // repetitions, the range of per-repetition ratios as its interval, and what that interval says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatRatio, ratioOf, ratioVerdict, targetVerdict } from '../src/results/ratio.js';
+import { formatRatio, ratioOf, ratioVerdict, targetVerdict, unpairedRatioOf } from '../src/results/ratio.js';
 import { compareRuns } from '../src/results/summary.js';
 import type { Run } from '../src/results/schema.js';
 
@@ -42,4 +42,26 @@ test('comparisons in a result file carry each ratio\'s interval and how it was c
   assert.deepEqual(c.intervals?.['epoll']?.map((x) => x.toFixed(3)), ['1.800', '2.111']);
   assert.equal(c.pairs?.['epoll'], 3);
   assert.match(c.intervalMethod ?? '', /per-repetition/);
+});
+
+test('across two files repetitions do not pair: the interval is the range of every cross ratio', () => {
+  // Paired, every ratio is above 1 (1.20, 1.05, 1.18); unpaired, 110 of one file against 110 of the other is 1.
+  const a = [120, 110, 130];
+  const b = [100, 105, 110];
+  const paired = ratioOf(a, b)!;
+  assert.equal(ratioVerdict(paired), 'above');
+  const e = unpairedRatioOf(a, b)!;
+  assert.equal(e.ratio, 120 / 105, 'the ratio of medians, as when paired');
+  assert.deepEqual([e.low, e.high], [110 / 110, 130 / 100]);
+  assert.equal(e.pairs, 3);
+  assert.equal(e.unpaired, true);
+  assert.equal(ratioVerdict(e), 'within noise', 'the ranges overlap at 110');
+  assert.equal(ratioVerdict(unpairedRatioOf([80, 85, 90], [100, 95, 98])!), 'below', 'every repetition of a under every one of b');
+  // Unequal counts are fine; the side with fewer decides whether there is an interval.
+  const one = unpairedRatioOf([80, 85, 90], [100, null])!;
+  assert.equal(one.pairs, 1);
+  assert.equal(ratioVerdict(one), 'no interval');
+  assert.match(formatRatio(one), /1 rep on a side: no interval/);
+  assert.equal(unpairedRatioOf([null], [100]), null);
+  assert.equal(unpairedRatioOf([100], [0, 100]), null, 'a zero in the denominator gives no interval');
 });

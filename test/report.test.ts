@@ -14,7 +14,7 @@ import { chartsForResult, type MemoryChart } from '../src/report/charts.js';
 import { fmtBytes, fmtCount, fmtRatio, fmtUs } from '../src/report/format.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderMarkdown } from '../src/report/markdown.js';
-import { headlineTable, stat } from '../src/report/model.js';
+import { compareFiles, differenceText, fileLabels, headlineTable, ScenarioMismatchError, stat } from '../src/report/model.js';
 import { renderTerminal } from '../src/report/terminal.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -235,27 +235,29 @@ test('markdown: two files of one scenario side by side, later against earlier', 
   const md = renderMarkdown([fixture('result-http-hello-next.json'), fixture('result-http-hello.json')]);
   const expected = `### http-hello: A vs B
 
-| contender | protocol | figure | A: 3f9c2d1 · 2025-11-20 | B: 9a8b7c6 · 2025-11-21 | B/A |
+Later files against A: ratios of medians, ~ when within noise. Interval: range of all cross ratios, min(a)/max(b) to max(a)/min(b), since repetitions of two files do not pair.
+
+| contender | protocol | figure | A: 3f9c2d1 · 2025-11-20 14:10Z | B: 9a8b7c6 · 2025-11-21 09:30Z | B/A |
 | --- | --- | --- | ---: | ---: | ---: |
 | epoll | http-hello | ops/s ↑ | 96.4k/s | 108k/s | 1.12× |
 | epoll | http-hello | ops/server CPU-s ↑ | 99.4k | 111k | 1.12× |
 | epoll | http-hello | p50 latency ↓ | 880 µs | 786 µs | 0.89× |
 | epoll | http-hello | p99 latency ↓ | 2.61 ms | 2.33 ms | 0.89× |
-| epoll-native | http-hello | ops/s ↑ | 141k/s | 145k/s | 1.03× |
-| epoll-native | http-hello | ops/server CPU-s ↑ | 152k | 156k | 1.03× |
-| epoll-native | http-hello | p50 latency ↓ | 610 µs | 592 µs | 0.97× |
-| epoll-native | http-hello | p99 latency ↓ | 1.89 ms | 1.83 ms | 0.97× |
-| net | http-hello | ops/s ↑ | 38.7k/s | 38.7k/s | 1.00× |
-| net | http-hello | ops/server CPU-s ↑ | 38.7k | 38.7k | 1.00× |
-| net | http-hello | p50 latency ↓ | 2.42 ms | 2.42 ms | 1.00× |
-| net | http-hello | p99 latency ↓ | 6.02 ms | 6.02 ms | 1.00× |
-| uws | http-hello | ops/s ↑ | 127k/s | 127k/s | 1.00× |
-| uws | http-hello | ops/server CPU-s ↑ | 140k | 140k | 1.00× |
-| uws | http-hello | p50 latency ↓ | 700 µs | 700 µs | 1.00× |
-| uws | http-hello | p99 latency ↓ | 2.08 ms | 2.08 ms | 1.00× |
+| epoll-native | http-hello | ops/s ↑ | 141k/s | 145k/s | 1.03× ~ |
+| epoll-native | http-hello | ops/server CPU-s ↑ | 152k | 156k | 1.03× ~ |
+| epoll-native | http-hello | p50 latency ↓ | 610 µs | 592 µs | 0.97× ~ |
+| epoll-native | http-hello | p99 latency ↓ | 1.89 ms | 1.83 ms | 0.97× ~ |
+| net | http-hello | ops/s ↑ | 38.7k/s | 38.7k/s | 1.00× ~ |
+| net | http-hello | ops/server CPU-s ↑ | 38.7k | 38.7k | 1.00× ~ |
+| net | http-hello | p50 latency ↓ | 2.42 ms | 2.42 ms | 1.00× ~ |
+| net | http-hello | p99 latency ↓ | 6.02 ms | 6.02 ms | 1.00× ~ |
+| uws | http-hello | ops/s ↑ | 127k/s | 127k/s | 1.00× ~ |
+| uws | http-hello | ops/server CPU-s ↑ | 140k | 140k | 1.00× ~ |
+| uws | http-hello | p50 latency ↓ | 700 µs | 700 µs | 1.00× ~ |
+| uws | http-hello | p99 latency ↓ | 2.08 ms | 2.08 ms | 1.00× ~ |
 `;
   assert.ok(md.endsWith(expected), md);
-  assert.ok(md.indexOf('### A: 3f9c2d1 · 2025-11-20') < md.indexOf('### B: 9a8b7c6 · 2025-11-21'));
+  assert.ok(md.indexOf('### A: 3f9c2d1 · 2025-11-20 14:10Z') < md.indexOf('### B: 9a8b7c6 · 2025-11-21 09:30Z'));
 });
 
 const IDLE_HEAD = `idle-hold · test/fixtures/result-idle-hold.json
@@ -340,8 +342,9 @@ uws · tcp-echo · reps —
   for (const line of all.split('\n')) assert.ok([...line].length <= 60, `too wide: ${line}`);
   const wide = renderTerminal(FIXTURES.map(fixture), { width: 100 });
   for (const line of wide.split('\n')) assert.ok([...line].length <= 100, `too wide: ${line}`);
-  assert.ok(wide.includes('http-hello: A = 3f9c2d1 · 2025-11-20, B = 9a8b7c6 · 2025-11-21'));
-  assert.ok(wide.includes('epoll         http-hello  ops/s ↑             96.4k/s   108k/s  1.12×'), wide);
+  assert.ok(wide.includes('http-hello: A = 3f9c2d1 · 2025-11-20 14:10Z, B = 9a8b7c6 · 2025-11-21 09:30Z'), wide);
+  assert.ok(wide.includes('epoll         http-hello  ops/s ↑             96.4k/s   108k/s    1.12×'), wide);
+  assert.ok(wide.includes('net           http-hello  ops/s ↑             38.7k/s  38.7k/s  1.00× ~'), 'an unchanged figure is within noise');
 });
 
 test('chart data: fitted memory slopes agree with the runner, failed and skipped runs stay out', () => {
@@ -388,4 +391,72 @@ test('html: one self-contained page that fetches nothing and escapes what the fi
   assert.ok(html.includes('data-chart="r1-memory-user"'));
   // The same input gives the same page: no clock, no randomness.
   assert.equal(renderHtml(loaded), renderHtml(loaded));
+});
+
+// Two files of one scenario compared side by side: the issue's complaints were a --quick file
+// compared with the reference without a word, and two files of one day labelled alike.
+function variant(base: LoadedResult, file: string, change: (r: C1mResult) => void): LoadedResult {
+  const result = structuredClone(base.result) as C1mResult;
+  change(result);
+  return { file, result };
+}
+
+test('files side by side: every parameter difference is said in a sentence, in the terminal, markdown and HTML', () => {
+  const a = fixture('result-http-hello.json');
+  const b = variant(a, 'results/http-hello/quick.json', (r) => {
+    r.startedAt = '2025-11-20T16:45:00.000Z';
+    r.params = { ...r.params, connections: 10, durationMs: 2000, reps: 1 };
+    r.env.node = 'v22.1.0';
+  });
+  const c = compareFiles([a, b]);
+  assert.deepEqual(
+    c.differences.map((d) => [d.kind, d.name, d.values, d.shapesFigures]),
+    [
+      ['param', 'connections', ['100', '10'], true],
+      ['param', 'durationMs', ['10000', '2000'], true],
+      ['param', 'reps', ['3', '1'], false],
+      ['env', 'Node.js', ['v20.20.2', 'v22.1.0'], false],
+    ],
+  );
+  const sentence = 'Parameter connections differs: A 100, B 10.';
+  assert.equal(differenceText(c.differences[0]!, ['A', 'B']), sentence);
+  assert.equal(differenceText(c.differences[2]!, ['A', 'B']), 'Parameter reps differs (it does not shape the figures): A 3, B 1.');
+  const term = renderTerminal([a, b], { width: 200 });
+  assert.ok(term.includes(`  ${sentence}\n`), term);
+  assert.ok(term.includes('Environment: Node.js differs: A v20.20.2, B v22.1.0.'), term);
+  assert.ok(renderMarkdown([a, b]).includes(`\n- ${sentence}\n`));
+  assert.ok(renderHtml([a, b]).includes(`<li class="shapes">${sentence}</li>`));
+  // The same parameters: nothing to say, and the page says that too.
+  const same = variant(a, 'same.json', (r) => (r.startedAt = '2025-11-20T16:45:00.000Z'));
+  assert.deepEqual(compareFiles([a, same]).differences, []);
+  assert.ok(renderHtml([a, same]).includes('The files ran with the same parameters.'));
+});
+
+test('files side by side are labelled by commit and start time to the minute, then by file name', () => {
+  const a = fixture('result-http-hello.json');
+  const later = variant(a, 'results/http-hello/2025-11-20T16-45-00Z.json', (r) => (r.startedAt = '2025-11-20T16:45:59.000Z'));
+  assert.deepEqual(fileLabels([a, later]), ['3f9c2d1 · 2025-11-20 14:10Z', '3f9c2d1 · 2025-11-20 16:45Z']);
+  assert.ok(renderTerminal([a, later]).includes('http-hello: A = 3f9c2d1 · 2025-11-20 14:10Z, B = 3f9c2d1 · 2025-11-20 16:45Z'));
+  // Same commit, same minute: the file name tells them apart; same name too: the path.
+  const twin = variant(a, 'elsewhere/result-http-hello-rerun.json', (r) => (r.startedAt = '2025-11-20T14:10:40.000Z'));
+  assert.deepEqual(fileLabels([a, twin]), ['3f9c2d1 · 2025-11-20 14:10Z · result-http-hello.json', '3f9c2d1 · 2025-11-20 14:10Z · result-http-hello-rerun.json']);
+  const copy = variant(a, 'elsewhere/result-http-hello.json', () => {});
+  assert.deepEqual(fileLabels([a, copy]), [`3f9c2d1 · 2025-11-20 14:10Z · ${a.file}`, '3f9c2d1 · 2025-11-20 14:10Z · elsewhere/result-http-hello.json']);
+  // No commit recorded, and files from two hosts.
+  const other = variant(a, 'b.json', (r) => {
+    r.env.git = null;
+    r.env.hostname = 'bench-b';
+  });
+  assert.deepEqual(fileLabels([a, other]), ['3f9c2d1 · 2025-11-20 14:10Z · bench-a', 'no commit · 2025-11-20 14:10Z · bench-b']);
+});
+
+test('files of different scenarios are never compared as one', () => {
+  assert.throws(() => compareFiles([fixture('result-idle-hold.json'), fixture('result-http-hello.json')]), (err: Error) => {
+    assert.ok(err instanceof ScenarioMismatchError);
+    assert.match(err.message, /cannot compare different scenarios: test\/fixtures\/result-idle-hold.json is idle-hold, test\/fixtures\/result-http-hello.json is http-hello/);
+    return true;
+  });
+  // The report puts each scenario in its own section instead.
+  const md = renderMarkdown([fixture('result-idle-hold.json'), fixture('result-http-hello.json')]);
+  assert.ok(md.includes('## idle-hold') && md.includes('## http-hello') && !md.includes(' vs '));
 });

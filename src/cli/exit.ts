@@ -4,9 +4,9 @@
 export const EXIT = {
   /** Done: every run ok (skips allowed), the report or profile written, preflight feasible. */
   ok: 0,
-  /** Failed: nothing written, preflight refused or infeasible, a file or scenario could not be read. */
+  /** Failed: nothing written, preflight refused or infeasible, a file or scenario could not be read; for `compare`, a figure regressed (the gate failed). */
   failed: 1,
-  /** Usage: unknown command or flag, bad value, missing argument (nothing was started). */
+  /** Usage: unknown command or flag, bad value, missing argument (nothing was started); for `compare` also results that cannot be compared (unreadable, different scenarios or parameters). */
   usage: 2,
   /** Written, but some run is not ok (`run`, `suite`; for `suite` also a scenario refused). */
   someRunsFailed: 3,

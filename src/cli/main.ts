@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { EXIT, type ExitCode } from './exit.js';
 import { UsageError } from './flags.js';
 import { processIo, type Io } from './io.js';
+import { cmdCompare } from './compare.js';
 import { cmdList } from './list.js';
 import { cmdPreflight } from './preflight.js';
 import { cmdProfile } from './profile.js';
@@ -28,6 +29,7 @@ usage: c1m <command> [flags]   (c1m <command> --help for its flags)
   serve         start a contender in the foreground until Ctrl-C
   tune          kernel settings for a million connections (show; --apply / --revert as root)
   report        terminal, markdown and HTML reports from result files
+  compare       BASE NEW: exits 1 when a figure regressed beyond its noise and a threshold (a CI gate)
   profile       a contender under clinic, V8's profilers or perf while a scenario's load runs
 `;
 
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, Command> = {
   serve: cmdServe,
   tune: cmdTune,
   report: cmdReport,
+  compare: cmdCompare,
   profile: cmdProfile,
 };
 

@@ -2,7 +2,7 @@
 // Plot from specs embedded as JSON. d3 and Plot are inlined, and a Content-Security-Policy
 // forbids every fetch, so the page opens offline and cannot phone home.
 
-import { formatRatio, type RatioEstimate } from '../results/ratio.js';
+import { formatRatio, UNPAIRED_INTERVAL_METHOD, type RatioEstimate } from '../results/ratio.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { chartLibraries } from './assets.js';
 import { chartsForResult, comparisonChart, contenderColors, type ChartSpec } from './charts.js';
@@ -20,6 +20,8 @@ import {
 } from './format.js';
 import {
   HEADLINE_METRICS,
+  differenceText,
+  envRows,
   groupByScenario,
   headlineTable,
   provenance,
@@ -52,8 +54,8 @@ function cssString(text: string): string {
 
 /**
  * A ratio is good or bad depending on which way the figure should go, and "same" when its
- * interval over repetitions contains 1 (within noise). A ratio without one (one repetition, or
- * across files) falls back to ±5 %.
+ * interval over repetitions contains 1 (within noise). A ratio without one (a single repetition
+ * on a side) falls back to ±5 %.
  */
 function ratioClass(metric: Metric, ratio: number, estimate: RatioEstimate | null = null): string {
   const sense = estimate === null ? 'no interval' : ratioSense(metric, estimate);
@@ -189,28 +191,6 @@ ${rows.join('\n')}
 </tbody></table></div></details>`;
 }
 
-/** The environment as label → value rows; a value that was not recorded shows as a dash. */
-function envRows(loaded: LoadedResult): Array<[string, string]> {
-  const { result } = loaded;
-  const env = result.env;
-  const text = (v: string | number | null | undefined): string => (v === null || v === undefined ? DASH : String(v));
-  const rows: Array<[string, string]> = [
-    ['host', text(env.hostname)],
-    ['CPU', env.cpus === null || env.cpus === undefined ? text(env.cpuModel) : `${env.cpus} × ${env.cpuModel ?? 'CPU'}`],
-    ['memory', fmtBytes(env.memTotalBytes)],
-    ['kernel', text(env.kernel)],
-    ['Node.js', text(env.node)],
-    ['open files (soft / hard)', `${text(env.nofileSoft)} / ${text(env.nofileHard)}`],
-  ];
-  for (const [k, v] of Object.entries(env.sysctl ?? {})) rows.push([k, text(v)]);
-  for (const [k, v] of Object.entries(env.versions ?? {})) rows.push([`${k} version`, text(v)]);
-  rows.push(['commit', text(env.git)]);
-  const ms = Date.parse(result.finishedAt) - Date.parse(result.startedAt);
-  rows.push(['started', fmtTime(result.startedAt)]);
-  rows.push(['finished', `${fmtTime(result.finishedAt)}${ms >= 0 ? ` (${(ms / 60000).toFixed(1)} min)` : ''}`]);
-  return rows;
-}
-
 function envHtml(loaded: LoadedResult): string {
   const items = envRows(loaded)
     .map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${e(v)}</dd></div>`)
@@ -230,29 +210,31 @@ function comparisonHtml(c: ScenarioComparison, id: string): { html: string; char
   const rows = c.rows
     .map((row) => {
       const values = row.values.map((v) => `<td class="num">${e(fmtUnit(row.metric.unit, v?.median))}</td>`).join('');
-      const ratios = row.ratios
+      const ratios = row.estimates
         .slice(1)
-        .map((r) => (r === null ? `<td class="num empty">${DASH}</td>` : `<td class="num"><span class="ratio ${ratioClass(row.metric, r)}">${e(fmtRatio(r))}</span></td>`))
+        .map((est) => {
+          if (est === null) return `<td class="num empty">${DASH}</td>`;
+          const title = ` title="${e(formatRatio(est))}: ${e(UNPAIRED_INTERVAL_METHOD)}${ratioSense(row.metric, est) === 'within noise' ? ', within noise' : ''}"`;
+          return `<td class="num"><span class="ratio ${ratioClass(row.metric, est.ratio, est)}"${title}>${e(ratioText(est))}</span></td>`;
+        })
         .join('');
       return `<tr><td><span class="swatch" data-c="${e(row.contender)}"></span>${e(row.contender)}</td><td>${e(row.protocol)}</td><td>${e(row.metric.label)} <span class="dir">${arrow(row.metric)}</span></td>${values}${ratios}</tr>`;
     })
     .join('\n');
+  // Parameters that differ change what was measured: each is said in a sentence above the table.
+  const letters = c.files.map((f) => f.letter);
+  const params = c.differences.filter((d) => d.kind === 'param');
+  const paramDiff =
+    params.length === 0
+      ? '<p class="same-params">The files ran with the same parameters.</p>'
+      : `<ul class="param-diff">${params.map((d) => `<li${d.shapesFigures ? ' class="shapes"' : ''}>${e(differenceText(d, letters))}</li>`).join('')}</ul>`;
   // What differs between the files' environments says whether this is two commits or two machines.
-  const envs = c.files.map(
-    (f) =>
-      new Map(
-        envRows(f.loaded)
-          .filter(([k]) => k !== 'started' && k !== 'finished')
-          .map(([k, v]) => [k, k === 'commit' ? (shortCommit(v) ?? v) : v]),
-      ),
-  );
-  const keys = [...new Set(envs.flatMap((m) => [...m.keys()]))];
-  const differing = keys.filter((k) => new Set(envs.map((m) => m.get(k) ?? DASH)).size > 1);
+  const differing = c.differences.filter((d) => d.kind === 'env');
   const envDiff =
     differing.length === 0
       ? '<p>The environments are the same.</p>'
       : `<table class="kv diff"><thead><tr><th></th>${c.files.map((f) => `<th>${f.letter}</th>`).join('')}</tr></thead><tbody>${differing
-          .map((k) => `<tr><th>${e(k)}</th>${envs.map((m) => `<td>${e(m.get(k) ?? DASH)}</td>`).join('')}</tr>`)
+          .map((d) => `<tr><th>${e(d.name)}</th>${d.values.map((v) => `<td>${e(v)}</td>`).join('')}</tr>`)
           .join('')}</tbody></table>`;
   const files = c.files
     .map((f) => `<li><b>${f.letter}</b> <code>${e(f.loaded.file)}</code> · ${e(provenance(f.loaded))}</li>`)
@@ -261,6 +243,8 @@ function comparisonHtml(c: ScenarioComparison, id: string): { html: string; char
   const html = `<section class="comparison">
 <h3>${e(c.scenario)}: ${c.files.map((f) => f.letter).join(' vs ')}</h3>
 <ul class="files">${files}</ul>
+${paramDiff}
+<p class="caption">Each later file's figure against A's: a ratio of medians, marked ~ when within noise. Interval: ${e(UNPAIRED_INTERVAL_METHOD)}.</p>
 <div class="cmp-grid">
 <div><div class="scroll"><table class="compare"><thead><tr>${head}</tr></thead><tbody>
 ${rows}
@@ -351,6 +335,8 @@ details.steps table td, details.steps table th { font-size: 12.5px; padding: 3px
 .cmp-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 20px; align-items: start; }
 @media (max-width: 1100px) { .cmp-grid { grid-template-columns: 1fr; } }
 ul.files { padding-left: 18px; color: var(--muted); }
+ul.param-diff { padding-left: 18px; }
+ul.param-diff li.shapes { color: var(--worse); }
 footer { color: var(--muted); font-size: 12px; max-width: 1400px; margin: 0 auto; padding: 0 32px 32px; }
 `;
 

@@ -1,9 +1,11 @@
 // The headline table as GitHub-flavoured markdown, for a pull request or a README section.
 
 import type { LoadedResult } from '../results/schema.js';
+import { UNPAIRED_INTERVAL_METHOD } from '../results/ratio.js';
 import { fmtRatio, fmtUnit } from './format.js';
 import {
   HEADLINE_METRICS,
+  differenceText,
   groupByScenario,
   headlineTable,
   provenance,
@@ -67,6 +69,9 @@ function headlineMarkdown(loaded: LoadedResult, baseline: string, heading: strin
 function comparisonMarkdown(c: ScenarioComparison): string[] {
   const out: string[] = [];
   out.push(`### ${c.scenario}: ${c.files.map((f) => f.letter).join(' vs ')}`, '');
+  const letters = c.files.map((f) => f.letter);
+  if (c.differences.length > 0) out.push(...c.differences.map((d) => `- ${escapeCell(differenceText(d, letters))}`), '');
+  out.push(`Later files against A: ratios of medians, ~ when within noise. Interval: ${UNPAIRED_INTERVAL_METHOD}.`, '');
   const later = c.files.slice(1);
   const head = ['contender', 'protocol', 'figure', ...c.files.map((f) => `${f.letter}: ${f.label}`), ...later.map((f) => `${f.letter}/A`)];
   const align = ['---', '---', '---', ...c.files.map(() => '---:'), ...later.map(() => '---:')];
@@ -77,7 +82,7 @@ function comparisonMarkdown(c: ScenarioComparison): string[] {
       row.protocol,
       `${row.metric.label} ${arrow(row.metric)}`,
       ...row.values.map((v) => fmtUnit(row.metric.unit, v?.median)),
-      ...row.ratios.slice(1).map((r) => fmtRatio(r)),
+      ...row.estimates.slice(1).map((est) => (est === null ? fmtRatio(null) : ratioText(est))),
     ];
     out.push(`| ${cells.map(escapeCell).join(' | ')} |`);
   }

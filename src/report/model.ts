@@ -1,11 +1,15 @@
 // Turns loaded result files into what every report shows: per file, one headline row per
 // contender × protocol (medians over repetitions, ratios against a baseline contender of the
 // same protocol in the same file), and, for a scenario given in several files, the same
-// figures side by side with ratios against the earliest file.
+// figures side by side with ratios against the earliest file. Files compared side by side are
+// matched here once for every reader (the reports and `c1m compare`): one scenario only, runs
+// paired by contender and protocol, every parameter or environment difference between them
+// named, and each file labelled by its commit and start time.
 
-import { ratioOf, ratioVerdict, type RatioEstimate, type RatioVerdict } from '../results/ratio.js';
+import { basename } from 'node:path';
+import { ratioOf, ratioVerdict, unpairedRatioOf, type RatioEstimate, type RatioVerdict } from '../results/ratio.js';
 import type { C1mResult, LoadedResult, Measured, Run } from '../results/schema.js';
-import { fmtRatio, fmtTime, shortCommit, type Unit } from './format.js';
+import { DASH, fmtBytes, fmtRatio, fmtTime, shortCommit, type Unit } from './format.js';
 
 export interface Stat {
   median: number;
@@ -232,7 +236,7 @@ export interface ComparedFile {
   /** A, B, C… in order of start time. */
   letter: string;
   loaded: LoadedResult;
-  /** What tells this file apart from the others: commit, host or start time. */
+  /** What tells this file apart from the others: commit and start time, host when hosts differ, the file name when that is not enough. */
   label: string;
 }
 
@@ -244,22 +248,122 @@ export interface ComparisonRow {
   values: Array<Stat | null>;
   /** values[i] / values[0] for i ≥ 1; index 0 is always null. */
   ratios: Array<number | null>;
+  /** The same ratios with their interval over the two files' repetitions (unpaired: results/ratio.ts); index 0 is always null. */
+  estimates: Array<RatioEstimate | null>;
 }
 
 export interface ScenarioComparison {
   scenario: string;
   files: ComparedFile[];
+  /** What differs between the files besides their commit and time: parameters first, then the environment. */
+  differences: FileDifference[];
   rows: ComparisonRow[];
 }
 
-function fileLabel(loaded: LoadedResult, all: LoadedResult[]): string {
-  const env = loaded.result.env;
-  const differ = (f: (r: C1mResult) => unknown): boolean => new Set(all.map((l) => f(l.result))).size > 1;
-  const parts: string[] = [];
-  if (differ((r) => r.env.git)) parts.push(shortCommit(env.git) ?? 'no commit');
-  if (differ((r) => r.env.hostname)) parts.push(env.hostname ?? 'unknown host');
-  parts.push(fmtTime(loaded.result.startedAt).slice(0, 10));
-  return parts.join(' · ');
+/** Files of different scenarios given to be compared as one: their figures measure different things. */
+export class ScenarioMismatchError extends Error {
+  override name = 'ScenarioMismatchError';
+}
+
+/** Refuses files of more than one scenario, naming each file's. */
+export function assertOneScenario(files: readonly LoadedResult[]): string {
+  const scenarios = [...new Set(files.map((l) => l.result.scenario))];
+  if (scenarios.length !== 1) {
+    throw new ScenarioMismatchError(
+      `cannot compare different scenarios: ${files.map((l) => `${l.file} is ${l.result.scenario}`).join(', ')}; a scenario's figures only compare with the same scenario's`,
+    );
+  }
+  return scenarios[0]!;
+}
+
+/** The environment as label → value rows; a value that was not recorded shows as a dash. */
+export function envRows(loaded: LoadedResult): Array<[string, string]> {
+  const { result } = loaded;
+  const env = result.env;
+  const text = (v: string | number | null | undefined): string => (v === null || v === undefined ? DASH : String(v));
+  const rows: Array<[string, string]> = [
+    ['host', text(env.hostname)],
+    ['CPU', env.cpus === null || env.cpus === undefined ? text(env.cpuModel) : `${env.cpus} × ${env.cpuModel ?? 'CPU'}`],
+    ['memory', fmtBytes(env.memTotalBytes)],
+    ['kernel', text(env.kernel)],
+    ['Node.js', text(env.node)],
+    ['open files (soft / hard)', `${text(env.nofileSoft)} / ${text(env.nofileHard)}`],
+  ];
+  for (const [k, v] of Object.entries(env.sysctl ?? {})) rows.push([k, text(v)]);
+  for (const [k, v] of Object.entries(env.versions ?? {})) rows.push([`${k} version`, text(v)]);
+  rows.push(['commit', text(env.git)]);
+  const ms = Date.parse(result.finishedAt) - Date.parse(result.startedAt);
+  rows.push(['started', fmtTime(result.startedAt)]);
+  rows.push(['finished', `${fmtTime(result.finishedAt)}${ms >= 0 ? ` (${(ms / 60000).toFixed(1)} min)` : ''}`]);
+  return rows;
+}
+
+/**
+ * Run parameters that do not change any one contender's figures: which contenders ran beside it,
+ * and how many repetitions (which changes the noise an interval shows, not the figure). Every
+ * other parameter (connections, durations, rates, message size, depth, driver, protocol, pinning,
+ * workers, a scenario's own) shapes the figures.
+ */
+const NOT_SHAPING_PARAMS: ReadonlySet<string> = new Set(['contenders', 'reps']);
+
+export interface FileDifference {
+  kind: 'param' | 'env';
+  /** The parameter's name, or the environment row's label. */
+  name: string;
+  /** One per file, as text; "absent" where a file does not have it. */
+  values: string[];
+  /** A parameter that shapes the figures (see NOT_SHAPING_PARAMS); always false for the environment. */
+  shapesFigures: boolean;
+}
+
+const paramText = (v: unknown): string => (v === undefined ? 'absent' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * Every parameter and environment row whose value is not the same in all the files, parameters
+ * first (in the order the first file lists them). The commit and the start and finish times are
+ * left out: they are what the files' labels say.
+ */
+export function fileDifferences(files: readonly LoadedResult[]): FileDifference[] {
+  const out: FileDifference[] = [];
+  const keys = [...new Set(files.flatMap((l) => Object.keys(l.result.params)))];
+  for (const name of keys) {
+    const values = files.map((l) => paramText(Object.hasOwn(l.result.params, name) ? l.result.params[name] : undefined));
+    if (new Set(values).size > 1) out.push({ kind: 'param', name, values, shapesFigures: !NOT_SHAPING_PARAMS.has(name) });
+  }
+  const envs = files.map((l) => new Map(envRows(l).filter(([k]) => k !== 'commit' && k !== 'started' && k !== 'finished')));
+  for (const name of [...new Set(envs.flatMap((m) => [...m.keys()]))]) {
+    const values = envs.map((m) => m.get(name) ?? 'absent');
+    if (new Set(values).size > 1) out.push({ kind: 'env', name, values, shapesFigures: false });
+  }
+  return out;
+}
+
+/** "Parameter connections differs: A 10000, B 1000000." with the files' names given (letters, or BASE and NEW). */
+export function differenceText(d: FileDifference, names: readonly string[]): string {
+  const what = d.kind === 'param' ? `Parameter ${d.name} differs${d.shapesFigures ? '' : ' (it does not shape the figures)'}` : `Environment: ${d.name} differs`;
+  return `${what}: ${d.values.map((v, i) => `${names[i] ?? '?'} ${v}`).join(', ')}.`;
+}
+
+/** Start time to the minute, UTC: 2026-11-22 00:27Z. */
+const minute = (iso: string): string => `${fmtTime(iso).slice(0, 16)}Z`;
+
+/**
+ * Each file's label: its short commit and its start time to the minute (UTC), the host too when
+ * the files come from several, and the file name when that still leaves two alike.
+ */
+export function fileLabels(files: readonly LoadedResult[]): string[] {
+  const hosts = new Set(files.map((l) => l.result.env.hostname ?? null)).size > 1;
+  const labels = files.map((l) => {
+    const parts = [shortCommit(l.result.env.git) ?? 'no commit', minute(l.result.startedAt)];
+    if (hosts) parts.push(l.result.env.hostname ?? 'unknown host');
+    return parts.join(' · ');
+  });
+  return labels.map((label, i) => {
+    if (labels.filter((x) => x === label).length === 1) return label;
+    const name = basename(files[i]!.file);
+    // Same name in two folders: the path it was given by.
+    return `${label} · ${files.filter((l) => basename(l.file) === name).length > 1 ? files[i]!.file : name}`;
+  });
 }
 
 export interface ScenarioGroup {
@@ -280,13 +384,24 @@ export function groupByScenario(loaded: readonly LoadedResult[]): ScenarioGroup[
   }
   return [...byScenario].map(([scenario, list]) => {
     const files = [...list].sort((a, b) => Date.parse(a.result.startedAt) - Date.parse(b.result.startedAt));
-    return { scenario, files, comparison: files.length > 1 ? compareFiles(scenario, files) : null };
+    return { scenario, files, comparison: files.length > 1 ? compareFiles(files) : null };
   });
 }
 
-/** Several files of one scenario (oldest first), compared figure by figure. */
-export function compareFiles(scenario: string, sorted: LoadedResult[]): ScenarioComparison {
-  const files = sorted.map((l, i) => ({ letter: String.fromCharCode(65 + (i % 26)), loaded: l, label: fileLabel(l, sorted) }));
+/** The ok runs of one contender and protocol in a file. */
+export function okRunsOf(l: LoadedResult, contender: string, protocol: string): Run[] {
+  return l.result.runs.filter((r) => r.contender === contender && r.protocol === protocol && runStatus(r) === 'ok');
+}
+
+/**
+ * Several files of one scenario (oldest first), compared figure by figure: runs matched by
+ * contender and protocol, every difference between the files named. Files of several scenarios
+ * are refused (ScenarioMismatchError).
+ */
+export function compareFiles(sorted: LoadedResult[]): ScenarioComparison {
+  const scenario = assertOneScenario(sorted);
+  const labels = fileLabels(sorted);
+  const files = sorted.map((l, i) => ({ letter: String.fromCharCode(65 + (i % 26)), loaded: l, label: labels[i]! }));
   const pairs: Array<{ contender: string; protocol: string }> = [];
   for (const l of sorted) {
     for (const run of l.result.runs) {
@@ -295,21 +410,19 @@ export function compareFiles(scenario: string, sorted: LoadedResult[]): Scenario
       }
     }
   }
-  const okRunsOf = (l: LoadedResult, p: { contender: string; protocol: string }): Run[] =>
-    l.result.runs.filter((r) => r.contender === p.contender && r.protocol === p.protocol && runStatus(r) === 'ok');
   const rows: ComparisonRow[] = [];
   for (const metric of COMPARED_METRICS) {
     const measured = sorted.some((l) => l.result.runs.some((r) => runStatus(r) === 'ok' && typeof metric.pick(r) === 'number'));
     if (!measured) continue;
     for (const p of pairs) {
-      const values = sorted.map((l) => stat(okRunsOf(l, p).map(metric.pick)));
-      const first = values[0];
-      const ratios = values.map((v, i) => (i > 0 && v && first && first.median > 0 ? v.median / first.median : null));
-      rows.push({ ...p, metric, values, ratios });
+      const samples = sorted.map((l) => okRunsOf(l, p.contender, p.protocol).map((r) => metric.pick(r) ?? null));
+      const values = samples.map((xs) => stat(xs));
+      const estimates = samples.map((xs, i) => (i > 0 ? unpairedRatioOf(xs, samples[0]!) : null));
+      rows.push({ ...p, metric, values, ratios: estimates.map((e) => e?.ratio ?? null), estimates });
     }
   }
   // Group by contender so one contender's figures read together; sort is stable.
   const at = (r: ComparisonRow): number => pairs.findIndex((p) => p.contender === r.contender && p.protocol === r.protocol);
   rows.sort((a, b) => at(a) - at(b));
-  return { scenario, files, rows };
+  return { scenario, files, differences: fileDifferences(sorted), rows };
 }

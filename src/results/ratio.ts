@@ -6,6 +6,11 @@
 // that a bootstrap over unpaired runs would count as noise). With three repetitions the range is
 // the honest interval: it says how far one repetition's ratio strayed, with no assumption about
 // a distribution that three points cannot show.
+//
+// Across two files nothing pairs: repetition i of one file ran hours or commits away from
+// repetition i of the other. unpairedRatioOf keeps the ratio of medians and widens the interval
+// to the range of every cross ratio a_i / b_j, so a ratio is clear of 1 only when every
+// repetition of one side is beyond every repetition of the other (the two ranges do not overlap).
 
 import { median } from '../metrics/stats.js';
 import type { Measured } from './schema.js';
@@ -13,14 +18,23 @@ import type { Measured } from './schema.js';
 /** How the interval of every ratio in a result file is computed (recorded beside the ratios). */
 export const RATIO_INTERVAL_METHOD = 'range of per-repetition ratios (repetition i of each contender, run back to back)';
 
+/** How the interval of a ratio between two files (unpaired repetitions) is computed. */
+export const UNPAIRED_INTERVAL_METHOD = 'range of all cross ratios, min(a)/max(b) to max(a)/min(b), since repetitions of two files do not pair';
+
 export interface RatioEstimate {
   /** median(a) / median(b), over the repetitions each measured. */
   ratio: number;
   /** The lowest and highest per-repetition ratio a_i / b_i; equal to ratio with one pair. */
   low: number;
   high: number;
-  /** Repetition pairs in which both sides measured the figure. */
+  /**
+   * Repetition pairs in which both sides measured the figure; for unpaired samples
+   * (unpairedRatioOf), the measured repetitions of the side with fewer, since an interval needs
+   * both sides to show their noise.
+   */
   pairs: number;
+  /** Set by unpairedRatioOf: the interval is the range of all cross ratios, not of pairs. */
+  unpaired?: true;
 }
 
 /** What an interval says about a ratio against 1 (or a goal); fewer than two pairs make no interval. */
@@ -50,6 +64,23 @@ export function ratioOf(a: readonly Measured[], b: readonly Measured[]): RatioEs
 }
 
 /**
+ * The ratio of a over b when their repetitions do not pair (two files): the ratio of medians,
+ * and as its interval the range of every cross ratio a_i / b_j, [min(a)/max(b), max(a)/min(b)].
+ * Null when either side measured nothing, or b's median or minimum is not positive.
+ */
+export function unpairedRatioOf(a: readonly Measured[], b: readonly Measured[]): RatioEstimate | null {
+  const xs = a.filter(usable);
+  const ys = b.filter(usable);
+  const ma = median(xs);
+  const mb = median(ys);
+  if (ma === null || mb === null || mb <= 0 || Math.min(...ys) <= 0) return null;
+  const ratio = ma / mb;
+  const low = Math.min(...xs) / Math.max(...ys);
+  const high = Math.max(...xs) / Math.min(...ys);
+  return { ratio, low, high, pairs: Math.min(xs.length, ys.length), unpaired: true };
+}
+
+/**
  * Whether the ratio is clear of `against` (1 by default): above or below when the whole
  * interval is, within noise when the interval contains it. One pair or none shows no noise:
  * no interval, and nothing can be said either way.
@@ -69,9 +100,12 @@ export function targetVerdict(e: RatioEstimate, atLeast: number): TargetVerdict 
   return 'undecided';
 }
 
-/** "1.25× (1.19–1.31)" with two decimals; "1.25× (1 pair)" without an interval. */
+/** "1.25× (1.19–1.31)" with two decimals; "1.25× (1 pair: no interval)" (unpaired: "1 rep on a side") without one. */
 export function formatRatio(e: RatioEstimate): string {
   const f = (x: number): string => x.toFixed(2);
-  if (e.pairs < 2) return `${f(e.ratio)}× (${e.pairs} pair${e.pairs === 1 ? '' : 's'}: no interval)`;
+  if (e.pairs < 2) {
+    const what = e.unpaired ? `${e.pairs} rep${e.pairs === 1 ? '' : 's'} on a side` : `${e.pairs} pair${e.pairs === 1 ? '' : 's'}`;
+    return `${f(e.ratio)}× (${what}: no interval)`;
+  }
   return `${f(e.ratio)}× (${f(e.low)}–${f(e.high)})`;
 }
