@@ -306,6 +306,12 @@ export function envRows(loaded: LoadedResult): Array<[string, string]> {
  */
 const NOT_SHAPING_PARAMS: ReadonlySet<string> = new Set(['contenders', 'reps']);
 
+/**
+ * Environment rows that are readings of the moment rather than settings (fs.file-nr: the file
+ * handles in use machine-wide): they differ between any two runs and say nothing about the setup.
+ */
+const LIVE_READINGS: ReadonlySet<string> = new Set(['fs.file-nr']);
+
 export interface FileDifference {
   kind: 'param' | 'env';
   /** The parameter's name, or the environment row's label. */
@@ -321,7 +327,7 @@ const paramText = (v: unknown): string => (v === undefined ? 'absent' : typeof v
 /**
  * Every parameter and environment row whose value is not the same in all the files, parameters
  * first (in the order the first file lists them). The commit and the start and finish times are
- * left out: they are what the files' labels say.
+ * left out (they are what the files' labels say), and so are readings of the moment (LIVE_READINGS).
  */
 export function fileDifferences(files: readonly LoadedResult[]): FileDifference[] {
   const out: FileDifference[] = [];
@@ -330,7 +336,7 @@ export function fileDifferences(files: readonly LoadedResult[]): FileDifference[
     const values = files.map((l) => paramText(Object.hasOwn(l.result.params, name) ? l.result.params[name] : undefined));
     if (new Set(values).size > 1) out.push({ kind: 'param', name, values, shapesFigures: !NOT_SHAPING_PARAMS.has(name) });
   }
-  const envs = files.map((l) => new Map(envRows(l).filter(([k]) => k !== 'commit' && k !== 'started' && k !== 'finished')));
+  const envs = files.map((l) => new Map(envRows(l).filter(([k]) => k !== 'commit' && k !== 'started' && k !== 'finished' && !LIVE_READINGS.has(k))));
   for (const name of [...new Set(envs.flatMap((m) => [...m.keys()]))]) {
     const values = envs.map((m) => m.get(name) ?? 'absent');
     if (new Set(values).size > 1) out.push({ kind: 'env', name, values, shapesFigures: false });
