@@ -151,6 +151,17 @@ describe('each scenario, tiny, against every contender it applies to', () => {
       assert.ok(open.groups?.['open-2000'], 'the step names its group');
       assert.equal(typeof open.latencyUs?.p99, 'number');
       assert.equal(r.summary?.opsPerSec, open.throughput?.opsPerSec, 'the last rate is the headline');
+      // The engine counts its own syscalls; echoing one message at a time on a connection takes
+      // at least one receive and one send per message on the server (the count of messages in
+      // the interval is estimated from the step's rate, hence the margin).
+      const sys = open.syscallsPerOp;
+      if (r.contender === 'epoll' || r.contender === 'epoll-native') {
+        assert.ok(sys && sys.writes !== undefined && sys.writes !== null && sys.writes >= 0.8 && sys.writes <= 1.25, `${r.contender}: ${JSON.stringify(sys)}`);
+        assert.ok((sys.reads ?? 0) >= 0.8 && (sys.waits ?? 0) > 0, `${r.contender}: ${JSON.stringify(sys)}`);
+        assert.ok(Math.abs((sys.total ?? 0) - (sys.reads! + sys.writes + sys.waits!)) < 1e-9);
+      } else {
+        assert.equal(sys, undefined, `${r.contender} does not count its syscalls: none recorded, not 0`);
+      }
     }
   });
 

@@ -135,6 +135,24 @@ const latency = def(
   obj({ p50: opt(measured()), p90: opt(measured()), p99: opt(measured()), p999: opt(measured()), max: opt(measured()), hdr: opt(object(hdr)) }),
 );
 
+const syscalls = def(
+  'syscalls',
+  obj(
+    {
+      reads: opt(measured({ description: 'recv calls per operation, those that found nothing (EAGAIN) included.' })),
+      writes: opt(measured({ description: 'send/writev calls per operation.' })),
+      waits: opt(measured({ description: "The engine's own epoll_wait calls per operation (libuv's wait, around it, is not counted)." })),
+      total: opt(measured({ description: 'reads + writes + waits.' })),
+      ops: opt(measured({ description: 'The operations the counts were divided by: the step\'s ops/s over the same interval.' })),
+      intervalMs: opt(measured({ description: 'How long the counters were watched, inside the measured window.' })),
+    },
+    {
+      description:
+        "Runner addition: the epoll engine's own counts of its syscalls, read at the start of the measured window and again near its end, per operation of the load in that interval (engine contenders only).",
+    },
+  ),
+);
+
 const errors = def(
   'errors',
   obj({ connect: opt(measured()), read: opt(measured()), write: opt(measured()), timeout: opt(measured()), protocol: opt(measured()) }),
@@ -209,6 +227,7 @@ const step = def(
     clientBound: opt(flag()),
     givenUp: opt(givenUp()),
     fellBehind: opt(flag({ description: 'Runner addition: messages were dropped, timed out or lost (see givenUp).' })),
+    syscallsPerOp: opt(object(syscalls)),
   }),
 );
 
@@ -499,6 +518,7 @@ export type KernelStats = NonNullable<Step['kernel']>;
 export type Throughput = NonNullable<Step['throughput']>;
 export type Latency = NonNullable<Step['latencyUs']>;
 export type Hdr = NonNullable<Latency['hdr']>;
+export type Syscalls = NonNullable<Step['syscallsPerOp']>;
 export type Errors = NonNullable<Step['errors']>;
 export type GroupStep = NonNullable<Step['groups']>[string];
 export type Reap = NonNullable<Step['reap']>;

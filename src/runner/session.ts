@@ -29,7 +29,7 @@ import { Interrupted, ProcessDied, RunFailure, type Guard } from './guard.js';
 import { killTracked, type ProcessTracker, type Tracked } from './processes.js';
 import { describePhase } from './progress.js';
 import { MAIN_GROUP, type LoadSpec, type Phase } from './scenario.js';
-import { addErrors, buildStep, ZERO_ERRORS } from './step.js';
+import { addErrors, buildStep, ZERO_ERRORS, type StepReadings } from './step.js';
 
 /** The native driver's WebSocket handshake timeout: the last handshake of a ramp may take that long. */
 const RAMP_SLACK_MS = 30_000;
@@ -441,9 +441,14 @@ export class Session {
     await this.guard.sleep(warmupMs, where);
     const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false });
     const t1 = Date.now();
+    // The engine's syscall counters at the start of the window (one stats request: the same as
+    // the end read makes), for syscalls per operation.
+    const extra0 = (await this.guard.wait(h.stats(), 10_000, where)).total.extra;
+    const tc0 = Date.now();
     // Memory and connections are read near the end of the window, while the load still holds
     // its connections: a driver may close them as soon as its run ends (autocannon does).
-    await this.guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2)), where);
+    await this.guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2) - (tc0 - t1)), where);
+    const tc1 = Date.now();
     const server = await this.#readServer(h);
     const results = await this.guard.wait(runs, durationMs + warmupMs + 15_000, where);
     const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false });
@@ -466,7 +471,7 @@ export class Session {
         rssPeakBytes,
       };
     }
-    return { ...server, cpu0, cpu1, windowMs, driverConnections: this.#current(), results, reap };
+    return { ...server, cpu0, cpu1, windowMs, driverConnections: this.#current(), results, reap, counters0: { extra: extra0, msBeforeEnd: tc1 - tc0 } };
   }
 
   /**
@@ -531,6 +536,7 @@ interface Window {
   driverConnections: number;
   results: RunResult[];
   reap: ReapRecord | undefined;
+  counters0?: StepReadings['counters0'];
 }
 
 /** The server's connection count every pollMs while `until` is pending ([ms since t0, count]), and its peak RSS. */

@@ -9,7 +9,7 @@ import { Histogram } from '../metrics/histogram.js';
 import type { KernelSample, ProcessesSample } from '../metrics/proc.js';
 import { latencyRecord } from '../results/histograms.js';
 import type { GivenUpRecord, GroupStepRecord, ReapRecord, StepRecord } from '../results/record.js';
-import type { Latency, Measured, Step } from '../results/schema.js';
+import type { Latency, Measured, Step, Syscalls } from '../results/schema.js';
 import { MAIN_GROUP } from './scenario.js';
 
 export const ZERO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
@@ -86,6 +86,27 @@ export interface StepReadings {
   results: readonly RunResult[];
   running: readonly string[];
   reap: ReapRecord | undefined;
+  /** The contender's counters at the start of the window, and how long before the end read they were taken (load steps). */
+  counters0?: { extra: Readonly<Record<string, number>>; msBeforeEnd: number } | undefined;
+}
+
+/**
+ * The engine's syscalls per operation between two readings of its counters ('engine.reads',
+ * 'engine.writes', 'engine.epollWaits', summed over workers), divided by the operations the load
+ * completed in that interval at the step's rate. Null for contenders without these counters.
+ */
+export function syscallsPerOp(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>, opsPerSec: number, intervalMs: number): Syscalls | null {
+  const delta = (k: string): number | null => {
+    const a = before[`engine.${k}`];
+    const b = after[`engine.${k}`];
+    return a === undefined || b === undefined || b < a ? null : b - a;
+  };
+  const reads = delta('reads');
+  const writes = delta('writes');
+  const waits = delta('epollWaits');
+  const ops = (opsPerSec * intervalMs) / 1000;
+  if (reads === null || writes === null || waits === null || !(ops > 0)) return null;
+  return { reads: reads / ops, writes: writes / ops, waits: waits / ops, total: (reads + writes + waits) / ops, ops: Math.round(ops), intervalMs };
 }
 
 /**
@@ -144,6 +165,10 @@ export function buildStep(r: StepReadings): { step: StepRecord; raw: Step } {
     });
   }
   if (r.reap !== undefined) step.reap = r.reap;
+  if (r.counters0 !== undefined && result !== null) {
+    const perOp = syscallsPerOp(r.counters0.extra, stats.total.extra, result.opsPerSec, r.counters0.msBeforeEnd);
+    if (perOp !== null) step.syscallsPerOp = perOp;
+  }
   const givenUp = result !== null ? givenUpOf(result.extra) : undefined;
   if (givenUp !== undefined) {
     step.givenUp = givenUp;
