@@ -8,10 +8,10 @@ import net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import { startContender, type ContenderHandle } from '../src/contenders/index.js';
-import { resolveDriverConfig } from '../src/drivers/config.js';
-import { mergeRampResults, mergeRunResults, splitCount, startDriver, startDrivers, type DriverHandle, type DriverProgress } from '../src/drivers/handle.js';
+import { resolveDriverConfig } from '../src/drivers/driver-config.js';
+import { mergeRampResults, mergeRunResults, splitCount, startDriver, startDrivers, type DriverHandle, type DriverProgress } from '../src/drivers/driver-handle.js';
 import { DRIVER_MODULES } from '../src/drivers/registry.js';
-import { DRIVER_LATENCY_LAYOUT, DriverUnavailableError, type DriverConfig, type RampResult, type RunResult } from '../src/drivers/types.js';
+import { DRIVER_LATENCY_LAYOUT, DriverUnavailableError, type DriverConfig, type RampResult, type RunResult } from '../src/drivers/driver-contract.js';
 import { findOnPath, uncorrectWrkLatency, wrkCorrectionInterval } from '../src/drivers/wrk.js';
 import { parseH2loadSummary, readH2loadLog } from '../src/drivers/h2load.js';
 import { Histogram } from '../src/metrics/histogram.js';
@@ -42,7 +42,7 @@ function driverChildren(): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(fields[1]) !== process.pid || fields[0] === 'Z') continue;
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('drivers/child.js')) out.push(Number(name));
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('drivers/driver-process.js')) out.push(Number(name));
     } catch {
       // Gone meanwhile.
     }

@@ -10,7 +10,7 @@ import {
   sysctlPath,
   type SystemReadings,
 } from '../src/system/limits.js';
-import { fmtBytes, fmtInt, nextPow2 } from '../src/system/format.js';
+import { fmtBytes, fmtInt, nextPow2 } from '../src/system/plain-format.js';
 import { formatPreflight, loopbackAddress, nofileFix, planRun, type PreflightCheck, type RunPlan } from '../src/system/preflight.js';
 import { box } from './helpers/readings.js';
 

@@ -14,7 +14,7 @@ import { checkCpuProfile, checkHeapProfile, foldCpuProfile, foldHeapProfile, fol
 import { frameKind, renderFlameGraph } from '../src/profile/flamegraph.js';
 import { cleanTraceLogs, profileContender } from '../src/profile/profile.js';
 import { perfAvailable } from '../src/profile/tools.js';
-import type { ProfileOptions, ProfileResult, ProfileTool } from '../src/profile/types.js';
+import type { ProfileOptions, ProfileResult, ProfileTool } from '../src/profile/profile-contract.js';
 import type { Protocol } from '../src/wire/protocols.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

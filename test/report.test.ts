@@ -11,7 +11,7 @@ import { loadResults, readResult } from '../src/results/load.js';
 import type { C1mResult, LoadedResult } from '../src/results/schema.js';
 import { ResultValidationError, validateResult } from '../src/results/validate.js';
 import { chartsForResult, type MemoryChart } from '../src/report/charts.js';
-import { fmtBytes, fmtCount, fmtRatio, fmtUs } from '../src/report/format.js';
+import { fmtBytes, fmtCount, fmtRatio, fmtUs } from '../src/report/page-format.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { compareFiles, differenceText, fileLabels, headlineTable, ScenarioMismatchError, stat } from '../src/report/model.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
-import { DRIVER_LATENCY_LAYOUT } from '../src/drivers/types.js';
+import { DRIVER_LATENCY_LAYOUT } from '../src/drivers/driver-contract.js';
 import { Histogram } from '../src/metrics/histogram.js';
 import { hgrmFiles, histogramOf, latencyRecord, pooledHistogram } from '../src/results/histograms.js';
 import type { C1mResult } from '../src/results/schema.js';

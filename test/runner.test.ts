@@ -9,11 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { DriverConfig } from '../src/drivers/types.js';
+import type { DriverConfig } from '../src/drivers/driver-contract.js';
 import type { C1mResult, Run, Step } from '../src/results/schema.js';
 import { validateResult } from '../src/results/validate.js';
 import { loadScenario, loadScenarioFile } from '../src/runner/catalog.js';
-import { splitConfig } from '../src/runner/drivers.js';
+import { splitConfig } from '../src/runner/driver-group.js';
 import { PreflightRefusal, planScenario } from '../src/runner/plan.js';
 import { ProcessTracker } from '../src/runner/processes.js';
 import { fitMemory } from '../src/results/fit.js';

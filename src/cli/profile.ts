@@ -4,10 +4,10 @@
 
 import { relative } from 'node:path';
 import { contenderNames, getContender } from '../contenders/index.js';
-import type { DriverName } from '../drivers/types.js';
+import type { DriverName } from '../drivers/driver-contract.js';
 import { paramRange } from '../limits.js';
 import { DEFAULT_ANALYSIS_TIMEOUT_MS, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FREQUENCY_HZ, defaultProfileDir, profileContender } from '../profile/profile.js';
-import { PROFILE_TOOLS, type CallGraph, type ProfileResult, type ProfileTool } from '../profile/types.js';
+import { PROFILE_TOOLS, type CallGraph, type ProfileResult, type ProfileTool } from '../profile/profile-contract.js';
 import { commandSession } from '../runner/processes.js';
 import { limitsOf, loadOf, MAIN_GROUP, phasesOf, resolveParams, type Scenario } from '../runner/scenario.js';
 import { EXIT, type ExitCode } from './exit.js';

@@ -3,7 +3,7 @@
 // works through wrappers such as clinic that do not pass an IPC channel on.
 
 import { createInterface } from 'node:readline';
-import type { ChildMessage } from './types.js';
+import type { ChildMessage } from './contender-contract.js';
 
 export interface ChildChannel {
   readonly kind: 'ipc' | 'stdio';

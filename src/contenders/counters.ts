@@ -1,7 +1,7 @@
 // The counters a JS server keeps, in the shape the control channel reports (ServerStats).
 
 import { measures, type Protocol } from '../wire/protocols.js';
-import type { ServerStats } from './types.js';
+import type { ServerStats } from './contender-contract.js';
 
 /** Plain mutable counters a JS server increments; snapshot() turns them into ServerStats. */
 export class Counters {

@@ -9,7 +9,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, ServerStats } from './types.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, ServerStats } from './contender-contract.js';
 
 /** build/Release/c1m_ref_echo, built by `npm install` beside the addon. */
 export const REF_ECHO_PATH = process.env['C1M_REF_ECHO'] ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../build/Release/c1m_ref_echo');

@@ -13,7 +13,7 @@ import {
   roomFromJoin,
   roomFromUrl,
 } from '../wire/protocols.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './types.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './contender-contract.js';
 
 type EngineModule = typeof import('../engine/index.js');
 

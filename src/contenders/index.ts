@@ -1,8 +1,8 @@
 // The contender layer: registry, process handles, and the contract. The protocols themselves
 // are the wire's (src/wire/protocols.ts).
 
-export * from './types.js';
-export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './config.js';
+export * from './contender-contract.js';
+export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './contender-config.js';
 export { contenderNames, getContender, speaks } from './registry.js';
 export {
   aggregateStats,
@@ -16,5 +16,5 @@ export {
   type StopReport,
   type WorkerExit,
   type WorkerInfo,
-} from './handle.js';
+} from './contender-handle.js';
 export { Counters } from './counters.js';

@@ -19,7 +19,7 @@ import {
 } from '../wire/protocols.js';
 import { parseProcLimits } from '../system/limits.js';
 import { afterPendingReads } from './drain.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, Protocol } from './types.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, Protocol } from './contender-contract.js';
 
 function nodeHasReusePort(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);

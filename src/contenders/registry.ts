@@ -7,7 +7,7 @@ import { crefContender } from './cref.js';
 import { epollContender, epollNativeContender } from './epoll.js';
 import { netContender } from './net.js';
 import { testContenders } from './testing.js';
-import type { ContenderDefinition, Protocol } from './types.js';
+import type { ContenderDefinition, Protocol } from './contender-contract.js';
 import { uwsContender } from './uws.js';
 
 const DEFINITIONS: readonly ContenderDefinition[] = [epollContender, epollNativeContender, netContender, uwsContender, crefContender];

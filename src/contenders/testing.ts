@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { netContender } from './net.js';
 import { Counters } from './counters.js';
 import { HTTP_CONTENT_TYPE } from '../wire/protocols.js';
-import type { ContenderDefinition, ContenderServer, Protocol } from './types.js';
+import type { ContenderDefinition, ContenderServer, Protocol } from './contender-contract.js';
 
 export const TEST_CONTENDERS_ENV = 'C1M_TEST_CONTENDERS';
 

@@ -10,7 +10,7 @@ import {
   roomFromJoin,
 } from '../wire/protocols.js';
 import { afterPendingReads, ownTcpConnections, sleep, type TcpSocket } from './drain.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, Protocol } from './types.js';
+import type { ChildConfig, ContenderDefinition, ContenderServer, Protocol } from './contender-contract.js';
 
 // The slice of the uWebSockets.js API used here (its own typings need the package installed).
 type UwsData = string | ArrayBuffer | Uint8Array;

@@ -4,9 +4,9 @@
 
 import { fileURLToPath } from 'node:url';
 import { Supervisor } from '../process/supervisor.js';
-import type { ChildConfig, ChildMessage, DrainedMessage, ParentMessage, Protocol, ReadyMessage } from './types.js';
+import type { ChildConfig, ChildMessage, DrainedMessage, ParentMessage, Protocol, ReadyMessage } from './contender-contract.js';
 
-export const CHILD_PATH = fileURLToPath(new URL('./child.js', import.meta.url));
+export const CHILD_PATH = fileURLToPath(new URL('./contender-process.js', import.meta.url));
 /** How long stop() waits past the child's own bound before it sends SIGKILL. */
 export const KILL_AFTER_BOUND_MS = 1000;
 /** How long stop() waits, after a clean exit, for a drain report still in the channel. */

@@ -34,7 +34,7 @@ import {
   type ResolvedDriverConfig,
   type RunResult,
   type Target,
-} from './types.js';
+} from './driver-contract.js';
 
 type Autocannon = typeof autocannonTypes;
 type Instance = autocannonTypes.Instance;

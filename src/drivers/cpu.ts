@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { clockTicksPerSecond } from '../system/getconf.js';
-import type { CpuUse } from './types.js';
+import type { CpuUse } from './driver-contract.js';
 
 /**
  * A phase whose driver used at least this share of one core is client-bound: the load generator,

@@ -37,7 +37,7 @@ import {
   type ResolvedDriverConfig,
   type RunResult,
   type Target,
-} from './types.js';
+} from './driver-contract.js';
 import { findOnPath } from './wrk.js';
 
 /** Time allowed past an h2load run's own length (start-up, connects, exit). */

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { HttpResponseParser } from '../wire/clients/http.js';
 import { addErrors, emptyErrors, totalErrors } from './merge.js';
-import type { DriverCommand, DriverErrors, RampResult, ResolvedDriverConfig, Target } from './types.js';
+import type { DriverCommand, DriverErrors, RampResult, ResolvedDriverConfig, Target } from './driver-contract.js';
 
 export interface HttpProbeOptions {
   /** Used in messages. */

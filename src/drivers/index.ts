@@ -1,7 +1,7 @@
 // The driver layer: process handles, the registry, splitting and merging, and the contract.
 
-export * from './types.js';
-export { DRIVER_DEFAULTS, LOAD_MODES, messageBytesLimit, resolveDriverConfig } from './config.js';
+export * from './driver-contract.js';
+export { DRIVER_DEFAULTS, LOAD_MODES, messageBytesLimit, resolveDriverConfig } from './driver-config.js';
 export { CLIENT_BOUND_PCT, isClientBound } from './cpu.js';
 export { DRIVER_MODULES, driverNames, loadDriver } from './registry.js';
 export { addErrors, emptyErrors, mergeRampResults, mergeRunResults, splitCount, totalErrors } from './merge.js';
@@ -13,4 +13,4 @@ export {
   type DriverHandle,
   type DriverProgress,
   type StartDriverOptions,
-} from './handle.js';
+} from './driver-handle.js';

@@ -4,7 +4,7 @@
 
 import { Histogram } from '../metrics/histogram.js';
 import { isClientBound } from './cpu.js';
-import type { CpuUse, DriverErrors, RampResult, RunResult } from './types.js';
+import type { CpuUse, DriverErrors, RampResult, RunResult } from './driver-contract.js';
 
 /** Splits total into parts non-negative integers that differ by at most one, larger ones first. */
 export function splitCount(total: number, parts: number): number[] {

@@ -5,7 +5,7 @@ import type { Protocol } from '../wire/protocols.js';
 import {
   DriverUnavailableError, type CpuUse, type DriverErrors, type DriverFactory, type DriverImpl,
   type RampResult, type ResolvedDriverConfig, type RunResult,
-} from './types.js';
+} from './driver-contract.js';
 import { CLIENT_BOUND_PCT } from './cpu.js';
 
 const PROTOCOL_MAP: Record<Protocol, ClientProtocol> = {

@@ -4,7 +4,7 @@
 //
 // A driver module exports `createDriver: DriverFactory` (a default export works too).
 
-import { DriverUnavailableError, type DriverFactory, type DriverName } from './types.js';
+import { DriverUnavailableError, type DriverFactory, type DriverName } from './driver-contract.js';
 
 /** Module specifiers, relative to this file (compiled: dist/src/drivers/). */
 export const DRIVER_MODULES: Readonly<Record<DriverName, string>> = Object.freeze({

@@ -51,7 +51,7 @@ import {
   type ResolvedDriverConfig,
   type RunResult,
   type Target,
-} from './types.js';
+} from './driver-contract.js';
 
 export const WRK_RESULT_PREFIX = 'C1M_WRK_RESULT ';
 /** Upper bound of distinct values × value range that done() walks to print the raw table. */

@@ -1,5 +1,5 @@
 // The process a contender runs under for the clinic tools:
-//   node clinic-wrapper.js <doctor|flame|heapprofiler|bubbleprof> <outDir> <analysisTimeoutMs> -- node child.js '<config>'
+//   node clinic-wrapper.js <doctor|flame|heapprofiler|bubbleprof> <outDir> <analysisTimeoutMs> -- node contender-process.js '<config>'
 // It drives the @clinic/* tool's own API (collect, then visualize) rather than the `clinic`
 // command, which asks about usage statistics, checks npm for updates in a detached process and
 // starts its load generator only for servers built on node:net. Files land in outDir; on success
@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CLINIC_NAME, CLINIC_PACKAGES, type ClinicTool } from './types.js';
+import { CLINIC_NAME, CLINIC_PACKAGES, type ClinicTool } from './profile-contract.js';
 
 const require = createRequire(import.meta.url);
 

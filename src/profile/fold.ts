@@ -3,7 +3,7 @@
 // .cpuprofile and V8 .heapprofile. A flame graph and the top-frames table are drawn from them.
 
 import { isRecord } from '../checks.js';
-import type { TopFrame } from './types.js';
+import type { TopFrame } from './profile-contract.js';
 
 /** Stack (root first, frames joined by ";") → samples or bytes. */
 export type Folded = Map<string, number>;

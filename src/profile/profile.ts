@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { errorMessage as message } from '../checks.js';
 import { checkLimit, defaultOf } from '../limits.js';
 import { ContenderUnavailableError, DEFAULT_HOST, type ContenderHandle, type StopReport } from '../contenders/index.js';
-import { DriverUnavailableError, type DriverName } from '../drivers/types.js';
+import { DriverUnavailableError, type DriverName } from '../drivers/driver-contract.js';
 import { Guard, Interrupted, ProcessDied } from '../runner/guard.js';
 import { fileTimestamp } from '../runner/output.js';
 import { planScenario, PreflightRefusal, type ScenarioPlan } from '../runner/plan.js';
@@ -22,7 +22,7 @@ import { checkCpuProfile, checkHeapProfile, foldCpuProfile, foldHeapProfile, for
 import { renderFlameGraph } from './flamegraph.js';
 import { perfScriptFolded, recordedSamples } from './perf.js';
 import { defaultCallGraph, findExecutable, isClinicTool, perfPath, recipe, toolAvailable, V8_LOG } from './tools.js';
-import { PROFILE_TOOLS, type ProfileOptions, type ProfilePids, type ProfileResult } from './types.js';
+import { PROFILE_TOOLS, type ProfileOptions, type ProfilePids, type ProfileResult } from './profile-contract.js';
 
 export const PROFILE_ROOT = join('results', 'profiles');
 export const DEFAULT_EXIT_TIMEOUT_MS = 15_000;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLINIC_PACKAGES, CLINIC_TOOLS, type CallGraph, type ClinicTool, type ProfileTool } from './types.js';
+import { CLINIC_PACKAGES, CLINIC_TOOLS, type CallGraph, type ClinicTool, type ProfileTool } from './profile-contract.js';
 
 const require = createRequire(import.meta.url);
 

@@ -5,7 +5,7 @@
 
 import { FIT_FIGURES } from '../results/fit.js';
 import { LATENCY_KEYS, type FitKey, type LatencyKey, type LoadedResult, type Run } from '../results/schema.js';
-import { fmtBytes, fmtRate, fmtRatio, fmtUnit, type Unit } from './format.js';
+import { fmtBytes, fmtRate, fmtRatio, fmtUnit, type Unit } from './page-format.js';
 import { runStatus, stat, type ScenarioComparison } from './model.js';
 
 /** A line under a chart naming a series in its colour, with a figure that belongs to it. */

@@ -17,7 +17,7 @@ import {
   fmtUnit,
   fmtUs,
   shortCommit,
-} from './format.js';
+} from './page-format.js';
 import {
   HEADLINE_METRICS,
   differenceText,

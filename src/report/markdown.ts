@@ -2,7 +2,7 @@
 
 import type { LoadedResult } from '../results/schema.js';
 import { UNPAIRED_INTERVAL_METHOD } from '../results/ratio.js';
-import { fmtRatio, fmtUnit } from './format.js';
+import { fmtRatio, fmtUnit } from './page-format.js';
 import {
   HEADLINE_METRICS,
   differenceText,

@@ -9,7 +9,7 @@
 import { basename } from 'node:path';
 import { ratioOf, ratioVerdict, unpairedRatioOf, type RatioEstimate, type RatioVerdict } from '../results/ratio.js';
 import type { C1mResult, LoadedResult, Measured, Run } from '../results/schema.js';
-import { DASH, fmtBytes, fmtRatio, fmtTime, shortCommit, type Unit } from './format.js';
+import { DASH, fmtBytes, fmtRatio, fmtTime, shortCommit, type Unit } from './page-format.js';
 
 export interface Stat {
   median: number;

@@ -1,7 +1,7 @@
 // The HTML page's own script: reads the chart specs from the page's JSON block and draws each
 // with Observable Plot (inlined before it, with d3). Plain browser JavaScript kept as a string,
 // since the project compiles for Node without DOM types; html.ts puts the format functions of
-// format.ts in front of it so figures read the same in tables and on axes.
+// page-format.ts in front of it so figures read the same in tables and on axes.
 
 export const PAGE_SCRIPT = String.raw`
 (function () {

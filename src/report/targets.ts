@@ -5,7 +5,7 @@
 import { median } from '../metrics/stats.js';
 import { formatRatio, RATIO_INTERVAL_METHOD, ratioOf, targetVerdict, type RatioEstimate, type TargetVerdict } from '../results/ratio.js';
 import type { LoadedResult, Measured, Run } from '../results/schema.js';
-import { fmtUnit } from './format.js';
+import { fmtUnit } from './page-format.js';
 
 export interface Target {
   /** What is asked, in words. */

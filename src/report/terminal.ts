@@ -6,7 +6,7 @@
 
 import type { LoadedResult } from '../results/schema.js';
 import { formatRatio, UNPAIRED_INTERVAL_METHOD } from '../results/ratio.js';
-import { fmtRatio, fmtUnit } from './format.js';
+import { fmtRatio, fmtUnit } from './page-format.js';
 import { regressions, type GatePair, type GateRow } from './gate.js';
 import { cellText, repsText } from './markdown.js';
 import {

@@ -452,7 +452,7 @@ const driverLoad = def(
   'driverLoad',
   obj(
     { mode: opt(name()), driver: opt(name({ description: "The group's own driver, when it is not the run's (a group may name one; the main group never does)." })) },
-    { description: "Runner addition: a driver group's load (src/drivers/types.ts, DriverConfig without protocol, targets, sourceAddresses; driver only when the group names its own)." },
+    { description: "Runner addition: a driver group's load (src/drivers/driver-contract.ts, DriverConfig without protocol, targets, sourceAddresses; driver only when the group names its own)." },
   ),
 );
 
@@ -465,7 +465,7 @@ const requestedLimits = def(
       pingIntervalMs: opt(measured()),
       maxQueuedBytes: opt(measured()),
     },
-    { description: 'Runner addition: the limits the scenario asked the contenders for (src/contenders/types.ts, Limits).' },
+    { description: 'Runner addition: the limits the scenario asked the contenders for (src/contenders/contender-contract.ts, Limits).' },
   ),
 );
 

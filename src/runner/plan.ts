@@ -2,7 +2,7 @@
 // process counts the fd limit forces, and a refusal (with the plan's own explanation and
 // fixes) when the run cannot succeed on this machine.
 
-import type { DriverName } from '../drivers/types.js';
+import type { DriverName } from '../drivers/driver-contract.js';
 import { DEFAULT_CONNECT_RATE, formatPreflight, loopbackAddress, planRun, type RunPlan } from '../system/preflight.js';
 import type { SystemReadings } from '../system/limits.js';
 

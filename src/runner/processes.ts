@@ -16,7 +16,7 @@ export interface Tracked {
 
 /**
  * SIGKILLs a tracked process that is still the one tracked. Drivers lead their own process
- * group (src/drivers/handle.ts starts them detached, for wrk's subprocesses), so the group goes
+ * group (src/drivers/driver-handle.ts starts them detached, for wrk's subprocesses), so the group goes
  * with them.
  */
 export function killTracked(t: Tracked): boolean {

@@ -2,7 +2,7 @@
 // couple of seconds with connections up, ops/s and the time left. Never on stdout, which
 // carries the result (or its JSON).
 
-import { fmtInt } from '../system/format.js';
+import { fmtInt } from '../system/plain-format.js';
 import type { Phase } from './scenario.js';
 
 /** Rough seconds a phase takes, for the time-left estimate. */

@@ -16,7 +16,7 @@ import {
   speaks,
   type Protocol,
 } from '../contenders/index.js';
-import { DriverUnavailableError } from '../drivers/types.js';
+import { DriverUnavailableError } from '../drivers/driver-contract.js';
 import { fitMemory } from '../results/fit.js';
 import type { ResultRecord, RunRecord } from '../results/record.js';
 import { RESULT_SCHEMA, type Measured } from '../results/schema.js';

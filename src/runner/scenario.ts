@@ -4,10 +4,10 @@
 
 import { checkNumber, errorMessage } from '../checks.js';
 import { checkLimit, defaultOf, paramRange, type LimitName } from '../limits.js';
-import type { Limits } from '../contenders/types.js';
+import type { Limits } from '../contenders/contender-contract.js';
 import { PROTOCOLS, type Protocol } from '../wire/protocols.js';
-import { LOAD_MODES } from '../drivers/config.js';
-import { DRIVERS, type DriverConfig, type DriverName } from '../drivers/types.js';
+import { LOAD_MODES } from '../drivers/driver-config.js';
+import { DRIVERS, type DriverConfig, type DriverName } from '../drivers/driver-contract.js';
 
 export type ParamType = 'int' | 'number' | 'string' | 'bool' | 'list';
 export type ParamValue = number | string | boolean | readonly string[] | readonly number[];

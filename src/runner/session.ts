@@ -18,13 +18,13 @@ import {
   type StopReport,
   type WorkerInfo,
 } from '../contenders/index.js';
-import type { StartDriverOptions } from '../drivers/handle.js';
-import type { DriverConfig, DriverErrors, DriverName, RampResult, RunResult } from '../drivers/types.js';
+import type { StartDriverOptions } from '../drivers/driver-handle.js';
+import type { DriverConfig, DriverErrors, DriverName, RampResult, RunResult } from '../drivers/driver-contract.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
 import type { RampRecord, ReapRecord, StepRecord } from '../results/record.js';
 import type { Measured, Step } from '../results/schema.js';
 import { DEFAULT_CONNECT_RATE } from '../system/preflight.js';
-import { DriverGroup } from './drivers.js';
+import { DriverGroup } from './driver-group.js';
 import { Interrupted, ProcessDied, RunFailure, type Guard } from './guard.js';
 import { killTracked, type ProcessTracker, type Tracked } from './processes.js';
 import { describePhase } from './progress.js';

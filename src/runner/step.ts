@@ -4,7 +4,7 @@
 // are the session's (session.ts).
 
 import type { ContenderStats } from '../contenders/index.js';
-import type { DriverErrors, RunResult } from '../drivers/types.js';
+import type { DriverErrors, RunResult } from '../drivers/driver-contract.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { KernelSample, ProcessesSample } from '../metrics/proc.js';
 import { latencyRecord } from '../results/histograms.js';

@@ -7,8 +7,8 @@
 
 import { findOnPath } from '../drivers/wrk.js';
 import type { LoadedResult, Run } from '../results/schema.js';
-import { fmtBytes as fmtSystemBytes } from '../system/format.js';
-import { shortCommit } from '../report/format.js';
+import { fmtBytes as fmtSystemBytes } from '../system/plain-format.js';
+import { shortCommit } from '../report/page-format.js';
 import { cellText } from '../report/markdown.js';
 import { HEADLINE_METRICS, headlineTable, type HeadlineRow, type Metric } from '../report/model.js';
 import { checkTargets, cpuSplit, cpuSplitMarkdown, targetsMarkdown } from '../report/targets.js';

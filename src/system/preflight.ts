@@ -3,7 +3,7 @@
 // as a parameter, text comes out of formatPreflight.
 import { checkInt, checkNumber } from '../checks.js';
 import { LIMITS } from '../limits.js';
-import { fmtBytes, fmtInt, nextPow2 } from './format.js';
+import { fmtBytes, fmtInt, nextPow2 } from './plain-format.js';
 import type { SystemReadings } from './limits.js';
 import { quoteValue, SOCKET_BUFFER_BYTES_PER_PAIR, tcpMemFor } from './tune.js';
 

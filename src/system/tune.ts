@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fmtInt, nextPow2 } from './format.js';
+import { fmtInt, nextPow2 } from './plain-format.js';
 import { normalizeSysctl, parsePortRange, parseTcpMem, readSystem, sysctlPath, type SystemReadings, type TcpMem } from './limits.js';
 
 /** Reads and writes sysctls by dotted name. read() returns null when the sysctl does not exist. */

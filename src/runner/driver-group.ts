@@ -1,11 +1,11 @@
-// The load side of a run: one or more driver processes (src/drivers/handle.ts) behaving as one.
+// The load side of a run: one or more driver processes (src/drivers/driver-handle.ts) behaving as one.
 // When the fd limit caps a process below the target, the connections, the connect rate, an
 // open loop's message rate and the publishers are split between processes, and their ramp
 // and run results merged (counts add, histograms merge, CPU is kept per process so that one
 // saturated driver marks the whole run client-bound).
 
-import { mergeRampResults, mergeRunResults, splitCount, startDrivers, type DriverHandle, type StartDriverOptions } from '../drivers/handle.js';
-import type { DriverConfig, DriverErrors, RampResult, RunResult } from '../drivers/types.js';
+import { mergeRampResults, mergeRunResults, splitCount, startDrivers, type DriverHandle, type StartDriverOptions } from '../drivers/driver-handle.js';
+import type { DriverConfig, DriverErrors, RampResult, RunResult } from '../drivers/driver-contract.js';
 
 export interface DriverProgress {
   phase: 'ramp' | 'run';

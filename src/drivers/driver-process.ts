@@ -1,5 +1,5 @@
-// The driver process: `node dist/src/drivers/child.js '<DriverConfig JSON>'`, started by
-// handle.ts with an IPC channel. It loads the driver named in the config, says ready (or
+// The driver process: `node dist/src/drivers/driver-process.js '<DriverConfig JSON>'`, started by
+// driver-handle.ts with an IPC channel. It loads the driver named in the config, says ready (or
 // unavailable, exit 3), then executes the parent's commands one at a time, sending progress
 // every 500 ms while a phase runs. On SIGTERM, SIGINT, a close command or the loss of the parent
 // it closes every connection and subprocess and exits.
@@ -12,10 +12,10 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { errorMessage as message } from '../checks.js';
-import { checkCommand, resolveDriverConfig } from './config.js';
+import { checkCommand, resolveDriverConfig } from './driver-config.js';
 import { CpuMeter, isClientBound } from './cpu.js';
 import { loadDriver } from './registry.js';
-import { DriverUnavailableError, type DriverCommand, type DriverImpl, type DriverMessage, type ResolvedDriverConfig } from './types.js';
+import { DriverUnavailableError, type DriverCommand, type DriverImpl, type DriverMessage, type ResolvedDriverConfig } from './driver-contract.js';
 
 /** Exit codes of the driver process. */
 export const DRIVER_EXIT = Object.freeze({ ok: 0, failed: 1, config: 2, unavailable: 3, shutdownTimeout: 4 });
@@ -36,7 +36,7 @@ function exitWith(msg: DriverMessage, code: number, prefix: string): void {
 
 export async function main(argv: readonly string[]): Promise<void> {
   if (process.send === undefined) {
-    process.stderr.write('c1m driver: start this process with an IPC channel (startDriver in src/drivers/handle.ts)\n');
+    process.stderr.write('c1m driver: start this process with an IPC channel (startDriver in src/drivers/driver-handle.ts)\n');
     process.exitCode = DRIVER_EXIT.config;
     return;
   }

@@ -141,7 +141,7 @@ export type DriverMessage =
   | { type: 'stats'; connections: number; errors: DriverErrors }
   | { type: 'failed'; message: string; command?: DriverCommand['type'] };
 
-/** One driver implementation inside the driver process (src/drivers/child.ts picks it by name). */
+/** One driver implementation inside the driver process (src/drivers/driver-process.ts picks it by name). */
 export interface DriverImpl {
   /** Grows (or shrinks) to `connections`, at most `ratePerSec` new connections/s (0 = as fast as possible). */
   ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult>;
@@ -159,5 +159,5 @@ export class DriverUnavailableError extends Error {
   }
 }
 
-/** Creates a driver for a resolved configuration (src/drivers/config.ts resolveDriverConfig). */
+/** Creates a driver for a resolved configuration (src/drivers/driver-config.ts resolveDriverConfig). */
 export type DriverFactory = (config: ResolvedDriverConfig) => Promise<DriverImpl>;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { checkInt } from '../checks.js';
 import { resolveLimit } from '../limits.js';
 import { RequestFailure, Supervisor } from '../process/supervisor.js';
-import { checkCommand, resolveDriverConfig } from './config.js';
+import { checkCommand, resolveDriverConfig } from './driver-config.js';
 import {
   DriverUnavailableError,
   type DriverCommand,
@@ -18,11 +18,11 @@ import {
   type RampResult,
   type ResolvedDriverConfig,
   type RunResult,
-} from './types.js';
+} from './driver-contract.js';
 
 export { mergeRampResults, mergeRunResults, splitCount } from './merge.js';
 
-export const DRIVER_CHILD_PATH = fileURLToPath(new URL('./child.js', import.meta.url));
+export const DRIVER_CHILD_PATH = fileURLToPath(new URL('./driver-process.js', import.meta.url));
 /** After SIGTERM, how long close() waits before SIGKILL; after SIGKILL, how long before giving up. */
 const KILL_AFTER_MS = 2000;
 

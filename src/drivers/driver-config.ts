@@ -7,7 +7,7 @@ import { checkLimit, defaultOf, LIMITS, type LimitName } from '../limits.js';
 import { checkProtocol, HTTP_HELLO_PATH, type Protocol } from '../wire/protocols.js';
 import {
   DRIVERS, type DefaultedDriverField, type DriverCommand, type DriverName, type LoadMode, type ResolvedDriverConfig, type Target,
-} from './types.js';
+} from './driver-contract.js';
 
 export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open', 'stall'];
 

@@ -52,7 +52,7 @@ export interface ChildConfig {
   limits: Limits;
   /**
    * The shutdown bound in milliseconds: after it the child exits anyway, non-zero. The server's
-   * drain is bounded by half of it (drainBoundMs in config.ts).
+   * drain is bounded by half of it (drainBoundMs in contender-config.ts).
    */
   shutdownMs: number;
   /** Contender-specific settings, passed through untouched. */

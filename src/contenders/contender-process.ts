@@ -1,17 +1,17 @@
-// The contender process: `node dist/src/contenders/child.js '<ChildConfig JSON>'`.
+// The contender process: `node dist/src/contenders/contender-process.js '<ChildConfig JSON>'`.
 // Starts one server, says ready on the control channel, answers stats/publish requests, and
 // drains on SIGTERM (exit 0, or EXIT.shutdownTimeout after the bound), telling the parent what the
 // drain had to cut ({type:'drained'}) before it exits. On SIGINT it drains the
 // same way but lets the event loop end by itself, so tools that hook process exit (clinic) see a
-// normal end. `child.js --probe NAME` only checks that contender NAME can run here.
+// normal end. `contender-process.js --probe NAME` only checks that contender NAME can run here.
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { errorMessage as message, isRecord } from '../checks.js';
-import { drainBoundMs, parseChildConfig } from './config.js';
+import { drainBoundMs, parseChildConfig } from './contender-config.js';
 import { openChildChannel, type ChildChannel } from './control.js';
 import { getContender } from './registry.js';
-import { EXIT, type ChildConfig, type ChildMessage, type ContenderServer, type WorkerStats } from './types.js';
+import { EXIT, type ChildConfig, type ChildMessage, type ContenderServer, type WorkerStats } from './contender-contract.js';
 
 function exitWith(channel: ChildChannel, msg: ChildMessage, code: number, prefix: string): void {
   const text = msg.type === 'unavailable' ? `unavailable: ${msg.reason}` : msg.type === 'failed' ? msg.message : msg.type;

@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { checkProtocol } from '../wire/protocols.js';
 import { checkHost, checkInt } from '../checks.js';
 import { LIMITS, resolveLimit } from '../limits.js';
-import { checkPortMode, DEFAULT_HOST, drainBoundMs, resolveLimits } from './config.js';
+import { checkPortMode, DEFAULT_HOST, drainBoundMs, resolveLimits } from './contender-config.js';
 import { getContender } from './registry.js';
 import type {
   ChildConfig,
@@ -19,7 +19,7 @@ import type {
   ReadyMessage,
   ServerStats,
   WorkerStats,
-} from './types.js';
+} from './contender-contract.js';
 import { CHILD_PATH, ContenderUnavailableError, KILL_AFTER_BOUND_MS, WorkerProcess, type SpawnOptions, type WorkerExit } from './worker.js';
 
 export { ContenderUnavailableError, type WorkerExit } from './worker.js';

@@ -3,7 +3,7 @@
 import { checkHost, checkInt, isRecord } from '../checks.js';
 import { checkLimit, defaultOf, resolveLimit } from '../limits.js';
 import { checkProtocol } from '../wire/protocols.js';
-import type { ChildConfig, Limits, PortMode } from './types.js';
+import type { ChildConfig, Limits, PortMode } from './contender-contract.js';
 
 /** What every contender applies unless told otherwise (the defaults of the limits table). */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({

@@ -3,7 +3,7 @@
 // says how the profile was taken).
 
 import type { Protocol } from '../wire/protocols.js';
-import type { DriverName, LoadMode, RunResult } from '../drivers/types.js';
+import type { DriverName, LoadMode, RunResult } from '../drivers/driver-contract.js';
 import type { ProcessTracker } from '../runner/processes.js';
 import type { LoadSpec, ScenarioLimits } from '../runner/scenario.js';
 
