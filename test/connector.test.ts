@@ -160,6 +160,46 @@ test('frame and pipelined HTTP: every answer checked, zero non-2xx', async () =>
   await Promise.all([frames.close(), http.close()]);
 });
 
+test('pipelined HTTP leaves the way real pipelining clients send it: a connection\'s whole window in one send', async () => {
+  // A server that answers every whole request of a read in one write: the connector then reads
+  // 16 answers at once, and its next 16 requests must leave together, not in 16 sends.
+  let firstChunkRequests = -1;
+  const server = net.createServer((sock) => {
+    let pending = '';
+    sock.on('data', (chunk) => {
+      pending += chunk.toString('latin1');
+      const heads = pending.split('\r\n\r\n');
+      pending = heads.pop() ?? '';
+      if (firstChunkRequests < 0) firstChunkRequests = heads.length;
+      if (heads.length > 0) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!'.repeat(heads.length));
+    });
+    // The connector's close may reset a connection with answers in flight.
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const g = new ClientGroup({ protocol: 'http', targets: [{ host: '127.0.0.1', port }], depth: 16 });
+  try {
+    g.ramp(1);
+    await g.rampDone(5000);
+    // This process runs no engine server: the loop's send count is the connector's alone.
+    const w0 = Engine.get().counters()['writes']!;
+    g.run('closed');
+    await sleep(300);
+    g.stop();
+    const writes = Engine.get().counters()['writes']! - w0;
+    const st = g.stats();
+    assert.equal(st.errProtocol, 0);
+    assert.ok(st.sent >= 160, `${st.sent} requests sent`);
+    assert.equal(firstChunkRequests, 16, 'the first window arrived whole');
+    // Each send carries a window of 16 (one cut short by stop may carry fewer).
+    assert.ok(writes <= Math.ceil(st.sent / 16) + 2, `${writes} sends for ${st.sent} requests`);
+  } finally {
+    g.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
 test('WebSocket: handshake and echo of 10,000 messages; receive-only clients count every published message', async () => {
   const echo = createServer({ protocol: 'http-static', websocket: 'echo' });
   const ep = echo.listen().port;

@@ -6,18 +6,11 @@ import assert from 'node:assert/strict';
 import * as hdr from 'hdr-histogram-js';
 import { Histogram } from '../src/metrics/histogram.js';
 import { fromCompressedBase64, toCompressedBase64, toHgrm } from '../src/metrics/hdr-v2.js';
+import { unitRandom } from './helpers/random.js';
 
 /** Deterministic latencies in µs: mostly ~100 µs to ~2 ms, with a tail to seconds. */
 function sample(n: number, seed = 7): number[] {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
+  const next = unitRandom(seed);
   return Array.from({ length: n }, () => {
     const u = next();
     return u < 0.99 ? Math.floor(80 + next() * 2000) : Math.floor(2000 + next() * 5_000_000);

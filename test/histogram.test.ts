@@ -5,18 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Histogram, HEADER_FIELDS, MAX_HIGHEST, type HistogramJSON } from '../src/metrics/histogram.js';
-
 // The generator and value sequence of the native self-test, bit for bit.
-function xorshift32(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { xorshift32 } from './helpers/random.js';
+
 
 function fixtureValue(next: () => number): number {
   const r = next();

@@ -15,21 +15,14 @@ import { hgrmFiles, histogramOf, latencyRecord, pooledHistogram } from '../src/r
 import type { C1mResult } from '../src/results/schema.js';
 import { validateResult } from '../src/results/validate.js';
 import { runCli } from './helpers/cli.js';
+import { unitRandom } from './helpers/random.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Deterministic latencies in µs: a body around 200–1,200 µs and a tail to 80 ms. */
 function latencies(n: number, seed: number): Histogram {
   const h = new Histogram(DRIVER_LATENCY_LAYOUT.lowest, DRIVER_LATENCY_LAYOUT.highest, DRIVER_LATENCY_LAYOUT.digits);
-  let s = seed >>> 0;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
+  const next = unitRandom(seed);
   for (let i = 0; i < n; i++) h.record(next() < 0.98 ? Math.floor(200 + next() * 1000) : Math.floor(1200 + next() * 80_000));
   return h;
 }
