@@ -404,21 +404,29 @@ void Loop::accept_all(uint32_t lfd) {
 // ---------------------------------------------------------------------------------------------
 // The rounds: drain the readiness source, serve the still-ready list, hand records to JS.
 
+// libuv reported the readiness source readable: a round that waits on it.
 void Loop::on_poll(uv_poll_t* h, int status, int) {
   if (status < 0) return;
-  static_cast<Loop*>(h->data)->round();
+  static_cast<Loop*>(h->data)->round(true);
 }
 
-void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(); }
+// Work no edge will announce (the still-ready list, records still to hand over): a round that
+// does not wait. The idle handle makes libuv's poll in this same iteration non-blocking, and when
+// the readiness source has events that poll reports it and on_poll runs the waiting round, so
+// nothing starves; waiting here too would cost one epoll_wait per requeue that finds nothing (a
+// 1 MiB echo cut by the 256 KiB budget made four of them per message).
+void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(false); }
 
-void Loop::round() {
+void Loop::round(bool wait) {
   if (!poller_.is_open()) return;
   // Everything the round produces for one connection leaves in one send when it ends (see Cork).
   Cork cork(*this);
   in_round_ = true;
   v_.counters->rounds++;
   serving_.swap(ready_);
-  for (int w = 0; w < kWaitsPerRound; ++w) {
+  // One wait per round unless it filled the event array: a short batch means the source was
+  // drained, and asking again would only return what arrived since (libuv's next poll sees it).
+  for (int w = 0; wait && w < kWaitsPerRound; ++w) {
     int n = poller_.wait(events_, kEventsPerWait);
     v_.counters->epollWaits++;
     if (n <= 0) break;
