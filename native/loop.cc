@@ -250,6 +250,9 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
     return -e;
   }
   if (family == AF_INET6 && opt.ipv6_only) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt here instead of one
+  // per connection (accept_all checks the first accepted socket and falls back if not).
+  if (opt.no_delay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0 || ::listen(fd, opt.backlog) < 0) {
     int e = errno;
     ::close(fd);
@@ -370,10 +373,17 @@ void Loop::accept_all(uint32_t lfd) {
       v_.counters->errEmfile++;
       continue;
     }
-    const Listener& L = listeners_[index];
-    if (L.opt.no_delay) {
-      int one = 1;
-      setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Listener& L = listeners_[index];
+    if (L.opt.no_delay && L.no_delay_inherited != 1) {
+      int on = 0;
+      socklen_t ol = sizeof on;
+      if (L.no_delay_inherited < 0) {
+        L.no_delay_inherited = getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0 && on ? 1 : 0;
+      }
+      if (!L.no_delay_inherited) {
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
     }
     grow_table(size_t(cfd));
     Slot& s = table_[size_t(cfd)];
