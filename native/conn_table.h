@@ -45,6 +45,9 @@ struct Listener {
   bool drained = false;  // the drained record was emitted; the index is freed once it is dispatched
   ListenOptions opt;
   uint64_t active = 0;
+  // no_delay: set on the listening socket, which Linux copies to each accepted one; checked on
+  // the first accept (-1: not yet, 1: inherited, 0: set on every accepted socket instead).
+  int8_t no_delay_inherited = -1;
 
   // Whether JS hears of this listener's connections (open/close/end/drain records).
   bool is_js() const {

@@ -251,7 +251,59 @@ bool Connector::start_connect(int g) {
   open_fds_++;
   G.st.pending++;
   G.connecting.emplace_back(tag_of(uint32_t(fd), s.gen), uv_now(uv_) + G.opt.connect_timeout_ms);
+  if (is_ws(G.opt)) upgrade_now(uint32_t(fd));
   return true;
+}
+
+// A WebSocket client sends its upgrade request as soon as connect() returns when the TCP
+// handshake is already done, as it is on loopback (the SYN, SYN-ACK and ACK are processed before
+// connect() returns): the request then waits in the server's socket when it accepts, which reads
+// it at the connection's first event, and the driver does not wait a round for the writable edge
+// to send it. Still connecting (EAGAIN), the writable edge sends it (connected()) as before; a
+// failure fails the connect. Returns false when the connection was closed.
+bool Connector::upgrade_now(uint32_t fd) {
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
+  ClientConn& c = conns_[fd];
+  c.index = uint32_t(G.seq);
+  const std::string req = upgrade_request(G, c);
+  ssize_t w = ::send(int(fd), req.data(), req.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  loop_.counters().writes++;
+  if (w < 0) {
+    const int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return true;
+    fail_connect(fd, e);
+    return false;
+  }
+  G.seq++;
+  loop_.counters().bytesOut += uint64_t(w);
+  begin_handshake(fd, G, req.size());
+  if (size_t(w) < req.size()) {
+    return loop_.send_or_queue(fd, loop_.slot(fd), reinterpret_cast<const uint8_t*>(req.data()) + w, req.size() - size_t(w)) >= 0;
+  }
+  return true;
+}
+
+// The upgrade request of connection c; a ws-broadcast connection's room travels in the query
+// string, and its index decides whether it publishes. The key is fixed (the server's answer is
+// checked for the matching accept value).
+std::string Connector::upgrade_request(const ClientGroup& G, ClientConn& c) {
+  std::string path = G.opt.path;
+  c.publisher = false;
+  if (G.opt.proto == ClientProto::kWsBroadcast) {
+    path += (path.find('?') == std::string::npos ? "?room=r" : "&room=r") + std::to_string(c.index % std::max(1u, G.opt.rooms));
+    c.publisher = c.index < G.opt.publishers;
+  }
+  return "GET " + path + " HTTP/1.1\r\nHost: " + G.opt.host +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         "Sec-WebSocket-Version: 13\r\n\r\n";
+}
+
+// The request (request_bytes long) is sent or queued: the connection waits for the server's 101,
+// within the handshake timeout.
+void Connector::begin_handshake(uint32_t fd, ClientGroup& G, size_t request_bytes) {
+  conns_[fd].state = kHandshake;
+  G.upgrading.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + G.opt.handshake_timeout_ms);
+  G.st.bytes_out += request_bytes;
 }
 
 void Connector::on_ready(uint32_t fd, uint32_t events) {
@@ -259,12 +311,17 @@ void Connector::on_ready(uint32_t fd, uint32_t events) {
   const uint32_t gen = loop_.slot(fd).gen;
   if (c.state == kConnecting) {
     if (!(events & (kReadyOut | kReadyError | kReadyHup))) return;
-    int err = 0;
-    socklen_t l = sizeof err;
-    getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &err, &l);
-    if (err || (events & kReadyError)) {
-      fail_connect(fd, err ? err : ECONNREFUSED);
-      return;
+    // A failed connect always reports EPOLLERR (the socket's error is pending until read), so a
+    // writable edge without it is a completed one: SO_ERROR is read only when the event carries
+    // an error or a hang-up, not once per connection.
+    if (events & (kReadyError | kReadyHup)) {
+      int err = 0;
+      socklen_t l = sizeof err;
+      getsockopt(int(fd), SOL_SOCKET, SO_ERROR, &err, &l);
+      if (err || (events & kReadyError)) {
+        fail_connect(fd, err ? err : ECONNREFUSED);
+        return;
+      }
     }
     connected(fd);
     if (!live(fd, gen)) return;
@@ -328,19 +385,8 @@ void Connector::connected(uint32_t fd) {
   ClientConn& c = conns_[fd];
   c.index = uint32_t(G.seq++);
   if (is_ws(G.opt)) {
-    c.state = kHandshake;
-    G.upgrading.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + G.opt.handshake_timeout_ms);
-    // The room travels in the query string; the key is fixed (the server's answer is checked
-    // for the matching accept value).
-    std::string path = G.opt.path;
-    if (G.opt.proto == ClientProto::kWsBroadcast) {
-      path += (path.find('?') == std::string::npos ? "?room=r" : "&room=r") + std::to_string(c.index % std::max(1u, G.opt.rooms));
-      c.publisher = c.index < G.opt.publishers;
-    }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + G.opt.host +
-                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n";
-    G.st.bytes_out += req.size();
+    const std::string req = upgrade_request(G, c);
+    begin_handshake(fd, G, req.size());
     loop_.send_or_queue(fd, loop_.slot(fd), reinterpret_cast<const uint8_t*>(req.data()), req.size());
     return;
   }

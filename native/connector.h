@@ -182,6 +182,9 @@ class Connector {
   bool live(uint32_t fd, uint32_t gen) const;
   bool start_connect(int g);
   void connected(uint32_t fd);
+  bool upgrade_now(uint32_t fd);
+  std::string upgrade_request(const ClientGroup& G, internal::ClientConn& c);
+  void begin_handshake(uint32_t fd, ClientGroup& G, size_t request_bytes);
   void ready(uint32_t fd);
   void fail_connect(uint32_t fd, int err);
   void window_update(ClientGroup& G, uint32_t ms);

@@ -250,6 +250,9 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
     return -e;
   }
   if (family == AF_INET6 && opt.ipv6_only) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt here instead of one
+  // per connection (accept_all checks the first accepted socket and falls back if not).
+  if (opt.no_delay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) < 0 || ::listen(fd, opt.backlog) < 0) {
     int e = errno;
     ::close(fd);
@@ -370,10 +373,17 @@ void Loop::accept_all(uint32_t lfd) {
       v_.counters->errEmfile++;
       continue;
     }
-    const Listener& L = listeners_[index];
-    if (L.opt.no_delay) {
-      int one = 1;
-      setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Listener& L = listeners_[index];
+    if (L.opt.no_delay && L.no_delay_inherited != 1) {
+      int on = 0;
+      socklen_t ol = sizeof on;
+      if (L.no_delay_inherited < 0) {
+        L.no_delay_inherited = getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0 && on ? 1 : 0;
+      }
+      if (!L.no_delay_inherited) {
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
     }
     grow_table(size_t(cfd));
     Slot& s = table_[size_t(cfd)];
@@ -404,21 +414,29 @@ void Loop::accept_all(uint32_t lfd) {
 // ---------------------------------------------------------------------------------------------
 // The rounds: drain the readiness source, serve the still-ready list, hand records to JS.
 
+// libuv reported the readiness source readable: a round that waits on it.
 void Loop::on_poll(uv_poll_t* h, int status, int) {
   if (status < 0) return;
-  static_cast<Loop*>(h->data)->round();
+  static_cast<Loop*>(h->data)->round(true);
 }
 
-void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(); }
+// Work no edge will announce (the still-ready list, records still to hand over): a round that
+// does not wait. The idle handle makes libuv's poll in this same iteration non-blocking, and when
+// the readiness source has events that poll reports it and on_poll runs the waiting round, so
+// nothing starves; waiting here too would cost one epoll_wait per requeue that finds nothing (a
+// 1 MiB echo cut by the 256 KiB budget made four of them per message).
+void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(false); }
 
-void Loop::round() {
+void Loop::round(bool wait) {
   if (!poller_.is_open()) return;
   // Everything the round produces for one connection leaves in one send when it ends (see Cork).
   Cork cork(*this);
   in_round_ = true;
   v_.counters->rounds++;
   serving_.swap(ready_);
-  for (int w = 0; w < kWaitsPerRound; ++w) {
+  // One wait per round unless it filled the event array: a short batch means the source was
+  // drained, and asking again would only return what arrived since (libuv's next poll sees it).
+  for (int w = 0; wait && w < kWaitsPerRound; ++w) {
     int n = poller_.wait(events_, kEventsPerWait);
     v_.counters->epollWaits++;
     if (n <= 0) break;

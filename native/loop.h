@@ -204,7 +204,9 @@ class Loop {
   static constexpr uint32_t kReadyAgain = 0;  // slot_ready: no new event, the slot's still-ready turn
   static void on_poll(uv_poll_t* h, int status, int events);
   static void on_idle(uv_idle_t* h);
-  void round();
+  // A round: drain the readiness source (when `wait`), serve the still-ready list, hand records
+  // to JS. on_poll's rounds wait; on_idle's do not (see on_idle).
+  void round(bool wait);
   void serve_event(const Poller::Event& ev);
   void slot_ready(uint32_t fd, Slot& s, uint32_t events);
   void conn_ready(uint32_t fd, Slot& s, uint32_t events);

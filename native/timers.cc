@@ -24,11 +24,13 @@ uv_timer_t* Timers::release_handle() {
 
 void Timers::deadline_arm(uint32_t fd, uint32_t ms) {
   deadline_.arm(fd, uv_now(uv_), ms);
+  dirty_ = true;
   schedule();
 }
 
 void Timers::schedule() {
-  if (!timer_) return;
+  if (!timer_ || !dirty_) return;
+  dirty_ = false;
   uint64_t due = std::min(idle_.next_due_ms(), deadline_.next_due_ms());
   if (due == due_) return;
   due_ = due;
@@ -49,6 +51,9 @@ void Timers::on_uv_timer(uv_timer_t* h) {
 void Timers::expire(uint64_t now_ms) {
   idle_.advance(now_ms, [this](uint32_t fd, uint8_t kind) { on_due(fd, kind); });
   deadline_.advance(now_ms, [this](uint32_t fd, uint8_t kind) { on_due(fd, kind); });
+  // The wheels moved on (and what fired may have re-armed, even scheduled mid-advance): the next
+  // due time is recomputed after them.
+  dirty_ = true;
 }
 
 void Timers::on_due(uint32_t fd, uint8_t kind) {

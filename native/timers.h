@@ -35,7 +35,9 @@ class Timers {
 
   // A connection was accepted: its idle timeout starts.
   void on_accept(uint32_t fd, const Listener& L) {
-    if (L.opt.idle_timeout_ms) idle_.arm(fd, uv_now(uv_), L.opt.idle_timeout_ms);
+    if (!L.opt.idle_timeout_ms) return;
+    idle_.arm(fd, uv_now(uv_), L.opt.idle_timeout_ms);
+    dirty_ = true;
   }
   // It sent bytes: its idle timeout starts over.
   void on_activity(uint32_t fd, const Listener& L) {
@@ -54,7 +56,10 @@ class Timers {
   // Forgets the connection's deadline.
   void deadline_disarm(uint32_t fd) { deadline_.disarm(fd); }
 
-  // Sets the libuv timer to the earliest tick either wheel has due (or stops it).
+  // Sets the libuv timer to the earliest tick either wheel has due (or stops it). Called at the
+  // end of every round, it costs nothing unless a timer was armed or the wheels advanced since:
+  // touch() only moves deadlines later, and a disarm that leaves the timer set early costs one
+  // expire() that finds nothing and reschedules.
   void schedule();
   // Fires what is due at now_ms, the idle wheel first. No JS may run meanwhile.
   void expire(uint64_t now_ms);
@@ -70,6 +75,7 @@ class Timers {
   uv_loop_t* uv_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uint64_t due_ = TimerWheel::kNever;  // when the libuv timer is set to fire
+  bool dirty_ = false;                 // a wheel changed in a way that can make due_ wrong
   TimerWheel idle_{50, 4096, 0};       // 50 ms ticks; longer timeouts are relinked lazily
   // One deadline per connection, whose meaning its state gives: the WebSocket heartbeat, the wait
   // for the peer's close frame, the wait for its FIN after ours (lingering), an HTTP head timeout.

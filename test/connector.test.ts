@@ -259,6 +259,16 @@ test('bad targets end with counted errors and a clear reason, inside their time 
   assert.equal(r.stats.failed, 5);
   assert.equal(r.stats.connectErrors['ECONNREFUSED'], 5);
   refused.close();
+  // WebSocket clients send their upgrade as soon as connect() returns; refused, that send is
+  // where the failure shows, and it is counted as the same connect error.
+  const refusedWs = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port: closedPort }] });
+  refusedWs.ramp(5);
+  r = await refusedWs.rampDone(5000);
+  assert.equal(r.timedOut, false);
+  assert.equal(r.stats.failed, 5);
+  assert.equal(r.stats.errConnect, 5);
+  assert.equal(r.stats.connectErrors['ECONNREFUSED'], 5);
+  refusedWs.close();
 
   // Unreachable in practice: a listener that never accepts, with a backlog of 1, drops further
   // SYNs, so those connects neither complete nor fail and must end at the connect timeout.

@@ -70,3 +70,27 @@ test('JS echo (raw protocol): 5,000 connections, every byte back in order', asyn
   assert.equal(server.connections, 0);
   assert.equal(fdCount(), before);
 });
+
+test('native echo of 4 MiB through a 16 KiB read budget: every byte back in order, and the still-ready rounds wait on nothing', async () => {
+  const server = createServer({ protocol: 'echo', readBudgetBytes: 16 * 1024 });
+  const { port } = server.listen();
+  const base = server.counters();
+  const s = await connect(port);
+  const payload = randomPayload(4 * 1024 * 1024, 4 * 1024 * 1024);
+  const got = collect(s, payload.length);
+  s.write(payload);
+  const back = await got;
+  assert.equal(back.length, payload.length);
+  assert.equal(sha256(back), sha256(payload));
+  s.destroy();
+  await until(() => server.counters()['active'] === 0, 'the connection to close');
+  const c = server.counters();
+  const rounds = c['rounds']! - base['rounds']!;
+  const waits = c['epollWaits']! - base['epollWaits']!;
+  // Each budget cut puts the connection on the still-ready list, served by a round the idle
+  // handle starts; such a round does not wait on the readiness source (libuv's poll in the same
+  // iteration reports it when it has events), so some rounds made no epoll_wait at all.
+  assert.ok(c['budgetRequeues']! > base['budgetRequeues']!, 'the budget cut the echo at least once');
+  assert.ok(waits < rounds, `epoll waits (${waits}) fewer than rounds (${rounds})`);
+  await server.close();
+});
