@@ -18,10 +18,7 @@
 // parseH2loadSummary, which refuses a summary it does not recognise rather than guess.
 // `-N` is the response timeout (h2load closes a connection silent that long).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
@@ -38,11 +35,10 @@ import {
   type RunResult,
   type Target,
 } from './driver-contract.js';
-import { findOnPath } from './wrk.js';
+import { findOnPath, stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
 
 /** Time allowed past an h2load run's own length (start-up, connects, exit). */
 const H2LOAD_EXTRA_MS = 15_000;
-const STDERR_TAIL = 16 * 1024;
 
 /** What h2load's summary says about one run. */
 export interface H2loadSummary {
@@ -103,17 +99,9 @@ export function readH2loadLog(text: string): { latency: Histogram; lines: number
   return { latency: h, lines, non2xx };
 }
 
-interface H2loadExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
+/** How an h2load run ended, with its per-request log (null when it wrote none). */
+interface H2loadExit extends ToolExit {
   log: string | null;
-}
-
-function where(t: Target): string {
-  return net.isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
 
 /** A duration as h2load's options read it: an integer with a unit, so whole milliseconds ("2500ms"), at least 1 ms. */
@@ -127,11 +115,9 @@ class H2loadDriver implements DriverImpl {
   readonly #notes: string[];
   #target = 0;
   #probe: HttpProbe | undefined;
-  readonly #procs = new Set<ChildProcess>();
-  readonly #dirs = new Set<string>();
+  readonly #tools = new ToolProcesses('h2load');
   #running = 0;
   readonly #cumulative = emptyErrors();
-  #closed = false;
 
   constructor(config: ResolvedDriverConfig, h2load: string, notes: string[]) {
     this.#config = config;
@@ -140,20 +126,19 @@ class H2loadDriver implements DriverImpl {
   }
 
   async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
-    if (this.#closed) throw new Error('h2load driver is closed');
+    if (this.#tools.closed) throw new Error('h2load driver is closed');
     this.#target = cmd.connections;
     return probeRamp('h2load', this.#config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
   }
 
   async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {
-    if (this.#closed) throw new Error('h2load driver is closed');
+    if (this.#tools.closed) throw new Error('h2load driver is closed');
     if (this.#target === 0) throw new RangeError('h2load: ramp to a connection count before run (the run opens that many connections)');
     const c = this.#config;
     const parts = splitCount(this.#target, c.targets.length)
       .map((n, i) => ({ target: c.targets[i] as Target, connections: n }))
       .filter((p) => p.connections > 0);
-    const dir = mkdtempSync(join(tmpdir(), 'c1m-h2load-'));
-    this.#dirs.add(dir);
+    const dir = this.#tools.tempDir();
     this.#running = this.#target;
     const ticker = setInterval(() => progress(this.#running, 0), 250);
     try {
@@ -168,57 +153,32 @@ class H2loadDriver implements DriverImpl {
     } finally {
       clearInterval(ticker);
       this.#running = 0;
-      rmSync(dir, { recursive: true, force: true });
-      this.#dirs.delete(dir);
+      this.#tools.removeDir(dir);
     }
   }
 
-  #spawn(logFile: string, target: Target, connections: number, warmupMs: number, durationMs: number): Promise<H2loadExit> {
-    if (this.#closed) return Promise.reject(new Error('h2load driver closed during the run'));
+  async #spawn(logFile: string, target: Target, connections: number, warmupMs: number, durationMs: number): Promise<H2loadExit> {
     const c = this.#config;
-    const host = net.isIPv6(target.host) ? `[${target.host}]` : target.host;
     const args = [
       '--h1', '-t1', `-c${connections}`, `-m${c.depth}`, `-D${secs(durationMs)}`, `-N${secs(c.responseTimeoutMs)}`, `--log-file=${logFile}`,
       ...(warmupMs > 0 ? [`--warm-up-time=${secs(warmupMs)}`] : []),
-      `http://${host}:${target.port}${c.path}`,
+      `http://${targetText(target)}${c.path}`,
     ];
-    const boundMs = warmupMs + durationMs + H2LOAD_EXTRA_MS;
-    return new Promise<H2loadExit>((resolve, reject) => {
-      const child = spawn(this.#h2load, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      this.#procs.add(child);
-      let stdout = '';
-      let stderr = '';
-      let timedOut = false;
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-STDERR_TAIL)));
-      const bound = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, boundMs);
-      child.once('error', (err) => {
-        clearTimeout(bound);
-        this.#procs.delete(child);
-        reject(new Error(`cannot run ${this.#h2load}: ${err.message}`));
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(bound);
-        this.#procs.delete(child);
-        let log: string | null = null;
-        try {
-          log = readFileSync(logFile, 'utf8');
-        } catch {
-          // No log: h2load did not get as far as the measured period.
-        }
-        resolve({ code, signal, stdout, stderr, timedOut, log });
-      });
-    });
+    const x = await this.#tools.run(this.#h2load, args, warmupMs + durationMs + H2LOAD_EXTRA_MS);
+    let log: string | null = null;
+    try {
+      log = readFileSync(logFile, 'utf8');
+    } catch {
+      // No log: h2load did not get as far as the measured period.
+    }
+    return { ...x, log };
   }
 
   #result(x: H2loadExit, target: Target, connections: number, durationMs: number): RunResult {
-    const at = where(target);
-    const stderr = x.stderr.trim().split('\n').slice(-3).join(' | ');
+    const at = targetText(target);
+    const stderr = stderrTail(x.stderr);
     if (x.timedOut) throw new Error(`h2load against ${at} did not finish within its bound and was killed${stderr ? `: ${stderr}` : ''}`);
-    if (this.#closed) throw new Error('h2load driver closed during the run');
+    if (this.#tools.closed) throw new Error('h2load driver closed during the run');
     const summary = parseH2loadSummary(x.stdout);
     if (summary === null || x.log === null) {
       throw new Error(`h2load against ${at} exited (${x.signal ?? `code ${x.code}`}) without a summary this driver can read${stderr ? `: ${stderr}` : ''}${x.stdout ? `; stdout ends: ${JSON.stringify(x.stdout.slice(-300))}` : ''}`);
@@ -268,18 +228,10 @@ class H2loadDriver implements DriverImpl {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
     this.#probe?.abort();
-    const procs = [...this.#procs];
-    const gone = Promise.all(procs.map((p) => new Promise<void>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('close', () => resolve())))));
-    for (const p of procs) p.kill('SIGTERM');
-    let bound: NodeJS.Timeout | undefined;
-    const late = await Promise.race([gone.then(() => false), new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(true), 1000)))]);
-    clearTimeout(bound);
-    if (late) for (const p of procs) p.kill('SIGKILL');
-    for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
-    this.#dirs.clear();
+    await this.#tools.close();
   }
+
 }
 
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {

@@ -32,13 +32,12 @@
 // unanswered request as a timeout (each was sent at connect and waited the whole run). When wrk cannot start because its start-up check cannot
 // connect, the run reports one connect error, with the errno this driver sees on its own attempt.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
+import { findOnPath, stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
@@ -58,7 +57,6 @@ export const WRK_RESULT_PREFIX = 'C1M_WRK_RESULT ';
 export const WRK_RAW_COST_LIMIT = 300_000_000;
 /** Time allowed past a wrk run's own length (start-up, done(), exit). */
 const WRK_EXTRA_MS = 15_000;
-const STDERR_TAIL = 16 * 1024;
 
 export interface WrkJson {
   durationUs: number;
@@ -68,21 +66,6 @@ export interface WrkJson {
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
   latency: { popcount: number; min: number; max: number; mean: number; stdev: number; p50: number; p90: number; p99: number; p999: number };
   raw: number[] | null;
-}
-
-/** The first executable `name` on PATH, or null. */
-export function findOnPath(name: string, path = process.env['PATH'] ?? ''): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // Not here.
-    }
-  }
-  return null;
 }
 
 /** The Lua script: pipelining by `depth` requests per write, and the JSON line in done(). */
@@ -188,10 +171,6 @@ function parseWrkJson(stdout: string): WrkJson | null {
   return null;
 }
 
-function where(t: Target): string {
-  return net.isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
-}
-
 /** One connect attempt, to name the errno wrk's start-up check met. */
 function connectErrno(t: Target, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
@@ -212,25 +191,15 @@ function connectErrno(t: Target, timeoutMs: number): Promise<string | null> {
   });
 }
 
-interface WrkExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
 class WrkDriver implements DriverImpl {
   readonly #config: ResolvedDriverConfig;
   readonly #wrk: string;
   readonly #notes: string[];
   #target = 0;
   #probe: HttpProbe | undefined;
-  readonly #procs = new Set<ChildProcess>();
-  readonly #dirs = new Set<string>();
+  readonly #tools = new ToolProcesses('wrk');
   #running = 0;
   readonly #cumulative = emptyErrors();
-  #closed = false;
 
   constructor(config: ResolvedDriverConfig, wrk: string, notes: string[]) {
     this.#config = config;
@@ -239,20 +208,19 @@ class WrkDriver implements DriverImpl {
   }
 
   async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
-    if (this.#closed) throw new Error('wrk driver is closed');
+    if (this.#tools.closed) throw new Error('wrk driver is closed');
     this.#target = cmd.connections;
     return probeRamp('wrk', this.#config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
   }
 
   async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {
-    if (this.#closed) throw new Error('wrk driver is closed');
+    if (this.#tools.closed) throw new Error('wrk driver is closed');
     if (this.#target === 0) throw new RangeError('wrk: ramp to a connection count before run (the run opens that many connections)');
     const c = this.#config;
     const parts = splitCount(this.#target, c.targets.length)
       .map((n, i) => ({ target: c.targets[i] as Target, connections: n }))
       .filter((p) => p.connections > 0);
-    const dir = mkdtempSync(join(tmpdir(), 'c1m-wrk-'));
-    this.#dirs.add(dir);
+    const dir = this.#tools.tempDir();
     try {
       const script = join(dir, 'c1m.lua');
       writeFileSync(script, wrkScript(c.depth));
@@ -280,48 +248,23 @@ class WrkDriver implements DriverImpl {
         this.#running = 0;
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
-      this.#dirs.delete(dir);
+      this.#tools.removeDir(dir);
     }
   }
 
-  #spawn(script: string, target: Target, connections: number, seconds: number): Promise<WrkExit> {
-    if (this.#closed) return Promise.reject(new Error('wrk driver closed during the run'));
+  #spawn(script: string, target: Target, connections: number, seconds: number): Promise<ToolExit> {
     const c = this.#config;
     const timeoutS = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000));
-    const host = net.isIPv6(target.host) ? `[${target.host}]` : target.host;
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `-T${timeoutS}s`, '-s', script, `http://${host}:${target.port}${c.path}`];
-    return new Promise<WrkExit>((resolve, reject) => {
-      const child = spawn(this.#wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      this.#procs.add(child);
-      let stdout = '';
-      let stderr = '';
-      let timedOut = false;
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-STDERR_TAIL)));
-      const bound = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, seconds * 1000 + WRK_EXTRA_MS);
-      child.once('error', (err) => {
-        clearTimeout(bound);
-        this.#procs.delete(child);
-        reject(new Error(`cannot run ${this.#wrk}: ${err.message}`));
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(bound);
-        this.#procs.delete(child);
-        resolve({ code, signal, stdout, stderr, timedOut });
-      });
-    });
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `-T${timeoutS}s`, '-s', script, `http://${targetText(target)}${c.path}`];
+    return this.#tools.run(this.#wrk, args, seconds * 1000 + WRK_EXTRA_MS);
   }
 
-  async #result(x: WrkExit, target: Target, connections: number, seconds: number): Promise<RunResult> {
+  async #result(x: ToolExit, target: Target, connections: number, seconds: number): Promise<RunResult> {
     const c = this.#config;
-    const at = where(target);
-    const stderr = x.stderr.trim().split('\n').slice(-3).join(' | ');
+    const at = targetText(target);
+    const stderr = stderrTail(x.stderr);
     if (x.timedOut) throw new Error(`wrk against ${at} did not finish within ${seconds * 1000 + WRK_EXTRA_MS} ms and was killed${stderr ? `: ${stderr}` : ''}`);
-    if (this.#closed) throw new Error('wrk driver closed during the run');
+    if (this.#tools.closed) throw new Error('wrk driver closed during the run');
     const json = parseWrkJson(x.stdout);
     if (json === null) {
       const errno = await connectErrno(target, c.connectTimeoutMs);
@@ -425,18 +368,10 @@ class WrkDriver implements DriverImpl {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
     this.#probe?.abort();
-    const procs = [...this.#procs];
-    const gone = Promise.all(procs.map((p) => new Promise<void>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('close', () => resolve())))));
-    for (const p of procs) p.kill('SIGTERM');
-    let bound: NodeJS.Timeout | undefined;
-    const late = await Promise.race([gone.then(() => false), new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(true), 1000)))]);
-    clearTimeout(bound);
-    if (late) for (const p of procs) p.kill('SIGKILL');
-    for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
-    this.#dirs.clear();
+    await this.#tools.close();
   }
+
 }
 
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {

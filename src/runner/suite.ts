@@ -5,7 +5,7 @@
 // `--tiny` only checks the chain end to end. The same table, as markdown with the machine
 // described, is what the README's results section is made of (`--from DIR --md FILE`).
 
-import { findOnPath } from '../drivers/wrk.js';
+import { findOnPath } from '../drivers/tool-process.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/plain-format.js';
 import { shortCommit } from '../report/page-format.js';
