@@ -11,22 +11,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { didYouMean, editDistance, nearest } from '../src/checks.js';
 import { EXIT } from '../src/cli/exit.js';
-import type { Io } from '../src/cli/io.js';
-import { main } from '../src/cli/main.js';
 import { clinicAvailable, clinicDoctorBroken } from '../src/profile/tools.js';
 import { uwsUpstreamVersion, versions } from '../src/runner/env.js';
 import type { SystemReadings } from '../src/system/limits.js';
 import { formatNofile } from '../src/system/preflight.js';
 import { formatPersist, tuneShow } from '../src/system/tune.js';
-import { ROOT } from './helpers/cli.js';
-
-async function c1m(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => (out += t), err: (t) => (err += t), columns: 120 };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { c1m, ROOT } from './helpers/cli.js';
 
 const IDLE_HOLD = join(ROOT, 'results/reference/suite/idle-hold/2026-11-22T00-27-45Z.json');
 
