@@ -9,12 +9,13 @@
 // (epoll, epoll-native, net); `--protocol ws` holds upgraded WebSockets (epoll, net, uws).
 
 import { defineScenario, levelsUpTo, memoryPhases } from '../src/runner/scenario.js';
+import { PROTOCOL_ALIASES } from '../src/wire/protocols.js';
 
 export default defineScenario({
   name: 'idle-hold',
   description: 'memory per idle connection (user space and kernel, as slopes), connect rate and idle CPU, in steps up to --connections',
   protocols: ['tcp-echo', 'ws-echo'],
-  protocolAliases: { tcp: 'tcp-echo', ws: 'ws-echo' },
+  protocolAliases: PROTOCOL_ALIASES,
   contenders: ['epoll', 'epoll-native', 'net'],
   contendersFor: { 'tcp-echo': ['epoll', 'epoll-native', 'net'], 'ws-echo': ['epoll', 'net', 'uws'] },
   kind: 'memory',

@@ -88,3 +88,50 @@ export function checkHost(v: unknown, name = 'host'): string {
   if (typeof v !== 'string' || isIP(v) === 0) throw new TypeError(`${name} must be an IP address, got ${shown(v)}`);
   return v;
 }
+
+/**
+ * Edits that turn a into b, each an insertion, a deletion or a substitution of one character or
+ * a swap of two neighbours ("rnu" is one edit from "run"): the optimal string alignment distance.
+ */
+export function editDistance(a: string, b: string): number {
+  // d[i][j]: edits from a's first i characters to b's first j.
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => (d[i] as number[])[j] as number;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/**
+ * The candidate a mistyped word most likely meant, or null when none is near enough to be a
+ * slip of the keyboard: at most a third of the word's letters edited (one for short words), or
+ * the word a unique start of the candidate. Ties go to the earlier candidate.
+ */
+export function nearest(word: string, candidates: readonly string[]): string | null {
+  const w = word.toLowerCase();
+  const bound = Math.max(1, Math.floor(w.length / 3));
+  let best: string | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = editDistance(w, c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  if (best !== null && bestDistance <= bound) return best;
+  const starts = candidates.filter((c) => w.length >= 2 && c.toLowerCase().startsWith(w));
+  return starts.length === 1 ? (starts[0] as string) : null;
+}
+
+/** ` (did you mean "run"?)` for a word near one of the candidates (each shown through show), or '' when none is. */
+export function didYouMean(word: string, candidates: readonly string[], show: (c: string) => string = (c) => `"${c}"`): string {
+  const c = nearest(word, candidates);
+  return c === null ? '' : ` (did you mean ${show(c)}?)`;
+}

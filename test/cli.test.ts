@@ -10,22 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EXIT } from '../src/cli/exit.js';
-import type { Io } from '../src/cli/io.js';
-import { main } from '../src/cli/main.js';
 import { validateResult } from '../src/results/validate.js';
-import { CLI, ROOT, runCli, startCli, startedPids, TEST_DRIVER } from './helpers/cli.js';
+import { c1m, CLI, ROOT, runCli, startCli, startedPids, TEST_DRIVER } from './helpers/cli.js';
 import { waitGone } from './helpers/processes.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'c1m-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function c1m(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => (out += t), err: (t) => (err += t), columns: 120 };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const COMMANDS = ['list', 'run', 'preflight', 'serve', 'tune', 'report', 'compare'];
 

@@ -4,6 +4,7 @@
 // take a scenario parse in two passes (scenarioCommand): its own flags are known only once it is
 // loaded.
 
+import { didYouMean } from '../checks.js';
 import { loadScenario, ScenarioNotFoundError } from '../runner/catalog.js';
 import { parseValue, standardParamSpecs, type ParamSpec, type ParamValue, type Scenario } from '../runner/scenario.js';
 import { EXIT } from './exit.js';
@@ -26,6 +27,11 @@ function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** A flag's name as the command line writes it: connectRate → connect-rate. */
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 export interface ParseOptions {
   /** For messages: "c1m run". */
   readonly command: string;
@@ -35,6 +41,8 @@ export interface ParseOptions {
    * `c1m run`, before the scenario and therefore its own flags are known.
    */
   readonly lenient?: boolean;
+  /** The command whose --help lists these flags, for messages; `command` when absent ("c1m run idle-hold"). */
+  readonly see?: string;
 }
 
 export function parseArgs(argv: readonly string[], flags: Readonly<Record<string, FlagSpec>>, o: ParseOptions): ParsedArgs & { unknown: string[] } {
@@ -43,6 +51,7 @@ export function parseArgs(argv: readonly string[], flags: Readonly<Record<string
   const unknown: string[] = [];
   let help = false;
   const max = o.maxPositionals ?? Number.POSITIVE_INFINITY;
+  const see = `see ${o.see ?? o.command} --help`;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -57,7 +66,7 @@ export function parseArgs(argv: readonly string[], flags: Readonly<Record<string
       positionals.push(arg);
       continue;
     }
-    if (!arg.startsWith('--')) throw new UsageError(`${o.command}: unknown option ${arg} (flags are --long; see ${o.command} --help)`);
+    if (!arg.startsWith('--')) throw new UsageError(`${o.command}: unknown option ${arg} (flags are --long; ${see})`);
     const eq = arg.indexOf('=');
     const raw = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     const name = camel(raw);
@@ -68,7 +77,8 @@ export function parseArgs(argv: readonly string[], flags: Readonly<Record<string
         if (eq < 0 && i + 1 < argv.length && !(argv[i + 1] as string).startsWith('--')) unknown.push(argv[++i] as string);
         continue;
       }
-      throw new UsageError(`${o.command}: unknown flag --${raw} (see ${o.command} --help)`);
+      const known = [...Object.keys(flags).map(kebab), 'help'];
+      throw new UsageError(`${o.command}: unknown flag --${raw}${didYouMean(kebab(name), known, (f) => `--${f}`)}; ${see}`);
     }
     let text: string;
     if (eq >= 0) text = arg.slice(eq + 1);
@@ -86,7 +96,7 @@ export function parseArgs(argv: readonly string[], flags: Readonly<Record<string
     }
   }
   if (positionals.length > max) {
-    throw new UsageError(`${o.command}: unexpected argument ${JSON.stringify(positionals[max])} (see ${o.command} --help)`);
+    throw new UsageError(`${o.command}: unexpected argument ${JSON.stringify(positionals[max])} (${see})`);
   }
   return { values, positionals, help, unknown };
 }
@@ -94,11 +104,10 @@ export function parseArgs(argv: readonly string[], flags: Readonly<Record<string
 /** Help lines for a flag table: `  --name <int>   help (default x)`. */
 export function flagHelp(flags: Readonly<Record<string, FlagSpec>>, defaults: Readonly<Record<string, ParamValue>> = {}): string[] {
   const rows = Object.entries(flags).map(([name, f]) => {
-    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const arg = f.type === 'bool' ? '' : f.choices ? ` <${f.choices.join('|')}>` : f.type === 'list' ? ` <a,b,…>` : ` <${f.type === 'int' ? 'N' : f.type === 'number' ? 'X' : 'value'}>`;
     const d = defaults[name] ?? f.default;
     const def = d === undefined || d === false ? '' : ` (default ${Array.isArray(d) ? d.join(',') : String(d)})`;
-    return [`--${kebab}${arg}`, `${f.help}${def}`] as const;
+    return [`--${kebab(name)}${arg}`, `${f.help}${def}`] as const;
   });
   const width = Math.min(34, Math.max(0, ...rows.map(([l]) => l.length)));
   return rows.map(([l, r]) => (l.length > width ? `  ${l}\n  ${' '.repeat(width)}  ${r}` : `  ${l.padEnd(width)}  ${r}`));
@@ -135,7 +144,8 @@ export async function scenarioCommand(
   }
   const all: Record<string, FlagSpec> = { ...flags };
   for (const [k, spec] of Object.entries(scenario.paramSpecs)) all[k] = { ...spec };
-  const args = parseArgs(argv, all, { command: o.command, maxPositionals: 1 });
+  // Its own flags are listed by the scenario's help, not the command's.
+  const args = parseArgs(argv, all, { command: o.command, maxPositionals: 1, see: `${o.command} ${ref}` });
   if (args.help) {
     io.out(o.usage(scenario));
     return { exit: EXIT.ok };

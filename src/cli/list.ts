@@ -1,14 +1,46 @@
-// `c1m list`: the built-in scenarios with their protocols, contenders and parameter defaults.
+// `c1m list`: the built-in scenarios with their protocols, contenders and parameter defaults, then
+// which contenders, drivers and profilers can run on this machine and, for those that cannot,
+// why. Every verdict comes from the check a run itself makes: the contender's probe (in a child
+// process), the driver's probe, the profiler's availability.
 
+import { contenderAvailable, contenderNames } from '../contenders/index.js';
+import { driverAvailable, driverNames } from '../drivers/registry.js';
+import { PROFILE_TOOLS } from '../profile/profile-contract.js';
+import { toolAvailable } from '../profile/tools.js';
 import { listScenarios } from '../runner/catalog.js';
 import { EXIT, type ExitCode } from './exit.js';
-import { parseArgs } from './flags.js';
+import { kebab, parseArgs } from './flags.js';
 import type { Io } from './io.js';
+
+/** One availability section: `  name   yes` or `  name   no: reason`. */
+function section(title: string, verdicts: ReadonlyArray<readonly [string, true | string]>): string {
+  const width = Math.max(...verdicts.map(([n]) => n.length));
+  return `${title}\n${verdicts.map(([n, v]) => `  ${n.padEnd(width)}  ${v === true ? 'yes' : `no: ${v}`}`).join('\n')}\n`;
+}
+
+/** Which contenders, drivers and profilers can run here, each with the reason when one cannot. */
+export async function availability(): Promise<string> {
+  const names = contenderNames();
+  const [contenders, drivers] = await Promise.all([
+    Promise.all(names.map(async (n) => [n, await contenderAvailable(n)] as const)),
+    Promise.all(driverNames().map(async (n) => [n, await driverAvailable(n)] as const)),
+  ]);
+  const tools = PROFILE_TOOLS.map((t) => [t, toolAvailable(t)] as const);
+  return [
+    section('contenders (can run here):', contenders),
+    section('drivers (--driver):', drivers),
+    section('profilers (c1m profile --tool):', tools),
+  ].join('\n');
+}
 
 export async function cmdList(argv: readonly string[], io: Io): Promise<ExitCode> {
   const args = parseArgs(argv, {}, { command: 'c1m list', maxPositionals: 0 });
   if (args.help) {
-    io.out('usage: c1m list\n\nThe built-in scenarios (dist/scenarios/): name, description, protocols and parameters with defaults.\nRun one with c1m run <name>, or copy its file and run it by path.\n');
+    io.out(
+      'usage: c1m list\n\nThe built-in scenarios (dist/scenarios/): name, description, protocols and parameters with defaults.\n' +
+        'Run one with c1m run <name>, or copy its file and run it by path. Then which contenders, drivers and\n' +
+        'profilers can run on this machine, and for each that cannot, why and what to install or change.\n',
+    );
     return EXIT.ok;
   }
   const list = await listScenarios();
@@ -30,8 +62,9 @@ export async function cmdList(argv: readonly string[], io: Io): Promise<ExitCode
     io.out(`  protocols: ${scenario.protocols.join(', ')} · contenders: ${d('contenders')} · ${scenario.kind}\n`);
     io.out(`  defaults: --connections ${d('connections')} --duration ${d('duration')} --warmup ${d('warmup')} --reps ${d('reps')} --driver ${d('driver')}\n`);
     const own = Object.keys(scenario.params ?? {});
-    if (own.length > 0) io.out(`  own: ${own.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${d(k)}`).join(' ')}\n`);
+    if (own.length > 0) io.out(`  own: ${own.map((k) => `--${kebab(k)} ${d(k)}`).join(' ')}\n`);
     io.out('\n');
   }
+  io.out(await availability());
   return list.some((s) => s.scenario === null) ? EXIT.failed : EXIT.ok;
 }

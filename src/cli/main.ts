@@ -5,6 +5,8 @@
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { didYouMean } from '../checks.js';
+import { packageVersion } from '../runner/env.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { UsageError } from './flags.js';
 import { processIo, type Io } from './io.js';
@@ -20,7 +22,7 @@ import { cmdTune } from './tune.js';
 
 const USAGE = `c1m — a million-connection benchmark harness for Node.js on Linux
 
-usage: c1m <command> [flags]   (c1m <command> --help for its flags)
+usage: c1m <command> [flags]   (c1m <command> --help for its flags; c1m --version)
 
   list          scenarios, with their protocols and parameters
   run           run a scenario; writes one result file and its HTML report
@@ -53,9 +55,13 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.out(USAGE);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    io.out(`c1m ${packageVersion() ?? 'unknown version'}\n`);
+    return EXIT.ok;
+  }
   const run = COMMANDS[command];
   if (run === undefined) {
-    io.err(`c1m: unknown command "${command}"\n\n${USAGE}`);
+    io.err(`c1m: unknown command "${command}"${didYouMean(command, Object.keys(COMMANDS))}\n\n${USAGE}`);
     return EXIT.usage;
   }
   try {

@@ -3,9 +3,10 @@
 import { paramRange } from '../limits.js';
 import { readSystem } from '../system/limits.js';
 import { formatPreflight, planRun } from '../system/preflight.js';
-import { PROTOCOLS } from '../wire/protocols.js';
+import { getContender } from '../contenders/index.js';
+import { PROTOCOL_ALIAS_HELP, PROTOCOL_WORDS, resolveProtocol } from '../wire/protocols.js';
 import { EXIT, type ExitCode } from './exit.js';
-import { flagHelp, parseArgs, type FlagSpec } from './flags.js';
+import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
 
 /** What preflight and tune plan for unless told otherwise: the million c1m is named after. */
@@ -14,7 +15,7 @@ export const PLAN_CONNECTIONS = 1_000_000;
 export const PREFLIGHT_FLAGS = {
   connections: { ...paramRange('connections'), help: 'connections per side', default: PLAN_CONNECTIONS },
   contender: { type: 'string', help: 'contender (memory per connection differs)', default: 'epoll' },
-  protocol: { type: 'string', choices: PROTOCOLS, help: 'protocol', default: 'tcp-echo' },
+  protocol: { type: 'string', choices: PROTOCOL_WORDS, help: `protocol (${PROTOCOL_ALIAS_HELP})`, default: 'tcp-echo' },
   workers: { ...paramRange('workers'), help: 'contender processes (default: as the fd limit needs)' },
   drivers: { ...paramRange('workers'), help: 'driver processes (default: as the fd limit needs)' },
 } as const satisfies Record<string, FlagSpec>;
@@ -27,10 +28,16 @@ export function cmdPreflight(argv: readonly string[], io: Io): ExitCode {
   }
   const v = args.values;
   const contender = (v['contender'] as string | undefined) ?? PREFLIGHT_FLAGS.contender.default;
+  try {
+    // The plan's memory per connection is the contender's: a name it does not know plans for nothing.
+    getContender(contender);
+  } catch (err) {
+    throw new UsageError(`c1m preflight: ${(err as Error).message}`);
+  }
   const plan = planRun({
     connections: (v['connections'] as number | undefined) ?? PREFLIGHT_FLAGS.connections.default,
     contender,
-    protocol: (v['protocol'] as string | undefined) ?? PREFLIGHT_FLAGS.protocol.default,
+    protocol: resolveProtocol((v['protocol'] as string | undefined) ?? PREFLIGHT_FLAGS.protocol.default),
     readings: readSystem(),
     ...(v['workers'] !== undefined ? { workers: v['workers'] as number } : {}),
     ...(v['drivers'] !== undefined ? { driverProcesses: v['drivers'] as number } : {}),

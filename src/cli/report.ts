@@ -3,12 +3,14 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { didYouMean } from '../checks.js';
 import { renderCapacityMarkdown } from '../report/capacity.js';
 import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTerminal } from '../report/terminal.js';
 import { hgrmFiles } from '../results/histograms.js';
 import { loadResults } from '../results/load.js';
+import { writeAtomic } from '../runner/output.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
@@ -41,20 +43,27 @@ export async function cmdReport(argv: readonly string[], io: Io): Promise<ExitCo
     io.err('c1m report: no result files found\n');
     return EXIT.failed;
   }
+  if (typeof args.values['baseline'] === 'string') {
+    // A baseline no file ran would leave every ratio out without a word.
+    const ran = [...new Set(loaded.results.flatMap(({ result }) => result.runs.map((r) => r.contender)))];
+    if (!ran.includes(baseline)) {
+      throw new UsageError(`c1m report: --baseline ${baseline}: no file ran that contender${didYouMean(baseline, ran)}; they ran ${ran.join(', ') || 'none'}`);
+    }
+  }
   io.out(renderTerminal(loaded.results, io.columns === undefined ? { baseline } : { baseline, width: io.columns }));
   const html = args.values['html'];
   if (typeof html === 'string') {
-    writeFileSync(html, renderHtml(loaded.results, { baseline }));
+    writeAtomic(html, renderHtml(loaded.results, { baseline }));
     io.err(`report: ${html}\n`);
   }
   const md = args.values['md'];
   if (typeof md === 'string') {
-    writeFileSync(md, renderMarkdown(loaded.results, { baseline }));
+    writeAtomic(md, renderMarkdown(loaded.results, { baseline }));
     io.err(`markdown: ${md}\n`);
   }
   const cap = args.values['capacityMd'];
   if (typeof cap === 'string') {
-    writeFileSync(cap, renderCapacityMarkdown(loaded.results));
+    writeAtomic(cap, renderCapacityMarkdown(loaded.results));
     io.err(`capacity table: ${cap}\n`);
   }
   const hgrm = args.values['hgrm'];

@@ -1,7 +1,8 @@
 // `c1m run <scenario>`: every contender × repetition interleaved, one result file and its HTML
 // report; progress on stderr, the summary table (or with --json the result) on stdout.
 
-import { defaultResultPath, htmlPathFor, terminalSummary, writeHtmlReport, writeResult } from '../runner/output.js';
+import { renderCapacityMarkdown } from '../report/capacity.js';
+import { defaultResultPath, htmlPathFor, terminalSummary, writeAtomic, writeHtmlReport, writeResult } from '../runner/output.js';
 import { PreflightRefusal } from '../runner/plan.js';
 import { commandSession } from '../runner/processes.js';
 import { expandContenders, runScenario } from '../runner/run.js';
@@ -52,7 +53,7 @@ export async function cmdRun(argv: readonly string[], io: Io): Promise<ExitCode>
   const started = await scenarioCommand(argv, RUN_FLAGS, { command: 'c1m run', usage: runUsage }, io);
   if ('exit' in started) return started.exit;
   const { scenario, args } = started;
-  const { out, quick, json, baseline, ...given } = args.values;
+  const { out, quick, json, baseline, capacityMd, ...given } = args.values;
   let params;
   try {
     params = resolveParams(scenario, quick === true ? quickDefaults(scenario, given) : given);
@@ -111,6 +112,10 @@ export async function cmdRun(argv: readonly string[], io: Io): Promise<ExitCode>
     else io.out(terminalSummary(loaded, typeof baseline === 'string' ? baseline : 'net', io.columns));
     say(`result: ${path}\n`);
     say(htmlError === null ? `report: ${html}\n` : `report: not written (${htmlError})\n`);
+    if (typeof capacityMd === 'string') {
+      writeAtomic(capacityMd, renderCapacityMarkdown([loaded]));
+      say(`capacity table: ${capacityMd}\n`);
+    }
     if (outcome.interrupted) return EXIT.interrupted;
     return result.runs.every((r) => r.ok || r.skipped) ? EXIT.ok : EXIT.someRunsFailed;
   } finally {

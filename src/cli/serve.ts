@@ -4,13 +4,13 @@
 import { contenderNames, DEFAULT_HOST, getContender, startContender } from '../contenders/index.js';
 import { defaultOf, paramRange } from '../limits.js';
 import { isSameProcess, ProcessTracker } from '../runner/processes.js';
-import { PROTOCOLS, type Protocol } from '../wire/protocols.js';
+import { PROTOCOL_ALIAS_HELP, PROTOCOL_WORDS, resolveProtocol } from '../wire/protocols.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
 
 export const SERVE_FLAGS = {
-  protocol: { type: 'string', choices: PROTOCOLS, help: 'protocol to serve (required)' },
+  protocol: { type: 'string', choices: PROTOCOL_WORDS, help: `protocol to serve (required; ${PROTOCOL_ALIAS_HELP})` },
   port: { ...paramRange('port'), help: 'first port; worker i listens on port + i (0 = free ports)', default: defaultOf('port') },
   host: { type: 'string', help: 'address to listen on', default: DEFAULT_HOST },
   workers: { ...paramRange('workers'), help: 'worker processes', default: defaultOf('workers') },
@@ -29,8 +29,9 @@ export async function cmdServe(argv: readonly string[], io: Io): Promise<ExitCod
   } catch (err) {
     throw new UsageError(`c1m serve: ${(err as Error).message}`);
   }
-  const protocol = args.values['protocol'] as Protocol | undefined;
-  if (protocol === undefined) throw new UsageError(`c1m serve: --protocol is required (${PROTOCOLS.join(', ')})`);
+  const word = args.values['protocol'] as string | undefined;
+  if (word === undefined) throw new UsageError(`c1m serve: --protocol is required (${PROTOCOL_WORDS.join(', ')})`);
+  const protocol = resolveProtocol(word);
   const host = (args.values['host'] as string | undefined) ?? DEFAULT_HOST;
   const port = args.values['port'] as number | undefined;
   const workers = args.values['workers'] as number | undefined;

@@ -4,11 +4,11 @@
 // 0 every run ok (skips allowed), 1 nothing written, 2 usage, 3 some run not ok or some
 // scenario refused, 130 interrupted.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { didYouMean } from '../checks.js';
 import { loadResults } from '../results/load.js';
 import type { LoadedResult } from '../results/schema.js';
 import { builtinNames } from '../runner/catalog.js';
+import { writeAtomic } from '../runner/output.js';
 import { commandSession } from '../runner/processes.js';
 import { latestPerScenario, runSuite, suiteEntries, suiteMarkdown, suiteTable, type SuiteMode } from '../runner/suite.js';
 import { EXIT, type ExitCode } from './exit.js';
@@ -49,8 +49,7 @@ exit: 0 all runs ok (skips allowed), 1 nothing written, 2 usage, 3 some runs not
 }
 
 function writeMarkdown(path: string, results: readonly LoadedResult[], baseline: string, io: Io): void {
-  mkdirSync(dirname(path) || '.', { recursive: true });
-  writeFileSync(path, suiteMarkdown(results, baseline));
+  writeAtomic(path, suiteMarkdown(results, baseline));
   io.err(`markdown: ${path}\n`);
 }
 
@@ -92,7 +91,7 @@ export async function cmdSuite(argv: readonly string[], io: Io): Promise<ExitCod
   if (only !== undefined) {
     const known = builtinNames();
     for (const name of only) {
-      if (!known.includes(name)) throw new UsageError(`c1m suite: unknown scenario "${name}"; built-in: ${known.join(', ')}`);
+      if (!known.includes(name)) throw new UsageError(`c1m suite: unknown scenario "${name}"${didYouMean(name, known)}; built-in: ${known.join(', ')}`);
     }
     entries = entries.filter((e) => only.includes(e.scenario));
     if (entries.length === 0) throw new UsageError(`c1m suite: the ${mode} suite has none of ${only.join(', ')}`);

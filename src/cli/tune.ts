@@ -3,7 +3,8 @@
 
 import { paramRange } from '../limits.js';
 import { readSystem } from '../system/limits.js';
-import { defaultStateFile, formatTune, procSysctlIO, tuneApply, tuneRevert, tuneShow } from '../system/tune.js';
+import { formatNofile } from '../system/preflight.js';
+import { SYSCTL_CONF, defaultStateFile, formatPersist, formatTune, procSysctlIO, tuneApply, tuneRevert, tuneShow } from '../system/tune.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
@@ -18,7 +19,7 @@ export const TUNE_FLAGS = {
 export function cmdTune(argv: readonly string[], io: Io): ExitCode {
   const args = parseArgs(argv, TUNE_FLAGS, { command: 'c1m tune', maxPositionals: 0 });
   if (args.help) {
-    io.out(`usage: c1m tune [--apply | --revert] [--connections N]\n\nShows every kernel setting a million-connection run depends on, current against wanted, and why.\nChanges nothing unless --apply is given.\n\nflags:\n${flagHelp(TUNE_FLAGS).join('\n')}\n`);
+    io.out(`usage: c1m tune [--apply | --revert] [--connections N]\n\nShows every kernel setting a million-connection run depends on, current against wanted, and why;\nhow to keep them after a reboot (${SYSCTL_CONF}); and the open-files limit per process, with how to\nraise it and keep it raised (LimitNOFILE=). Changes nothing unless --apply is given; --apply changes\nthe running kernel's settings only, never the open-files limit or a file under /etc.\n\nflags:\n${flagHelp(TUNE_FLAGS).join('\n')}\n`);
     return EXIT.ok;
   }
   const { apply, revert } = args.values;
@@ -44,6 +45,8 @@ export function cmdTune(argv: readonly string[], io: Io): ExitCode {
     io.err(`c1m tune: ${(err as Error).message}\n`);
     return EXIT.failed;
   }
-  io.out(`${formatTune(tuneShow(readSystem(), { connections }))}\n`);
+  const readings = readSystem();
+  const rows = tuneShow(readings, { connections });
+  io.out(`${formatTune(rows)}\n\n${formatPersist(rows)}\n\n${formatNofile(connections, readings)}\n`);
   return EXIT.ok;
 }

@@ -2,6 +2,7 @@
 // Definitions are imported by the parent as well as the child, so a contender module must keep
 // heavy or optional imports (addons, optional packages) inside probe() and start().
 
+import { didYouMean } from '../checks.js';
 import { checkProtocol } from '../wire/protocols.js';
 import { crefContender } from './cref.js';
 import { epollContender, epollNativeContender } from './epoll.js';
@@ -22,7 +23,7 @@ export function contenderNames(): string[] {
 export function getContender(name: string): ContenderDefinition {
   // Test contenders (src/contenders/testing.ts) resolve by name only when enabled, and are never listed.
   const def = BY_NAME.get(name) ?? testContenders().find((d) => d.name === name);
-  if (def === undefined) throw new RangeError(`unknown contender "${name}"; known: ${contenderNames().join(', ')}`);
+  if (def === undefined) throw new RangeError(`unknown contender "${name}"${didYouMean(name, contenderNames())}; known: ${contenderNames().join(', ')}`);
   return def;
 }
 

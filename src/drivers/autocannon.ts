@@ -26,6 +26,7 @@ import { addErrors, emptyErrors, mergeRunResults, splitCount, totalErrors } from
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
+  type DriverProbe,
   type DriverCommand,
   type DriverErrors,
   type DriverFactory,
@@ -327,6 +328,26 @@ class AutocannonDriver implements DriverImpl {
   }
 }
 
+/** The autocannon package, or DriverUnavailableError when it is not installed. */
+async function loadAutocannon(): Promise<Autocannon> {
+  try {
+    return ((await import('autocannon')) as { default: Autocannon }).default;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new DriverUnavailableError('autocannon is not installed (npm install autocannon)');
+    throw err;
+  }
+}
+
+export const probe: DriverProbe = async () => {
+  try {
+    await loadAutocannon();
+    return true;
+  } catch (err) {
+    if (err instanceof DriverUnavailableError) return err.message;
+    throw err;
+  }
+};
+
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`autocannon speaks HTTP only, not ${c.protocol}`);
   if (c.mode !== 'closed') {
@@ -336,13 +357,7 @@ export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Prom
         : 'autocannon has no open-loop schedule: its rate option caps requests per second per connection and measures latency from the send, not from a schedule',
     );
   }
-  let autocannon: Autocannon;
-  try {
-    autocannon = ((await import('autocannon')) as { default: Autocannon }).default;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new DriverUnavailableError('autocannon is not installed (npm install autocannon)');
-    throw err;
-  }
+  const autocannon = await loadAutocannon();
   const notes: string[] = [];
   if (c.sourceAddresses !== undefined && c.sourceAddresses.length > 0) {
     notes.push('autocannon cannot bind source addresses: sourceAddresses ignored (all connections come from the default address)');

@@ -159,5 +159,12 @@ export class DriverUnavailableError extends Error {
   }
 }
 
+/**
+ * Whether a driver can run on this machine at all (its package, executable or the engine's addon
+ * are there): true, or the reason it cannot, the same sentence its factory throws. A driver
+ * module may export one as `probe`; `c1m list` asks every driver through the registry.
+ */
+export type DriverProbe = () => Promise<true | string>;
+
 /** Creates a driver for a resolved configuration (src/drivers/driver-config.ts resolveDriverConfig). */
 export type DriverFactory = (config: ResolvedDriverConfig) => Promise<DriverImpl>;

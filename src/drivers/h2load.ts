@@ -26,6 +26,7 @@ import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js'
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
+  type DriverProbe,
   type DriverCommand,
   type DriverErrors,
   type DriverFactory,
@@ -234,6 +235,10 @@ class H2loadDriver implements DriverImpl {
 
 }
 
+const H2LOAD_MISSING = 'h2load is not installed (apt-get install nghttp2-client)';
+
+export const probe: DriverProbe = async () => (findOnPath('h2load') === null ? H2LOAD_MISSING : true);
+
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`h2load is used here for HTTP/1.1 only, not ${c.protocol}`);
   if (c.mode !== 'closed') {
@@ -242,7 +247,7 @@ export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Prom
     );
   }
   const h2load = findOnPath('h2load');
-  if (h2load === null) throw new DriverUnavailableError('h2load is not installed (apt-get install nghttp2-client)');
+  if (h2load === null) throw new DriverUnavailableError(H2LOAD_MISSING);
   const notes: string[] = [];
   if (c.sourceAddresses !== undefined && c.sourceAddresses.length > 0) {
     notes.push('h2load cannot bind source addresses: sourceAddresses ignored (all connections come from the default address)');

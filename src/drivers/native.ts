@@ -1,12 +1,22 @@
 // The `native` driver: the engine's connector in this (driver) process. Every connection and
 // message is handled natively; JS only steers the phases and reads counters.
-import { ClientGroup, type ClientProtocol, type ClientGroupStats } from '../engine/index.js';
+import { ClientGroup, loadAddon, type ClientProtocol, type ClientGroupStats } from '../engine/index.js';
 import type { Protocol } from '../wire/protocols.js';
 import {
-  DriverUnavailableError, type CpuUse, type DriverErrors, type DriverFactory, type DriverImpl,
+  DriverUnavailableError, type CpuUse, type DriverErrors, type DriverFactory, type DriverImpl, type DriverProbe,
   type RampResult, type ResolvedDriverConfig, type RunResult,
 } from './driver-contract.js';
 import { CLIENT_BOUND_PCT } from './cpu.js';
+
+/** The connector is the engine's: it runs wherever the addon loads. */
+export const probe: DriverProbe = async () => {
+  try {
+    loadAddon();
+    return true;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
 
 const PROTOCOL_MAP: Record<Protocol, ClientProtocol> = {
   'tcp-echo': 'stream',

@@ -4,7 +4,7 @@
 //
 // A driver module exports `createDriver: DriverFactory` (a default export works too).
 
-import { DriverUnavailableError, type DriverFactory, type DriverName } from './driver-contract.js';
+import { DriverUnavailableError, type DriverFactory, type DriverName, type DriverProbe } from './driver-contract.js';
 
 /** Module specifiers, relative to this file (compiled: dist/src/drivers/). */
 export const DRIVER_MODULES: Readonly<Record<DriverName, string>> = Object.freeze({
@@ -24,11 +24,10 @@ function isFactory(v: unknown): v is DriverFactory {
 }
 
 /**
- * Imports the driver's module and returns its factory. Throws DriverUnavailableError when the
- * module, or a package it needs, is not installed; anything else (a syntax error, a module that
- * exports no factory) is a bug and is thrown as is.
+ * Imports the driver's module. Throws DriverUnavailableError when the module, or a package it
+ * needs, is not installed; anything else (a syntax error) is a bug and is thrown as is.
  */
-export async function loadDriver(name: DriverName): Promise<DriverFactory> {
+async function importDriver(name: DriverName): Promise<{ url: URL; mod: Record<string, unknown> }> {
   const specifier = DRIVER_MODULES[name];
   if (specifier === undefined) throw new RangeError(`unknown driver "${String(name)}"; known: ${driverNames().join(', ')}`);
   const url = new URL(specifier, import.meta.url);
@@ -43,7 +42,33 @@ export async function loadDriver(name: DriverName): Promise<DriverFactory> {
     }
     throw err;
   }
+  return { url, mod };
+}
+
+/**
+ * Imports the driver's module and returns its factory. Throws DriverUnavailableError when the
+ * module, or a package it needs, is not installed; a module that exports no factory is a bug.
+ */
+export async function loadDriver(name: DriverName): Promise<DriverFactory> {
+  const { url, mod } = await importDriver(name);
   const factory = mod['createDriver'] ?? mod['default'];
   if (!isFactory(factory)) throw new TypeError(`${url.pathname} exports no createDriver function`);
   return factory;
+}
+
+/**
+ * Whether driver name can run on this machine (`c1m list`): true, or the reason it cannot, the
+ * sentence a run of it would be skipped with. Whether it speaks a protocol or a load mode is a
+ * matter of the run, not of the machine, and is not asked here.
+ */
+export async function driverAvailable(name: DriverName): Promise<true | string> {
+  let mod: Record<string, unknown>;
+  try {
+    ({ mod } = await importDriver(name));
+  } catch (err) {
+    if (err instanceof DriverUnavailableError) return err.message;
+    throw err;
+  }
+  const probe = mod['probe'];
+  return typeof probe === 'function' ? (probe as DriverProbe)() : true;
 }

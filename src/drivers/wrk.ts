@@ -42,6 +42,7 @@ import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js'
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
+  type DriverProbe,
   type DriverCommand,
   type DriverErrors,
   type DriverFactory,
@@ -374,6 +375,10 @@ class WrkDriver implements DriverImpl {
 
 }
 
+const WRK_MISSING = 'wrk is not installed (apt-get install wrk)';
+
+export const probe: DriverProbe = async () => (findOnPath('wrk') === null ? WRK_MISSING : true);
+
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`wrk speaks HTTP only, not ${c.protocol}`);
   if (c.mode !== 'closed') {
@@ -382,7 +387,7 @@ export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Prom
     );
   }
   const wrk = findOnPath('wrk');
-  if (wrk === null) throw new DriverUnavailableError('wrk is not installed (apt-get install wrk)');
+  if (wrk === null) throw new DriverUnavailableError(WRK_MISSING);
   const notes: string[] = [];
   if (c.sourceAddresses !== undefined && c.sourceAddresses.length > 0) {
     notes.push('wrk cannot bind source addresses: sourceAddresses ignored (all connections come from the default address)');

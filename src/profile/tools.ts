@@ -73,8 +73,26 @@ export function perfAvailable(): true | string {
   return perfVerdict;
 }
 
-/** true when the clinic tool's package resolves from this install, or the reason it does not. */
-export function clinicAvailable(tool: ClinicTool): true | string {
+/**
+ * Why clinic doctor cannot run on Node `version`, or null when it can: it does not work from
+ * Node 21.7 on (clinicjs/node-clinic#480; the proposed fix, clinicjs/node-clinic-doctor#383, is
+ * an open pull request), so it is refused before anything starts.
+ */
+export function clinicDoctorBroken(version: string): string | null {
+  const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number);
+  if (major < 21 || (major === 21 && minor < 7)) return null;
+  return (
+    `clinic doctor does not work on Node ≥ 21.7 (this is ${version.replace(/^v?/, 'v')}; upstream bug clinicjs/node-clinic#480): ` +
+    'use --tool cpu-prof (where the CPU goes, from V8) or --tool perf (native, kernel and JavaScript frames), or run doctor under Node 20'
+  );
+}
+
+/** true when the clinic tool can run here (its package resolves, and doctor works on this Node), or the reason it cannot. */
+export function clinicAvailable(tool: ClinicTool, nodeVersion = process.versions.node): true | string {
+  if (tool === 'doctor') {
+    const broken = clinicDoctorBroken(nodeVersion);
+    if (broken !== null) return broken;
+  }
   try {
     require.resolve(CLINIC_PACKAGES[tool]);
     return true;

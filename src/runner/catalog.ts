@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { didYouMean } from '../checks.js';
 import { defineScenario, type Scenario, type ScenarioSpec } from './scenario.js';
 
 /** dist/scenarios/, next to dist/src/ where this module is compiled. */
@@ -49,7 +50,7 @@ export async function loadScenario(ref: string, dir = BUILTIN_DIR): Promise<Scen
   const names = builtinNames(dir);
   if (!names.includes(ref)) {
     const known = names.length > 0 ? names.join(', ') : 'none (run npx tsc -p . first)';
-    throw new ScenarioNotFoundError(`unknown scenario "${ref}"; built-in: ${known}; or give a path to a scenario module`);
+    throw new ScenarioNotFoundError(`unknown scenario "${ref}"${didYouMean(ref, names)}; built-in: ${known}; or give a path to a scenario module`);
   }
   return loadScenarioFile(resolve(dir, `${ref}.js`));
 }

@@ -23,7 +23,11 @@ export function htmlPathFor(jsonPath: string): string {
   return jsonPath.endsWith('.json') ? `${jsonPath.slice(0, -5)}.html` : `${jsonPath}.html`;
 }
 
-function writeAtomic(path: string, text: string): void {
+/**
+ * Writes text to path whole or not at all (a temporary file renamed over it), creating the
+ * folder first: every file a command writes (--out, --html, --md, --capacity-md) goes here.
+ */
+export function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path) || '.', { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);

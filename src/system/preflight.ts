@@ -158,6 +158,26 @@ export function nofileFix(fds: number, r: SystemReadings): string {
   return `${nrOpen}ulimit -n ${target} (needs raising the hard limit: as root, prlimit --pid $$ --nofile=${target}:${target}, or LimitNOFILE=${target} in systemd${cap})`;
 }
 
+/**
+ * The open-files limit for `c1m tune`: what one process may hold against what one process
+ * holding every connection needs, how to raise it now, and how to keep it raised (systemd's
+ * LimitNOFILE=, limits.conf for login sessions). Pure, from the readings.
+ */
+export function formatNofile(connections: number, r: SystemReadings, reserve = DEFAULT_FD_RESERVE): string {
+  const fds = connections + reserve;
+  const target = Math.max(1024, nextPow2(fds));
+  const head = `open files per process (nofile): soft ${fmtInt(r.nofileSoft)}, hard ${fmtInt(r.nofileHard)}`;
+  if (r.nofileSoft >= fds) return `${head}: one process can hold ${fmtInt(connections)} connections (${fmtInt(fds)} fds)`;
+  return [
+    `${head}; one process holding ${fmtInt(connections)} connections needs ${fmtInt(fds)}.`,
+    'Below that, c1m run splits the contender and the load over more processes (c1m preflight shows the plan).',
+    `To use one process, in the shell that runs c1m:\n  ${nofileFix(fds, r).replaceAll('\n', '\n  ')}`,
+    `To keep it: LimitNOFILE=${target} in the [Service] section of a systemd unit that runs c1m (DefaultLimitNOFILE= in`,
+    `/etc/systemd/system.conf for every service), or for login sessions "* - nofile ${target}" in /etc/security/limits.conf;`,
+    `fs.nr_open must be at least as high (above).`,
+  ].join('\n');
+}
+
 function check(item: string, level: CheckLevel, value: string, need: string, fix: string | null): PreflightCheck {
   return { item, ok: level === 'ok', level, value, need, fix: level === 'ok' ? null : fix };
 }

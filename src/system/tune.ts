@@ -196,6 +196,22 @@ export function formatTune(list: readonly TuneRow[]): string {
   return lines.join('\n');
 }
 
+/** Where `c1m tune` suggests the settings be kept so that they survive a reboot. */
+export const SYSCTL_CONF = '/etc/sysctl.d/90-c1m.conf';
+
+/**
+ * How to keep the settings after a reboot (--apply and sysctl -w change the running kernel
+ * only): the wanted value of every setting this kernel has, as lines of a sysctl.d file (pure).
+ */
+export function formatPersist(list: readonly TuneRow[]): string {
+  const present = list.filter((r) => r.wanted !== null);
+  return [
+    `to keep them after a reboot (--apply changes the running kernel only), put these lines in ${SYSCTL_CONF}`,
+    'and load it with sysctl --system (as root):',
+    ...present.map((r) => `  ${r.key} = ${r.wanted ?? ''}`),
+  ].join('\n');
+}
+
 /** Shell-quotes multi-field values the way `sysctl -w` expects them. */
 export function quoteValue(value: string): string {
   return value.includes(' ') ? `"${value}"` : value;

@@ -6,6 +6,25 @@
 export const PROTOCOLS = ['tcp-echo', 'frame-echo', 'http-hello', 'ws-echo', 'ws-broadcast'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
+/**
+ * Short names for the two protocols a connection can idle on: `c1m run idle-hold --protocol tcp`,
+ * and the same words for `c1m preflight` and `c1m serve`.
+ */
+export const PROTOCOL_ALIASES = Object.freeze({ tcp: 'tcp-echo', ws: 'ws-echo' } as const satisfies Record<string, Protocol>);
+
+/** Every word a --protocol flag that knows the aliases accepts: the protocols, then the aliases. */
+export const PROTOCOL_WORDS: readonly string[] = [...PROTOCOLS, ...Object.keys(PROTOCOL_ALIASES)];
+
+/** "tcp = tcp-echo, ws = ws-echo", for help lines. */
+export const PROTOCOL_ALIAS_HELP = Object.entries(PROTOCOL_ALIASES)
+  .map(([a, p]) => `${a} = ${p}`)
+  .join(', ');
+
+/** The protocol a word names, an alias resolved; checkProtocol's errors otherwise. */
+export function resolveProtocol(word: string): Protocol {
+  return (PROTOCOL_ALIASES as Readonly<Record<string, Protocol>>)[word] ?? checkProtocol(word);
+}
+
 /** The protocol named by v; TypeError or RangeError (listing the known ones) otherwise. */
 export function checkProtocol(v: unknown): Protocol {
   if (typeof v !== 'string') throw new TypeError(`protocol must be a string, got ${JSON.stringify(v)}`);

@@ -1,9 +1,21 @@
 // Running the compiled `c1m` as a child process, the way a user does, and reading back the
-// pids it reports starting (`c1m: started pid=… role=… name=…` on stderr).
+// pids it reports starting (`c1m: started pid=… role=… name=…` on stderr); or its main() in this
+// process, with what it prints captured.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Io } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+
+/** `c1m argv…` through main() in this process: its exit code, stdout and stderr (120 columns). */
+export async function c1m(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => (out += t), err: (t) => (err += t), columns: 120 };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/src/cli.js');
