@@ -12,16 +12,16 @@ import { resolveDriverConfig } from '../src/drivers/driver-config.js';
 import { mergeRampResults, mergeRunResults, splitCount, startDriver, startDrivers, type DriverHandle, type DriverProgress } from '../src/drivers/driver-handle.js';
 import { DRIVER_MODULES } from '../src/drivers/registry.js';
 import { DRIVER_LATENCY_LAYOUT, DriverUnavailableError, type DriverConfig, type RampResult, type RunResult } from '../src/drivers/driver-contract.js';
-import { findOnPath } from '../src/drivers/tool-process.js';
+import { findExecutable } from '../src/system/which.js';
 import { uncorrectWrkLatency, wrkCorrectionInterval } from '../src/drivers/wrk.js';
 import { parseH2loadSummary, readH2loadLog } from '../src/drivers/h2load.js';
 import { Histogram } from '../src/metrics/histogram.js';
 import { isAlive, waitGone } from './helpers/processes.js';
 
 const HOST = '127.0.0.1';
-const WRK = findOnPath('wrk');
+const WRK = findExecutable('wrk');
 const NO_WRK = WRK === null ? 'wrk is not installed (apt-get install wrk)' : false;
-const NO_H2LOAD = findOnPath('h2load') === null ? 'h2load is not installed (apt-get install nghttp2-client)' : false;
+const NO_H2LOAD = findExecutable('h2load') === null ? 'h2load is not installed (apt-get install nghttp2-client)' : false;
 const TEST_TIMEOUT = 60_000;
 
 /** Every driver pid this suite started; all must be gone at the end. */
@@ -246,7 +246,7 @@ test('wrk against net, pipelined, with a warm-up run', { timeout: TEST_TIMEOUT, 
 
 test('ramp honours ratePerSec; cpu pins the driver process with taskset', { timeout: TEST_TIMEOUT }, async (t) => {
   const cpu = availableParallelism() - 1;
-  const taskset = findOnPath('taskset');
+  const taskset = findExecutable('taskset');
   const d = await start(config('autocannon'), taskset === null ? {} : { cpu });
   if (taskset === null) t.diagnostic('taskset is not on PATH: pinning not checked');
   else assert.match(readFileSync(`/proc/${d.pid}/status`, 'utf8'), new RegExp(`^Cpus_allowed_list:\\s+${cpu}$`, 'm'));

@@ -36,7 +36,8 @@ import {
   type RunResult,
   type Target,
 } from './driver-contract.js';
-import { findOnPath, stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
+import { findExecutable } from '../system/which.js';
+import { stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
 
 /** Time allowed past an h2load run's own length (start-up, connects, exit). */
 const H2LOAD_EXTRA_MS = 15_000;
@@ -237,7 +238,7 @@ class H2loadDriver implements DriverImpl {
 
 const H2LOAD_MISSING = 'h2load is not installed (apt-get install nghttp2-client)';
 
-export const probe: DriverProbe = async () => (findOnPath('h2load') === null ? H2LOAD_MISSING : true);
+export const probe: DriverProbe = async () => (findExecutable('h2load') === null ? H2LOAD_MISSING : true);
 
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`h2load is used here for HTTP/1.1 only, not ${c.protocol}`);
@@ -246,7 +247,7 @@ export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Prom
       c.mode === 'idle' ? 'h2load cannot hold idle connections: it sends requests on every connection it opens' : 'h2load has no open-loop request schedule (its --rate paces connections, not requests)',
     );
   }
-  const h2load = findOnPath('h2load');
+  const h2load = findExecutable('h2load');
   if (h2load === null) throw new DriverUnavailableError(H2LOAD_MISSING);
   const notes: string[] = [];
   if (c.sourceAddresses !== undefined && c.sourceAddresses.length > 0) {

@@ -1,31 +1,16 @@
-// The HTTP tools a driver runs as subprocesses (wrk, h2load): finding one on PATH, running it
+// The HTTP tools a driver runs as subprocesses (wrk, h2load): running one
 // under a bound with its output collected, the temporary folders its runs need, and ending
 // everything at close (SIGTERM, then SIGKILL after a second).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { Target } from './driver-contract.js';
 
 /** How much of a tool's stderr is kept for the sentence of a failure. */
 const STDERR_TAIL = 16 * 1024;
-
-/** The first executable `name` on PATH, or null. */
-export function findOnPath(name: string, path = process.env['PATH'] ?? ''): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // Not here.
-    }
-  }
-  return null;
-}
 
 /** "host:port", with an IPv6 host in brackets. */
 export function targetText(t: Target): string {

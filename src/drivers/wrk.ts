@@ -37,7 +37,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
-import { findOnPath, stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
+import { findExecutable } from '../system/which.js';
+import { stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
@@ -377,7 +378,7 @@ class WrkDriver implements DriverImpl {
 
 const WRK_MISSING = 'wrk is not installed (apt-get install wrk)';
 
-export const probe: DriverProbe = async () => (findOnPath('wrk') === null ? WRK_MISSING : true);
+export const probe: DriverProbe = async () => (findExecutable('wrk') === null ? WRK_MISSING : true);
 
 export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Promise<DriverImpl> => {
   if (c.protocol !== 'http-hello') throw new DriverUnavailableError(`wrk speaks HTTP only, not ${c.protocol}`);
@@ -386,7 +387,7 @@ export const createDriver: DriverFactory = async (c: ResolvedDriverConfig): Prom
       c.mode === 'idle' ? 'wrk cannot hold idle connections: it sends requests on every connection it opens' : 'wrk has no open-loop schedule (that is wrk2)',
     );
   }
-  const wrk = findOnPath('wrk');
+  const wrk = findExecutable('wrk');
   if (wrk === null) throw new DriverUnavailableError(WRK_MISSING);
   const notes: string[] = [];
   if (c.sourceAddresses !== undefined && c.sourceAddresses.length > 0) {

@@ -21,7 +21,8 @@ import { DEFAULT_CONNECT_RATE } from '../system/preflight.js';
 import { checkCpuProfile, checkHeapProfile, foldCpuProfile, foldHeapProfile, formatFolded, topFrames, type Folded } from './fold.js';
 import { renderFlameGraph } from './flamegraph.js';
 import { perfScriptFolded, recordedSamples } from './perf.js';
-import { defaultCallGraph, findExecutable, isClinicTool, perfPath, recipe, toolAvailable, V8_LOG } from './tools.js';
+import { findExecutable } from '../system/which.js';
+import { defaultCallGraph, isClinicTool, perfPath, recipe, toolAvailable, V8_LOG } from './tools.js';
 import { PROFILE_TOOLS, type ProfileOptions, type ProfilePids, type ProfileResult } from './profile-contract.js';
 
 export const PROFILE_ROOT = join('results', 'profiles');

@@ -1,11 +1,11 @@
 // What each profiler needs on this machine, and how a contender is started under it: the command
 // put in front of node (`wrap`), node's own flags and the environment.
 
-import { accessSync, constants } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findExecutable } from '../system/which.js';
 import { CLINIC_PACKAGES, CLINIC_TOOLS, type CallGraph, type ClinicTool, type ProfileTool } from './profile-contract.js';
 
 const require = createRequire(import.meta.url);
@@ -19,24 +19,8 @@ export function isClinicTool(tool: ProfileTool): tool is ClinicTool {
   return (CLINIC_TOOLS as readonly string[]).includes(tool);
 }
 
-/** An executable by name on PATH (or the absolute path given), or null. */
-export function findExecutable(name: string, extraDirs: readonly string[] = []): string | null {
-  const dirs = name.includes('/') ? [''] : [...(process.env['PATH'] ?? '').split(delimiter), ...extraDirs];
-  for (const dir of dirs) {
-    if (dir === '' && !name.includes('/')) continue;
-    const p = dir === '' ? name : join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // Not here.
-    }
-  }
-  return null;
-}
-
 export function perfPath(): string | null {
-  return findExecutable('perf', ['/usr/bin', '/usr/sbin', '/usr/local/bin']);
+  return findExecutable('perf', { extraDirs: ['/usr/bin', '/usr/sbin', '/usr/local/bin'] });
 }
 
 function paranoid(): string {

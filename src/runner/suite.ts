@@ -5,7 +5,7 @@
 // `--tiny` only checks the chain end to end. The same table, as markdown with the machine
 // described, is what the README's results section is made of (`--from DIR --md FILE`).
 
-import { findOnPath } from '../drivers/tool-process.js';
+import { findExecutable } from '../system/which.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/plain-format.js';
 import { shortCommit } from '../report/page-format.js';
@@ -37,7 +37,7 @@ export interface SuiteEntry {
  * installed). tiny: the quick set at a few hundred connections and
  * sub-second phases, to check that everything works.
  */
-export function suiteEntries(mode: SuiteMode, tools: { h2load: boolean } = { h2load: findOnPath('h2load') !== null }): SuiteEntry[] {
+export function suiteEntries(mode: SuiteMode, tools: { h2load: boolean } = { h2load: findExecutable('h2load') !== null }): SuiteEntry[] {
   switch (mode) {
     case 'tiny':
       return [
