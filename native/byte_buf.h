@@ -27,8 +27,9 @@ struct ByteBuf {
   bool empty() const { return tail == head; }
   const uint8_t* begin() const { return data + head; }
 
-  // Makes room for `extra` more bytes at the tail. Returns false when memory runs out.
-  bool reserve(size_t extra) {
+  // Makes room for `extra` more bytes at the tail; an empty buffer starts at `first` bytes (or
+  // the power-of-two multiple of it that fits). Returns false when memory runs out.
+  bool reserve(size_t extra, size_t first = 4096) {
     if (cap - tail >= extra) return true;
     size_t live = size();
     if (head > 0 && cap - live >= extra && head >= live) {
@@ -39,7 +40,7 @@ struct ByteBuf {
       return true;
     }
     size_t want = live + extra;
-    size_t ncap = cap ? cap : 4096;
+    size_t ncap = cap ? cap : first;
     while (ncap < want) ncap *= 2;
     if (head > 0) {
       memmove(data, data + head, live);

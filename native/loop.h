@@ -179,6 +179,9 @@ class Loop {
     Loop& loop_;
   };
   static constexpr size_t kCorkLimit = 64u << 10;
+  // A new gathering buffer's least size, and the largest kept in the pool for the next round.
+  static constexpr size_t kCorkFirst = 256;
+  static constexpr size_t kCorkPooled = 4096;
 
   // A connection's I/O and lifecycle. Any of these but push_ready, note_queue, buffered_unit
   // and update_activity can close the connection: the caller re-checks liveness before it
@@ -230,7 +233,7 @@ class Loop {
   void after_queue_drained(uint32_t fd, Slot& s);
   bool flush_cork(uint32_t fd);
   void flush_corked();
-  ByteBuf* cork_take();
+  ByteBuf* cork_take(size_t n);
   void cork_give(ByteBuf* b);
   void free_out(Slot& s);
   void on_peer_end(uint32_t fd);
