@@ -11,8 +11,8 @@ import { renderCapacityMarkdown } from '../src/report/capacity.js';
 import { chartsForResult, type MemoryChart } from '../src/report/charts.js';
 import { fitMemory, perConnection, SUMMARY_FIT_KEYS } from '../src/results/fit.js';
 import { loadResults, readResult } from '../src/results/load.js';
-import { resultSchemaText, SCHEMA_FILE, type C1mResult, type LoadedResult, type Step } from '../src/results/schema.js';
-import { summarizeRun } from '../src/results/summary.js';
+import { resultSchemaText, SCHEMA_FILE, type C1mResult, type LoadedResult, type Run, type Step } from '../src/results/schema.js';
+import { headlineClientBound, headlineStepIndex, summarizeRun } from '../src/results/summary.js';
 import { fittedSteps } from '../src/results/upgrade.js';
 import { validateResult } from '../src/results/validate.js';
 
@@ -57,8 +57,8 @@ test('old reference files get the fit the runner would have recorded, over the s
     const raw = readJson(file.slice(root.length)) as C1mResult;
     raw.runs.forEach((old, i) => {
       const run = result.runs[i]!;
-      if (!old.summary) return;
-      assert.equal(old.summary.fit, undefined, `${file} was written before summary.fit`);
+      // Files written since summary.fit was recorded are read as written (the next test).
+      if (!old.summary || old.summary.fit !== undefined) return;
       const fit = run.summary?.fit;
       assert.ok(fit, `${file} runs[${i}] has its fit once loaded`);
       // The figures the runner wrote are the slopes of the fit computed at load.
@@ -133,4 +133,14 @@ test('several repetitions: one line per run, the legend gives the median slope',
   assert.deepEqual([...new Set(user.fit.filter((p) => p.contender === 'net').map((p) => p.series))], ['net #0', 'net #1']);
   const median = (2000 + net.summary!.fit!.bytesPerConnection!.slope) / 2;
   assert.equal(user.legend.find((l) => l.contender === 'net')?.text, `${median >= 1024 ? `${(median / 1024).toFixed(2)} KiB` : `${Math.round(median)} B`}/conn (median of 2 runs)`);
+});
+
+test('client-bound is said of the headline step: a saturated closed loop earlier in the run does not mark an open-loop headline', () => {
+  const loaded = (clientBound: boolean | undefined): Step => ({ connections: 100, throughput: { opsPerSec: 1000 }, ...(clientBound === undefined ? {} : { clientBound }) });
+  const run = (steps: Step[], clientBound: boolean): Run => ({ contender: 'epoll', protocol: 'http-hello', driver: 'h2load', rep: 0, ok: true, steps, clientBound });
+  assert.equal(headlineStepIndex([loaded(true), loaded(false), step(100, 1)]), 1, 'the last step that ran load, not an idle one after it');
+  assert.equal(headlineStepIndex([step(100, 1)]), -1);
+  assert.equal(headlineClientBound(run([loaded(true), loaded(false)], true)), false, "the headline step's own flag");
+  assert.equal(headlineClientBound(run([loaded(false), loaded(true)], true)), true);
+  assert.equal(headlineClientBound(run([loaded(undefined)], true)), true, 'files whose steps carry no flag: the run\'s');
 });

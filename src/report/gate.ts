@@ -4,6 +4,7 @@
 // its noise (the whole interval on the bad side of 1) and beyond the threshold (the interval's
 // best case is still more than the threshold worse). Pure: the CLI loads, prints and exits.
 
+import { headlineClientBound } from '../results/summary.js';
 import { unpairedRatioOf, type RatioEstimate } from '../results/ratio.js';
 import type { LoadedResult, Measured, Run } from '../results/schema.js';
 import {
@@ -100,7 +101,7 @@ function boundNote(base: Run[], next: Run[]): string | null {
     ['BASE', base],
     ['NEW', next],
   ] as const;
-  const bound = sides.filter(([, runs]) => runs.some((r) => r.clientBound === true)).map(([name]) => name);
+  const bound = sides.filter(([, runs]) => runs.some(headlineClientBound)).map(([name]) => name);
   return bound.length === 0 ? null : `client-bound in ${bound.join(' and ')}: throughput is a lower bound`;
 }
 

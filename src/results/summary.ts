@@ -6,6 +6,21 @@ import { fitMemory, fittableSteps, perConnection } from './fit.js';
 import { RATIO_INTERVAL_METHOD, ratioOf } from './ratio.js';
 import type { Comparison, MemoryFit, Measured, Run, Step, Summary } from './schema.js';
 
+/** The step a run's headline figures come from: the last one that ran load (-1 when none did). */
+export function headlineStepIndex(steps: readonly Step[]): number {
+  for (let i = steps.length - 1; i >= 0; i--) if (typeof steps[i]?.throughput?.opsPerSec === 'number') return i;
+  return -1;
+}
+
+/**
+ * Whether the driver was the bottleneck where the run's headline figures were measured: that
+ * step's own flag, or the run's (any load) in files whose steps do not carry one.
+ */
+export function headlineClientBound(run: Run): boolean {
+  const step = run.steps[headlineStepIndex(run.steps)];
+  return typeof step?.clientBound === 'boolean' ? step.clientBound : run.clientBound === true;
+}
+
 /**
  * The summary of one run:
  * - maxConnections: the most established at any step;
@@ -19,7 +34,7 @@ import type { Comparison, MemoryFit, Measured, Run, Step, Summary } from './sche
  */
 export function summarizeRun(steps: readonly Step[], rampRates: readonly Measured[], fit: MemoryFit = fitMemory(steps, fittableSteps(steps))): Summary {
   const conns = steps.map((s) => s.connections).filter((c): c is number => typeof c === 'number');
-  const loaded = [...steps].reverse().find((s) => typeof s.throughput?.opsPerSec === 'number');
+  const loaded = steps[headlineStepIndex(steps)];
   const rates = rampRates.filter((r): r is number => typeof r === 'number' && r > 0);
   return {
     maxConnections: conns.length > 0 ? Math.max(...conns) : null,
