@@ -341,6 +341,36 @@ test('js: 8 connections with 5,000 small messages each in one write: batches ove
   await finish(server, fds);
 });
 
+test('js: several fragmented messages completing in one read each reach JS whole, in order, beside plain ones', { timeout: 30000 }, async () => {
+  // Reassembled messages are copied into the batch's arena; two of them completing in the same
+  // read window must not share (or overwrite) one copy before JS has read both.
+  Engine.get();
+  const fds = fdCount();
+  const { server, port } = jsServer();
+  const raw = await RawWs.open(port);
+  try {
+    const expected: string[] = [];
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      const a = `m${i}-first-half-${'x'.repeat(i % 7)}`;
+      const b = `-second-half-${'y'.repeat(i % 5)}`;
+      frames.push(encodeFrame(Opcode.Text, Buffer.from(a), { mask: true, fin: false }));
+      frames.push(encodeFrame(Opcode.Continuation, Buffer.from(b), { mask: true }));
+      expected.push(a + b);
+      if (i % 3 === 0) {
+        frames.push(encodeFrame(Opcode.Text, Buffer.from(`plain ${i}`), { mask: true }));
+        expected.push(`plain ${i}`);
+      }
+    }
+    raw.send(Buffer.concat(frames));
+    await until(() => raw.frames.length >= expected.length, 'every echo', 20000);
+    assert.deepEqual(raw.frames.map((f) => f.payload.toString()), expected);
+  } finally {
+    raw.socket.destroy();
+  }
+  await finish(server, fds);
+});
+
 test('js: close codes both ways: 4000 "bye" from the client is answered with 4000; wsClose(4001, "x") reaches the client', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
