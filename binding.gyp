@@ -2,7 +2,9 @@
   # The epoll engine addon. C++20, exceptions off, hidden visibility; Release is -O3.
   # A sanitizer build is one flag away: `npm run build:asan` (scripts/build-asan.sh passes
   # -Dc1m_sanitize=1, which adds ASan + UBSan to every target).
-  "variables": { "c1m_sanitize%": 0 },
+  # c1m_uring is 1 when liburing's development files are installed (scripts/has-liburing.mjs):
+  # the io_uring pieces are built only then, and everything else builds either way.
+  "variables": { "c1m_sanitize%": 0, "c1m_uring%": "<!(node scripts/has-liburing.mjs)" },
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
