@@ -27,14 +27,20 @@ using internal::tag_of;
 
 namespace {
 // The connect window (connects and WebSocket handshakes in flight per group): starts at
-// kInitialWindow, grows by one per connection established in time (doubling per round trip, as
-// TCP's slow start) up to kMaxPendingConnects, and halves, at most once per kWindowHoldMs, when
-// one took longer than kWindowDelayMs or timed out. A ramp then runs as fast as the server
-// answers, not as fast as connect() returns, and handshakes do not queue into their timeout.
+// kInitialWindow, grows by one per connection established (doubling per round trip, as TCP's
+// slow start) up to kMaxPendingConnects, and halves, at most once per kWindowHoldMs, on a sign
+// that the server's kernel is dropping connects: a SYN that had to be retransmitted (the
+// listener's queues were full), or a connect or handshake that timed out. Time alone is not that
+// sign: a connect or handshake that took a second because the server (or this driver) waited for
+// a CPU, as 102 processes on 2 CPUs do in a 1,000,000-connection ramp, is queued in socket
+// buffers the kernel keeps anyway; shrinking the window then only shrinks every process's batches
+// (more wake-ups per connection) and slows the ramp further, which a 1,000,000 WebSocket ramp
+// did (windows down to 8, 130 s at 20,000/s asked). A ramp then runs as fast as the server
+// answers, and handshakes do not queue into their timeout.
 constexpr uint32_t kMaxPendingConnects = 1024;
 constexpr uint32_t kInitialWindow = 64;
 constexpr uint32_t kMinWindow = 8;
-constexpr uint64_t kWindowDelayMs = 1000;       // a SYN retransmit (1 s) or a second of queueing
+constexpr uint64_t kWindowDelayMs = 1000;       // a SYN retransmit takes 1 s: only connects slower than that are checked for one
 constexpr uint64_t kWindowHoldMs = 1000;
 constexpr uint32_t kConnectsPerTick = 256;      // so one tick of connect() calls never blocks the loop for long
 constexpr uint64_t kMaxOpenPerTick = 20000;     // open-loop sends per 1 ms tick, so one tick never stalls
@@ -339,10 +345,11 @@ void Connector::on_ready(uint32_t fd, uint32_t events) {
   if (events & (kReadyIn | kReadyPeerEnd | kReadyHup | kReadyError)) read(fd);
 }
 
-// One connect ended: in `ms` (established), or not at all (UINT32_MAX: it timed out).
-void Connector::window_update(ClientGroup& G, uint32_t ms) {
+// One connect ended: established (dropped: false), or with a sign that the server's kernel
+// dropped connects (a retransmitted SYN, a timeout).
+void Connector::window_update(ClientGroup& G, bool dropped) {
   const uint64_t now = uv_now(uv_);
-  if (ms <= kWindowDelayMs) {
+  if (!dropped) {
     G.window = std::min<double>(kMaxPendingConnects, G.window + 1);
   } else if (now - G.window_cut_ms >= kWindowHoldMs) {
     G.window = std::max<double>(kMinWindow, G.window / 2);
@@ -351,10 +358,22 @@ void Connector::window_update(ClientGroup& G, uint32_t ms) {
   }
 }
 
+// True when connection fd's SYN was sent more than once: its connect took longer than a SYN
+// retransmit (kWindowDelayMs) and TCP_INFO counts a retransmission. Asked only of slow connects,
+// so a ramp whose connects complete at once pays no extra syscall.
+bool Connector::syn_retransmitted(uint32_t fd) const {
+  if (uint32_t(uv_now(uv_)) - conns_[fd].t0_ms <= kWindowDelayMs) return false;
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(int(fd), IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) return false;
+  return ti.tcpi_total_retrans > 0;
+}
+
 void Connector::fail_connect(uint32_t fd, int err) {
   ClientGroup& G = groups_[loop_.slot(fd).listener];
   G.st.pending--;
   G.st.failed++;
+  want_refill(G);
   G.st.err_connect++;
   G.connect_errnos[err]++;
   Slot& s = loop_.slot(fd);
@@ -371,7 +390,8 @@ void Connector::ready(uint32_t fd) {
   G.st.pending--;
   G.st.established++;
   G.st.active++;
-  window_update(G, uint32_t(uv_now(uv_)) - c.t0_ms);
+  want_refill(G);
+  window_update(G, c.syn_dropped);
   c.state = kReady;
   c.member = uint32_t(G.members.size());
   G.members.push_back(tag_of(fd, loop_.slot(fd).gen));
@@ -384,6 +404,7 @@ void Connector::connected(uint32_t fd) {
   ClientGroup& G = groups_[g];
   ClientConn& c = conns_[fd];
   c.index = uint32_t(G.seq++);
+  c.syn_dropped = syn_retransmitted(fd);
   if (is_ws(G.opt)) {
     const std::string req = upgrade_request(G, c);
     begin_handshake(fd, G, req.size());
@@ -755,6 +776,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
     // Closed before it could carry the protocol (connecting, or a WebSocket handshake).
     G.st.pending--;
     G.st.failed++;
+    want_refill(G);
   } else {
     // Messages it still owed answers for end in the record as lost.
     if (c.ring_count) give_up_ring(G, c, now_us(), &G.st.lost);
@@ -841,8 +863,10 @@ void Connector::timer_update() {
     if ((G.running && G.mode == LoadMode::kOpen) || (G.opt.heartbeat_ms && !G.members.empty())) interval = 1;
     // A paced ramp ticks about every 4 connects (1..10 ms): a slow ramp in each of many driver
     // processes would otherwise wake every one of them 1000 times a second for nothing.
+    // An unpaced ramp refills from the round that freed its window (after_round); its tick is
+    // what catches the rest (timeouts, a window that grew while nothing ended).
     if (G.attempts_left) {
-      uint64_t every = G.ramp_rate > 0 ? uint64_t(4000.0 / G.ramp_rate) : 1;
+      uint64_t every = G.ramp_rate > 0 ? uint64_t(4000.0 / G.ramp_rate) : 10;
       interval = std::min(interval, std::clamp<uint64_t>(every, 1, 10));
     }
   }
@@ -853,6 +877,41 @@ void Connector::timer_update() {
   else uv_timer_start(timer_, on_uv_timer, interval, interval);
 }
 
+// Ramp: starts as many connects as the rate allows by now, with at most the window in flight
+// and kConnectsPerTick per call.
+void Connector::fill(size_t gi, uint64_t now_ms) {
+  ClientGroup& G = groups_[gi];
+  G.refill = false;
+  if (!G.attempts_left) return;
+  uint64_t allowed = G.attempts_left;
+  if (G.ramp_rate > 0) {
+    uint64_t due = uint64_t(double(now_ms - G.ramp_t0_ms + 1) * G.ramp_rate / 1000.0);
+    allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
+  }
+  allowed = std::min<uint64_t>(allowed, kConnectsPerTick);
+  while (allowed-- && G.attempts_left && double(G.st.pending) < G.window) {
+    G.attempts_left--;
+    G.ramp_started++;
+    start_connect(int(gi));
+  }
+}
+
+// The end of a loop round (Loop::round calls it after its dispatches): a ramp whose connects
+// ended in this round refills its window now, from the events that freed it, instead of waiting
+// for the next tick. An unpaced ramp then needs no 1 ms tick: 51 driver processes woke 51,000
+// times a second for it, most of them to find their windows full. Nothing above this call holds
+// a slot, so connects may grow the table here.
+void Connector::after_round() {
+  if (!refill_) return;
+  refill_ = false;
+  if (!loop_.poller().is_open()) return;
+  const uint64_t now_ms = uv_now(uv_);
+  Loop::NoJs no_js(loop_);
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    if (groups_[gi].in_use && groups_[gi].refill) fill(gi, now_ms);
+  }
+}
+
 void Connector::tick() {
   if (!loop_.poller().is_open()) return;
   const uint64_t now_ms = uv_now(uv_);
@@ -861,20 +920,7 @@ void Connector::tick() {
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
       ClientGroup& G = groups_[gi];
       if (!G.in_use) continue;
-      // Ramp: start as many connects as the rate allows by now, with a bounded number in flight.
-      if (G.attempts_left) {
-        uint64_t allowed = G.attempts_left;
-        if (G.ramp_rate > 0) {
-          uint64_t due = uint64_t(double(now_ms - G.ramp_t0_ms + 1) * G.ramp_rate / 1000.0);
-          allowed = due > G.ramp_started ? std::min(allowed, due - G.ramp_started) : 0;
-        }
-        allowed = std::min<uint64_t>(allowed, kConnectsPerTick);
-        while (allowed-- && G.attempts_left && double(G.st.pending) < G.window) {
-          G.attempts_left--;
-          G.ramp_started++;
-          start_connect(int(gi));
-        }
-      }
+      fill(gi, now_ms);
       // Connect and handshake timeouts (FIFO: each deque's entries share one timeout). An entry
       // whose connection moved on (connected, upgraded, closed, fd reused) is dropped unexamined.
       while (!G.connecting.empty() && G.connecting.front().second <= now_ms) {
@@ -883,7 +929,7 @@ void Connector::tick() {
         uint32_t fd = uint32_t(t);
         if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == kConnecting) {
           G.st.err_timeout++;
-          window_update(G, UINT32_MAX);
+          window_update(G, true);
           fail_connect(fd, ETIMEDOUT);
         }
       }
@@ -895,7 +941,7 @@ void Connector::tick() {
           // Connected, but the server never answered the upgrade within the handshake timeout.
           G.st.err_timeout++;
           G.connect_errnos[ETIMEDOUT]++;
-          window_update(G, UINT32_MAX);
+          window_update(G, true);
           close(fd, false);
         }
       }

@@ -84,6 +84,7 @@ constexpr uint64_t kStampGivenUp = uint64_t(1) << 63;
 
 struct ClientGroup {
   bool in_use = false;
+  bool refill = false;               // a connect in flight ended this round: fill the window at its end
   ClientOptions opt;
   ClientStats st;
   Histogram hist{1, 60'000'000, 3};  // latency in µs, 1 µs .. 60 s, 3 significant digits
@@ -92,9 +93,10 @@ struct ClientGroup {
   std::vector<uint64_t> pubs;        // ws-broadcast publishers (tags)
   std::deque<std::pair<uint64_t, uint64_t>> connecting;  // (tag, deadline ms)
   std::deque<std::pair<uint64_t, uint64_t>> upgrading;   // WebSocket handshakes: (tag, deadline ms)
-  // Connects in flight are capped by a window that adapts to how long they take (see
-  // Connector::window_update): a ramp faster than the server answers would otherwise queue handshakes
-  // until they time out, and every timed-out one is work the server did for nothing.
+  // Connects in flight are capped by a window that grows with each one established and halves
+  // when the server's kernel drops them (see Connector::window_update): a ramp faster than the
+  // server answers would otherwise queue handshakes until they time out, and every timed-out one
+  // is work the server did for nothing.
   double window = 0;
   uint64_t window_cut_ms = 0;        // last decrease (at most one per window_hold)
   uint64_t window_min = 0;           // smallest the window got in this group's life (reported)
@@ -127,7 +129,8 @@ struct ClientConn {
   uint8_t hdr[4] = {};       // frame header bytes of the current answer
   uint8_t state = 0;         // 0 connecting, 1 WebSocket handshake, 2 ready
   bool publisher = false;
-  uint32_t t0_ms = 0;        // when its connect started (low 32 bits of uv_now): the window's delay signal
+  bool syn_dropped = false;  // its SYN was retransmitted (see Connector::syn_retransmitted): the window halves when it is ready
+  uint32_t t0_ms = 0;        // when its connect started (low 32 bits of uv_now)
   uint32_t index = 0;        // order of establishment within the group (room, publisher role)
 };
 
@@ -173,6 +176,8 @@ class Connector {
   // The core's write path failed on a client socket (why: the close reason it would have used):
   // the connection is closed and counted as the group's.
   void close_on_error(uint32_t fd, CloseReason why);
+  // The end of a loop round: ramps whose connects ended in it refill their windows.
+  void after_round();
   // Open client sockets: they keep Node alive like servers do.
   uint64_t open_fds() const { return open_fds_; }
   // Heap bytes of the groups and the per-connection state, in malloc chunks.
@@ -187,7 +192,8 @@ class Connector {
   void begin_handshake(uint32_t fd, ClientGroup& G, size_t request_bytes);
   void ready(uint32_t fd);
   void fail_connect(uint32_t fd, int err);
-  void window_update(ClientGroup& G, uint32_t ms);
+  void window_update(ClientGroup& G, bool dropped);
+  bool syn_retransmitted(uint32_t fd) const;
   bool receive(uint32_t fd, uint8_t* p, size_t n);
   bool receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);
   bool answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us);
@@ -200,6 +206,11 @@ class Connector {
   void close(uint32_t fd, bool peer_closed);
   static void on_uv_timer(uv_timer_t* h);
   void tick();
+  void fill(size_t gi, uint64_t now_ms);
+  // A connect of G ended: its ramp refills at the end of the round (after_round).
+  void want_refill(ClientGroup& G) {
+    if (G.attempts_left) G.refill = refill_ = true;
+  }
   void timer_update();
   static uint64_t now_us();
 
@@ -207,6 +218,7 @@ class Connector {
   uv_loop_t* uv_ = nullptr;
   uv_timer_t* timer_ = nullptr;      // pacing: ramps, open loop, heartbeats, timeouts
   uint64_t timer_interval_ = 0;
+  bool refill_ = false;              // some group's refill is set
   std::vector<ClientGroup> groups_;
   std::vector<internal::ClientConn> conns_;  // indexed by fd, for client slots
   uint64_t last_timeout_scan_ms_ = 0;

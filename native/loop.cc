@@ -456,6 +456,7 @@ void Loop::round(bool wait) {
   protocols_.reap_doomed();
   for (int i = 0; i < kDispatchesPerRound && (nrec_ > 0 || !deferred_.empty()); ++i) dispatch();
   in_round_ = false;
+  connector_.after_round();
   update_activity();
   timers_.schedule();
 }
