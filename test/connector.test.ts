@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { ClientGroup } from '../src/engine/client.js';
 import { createServer, Engine, type EpollServer } from '../src/index.js';
 import { fdCount, sleep, until } from './helpers/net.js';
@@ -326,6 +327,45 @@ test('bad targets end with counted errors and a clear reason, inside their time 
   upgrades.close();
   for (const s of socks) s.destroy();
   await new Promise<void>((r2) => silent.close(() => r2()));
+  await until(() => fdCount() === before, `fds back to ${before}`, 5000);
+});
+
+test('a server slow to answer upgrades (1.2 s, nothing dropped) does not shrink the connect window: only drops and timeouts do', async () => {
+  // In a 1,000,000-connection ramp, 102 processes share 2 CPUs and handshakes take over a second
+  // while the kernel drops nothing; halving the window for that only made the ramp slower.
+  Engine.get();
+  const before = fdCount();
+  const socks: net.Socket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const slow = net.createServer((s) => {
+    socks.push(s);
+    let head = '';
+    s.on('data', (d) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const key = /sec-websocket-key: *([^\r]+)/i.exec(head)?.[1] ?? '';
+      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+      timers.push(setTimeout(() => s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`), 1200));
+    });
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+  const port = (slow.address() as net.AddressInfo).port;
+  const g = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port }], handshakeTimeoutMs: 10_000 });
+  try {
+    g.ramp(100);
+    assert.equal(g.stats().pending, 64, 'the first window is 64 connects');
+    const r = await g.rampDone(15_000);
+    assert.equal(r.timedOut, false);
+    assert.equal(r.stats.established, 100);
+    assert.equal(r.stats.failed, 0);
+    assert.equal(r.stats.windowMin, 64, 'handshakes of 1.2 s with nothing dropped leave the window whole');
+    assert.ok(r.stats.window >= 100, `the window grew with each connection established (${r.stats.window})`);
+  } finally {
+    g.close();
+    for (const t of timers) clearTimeout(t);
+    for (const s of socks) s.destroy();
+    await new Promise<void>((r) => slow.close(() => r()));
+  }
   await until(() => fdCount() === before, `fds back to ${before}`, 5000);
 });
 
