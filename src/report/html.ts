@@ -5,7 +5,8 @@
 import { formatRatio, UNPAIRED_INTERVAL_METHOD, type RatioEstimate } from '../results/ratio.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { chartLibraries } from './assets.js';
-import { chartsForResult, comparisonChart, contenderColors, type ChartSpec } from './charts.js';
+import { chartsForResult, comparisonChart, type ChartSpec } from './charts.js';
+import { contenderColors } from './palette.js';
 import {
   DASH,
   FORMAT_FUNCTIONS,
@@ -24,6 +25,7 @@ import {
   envRows,
   groupByScenario,
   headlineTable,
+  metricText,
   provenance,
   ratioSense,
   ratioText,
@@ -67,7 +69,7 @@ function ratioClass(metric: Metric, ratio: number, estimate: RatioEstimate | nul
 }
 
 function cellHtml(metric: Metric, cell: Cell): string {
-  const value = fmtUnit(metric.unit, cell.value?.median);
+  const value = metricText(metric, cell.value);
   if (!cell.value) return `<td class="num empty">${DASH}</td>`;
   const spread =
     cell.value.n > 1 && cell.value.min !== cell.value.max
@@ -264,7 +266,7 @@ function resultHtml(loaded: LoadedResult, baseline: string, prefix: string, head
 <p class="prov"><code>${e(loaded.file)}</code> · ${e(provenance(loaded))}</p>
 ${note}
 ${headlineHtml(loaded, baseline)}
-${charts.length > 0 ? `<div class="charts">\n${charts.map((c) => figureHtml(c)).join('\n')}\n</div>` : '<p class="nocharts">Nothing in this file to chart.</p>'}
+${charts.length > 0 ? `<div class="charts">\n${charts.map((c) => figureHtml(c, c.kind === 'steps')).join('\n')}\n</div>` : '<p class="nocharts">Nothing in this file to chart.</p>'}
 ${failuresHtml(loaded)}
 ${envHtml(loaded)}
 ${stepsHtml(loaded)}
@@ -308,6 +310,7 @@ tr.row-failed td, tr.row-skipped td { color: #6b7280; }
 td.note { white-space: normal; min-width: 220px; }
 table.headline td:first-child, table.headline td:nth-child(2) { white-space: nowrap; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; margin: 18px 0; }
+figure.chart.wide { grid-column: 1 / -1; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px 8px; background: #fff; min-width: 0; }
 figure.chart h4 { display: inline; margin-right: 12px; }
 ul.legend { display: inline; list-style: none; padding: 0; margin: 0; }

@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import { ratioOf, ratioVerdict, unpairedRatioOf, type RatioEstimate, type RatioVerdict } from '../results/ratio.js';
 import { headlineClientBound } from '../results/summary.js';
 import type { C1mResult, LoadedResult, Measured, Run } from '../results/schema.js';
-import { DASH, fmtBytes, fmtRatio, fmtTime, shortCommit, type Unit } from './page-format.js';
+import { DASH, fmtBytes, fmtRatio, fmtTime, fmtUnit, shortCommit, type Unit } from './page-format.js';
 
 export interface Stat {
   median: number;
@@ -70,6 +70,14 @@ export const COMPARED_METRICS: readonly Metric[] = [
   m('p50', 'p50 latency', 'p50', 'us', 'lower', (r) => r.summary?.latencyUs?.p50),
   HEADLINE_METRICS[3]!,
 ];
+
+/**
+ * A metric's figure as every table and chart legend shows it: the median over repetitions, or a
+ * dash when nothing was measured (a memory slope that came out negative is recorded as null).
+ */
+export function metricText(metric: Metric, value: Stat | null): string {
+  return fmtUnit(metric.unit, value?.median);
+}
 
 export type RowStatus = 'ok' | 'partial' | 'failed' | 'skipped';
 

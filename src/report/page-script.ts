@@ -123,21 +123,90 @@ export const PAGE_SCRIPT = String.raw`
       }));
     },
 
-    latency: function (spec, width) {
-      var ys = [];
-      spec.points.forEach(function (p) { ys.push(p.min, p.max); });
+    // Bars per step: one facet per step, one column per contender (and its driver), parts stacked.
+    steps: function (spec, width) {
+      var keys = spec.columns.map(function (c) { return c.key; });
+      var labels = {};
+      spec.columns.forEach(function (c) { labels[c.key] = c.label; });
+      var top = Math.max.apply(null, spec.bars.map(function (b) { return b.y2; })
+        .concat(spec.reps.map(function (r) { return r.value; }), spec.rules.map(function (r) { return r.value; }), [0]));
+      var perStep = spec.rules.filter(function (r) { return r.step !== null; });
+      var across = spec.rules.filter(function (r) { return r.step === null; });
+      var rotate = keys.length * spec.steps.length * 70 > width;
+      var bars = function (parts, opacity, outline) {
+        return Plot.barY(spec.bars.filter(function (b) { return parts.indexOf(b.part) >= 0; }), {
+          x: 'column', fx: 'step', y1: 'y1', y2: 'y2', fill: 'contender', fillOpacity: opacity,
+          stroke: outline ? 'contender' : undefined, strokeWidth: outline ? 1.5 : undefined,
+          className: 'c1m-bar', title: 'title', tip: true,
+        });
+      };
+      return Plot.plot(common(width, rotate ? 340 : 300, {
+        marginBottom: rotate ? 78 : 40,
+        fx: { domain: spec.steps, label: null, padding: 0.08 },
+        x: { domain: keys, tickFormat: function (k) { return labels[k]; }, tickRotate: rotate ? -35 : 0, label: null, tickSize: 0, padding: 0.12 },
+        y: linearAxis([top * 1.12], spec.unit, null),
+        marks: [
+          Plot.frame({ stroke: '#eef0f3' }),
+          // Parts by how they are drawn: user time solid, kernel time pale on top, a driver outlined.
+          bars(['achieved', 'user', 'total'], 0.9, false),
+          bars(['kernel'], 0.38, false),
+          bars(['driver'], 0.12, true),
+          Plot.dot(spec.reps, { x: 'column', fx: 'step', y: 'value', r: 2.5, fill: '#222', fillOpacity: 0.35, className: 'c1m-rep' }),
+          Plot.text(spec.totals, { x: 'column', fx: 'step', y: 'value', text: 'label', dy: -8, fill: '#222', fontSize: 10.5 }),
+          Plot.ruleY(perStep, { fx: 'step', y: 'value', stroke: '#333', strokeDasharray: '5,4', className: 'c1m-offered' }),
+          Plot.text(perStep, { fx: 'step', y: 'value', text: 'label', frameAnchor: 'left', textAnchor: 'start', dx: 4, dy: 10, fill: '#333', stroke: 'white', strokeWidth: 3, fontSize: 10.5 }),
+          Plot.ruleY(across, { y: 'value', stroke: '#b3261e', strokeDasharray: '6,4', className: 'c1m-threshold' }),
+          Plot.text(across, { y: 'value', text: 'label', frameAnchor: 'left', textAnchor: 'start', dy: 10, dx: 4, fill: '#b3261e', stroke: 'white', strokeWidth: 3, fontSize: 10.5 }),
+          Plot.ruleY([0]),
+        ],
+      }));
+    },
+
+    loadLatency: function (spec, width) {
+      var xs = spec.points.map(function (p) { return p.offered; });
+      var ys = spec.points.map(function (p) { return p.us; }).concat(spec.reps.map(function (r) { return r.us; }));
+      var x = spec.xLog ? logAxis('x', xs, 'rate', 'offered →') : null;
       var y = logAxis('y', ys, 'us', null);
+      var lo = Math.min.apply(null, xs), hi = Math.max.apply(null, xs), pad = (hi - lo) * 0.08;
       return Plot.plot(common(width, 300, {
-        x: { type: 'point', domain: spec.percentiles, label: 'percentile', padding: 0.3 },
+        x: x ? x.scale : { domain: [Math.max(0, lo - pad), hi + pad], tickFormat: function (d) { return tidy(fmtRate(d)); }, label: 'offered →', grid: true, ticks: 6 },
         y: y.scale,
-        marks: y.marks.concat([
-          Plot.ruleX(spec.points, { x: 'percentile', y1: 'min', y2: 'max', stroke: 'contender', strokeOpacity: 0.45, strokeWidth: 5, className: 'c1m-spread' }),
-          Plot.line(spec.points, { x: 'percentile', y: 'median', z: 'series', stroke: 'contender', strokeWidth: 2, className: 'c1m-latency' }),
+        marks: (x ? x.marks : []).concat(y.marks, [
+          Plot.dot(spec.reps, { x: 'offered', y: 'us', fill: 'contender', fillOpacity: 0.3, r: 2.5 }),
+          Plot.line(spec.points.filter(function (p) { return p.percentile === 'p50'; }), { x: 'offered', y: 'us', z: 'series', stroke: 'contender', strokeWidth: 2, className: 'c1m-load-latency' }),
+          Plot.line(spec.points.filter(function (p) { return p.percentile === 'p99'; }), { x: 'offered', y: 'us', z: 'series', stroke: 'contender', strokeWidth: 2, strokeDasharray: '6,4', className: 'c1m-load-latency' }),
           Plot.dot(spec.points, {
-            x: 'percentile', y: 'median', fill: 'contender', r: 3.5, className: 'c1m-points',
-            title: function (p) { return p.series + ' ' + p.percentile + '\n' + fmtUs(p.median) + (p.min !== p.max ? ' (' + fmtUs(p.min) + ' – ' + fmtUs(p.max) + ')' : ''); },
+            x: 'offered', y: 'us', fill: 'contender', r: 3.5, className: 'c1m-points',
+            title: function (p) { return p.series + ' at ' + fmtRate(p.offered) + ' offered' + (p.achieved !== null ? ' (' + fmtRate(p.achieved) + ' achieved)' : '') + '\n' + fmtUs(p.us); },
             tip: true,
           }),
+        ]),
+      }));
+    },
+
+    // Percentile curves: x is 1/(1 - p), so each added nine is one decade.
+    nines: function (spec, width) {
+      // The curve starts at the minimum (x = 1, p = 0), left unlabelled: 50 % sits close beside it.
+      var ticks = [2, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].filter(function (t) { return t <= spec.maxX * 1.001; });
+      var name = function (t) {
+        var p = 100 * (1 - 1 / t);
+        return String(Number(p.toFixed(6))) + '%';
+      };
+      var y = logAxis('y', spec.points.map(function (p) { return p.us; }), 'us', null);
+      var faint = spec.points.filter(function (p) { return !p.pooled; });
+      var bold = spec.points.filter(function (p) { return p.pooled; });
+      return Plot.plot(common(width, 300, {
+        x: { type: 'log', domain: [1, Math.max(spec.maxX, 10) * 1.05], axis: null },
+        y: y.scale,
+        marks: y.marks.concat([
+          Plot.gridX(ticks),
+          Plot.axisX(ticks, { text: name, label: 'percentile →', labelAnchor: 'right' }),
+          Plot.line(faint, { x: 'x', y: 'us', z: 'series', stroke: 'contender', strokeOpacity: 0.3, strokeWidth: 1.1, className: 'c1m-nines-rep' }),
+          Plot.line(bold, { x: 'x', y: 'us', z: 'series', stroke: 'contender', strokeWidth: 2.2, className: 'c1m-nines' }),
+          Plot.tip(bold, Plot.pointerX({
+            x: 'x', y: 'us', stroke: 'contender',
+            title: function (p) { return p.series + '\np' + Number(p.percentile.toFixed(4)) + ': ' + fmtUs(p.us); },
+          })),
         ]),
       }));
     },
@@ -147,7 +216,8 @@ export const PAGE_SCRIPT = String.raw`
       var failed = spec.points.filter(function (p) { return p.failed; });
       var line = function (points, dashed) {
         return Plot.line(points, {
-          x: 'tS', y: 'value', z: 'series', stroke: 'contender', strokeWidth: 1.8, className: 'c1m-timeline',
+          x: 'tS', y: 'value', z: 'series', stroke: 'contender', className: 'c1m-timeline',
+          strokeWidth: spec.faint ? 1.2 : 1.8, strokeOpacity: spec.faint ? 0.5 : 1,
           strokeDasharray: dashed ? '5,4' : undefined,
         });
       };
