@@ -7,6 +7,7 @@ import { FIT_FIGURES } from '../results/fit.js';
 import type { FitKey, LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes, fmtRate, fmtRatio, fmtUnit, type Unit } from './page-format.js';
 import { COMPARED_METRICS, metricText, runStatus, stat, type ScenarioComparison } from './model.js';
+import type { PerConnectionChart } from './capacity.js';
 import { stepChartsForResult, type StepChartSpec } from './step-charts.js';
 
 /** A line under a chart naming a series in its colour, with a figure that belongs to it. */
@@ -56,7 +57,7 @@ export interface RatioChart extends ChartBase {
   points: Array<{ contender: string; row: string; figure: string; ratio: number; label: string }>;
 }
 
-export type ChartSpec = MemoryChart | BarChart | TimelineChart | RatioChart | StepChartSpec;
+export type ChartSpec = MemoryChart | BarChart | TimelineChart | RatioChart | StepChartSpec | PerConnectionChart;
 
 /** A range this wide (max / min) is drawn on a log axis. */
 const WIDE_RANGE = 20;

@@ -405,6 +405,42 @@ export function groupByScenario(loaded: readonly LoadedResult[]): ScenarioGroup[
   });
 }
 
+/** A contender × protocol whose ok runs are in one of the compared files only. */
+export interface LoneRow {
+  contender: string;
+  protocol: string;
+  /** Index into the comparison's files. */
+  file: number;
+  /** The compared figures of that file, by metric id (medians over its repetitions). */
+  values: Record<string, Stat | null>;
+  /** The most connections any of its runs held. */
+  maxConnections: Stat | null;
+}
+
+/**
+ * The contender × protocol pairs of a comparison that only one file measured: there is nothing to
+ * compare them with, and as rows of the side-by-side table they would read as a sparse diagonal.
+ * They are listed one row each instead (a pivot), in file order.
+ */
+export function loneRows(c: ScenarioComparison): LoneRow[] {
+  const out: LoneRow[] = [];
+  const seen = new Set<string>();
+  c.files.forEach((f, file) => {
+    for (const run of f.loaded.result.runs) {
+      const key = `${run.contender}\u0000${run.protocol}`;
+      if (seen.has(key)) continue;
+      const measuredIn = c.files.filter((g) => okRunsOf(g.loaded, run.contender, run.protocol).length > 0).length;
+      const own = okRunsOf(f.loaded, run.contender, run.protocol);
+      if (measuredIn !== 1 || own.length === 0) continue;
+      seen.add(key);
+      const values: Record<string, Stat | null> = {};
+      for (const row of c.rows.filter((r) => r.contender === run.contender && r.protocol === run.protocol)) values[row.metric.id] = row.values[file] ?? null;
+      out.push({ contender: run.contender, protocol: run.protocol, file, values, maxConnections: stat(own.map((r) => r.summary?.maxConnections)) });
+    }
+  });
+  return out;
+}
+
 /** The ok runs of one contender and protocol in a file. */
 export function okRunsOf(l: LoadedResult, contender: string, protocol: string): Run[] {
   return l.result.runs.filter((r) => r.contender === contender && r.protocol === protocol && runStatus(r) === 'ok');

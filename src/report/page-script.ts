@@ -211,6 +211,44 @@ export const PAGE_SCRIPT = String.raw`
       }));
     },
 
+    // Bytes per connection against connections held, log x reaching at least spec.xMax.
+    perConn: function (spec, width) {
+      var xs = spec.points.map(function (p) { return p.connections; }).concat([spec.xMax]);
+      var ys = spec.points.map(function (p) { return p.bytes; });
+      var x = logAxis('x', xs, 'count', 'connections →');
+      var y = spec.yLog ? logAxis('y', ys, 'bytes', null) : null;
+      var ends = [];
+      var byS = {};
+      spec.points.forEach(function (p) { if (!byS[p.series] || byS[p.series].connections < p.connections) byS[p.series] = p; });
+      Object.keys(byS).forEach(function (k) { ends.push(byS[k]); });
+      // Names at the ends of the lines, unless two would sit on each other (the legend names them anyway).
+      var span = Math.max.apply(null, ys) - Math.min(0, Math.min.apply(null, ys));
+      var sorted = ends.map(function (p) { return spec.yLog ? Math.log(p.bytes) : p.bytes; }).sort(function (a, b) { return a - b; });
+      var room = spec.yLog ? (Math.log(Math.max.apply(null, ys)) - Math.log(Math.min.apply(null, ys))) * 0.07 : span * 0.07;
+      for (var i = 1; i < sorted.length; i++) if (sorted[i] - sorted[i - 1] < room) { ends = []; break; }
+      var line = function (dashed) {
+        return Plot.line(spec.points.filter(function (p) { return p.dashed === dashed; }), {
+          x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: 2, strokeDasharray: dashed ? '6,4' : undefined,
+          sort: 'connections', className: 'c1m-per-conn',
+        });
+      };
+      return Plot.plot(common(width, 320, {
+        marginRight: 110,
+        x: x.scale,
+        y: y ? y.scale : linearAxis(ys, 'bytes', null),
+        marks: x.marks.concat(y ? y.marks : [], [
+          line(false),
+          line(true),
+          Plot.dot(spec.points, {
+            x: 'connections', y: 'bytes', fill: 'contender', r: 3.5, stroke: 'white', strokeWidth: 1, className: 'c1m-points',
+            title: function (p) { return p.series + '\n' + fmtCount(p.connections) + ' connections\n' + fmtBytes(p.bytes) + ' per connection'; },
+            tip: true,
+          }),
+          Plot.text(ends, { x: 'connections', y: 'bytes', text: 'series', dx: 8, textAnchor: 'start', fill: 'contender', fontSize: 11 }),
+        ]),
+      }));
+    },
+
     timeline: function (spec, width) {
       var ok = spec.points.filter(function (p) { return !p.failed; });
       var failed = spec.points.filter(function (p) { return p.failed; });
