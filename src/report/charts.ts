@@ -28,6 +28,8 @@ interface ChartBase {
 
 export interface MemoryChart extends ChartBase {
   kind: 'memory';
+  /** Several repetitions: each run's line is drawn faint. */
+  faint: boolean;
   xLog: boolean;
   yLog: boolean;
   /** Every step of the ok runs; `fitted` when the run's memory fit used it. */
@@ -138,6 +140,7 @@ function memoryChart(
       ? `Resident set size of the server process(es) at each step; the slope of the line is the user-space cost of a connection.${how}`
       : `Slab from /proc/meminfo (whole machine) at each step, as growth since the run started; the slope is what the kernel spends per connection (socket buffers, TCP state).${how}`,
     legend,
+    faint: reps,
     xLog,
     yLog,
     points,

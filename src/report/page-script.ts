@@ -84,7 +84,7 @@ export const PAGE_SCRIPT = String.raw`
         x: x ? x.scale : linearAxis(xs, 'count', 'connections →'),
         y: y ? y.scale : linearAxis(ys, 'bytes', null),
         marks: (x ? x.marks : []).concat(y ? y.marks : [], [
-          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: 1.6, strokeOpacity: 0.85, className: 'c1m-fit' }),
+          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: spec.faint ? 1.2 : 1.6, strokeOpacity: spec.faint ? 0.45 : 0.85, className: 'c1m-fit' }),
           Plot.dot(spec.points.filter(function (p) { return p.fitted; }), {
             x: 'connections', y: 'bytes', fill: 'contender', r: 4, stroke: 'white', strokeWidth: 1, className: 'c1m-points',
             title: pointTitle, tip: true,
@@ -154,7 +154,8 @@ export const PAGE_SCRIPT = String.raw`
           Plot.dot(spec.reps, { x: 'column', fx: 'step', y: 'value', r: 2.5, fill: '#222', fillOpacity: 0.35, className: 'c1m-rep' }),
           Plot.text(spec.totals, { x: 'column', fx: 'step', y: 'value', text: 'label', dy: -8, fill: '#222', fontSize: 10.5 }),
           Plot.ruleY(perStep, { fx: 'step', y: 'value', stroke: '#333', strokeDasharray: '5,4', className: 'c1m-offered' }),
-          Plot.text(perStep, { fx: 'step', y: 'value', text: 'label', frameAnchor: 'left', textAnchor: 'start', dx: 4, dy: 10, fill: '#333', stroke: 'white', strokeWidth: 3, fontSize: 10.5 }),
+          // The offered rate is named in the facet's corner: at the line itself it would sit on the bars' own figures.
+          Plot.text(perStep, { fx: 'step', text: function (r) { return '- - ' + r.label; }, frameAnchor: 'top-left', dx: 6, dy: 6, fill: '#333', fontSize: 10.5 }),
           Plot.ruleY(across, { y: 'value', stroke: '#b3261e', strokeDasharray: '6,4', className: 'c1m-threshold' }),
           Plot.text(across, { y: 'value', text: 'label', frameAnchor: 'left', textAnchor: 'start', dy: 10, dx: 4, fill: '#b3261e', stroke: 'white', strokeWidth: 3, fontSize: 10.5 }),
           Plot.ruleY([0]),

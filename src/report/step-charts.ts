@@ -100,7 +100,8 @@ function loadOf(result: C1mResult, group: string): Record<string, unknown> | nul
 /**
  * The message rate a step offered: the sum of the rates of its open-loop driver groups (the groups
  * that ran in it, as step.groups records them), or null when any group ran a closed loop or none
- * ran an open one. Groups that only hold or stall connections offer nothing.
+ * ran an open one, or when it is a broadcast (its rate counts publishes, its operations deliveries).
+ * Groups that only hold or stall connections offer nothing.
  */
 export function offeredRate(result: C1mResult, step: Step | undefined): number | null {
   const groups = Object.keys(step?.groups ?? {});
@@ -110,6 +111,9 @@ export function offeredRate(result: C1mResult, step: Step | undefined): number |
   for (const g of groups) {
     const load = loadOf(result, g);
     if (load?.['mode'] === 'closed') return null;
+    // A broadcast's rate is publishes per second while its operations are deliveries (one per
+    // member of the room): the two do not share a unit, so no offered rate is given.
+    if (load?.['publishers'] !== undefined) return null;
     if (load?.['mode'] === 'open') {
       const rate = load['rate'];
       if (typeof rate !== 'number' || !(rate > 0)) return null;
