@@ -72,16 +72,19 @@ export interface CurvePoint {
 
 /**
  * The latency at every percentile of a histogram, `perDecade` points per decade of 1/(1 - p),
- * from the minimum (x = 1, p = 0) to x = count, past which every percentile is the maximum.
+ * from the minimum (x = 1, p = 0) up to x = count. The maximum (p = 100, at x = infinity) is
+ * drawn at x = count, the end of the axis: past 1/(1 - p) = count no recorded value is left to
+ * tell percentiles apart, as in HdrHistogram's own percentile plots.
  */
 export function percentileCurve(h: Histogram, perDecade = 10): CurvePoint[] {
   if (h.count === 0) return [];
   const xs: number[] = [];
   for (let j = 0; 10 ** (j / perDecade) < h.count; j++) xs.push(10 ** (j / perDecade));
-  if (h.count > 1) xs.push(h.count);
-  const ps = xs.map((x) => Math.min(100, Math.max(0, 100 * (1 - 1 / x))));
+  const ps = xs.map((x) => 100 * (1 - 1 / x));
   const us = h.valuesAtPercentiles(ps);
-  return xs.map((x, i) => ({ x, percentile: ps[i]!, us: us[i]! }));
+  const curve = xs.map((x, i) => ({ x, percentile: ps[i]!, us: us[i]! }));
+  if (h.count > 1) curve.push({ x: h.count, percentile: 100, us: h.max });
+  return curve;
 }
 
 /** Where the stored percentiles sit on the nines axis (max has no fixed place and is left out). */
@@ -178,23 +181,16 @@ function repsNote(series: Series[]): string {
   return reps > 1 ? ` Bars are medians over ${reps} repetitions; each repetition is a faint dot.` : '';
 }
 
+/** A bars-per-step chart with nothing in it yet: one column per series, the steps added as they are filled. */
+function emptyStepBars(id: string, title: string, unit: Unit, series: Series[], columns = series.map((s) => ({ key: s.key, label: s.key }))): StepBarsChart {
+  return { kind: 'steps', id, title, caption: '', legend: contendersLegend(series), unit, steps: [], columns, bars: [], reps: [], totals: [], rules: [] };
+}
+
 function throughputChart(id: string, loaded: LoadedResult, series: Series[], labels: string[]): StepBarsChart | null {
   const steps = loadSteps(series, labels);
   if (steps.length === 0) return null;
-  const chart: StepBarsChart = {
-    kind: 'steps',
-    id,
-    title: 'Throughput per step',
-    caption: '',
-    legend: contendersLegend(series),
-    unit: 'rate',
-    steps: steps.map((i) => labels[i]!),
-    columns: series.map((s) => ({ key: s.key, label: s.key })),
-    bars: [],
-    reps: [],
-    totals: [],
-    rules: [],
-  };
+  const chart = emptyStepBars(id, 'Throughput per step', 'rate', series);
+  chart.steps = steps.map((i) => labels[i]!);
   let offeredAny = false;
   for (const i of steps) {
     const step = labels[i]!;
@@ -221,20 +217,7 @@ function throughputChart(id: string, loaded: LoadedResult, series: Series[], lab
 
 /** Server CPU per operation, in µs, split by the step's user and system time. */
 function cpuPerOpChart(id: string, series: Series[], labels: string[]): StepBarsChart | null {
-  const chart: StepBarsChart = {
-    kind: 'steps',
-    id,
-    title: 'Server CPU per operation',
-    caption: '',
-    legend: contendersLegend(series),
-    unit: 'us',
-    steps: [],
-    columns: series.map((s) => ({ key: s.key, label: s.key })),
-    bars: [],
-    reps: [],
-    totals: [],
-    rules: [],
-  };
+  const chart = emptyStepBars(id, 'Server CPU per operation', 'us', series);
   for (const i of loadSteps(series, labels)) {
     const step = labels[i]!;
     let any = false;
@@ -275,23 +258,12 @@ function cpuPerOpChart(id: string, series: Series[], labels: string[]): StepBars
 
 /** Server CPU (user and kernel, % of one core) and the driver's beside it, with the client-bound threshold. */
 function cpuLoadChart(id: string, series: Series[], labels: string[]): StepBarsChart | null {
-  const chart: StepBarsChart = {
-    kind: 'steps',
-    id,
-    title: 'Server and driver CPU',
-    caption: '',
-    legend: contendersLegend(series),
-    unit: 'pct',
-    steps: [],
-    columns: series.flatMap((s) => [
-      { key: s.key, label: s.key },
-      { key: `${s.key}\u0000driver`, label: 'driver' },
-    ]),
-    bars: [],
-    reps: [],
-    totals: [],
-    rules: [{ step: null, value: CLIENT_BOUND_PCT, label: `client-bound at ${fmtPct(CLIENT_BOUND_PCT)}` }],
-  };
+  const columns = series.flatMap((s) => [
+    { key: s.key, label: s.key },
+    { key: `${s.key}\u0000driver`, label: 'driver' },
+  ]);
+  const chart = emptyStepBars(id, 'Server and driver CPU', 'pct', series, columns);
+  chart.rules.push({ step: null, value: CLIENT_BOUND_PCT, label: `client-bound at ${fmtPct(CLIENT_BOUND_PCT)}` });
   let driverAny = false;
   for (const i of loadSteps(series, labels)) {
     const step = labels[i]!;
