@@ -115,7 +115,7 @@ export interface PerConnectionChart {
   caption: string;
   legend: LegendEntry[];
   yLog: boolean;
-  /** The x axis runs at least to this many connections. */
+  /** The x axis runs at least to this many connections: a million when some run held a tenth of that. */
   xMax: number;
   points: Array<{ contender: string; series: string; dashed: boolean; connections: number; bytes: number }>;
 }
@@ -174,7 +174,8 @@ export function perConnectionChart(files: readonly LoadedResult[], id: string, w
     caption: `${user ? 'Server resident memory' : 'Kernel Slab growth'} at each step above the run's fitted memory at zero connections, divided by the connections held: a flat line is a connection that costs the same at any scale; the legend gives the fitted slope, as the tables do (— when it came out negative, and then no line).${protocols.length > 1 ? ` Dashed: ${protocols.slice(1).join(', ')}.` : ''} Log scale of connections.`,
     legend,
     yLog,
-    xMax: CAPACITY_CONNECTIONS,
+    // A capacity run's axis reaches a million, so runs of several sizes read against the target.
+    xMax: Math.max(...points.map((p) => p.connections)) >= CAPACITY_CONNECTIONS / 10 ? CAPACITY_CONNECTIONS : Math.max(...points.map((p) => p.connections)),
     points,
   };
 }

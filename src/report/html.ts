@@ -261,7 +261,7 @@ function comparisonHtml(c: ScenarioComparison, id: string): { html: string; char
 <ul class="files">${files}</ul>
 ${paramDiff}
 ${ratioShown.some((x) => x) ? `<p class="caption">Each later file's figure against A's: a ratio of medians, marked ~ when within noise. Interval: ${e(UNPAIRED_INTERVAL_METHOD)}.</p>` : ''}
-<div class="cmp-grid">
+<div class="cmp-grid${c.files.length > 2 ? ' stacked' : ''}">
 <div>${
     compared.length > 0
       ? `<div class="scroll"><table class="compare"><thead><tr>${head}</tr></thead><tbody>
@@ -276,15 +276,19 @@ ${chart ? figureHtml(chart) : ''}
   return { html, chart };
 }
 
-/** The pairs only one file measured, one row each (a pivot of the side-by-side table), and what a connection costs against how many are held, all files on one chart. */
+/**
+ * The pairs only one file measured, one row each (a pivot of the side-by-side table), and what a
+ * connection costs against how many are held, every file's runs on one chart. Nothing when every
+ * pair is in the side-by-side table already.
+ */
 function loneHtml(c: ScenarioComparison, sid: string): { html: string; charts: ChartSpec[] } {
   const lone = loneRows(c);
+  if (lone.length === 0) return { html: '', charts: [] };
   const letters = c.files.map((f) => f.letter);
   const files = c.files.map((f) => f.loaded);
   const charts = [perConnectionChart(files, `${sid}-per-conn-user`, 'user', letters), perConnectionChart(files, `${sid}-per-conn-kernel`, 'kernel', letters)].filter(
     (x): x is PerConnectionChart => x !== null,
   );
-  if (lone.length === 0 && charts.length === 0) return { html: '', charts: [] };
   const metrics = COMPARED_METRICS.filter((m) => lone.some((l) => l.values[m.id]));
   const held = lone.some((l) => l.maxConnections !== null);
   const head = `<th>file</th><th>contender</th><th>protocol</th>${held ? '<th class="num">connections held</th>' : ''}${metrics.map((m) => `<th class="num">${e(m.label)} <span class="dir">${arrow(m)}</span></th>`).join('')}`;
@@ -296,15 +300,12 @@ function loneHtml(c: ScenarioComparison, sid: string): { html: string; charts: C
           .join('')}</tr>`,
     )
     .join('\n');
-  const table =
-    lone.length === 0
-      ? ''
-      : `<div class="scroll"><table class="lone"><caption>Measured in one file each: medians over its repetitions, no ratios (nothing in the same file to divide by). ↓ lower is better, ↑ higher is better.</caption>
+  const table = `<div class="scroll"><table class="lone"><caption>Measured in one file each: medians over its repetitions, no ratios (nothing in the same file to divide by). ↓ lower is better, ↑ higher is better.</caption>
 <thead><tr>${head}</tr></thead><tbody>
 ${rows}
 </tbody></table></div>`;
   const html = `<section class="lone">
-<h3>${e(c.scenario)}: ${lone.length > 0 ? 'one file each' : 'all files'}${charts.length > 0 ? ', and what a connection costs at each scale' : ''}</h3>
+<h3>${e(c.scenario)}: one file each${charts.length > 0 ? ', and what a connection costs at each scale' : ''}</h3>
 ${table}
 ${charts.length > 0 ? `<div class="charts">\n${charts.map((x) => figureHtml(x)).join('\n')}\n</div>` : ''}
 </section>`;
@@ -389,6 +390,7 @@ pre { background: #f3f5f8; padding: 10px; border-radius: 6px; overflow: auto; fo
 .scroll { overflow-x: auto; }
 details.steps table td, details.steps table th { font-size: 12.5px; padding: 3px 8px; }
 .cmp-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 20px; align-items: start; }
+.cmp-grid.stacked { grid-template-columns: 1fr; }
 @media (max-width: 1100px) { .cmp-grid { grid-template-columns: 1fr; } }
 ul.files { padding-left: 18px; color: var(--muted); }
 ul.param-diff { padding-left: 18px; }
