@@ -133,6 +133,7 @@ export const PAGE_SCRIPT = String.raw`
       var perStep = spec.rules.filter(function (r) { return r.step !== null; });
       var across = spec.rules.filter(function (r) { return r.step === null; });
       var rotate = keys.length * spec.steps.length * 70 > width;
+      var roomy = (width - 90) / (keys.length * spec.steps.length) >= 44;
       var bars = function (parts, opacity, outline) {
         return Plot.barY(spec.bars.filter(function (b) { return parts.indexOf(b.part) >= 0; }), {
           x: 'column', fx: 'step', y1: 'y1', y2: 'y2', fill: 'contender', fillOpacity: opacity,
@@ -152,7 +153,8 @@ export const PAGE_SCRIPT = String.raw`
           bars(['kernel'], 0.38, false),
           bars(['driver'], 0.12, true),
           Plot.dot(spec.reps, { x: 'column', fx: 'step', y: 'value', r: 2.5, fill: '#222', fillOpacity: 0.35, className: 'c1m-rep' }),
-          Plot.text(spec.totals, { x: 'column', fx: 'step', y: 'value', text: 'label', dy: -8, fill: '#222', fontSize: 10.5 }),
+          // Figures over the bars only where a column is wide enough to hold one; the tips always have it.
+          Plot.text(roomy ? spec.totals : [], { x: 'column', fx: 'step', y: 'value', text: 'label', dy: -8, fill: '#222', fontSize: 10.5 }),
           Plot.ruleY(perStep, { fx: 'step', y: 'value', stroke: '#333', strokeDasharray: '5,4', className: 'c1m-offered' }),
           // The offered rate is named in the facet's corner: at the line itself it would sit on the bars' own figures.
           Plot.text(perStep, { fx: 'step', text: function (r) { return '- - ' + r.label; }, frameAnchor: 'top-left', dx: 6, dy: 6, fill: '#333', fontSize: 10.5 }),
