@@ -27,6 +27,7 @@ import {
   groupByScenario,
   headlineTable,
   loneRows,
+  MAX_CONNECTIONS,
   metricText,
   COMPARED_METRICS,
   provenance,
@@ -83,9 +84,6 @@ function cellHtml(metric: Metric, cell: Cell): string {
     cell.ratio === null ? '' : ` <span class="ratio ${ratioClass(metric, cell.ratio, cell.estimate)}"${interval}>${e(cell.estimate === null ? fmtRatio(cell.ratio) : ratioText(cell.estimate))}</span>`;
   return `<td class="num"${spread}>${e(value)}${ratio}</td>`;
 }
-
-/** Connections held, as the lone-runs table shows them. */
-const MAX_CONNECTIONS: Metric = { id: 'maxConnections', label: 'connections held', short: 'conns', unit: 'count', better: 'higher', pick: (r) => r.summary?.maxConnections };
 
 const arrow = (metric: Metric): string => (metric.better === 'lower' ? '↓' : '↑');
 

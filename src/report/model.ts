@@ -79,6 +79,9 @@ export function metricText(metric: Metric, value: Stat | null): string {
   return fmtUnit(metric.unit, value?.median);
 }
 
+/** The most connections a run held at any step (the capacity figure). */
+export const MAX_CONNECTIONS: Metric = m('maxConnections', 'connections held', 'conns', 'count', 'higher', (r) => r.summary?.maxConnections);
+
 export type RowStatus = 'ok' | 'partial' | 'failed' | 'skipped';
 
 export interface Cell {
@@ -435,7 +438,7 @@ export function loneRows(c: ScenarioComparison): LoneRow[] {
       seen.add(key);
       const values: Record<string, Stat | null> = {};
       for (const row of c.rows.filter((r) => r.contender === run.contender && r.protocol === run.protocol)) values[row.metric.id] = row.values[file] ?? null;
-      out.push({ contender: run.contender, protocol: run.protocol, file, values, maxConnections: stat(own.map((r) => r.summary?.maxConnections)) });
+      out.push({ contender: run.contender, protocol: run.protocol, file, values, maxConnections: stat(own.map(MAX_CONNECTIONS.pick)) });
     }
   });
   return out;
