@@ -53,6 +53,15 @@ test('every measured step is charted, with the achieved rate, and the offered ra
       );
     }
   }
+  // The closed loop saturated its driver: its figures are lower bounds and say so.
+  assert.deepEqual(
+    tp.totals.filter((t) => t.step === STEPS[0]!.label).map((t) => t.label),
+    ['≥ 10.5k/s', '≥ 20.5k/s'],
+  );
+  assert.deepEqual(
+    tp.totals.filter((t) => t.step === STEPS[1]!.label).map((t) => t.label),
+    ['11.5k/s', '21.5k/s'],
+  );
   // The offered rate is a mark of its own, in the open-loop steps only.
   assert.deepEqual(tp.rules, [
     { step: 'open loop 10000/s', value: 10_000, label: 'offered 10.0k/s' },

@@ -34,7 +34,7 @@ export interface StepBarsChart extends ChartBase {
   bars: Array<{ step: string; column: string; contender: string; part: 'achieved' | 'total' | 'user' | 'kernel' | 'driver'; y1: number; y2: number; title: string }>;
   /** Each repetition's total, drawn as a faint dot on its column. */
   reps: Array<{ step: string; column: string; contender: string; value: number }>;
-  /** The figure written above each column. */
+  /** The figure written above each column (the median), placed at `value`: the bar's top or its highest repetition, whichever is higher. */
   totals: Array<{ step: string; column: string; value: number; label: string }>;
   /** Horizontal marks: an open loop's offered rate (in its step), or a threshold across every step. */
   rules: Array<{ step: string | null; value: number; label: string }>;
@@ -192,14 +192,19 @@ function throughputChart(id: string, loaded: LoadedResult, series: Series[], lab
   const chart = emptyStepBars(id, 'Throughput per step', 'rate', series);
   chart.steps = steps.map((i) => labels[i]!);
   let offeredAny = false;
+  let boundAny = false;
   for (const i of steps) {
     const step = labels[i]!;
     for (const s of series) {
       const values = s.runs.map((r) => num(r.steps[i]?.throughput?.opsPerSec));
       const v = stat(values);
       if (!v) continue;
-      chart.bars.push({ step, column: s.key, contender: s.contender, part: 'achieved', y1: 0, y2: v.median, title: `${s.key} · ${step}\nachieved ${fmtRate(v.median)}${v.n > 1 ? ` (median of ${v.n}; ${fmtRate(v.min)} – ${fmtRate(v.max)})` : ''}` });
-      chart.totals.push({ step, column: s.key, value: v.median, label: fmtRate(v.median) });
+      // A driver that saturated its CPU set the pace: the figure is a lower bound, and says so.
+      const bound = s.runs.filter((r) => r.steps[i]?.clientBound === true).length;
+      const lower = bound > 0 ? `\nclient-bound in ${bound} of ${s.runs.length}: a lower bound` : '';
+      chart.bars.push({ step, column: s.key, contender: s.contender, part: 'achieved', y1: 0, y2: v.median, title: `${s.key} · ${step}\nachieved ${fmtRate(v.median)}${v.n > 1 ? ` (median of ${v.n}; ${fmtRate(v.min)} – ${fmtRate(v.max)})` : ''}${lower}` });
+      chart.totals.push({ step, column: s.key, value: v.max, label: `${bound > 0 ? '≥ ' : ''}${fmtRate(v.median)}` });
+      boundAny ||= bound > 0;
       if (v.n > 1) for (const x of values) if (x !== null) chart.reps.push({ step, column: s.key, contender: s.contender, value: x });
     }
     const offered = offeredRate(loaded.result, series[0]?.runs[0]?.steps[i]);
@@ -211,6 +216,7 @@ function throughputChart(id: string, loaded: LoadedResult, series: Series[], lab
   chart.caption =
     'Operations per second the driver saw answered in each measured step (achieved, not offered).' +
     (offeredAny ? ' The dashed line in an open-loop step is the rate it offered: a bar below it fell behind.' : '') +
+    (boundAny ? ' "≥" marks a figure measured with the driver\'s CPU saturated in some repetition (client-bound): the server may do more.' : '') +
     repsNote(series);
   return chart;
 }
@@ -244,7 +250,7 @@ function cpuPerOpChart(id: string, series: Series[], labels: string[]): StepBars
       } else {
         chart.bars.push({ step, column: s.key, contender: s.contender, part: 'total', y1: 0, y2: total.median, title: head });
       }
-      chart.totals.push({ step, column: s.key, value: total.median, label: fmtUs(total.median) });
+      chart.totals.push({ step, column: s.key, value: total.max, label: fmtUs(total.median) });
       if (total.n > 1) for (const x of totals) if (x !== null) chart.reps.push({ step, column: s.key, contender: s.contender, value: x });
     }
     if (any) chart.steps.push(step);
@@ -286,7 +292,7 @@ function cpuLoadChart(id: string, series: Series[], labels: string[]): StepBarsC
         const head = `${s.key} · ${step}\nserver ${fmtPct(user.median + kernel.median)} of one core`;
         chart.bars.push({ step, column: s.key, contender: s.contender, part: 'user', y1: 0, y2: user.median, title: `${head}\nuser ${fmtPct(user.median)}` });
         chart.bars.push({ step, column: s.key, contender: s.contender, part: 'kernel', y1: user.median, y2: user.median + kernel.median, title: `${head}\nkernel ${fmtPct(kernel.median)}` });
-        chart.totals.push({ step, column: s.key, value: user.median + kernel.median, label: fmtPct(user.median + kernel.median) });
+        chart.totals.push({ step, column: s.key, value: Math.max(user.median + kernel.median, ...totals.filter((x): x is number => x !== null)), label: fmtPct(user.median + kernel.median) });
         if (s.runs.length > 1) for (const x of totals) if (x !== null) chart.reps.push({ step, column: s.key, contender: s.contender, value: x });
       }
       const driverValues = s.runs.map((r) => num(r.steps[i]?.driverCpuPct));
@@ -298,7 +304,7 @@ function cpuLoadChart(id: string, series: Series[], labels: string[]): StepBarsC
         const column = `${s.key}\u0000driver`;
         const title = `${s.key} · ${step}\ndriver ${fmtPct(driver.median)} of one core (its busiest process)${bound > 0 ? `\nclient-bound in ${bound} of ${s.runs.length} repetition(s)` : ''}`;
         chart.bars.push({ step, column, contender: s.contender, part: 'driver', y1: 0, y2: driver.median, title });
-        chart.totals.push({ step, column, value: driver.median, label: fmtPct(driver.median) });
+        chart.totals.push({ step, column, value: driver.max, label: fmtPct(driver.median) });
         if (driver.n > 1) for (const x of driverValues) if (x !== null) chart.reps.push({ step, column, contender: s.contender, value: x });
       }
     }
