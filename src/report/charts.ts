@@ -2,6 +2,9 @@
 // script hands to Observable Plot. Everything that needs judgment (which runs count, medians,
 // which fitted lines to draw, whether an axis is logarithmic) happens here, where tests can see
 // it; the page only draws. Memory slopes are the runs' recorded fits (summary.fit), never refitted.
+// This file holds a result file's own charts (memory, connect rate, timelines) and the list of
+// them all; the per-step charts are step-charts.ts's, the capacity chart capacity.ts's, and each
+// contender's colour palette.ts's.
 
 import { FIT_FIGURES } from '../results/fit.js';
 import type { FitKey, LoadedResult, Run } from '../results/schema.js';
