@@ -1,5 +1,6 @@
-// Opens the HTML report of the fixtures in Debian's headless Chromium and checks that it draws
-// every chart with the expected number of series, logs no error, and fetches nothing: every
+// Opens the HTML report of the fixtures (and of made-up stepped and capacity results) in
+// Debian's headless Chromium and checks that it draws every chart with the expected number of
+// series, logs no error, and fetches nothing: every
 // request must stay on file: or data: URLs. Skipped, with the reason, when /usr/bin/chromium is
 // absent (apt-get install chromium). Set C1M_SCREENSHOT=/path.png to keep a screenshot.
 
@@ -13,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { LoadedResult } from '../src/results/schema.js';
 import { readResult } from '../src/results/load.js';
 import { renderHtml } from '../src/report/html.js';
+import { capacityFile, stepped } from './helpers/made-up-results.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
@@ -64,23 +66,39 @@ async function open(browser: Browser, url: string, width: number): Promise<Watch
   return { page, problems, offline };
 }
 
-/** Elements matching `inner` inside the chart `id`. */
-const count = (page: Page, id: string, inner: string): Promise<number> =>
-  page.locator(`[data-chart="${id}"] ${inner}`).count();
-
-test('the HTML report renders offline in Chromium with every chart and series', async (t) => {
+/**
+ * Writes the report of `results` to a temporary file, opens it in Chromium and hands the page to
+ * `check`, then asserts that the page logged no error and fetched nothing; the browser and the
+ * file are gone afterwards, whatever happened. Skips the test when Chromium is not installed.
+ */
+async function withReport(t: { skip: (why: string) => void }, results: LoadedResult[], check: (w: Watched) => Promise<void>): Promise<void> {
   if (!existsSync(CHROMIUM)) {
     t.skip('chromium not installed');
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'c1m-browser-'));
   const file = join(dir, 'report.html');
-  const results = ['result-idle-hold.json', 'result-http-hello.json', 'result-http-hello-next.json'].map(fixture);
   writeFileSync(file, renderHtml(results));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   try {
-    const { page, problems, offline } = await open(browser, pathToFileURL(file).href, 1400);
+    const watched = await open(browser, pathToFileURL(file).href, 1400);
+    await check(watched);
+    assert.deepEqual(watched.problems, []);
+    assert.deepEqual(watched.offline, [], 'the page fetched nothing from the network');
+    await watched.page.close();
+  } finally {
+    await browser.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
+/** Elements matching `inner` inside the chart `id`. */
+const count = (page: Page, id: string, inner: string): Promise<number> =>
+  page.locator(`[data-chart="${id}"] ${inner}`).count();
+
+test('the HTML report renders offline in Chromium with every chart and series', async (t) => {
+  const results = ['result-idle-hold.json', 'result-http-hello.json', 'result-http-hello-next.json'].map(fixture);
+  await withReport(t, results, async ({ page }) => {
     const data = JSON.parse((await page.locator('#c1m-data').textContent()) ?? '') as { charts: Array<{ id: string }> };
     const specs = data.charts.map((c) => c.id);
     // Scenarios in the order given: idle-hold is r1; http-hello's two files are r2 (A) and r3 (B).
@@ -92,12 +110,12 @@ test('the HTML report renders offline in Chromium with every chart and series', 
       'r1-timeline-cpu',
       'r1-timeline-rss',
       's2-compare',
-      'r2-throughput',
-      'r2-ops-per-cpu',
-      'r2-latency',
-      'r3-throughput',
-      'r3-ops-per-cpu',
-      'r3-latency',
+      'r2-steps-throughput',
+      'r2-steps-cpu-per-op',
+      'r2-nines-1',
+      'r3-steps-throughput',
+      'r3-steps-cpu-per-op',
+      'r3-nines-1',
     ]);
     assert.equal(await page.getAttribute('body', 'data-charts-drawn'), String(specs.length));
     for (const id of specs) assert.equal(await count(page, id, '.plot svg'), 1, `${id} has a chart`);
@@ -115,13 +133,15 @@ test('the HTML report renders offline in Chromium with every chart and series', 
     assert.equal(await count(page, 'r1-memory-user', 'text:has-text("100k")'), 1, 'log axis labelled 100k');
     assert.equal(await page.locator('[data-chart="r1-latency"]').count(), 0, 'idle-hold measured no latency');
 
-    // http-hello: four contenders, three reps each.
+    // http-hello: four contenders, three reps each, one step: a bar per contender, a faint dot per
+    // repetition, one bold percentile line per contender over three faint ones.
     for (const r of ['r2', 'r3']) {
-      assert.equal(await count(page, `${r}-throughput`, 'g.c1m-bar rect'), 4);
-      assert.equal(await count(page, `${r}-throughput`, 'g.c1m-whisker line'), 4);
-      assert.equal(await count(page, `${r}-ops-per-cpu`, 'g.c1m-bar rect'), 4);
-      assert.equal(await count(page, `${r}-latency`, 'g.c1m-latency path'), 4);
-      assert.equal(await count(page, `${r}-latency`, 'g.c1m-points circle'), 20);
+      assert.equal(await count(page, `${r}-steps-throughput`, 'g.c1m-bar rect'), 4);
+      assert.equal(await count(page, `${r}-steps-throughput`, 'g.c1m-rep circle'), 12);
+      assert.equal(await count(page, `${r}-steps-cpu-per-op`, 'g.c1m-bar rect'), 8, 'user and kernel parts');
+      assert.equal(await count(page, `${r}-nines-1`, 'g.c1m-nines path'), 4);
+      assert.equal(await count(page, `${r}-nines-1`, 'g.c1m-nines-rep path'), 12);
+      assert.equal(await count(page, `${r}-nines-1`, 'ul.legend li'), 4, 'one legend entry per contender');
     }
     // B against A: four contenders × four figures measured in both files.
     assert.equal(await count(page, 's2-compare', 'g.c1m-ratio circle'), 16);
@@ -144,11 +164,41 @@ test('the HTML report renders offline in Chromium with every chart and series', 
     // A string, as the project compiles without DOM types.
     await page.waitForFunction(`Number(document.querySelector('[data-chart="r1-memory-user"] svg')?.getAttribute('width')) < 700`);
 
-    assert.deepEqual(problems, []);
-    assert.deepEqual(offline, [], 'the page fetched nothing from the network');
-    await page.close();
-  } finally {
-    await browser.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('the step charts, percentile curves and capacity charts render in Chromium', async (t) => {
+  const capacity = [
+    capacityFile('epoll', 'tcp-echo', 30, '2026-01-01T00:00:00Z'),
+    capacityFile('net', 'tcp-echo', 1600, '2026-01-01T01:00:00Z'),
+    capacityFile('net', 'ws-echo', 3500, '2026-01-01T02:00:00Z'),
+  ];
+  await withReport(t, [stepped(), ...capacity], async ({ page }) => {
+    const data = JSON.parse((await page.locator('#c1m-data').textContent()) ?? '') as { charts: Array<{ id: string }> };
+    const specs = data.charts.map((c) => c.id);
+    for (const id of ['r1-steps-throughput', 'r1-steps-cpu-per-op', 'r1-steps-cpu', 'r1-load-latency', 'r1-nines-1', 'r1-nines-2', 'r1-nines-3', 's2-per-conn-user', 's2-per-conn-kernel']) {
+      assert.ok(specs.includes(id), `${id} in ${specs.join(', ')}`);
+    }
+    assert.equal(await page.getAttribute('body', 'data-charts-drawn'), String(specs.length));
+    for (const id of specs) assert.equal(await count(page, id, '.plot svg'), 1, `${id} has a chart`);
+
+    // Three steps × two contenders; the two open loops' offered rates; reps as dots.
+    assert.equal(await count(page, 'r1-steps-throughput', 'g.c1m-bar rect'), 6);
+    assert.equal(await count(page, 'r1-steps-throughput', 'g.c1m-offered line'), 2);
+    assert.equal(await count(page, 'r1-steps-throughput', 'g.c1m-rep circle'), 12);
+    // Server user + kernel and the driver, per contender and step; the client-bound line in each step.
+    assert.equal(await count(page, 'r1-steps-cpu', 'g.c1m-bar rect'), 18);
+    assert.equal(await count(page, 'r1-steps-cpu', 'g.c1m-threshold line'), 3);
+    assert.equal(await count(page, 'r1-load-latency', 'g.c1m-load-latency path'), 4, 'p50 and p99 per contender');
+    assert.equal(await count(page, 'r1-nines-3', 'g.c1m-nines path'), 2);
+    assert.equal(await count(page, 'r1-nines-3', 'g.c1m-nines-rep path'), 4);
+    assert.equal(await count(page, 'r1-nines-3', 'text:has-text("99.9%")'), 1, 'the nines axis is labelled');
+    // Capacity: three lines to a million connections, each listed once in a table of its own.
+    assert.equal(await count(page, 's2-per-conn-user', 'g.c1m-per-conn path'), 3);
+    assert.equal(await count(page, 's2-per-conn-user', 'text:has-text("1M")'), 1, 'the axis reaches 1M');
+    assert.equal(await page.locator('#s2 table.lone tbody tr').count(), 3);
+    assert.equal(await page.locator('#s2 table.compare').count(), 0, 'no sparse side-by-side table');
+
+    if (process.env['C1M_SCREENSHOT']) await page.screenshot({ path: process.env['C1M_SCREENSHOT'].replace(/\.png$/, '-steps.png'), fullPage: true });
+  });
 });

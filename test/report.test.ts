@@ -370,7 +370,7 @@ test('chart data: fitted memory slopes agree with the runner, failed and skipped
   const http = chartsForResult(fixture('result-http-hello.json'), 'h');
   assert.deepEqual(
     http.map((c) => c.id),
-    ['h-throughput', 'h-ops-per-cpu', 'h-latency'],
+    ['h-steps-throughput', 'h-steps-cpu-per-op', 'h-nines-1'],
   );
 });
 

@@ -1,9 +1,13 @@
-// The capacity table (the million-connection runs): per contender × protocol, how many
+// The capacity view (the million-connection runs): per contender × protocol, how many
 // connections were held, how long establishing them took, what each cost in user space and in
-// the kernel, and what the whole run held. Pure: result files in, markdown out. The per-connection
-// figures are the run's recorded memory fits (summary.fit), as in every other report.
-import { perConnection } from '../results/fit.js';
-import type { LoadedResult } from '../results/schema.js';
+// the kernel, and what the whole run held; and the chart of what a connection costs against how
+// many are held, one line per contender, on a log axis to 1,000,000. Pure: result files in,
+// rows, markdown and chart data out. The per-connection figures are the runs' recorded memory
+// fits (summary.fit), as in every other report.
+import { FIT_FIGURES, perConnection } from '../results/fit.js';
+import type { FitKey, LoadedResult, Run } from '../results/schema.js';
+import type { LegendEntry } from './charts.js';
+import { COMPARED_METRICS, metricText, stat } from './model.js';
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const int = (v: number | null): string => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
@@ -15,13 +19,40 @@ const bytes = (v: number | null): string => {
   return `${v.toFixed(1)} B`;
 };
 
-/** One markdown table row per run (skipped runs say why; failed ones say where and why). */
-export function renderCapacityMarkdown(results: readonly LoadedResult[]): string {
-  const lines = [
-    '| contender | protocol | connections held | time to establish | connect rate | user B/conn (RSS slope) | outside JS heap B/conn | engine B/conn (own count) | kernel B/conn (slab) | whole run at the top (MemAvailable drop) | server RSS at the top | outcome |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ];
-  for (const { result } of results) {
+/** The headings of the capacity table, in order; the figures of a CapacityRow follow them. */
+export const CAPACITY_HEADINGS = [
+  'contender',
+  'protocol',
+  'connections held',
+  'time to establish',
+  'connect rate',
+  'user B/conn (RSS slope)',
+  'outside JS heap B/conn',
+  'engine B/conn (own count)',
+  'kernel B/conn (slab)',
+  'whole run at the top (MemAvailable drop)',
+  'server RSS at the top',
+  'outcome',
+] as const;
+
+/** Which headings are figures (right-aligned). */
+export const CAPACITY_NUMERIC: readonly boolean[] = CAPACITY_HEADINGS.map((h) => !['contender', 'protocol', 'outcome'].includes(h));
+
+export interface CapacityRow {
+  file: string;
+  contender: string;
+  protocol: string;
+  /** One text per CAPACITY_HEADINGS entry. */
+  cells: string[];
+}
+
+export const CAPACITY_NOTE =
+  'Time to establish is the sum of the ramps (the steps in between are not counted). "Engine B/conn" is the epoll engine\'s own exact count of what it holds; "outside JS heap" is the RSS slope minus V8\'s committed heap; "user B/conn" is the plain RSS slope (— when V8 resized its heap between steps and the slope came out negative).';
+
+/** One row per run (skipped runs say why; failed ones say where and why). */
+export function capacityRows(results: readonly LoadedResult[]): CapacityRow[] {
+  const rows: CapacityRow[] = [];
+  for (const { file, result } of results) {
     for (const run of result.runs) {
       const fit = run.summary?.fit;
       const ramps = run.ramps ?? [];
@@ -39,17 +70,112 @@ export function renderCapacityMarkdown(results: readonly LoadedResult[]): string
             ? `reached ${int(held)} of ${int(target)}: ${warnings[0] ?? 'ramps fell short'}`
             : 'held';
       const perConn = [fit?.bytesPerConnection, fit?.nonHeapBytesPerConnection, fit?.engineBytesPerConnection, fit?.kernelBytesPerConnection].map((f) => bytes(perConnection(f)));
-      lines.push(`| ${run.contender} | ${run.protocol} | ${int(held)} | ${establishMs === null ? '—' : `${(establishMs / 1000).toFixed(1)} s`} | ${rate === null ? '—' : `${int(rate)}/s`} | ${perConn.join(' | ')} | ${bytes(num(last?.kernel?.memUsedBytes))} | ${bytes(num(last?.server?.rssBytes))} | ${outcome.replaceAll('|', '\\|')} |`);
+      rows.push({
+        file,
+        contender: run.contender,
+        protocol: run.protocol,
+        cells: [
+          run.contender,
+          run.protocol,
+          int(held),
+          establishMs === null ? '—' : `${(establishMs / 1000).toFixed(1)} s`,
+          rate === null ? '—' : `${int(rate)}/s`,
+          ...perConn,
+          bytes(num(last?.kernel?.memUsedBytes)),
+          bytes(num(last?.server?.rssBytes)),
+          outcome,
+        ],
+      });
     }
   }
+  return rows;
+}
+
+/** The machine of the first file, in one line. */
+export function capacityMachine(results: readonly LoadedResult[]): string {
   const env = results[0]?.result.env;
-  const machine = env ? `${env.cpus ?? '?'} × ${env.cpuModel ?? '?'}, ${bytes(num(env.memTotalBytes))} RAM, Linux ${env.kernel ?? '?'}, Node ${env.node ?? '?'}, nofile ${env.nofileSoft ?? '?'}` : 'unknown machine';
-  return [
-    `Machine: ${machine}.`,
-    '',
-    ...lines,
-    '',
-    'Time to establish is the sum of the ramps (the steps in between are not counted). "Engine B/conn" is the epoll engine\'s own exact count of what it holds; "outside JS heap" is the RSS slope minus V8\'s committed heap; "user B/conn" is the plain RSS slope (— when V8 resized its heap between steps and the slope came out negative).',
-    '',
-  ].join('\n');
+  return env ? `${env.cpus ?? '?'} × ${env.cpuModel ?? '?'}, ${bytes(num(env.memTotalBytes))} RAM, Linux ${env.kernel ?? '?'}, Node ${env.node ?? '?'}, nofile ${env.nofileSoft ?? '?'}` : 'unknown machine';
+}
+
+/** One markdown table row per run. */
+export function renderCapacityMarkdown(results: readonly LoadedResult[]): string {
+  const lines = [
+    `| ${CAPACITY_HEADINGS.join(' | ')} |`,
+    `|${CAPACITY_NUMERIC.map((n) => (n ? '---:' : '---')).join('|')}|`,
+    ...capacityRows(results).map((r) => `| ${r.cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`),
+  ];
+  return [`Machine: ${capacityMachine(results)}.`, '', ...lines, '', CAPACITY_NOTE, ''].join('\n');
+}
+
+/** What a connection costs against how many are held: one line per contender (and protocol, and file when one pair is in several). */
+export interface PerConnectionChart {
+  kind: 'perConn';
+  id: string;
+  title: string;
+  caption: string;
+  legend: LegendEntry[];
+  yLog: boolean;
+  /** The x axis runs at least to this many connections: a million when some run held a tenth of that. */
+  xMax: number;
+  points: Array<{ contender: string; series: string; dashed: boolean; connections: number; bytes: number }>;
+}
+
+/** The connection count every capacity chart reaches on its x axis. */
+export const CAPACITY_CONNECTIONS = 1_000_000;
+
+/**
+ * Bytes per connection at each fitted step of each ok run: the step's memory above its fit's
+ * intercept (the memory at zero connections), divided by its connections. A flat line is a
+ * connection that costs the same however many are held, and the points converge on the slope,
+ * the figure the tables give. A run whose slope came out negative is left out of the lines and
+ * says "—" in the legend, as the tables do.
+ */
+export function perConnectionChart(files: readonly LoadedResult[], id: string, what: 'user' | 'kernel', letters?: readonly string[]): PerConnectionChart | null {
+  const key: FitKey = what === 'user' ? 'bytesPerConnection' : 'kernelBytesPerConnection';
+  const metric = COMPARED_METRICS.find((m) => m.id === key)!;
+  const figure = FIT_FIGURES[key];
+  const runs: Array<{ run: Run; file: number }> = [];
+  files.forEach((l, file) => l.result.runs.forEach((run) => run.ok && !run.skipped && runs.push({ run, file })));
+  const pairKey = (r: Run): string => `${r.contender} · ${r.protocol}`;
+  const filesOf = new Map<string, Set<number>>();
+  for (const { run, file } of runs) filesOf.set(pairKey(run), (filesOf.get(pairKey(run)) ?? new Set()).add(file));
+  const protocols = [...new Set(runs.map(({ run }) => run.protocol))];
+  const points: PerConnectionChart['points'] = [];
+  const legend: LegendEntry[] = [];
+  const seriesRuns = new Map<string, Run[]>();
+  for (const { run, file } of runs) {
+    const pair = pairKey(run);
+    const several = (filesOf.get(pair)?.size ?? 0) > 1;
+    const series = several ? `${pair} · ${letters?.[file] ?? `file ${file + 1}`}` : pair;
+    seriesRuns.set(series, [...(seriesRuns.get(series) ?? []), run]);
+    const line = run.summary?.fit?.[key];
+    if (!line || perConnection(line) === null) continue;
+    for (const i of line.steps) {
+      const step = run.steps[i];
+      const x = num(step?.connections);
+      const y = step ? num(figure.read(step)) : null;
+      if (x === null || y === null || x <= 0) continue;
+      points.push({ contender: run.contender, series, dashed: protocols.indexOf(run.protocol) > 0, connections: x, bytes: (y - line.intercept) / x });
+    }
+  }
+  for (const [series, own] of seriesRuns) {
+    if (!own.some((r) => r.summary?.fit?.[key])) continue;
+    const value = stat(own.map(metric.pick));
+    legend.push({ contender: own[0]!.contender, text: `${series.slice(own[0]!.contender.length + 3)} ${metricText(metric, value)}${value ? '/conn' : ' (slope below zero)'}`, ...(protocols.indexOf(own[0]!.protocol) > 0 ? { dashed: true } : {}) });
+  }
+  if (points.length === 0) return null;
+  const ys = points.map((p) => p.bytes).filter((y) => y > 0);
+  const yLog = ys.length === points.length && Math.max(...ys) / Math.min(...ys) >= 20;
+  const user = what === 'user';
+  return {
+    kind: 'perConn',
+    id,
+    title: user ? 'Bytes per connection (server RSS)' : 'Kernel bytes per connection (Slab)',
+    caption: `${user ? 'Server resident memory' : 'Kernel Slab growth'} at each step above the run's fitted memory at zero connections, divided by the connections held: a flat line is a connection that costs the same at any scale; the legend gives the fitted slope, as the tables do (— when it came out negative, and then no line).${protocols.length > 1 ? ` Dashed: ${protocols.slice(1).join(', ')}.` : ''} Log scale of connections.`,
+    legend,
+    yLog,
+    // A capacity run's axis reaches a million, so runs of several sizes read against the target.
+    xMax: Math.max(...points.map((p) => p.connections)) >= CAPACITY_CONNECTIONS / 10 ? CAPACITY_CONNECTIONS : Math.max(...points.map((p) => p.connections)),
+    points,
+  };
 }

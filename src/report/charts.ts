@@ -2,11 +2,16 @@
 // script hands to Observable Plot. Everything that needs judgment (which runs count, medians,
 // which fitted lines to draw, whether an axis is logarithmic) happens here, where tests can see
 // it; the page only draws. Memory slopes are the runs' recorded fits (summary.fit), never refitted.
+// This file holds a result file's own charts (memory, connect rate, timelines) and the list of
+// them all; the per-step charts are step-charts.ts's, the capacity chart capacity.ts's, and each
+// contender's colour palette.ts's.
 
 import { FIT_FIGURES } from '../results/fit.js';
-import { LATENCY_KEYS, type FitKey, type LatencyKey, type LoadedResult, type Run } from '../results/schema.js';
+import type { FitKey, LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes, fmtRate, fmtRatio, fmtUnit, type Unit } from './page-format.js';
-import { runStatus, stat, type ScenarioComparison } from './model.js';
+import { COMPARED_METRICS, metricText, runStatus, stat, type ScenarioComparison } from './model.js';
+import type { PerConnectionChart } from './capacity.js';
+import { stepChartsForResult, type StepChartSpec } from './step-charts.js';
 
 /** A line under a chart naming a series in its colour, with a figure that belongs to it. */
 export interface LegendEntry {
@@ -26,6 +31,8 @@ interface ChartBase {
 
 export interface MemoryChart extends ChartBase {
   kind: 'memory';
+  /** Several repetitions: each run's line is drawn faint. */
+  faint: boolean;
   xLog: boolean;
   yLog: boolean;
   /** Every step of the ok runs; `fitted` when the run's memory fit used it. */
@@ -42,15 +49,11 @@ export interface BarChart extends ChartBase {
   bars: Array<{ contender: string; protocol: string; median: number; min: number; max: number; n: number; label: string }>;
 }
 
-export interface LatencyChart extends ChartBase {
-  kind: 'latency';
-  percentiles: string[];
-  points: Array<{ contender: string; protocol: string; series: string; percentile: string; median: number; min: number; max: number }>;
-}
-
 export interface TimelineChart extends ChartBase {
   kind: 'timeline';
   unit: Unit;
+  /** Several repetitions: each drawn faint. */
+  faint: boolean;
   points: Array<{ contender: string; series: string; failed: boolean; tS: number; value: number }>;
 }
 
@@ -59,9 +62,7 @@ export interface RatioChart extends ChartBase {
   points: Array<{ contender: string; row: string; figure: string; ratio: number; label: string }>;
 }
 
-export type ChartSpec = MemoryChart | BarChart | LatencyChart | TimelineChart | RatioChart;
-
-const PERCENTILE_LABELS: Record<LatencyKey, string> = { p50: 'p50', p90: 'p90', p99: 'p99', p999: 'p99.9', max: 'max' };
+export type ChartSpec = MemoryChart | BarChart | TimelineChart | RatioChart | StepChartSpec | PerConnectionChart;
 
 /** A range this wide (max / min) is drawn on a log axis. */
 const WIDE_RANGE = 20;
@@ -105,12 +106,14 @@ function memoryChart(
   const fit: MemoryChart['fit'] = [];
   const legend: LegendEntry[] = [];
   const reps = new Set(runs.map((r) => r.rep)).size > 1;
+  // The legend gives the summary figure the tables give (null, a dash, when the slope came out
+  // negative), formatted by the same function.
+  const metric = COMPARED_METRICS.find((m) => m.id === key)!;
   for (const contender of contenders(runs)) {
-    const slopes: number[] = [];
-    for (const run of runs.filter((r) => r.contender === contender)) {
+    const own = runs.filter((r) => r.contender === contender);
+    for (const run of own) {
       const line = run.summary?.fit?.[key];
       if (!line) continue;
-      slopes.push(line.slope);
       const xs = line.steps.map((i) => run.steps[i]?.connections).filter((x): x is number => typeof x === 'number' && (!xLog || x > 0));
       if (xs.length < 2) continue;
       const x0 = Math.min(...xs);
@@ -125,8 +128,10 @@ function memoryChart(
         if (!yLog || y > 0) fit.push({ contender, series, connections: x, bytes: y });
       }
     }
-    const slope = stat(slopes);
-    if (slope) legend.push({ contender, text: `${fmtBytes(Math.round(slope.median))}/conn${slope.n > 1 ? ` (median of ${slope.n} runs)` : ''}` });
+    if (!own.some((r) => r.summary?.fit?.[key])) continue;
+    const figure = stat(own.map(metric.pick));
+    const text = metricText(metric, figure);
+    legend.push({ contender, text: figure ? `${text}/conn${figure.n > 1 ? ` (median of ${figure.n} runs)` : ''}` : `${text} (slope below zero)` });
   }
   const user = what === 'user';
   const how = ' The line is each run\'s recorded least-squares fit over the filled points; hollow points were left out of it.';
@@ -138,6 +143,7 @@ function memoryChart(
       ? `Resident set size of the server process(es) at each step; the slope of the line is the user-space cost of a connection.${how}`
       : `Slab from /proc/meminfo (whole machine) at each step, as growth since the run started; the slope is what the kernel spends per connection (socket buffers, TCP state).${how}`,
     legend,
+    faint: reps,
     xLog,
     yLog,
     points,
@@ -177,46 +183,6 @@ function barChart(
   };
 }
 
-function latencyChart(id: string, loaded: LoadedResult): LatencyChart | null {
-  const runs = okRuns(loaded);
-  const points: LatencyChart['points'] = [];
-  const legend: LegendEntry[] = [];
-  const protocols = new Set(runs.map((r) => r.protocol));
-  const pairs: Array<[string, string]> = [];
-  for (const run of runs) {
-    if (!pairs.some(([c, p]) => c === run.contender && p === run.protocol)) pairs.push([run.contender, run.protocol]);
-  }
-  let levels = new Set<number | null>();
-  for (const [contender, protocol] of pairs) {
-    // The last step with latency is the heaviest level measured; that is the curve that matters.
-    const steps = runs
-      .filter((r) => r.contender === contender && r.protocol === protocol)
-      .map((r) => [...r.steps].reverse().find((s) => s.latencyUs && LATENCY_KEYS.some((k) => typeof s.latencyUs?.[k] === 'number')))
-      .filter((s) => s !== undefined);
-    if (steps.length === 0) continue;
-    for (const s of steps) levels.add(s.connections ?? null);
-    const series = protocols.size > 1 ? `${contender} · ${protocol}` : contender;
-    for (const key of LATENCY_KEYS) {
-      const v = stat(steps.map((s) => s.latencyUs?.[key]));
-      if (v) points.push({ contender, protocol, series, percentile: PERCENTILE_LABELS[key], median: v.median, min: v.min, max: v.max });
-    }
-    const p99 = stat(steps.map((s) => s.latencyUs?.p99));
-    legend.push({ contender, text: protocols.size > 1 ? `${protocol}, p99 ${fmtUnit('us', p99?.median)}` : `p99 ${fmtUnit('us', p99?.median)}` });
-  }
-  if (points.length === 0) return null;
-  levels = new Set([...levels].filter((l) => l !== null));
-  const at = levels.size === 1 ? ` at ${[...levels][0]} connections` : ' at the heaviest step of each run';
-  return {
-    kind: 'latency',
-    id,
-    title: 'Latency percentiles',
-    caption: `Request latency seen by the driver${at}; medians over repetitions, whiskers min to max. Log scale.`,
-    legend,
-    percentiles: LATENCY_KEYS.map((k) => PERCENTILE_LABELS[k]),
-    points,
-  };
-}
-
 function timelineChart(
   id: string,
   loaded: LoadedResult,
@@ -224,41 +190,48 @@ function timelineChart(
   caption: string,
   unit: Unit,
   series: 'connections' | 'cpuPct' | 'rssBytes',
-  legendText: (run: Run) => string,
+  legendText: (runs: Run[]) => string,
 ): TimelineChart | null {
   const points: TimelineChart['points'] = [];
   const legend: LegendEntry[] = [];
   const runs = loaded.result.runs.filter((r) => r.timeline && r.timeline[series]);
   const reps = new Set(runs.map((r) => r.rep)).size > 1;
+  const drawn: Run[] = [];
   for (const run of runs) {
     const tl = run.timeline!;
     const values = tl[series]!;
     const failed = runStatus(run) !== 'ok';
     const name = `${run.contender}${reps ? ` #${run.rep}` : ''}`;
-    let any = false;
     tl.tMs.forEach((t, i) => {
       const v = values[i];
-      if (typeof v === 'number') {
-        points.push({ contender: run.contender, series: name, failed, tS: t / 1000, value: v });
-        any = true;
-      }
+      if (typeof v === 'number') points.push({ contender: run.contender, series: name, failed, tS: t / 1000, value: v });
     });
-    if (any) {
-      const text = failed ? `${reps ? `#${run.rep} ` : ''}failed` : legendText(run);
-      legend.push({ contender: run.contender, text, ...(failed ? { dashed: true } : {}) });
-    }
+    if (points.some((p) => p.series === name)) drawn.push(run);
   }
   if (points.length === 0) return null;
-  return { kind: 'timeline', id, title, caption, legend, unit, points };
+  // One legend entry per contender, its repetitions drawn faint under it; failed runs get their own, dashed.
+  for (const contender of contenders(drawn)) {
+    const own = drawn.filter((r) => r.contender === contender);
+    const ok = own.filter((r) => runStatus(r) === 'ok');
+    if (ok.length > 0) legend.push({ contender, text: legendText(ok) });
+    const failed = own.length - ok.length;
+    if (failed > 0) legend.push({ contender, text: reps ? `${failed} of ${own.length} failed` : 'failed', dashed: true });
+  }
+  return { kind: 'timeline', id, title, caption, legend, unit, faint: reps, points };
 }
 
 /** Every chart one result file can draw, in reading order; charts without data are left out. */
 export function chartsForResult(loaded: LoadedResult, prefix: string): ChartSpec[] {
-  const connectRate = (run: Run): string => `${fmtRate(run.summary?.connectRatePerSec)} connect rate`;
-  const peak = (run: Run): string => {
-    const cpu = run.timeline?.cpuPct?.filter((v): v is number => typeof v === 'number') ?? [];
-    return cpu.length > 0 ? `peak ${fmtUnit('pct', Math.max(...cpu))}` : '';
+  const medianOf = (runs: Run[], pick: (r: Run) => number | null | undefined, text: (v: number) => string): string => {
+    const s = stat(runs.map(pick));
+    return s ? `${text(s.median)}${s.n > 1 ? ` (median of ${s.n})` : ''}` : '';
   };
+  const peakOf = (series: 'cpuPct' | 'rssBytes') => (r: Run): number | null => {
+    const xs = r.timeline?.[series]?.filter((v): v is number => typeof v === 'number') ?? [];
+    return xs.length > 0 ? Math.max(...xs) : null;
+  };
+  const connectRate = (runs: Run[]): string => medianOf(runs, (r) => r.summary?.connectRatePerSec, (v) => `${fmtRate(v)} connect rate`);
+  const peak = (runs: Run[]): string => medianOf(runs, peakOf('cpuPct'), (v) => `peak ${fmtUnit('pct', v)}`);
   const charts: Array<ChartSpec | null> = [
     memoryChart(`${prefix}-memory-user`, loaded, 'user'),
     memoryChart(`${prefix}-memory-kernel`, loaded, 'kernel'),
@@ -270,16 +243,6 @@ export function chartsForResult(loaded: LoadedResult, prefix: string): ChartSpec
       'rate',
       (r) => r.summary?.connectRatePerSec,
     ),
-    barChart(`${prefix}-throughput`, loaded, 'Throughput', 'Operations per second at the heaviest step.', 'rate', (r) => r.summary?.opsPerSec),
-    barChart(
-      `${prefix}-ops-per-cpu`,
-      loaded,
-      'Throughput per server CPU-second',
-      'Operations per second of server CPU time (user + system): what a core buys.',
-      'count',
-      (r) => r.summary?.opsPerServerCpuSec,
-    ),
-    latencyChart(`${prefix}-latency`, loaded),
     timelineChart(
       `${prefix}-timeline-connections`,
       loaded,
@@ -305,13 +268,12 @@ export function chartsForResult(loaded: LoadedResult, prefix: string): ChartSpec
       'Resident set size of the server during the run.',
       'bytes',
       'rssBytes',
-      (run) => {
-        const rss = run.timeline?.rssBytes?.filter((v): v is number => typeof v === 'number') ?? [];
-        return rss.length > 0 ? `peak ${fmtBytes(Math.max(...rss))}` : '';
-      },
+      (runs) => medianOf(runs, peakOf('rssBytes'), (v) => `peak ${fmtBytes(v)}`),
     ),
   ];
-  return charts.filter((c): c is ChartSpec => c !== null);
+  // The per-step charts come after the file's own figures and before the timelines.
+  const timelines = charts.splice(3);
+  return [...charts, ...stepChartsForResult(loaded, prefix), ...timelines].filter((c): c is ChartSpec => c !== null);
 }
 
 /** Ratios of later files against the first, one dot per contender and figure. */
@@ -343,23 +305,3 @@ export function comparisonChart(c: ScenarioComparison, id: string): RatioChart |
   };
 }
 
-/** Every contender of the given files, each with a colour that stays the same on every chart. */
-export function contenderColors(results: readonly LoadedResult[]): Record<string, string> {
-  const fixed: Record<string, string> = {
-    epoll: '#2563b0',
-    'epoll-native': '#6fa8dc',
-    net: '#e07b39',
-    uws: '#2e9e5b',
-  };
-  const spare = ['#8e5bb5', '#c9a227', '#d0576b', '#5f7386', '#3bb3b0', '#a0522d'];
-  const colors = new Map<string, string>();
-  let next = 0;
-  for (const l of results) {
-    for (const run of l.result.runs) {
-      if (colors.has(run.contender)) continue;
-      const own = Object.hasOwn(fixed, run.contender) ? fixed[run.contender] : undefined;
-      colors.set(run.contender, own ?? spare[next++ % spare.length]!);
-    }
-  }
-  return Object.fromEntries(colors);
-}

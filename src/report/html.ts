@@ -5,7 +5,9 @@
 import { formatRatio, UNPAIRED_INTERVAL_METHOD, type RatioEstimate } from '../results/ratio.js';
 import type { LoadedResult, Run } from '../results/schema.js';
 import { chartLibraries } from './assets.js';
-import { chartsForResult, comparisonChart, contenderColors, type ChartSpec } from './charts.js';
+import { chartsForResult, comparisonChart, type ChartSpec } from './charts.js';
+import { contenderColors } from './palette.js';
+import { perConnectionChart, type PerConnectionChart } from './capacity.js';
 import {
   DASH,
   FORMAT_FUNCTIONS,
@@ -24,6 +26,10 @@ import {
   envRows,
   groupByScenario,
   headlineTable,
+  loneRows,
+  MAX_CONNECTIONS,
+  metricText,
+  COMPARED_METRICS,
   provenance,
   ratioSense,
   ratioText,
@@ -67,7 +73,7 @@ function ratioClass(metric: Metric, ratio: number, estimate: RatioEstimate | nul
 }
 
 function cellHtml(metric: Metric, cell: Cell): string {
-  const value = fmtUnit(metric.unit, cell.value?.median);
+  const value = metricText(metric, cell.value);
   if (!cell.value) return `<td class="num empty">${DASH}</td>`;
   const spread =
     cell.value.n > 1 && cell.value.min !== cell.value.max
@@ -201,17 +207,25 @@ function envHtml(loaded: LoadedResult): string {
 }
 
 function comparisonHtml(c: ScenarioComparison, id: string): { html: string; chart: ChartSpec | null } {
-  const later = c.files.slice(1);
+  // Pairs that only one file measured are listed on their own below (loneRows), not as a diagonal here.
+  const lone = new Set(loneRows(c).map((l) => `${l.contender}\u0000${l.protocol}`));
+  const compared = c.rows.filter((row) => !lone.has(`${row.contender}\u0000${row.protocol}`));
+  // Columns of files that measured none of the compared rows, and ratio columns with no ratio, are left out.
+  const shown = c.files.map((_, i) => compared.some((row) => row.values[i] !== null));
+  const ratioShown = c.files.map((_, i) => i > 0 && compared.some((row) => row.estimates[i] !== null));
   const head = [
     '<th>contender</th><th>protocol</th><th>figure</th>',
-    ...c.files.map((f) => `<th class="num">${f.letter}</th>`),
-    ...later.map((f) => `<th class="num">${f.letter}/A</th>`),
+    ...c.files.filter((_, i) => shown[i]).map((f) => `<th class="num">${f.letter}</th>`),
+    ...c.files.filter((_, i) => ratioShown[i]).map((f) => `<th class="num">${f.letter}/A</th>`),
   ].join('');
-  const rows = c.rows
+  const rows = compared
     .map((row) => {
-      const values = row.values.map((v) => `<td class="num">${e(fmtUnit(row.metric.unit, v?.median))}</td>`).join('');
+      const values = row.values
+        .filter((_, i) => shown[i])
+        .map((v) => `<td class="num">${e(fmtUnit(row.metric.unit, v?.median))}</td>`)
+        .join('');
       const ratios = row.estimates
-        .slice(1)
+        .filter((_, i) => ratioShown[i])
         .map((est) => {
           if (est === null) return `<td class="num empty">${DASH}</td>`;
           const title = ` title="${e(formatRatio(est))}: ${e(UNPAIRED_INTERVAL_METHOD)}${ratioSense(row.metric, est) === 'within noise' ? ', within noise' : ''}"`;
@@ -244,16 +258,56 @@ function comparisonHtml(c: ScenarioComparison, id: string): { html: string; char
 <h3>${e(c.scenario)}: ${c.files.map((f) => f.letter).join(' vs ')}</h3>
 <ul class="files">${files}</ul>
 ${paramDiff}
-<p class="caption">Each later file's figure against A's: a ratio of medians, marked ~ when within noise. Interval: ${e(UNPAIRED_INTERVAL_METHOD)}.</p>
-<div class="cmp-grid">
-<div><div class="scroll"><table class="compare"><thead><tr>${head}</tr></thead><tbody>
+${ratioShown.some((x) => x) ? `<p class="caption">Each later file's figure against A's: a ratio of medians, marked ~ when within noise. Interval: ${e(UNPAIRED_INTERVAL_METHOD)}.</p>` : ''}
+<div class="cmp-grid${c.files.length > 2 ? ' stacked' : ''}">
+<div>${
+    compared.length > 0
+      ? `<div class="scroll"><table class="compare"><thead><tr>${head}</tr></thead><tbody>
 ${rows}
-</tbody></table></div>
+</tbody></table></div>`
+      : '<p class="nothing-compared">No contender and protocol has runs in more than one of these files, so no figure is compared across them; each is listed once below.</p>'
+  }
 <h4>What differs in the environment</h4>${envDiff}</div>
 ${chart ? figureHtml(chart) : ''}
 </div>
 </section>`;
   return { html, chart };
+}
+
+/**
+ * The pairs only one file measured, one row each (a pivot of the side-by-side table), and what a
+ * connection costs against how many are held, every file's runs on one chart. Nothing when every
+ * pair is in the side-by-side table already.
+ */
+function loneHtml(c: ScenarioComparison, sid: string): { html: string; charts: ChartSpec[] } {
+  const lone = loneRows(c);
+  if (lone.length === 0) return { html: '', charts: [] };
+  const letters = c.files.map((f) => f.letter);
+  const files = c.files.map((f) => f.loaded);
+  const charts = [perConnectionChart(files, `${sid}-per-conn-user`, 'user', letters), perConnectionChart(files, `${sid}-per-conn-kernel`, 'kernel', letters)].filter(
+    (x): x is PerConnectionChart => x !== null,
+  );
+  const metrics = COMPARED_METRICS.filter((m) => lone.some((l) => l.values[m.id]));
+  const held = lone.some((l) => l.maxConnections !== null);
+  const head = `<th>file</th><th>contender</th><th>protocol</th>${held ? '<th class="num">connections held</th>' : ''}${metrics.map((m) => `<th class="num">${e(m.label)} <span class="dir">${arrow(m)}</span></th>`).join('')}`;
+  const rows = lone
+    .map(
+      (l) =>
+        `<tr><td>${letters[l.file]}</td><td><span class="swatch" data-c="${e(l.contender)}"></span>${e(l.contender)}</td><td>${e(l.protocol)}</td>${held ? `<td class="num">${e(metricText(MAX_CONNECTIONS, l.maxConnections))}</td>` : ''}${metrics
+          .map((m) => `<td class="num">${e(metricText(m, l.values[m.id] ?? null))}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('\n');
+  const table = `<div class="scroll"><table class="lone"><caption>Measured in one file each: medians over its repetitions, no ratios (nothing in the same file to divide by). ↓ lower is better, ↑ higher is better.</caption>
+<thead><tr>${head}</tr></thead><tbody>
+${rows}
+</tbody></table></div>`;
+  const html = `<section class="lone">
+<h3>${e(c.scenario)}: one file each${charts.length > 0 ? ', and what a connection costs at each scale' : ''}</h3>
+${table}
+${charts.length > 0 ? `<div class="charts">\n${charts.map((x) => figureHtml(x)).join('\n')}\n</div>` : ''}
+</section>`;
+  return { html, charts };
 }
 
 function resultHtml(loaded: LoadedResult, baseline: string, prefix: string, heading: string): { html: string; charts: ChartSpec[] } {
@@ -264,7 +318,7 @@ function resultHtml(loaded: LoadedResult, baseline: string, prefix: string, head
 <p class="prov"><code>${e(loaded.file)}</code> · ${e(provenance(loaded))}</p>
 ${note}
 ${headlineHtml(loaded, baseline)}
-${charts.length > 0 ? `<div class="charts">\n${charts.map((c) => figureHtml(c)).join('\n')}\n</div>` : '<p class="nocharts">Nothing in this file to chart.</p>'}
+${charts.length > 0 ? `<div class="charts">\n${charts.map((c) => figureHtml(c, c.kind === 'steps')).join('\n')}\n</div>` : '<p class="nocharts">Nothing in this file to chart.</p>'}
 ${failuresHtml(loaded)}
 ${envHtml(loaded)}
 ${stepsHtml(loaded)}
@@ -288,7 +342,7 @@ figure h4 { margin: 0; }
 code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .prov { color: var(--muted); margin: 0 0 10px; }
 .note-banner { background: #fff7e0; border: 1px solid #f0d68a; padding: 6px 10px; border-radius: 6px; display: inline-block; margin: 0 0 12px; }
-article.result, section.comparison { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px 20px 20px; margin: 16px 0; }
+article.result, section.comparison, section.lone { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px 20px 20px; margin: 16px 0; }
 table { border-collapse: collapse; width: 100%; }
 caption { caption-side: top; text-align: left; color: var(--muted); padding: 0 0 6px; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
@@ -308,6 +362,7 @@ tr.row-failed td, tr.row-skipped td { color: #6b7280; }
 td.note { white-space: normal; min-width: 220px; }
 table.headline td:first-child, table.headline td:nth-child(2) { white-space: nowrap; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; margin: 18px 0; }
+figure.chart.wide { grid-column: 1 / -1; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px 8px; background: #fff; min-width: 0; }
 figure.chart h4 { display: inline; margin-right: 12px; }
 ul.legend { display: inline; list-style: none; padding: 0; margin: 0; }
@@ -316,7 +371,7 @@ ul.legend b { color: var(--fg); font-weight: 600; }
 .plot { min-height: 120px; margin-top: 6px; }
 .plot svg { max-width: 100%; height: auto; }
 .caption { color: var(--muted); font-size: 12px; margin: 4px 0 0; }
-@media (max-width: 1000px) { .charts { grid-template-columns: 1fr; } td.note { min-width: 160px; } main { padding: 8px 12px 32px; } article.result, section.comparison { padding: 12px; } }
+@media (max-width: 1000px) { .charts { grid-template-columns: 1fr; } td.note { min-width: 160px; } main { padding: 8px 12px 32px; } article.result, section.comparison, section.lone { padding: 12px; } }
 table.kv { width: auto; }
 table.kv th { color: var(--muted); font-weight: 500; white-space: nowrap; }
 table.kv th, table.kv td { padding: 3px 12px 3px 8px; font-size: 13px; }
@@ -333,6 +388,7 @@ pre { background: #f3f5f8; padding: 10px; border-radius: 6px; overflow: auto; fo
 .scroll { overflow-x: auto; }
 details.steps table td, details.steps table th { font-size: 12.5px; padding: 3px 8px; }
 .cmp-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 20px; align-items: start; }
+.cmp-grid.stacked { grid-template-columns: 1fr; }
 @media (max-width: 1100px) { .cmp-grid { grid-template-columns: 1fr; } }
 ul.files { padding-left: 18px; color: var(--muted); }
 ul.param-diff { padding-left: 18px; }
@@ -356,6 +412,9 @@ export function renderHtml(results: readonly LoadedResult[], opts: HtmlOptions =
       const cmp = comparisonHtml(c, `${sid}-compare`);
       if (cmp.chart) charts.push(cmp.chart);
       parts.push(cmp.html);
+      const lone = loneHtml(c, sid);
+      charts.push(...lone.charts);
+      if (lone.html) parts.push(lone.html);
     }
     group.files.forEach((loaded, i) => {
       n += 1;

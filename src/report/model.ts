@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import { ratioOf, ratioVerdict, unpairedRatioOf, type RatioEstimate, type RatioVerdict } from '../results/ratio.js';
 import { headlineClientBound } from '../results/summary.js';
 import type { C1mResult, LoadedResult, Measured, Run } from '../results/schema.js';
-import { DASH, fmtBytes, fmtRatio, fmtTime, shortCommit, type Unit } from './page-format.js';
+import { DASH, fmtBytes, fmtRatio, fmtTime, fmtUnit, shortCommit, type Unit } from './page-format.js';
 
 export interface Stat {
   median: number;
@@ -70,6 +70,17 @@ export const COMPARED_METRICS: readonly Metric[] = [
   m('p50', 'p50 latency', 'p50', 'us', 'lower', (r) => r.summary?.latencyUs?.p50),
   HEADLINE_METRICS[3]!,
 ];
+
+/**
+ * A metric's figure as every table and chart legend shows it: the median over repetitions, or a
+ * dash when nothing was measured (a memory slope that came out negative is recorded as null).
+ */
+export function metricText(metric: Metric, value: Stat | null): string {
+  return fmtUnit(metric.unit, value?.median);
+}
+
+/** The most connections a run held at any step (the capacity figure). */
+export const MAX_CONNECTIONS: Metric = m('maxConnections', 'connections held', 'conns', 'count', 'higher', (r) => r.summary?.maxConnections);
 
 export type RowStatus = 'ok' | 'partial' | 'failed' | 'skipped';
 
@@ -395,6 +406,42 @@ export function groupByScenario(loaded: readonly LoadedResult[]): ScenarioGroup[
     const files = [...list].sort((a, b) => Date.parse(a.result.startedAt) - Date.parse(b.result.startedAt));
     return { scenario, files, comparison: files.length > 1 ? compareFiles(files) : null };
   });
+}
+
+/** A contender × protocol whose ok runs are in one of the compared files only. */
+export interface LoneRow {
+  contender: string;
+  protocol: string;
+  /** Index into the comparison's files. */
+  file: number;
+  /** The compared figures of that file, by metric id (medians over its repetitions). */
+  values: Record<string, Stat | null>;
+  /** The most connections any of its runs held. */
+  maxConnections: Stat | null;
+}
+
+/**
+ * The contender × protocol pairs of a comparison that only one file measured: there is nothing to
+ * compare them with, and as rows of the side-by-side table they would read as a sparse diagonal.
+ * They are listed one row each instead (a pivot), in file order.
+ */
+export function loneRows(c: ScenarioComparison): LoneRow[] {
+  const out: LoneRow[] = [];
+  const seen = new Set<string>();
+  c.files.forEach((f, file) => {
+    for (const run of f.loaded.result.runs) {
+      const key = `${run.contender}\u0000${run.protocol}`;
+      if (seen.has(key)) continue;
+      const measuredIn = c.files.filter((g) => okRunsOf(g.loaded, run.contender, run.protocol).length > 0).length;
+      const own = okRunsOf(f.loaded, run.contender, run.protocol);
+      if (measuredIn !== 1 || own.length === 0) continue;
+      seen.add(key);
+      const values: Record<string, Stat | null> = {};
+      for (const row of c.rows.filter((r) => r.contender === run.contender && r.protocol === run.protocol)) values[row.metric.id] = row.values[file] ?? null;
+      out.push({ contender: run.contender, protocol: run.protocol, file, values, maxConnections: stat(own.map(MAX_CONNECTIONS.pick)) });
+    }
+  });
+  return out;
 }
 
 /** The ok runs of one contender and protocol in a file. */

@@ -84,7 +84,7 @@ export const PAGE_SCRIPT = String.raw`
         x: x ? x.scale : linearAxis(xs, 'count', 'connections →'),
         y: y ? y.scale : linearAxis(ys, 'bytes', null),
         marks: (x ? x.marks : []).concat(y ? y.marks : [], [
-          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: 1.6, strokeOpacity: 0.85, className: 'c1m-fit' }),
+          Plot.line(spec.fit, { x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: spec.faint ? 1.2 : 1.6, strokeOpacity: spec.faint ? 0.45 : 0.85, className: 'c1m-fit' }),
           Plot.dot(spec.points.filter(function (p) { return p.fitted; }), {
             x: 'connections', y: 'bytes', fill: 'contender', r: 4, stroke: 'white', strokeWidth: 1, className: 'c1m-points',
             title: pointTitle, tip: true,
@@ -123,21 +123,131 @@ export const PAGE_SCRIPT = String.raw`
       }));
     },
 
-    latency: function (spec, width) {
-      var ys = [];
-      spec.points.forEach(function (p) { ys.push(p.min, p.max); });
+    // Bars per step: one facet per step, one column per contender (and its driver), parts stacked.
+    steps: function (spec, width) {
+      var keys = spec.columns.map(function (c) { return c.key; });
+      var labels = {};
+      spec.columns.forEach(function (c) { labels[c.key] = c.label; });
+      var top = Math.max.apply(null, spec.bars.map(function (b) { return b.y2; })
+        .concat(spec.reps.map(function (r) { return r.value; }), spec.rules.map(function (r) { return r.value; }), [0]));
+      var perStep = spec.rules.filter(function (r) { return r.step !== null; });
+      var across = spec.rules.filter(function (r) { return r.step === null; });
+      var rotate = keys.length * spec.steps.length * 70 > width;
+      var roomy = (width - 90) / (keys.length * spec.steps.length) >= 44;
+      var bars = function (parts, opacity, outline) {
+        return Plot.barY(spec.bars.filter(function (b) { return parts.indexOf(b.part) >= 0; }), {
+          x: 'column', fx: 'step', y1: 'y1', y2: 'y2', fill: 'contender', fillOpacity: opacity,
+          stroke: outline ? 'contender' : undefined, strokeWidth: outline ? 1.5 : undefined,
+          className: 'c1m-bar', title: 'title', tip: true,
+        });
+      };
+      return Plot.plot(common(width, rotate ? 340 : 300, {
+        marginBottom: rotate ? 78 : 40,
+        fx: { domain: spec.steps, label: null, padding: 0.08 },
+        x: { domain: keys, tickFormat: function (k) { return labels[k]; }, tickRotate: rotate ? -35 : 0, label: null, tickSize: 0, padding: 0.12 },
+        y: linearAxis([top * 1.12], spec.unit, null),
+        marks: [
+          Plot.frame({ stroke: '#eef0f3' }),
+          // Parts by how they are drawn: user time solid, kernel time pale on top, a driver outlined.
+          bars(['achieved', 'user', 'total'], 0.9, false),
+          bars(['kernel'], 0.38, false),
+          bars(['driver'], 0.12, true),
+          Plot.dot(spec.reps, { x: 'column', fx: 'step', y: 'value', r: 2.5, fill: '#222', fillOpacity: 0.35, className: 'c1m-rep' }),
+          // Figures over the bars only where a column is wide enough to hold one; the tips always have it.
+          Plot.text(roomy ? spec.totals : [], { x: 'column', fx: 'step', y: 'value', text: 'label', dy: -8, fill: '#222', fontSize: 10.5 }),
+          Plot.ruleY(perStep, { fx: 'step', y: 'value', stroke: '#333', strokeDasharray: '5,4', className: 'c1m-offered' }),
+          // The offered rate is named in the facet's corner: at the line itself it would sit on the bars' own figures.
+          Plot.text(perStep, { fx: 'step', text: function (r) { return '- - ' + r.label; }, frameAnchor: 'top-left', dx: 6, dy: 6, fill: '#333', fontSize: 10.5 }),
+          Plot.ruleY(across, { y: 'value', stroke: '#b3261e', strokeDasharray: '6,4', className: 'c1m-threshold' }),
+          Plot.text(across, { y: 'value', text: 'label', frameAnchor: 'left', textAnchor: 'start', dy: 10, dx: 4, fill: '#b3261e', stroke: 'white', strokeWidth: 3, fontSize: 10.5 }),
+          Plot.ruleY([0]),
+        ],
+      }));
+    },
+
+    loadLatency: function (spec, width) {
+      var xs = spec.points.map(function (p) { return p.offered; });
+      var ys = spec.points.map(function (p) { return p.us; }).concat(spec.reps.map(function (r) { return r.us; }));
+      var x = spec.xLog ? logAxis('x', xs, 'rate', 'offered →') : null;
       var y = logAxis('y', ys, 'us', null);
+      var lo = Math.min.apply(null, xs), hi = Math.max.apply(null, xs), pad = (hi - lo) * 0.08;
       return Plot.plot(common(width, 300, {
-        x: { type: 'point', domain: spec.percentiles, label: 'percentile', padding: 0.3 },
+        x: x ? x.scale : { domain: [Math.max(0, lo - pad), hi + pad], tickFormat: function (d) { return tidy(fmtRate(d)); }, label: 'offered →', grid: true, ticks: 6 },
         y: y.scale,
-        marks: y.marks.concat([
-          Plot.ruleX(spec.points, { x: 'percentile', y1: 'min', y2: 'max', stroke: 'contender', strokeOpacity: 0.45, strokeWidth: 5, className: 'c1m-spread' }),
-          Plot.line(spec.points, { x: 'percentile', y: 'median', z: 'series', stroke: 'contender', strokeWidth: 2, className: 'c1m-latency' }),
+        marks: (x ? x.marks : []).concat(y.marks, [
+          Plot.dot(spec.reps, { x: 'offered', y: 'us', fill: 'contender', fillOpacity: 0.3, r: 2.5 }),
+          Plot.line(spec.points.filter(function (p) { return p.percentile === 'p50'; }), { x: 'offered', y: 'us', z: 'series', stroke: 'contender', strokeWidth: 2, className: 'c1m-load-latency' }),
+          Plot.line(spec.points.filter(function (p) { return p.percentile === 'p99'; }), { x: 'offered', y: 'us', z: 'series', stroke: 'contender', strokeWidth: 2, strokeDasharray: '6,4', className: 'c1m-load-latency' }),
           Plot.dot(spec.points, {
-            x: 'percentile', y: 'median', fill: 'contender', r: 3.5, className: 'c1m-points',
-            title: function (p) { return p.series + ' ' + p.percentile + '\n' + fmtUs(p.median) + (p.min !== p.max ? ' (' + fmtUs(p.min) + ' – ' + fmtUs(p.max) + ')' : ''); },
+            x: 'offered', y: 'us', fill: 'contender', r: 3.5, className: 'c1m-points',
+            title: function (p) { return p.series + ' at ' + fmtRate(p.offered) + ' offered' + (p.achieved !== null ? ' (' + fmtRate(p.achieved) + ' achieved)' : '') + '\n' + fmtUs(p.us); },
             tip: true,
           }),
+        ]),
+      }));
+    },
+
+    // Percentile curves: x is 1/(1 - p), so each added nine is one decade.
+    nines: function (spec, width) {
+      // The curve starts at the minimum (x = 1, p = 0), left unlabelled: 50 % sits close beside it.
+      var ticks = [2, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].filter(function (t) { return t <= spec.maxX * 1.001; });
+      var name = function (t) {
+        var p = 100 * (1 - 1 / t);
+        return String(Number(p.toFixed(6))) + '%';
+      };
+      var y = logAxis('y', spec.points.map(function (p) { return p.us; }), 'us', null);
+      var faint = spec.points.filter(function (p) { return !p.pooled; });
+      var bold = spec.points.filter(function (p) { return p.pooled; });
+      return Plot.plot(common(width, 300, {
+        x: { type: 'log', domain: [1, Math.max(spec.maxX, 10) * 1.05], axis: null },
+        y: y.scale,
+        marks: y.marks.concat([
+          Plot.gridX(ticks),
+          Plot.axisX(ticks, { text: name, label: 'percentile →', labelAnchor: 'right' }),
+          Plot.line(faint, { x: 'x', y: 'us', z: 'series', stroke: 'contender', strokeOpacity: 0.3, strokeWidth: 1.1, className: 'c1m-nines-rep' }),
+          Plot.line(bold, { x: 'x', y: 'us', z: 'series', stroke: 'contender', strokeWidth: 2.2, className: 'c1m-nines' }),
+          Plot.tip(bold, Plot.pointerX({
+            x: 'x', y: 'us', stroke: 'contender',
+            title: function (p) { return p.series + '\np' + Number(p.percentile.toFixed(4)) + ': ' + fmtUs(p.us); },
+          })),
+        ]),
+      }));
+    },
+
+    // Bytes per connection against connections held, log x reaching at least spec.xMax.
+    perConn: function (spec, width) {
+      var xs = spec.points.map(function (p) { return p.connections; }).concat([spec.xMax]);
+      var ys = spec.points.map(function (p) { return p.bytes; });
+      var x = logAxis('x', xs, 'count', 'connections →');
+      var y = spec.yLog ? logAxis('y', ys, 'bytes', null) : null;
+      var ends = [];
+      var byS = {};
+      spec.points.forEach(function (p) { if (!byS[p.series] || byS[p.series].connections < p.connections) byS[p.series] = p; });
+      Object.keys(byS).forEach(function (k) { ends.push(byS[k]); });
+      // Names at the ends of the lines, unless two would sit on each other (the legend names them anyway).
+      var span = Math.max.apply(null, ys) - Math.min(0, Math.min.apply(null, ys));
+      var sorted = ends.map(function (p) { return spec.yLog ? Math.log(p.bytes) : p.bytes; }).sort(function (a, b) { return a - b; });
+      var room = spec.yLog ? (Math.log(Math.max.apply(null, ys)) - Math.log(Math.min.apply(null, ys))) * 0.07 : span * 0.07;
+      for (var i = 1; i < sorted.length; i++) if (sorted[i] - sorted[i - 1] < room) { ends = []; break; }
+      var line = function (dashed) {
+        return Plot.line(spec.points.filter(function (p) { return p.dashed === dashed; }), {
+          x: 'connections', y: 'bytes', z: 'series', stroke: 'contender', strokeWidth: 2, strokeDasharray: dashed ? '6,4' : undefined,
+          sort: 'connections', className: 'c1m-per-conn',
+        });
+      };
+      return Plot.plot(common(width, 320, {
+        marginRight: 110,
+        x: x.scale,
+        y: y ? y.scale : linearAxis(ys, 'bytes', null),
+        marks: x.marks.concat(y ? y.marks : [], [
+          line(false),
+          line(true),
+          Plot.dot(spec.points, {
+            x: 'connections', y: 'bytes', fill: 'contender', r: 3.5, stroke: 'white', strokeWidth: 1, className: 'c1m-points',
+            title: function (p) { return p.series + '\n' + fmtCount(p.connections) + ' connections\n' + fmtBytes(p.bytes) + ' per connection'; },
+            tip: true,
+          }),
+          Plot.text(ends, { x: 'connections', y: 'bytes', text: 'series', dx: 8, textAnchor: 'start', fill: 'contender', fontSize: 11 }),
         ]),
       }));
     },
@@ -147,7 +257,8 @@ export const PAGE_SCRIPT = String.raw`
       var failed = spec.points.filter(function (p) { return p.failed; });
       var line = function (points, dashed) {
         return Plot.line(points, {
-          x: 'tS', y: 'value', z: 'series', stroke: 'contender', strokeWidth: 1.8, className: 'c1m-timeline',
+          x: 'tS', y: 'value', z: 'series', stroke: 'contender', className: 'c1m-timeline',
+          strokeWidth: spec.faint ? 1.2 : 1.8, strokeOpacity: spec.faint ? 0.5 : 1,
           strokeDasharray: dashed ? '5,4' : undefined,
         });
       };
