@@ -21,8 +21,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
-import { probeRamp, type HttpProbe } from './http-probe.js';
-import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
@@ -31,13 +29,12 @@ import {
   type DriverErrors,
   type DriverFactory,
   type DriverImpl,
-  type RampResult,
   type ResolvedDriverConfig,
   type RunResult,
   type Target,
 } from './driver-contract.js';
 import { findExecutable } from '../system/which.js';
-import { stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
+import { HttpToolDriver, stderrTail, targetText, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
 
 /** Time allowed past an h2load run's own length (start-up, connects, exit). */
 const H2LOAD_EXTRA_MS = 15_000;
@@ -111,62 +108,24 @@ function secs(ms: number): string {
   return `${Math.max(1, Math.round(ms))}ms`;
 }
 
-class H2loadDriver implements DriverImpl {
-  readonly #config: ResolvedDriverConfig;
-  readonly #h2load: string;
-  readonly #notes: string[];
-  #target = 0;
-  #probe: HttpProbe | undefined;
-  readonly #tools = new ToolProcesses('h2load');
-  #running = 0;
-  readonly #cumulative = emptyErrors();
-
+class H2loadDriver extends HttpToolDriver {
   constructor(config: ResolvedDriverConfig, h2load: string, notes: string[]) {
-    this.#config = config;
-    this.#h2load = h2load;
-    this.#notes = notes;
+    super('h2load', config, h2load, notes);
   }
 
-  async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
-    if (this.#tools.closed) throw new Error('h2load driver is closed');
-    this.#target = cmd.connections;
-    return probeRamp('h2load', this.#config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
-  }
-
-  async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {
-    if (this.#tools.closed) throw new Error('h2load driver is closed');
-    if (this.#target === 0) throw new RangeError('h2load: ramp to a connection count before run (the run opens that many connections)');
-    const c = this.#config;
-    const parts = splitCount(this.#target, c.targets.length)
-      .map((n, i) => ({ target: c.targets[i] as Target, connections: n }))
-      .filter((p) => p.connections > 0);
-    const dir = this.#tools.tempDir();
-    this.#running = this.#target;
-    const ticker = setInterval(() => progress(this.#running, 0), 250);
-    try {
-      const exits = await Promise.all(parts.map((p, i) => this.#spawn(join(dir, `log-${i}`), p.target, p.connections, cmd.warmupMs, cmd.durationMs)));
-      const results = exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, cmd.durationMs));
-      const merged = mergeRunResults(results);
-      addErrors(this.#cumulative, merged.errors);
-      const warnings = [...this.#notes, ...(merged.warnings ?? [])];
-      if (warnings.length > 0) merged.warnings = warnings;
-      progress(0, merged.ops);
-      return merged;
-    } finally {
-      clearInterval(ticker);
-      this.#running = 0;
-      this.#tools.removeDir(dir);
-    }
+  protected async measure(dir: string, parts: ToolPart[], cmd: Extract<DriverCommand, { type: 'run' }>): Promise<ToolMeasurement> {
+    const exits = await Promise.all(parts.map((p, i) => this.#spawn(join(dir, `log-${i}`), p.target, p.connections, cmd.warmupMs, cmd.durationMs)));
+    return { results: exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, cmd.durationMs)) };
   }
 
   async #spawn(logFile: string, target: Target, connections: number, warmupMs: number, durationMs: number): Promise<H2loadExit> {
-    const c = this.#config;
+    const c = this.config;
     const args = [
       '--h1', '-t1', `-c${connections}`, `-m${c.depth}`, `-D${secs(durationMs)}`, `-N${secs(c.responseTimeoutMs)}`, `--log-file=${logFile}`,
       ...(warmupMs > 0 ? [`--warm-up-time=${secs(warmupMs)}`] : []),
       `http://${targetText(target)}${c.path}`,
     ];
-    const x = await this.#tools.run(this.#h2load, args, warmupMs + durationMs + H2LOAD_EXTRA_MS);
+    const x = await this.tools.run(this.exe, args, warmupMs + durationMs + H2LOAD_EXTRA_MS);
     let log: string | null = null;
     try {
       log = readFileSync(logFile, 'utf8');
@@ -180,7 +139,7 @@ class H2loadDriver implements DriverImpl {
     const at = targetText(target);
     const stderr = stderrTail(x.stderr);
     if (x.timedOut) throw new Error(`h2load against ${at} did not finish within its bound and was killed${stderr ? `: ${stderr}` : ''}`);
-    if (this.#tools.closed) throw new Error('h2load driver closed during the run');
+    if (this.tools.closed) throw new Error('h2load driver closed during the run');
     const summary = parseH2loadSummary(x.stdout);
     if (summary === null || x.log === null) {
       throw new Error(`h2load against ${at} exited (${x.signal ?? `code ${x.code}`}) without a summary this driver can read${stderr ? `: ${stderr}` : ''}${x.stdout ? `; stdout ends: ${JSON.stringify(x.stdout.slice(-300))}` : ''}`);
@@ -224,16 +183,6 @@ class H2loadDriver implements DriverImpl {
     if (warnings.length > 0) result.warnings = warnings;
     return result;
   }
-
-  stats(): { connections: number; errors: DriverErrors } {
-    return { connections: this.#probe?.open ?? this.#running, errors: { ...this.#cumulative } };
-  }
-
-  async close(): Promise<void> {
-    this.#probe?.abort();
-    await this.#tools.close();
-  }
-
 }
 
 const H2LOAD_MISSING = 'h2load is not installed (apt-get install nghttp2-client)';

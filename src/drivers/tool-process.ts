@@ -1,13 +1,16 @@
 // The HTTP tools a driver runs as subprocesses (wrk, h2load): running one
-// under a bound with its output collected, the temporary folders its runs need, and ending
-// everything at close (SIGTERM, then SIGKILL after a second).
+// under a bound with its output collected, the temporary folders its runs need, ending
+// everything at close (SIGTERM, then SIGKILL after a second), and the driver both are
+// (HttpToolDriver: ramp by probe, one tool process per target, results merged).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Target } from './driver-contract.js';
+import type { DriverCommand, DriverErrors, DriverImpl, RampResult, ResolvedDriverConfig, RunResult, Target } from './driver-contract.js';
+import { probeRamp, type HttpProbe } from './http-probe.js';
+import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 
 /** How much of a tool's stderr is kept for the sentence of a failure. */
 const STDERR_TAIL = 16 * 1024;
@@ -100,5 +103,87 @@ export class ToolProcesses {
     if (late) for (const p of procs) p.kill('SIGKILL');
     for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
     this.#dirs.clear();
+  }
+}
+
+/** One tool process's share of a run: a target and the connections it opens there. */
+export interface ToolPart {
+  target: Target;
+  connections: number;
+}
+
+/** What a tool driver's measurement gives back: each part's result, and figures of the run as a whole. */
+export interface ToolMeasurement {
+  results: RunResult[];
+  extra?: Record<string, number>;
+}
+
+/**
+ * A driver that runs an HTTP tool (wrk, h2load) once per target for each measured period: the
+ * ramp is a probe (the tool opens its connections itself when it runs), the run splits the
+ * connections over the targets, runs the tool's processes side by side in a temporary folder and
+ * merges their results. A tool says only how to run itself and read its output (measure).
+ */
+export abstract class HttpToolDriver implements DriverImpl {
+  protected readonly config: ResolvedDriverConfig;
+  protected readonly exe: string;
+  protected readonly tools: ToolProcesses;
+  readonly #name: 'wrk' | 'h2load';
+  readonly #notes: string[];
+  #target = 0;
+  #probe: HttpProbe | undefined;
+  #running = 0;
+  readonly #cumulative = emptyErrors();
+
+  constructor(name: 'wrk' | 'h2load', config: ResolvedDriverConfig, exe: string, notes: string[]) {
+    this.#name = name;
+    this.config = config;
+    this.exe = exe;
+    this.#notes = notes;
+    this.tools = new ToolProcesses(name);
+  }
+
+  /** Runs the tool for `parts` side by side (temporary files in `dir`) and reads each one's result. */
+  protected abstract measure(dir: string, parts: ToolPart[], cmd: Extract<DriverCommand, { type: 'run' }>): Promise<ToolMeasurement>;
+
+  async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
+    if (this.tools.closed) throw new Error(`${this.#name} driver is closed`);
+    this.#target = cmd.connections;
+    return probeRamp(this.#name, this.config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
+  }
+
+  async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {
+    if (this.tools.closed) throw new Error(`${this.#name} driver is closed`);
+    if (this.#target === 0) throw new RangeError(`${this.#name}: ramp to a connection count before run (the run opens that many connections)`);
+    const targets = this.config.targets;
+    const parts = splitCount(this.#target, targets.length)
+      .map((n, i) => ({ target: targets[i] as Target, connections: n }))
+      .filter((p) => p.connections > 0);
+    const dir = this.tools.tempDir();
+    this.#running = this.#target;
+    const ticker = setInterval(() => progress(this.#running, 0), 250);
+    try {
+      const m = await this.measure(dir, parts, cmd);
+      const merged = mergeRunResults(m.results);
+      Object.assign(merged.extra, m.extra ?? {});
+      addErrors(this.#cumulative, merged.errors);
+      const warnings = [...this.#notes, ...(merged.warnings ?? [])];
+      if (warnings.length > 0) merged.warnings = warnings;
+      progress(0, merged.ops);
+      return merged;
+    } finally {
+      clearInterval(ticker);
+      this.#running = 0;
+      this.tools.removeDir(dir);
+    }
+  }
+
+  stats(): { connections: number; errors: DriverErrors } {
+    return { connections: this.#probe?.open ?? this.#running, errors: { ...this.#cumulative } };
+  }
+
+  async close(): Promise<void> {
+    this.#probe?.abort();
+    await this.tools.close();
   }
 }

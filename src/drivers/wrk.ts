@@ -36,10 +36,9 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
-import { probeRamp, type HttpProbe } from './http-probe.js';
 import { findExecutable } from '../system/which.js';
-import { stderrTail, targetText, ToolProcesses, type ToolExit } from './tool-process.js';
-import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
+import { HttpToolDriver, stderrTail, targetText, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
+import { emptyErrors } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
@@ -48,7 +47,6 @@ import {
   type DriverErrors,
   type DriverFactory,
   type DriverImpl,
-  type RampResult,
   type ResolvedDriverConfig,
   type RunResult,
   type Target,
@@ -193,80 +191,39 @@ function connectErrno(t: Target, timeoutMs: number): Promise<string | null> {
   });
 }
 
-class WrkDriver implements DriverImpl {
-  readonly #config: ResolvedDriverConfig;
-  readonly #wrk: string;
-  readonly #notes: string[];
-  #target = 0;
-  #probe: HttpProbe | undefined;
-  readonly #tools = new ToolProcesses('wrk');
-  #running = 0;
-  readonly #cumulative = emptyErrors();
-
+class WrkDriver extends HttpToolDriver {
   constructor(config: ResolvedDriverConfig, wrk: string, notes: string[]) {
-    this.#config = config;
-    this.#wrk = wrk;
-    this.#notes = notes;
+    super('wrk', config, wrk, notes);
   }
 
-  async ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult> {
-    if (this.#tools.closed) throw new Error('wrk driver is closed');
-    this.#target = cmd.connections;
-    return probeRamp('wrk', this.#config, cmd, { notes: this.#notes, cumulative: this.#cumulative, track: (p) => (this.#probe = p), progress });
-  }
-
-  async run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult> {
-    if (this.#tools.closed) throw new Error('wrk driver is closed');
-    if (this.#target === 0) throw new RangeError('wrk: ramp to a connection count before run (the run opens that many connections)');
-    const c = this.#config;
-    const parts = splitCount(this.#target, c.targets.length)
-      .map((n, i) => ({ target: c.targets[i] as Target, connections: n }))
-      .filter((p) => p.connections > 0);
-    const dir = this.#tools.tempDir();
-    try {
-      const script = join(dir, 'c1m.lua');
-      writeFileSync(script, wrkScript(c.depth));
-      this.#running = this.#target;
-      const ticker = setInterval(() => progress(this.#running, 0), 250);
-      let warmupRequests = 0;
-      try {
-        if (cmd.warmupMs > 0) {
-          const seconds = Math.ceil(cmd.warmupMs / 1000);
-          const warm = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
-          for (const w of warm) warmupRequests += parseWrkJson(w.stdout)?.requests ?? 0;
-        }
-        const seconds = Math.ceil(cmd.durationMs / 1000);
-        const exits = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
-        const results = await Promise.all(exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, seconds)));
-        const merged = mergeRunResults(results);
-        merged.extra['warmupRequests'] = warmupRequests;
-        addErrors(this.#cumulative, merged.errors);
-        const warnings = [...this.#notes, ...(merged.warnings ?? [])];
-        if (warnings.length > 0) merged.warnings = warnings;
-        progress(0, merged.ops);
-        return merged;
-      } finally {
-        clearInterval(ticker);
-        this.#running = 0;
-      }
-    } finally {
-      this.#tools.removeDir(dir);
+  protected async measure(dir: string, parts: ToolPart[], cmd: Extract<DriverCommand, { type: 'run' }>): Promise<ToolMeasurement> {
+    const script = join(dir, 'c1m.lua');
+    writeFileSync(script, wrkScript(this.config.depth));
+    let warmupRequests = 0;
+    if (cmd.warmupMs > 0) {
+      const seconds = Math.ceil(cmd.warmupMs / 1000);
+      const warm = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
+      for (const w of warm) warmupRequests += parseWrkJson(w.stdout)?.requests ?? 0;
     }
+    const seconds = Math.ceil(cmd.durationMs / 1000);
+    const exits = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
+    const results = await Promise.all(exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, seconds)));
+    return { results, extra: { warmupRequests } };
   }
 
   #spawn(script: string, target: Target, connections: number, seconds: number): Promise<ToolExit> {
-    const c = this.#config;
+    const c = this.config;
     const timeoutS = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000));
     const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `-T${timeoutS}s`, '-s', script, `http://${targetText(target)}${c.path}`];
-    return this.#tools.run(this.#wrk, args, seconds * 1000 + WRK_EXTRA_MS);
+    return this.tools.run(this.exe, args, seconds * 1000 + WRK_EXTRA_MS);
   }
 
   async #result(x: ToolExit, target: Target, connections: number, seconds: number): Promise<RunResult> {
-    const c = this.#config;
+    const c = this.config;
     const at = targetText(target);
     const stderr = stderrTail(x.stderr);
     if (x.timedOut) throw new Error(`wrk against ${at} did not finish within ${seconds * 1000 + WRK_EXTRA_MS} ms and was killed${stderr ? `: ${stderr}` : ''}`);
-    if (this.#tools.closed) throw new Error('wrk driver closed during the run');
+    if (this.tools.closed) throw new Error('wrk driver closed during the run');
     const json = parseWrkJson(x.stdout);
     if (json === null) {
       const errno = await connectErrno(target, c.connectTimeoutMs);
@@ -364,16 +321,6 @@ class WrkDriver implements DriverImpl {
     if (warnings.length > 0) result.warnings = warnings;
     return result;
   }
-
-  stats(): { connections: number; errors: DriverErrors } {
-    return { connections: this.#probe?.open ?? this.#running, errors: { ...this.#cumulative } };
-  }
-
-  async close(): Promise<void> {
-    this.#probe?.abort();
-    await this.#tools.close();
-  }
-
 }
 
 const WRK_MISSING = 'wrk is not installed (apt-get install wrk)';
