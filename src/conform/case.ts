@@ -27,8 +27,8 @@ export interface CaseContext {
   target: Target;
   /** The protocol the server was started with (http-hello, ws-echo or ws-broadcast). */
   protocol: Protocol;
-  /** Where a WebSocket upgrade goes: "/" for ws-echo, "/?room=…" for ws-broadcast (whose sender gets its own message back). */
-  wsPath: string;
+  /** Where the next WebSocket upgrade goes: "/" for ws-echo; for ws-broadcast a room of its own each time (its sender gets its own messages back). */
+  wsPath(): string;
   /** How long to wait for an answer the server owes, or for a close it owes. */
   waitMs: number;
   /** The contender's effective message limit (WebSocket), for the 1009 case. */
@@ -89,13 +89,19 @@ export async function runCase(c: ConformCase, ctx: CaseContext): Promise<CaseOut
 
 /**
  * Runs cases against one server, one after another (a slow case, slowloris, runs beside the
- * others so it costs no more than its own bound), results in the order of the list.
+ * others so it costs no more than its own bound), results in the order of the list. With
+ * `parallel` above 1, that many cases run at once (the runner's quick check, where time counts
+ * more than telling which case upset a server that fell over).
  */
-export async function runCases(cases: readonly ConformCase[], ctx: CaseContext): Promise<CaseOutcome[]> {
+export async function runCases(cases: readonly ConformCase[], ctx: CaseContext, parallel = 1): Promise<CaseOutcome[]> {
   const slow = cases.filter((c) => !c.quick);
   const side = Promise.all(slow.map((c) => runCase(c, ctx)));
+  const queue = cases.filter((c) => c.quick);
   const quick: CaseOutcome[] = [];
-  for (const c of cases) if (c.quick) quick.push(await runCase(c, ctx));
+  const lane = async (): Promise<void> => {
+    for (let c = queue.shift(); c !== undefined; c = queue.shift()) quick.push(await runCase(c, ctx));
+  };
+  await Promise.all(Array.from({ length: Math.max(1, parallel) }, lane));
   const done = new Map([...quick, ...(await side)].map((o) => [o.id, o]));
   return cases.map((c) => done.get(c.id) as CaseOutcome);
 }

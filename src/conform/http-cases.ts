@@ -253,7 +253,8 @@ export const HTTP_CASES: readonly ConformCase[] = [
         if (head.status !== 200) return deviation('MUST', `answered ${head.status} to HEAD /; want 200 as for GET /`);
         const bodyLen = Buffer.byteLength(HTTP_HELLO_BODY);
         if (rest.toString('latin1').startsWith(HTTP_HELLO_BODY)) return deviation('MUST', `answered 200 with a ${bodyLen}-byte body to HEAD`);
-        if (!isHello(responses[1])) return deviation('MUST', `answered HEAD, then ${responses[1] ? responses[1].status : preview(rest)} where the GET's 200 belonged`);
+        const next = responses[1];
+        if (!isHello(next)) return deviation('MUST', `answered 200 to HEAD without a body, then ${answered(next, w, ctx, rest)} to the GET / that followed on the connection; want 200`);
         return pass('answered 200 to HEAD without a body');
       }),
   },
@@ -340,18 +341,23 @@ export const HTTP_CASES: readonly ConformCase[] = [
     source: 'RFC 9112 §9.5',
     level: 'MAY',
     requirement: 'A server MAY close a connection whose request head trickles in without end; one facing the internet needs a header timeout.',
-    sends: 'a request head that never ends, 1 byte every 200 ms',
+    sends: 'GET / and Host at once, then header fields that never end, 1 byte every 200 ms',
     quick: false,
     boundMs: (ctx) => ctx.slowlorisMs + 2 * ctx.waitMs + 2000,
     run: (ctx) =>
       withWire(ctx, async (w) => {
         const started = Date.now();
-        const head = Buffer.from(`GET / HTTP/1.1\r\n${hostLine(ctx.target)}${Array.from({ length: 1000 }, (_, i) => `X-Slow-${i}: 1\r\n`).join('')}`, 'latin1');
-        const sent = await w.trickle(head, 1, 200, started + ctx.slowlorisMs);
+        // The request line and Host go at once, as a slowloris client sends them; then the rest of the head trickles.
+        await w.write(`GET / HTTP/1.1\r\n${hostLine(ctx.target)}`);
+        const fields = Buffer.from(Array.from({ length: 1000 }, (_, i) => `X-Slow-${i}: 1\r\n`).join(''), 'latin1');
+        const sent = await w.trickle(fields, 1, 200, started + ctx.slowlorisMs);
         const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
         if (w.closed || (await w.waitClosed(50))) {
           const said = parseResponses(w.bytes(), () => false, true).responses[0];
-          return pass(`closed after ${secs(Date.now() - started)} (${sent} bytes)${said ? `, answering ${said.status}` : ''}`);
+          const after = `after ${secs(Date.now() - started)} (${sent} bytes of fields trickled)`;
+          // A timeout answers 408 (or nothing); a head limit 431; anything else is some other fault.
+          if (said !== undefined && said.status !== 408 && said.status !== 431) return notApplicable(`answered ${said.status} to the unfinished head ${after}: some other fault, so no header timeout could be seen`);
+          return pass(`closed ${after}${said ? `, answering ${said.status}` : ''}`);
         }
         return deviation('MAY', `still open after ${secs(Date.now() - started)} of 1 byte per 200 ms (${sent} bytes of an unfinished head)`);
       }),

@@ -3,6 +3,7 @@
 // Cases speak HTTP/1.1 (http-hello) or WebSocket (ws-echo; ws-broadcast in a room of one, whose
 // sender gets its own messages back); tcp-echo and frame-echo have no RFC to hold them to.
 
+import { randomBytes } from 'node:crypto';
 import type { Target } from '../wire/clients/tcp.js';
 import type { Protocol } from '../wire/protocols.js';
 import { runCases, type CaseContext, type ConformCase, type Family } from './case.js';
@@ -34,14 +35,15 @@ export function caseContext(target: Target, protocol: Protocol, o: { waitMs?: nu
   return {
     target,
     protocol,
-    // A room of its own for every connection would need the path per case; one room per check is
-    // enough, since each case's connection hears only its own messages when it is alone in it.
-    wsPath: protocol === 'ws-broadcast' ? `/?room=c1m-conform-${process.pid}-${Date.now()}` : '/',
+    wsPath: protocol === 'ws-broadcast' ? () => `/?room=c1m-conform-${randomBytes(6).toString('hex')}` : () => '/',
     waitMs: o.waitMs ?? DEFAULT_WAIT_MS,
     maxMessageBytes: o.maxMessageBytes ?? null,
     slowlorisMs: o.slowlorisMs ?? DEFAULT_SLOWLORIS_MS,
   };
 }
+
+/** How many quick cases a measured run's check runs at once. */
+const QUICK_PARALLEL = 6;
 
 /**
  * The quick cases of protocol against one server (the runner's check before measuring). The
@@ -52,6 +54,6 @@ export async function quickConformance(protocol: Protocol, target: Target, o: { 
   const family = familyOf(protocol);
   if (family === null) return summarize(null, [], 0, `no conformance cases for ${protocol}: no RFC describes it`);
   const started = Date.now();
-  const outcomes = await runCases(casesFor(family, true), caseContext(target, protocol, { waitMs: o.waitMs ?? 250, maxMessageBytes: o.maxMessageBytes ?? null }));
+  const outcomes = await runCases(casesFor(family, true), caseContext(target, protocol, { waitMs: o.waitMs ?? 500, maxMessageBytes: o.maxMessageBytes ?? null }), QUICK_PARALLEL);
   return summarize(family, outcomes, Date.now() - started);
 }

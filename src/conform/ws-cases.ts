@@ -20,7 +20,7 @@ async function withWire<T>(ctx: CaseContext, f: (w: Wire) => Promise<T>): Promis
 /** Upgrades a fresh connection and runs f on it; a refused upgrade is a MUST deviation of the case. */
 function withWs(ctx: CaseContext, f: (ws: WsWire) => Promise<Verdict>, glued?: Uint8Array): Promise<Verdict> {
   return withWire(ctx, async (w) => {
-    const h = await handshake(w, upgradeRequest(ctx.target, ctx.wsPath), ctx.waitMs, glued);
+    const h = await handshake(w, upgradeRequest(ctx.target, ctx.wsPath()), ctx.waitMs, glued);
     if (h.ws === null) return deviation('MUST', `a valid upgrade was not accepted: ${h.problem ?? `answered ${h.response?.status}`}`);
     return f(h.ws);
   });
@@ -121,7 +121,7 @@ export const WS_CASES: readonly ConformCase[] = [
     run: (ctx) =>
       withWire(ctx, async (w) => {
         const key = randomBytes(16).toString('base64');
-        const h = await handshake(w, upgradeRequest(ctx.target, ctx.wsPath, { key }), ctx.waitMs);
+        const h = await handshake(w, upgradeRequest(ctx.target, ctx.wsPath(), { key }), ctx.waitMs);
         const r = h.response;
         if (r === null) return deviation('MUST', h.problem ?? 'no answer');
         if (r.status !== 101) return deviation('MUST', `answered ${r.status}; want 101`);
@@ -140,7 +140,7 @@ export const WS_CASES: readonly ConformCase[] = [
     sends: 'an upgrade with Sec-WebSocket-Version: 12',
     quick: true,
     run: (ctx) =>
-      expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath, { fields: { 'Sec-WebSocket-Version': '12' } }), 'version 12', (status, headers) => {
+      expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath(), { fields: { 'Sec-WebSocket-Version': '12' } }), 'version 12', (status, headers) => {
         if (!is4xx(status)) return `${status} is not a client error`;
         return /\b13\b/.test(headers['sec-websocket-version'] ?? '') ? null : 'without a Sec-WebSocket-Version field naming 13';
       }),
@@ -153,7 +153,7 @@ export const WS_CASES: readonly ConformCase[] = [
     requirement: 'A Sec-WebSocket-Key that is not 16 bytes in base64 makes the handshake invalid: the server MUST answer an HTTP error (such as 400).',
     sends: 'an upgrade with Sec-WebSocket-Key: "not-a-key"',
     quick: true,
-    run: (ctx) => expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath, { key: 'not-a-key' }), 'an invalid key', (status) => (is4xx(status) ? null : `${status} is not a client error`)),
+    run: (ctx) => expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath(), { key: 'not-a-key' }), 'an invalid key', (status) => (is4xx(status) ? null : `${status} is not a client error`)),
   },
   {
     id: 'ws.handshake-upgrade',
@@ -163,7 +163,7 @@ export const WS_CASES: readonly ConformCase[] = [
     requirement: 'Without the "Upgrade" token in Connection the request is no upgrade: it MUST NOT be answered 101.',
     sends: 'an upgrade with Connection: keep-alive',
     quick: true,
-    run: (ctx) => expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath, { fields: { Connection: 'keep-alive' } }), 'an upgrade without Connection: Upgrade', () => null),
+    run: (ctx) => expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath(), { fields: { Connection: 'keep-alive' } }), 'an upgrade without Connection: Upgrade', () => null),
   },
   {
     id: 'ws.handshake-method',
@@ -173,7 +173,7 @@ export const WS_CASES: readonly ConformCase[] = [
     requirement: 'The opening handshake is a GET: a POST with the upgrade fields MUST NOT be answered 101.',
     sends: 'POST with the upgrade fields',
     quick: true,
-    run: (ctx) => expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath, { method: 'POST', fields: { 'Content-Length': '0' } }), 'a POST upgrade', () => null),
+    run: (ctx) => expectRefused(ctx, upgradeRequest(ctx.target, ctx.wsPath(), { method: 'POST', fields: { 'Content-Length': '0' } }), 'a POST upgrade', () => null),
   },
   {
     id: 'ws.frame-with-upgrade',

@@ -5,6 +5,8 @@
 // walks its phases through a session too, with its own contender start and stop.
 
 import { verifyProtocol } from '../wire/clients/verify.js';
+import { familyOf, quickConformance } from '../conform/suite.js';
+import { summarize, type ConformanceSummary } from '../conform/summary.js';
 import { errorMessage as message } from '../checks.js';
 import {
   getContender,
@@ -128,6 +130,8 @@ export class Session {
   readonly timeline: Timeline = { tMs: [], connections: [], cpuPct: [], rssBytes: [], marks: [] };
   /** True once any load was client-bound; null before any load ran. */
   clientBound: boolean | null = null;
+  /** The quick conformance cases' summary, once conformance() has run. */
+  conformance: ConformanceSummary | null = null;
 
   readonly #o: SessionOptions;
   #handle: ContenderHandle | null = null;
@@ -214,6 +218,26 @@ export class Session {
         throw new RunFailure(`primer: ${this.contender} answered ${this.protocol} wrongly on port ${port}, so it was not measured: ${message(err)}`);
       }
     }
+  }
+
+  /**
+   * Runs the protocol's quick conformance cases against the first port, after the primer and
+   * before any load: what the figures about to be measured are figures of. A deviation is
+   * recorded, not a failure; only an interruption or a dead contender ends the run here.
+   */
+  async checkConformance(): Promise<ConformanceSummary> {
+    const h = this.#contenderHandle();
+    this.where = 'the conformance check';
+    const port = h.ports[0] as number;
+    const maxMessageBytes = h.workers[0]?.limits.maxMessageBytes ?? null;
+    const started = Date.now();
+    try {
+      this.conformance = await this.guard.wait(quickConformance(this.protocol, { host: h.host, port }, { maxMessageBytes }), 30_000, 'the conformance check');
+    } catch (err) {
+      if (err instanceof Interrupted || err instanceof ProcessDied) throw err;
+      this.conformance = summarize(familyOf(this.protocol), [], Date.now() - started, `the conformance check did not finish: ${message(err)}`);
+    }
+    return this.conformance;
   }
 
   /** Samples the contender's processes every intervalMs into the timeline, until teardown. */
