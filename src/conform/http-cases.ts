@@ -6,19 +6,10 @@
 import { HTTP_HELLO_BODY } from '../wire/protocols.js';
 import type { Target } from '../wire/clients/tcp.js';
 import { deviation, notApplicable, pass, type CaseContext, type ConformCase, type Level, type Verdict } from './case.js';
-import { parseResponses, preview, readResponses, statuses, Wire, type RawResponse } from './raw.js';
+import { parseResponses, preview, readResponses, statuses, withWire, type RawResponse, type Wire } from './raw.js';
 
 const hostLine = (t: Target): string => `Host: ${t.host}:${t.port}\r\n`;
 const get = (t: Target, path = '/', extra = ''): string => `GET ${path} HTTP/1.1\r\n${hostLine(t)}${extra}\r\n`;
-
-async function withWire<T>(ctx: CaseContext, f: (w: Wire) => Promise<T>): Promise<T> {
-  const w = await Wire.open(ctx.target, Math.max(1000, ctx.waitMs));
-  try {
-    return await f(w);
-  } finally {
-    w.destroy();
-  }
-}
 
 const isHello = (r: RawResponse | undefined): boolean => r !== undefined && r.status === 200 && r.body.toString('latin1') === HTTP_HELLO_BODY;
 
@@ -32,7 +23,7 @@ function answered(r: RawResponse | undefined, wire: Wire, ctx: CaseContext, rest
 
 /** One request, one answer: pass when ok(answer), else a deviation naming what came back. */
 async function oneAnswer(ctx: CaseContext, request: string | Uint8Array, breaks: Level, ok: (r: RawResponse) => boolean, want: string): Promise<Verdict> {
-  return withWire(ctx, async (w) => {
+  return withWire(ctx.target, ctx.waitMs, async (w) => {
     await w.write(request);
     const { responses } = await readResponses(w, 1, ctx.waitMs);
     const r = responses[0];
@@ -43,7 +34,7 @@ async function oneAnswer(ctx: CaseContext, request: string | Uint8Array, breaks:
 
 /** The status of a request the server must refuse, and that it then closes (an error loses the framing). */
 async function refusedAndClosed(ctx: CaseContext, request: string, want: number, what: string): Promise<Verdict> {
-  return withWire(ctx, async (w) => {
+  return withWire(ctx.target, ctx.waitMs, async (w) => {
     await w.write(request);
     const { responses } = await readResponses(w, 1, ctx.waitMs);
     const r = responses[0];
@@ -65,7 +56,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'GET /, GET /missing, GET / in one write',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(get(ctx.target) + get(ctx.target, '/missing') + get(ctx.target));
         const { responses, error } = await readResponses(w, 3, ctx.waitMs);
         const got = responses.map((r) => r.status).join(', ');
@@ -85,7 +76,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     quick: true,
     boundMs: (ctx) => 4 * ctx.waitMs + 3000,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         const req = Buffer.from(get(ctx.target), 'latin1');
         const sent = await w.trickle(req, 1, 2);
         const { responses } = await readResponses(w, 1, ctx.waitMs);
@@ -104,7 +95,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'GET / then a request with whitespace before a colon, in one write',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(get(ctx.target) + get(ctx.target, '/', BAD_HEAD_FIELD));
         const { responses, rest } = await readResponses(w, 2, ctx.waitMs);
         if (!isHello(responses[0])) {
@@ -174,7 +165,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'POST / with Content-Length: 1 TiB and no body yet',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(`POST / HTTP/1.1\r\n${hostLine(ctx.target)}Content-Length: ${2 ** 40}\r\n\r\n`);
         const { responses } = await readResponses(w, 1, ctx.waitMs);
         const r = responses[0];
@@ -211,7 +202,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'POST / with Content-Length: 5 and Transfer-Encoding: chunked, body "0\\r\\n\\r\\n"',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(`POST / HTTP/1.1\r\n${hostLine(ctx.target)}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`);
         const { responses } = await readResponses(w, 1, ctx.waitMs);
         const r = responses[0];
@@ -238,7 +229,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'HEAD /, then GET / once the HEAD answer\'s head is in',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         // HEAD alone, then GET once its head is in: body bytes after the HEAD head come before the GET's answer.
         await w.write(`HEAD / HTTP/1.1\r\n${hostLine(ctx.target)}\r\n`);
         await w.waitFor(() => w.bytes().includes('\r\n\r\n'), ctx.waitMs);
@@ -268,7 +259,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'GET / with If-None-Match: *, then GET / in one write',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(get(ctx.target, '/', 'If-None-Match: *\r\n') + get(ctx.target));
         const { responses, rest } = await readResponses(w, 2, ctx.waitMs);
         const first = responses[0];
@@ -287,7 +278,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'GET / with Connection: close',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(get(ctx.target, '/', 'Connection: close\r\n'));
         const { responses } = await readResponses(w, 1, ctx.waitMs);
         const r = responses[0];
@@ -306,7 +297,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'GET / HTTP/1.0 (no Host, no keep-alive)',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write('GET / HTTP/1.0\r\n\r\n');
         await w.waitClosed(ctx.waitMs);
         const { responses } = parseResponses(w.bytes(), () => false, w.closed);
@@ -325,7 +316,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     sends: 'POST / with Expect: 100-continue and Content-Length: 5, body held back',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         await w.write(`POST / HTTP/1.1\r\n${hostLine(ctx.target)}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
         const first = (await readResponses(w, 1, ctx.waitMs)).responses[0];
         if (first === undefined) return deviation('MUST', `${answered(undefined, w, ctx)} to the head; want 100 or a final status`);
@@ -346,7 +337,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
     quick: false,
     boundMs: (ctx) => ctx.slowlorisMs + 2 * ctx.waitMs + 2000,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         const started = Date.now();
         // The request line and Host go at once, as a slowloris client sends them; then the rest of the head trickles.
         await w.write(`GET / HTTP/1.1\r\n${hostLine(ctx.target)}`);
@@ -367,7 +358,7 @@ export const HTTP_CASES: readonly ConformCase[] = [
 
 /** A request past a limit: pass on `want`; another 4xx breaks only the SHOULD; anything else the MUST. */
 function limitCase(ctx: CaseContext, request: string, want: number, what: string): Promise<Verdict> {
-  return withWire(ctx, async (w) => {
+  return withWire(ctx.target, ctx.waitMs, async (w) => {
     await w.write(request);
     const { responses } = await readResponses(w, 1, ctx.waitMs);
     const r = responses[0];

@@ -75,6 +75,16 @@ export class Wire {
   }
 }
 
+/** Runs f on a fresh connection to target, destroyed afterwards whatever f did. */
+export async function withWire<T>(target: Target, waitMs: number, f: (w: Wire) => Promise<T>): Promise<T> {
+  const w = await Wire.open(target, Math.max(1000, waitMs));
+  try {
+    return await f(w);
+  } finally {
+    w.destroy();
+  }
+}
+
 // ---- HTTP/1.1 responses -------------------------------------------------------------------
 
 export interface RawResponse {

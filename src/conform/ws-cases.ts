@@ -6,20 +6,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { deviation, notApplicable, pass, type CaseContext, type ConformCase, type Level, type Verdict } from './case.js';
-import { closePayload, describeFrame, encodeFrame, handshake, OP, upgradeRequest, Wire, wsAccept, WsWire, type Frame, type FrameSpec } from './raw.js';
-
-async function withWire<T>(ctx: CaseContext, f: (w: Wire) => Promise<T>): Promise<T> {
-  const w = await Wire.open(ctx.target, Math.max(1000, ctx.waitMs));
-  try {
-    return await f(w);
-  } finally {
-    w.destroy();
-  }
-}
+import { closePayload, describeFrame, encodeFrame, handshake, OP, upgradeRequest, withWire, wsAccept, WsWire, type Frame, type FrameSpec } from './raw.js';
 
 /** Upgrades a fresh connection and runs f on it; a refused upgrade is a MUST deviation of the case. */
 function withWs(ctx: CaseContext, f: (ws: WsWire) => Promise<Verdict>, glued?: Uint8Array): Promise<Verdict> {
-  return withWire(ctx, async (w) => {
+  return withWire(ctx.target, ctx.waitMs, async (w) => {
     const h = await handshake(w, upgradeRequest(ctx.target, ctx.wsPath()), ctx.waitMs, glued);
     if (h.ws === null) return deviation('MUST', `a valid upgrade was not accepted: ${h.problem ?? `answered ${h.response?.status}`}`);
     return f(h.ws);
@@ -93,7 +84,7 @@ const text = (s: string): { opcode: number; payload: Buffer } => ({ opcode: OP.t
 
 /** A handshake variant the server must refuse: pass on a non-101 answer (`ok` decides which). */
 function expectRefused(ctx: CaseContext, request: string, what: string, ok: (status: number, headers: Record<string, string>) => string | null): Promise<Verdict> {
-  return withWire(ctx, async (w) => {
+  return withWire(ctx.target, ctx.waitMs, async (w) => {
     const h = await handshake(w, request, ctx.waitMs);
     if (h.response === null) return deviation('MUST', `${h.problem ?? 'no answer'} to ${what}; want an HTTP error status`);
     if (h.response.status === 101) return deviation('MUST', `accepted ${what} with 101`);
@@ -119,7 +110,7 @@ export const WS_CASES: readonly ConformCase[] = [
     sends: 'a valid upgrade request',
     quick: true,
     run: (ctx) =>
-      withWire(ctx, async (w) => {
+      withWire(ctx.target, ctx.waitMs, async (w) => {
         const key = randomBytes(16).toString('base64');
         const h = await handshake(w, upgradeRequest(ctx.target, ctx.wsPath(), { key }), ctx.waitMs);
         const r = h.response;
