@@ -324,6 +324,13 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
       assert.ok((x.drain.boundMs ?? 0) > 0, `${x.contender} drain bound ${x.drain.boundMs}`);
       if (x.contender === 'net' || x.contender === 'uws') assert.equal(x.drain.cut, 0, `${x.contender} drain cut`);
       else assert.ok(x.drain.cut === null || x.drain.cut === 0, `${x.contender} drain cut ${x.drain.cut}`);
+      // Beside the figures: the quick conformance cases of the protocol, run before the load.
+      const conf = x.conformance;
+      assert.ok(conf !== undefined, `${x.contender} records its conformance`);
+      assert.equal(conf.family, 'http');
+      assert.ok(conf.casesRun > 10, `${x.contender} ran ${conf.casesRun} cases`);
+      assert.equal(conf.passed + conf.notApplicable + conf.deviations.length, conf.casesRun);
+      if (x.contender === 'epoll' || x.contender === 'epoll-native') assert.deepEqual(conf.deviations, [], `${x.contender} conforms`);
     }
     const others = new Set(ok.map((x) => x.contender).filter((c) => c !== 'net'));
     const ops = result.comparisons?.find((c) => c.metric === 'summary.opsPerServerCpuSec');
