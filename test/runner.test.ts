@@ -311,6 +311,8 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
         assert.ok((s?.server?.rssBytes ?? 0) > 10 * MiB);
         assert.ok((s?.server?.heapUsedBytes ?? 0) > 0);
         assert.deepEqual(s?.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 });
+        // The conformance check's bad requests came before the load and are not the load's errors.
+        assert.equal(s?.serverProtocolErrors, 0, `${x.contender} counted no protocol error under the load`);
       }
       assert.equal(typeof x.summary?.fit?.bytesPerConnection?.slope, 'number', 'memory slope computed');
       assert.equal(typeof x.summary?.fit?.kernelBytesPerConnection?.slope, 'number', 'kernel slope computed');

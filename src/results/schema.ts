@@ -218,7 +218,7 @@ const step = def(
     label: opt(orNull(Type.String(), 'a string', { description: 'Runner addition: the phase\'s label, e.g. "200 connections".' })),
     driverConnections: opt(measured({ description: 'Runner addition: connections the driver(s) held at the end of the step.' })),
     windowMs: opt(measured({ description: 'Runner addition: length of the measured window (server CPU is over it).' })),
-    serverProtocolErrors: opt(measured({ description: 'Runner addition: malformed input the contender counted.' })),
+    serverProtocolErrors: opt(measured({ description: 'Runner addition: malformed input the contender counted since the load began (the conformance check\'s deliberate errors before it are left out).' })),
     serverExtra: opt(
       Type.Record(Type.String(), Type.Number({ mustBe: 'a number' }), { mustBe: 'an object', description: "Runner addition: the contender's own counters at the end of the step, summed over workers." }),
     ),

@@ -145,6 +145,8 @@ export class Session {
   #sampler: Sampler | null = null;
   #samplerStart = 0;
   #stopReport: StopReport | undefined;
+  /** Protocol errors the contender counted before any load (the conformance cases send bad input on purpose). */
+  #protocolErrors0 = 0;
 
   constructor(o: SessionOptions) {
     this.#o = o;
@@ -237,6 +239,8 @@ export class Session {
       if (err instanceof Interrupted || err instanceof ProcessDied) throw err;
       this.conformance = summarize(familyOf(this.protocol), [], Date.now() - started, `the conformance check did not finish: ${message(err)}`);
     }
+    // The bad input was sent on purpose: steps count the protocol errors of the load only.
+    this.#protocolErrors0 = (await this.guard.wait(h.stats(), 10_000, this.where)).total.protocolErrors;
     return this.conformance;
   }
 
@@ -434,7 +438,7 @@ export class Session {
   async #step(ph: MeasurePhase, running: readonly string[], pollMs = 250): Promise<{ step: StepRecord; raw: Step; results: RunResult[] }> {
     const h = this.#contenderHandle();
     const w = ph.run === undefined ? await this.#idleWindow(h, ph) : await this.#loadWindow(h, ph.run, running, pollMs);
-    const { step, raw } = buildStep({ ...w, label: ph.label ?? null, kernel0: this.kernel0, running });
+    const { step, raw } = buildStep({ ...w, label: ph.label ?? null, kernel0: this.kernel0, running, protocolErrors0: this.#protocolErrors0 });
     return { step, raw, results: w.results };
   }
 
