@@ -74,7 +74,7 @@ export function renderConformHtml(r: ConformResult, title = 'c1m conformance'): 
         const c = cellOf(r, k.id, name);
         return `<td class="cell ${cellClass(c)}">${escapeHtml(cellText(c))}</td>`;
       });
-      rows.push(`<tr><td class="case"><a href="#${escapeHtml(k.id)}">${escapeHtml(k.id)}</a></td><td class="level">${k.level}</td>${cells.join('')}</tr>`);
+      rows.push(`<tr><td class="case"><a href="#${escapeHtml(k.id)}" title="${escapeHtml(`${k.source}: ${k.requirement}`)}">${escapeHtml(k.id)}</a></td><td class="level">${k.level}</td>${cells.join('')}</tr>`);
     }
     const totals = contenders.map((name) => {
       const run = r.runs.find((x) => x.contender === name && x.family === fam);
