@@ -205,6 +205,14 @@ describe('c1m conform', () => {
     for (const c of ALL_CASES) assert.ok(page.includes(`>${c.id}<`), `the page lists ${c.id}`);
     assert.match(r.out, /^case\s+epoll\s*\n/);
     assert.match(r.out, /epoll × http-hello: \d+ of \d+ passed/);
+    // --from redraws the same table and page from the file, running nothing.
+    const again = await c1m('conform', '--from', out, '--out', join(tmp, 'again.json'));
+    assert.equal(again.code, 0, again.err);
+    assert.equal(again.out, `${r.out.slice(0, r.out.indexOf('result: '))}report: ${join(tmp, 'again.html')}\n`);
+    assert.equal(readFileSync(join(tmp, 'again.html'), 'utf8'), page);
+    const notOne = await c1m('conform', '--from', join(ROOT, 'package.json'));
+    assert.equal(notOne.code, 1);
+    assert.match(notOne.err, /package\.json: not a c1m\.conform\/1 file/);
   });
 
   it('a contender that does not speak a family gets n/a with the reason; unknown flags and contenders are usage errors', async () => {

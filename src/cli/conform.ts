@@ -2,10 +2,13 @@
 // each started as `c1m serve` starts it; writes the matrix (case × contender → pass, the deviation
 // seen, or n/a) as a result file and its HTML page, and prints it as a table.
 
+import { readFileSync } from 'node:fs';
 import { readSystem } from '../system/limits.js';
 import { runConformance } from '../conform/matrix.js';
 import { defaultConformPath, writeConformResult } from '../conform/output.js';
-import { renderConformText } from '../conform/page.js';
+import { renderConformHtml, renderConformText } from '../conform/page.js';
+import { validateConform } from '../conform/schema.js';
+import { htmlPathFor, writeAtomic } from '../runner/output.js';
 import { ALL_CASES, DEFAULT_SLOWLORIS_MS, DEFAULT_WAIT_MS } from '../conform/suite.js';
 import type { Family } from '../conform/case.js';
 import { collectEnv } from '../runner/env.js';
@@ -22,6 +25,7 @@ export const CONFORM_FLAGS = {
   waitMs: { type: 'int', min: 50, max: 60_000, default: DEFAULT_WAIT_MS, help: 'how long a case waits for an answer or a close the server owes' },
   slowlorisMs: { type: 'int', min: 200, max: 600_000, default: DEFAULT_SLOWLORIS_MS, help: 'how long the slowloris case trickles (e.g. 30000 to see a header timeout)' },
   json: { type: 'bool', help: 'print the result JSON on stdout (paths then go to stderr)' },
+  from: { type: 'string', help: 'run nothing: print the matrix of this conformance file and write its page (beside it, or beside --out)' },
 } as const satisfies Record<string, FlagSpec>;
 
 function usage(): string {
@@ -36,7 +40,8 @@ contenders it takes well under a minute.
 flags:
 ${flagHelp(CONFORM_FLAGS).join('\n')}
 
-exit: 0 the matrix was written (deviations are findings, not failures), 1 failed, 2 usage, 130 interrupted
+exit: 0 the matrix was written (deviations are findings, not failures), 1 failed, 2 usage,
+      3 a contender that serves a protocol could not be started (its cells say why), 130 interrupted
 `;
 }
 
@@ -47,6 +52,7 @@ export async function cmdConform(argv: readonly string[], io: Io): Promise<ExitC
     return EXIT.ok;
   }
   const v = args.values;
+  if (typeof v['from'] === 'string') return redraw(v['from'], typeof v['out'] === 'string' ? v['out'] : v['from'], io);
   let contenders: string[];
   try {
     contenders = expandContenders((v['contenders'] as string[] | undefined) ?? ['all']);
@@ -77,9 +83,33 @@ export async function cmdConform(argv: readonly string[], io: Io): Promise<ExitC
     else io.out(renderConformText(result));
     say(`result: ${path}\n`);
     say(`report: ${html}\n`);
-    return session.signal.aborted ? EXIT.interrupted : EXIT.ok;
+    for (const run of result.runs) if (run.error !== null) io.err(`c1m conform: ${run.error}\n`);
+    if (session.signal.aborted) return EXIT.interrupted;
+    return result.runs.some((run) => run.error !== null) ? EXIT.someRunsFailed : EXIT.ok;
   } finally {
     const left = session.end();
     if (left.length > 0) io.err(`c1m: killed leftover process(es) ${left.join(', ')}\n`);
   }
+}
+
+/** --from: the table and the page of a file written before, nothing run. */
+function redraw(file: string, out: string, io: Io): ExitCode {
+  let result;
+  try {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(`${file}: ${(err as Error).message}`);
+    }
+    result = validateConform(json, file);
+  } catch (err) {
+    io.err(`c1m conform: ${(err as Error).message}\n`);
+    return EXIT.failed;
+  }
+  const html = htmlPathFor(out);
+  writeAtomic(html, renderConformHtml(result));
+  io.out(renderConformText(result));
+  io.out(`report: ${html}\n`);
+  return EXIT.ok;
 }

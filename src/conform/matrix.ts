@@ -45,6 +45,7 @@ export async function runConformance(o: ConformOptions): Promise<ConformResult> 
       const allCells = (v: Verdict): CaseOutcome[] => cases.map((c) => ({ id: c.id, verdict: v, ms: 0 }));
       let outcomes: CaseOutcome[];
       let note: string | null = null;
+      let error: string | null = null;
       let limits: ConformRun['limits'] = null;
       const started = Date.now();
       const can = speaks(contender, protocol);
@@ -66,13 +67,14 @@ export async function runConformance(o: ConformOptions): Promise<ConformResult> 
           outcomes = await runCases(cases, caseContext({ host: h.host, port }, protocol, { waitMs, slowlorisMs, maxMessageBytes: limits.maxMessageBytes }));
         } catch (err) {
           note = err instanceof ContenderUnavailableError ? `unavailable here: ${err.reason}` : `could not be started: ${errorMessage(err)}`;
+          if (!(err instanceof ContenderUnavailableError)) error = `${contender} × ${protocol} ${note}`;
           outcomes = allCells({ status: 'n/a', detail: `${contender} ${note}` });
         } finally {
           await h?.stop({ killAfterMs: 3000 });
         }
       }
       const summary = summarize(family, note === null ? outcomes : [], Date.now() - started, note);
-      runs.push({ contender, family, protocol, limits, summary });
+      runs.push({ contender, family, protocol, limits, summary, error });
       for (const out of outcomes) cells.push(cellOf(out, contender));
       log(`${contender} × ${protocol}: ${summaryLine(summary)}`);
     }

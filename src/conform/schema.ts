@@ -41,6 +41,10 @@ const runSchema = Type.Object(
       description: 'The limits the contender applied (the WebSocket message limit the 1009 case uses); null when it was not started.',
     }),
     summary: conformanceSummarySchema,
+    error: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      mustBe: 'a sentence or null',
+      description: 'Why a contender that serves the protocol could not be checked (it failed to start); null (or absent) otherwise, skips included.',
+    })),
   },
   { mustBe: 'an object', description: 'One contender × family: the contender started once with the family\'s protocol.' },
 );
