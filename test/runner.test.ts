@@ -311,6 +311,8 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
         assert.ok((s?.server?.rssBytes ?? 0) > 10 * MiB);
         assert.ok((s?.server?.heapUsedBytes ?? 0) > 0);
         assert.deepEqual(s?.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 });
+        // The conformance check's bad requests came before the load and are not the load's errors.
+        assert.equal(s?.serverProtocolErrors, 0, `${x.contender} counted no protocol error under the load`);
       }
       assert.equal(typeof x.summary?.fit?.bytesPerConnection?.slope, 'number', 'memory slope computed');
       assert.equal(typeof x.summary?.fit?.kernelBytesPerConnection?.slope, 'number', 'kernel slope computed');
@@ -324,6 +326,13 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
       assert.ok((x.drain.boundMs ?? 0) > 0, `${x.contender} drain bound ${x.drain.boundMs}`);
       if (x.contender === 'net' || x.contender === 'uws') assert.equal(x.drain.cut, 0, `${x.contender} drain cut`);
       else assert.ok(x.drain.cut === null || x.drain.cut === 0, `${x.contender} drain cut ${x.drain.cut}`);
+      // Beside the figures: the quick conformance cases of the protocol, run before the load.
+      const conf = x.conformance;
+      assert.ok(conf !== undefined, `${x.contender} records its conformance`);
+      assert.equal(conf.family, 'http');
+      assert.ok(conf.casesRun > 10, `${x.contender} ran ${conf.casesRun} cases`);
+      assert.equal(conf.passed + conf.notApplicable + conf.deviations.length, conf.casesRun);
+      if (x.contender === 'epoll' || x.contender === 'epoll-native') assert.deepEqual(conf.deviations, [], `${x.contender} conforms`);
     }
     const others = new Set(ok.map((x) => x.contender).filter((c) => c !== 'net'));
     const ops = result.comparisons?.find((c) => c.metric === 'summary.opsPerServerCpuSec');

@@ -11,6 +11,7 @@ import { EXIT, type ExitCode } from './exit.js';
 import { UsageError } from './flags.js';
 import { processIo, type Io } from './io.js';
 import { cmdCompare } from './compare.js';
+import { cmdConform } from './conform.js';
 import { cmdList } from './list.js';
 import { cmdPreflight } from './preflight.js';
 import { cmdProfile } from './profile.js';
@@ -29,6 +30,7 @@ usage: c1m <command> [flags]   (c1m <command> --help for its flags; c1m --versio
   suite         several scenarios (npm start: --quick), then one table of their headline figures
   preflight     what a run of N connections needs from this machine, with exact fixes
   serve         start a contender in the foreground until Ctrl-C
+  conform       strict HTTP/1.1 and WebSocket cases against each contender: the conformance matrix
   tune          kernel settings for a million connections (show; --apply / --revert as root)
   report        terminal, markdown and HTML reports from result files
   compare       BASE NEW: exits 1 when a figure regressed beyond its noise and a threshold (a CI gate)
@@ -43,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
   suite: cmdSuite,
   preflight: cmdPreflight,
   serve: cmdServe,
+  conform: cmdConform,
   tune: cmdTune,
   report: cmdReport,
   compare: cmdCompare,

@@ -1,7 +1,9 @@
 // `c1m run <scenario>`: every contender × repetition interleaved, one result file and its HTML
 // report; progress on stderr, the summary table (or with --json the result) on stdout.
 
+import { summaryLine } from '../conform/summary.js';
 import { renderCapacityMarkdown } from '../report/capacity.js';
+import type { RunRecord } from '../results/record.js';
 import { defaultResultPath, htmlPathFor, terminalSummary, writeAtomic, writeHtmlReport, writeResult } from '../runner/output.js';
 import { PreflightRefusal } from '../runner/plan.js';
 import { commandSession } from '../runner/processes.js';
@@ -47,6 +49,18 @@ function quickDefaults(s: Scenario, given: Record<string, ParamValue>): Record<s
   out['duration'] ??= Math.min(num('duration'), 2);
   out['warmup'] ??= Math.min(num('warmup'), 0.5);
   return out;
+}
+
+/** One line per contender: what its quick conformance check found (the first repetition's). */
+export function conformanceLines(runs: readonly RunRecord[]): string {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const r of runs) {
+    if (r.conformance === undefined || seen.has(r.contender)) continue;
+    seen.add(r.contender);
+    lines.push(`conformance: ${r.contender} × ${r.protocol}: ${summaryLine(r.conformance)}`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 export async function cmdRun(argv: readonly string[], io: Io): Promise<ExitCode> {
@@ -109,7 +123,10 @@ export async function cmdRun(argv: readonly string[], io: Io): Promise<ExitCode>
     }
     const say = json === true ? io.err : io.out;
     if (json === true) io.out(`${JSON.stringify(result, null, 2)}\n`);
-    else io.out(terminalSummary(loaded, typeof baseline === 'string' ? baseline : 'net', io.columns));
+    else {
+      io.out(terminalSummary(loaded, typeof baseline === 'string' ? baseline : 'net', io.columns));
+      io.out(conformanceLines(result.runs));
+    }
     say(`result: ${path}\n`);
     say(htmlError === null ? `report: ${html}\n` : `report: not written (${htmlError})\n`);
     if (typeof capacityMd === 'string') {

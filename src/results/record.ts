@@ -11,6 +11,7 @@ import type {
   Errors,
   GivenUp,
   GroupStep,
+  Conformance,
   KernelBaseline,
   KernelStats,
   Latency,
@@ -98,6 +99,8 @@ export interface RunRecord extends Run {
   limits?: Required<AppliedLimits>;
   kernelBaseline?: Required<KernelBaseline>;
   warnings?: string[];
+  /** The quick conformance cases, run right after the primer (absent when the run failed before them). */
+  conformance?: Conformance;
 }
 
 export interface ComparisonRecord extends Comparison {

@@ -15,6 +15,7 @@
 //   violation  the rest of a sentence about a rule between fields ("has ok: false but …").
 
 import { Type, type SchemaOptions, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { conformanceSummarySchema } from '../conform/summary.js';
 
 export const RESULT_SCHEMA = 'c1m.result/1';
 
@@ -217,7 +218,7 @@ const step = def(
     label: opt(orNull(Type.String(), 'a string', { description: 'Runner addition: the phase\'s label, e.g. "200 connections".' })),
     driverConnections: opt(measured({ description: 'Runner addition: connections the driver(s) held at the end of the step.' })),
     windowMs: opt(measured({ description: 'Runner addition: length of the measured window (server CPU is over it).' })),
-    serverProtocolErrors: opt(measured({ description: 'Runner addition: malformed input the contender counted.' })),
+    serverProtocolErrors: opt(measured({ description: 'Runner addition: malformed input the contender counted since the load began (the conformance check\'s deliberate errors before it are left out).' })),
     serverExtra: opt(
       Type.Record(Type.String(), Type.Number({ mustBe: 'a number' }), { mustBe: 'an object', description: "Runner addition: the contender's own counters at the end of the step, summed over workers." }),
     ),
@@ -367,6 +368,8 @@ const kernelBaseline = def(
   ),
 );
 
+const conformance = def('conformance', conformanceSummarySchema);
+
 const run = def(
   'run',
   obj(
@@ -388,6 +391,7 @@ const run = def(
       limits: opt(appliedLimits()),
       kernelBaseline: opt(kernelBaseline()),
       warnings: opt(array(Type.String({ mustBe: 'a string' }), { description: 'Runner addition: what did not fail the run but should be known.' })),
+      conformance: opt(conformance({ description: 'Runner addition: the quick conformance cases of the protocol (src/conform/), run against the contender right after its primer and before it was measured.' })),
     },
     {
       required: ['contender', 'protocol', 'driver', 'rep', 'ok', 'steps'],
@@ -531,6 +535,7 @@ export type Drain = NonNullable<Run['drain']>;
 export type Ramp = NonNullable<Run['ramps']>[number];
 export type AppliedLimits = NonNullable<Run['limits']>;
 export type KernelBaseline = NonNullable<Run['kernelBaseline']>;
+export type Conformance = NonNullable<Run['conformance']>;
 export type Comparison = NonNullable<C1mResult['comparisons']>[number];
 export type PhaseRecord = NonNullable<C1mResult['phases']>[number];
 export type DriverLoad = NonNullable<C1mResult['load']>;

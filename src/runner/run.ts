@@ -42,6 +42,7 @@ import {
   type ScenarioLimits,
 } from './scenario.js';
 import { Session } from './session.js';
+import { summaryLine } from '../conform/summary.js';
 
 export interface RunnerOptions {
   readonly scenario: Scenario;
@@ -302,6 +303,10 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
 
     progress.phase(`primer: checking ${protocol} answers on ${h.ports.length} port(s)`);
     await session.primer();
+    progress.phase(`conformance: the quick ${protocol} cases`);
+    const conformance = await session.checkConformance();
+    run.conformance = conformance;
+    progress.phase(`conformance: ${summaryLine(conformance)}`);
     session.startSampler(ctx.scenario.sampleIntervalMs ?? 250);
 
     const groups = [{ name: MAIN_GROUP, load: ctx.load, processes: ctx.mainProcesses }, ...[...ctx.groups].map(([name, g]) => ({ name, ...g }))];

@@ -5,6 +5,8 @@
 // walks its phases through a session too, with its own contender start and stop.
 
 import { verifyProtocol } from '../wire/clients/verify.js';
+import { familyOf, quickConformance } from '../conform/suite.js';
+import { summarize, type ConformanceSummary } from '../conform/summary.js';
 import { errorMessage as message } from '../checks.js';
 import {
   getContender,
@@ -128,6 +130,8 @@ export class Session {
   readonly timeline: Timeline = { tMs: [], connections: [], cpuPct: [], rssBytes: [], marks: [] };
   /** True once any load was client-bound; null before any load ran. */
   clientBound: boolean | null = null;
+  /** The quick conformance cases' summary, once conformance() has run. */
+  conformance: ConformanceSummary | null = null;
 
   readonly #o: SessionOptions;
   #handle: ContenderHandle | null = null;
@@ -141,6 +145,8 @@ export class Session {
   #sampler: Sampler | null = null;
   #samplerStart = 0;
   #stopReport: StopReport | undefined;
+  /** Protocol errors the contender counted before any load (the conformance cases send bad input on purpose). */
+  #protocolErrors0 = 0;
 
   constructor(o: SessionOptions) {
     this.#o = o;
@@ -214,6 +220,28 @@ export class Session {
         throw new RunFailure(`primer: ${this.contender} answered ${this.protocol} wrongly on port ${port}, so it was not measured: ${message(err)}`);
       }
     }
+  }
+
+  /**
+   * Runs the protocol's quick conformance cases against the first port, after the primer and
+   * before any load: what the figures about to be measured are figures of. A deviation is
+   * recorded, not a failure; only an interruption or a dead contender ends the run here.
+   */
+  async checkConformance(): Promise<ConformanceSummary> {
+    const h = this.#contenderHandle();
+    this.where = 'the conformance check';
+    const port = h.ports[0] as number;
+    const maxMessageBytes = h.workers[0]?.limits.maxMessageBytes ?? null;
+    const started = Date.now();
+    try {
+      this.conformance = await this.guard.wait(quickConformance(this.protocol, { host: h.host, port }, { maxMessageBytes }), 30_000, 'the conformance check');
+    } catch (err) {
+      if (err instanceof Interrupted || err instanceof ProcessDied) throw err;
+      this.conformance = summarize(familyOf(this.protocol), [], Date.now() - started, `the conformance check did not finish: ${message(err)}`);
+    }
+    // The bad input was sent on purpose: steps count the protocol errors of the load only.
+    this.#protocolErrors0 = (await this.guard.wait(h.stats(), 10_000, this.where)).total.protocolErrors;
+    return this.conformance;
   }
 
   /** Samples the contender's processes every intervalMs into the timeline, until teardown. */
@@ -410,7 +438,7 @@ export class Session {
   async #step(ph: MeasurePhase, running: readonly string[], pollMs = 250): Promise<{ step: StepRecord; raw: Step; results: RunResult[] }> {
     const h = this.#contenderHandle();
     const w = ph.run === undefined ? await this.#idleWindow(h, ph) : await this.#loadWindow(h, ph.run, running, pollMs);
-    const { step, raw } = buildStep({ ...w, label: ph.label ?? null, kernel0: this.kernel0, running });
+    const { step, raw } = buildStep({ ...w, label: ph.label ?? null, kernel0: this.kernel0, running, protocolErrors0: this.#protocolErrors0 });
     return { step, raw, results: w.results };
   }
 

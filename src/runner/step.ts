@@ -86,6 +86,8 @@ export interface StepReadings {
   results: readonly RunResult[];
   running: readonly string[];
   reap: ReapRecord | undefined;
+  /** The contender's protocol errors before any load: what the primer and the conformance check provoked on purpose. */
+  protocolErrors0?: number;
   /** The contender's counters at the start of the window, and how long before the end read they were taken (load steps). */
   counters0?: { extra: Readonly<Record<string, number>>; msBeforeEnd: number } | undefined;
 }
@@ -154,7 +156,7 @@ export function buildStep(r: StepReadings): { step: StepRecord; raw: Step } {
     label: r.label,
     driverConnections: r.driverConnections,
     windowMs,
-    serverProtocolErrors: stats.total.protocolErrors,
+    serverProtocolErrors: Math.max(0, stats.total.protocolErrors - (r.protocolErrors0 ?? 0)),
     serverExtra: { ...stats.total.extra },
     ...(result !== null ? { driverCpuPct: Math.max(...results.map((x) => x.cpu.pct)), clientBound: results.some((x) => x.clientBound) } : {}),
   };

@@ -1,17 +1,15 @@
 // Hand-made WebSocket pieces for the engine tests: an upgrade done on a raw TCP socket and
 // frames encoded and decoded byte by byte, so tests can send what no real client would
 // (unmasked frames, stray continuations, bad UTF-8) and see exactly what the server answers.
+// The frame codec is the conformance suite's (src/conform/raw.ts).
 import type net from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { closePayload as rawClosePayload, decodeFrames as decodeRawFrames, encodeFrame as encodeRawFrame, wsAccept, type Frame } from '../../src/conform/raw.js';
 import { connect } from './net.js';
 import { parseResponses, withTimeout, type ParsedResponse } from './http.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
 /** Sec-WebSocket-Accept for a key (RFC 6455 4.2.2). */
-export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
-}
+export const acceptFor = wsAccept;
 
 export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
 
@@ -22,70 +20,20 @@ export interface FrameOptions {
   rsv?: number;
 }
 
-/** Encodes one frame as a client would send it. */
+/** Encodes one frame as a client would send it (the conformance suite's encoder). */
 export function encodeFrame(opcode: number, payload: Uint8Array = Buffer.alloc(0), o: FrameOptions = {}): Buffer {
-  const fin = o.fin ?? true;
-  const masked = o.mask ?? true;
-  const n = payload.length;
-  const ext = n <= 125 ? 0 : n <= 0xffff ? 2 : 8;
-  const head = Buffer.alloc(2 + ext + (masked ? 4 : 0));
-  head[0] = (fin ? 0x80 : 0) | ((o.rsv ?? 0) << 4) | (opcode & 0x0f);
-  head[1] = (masked ? 0x80 : 0) | (ext === 0 ? n : ext === 2 ? 126 : 127);
-  if (ext === 2) head.writeUInt16BE(n, 2);
-  if (ext === 8) head.writeBigUInt64BE(BigInt(n), 2);
-  const body = Buffer.from(payload);
-  if (masked) {
-    const key = randomBytes(4);
-    key.copy(head, 2 + ext);
-    for (let i = 0; i < n; i++) body[i]! ^= key[i & 3]!;
-  }
-  return Buffer.concat([head, body]);
+  return encodeRawFrame({ opcode, payload, ...(o.fin !== undefined ? { fin: o.fin } : {}), ...(o.mask !== undefined ? { mask: o.mask } : {}), ...(o.rsv !== undefined ? { rsv: o.rsv } : {}) });
 }
 
 /** A close frame payload: 2-byte code and a UTF-8 reason. */
-export function closePayload(code: number, reason = ''): Buffer {
-  const b = Buffer.alloc(2 + Buffer.byteLength(reason));
-  b.writeUInt16BE(code);
-  b.write(reason, 2);
-  return b;
-}
+export const closePayload = (code: number, reason = ''): Buffer => rawClosePayload(code, reason);
 
-export interface Frame {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  payload: Buffer;
-}
+export type { Frame };
 
 /** Decodes every complete frame at the start of buf. */
 export function decodeFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
-  const frames: Frame[] = [];
-  let off = 0;
-  for (;;) {
-    if (buf.length - off < 2) break;
-    const b0 = buf[off]!, b1 = buf[off + 1]!;
-    const masked = (b1 & 0x80) !== 0;
-    let len = b1 & 0x7f;
-    let h = 2;
-    if (len === 126) {
-      if (buf.length - off < 4) break;
-      len = buf.readUInt16BE(off + 2);
-      h = 4;
-    } else if (len === 127) {
-      if (buf.length - off < 10) break;
-      len = Number(buf.readBigUInt64BE(off + 2));
-      h = 10;
-    }
-    const maskAt = off + h;
-    if (masked) h += 4;
-    if (buf.length - off < h + len) break;
-    const payload = Buffer.from(buf.subarray(off + h, off + h + len));
-    if (masked) for (let i = 0; i < len; i++) payload[i]! ^= buf[maskAt + (i & 3)]!;
-    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload });
-    off += h + len;
-  }
-  return { frames, rest: buf.subarray(off) };
+  const { frames, rest } = decodeRawFrames(buf);
+  return { frames, rest: buf.subarray(buf.length - rest) };
 }
 
 /** The upgrade request a browser would send, with overridable headers (null removes one). */
