@@ -194,6 +194,23 @@ test('medians over repetitions; min and max for the whiskers', () => {
   assert.equal(epoll.cells['opsPerServerCpuSec']!.value!.n, 3);
 });
 
+test('a row says what its contender implements: the conformance summary its run recorded, deviations by name', () => {
+  const loaded = fixture('result-http-hello.json');
+  const copy = structuredClone(loaded);
+  for (const run of copy.result.runs.filter((r) => r.contender === 'uws')) {
+    run.conformance = {
+      family: 'http', casesRun: 19, passed: 17, notApplicable: 0, ms: 40, note: null,
+      deviations: [
+        { id: 'http.head-no-body', breaks: 'MUST', detail: 'sent a 5-byte body to HEAD' },
+        { id: 'http.505-version', breaks: 'SHOULD', detail: 'answered 400' },
+      ],
+    };
+  }
+  const rows = headlineTable(copy, 'net').rows;
+  assert.match(rows.find((r) => r.contender === 'uws')!.note ?? '', /conformance: 17 of 19 passed; deviations: http\.head-no-body, http\.505-version/);
+  assert.doesNotMatch(rows.find((r) => r.contender === 'net')!.note ?? '', /conformance/, 'a run that recorded none says nothing');
+});
+
 const IDLE_MARKDOWN = `# c1m report
 
 ## idle-hold

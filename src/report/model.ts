@@ -11,6 +11,7 @@ import { ratioOf, ratioVerdict, unpairedRatioOf, type RatioEstimate, type RatioV
 import { headlineClientBound } from '../results/summary.js';
 import type { C1mResult, LoadedResult, Measured, Run } from '../results/schema.js';
 import { DASH, fmtBytes, fmtRatio, fmtTime, fmtUnit, shortCommit, type Unit } from './page-format.js';
+import { summaryLine } from '../conform/summary.js';
 
 export interface Stat {
   median: number;
@@ -169,6 +170,10 @@ function rowNote(runs: Run[], okRuns: Run[], status: RowStatus): string | null {
     }
   }
   if (behind > 0) notes.push(`fell behind in ${behind} step(s): ${given.toLocaleString('en-US')} messages unanswered, in the latency at what they waited`);
+  // What the contender implements of its protocol (the quick conformance cases run before it was
+  // measured): a lax server's figures are not the same work as a strict one's.
+  const conformance = (okRuns[0] ?? runs[0])?.conformance;
+  if (conformance && conformance.casesRun > 0) notes.push(`conformance: ${summaryLine(conformance)}`);
   return notes.length > 0 ? notes.join('; ') : null;
 }
 
