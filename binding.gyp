@@ -59,5 +59,19 @@
       "type": "executable",
       "sources": ["native/ref/echo_server.cc"]
     }
+  ],
+  "conditions": [
+    ["c1m_uring==1", {
+      "targets": [
+        {
+          # The C reference echo server on io_uring (contender `c-ref-uring`) and, with --probe,
+          # the check of whether io_uring can run here (src/system/io-uring.ts runs it).
+          "target_name": "c1m_ref_echo_uring",
+          "type": "executable",
+          "sources": ["native/ref/echo_server_uring.cc"],
+          "libraries": ["-luring"]
+        }
+      ]
+    }]
   ]
 }
