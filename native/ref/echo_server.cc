@@ -160,13 +160,9 @@ void accept_all(int lfd) {
 int main(int argc, char** argv) {
   ref::Args args;
   if (!ref::parse_args(argc, argv, &args)) return 2;
-  Counters* shared = ref::map_counters(args.counters);
-  if (!shared) {
-    fprintf(stderr, "c1m_ref_echo: cannot map counters file %s: %s\n", args.counters, strerror(errno));
-    return 1;
-  }
+  Counters* shared = ref::start(args, "c1m_ref_echo");
+  if (!shared) return 1;
   g_c = shared;
-  ref::install_signals();
   int port = 0;
   int lfd = ref::listen_on(args, "c1m_ref_echo", true, &port);
   if (lfd < 0) return 1;

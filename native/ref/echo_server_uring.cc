@@ -400,13 +400,9 @@ int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "--probe") == 0) return probe();
   ref::Args args;
   if (!ref::parse_args(argc, argv, &args)) return 2;
-  Counters* shared = ref::map_counters(args.counters);
-  if (!shared) {
-    fprintf(stderr, "c1m_ref_echo_uring: cannot map counters file %s: %s\n", args.counters, strerror(errno));
-    return 1;
-  }
+  Counters* shared = ref::start(args, "c1m_ref_echo_uring");
+  if (!shared) return 1;
   g_c = shared;
-  ref::install_signals();
   int r = ring_setup();
   if (r < 0) {
     fprintf(stderr, "c1m_ref_echo_uring: io_uring_setup: %s (%s)\n", errno_name(-r), strerror(-r));

@@ -44,10 +44,16 @@ struct Args {
 // Set by SIGTERM/SIGINT; the loop checks it after every wait (which the signal interrupts).
 inline volatile sig_atomic_t g_stop = 0;
 
-// Parses the command line into out; on a wrong one prints the usage and returns false.
+// Parses the command line into out; on a wrong one says why on stderr and returns false (the
+// caller exits 2).
 inline bool parse_args(int argc, char** argv, Args* out) {
   if (argc < 5) {
     fprintf(stderr, "usage: %s HOST PORT BACKLOG COUNTERS_FILE [reuseport]\n", argv[0]);
+    return false;
+  }
+  in_addr ip{};
+  if (inet_pton(AF_INET, argv[1], &ip) != 1) {
+    fprintf(stderr, "%s: host must be an IPv4 address, got %s\n", argv[0], argv[1]);
     return false;
   }
   out->host = argv[1];
@@ -79,6 +85,18 @@ inline void install_signals() {
   sa.sa_handler = [](int) { g_stop = 1; };
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+}
+
+// What both servers do first: the counters file mapped and the signals installed. nullptr, after
+// saying why on stderr, when the counters file cannot be mapped.
+inline Counters* start(const Args& args, const char* prog) {
+  Counters* c = map_counters(args.counters);
+  if (c == nullptr) {
+    fprintf(stderr, "%s: cannot map counters file %s: %s\n", prog, args.counters, strerror(errno));
+    return nullptr;
+  }
+  install_signals();
+  return c;
 }
 
 // A listening IPv4 socket on args' host and port (SO_REUSEADDR, SO_REUSEPORT when asked), or -1
