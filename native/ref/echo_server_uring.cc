@@ -216,7 +216,12 @@ void on_recv(int fd, const io_uring_cqe* cqe) {
     }
     return;
   }
-  if (cqe->res == -ECANCELED && c.paused && !c.closing) return;  // re-armed when its queue drains
+  if (cqe->res == -ECANCELED && c.paused && !c.closing) {
+    // Re-armed when its queue drains, or now if it drained while the cancel was on its way (no
+    // send completion is left to do it then).
+    if (c.queued <= kMaxQueuedPerConn / 2) arm_recv(fd);
+    return;
+  }
   // 0 is the peer's FIN: what is queued is still sent, then the close. Anything else is an error.
   if (cqe->res == 0) {
     c.closing = true;
