@@ -53,6 +53,13 @@
       "sources": ["native/tests/proto_selftest.cc", "native/proto/http.cc", "native/proto/ws.cc", "native/proto/sha1.cc"]
     },
     {
+      # Runs a program with io_uring_setup denied by seccomp (as Docker's default profile does):
+      # test/io-uring.test.ts checks that the io_uring probe reports such a denial.
+      "target_name": "c1m_test_deny_io_uring",
+      "type": "executable",
+      "sources": ["native/tests/deny_io_uring.cc"]
+    },
+    {
       # The C reference echo server (contender `c-ref`): plain epoll, no Node, the floor the
       # engine's native echo is compared with.
       "target_name": "c1m_ref_echo",

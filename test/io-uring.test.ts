@@ -1,7 +1,8 @@
 // Whether io_uring can run here (src/system/io-uring.ts): each failing condition gives its own
 // reason and fix, in the order the checks run, from injected readings; then the real verdict on
 // this machine agrees with what the machine says (liburing-dev, kernel, sysctl, the probe binary
-// run directly).
+// run directly), and the probe run under a real seccomp filter that denies io_uring_setup
+// (native/tests/deny_io_uring.cc) is reported as that denial.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { ioUringStatus, ioUringStatusOf, kernelVersion, REF_ECHO_URING_PATH, type IoUringReadings, type ProbeResult } from '../src/system/io-uring.js';
+import { ioUringStatus, ioUringStatusOf, kernelVersion, REF_ECHO_URING_PATH, runProbe, type IoUringReadings, type ProbeResult } from '../src/system/io-uring.js';
 import { ROOT } from './helpers/cli.js';
 
 const OK_PROBE: ProbeResult = { status: 0, line: 'ok' };
@@ -130,6 +131,23 @@ describe('io_uring status on this machine', () => {
     const v = kernelVersion(release());
     const disabled = existsSync('/proc/sys/kernel/io_uring_disabled') ? Number(readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8')) : 0;
     if (v !== null && v[0] >= 6 && disabled === 0 && s.ok === false) t.diagnostic(`io_uring refused on a 6.x kernel with io_uring enabled: ${s.reason ?? ''}`);
+  });
+
+  it('a seccomp filter that denies io_uring_setup (as Docker\'s default does) is reported as one, with its fix', (t) => {
+    if (!existsSync(REF_ECHO_URING_PATH)) return t.skip('built without liburing-dev');
+    const deny = join(ROOT, 'build/Release/c1m_test_deny_io_uring');
+    assert.ok(existsSync(deny), `${deny} is built`);
+    for (const errno of ['EPERM', 'ENOSYS']) {
+      const p = runProbe(REF_ECHO_URING_PATH, [deny, errno]);
+      assert.deepEqual(p, { status: 1, line: `io_uring_setup: ${errno}` });
+      // The real probe's answer through the real decision, on this machine's other readings.
+      const s = ioUringStatusOf({ ...readings({ kernel: release(), ioUringDisabled: 0 }), probe: () => p });
+      assert.equal(s.ok, false);
+      assert.equal(s.reason, `io_uring_setup denied (a seccomp profile such as Docker's or Kubernetes' default): io_uring_setup: ${errno}`);
+      assert.match(s.fix ?? '', /docker run --security-opt seccomp=unconfined/);
+    }
+    // And with nothing denied, the same wrapper-less probe passes where io_uring runs.
+    if (ioUringStatus().ok) assert.deepEqual(runProbe(), { status: 0, line: 'ok' });
   });
 
   it('the probe needs no arguments and rejects a wrong command line with the usage', (t) => {

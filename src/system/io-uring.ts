@@ -93,10 +93,14 @@ export function ioUringStatusOf(r: IoUringReadings): IoUringStatus {
   return no(`the io_uring probe failed: ${line}`, `a Linux ${minMajor}.${minMinor} or later kernel built with CONFIG_IO_URING=y, and a build of this checkout (npm run build:native)`);
 }
 
-/** The probe binary, run for real: bounded in time, its first stdout line. */
-export function runProbe(path = REF_ECHO_URING_PATH): ProbeResult {
-  const r = spawnSync(path, ['--probe'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.error !== undefined) return { status: null, line: `${path}: ${r.error.message}` };
+/**
+ * The probe binary, run for real: bounded in time, its first stdout line. wrapper is a command
+ * it runs under (a test's seccomp filter, say).
+ */
+export function runProbe(path = REF_ECHO_URING_PATH, wrapper: readonly string[] = []): ProbeResult {
+  const [cmd = path, ...args] = [...wrapper, path, '--probe'];
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error !== undefined) return { status: null, line: `${cmd}: ${r.error.message}` };
   return { status: r.status, line: (r.stdout ?? '').split('\n')[0]?.trim() ?? '' };
 }
 
