@@ -64,7 +64,7 @@ export function ioUringStatusOf(r: IoUringReadings): IoUringStatus {
   const base = { kernel: r.kernel, ...(r.liburing.version !== undefined ? { liburing: r.liburing.version } : {}) };
   const no = (reason: string, fix: string): IoUringStatus => ({ ok: false, reason, fix, ...base });
   if (!r.liburing.found) return no(`built without liburing-dev (${r.liburing.why.replace(/ \(install liburing-dev.*\)$/, '')})`, BUILD_FIX);
-  if (!r.probeBuilt) return no('built without liburing-dev (c1m_ref_echo_uring is not built: the native build predates liburing-dev)', BUILD_FIX);
+  if (!r.probeBuilt) return no('built without liburing-dev (c1m_ref_echo_uring is not built: binding.gyp builds it only where liburing-dev was found at build time)', BUILD_FIX);
   const v = kernelVersion(r.kernel);
   const [minMajor, minMinor] = MIN_KERNEL;
   if (v === null || v[0] < minMajor || (v[0] === minMajor && v[1] < minMinor)) {
