@@ -53,11 +53,32 @@
       "sources": ["native/tests/proto_selftest.cc", "native/proto/http.cc", "native/proto/ws.cc", "native/proto/sha1.cc"]
     },
     {
+      # Runs a program with io_uring_setup denied by seccomp (as Docker's default profile does):
+      # test/io-uring.test.ts checks that the io_uring probe reports such a denial.
+      "target_name": "c1m_test_deny_io_uring",
+      "type": "executable",
+      "sources": ["native/tests/deny_io_uring.cc"]
+    },
+    {
       # The C reference echo server (contender `c-ref`): plain epoll, no Node, the floor the
       # engine's native echo is compared with.
       "target_name": "c1m_ref_echo",
       "type": "executable",
       "sources": ["native/ref/echo_server.cc"]
     }
+  ],
+  "conditions": [
+    ["c1m_uring==1", {
+      "targets": [
+        {
+          # The C reference echo server on io_uring (contender `c-ref-uring`) and, with --probe,
+          # the check of whether io_uring can run here (src/system/io-uring.ts runs it).
+          "target_name": "c1m_ref_echo_uring",
+          "type": "executable",
+          "sources": ["native/ref/echo_server_uring.cc"],
+          "libraries": ["-luring"]
+        }
+      ]
+    }]
   ]
 }

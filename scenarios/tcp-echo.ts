@@ -7,8 +7,9 @@
 // rate is the headline, because at a fixed offered rate the contenders do the same work and
 // their CPU and tail latency compare directly. Every load runs on its own set of connections
 // (one driver group per load), ramped up for its step and closed after it. Contenders: epoll,
-// epoll-native, net, and c-ref (a C echo server on plain epoll, no Node: the floor the engine's
-// native echo is held against; raw TCP only).
+// epoll-native, net, c-ref (a C echo server on plain epoll, no Node: the floor the engine's
+// native echo is held against; raw TCP only) and c-ref-uring (the same on io_uring: the floor of
+// the completion model; unavailable with the reason where io_uring cannot run).
 
 import { defineScenario, type LoadSpec, type Phase } from '../src/runner/scenario.js';
 
@@ -16,7 +17,7 @@ export default defineScenario({
   name: 'tcp-echo',
   description: 'ops/s, ops per server CPU-second and latency of echo: a closed loop, then open loops at fixed rates',
   protocols: ['tcp-echo', 'frame-echo'],
-  contenders: ['epoll', 'epoll-native', 'net', 'c-ref'],
+  contenders: ['epoll', 'epoll-native', 'net', 'c-ref', 'c-ref-uring'],
   kind: 'throughput',
   driver: 'native',
   defaults: { connections: 1000, duration: 10, warmup: 2 },

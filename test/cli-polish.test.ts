@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { didYouMean, editDistance, nearest } from '../src/checks.js';
+import { ioModelSection } from '../src/cli/availability.js';
 import { EXIT } from '../src/cli/exit.js';
 import { clinicAvailable, clinicDoctorBroken } from '../src/profile/tools.js';
 import { uwsUpstreamVersion, versions } from '../src/runner/env.js';
 import type { SystemReadings } from '../src/system/limits.js';
+import { ioUringStatus } from '../src/system/io-uring.js';
 import { formatNofile } from '../src/system/preflight.js';
 import { formatPersist, tuneShow } from '../src/system/tune.js';
 import { c1m, ROOT } from './helpers/cli.js';
@@ -133,6 +135,16 @@ describe('output folders', () => {
   });
 });
 
+describe('c1m preflight: the I/O models', () => {
+  it('follow the checks, and say the same as c1m list', async () => {
+    const r = await c1m('preflight', '--connections', '100');
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(r.out, /\n\nI\/O models \(can run here\):\n {2}epoll .*yes\n {2}libuv .*yes\n {2}uWebSockets\.js \(uws\) .*\n {2}io_uring \(completion: c-ref-uring\) +(yes \(kernel .+\)|no: .+; fix: .+)\n$/);
+    const models = r.out.slice(r.out.indexOf('I/O models'));
+    assert.equal(models, await ioModelSection());
+  });
+});
+
 describe('c1m list: what can run here', () => {
   it('names every contender, driver and profiler, with the reason when one cannot run', async () => {
     const saved = { path: process.env['PATH'], addon: process.env['C1M_ADDON'] };
@@ -149,7 +161,13 @@ describe('c1m list: what can run here', () => {
       else process.env['C1M_ADDON'] = saved.addon;
     }
     assert.equal(r.code, EXIT.ok, r.err);
+    // The I/O models first: epoll and libuv on any Linux box, the others as their checks say.
+    assert.match(r.out, /^I\/O models \(can run here\):\n {2}epoll \(readiness: .*\) +yes\n {2}libuv \(.*\) +yes\n {2}uWebSockets\.js \(uws\) +(yes|no: .+)\n {2}io_uring \(completion: c-ref-uring\) +(.+)$/m);
+    const uring = ioUringStatus();
+    const line = /^ {2}io_uring \(completion: c-ref-uring\) +(.+)$/m.exec(r.out)?.[1];
+    assert.equal(line, uring.ok ? `yes (kernel ${uring.kernel}${uring.liburing !== undefined ? `, liburing ${uring.liburing}` : ''})` : `no: ${uring.reason}; fix: ${uring.fix}`);
     assert.match(r.out, /^contenders \(can run here\):$/m);
+    assert.match(r.out, new RegExp(`^ {2}c-ref-uring +${uring.ok ? 'yes' : 'no: .+'}$`, 'm'), 'c-ref-uring runs where io_uring does');
     assert.match(r.out, /^ {2}epoll +no: c1m: cannot load the epoll engine from .*c1m-no-such-addon\.node/m);
     assert.match(r.out, /^ {2}net +yes$/m);
     assert.match(r.out, /^drivers \(--driver\):$/m);

@@ -1,8 +1,9 @@
 // The graceful drain contract (src/contenders/README.md, "Graceful drain") for the contenders
 // that count what they cut (net, uws and the engine): idle keep-alive connections close at
 // once, a request written just before SIGTERM is still answered, WebSocket peers get 1001, and
-// a peer that never reads is closed at the bound and counted. Every number is a total the test
-// can miss.
+// a peer that never reads is closed at the bound and counted. The C references (c-ref, c-ref-uring)
+// have none: everything closes at once and the cut is not known. Every number is a total the
+// test can miss.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -95,7 +96,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-function assertCleanStop(report: StopReport, cut: number): void {
+function assertCleanStop(report: StopReport, cut: number | null): void {
   const w = report.workers[0];
   assert.equal(report.workers.length, 1);
   assert.equal(w?.code, 0, `exit code (stderr: ${w?.stderr ?? ''})`);
@@ -253,6 +254,41 @@ test('net × tcp-echo: a peer that stops reading while its echo is queued is cut
     await h.stop();
   }
 });
+
+// The C references (c-ref on epoll, c-ref-uring on io_uring) have no drain: SIGTERM ends their loop
+// and closes every connection at once, a peer that stopped reading included, without waiting for
+// the bound; they cannot tell which of those had bytes pending, so the cut is null, never a guess.
+for (const name of ['c-ref', 'c-ref-uring']) {
+  test(`${name} × tcp-echo: SIGTERM closes every connection at once, a stuck reader too, exit 0, cut not known (null)`, { timeout: 30_000 }, async (t) => {
+    const available = await contenderAvailable(name);
+    if (available !== true) return t.diagnostic(`${name} is unavailable here: ${available}`);
+    const h = await start(name, 'tcp-echo');
+    const port = h.ports[0] as number;
+    const sockets: net.Socket[] = [];
+    try {
+      const readers = await Promise.all(Array.from({ length: 10 }, () => connect(port, HOST)));
+      const stuck = await connect(port, HOST);
+      sockets.push(...readers, stuck);
+      const got = readers.map(() => 0);
+      readers.forEach((r, i) => r.on('data', (d: Buffer) => (got[i] = (got[i] ?? 0) + d.length)));
+      const closed = [...readers, stuck].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+      stuck.pause();
+      stuck.on('error', () => {});
+      for (const r of readers) r.on('error', () => {});
+      stuck.write(randomBytes(16 << 20));
+      for (const r of readers) r.write(randomBytes(32 << 10));
+      await eventually(() => got.every((n) => n === 32 << 10), 5000, 'every reader has its echo');
+      const report = await h.stop();
+      await within(Promise.all(closed), BOUND_MS, 'every connection closed, the stuck one too');
+      assertCleanStop(report, null);
+      // Before the bound: the C process ended on SIGTERM itself, not on the SIGKILL that follows it.
+      assert.ok((report.workers[0]?.ms ?? BOUND_MS) < BOUND_MS, `stopped at once, not at the bound: ${report.workers[0]?.ms} ms`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await h.stop();
+    }
+  });
+}
 
 test('nothing is left behind: every server process gone', { timeout: 10_000 }, async () => {
   assert.deepEqual(await waitGone(startedPids), []);

@@ -42,6 +42,8 @@ const SHUTDOWN_MS = 3000;
 const PAIR_TIMEOUT_MS = 90_000;
 
 const names = contenderNames();
+/** The C reference echo servers: no drain of their own, so the cut is not known (null). */
+const C_REFERENCES = ['c-ref', 'c-ref-uring'];
 const availability = new Map<string, true | string>();
 for (const name of names) availability.set(name, await contenderAvailable(name));
 const fdsAtStart = openFds();
@@ -465,11 +467,11 @@ async function stopWithOpenConnections(h: ContenderHandle, protocol: Protocol, s
     }
     assert.equal(report.ok, true);
     assert.ok(ms < SHUTDOWN_MS, `stopped in ${ms} ms, bound ${SHUTDOWN_MS} ms`);
-    // Live peers answer the drain, so nothing is cut; a contender that cannot tell (c-ref) says
-    // null, never a guess.
+    // Live peers answer the drain, so nothing is cut; a contender that cannot tell (the C
+    // references, c-ref and c-ref-uring) says null, never a guess.
     for (const w of report.workers) assert.equal(w.drained, true, `worker ${w.worker} reported its drain`);
     assert.equal(report.drain.boundMs, drainBoundMs(SHUTDOWN_MS));
-    if (h.contender === 'c-ref') assert.equal(report.drain.cut, null, 'c-ref cannot tell what it cut');
+    if (C_REFERENCES.includes(h.contender)) assert.equal(report.drain.cut, null, `${h.contender} cannot tell what it cut`);
     else assert.equal(report.drain.cut, 0, 'drain cut');
     await Promise.all(conns.map((c) => c.closed(2000)));
     assert.deepEqual(await waitGone(h.pids), [], 'no worker process left');
@@ -481,7 +483,10 @@ async function stopWithOpenConnections(h: ContenderHandle, protocol: Protocol, s
 // ---- the suite -------------------------------------------------------------------------------
 
 test('the registry names contenders and says which protocols each speaks', () => {
-  for (const name of ['epoll', 'epoll-native', 'net', 'uws']) assert.ok(names.includes(name), name);
+  for (const name of ['epoll', 'epoll-native', 'net', 'uws', ...C_REFERENCES]) assert.ok(names.includes(name), name);
+  for (const name of C_REFERENCES) {
+    for (const p of PROTOCOLS) assert.equal(speaks(name, p), p === 'tcp-echo' ? true : 'the C reference speaks raw TCP echo only', `${name} × ${p}`);
+  }
   assert.equal(speaks('net', 'tcp-echo'), true);
   assert.equal(speaks('uws', 'tcp-echo'), 'uWebSockets.js does not speak raw TCP');
   assert.equal(speaks('uws', 'frame-echo'), 'uWebSockets.js does not speak raw TCP');

@@ -12,6 +12,7 @@ import {
 } from '../src/system/limits.js';
 import { fmtBytes, fmtInt, nextPow2 } from '../src/system/plain-format.js';
 import { formatPreflight, loopbackAddress, nofileFix, planRun, type PreflightCheck, type RunPlan } from '../src/system/preflight.js';
+import { ioModels, ioModelSection } from '../src/cli/availability.js';
 import { box } from './helpers/readings.js';
 
 const GiB = 1024 ** 3;
@@ -319,5 +320,35 @@ describe('planRun: failures and other shapes', () => {
     assert.throws(() => planRun({ connections: 10, contender: 'net', protocol: 'tcp-echo', readings, workers: 0 }), RangeError);
     assert.throws(() => planRun({ connections: 10, contender: 'net', protocol: 'tcp-echo', readings, perConnBytes: -1 }), RangeError);
     assert.throws(() => planRun({ connections: 10, contender: 'net', protocol: 'tcp-echo', readings: null as unknown as SystemReadings }), TypeError);
+  });
+});
+
+describe('the I/O models preflight and list print', () => {
+  const denied = {
+    ok: false,
+    reason: "io_uring_setup denied (a seccomp profile such as Docker's or Kubernetes' default): io_uring_setup: EPERM",
+    fix: 'run with a seccomp profile that allows io_uring_setup, io_uring_enter and io_uring_register, e.g. docker run --security-opt seccomp=unconfined',
+    kernel: '6.1.0-18-amd64',
+    liburing: '2.3',
+  };
+
+  it('name epoll, libuv, uWebSockets.js and io_uring, each yes or why not with the fix', async () => {
+    const models = await ioModels({ uws: 'uWebSockets.js is not installed (npm install uWebSockets.js)', uring: denied });
+    assert.deepEqual(
+      models.map(([name]) => name.split(' ')[0]),
+      ['epoll', 'libuv', 'uWebSockets.js', 'io_uring'],
+    );
+    assert.equal(models[0]?.[1], true, 'epoll on Linux');
+    assert.equal(models[1]?.[1], true, 'libuv always');
+    const text = await ioModelSection({ uws: 'uWebSockets.js is not installed (npm install uWebSockets.js)', uring: denied });
+    assert.match(text, /^I\/O models \(can run here\):\n/);
+    assert.match(text, /^ {2}uWebSockets\.js \(uws\) +no: uWebSockets\.js is not installed \(npm install uWebSockets\.js\)$/m);
+    assert.match(
+      text,
+      /^ {2}io_uring \(completion: c-ref-uring\) +no: io_uring_setup denied \(a seccomp profile such as Docker's or Kubernetes' default\): io_uring_setup: EPERM; fix: run with a seccomp profile that allows io_uring_setup, io_uring_enter and io_uring_register, e\.g\. docker run --security-opt seccomp=unconfined$/m,
+    );
+    const ok = await ioModelSection({ uws: true, uring: { ok: true, kernel: '6.1.0-18-amd64', liburing: '2.3' } });
+    assert.match(ok, /^ {2}io_uring \(completion: c-ref-uring\) +yes \(kernel 6\.1\.0-18-amd64, liburing 2\.3\)$/m);
+    assert.match(ok, /^ {2}uWebSockets\.js \(uws\) +yes$/m);
   });
 });

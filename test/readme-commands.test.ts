@@ -121,9 +121,15 @@ describe('the README commands', () => {
   });
 });
 
+type GypVariables = Record<string, string | number>;
+
 interface InstallScript {
-  buildOutputs(root: string): string[];
-  rebuildReason(root: string): string | null;
+  buildOutputs(root: string, vars?: GypVariables): string[];
+  rebuildReason(root: string, vars?: GypVariables): string | null;
+}
+
+interface HasLiburing {
+  findLiburing(): { found: boolean; why: string };
 }
 
 describe('the install script (scripts/install.mjs)', () => {
@@ -139,6 +145,36 @@ describe('the install script (scripts/install.mjs)', () => {
     const outs = (await load()).buildOutputs(ROOT).map((p) => relative(ROOT, p));
     assert.ok(outs.includes(join('build', 'Release', 'c1m.node')), outs.join(', '));
     assert.ok(outs.includes(join('build', 'Release', 'c1m_ref_echo')), 'executables by name');
+  });
+
+  it('counts a conditional target only where its condition holds (c1m_uring: liburing-dev installed)', async () => {
+    const { buildOutputs, rebuildReason } = await load();
+    const uring = join('build', 'Release', 'c1m_ref_echo_uring');
+    const outs = (vars?: GypVariables): string[] => buildOutputs(ROOT, vars).map((p) => relative(ROOT, p));
+    assert.ok(outs({ c1m_uring: 1, c1m_sanitize: 0 }).includes(uring), 'with liburing-dev');
+    assert.ok(!outs({ c1m_uring: 0, c1m_sanitize: 0 }).includes(uring), 'without liburing-dev');
+    assert.ok(outs({ c1m_uring: 0, c1m_sanitize: 0 }).includes(join('build', 'Release', 'c1m_ref_echo')), 'the unconditional ones stay');
+    // By default the condition is evaluated as binding.gyp's variable is: by scripts/has-liburing.mjs.
+    const { findLiburing } = (await import(pathToFileURL(join(ROOT, 'scripts/has-liburing.mjs')).href)) as HasLiburing;
+    assert.equal(outs().includes(uring), findLiburing().found, findLiburing().why);
+    const root = mkdtempSync(join(tmpdir(), 'c1m-install-'));
+    try {
+      cpSync(join(ROOT, 'binding.gyp'), join(root, 'binding.gyp'));
+      mkdirSync(join(root, 'native'), { recursive: true });
+      writeFileSync(join(root, 'native', 'addon.cc'), '// a');
+      const past = new Date(Date.now() - 60_000);
+      for (const f of ['binding.gyp', 'native/addon.cc']) utimesSync(join(root, f), past, past);
+      mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+      // Every output of a box without liburing-dev: up to date there, missing one where it is installed.
+      for (const out of buildOutputs(root, { c1m_uring: 0, c1m_sanitize: 0 })) writeFileSync(out, '');
+      assert.equal(rebuildReason(root, { c1m_uring: 0, c1m_sanitize: 0 }), null);
+      assert.equal(rebuildReason(root, { c1m_uring: 1, c1m_sanitize: 0 }), 'build/Release/c1m_ref_echo_uring is missing');
+      // A condition the script cannot evaluate is an error that names it, not a silent guess.
+      writeFileSync(join(root, 'binding.gyp'), readFileSync(join(ROOT, 'binding.gyp'), 'utf8').replace('"c1m_uring==1"', '"c1m_uring>=1 and OS==\'linux\'"'));
+      assert.throws(() => buildOutputs(root), /cannot evaluate the condition "c1m_uring>=1 and OS=='linux'"/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('rebuilds only when an output is missing or older than binding.gyp or a native/ file', async () => {

@@ -5,26 +5,15 @@
 // No JS, no Node, no allocation per message. Built by node-gyp beside the addon.
 //
 // Usage: c1m_ref_echo HOST PORT BACKLOG COUNTERS_FILE [reuseport]
-// Prints "listening PORT" on stdout when ready. The counters (accepted, active, closed, bytesIn,
-// bytesOut, errAccept: six little-endian uint64) live in COUNTERS_FILE, mapped shared, so the
-// parent reads them at any moment without asking. EOF on stdin or SIGTERM/SIGINT ends it.
+// The command line, counters file, "listening PORT" line and SIGTERM/SIGINT are ref_common.h's
+// (shared with the io_uring reference, echo_server_uring.cc); EOF on stdin also ends it.
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <vector>
+
+#include "ref/ref_common.h"
 
 namespace {
 
@@ -40,13 +29,7 @@ struct Conn {
   bool ready = false;       // still readable (budget spent): serve it again before waiting
 };
 
-struct Counters {
-  // The order of the counters file (src/contenders/cref.ts reads it by position).
-  uint64_t accepted = 0, active = 0, closed = 0, bytes_in = 0, bytes_out = 0, err_accept = 0;
-};
-
-volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+using ref::Counters;
 
 std::vector<Conn> g_conns;
 Counters g_local;
@@ -172,51 +155,17 @@ void accept_all(int lfd) {
   g_listener_ready = true;
 }
 
-// The counters, in a file mapped shared (the parent reads it whenever it likes).
-Counters* counters_in(const char* path) {
-  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || ftruncate(fd, sizeof(Counters)) < 0) return nullptr;
-  void* p = mmap(nullptr, sizeof(Counters), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  return p == MAP_FAILED ? nullptr : new (p) Counters();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 5) {
-    fprintf(stderr, "usage: %s HOST PORT BACKLOG COUNTERS_FILE [reuseport]\n", argv[0]);
-    return 2;
-  }
-  Counters* shared = counters_in(argv[4]);
-  if (!shared) {
-    fprintf(stderr, "c1m_ref_echo: cannot map counters file %s: %s\n", argv[4], strerror(errno));
-    return 1;
-  }
+  ref::Args args;
+  if (!ref::parse_args(argc, argv, &args)) return 2;
+  Counters* shared = ref::start(args, "c1m_ref_echo");
+  if (!shared) return 1;
   g_c = shared;
-  signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(atoi(argv[2])));
-  if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
-    fprintf(stderr, "c1m_ref_echo: host must be an IPv4 address, got %s\n", argv[1]);
-    return 2;
-  }
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (argc > 5 && strcmp(argv[5], "reuseport") == 0) setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || listen(lfd, atoi(argv[3])) < 0) {
-    fprintf(stderr, "c1m_ref_echo: cannot listen on %s:%s: %s\n", argv[1], argv[2], strerror(errno));
-    return 1;
-  }
-  socklen_t alen = sizeof addr;
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &alen);
+  int port = 0;
+  int lfd = ref::listen_on(args, "c1m_ref_echo", true, &port);
+  if (lfd < 0) return 1;
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 
   g_ep = epoll_create1(EPOLL_CLOEXEC);
@@ -228,12 +177,11 @@ int main(int argc, char** argv) {
   ev.events = EPOLLIN | EPOLLET;
   ev.data.fd = 0;
   epoll_ctl(g_ep, EPOLL_CTL_ADD, 0, &ev);
-  printf("listening %d\n", int(ntohs(addr.sin_port)));
-  fflush(stdout);
+  ref::say_listening(port);
 
   static epoll_event events[kMaxEvents];
   bool control_open = true;
-  while (!g_stop && control_open) {
+  while (!ref::g_stop && control_open) {
     const bool spare = g_ready.empty() && !g_listener_ready;
     int n = epoll_wait(g_ep, events, kMaxEvents, spare ? -1 : 0);
     if (n < 0 && errno != EINTR) break;

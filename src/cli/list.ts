@@ -1,5 +1,5 @@
 // `c1m list`: the built-in scenarios with their protocols, contenders and parameter defaults, then
-// which contenders, drivers and profilers can run on this machine and, for those that cannot,
+// which I/O models, contenders, drivers and profilers can run on this machine and, for those that cannot,
 // why. Every verdict comes from the check a run itself makes: the contender's probe (in a child
 // process), the driver's probe, the profiler's availability.
 
@@ -8,17 +8,12 @@ import { driverAvailable, driverNames } from '../drivers/registry.js';
 import { PROFILE_TOOLS } from '../profile/profile-contract.js';
 import { toolAvailable } from '../profile/tools.js';
 import { listScenarios } from '../runner/catalog.js';
+import { ioModelSection, section } from './availability.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { kebab, parseArgs } from './flags.js';
 import type { Io } from './io.js';
 
-/** One availability section: `  name   yes` or `  name   no: reason`. */
-function section(title: string, verdicts: ReadonlyArray<readonly [string, true | string]>): string {
-  const width = Math.max(...verdicts.map(([n]) => n.length));
-  return `${title}\n${verdicts.map(([n, v]) => `  ${n.padEnd(width)}  ${v === true ? 'yes' : `no: ${v}`}`).join('\n')}\n`;
-}
-
-/** Which contenders, drivers and profilers can run here, each with the reason when one cannot. */
+/** Which I/O models, contenders, drivers and profilers can run here, each with the reason when one cannot. */
 export async function availability(): Promise<string> {
   const names = contenderNames();
   const [contenders, drivers] = await Promise.all([
@@ -26,7 +21,9 @@ export async function availability(): Promise<string> {
     Promise.all(driverNames().map(async (n) => [n, await driverAvailable(n)] as const)),
   ]);
   const tools = PROFILE_TOOLS.map((t) => [t, toolAvailable(t)] as const);
+  const uws = contenders.find(([n]) => n === 'uws')?.[1];
   return [
+    await ioModelSection(uws !== undefined ? { uws } : {}),
     section('contenders (can run here):', contenders),
     section('drivers (--driver):', drivers),
     section('profilers (c1m profile --tool):', tools),
@@ -38,8 +35,9 @@ export async function cmdList(argv: readonly string[], io: Io): Promise<ExitCode
   if (args.help) {
     io.out(
       'usage: c1m list\n\nThe built-in scenarios (dist/scenarios/): name, description, protocols and parameters with defaults.\n' +
-        'Run one with c1m run <name>, or copy its file and run it by path. Then which contenders, drivers and\n' +
-        'profilers can run on this machine, and for each that cannot, why and what to install or change.\n',
+        'Run one with c1m run <name>, or copy its file and run it by path. Then which I/O models (epoll, libuv,\n' +
+        'uWebSockets.js, io_uring), contenders, drivers and profilers can run on this machine, and for each\n' +
+        'that cannot, why and what to install or change.\n',
     );
     return EXIT.ok;
   }

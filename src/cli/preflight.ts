@@ -1,10 +1,12 @@
-// `c1m preflight`: what a run of N connections needs from this machine, each check with its fix.
+// `c1m preflight`: what a run of N connections needs from this machine, each check with its fix,
+// and which I/O models it can run (informational: the run's own contender is checked when it starts).
 
 import { paramRange } from '../limits.js';
 import { readSystem } from '../system/limits.js';
 import { formatPreflight, planRun } from '../system/preflight.js';
 import { getContender } from '../contenders/index.js';
 import { PROTOCOL_ALIAS_HELP, PROTOCOL_WORDS, resolveProtocol } from '../wire/protocols.js';
+import { ioModelSection } from './availability.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
@@ -20,10 +22,10 @@ export const PREFLIGHT_FLAGS = {
   drivers: { ...paramRange('workers'), help: 'driver processes (default: as the fd limit needs)' },
 } as const satisfies Record<string, FlagSpec>;
 
-export function cmdPreflight(argv: readonly string[], io: Io): ExitCode {
+export async function cmdPreflight(argv: readonly string[], io: Io): Promise<ExitCode> {
   const args = parseArgs(argv, PREFLIGHT_FLAGS, { command: 'c1m preflight', maxPositionals: 0 });
   if (args.help) {
-    io.out(`usage: c1m preflight [flags]\n\nWhat a run needs from this machine (fds, ports, sysctls, memory, CPUs), each check OK, WARN or\nFAIL with the exact command that fixes it. Changes nothing. Exit 0 when feasible, 1 when not.\n\nflags:\n${flagHelp(PREFLIGHT_FLAGS).join('\n')}\n`);
+    io.out(`usage: c1m preflight [flags]\n\nWhat a run needs from this machine (fds, ports, sysctls, memory, CPUs), each check OK, WARN or\nFAIL with the exact command that fixes it, then which I/O models (epoll, libuv, uWebSockets.js,\nio_uring) this machine can run and, for each that cannot, why and the fix. Changes nothing.\nExit 0 when feasible, 1 when not.\n\nflags:\n${flagHelp(PREFLIGHT_FLAGS).join('\n')}\n`);
     return EXIT.ok;
   }
   const v = args.values;
@@ -42,6 +44,6 @@ export function cmdPreflight(argv: readonly string[], io: Io): ExitCode {
     ...(v['workers'] !== undefined ? { workers: v['workers'] as number } : {}),
     ...(v['drivers'] !== undefined ? { driverProcesses: v['drivers'] as number } : {}),
   });
-  io.out(`${formatPreflight(plan)}\n`);
+  io.out(`${formatPreflight(plan)}\n\n${await ioModelSection()}`);
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }

@@ -3,58 +3,85 @@
 // starts it and reads its counters from a shared file; the C process is named in the worker's
 // ready message (servingPids), so the runner counts its CPU and memory with the worker's. It
 // speaks tcp-echo and nothing else (every other pair is skipped with that reason).
+// The io_uring reference (`c-ref-uring`, cref-uring.ts) keeps the same command line, counters file
+// and shutdown (native/ref/ref_common.h), so refEchoContender below drives both: the executable,
+// the name and the probe are its parameters.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, ServerStats } from './contender-contract.js';
 
 /** build/Release/c1m_ref_echo, built by `npm install` beside the addon. */
 export const REF_ECHO_PATH = process.env['C1M_REF_ECHO'] ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../build/Release/c1m_ref_echo');
 
-/** The counters file: six little-endian uint64, in this order (native/ref/echo_server.cc). */
+/** The counters file: six little-endian uint64, in this order (native/ref/ref_common.h). */
 const FIELDS = ['accepted', 'active', 'closed', 'bytesIn', 'bytesOut', 'errAccept'] as const;
 
-export const crefContender: ContenderDefinition = {
+/** What tells one C reference echo server from another. */
+export interface RefEcho {
+  /** The contender's name. */
+  readonly name: string;
+  readonly description: string;
+  /** The executable (same command line, counters file and shutdown as c1m_ref_echo). */
+  readonly path: string;
+  /** Throws the reason (and fix) when it cannot run here; by default: the executable is built. */
+  readonly probe?: () => Promise<void>;
+}
+
+/** A contender driving a C reference echo server: c-ref (epoll) and c-ref-uring (io_uring). */
+export function refEchoContender(ref: RefEcho): ContenderDefinition {
+  const binary = basename(ref.path);
+  return {
+    name: ref.name,
+    description: ref.description,
+    speaks: (protocol) => (protocol === 'tcp-echo' ? true : 'the C reference speaks raw TCP echo only'),
+    sharedPort: () => true,
+    countsPayloadBytes: () => true,
+    joinByMessage: false,
+    notProfilable: `${ref.name} serves from a C process (${binary}, a child of the contender worker), not from a Node worker; profile that process with perf record -p PID`,
+    probe:
+      ref.probe ??
+      (async () => {
+        try {
+          accessSync(ref.path, constants.X_OK);
+        } catch {
+          throw new Error(`${ref.path} is not built (npm run build:native builds it)`);
+        }
+      }),
+    start: async (config) => startRef(ref, config),
+  };
+}
+
+export const crefContender = refEchoContender({
   name: 'c-ref',
   description: 'a C reference echo server (one thread, epoll edge-triggered, no Node): the floor for raw TCP echo',
-  speaks: (protocol) => (protocol === 'tcp-echo' ? true : 'the C reference speaks raw TCP echo only'),
-  sharedPort: () => true,
-  countsPayloadBytes: () => true,
-  joinByMessage: false,
-  notProfilable: 'c-ref serves from a C process (c1m_ref_echo, a child of the contender worker), not from a Node worker; profile that process with perf record -p PID',
-  probe: async () => {
-    try {
-      accessSync(REF_ECHO_PATH, constants.X_OK);
-    } catch {
-      throw new Error(`${REF_ECHO_PATH} is not built (npm run build:native builds it)`);
-    }
-  },
-  start: async (config) => startRef(config),
-};
+  path: REF_ECHO_PATH,
+});
 
-async function startRef(config: ChildConfig): Promise<ContenderServer> {
-  if (config.protocol !== 'tcp-echo') throw new RangeError(`c-ref speaks tcp-echo only, not ${config.protocol}`);
-  if (config.host.includes(':')) throw new RangeError('c-ref listens on IPv4 only');
+async function startRef(ref: RefEcho, config: ChildConfig): Promise<ContenderServer> {
+  const binary = basename(ref.path);
+  if (config.protocol !== 'tcp-echo') throw new RangeError(`${ref.name} speaks tcp-echo only, not ${config.protocol}`);
+  if (config.host.includes(':')) throw new RangeError(`${ref.name} listens on IPv4 only`);
   const dir = mkdtempSync(join(tmpdir(), 'c1m-cref-'));
   const file = join(dir, 'counters');
   const args = [config.host, String(config.port), String(config.limits.backlog), file, ...(config.portMode === 'shared' ? ['reuseport'] : [])];
   // stdin stays a pipe: when this worker dies, its end closes and the C process exits on the EOF.
-  const proc: ChildProcess = spawn(REF_ECHO_PATH, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc: ChildProcess = spawn(ref.path, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   let port: number;
   try {
     port = await new Promise<number>((res, rej) => {
       let out = '';
-      const timer = setTimeout(() => rej(new Error('c1m_ref_echo did not say it was listening within 5 s')), 5000);
+      const timer = setTimeout(() => rej(new Error(`${binary} did not say it was listening within 5 s`)), 5000);
       proc.once('error', (e) => {
         clearTimeout(timer);
         rej(e);
       });
       proc.once('exit', (code) => {
         clearTimeout(timer);
-        rej(new Error(`c1m_ref_echo exited with code ${code} before listening`));
+        rej(new Error(`${binary} exited with code ${code} before listening`));
       });
       proc.stdout?.on('data', (d: Buffer) => {
         out += d.toString();

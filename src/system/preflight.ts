@@ -19,6 +19,9 @@ export const DEFAULT_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   'epoll-native': 64,
   // Not measured: by construction, a 24-byte slot in a table that at most doubles (native/ref).
   'c-ref': 48,
+  // Not measured: by construction, a 28-byte slot likewise (native/ref/echo_server_uring.cc); its
+  // buffers are a fixed 16 MiB ring, not per connection.
+  'c-ref-uring': 64,
 };
 
 /** Kernel memory per idle connection pair on loopback (two sockets, files, epoll items), measured. */
