@@ -446,6 +446,7 @@ bool Connector::send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_
     if (c.ring_count == c.ring_cap) return true;
     c.ring[(c.ring_head + c.ring_count) % c.ring_cap] = stamp_us;
     c.ring_count++;
+    G.in_flight++;
   }
   const ClientOptions& o = G.opt;
   const uint32_t n = o.msg_bytes;
@@ -564,6 +565,7 @@ bool Connector::receive(uint32_t fd, uint8_t* p, size_t n) {
         uint64_t sent = c.ring[c.ring_head];
         c.ring_head = (c.ring_head + 1) % c.ring_cap;
         c.ring_count--;
+        G.in_flight--;
         if (!answer(fd, G, sent)) return false;
       }
     }
@@ -637,6 +639,7 @@ bool Connector::receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size
     uint64_t sent = c.ring[c.ring_head];
     c.ring_head = (c.ring_head + 1) % c.ring_cap;
     c.ring_count--;
+    G.in_flight--;
     return answer(fd, G, sent);
   }
   // WebSocket frames from the server are unmasked.
@@ -674,6 +677,7 @@ bool Connector::receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size
       uint64_t sent = c.ring[c.ring_head];
       c.ring_head = (c.ring_head + 1) % c.ring_cap;
       c.ring_count--;
+      G.in_flight--;
       return answer(fd, G, sent);
     }
     default:
@@ -795,6 +799,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
   }
   loop_.free_out(s);
   bytebuf_free(s.in);
+  G.in_flight -= c.ring_count;
   free(c.ring);
   c = ClientConn{};
   ::close(int(fd));
@@ -1001,8 +1006,11 @@ void Connector::tick() {
         }
       }
       // Answers overdue by response_timeout_ms close their connection, counted (every 100 ms); the
-      // messages it owed are recorded at their wait and counted as timed out.
-      if (now_ms - last_timeout_scan_ms_ >= 100 && !G.members.empty()) {
+      // messages it owed are recorded at their wait and counted as timed out. A group with nothing
+      // in flight is not walked: 51 driver processes holding 1,000,000 idle connections walked
+      // (and copied) all of them ten times a second, the busiest code of the ramp, and it grew
+      // with every connection the ramp had already made.
+      if (now_ms - last_timeout_scan_ms_ >= 100 && G.in_flight > 0) {
         const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
         const uint64_t t = now_us();
         std::vector<uint64_t> m = G.members;

@@ -84,7 +84,8 @@ constexpr uint64_t kStampGivenUp = uint64_t(1) << 63;
 
 struct ClientGroup {
   bool in_use = false;
-  bool refill = false;               // a connect in flight ended this round: fill the window at its end
+  bool refill = false;
+  uint64_t in_flight = 0;            // messages awaiting answers over all its connections (their rings' counts)               // a connect in flight ended this round: fill the window at its end
   ClientOptions opt;
   ClientStats st;
   Histogram hist{1, 60'000'000, 3};  // latency in µs, 1 µs .. 60 s, 3 significant digits
