@@ -109,6 +109,22 @@ test('the capacity table reads the recorded fit', () => {
   assert.match(row, /\| 333\.0 B \| — \| 44\.0 B \|/, row);
 });
 
+test('the capacity table of files from two machines names each machine and says which row ran on which, never the first for all', () => {
+  const a = withMadeUpFit();
+  const b = structuredClone(withMadeUpFit());
+  b.file = 'y.json';
+  b.result.env = { ...b.result.env, cpuModel: 'Another CPU', kernel: '6.18.0-other' };
+  b.result.startedAt = '2026-12-06T23:50:00.000Z';
+  const md = renderCapacityMarkdown([a, b]);
+  const head = md.split('\n')[0]!;
+  assert.match(head, /^Machines: \(A\) .*; \(B\) .*Another CPU.*6\.18\.0-other.*do not compare directly\.$/, head);
+  const rows = md.split('\n').filter((l) => l.startsWith('| epoll | tcp-echo'));
+  assert.equal(rows.length, 2);
+  assert.match(rows[0]!, new RegExp(`\\| A, ${a.result.startedAt.slice(0, 10)} \\|$`));
+  assert.match(rows[1]!, /\| B, 2026-12-06 \|$/);
+  assert.match(renderCapacityMarkdown([a]).split('\n')[0]!, /^Machine: /, 'one machine keeps the one line');
+});
+
 test('memory charts draw the recorded fit over the points it used; the others are hollow', () => {
   const user = chartsForResult(withMadeUpFit(), 'r').find((c) => c.id === 'r-memory-user') as MemoryChart;
   assert.deepEqual(user.legend[0], { contender: 'epoll', text: '333 B/conn' });

@@ -91,20 +91,40 @@ export function capacityRows(results: readonly LoadedResult[]): CapacityRow[] {
   return rows;
 }
 
-/** The machine of the first file, in one line. */
-export function capacityMachine(results: readonly LoadedResult[]): string {
-  const env = results[0]?.result.env;
+/** A file's machine, in one line. */
+function machineOf(l: LoadedResult): string {
+  const env = l.result.env;
   return env ? `${env.cpus ?? '?'} × ${env.cpuModel ?? '?'}, ${bytes(num(env.memTotalBytes))} RAM, Linux ${env.kernel ?? '?'}, Node ${env.node ?? '?'}, nofile ${env.nofileSoft ?? '?'}` : 'unknown machine';
 }
 
-/** One markdown table row per run. */
+/** The distinct machines of the files, in file order: one line each. */
+export function capacityMachines(results: readonly LoadedResult[]): string[] {
+  return [...new Set(results.map(machineOf))];
+}
+
+/**
+ * The table as markdown under the machine it was measured on. Files from more than one machine
+ * (a VM that moved host, a re-run of some contenders) are not silently put under the first
+ * one's: the machines are listed by letter and each row says which it ran on, and when.
+ */
 export function renderCapacityMarkdown(results: readonly LoadedResult[]): string {
+  const machines = capacityMachines(results);
+  const several = machines.length > 1;
+  const letter = (i: number): string => String.fromCharCode(65 + i);
+  const machineOfFile = new Map(results.map((l) => [l.file, letter(machines.indexOf(machineOf(l)))]));
+  const dayOfFile = new Map(results.map((l) => [l.file, l.result.startedAt.slice(0, 10)]));
+  const headings = several ? [...CAPACITY_HEADINGS, 'machine, day'] : [...CAPACITY_HEADINGS];
+  const numeric = several ? [...CAPACITY_NUMERIC, false] : CAPACITY_NUMERIC;
   const lines = [
-    `| ${CAPACITY_HEADINGS.join(' | ')} |`,
-    `|${CAPACITY_NUMERIC.map((n) => (n ? '---:' : '---')).join('|')}|`,
-    ...capacityRows(results).map((r) => `| ${r.cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`),
+    `| ${headings.join(' | ')} |`,
+    `|${numeric.map((n) => (n ? '---:' : '---')).join('|')}|`,
+    ...capacityRows(results).map((r) => {
+      const cells = several ? [...r.cells, `${machineOfFile.get(r.file)}, ${dayOfFile.get(r.file)}`] : r.cells;
+      return `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+    }),
   ];
-  return [`Machine: ${capacityMachine(results)}.`, '', ...lines, '', CAPACITY_NOTE, ''].join('\n');
+  const head = several ? `Machines: ${machines.map((m, i) => `(${letter(i)}) ${m}`).join('; ')}. Figures from different machines do not compare directly.` : `Machine: ${machines[0] ?? 'unknown machine'}.`;
+  return [head, '', ...lines, '', CAPACITY_NOTE, ''].join('\n');
 }
 
 /** What a connection costs against how many are held: one line per contender (and protocol, and file when one pair is in several). */
