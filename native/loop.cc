@@ -339,7 +339,8 @@ int64_t Loop::close_listener(int index, bool graceful) {
     ls.kind = SlotKind::kFree;
     ls.flags = 0;
     ls.gen = (ls.gen + 1) & kGenMask;
-    if (ring) closing_fds_.push_back(L.fd);  // closed after the cancel is issued (uring_submit)
+    // A listener whose accept is not even submitted yet is closed after it is (uring_submit).
+    if (ring && uring_.names_fd(uint32_t(L.fd))) closing_fds_.push_back(L.fd);
     else ::close(L.fd);
     L.fd = -1;
     v_.counters->listeners--;
@@ -1361,14 +1362,15 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   topics_.drop(fd);
   protocols_.on_close(fd);
   const bool ring = s.flags & kFlagUring;
+  const bool defer_close = ring && uring_.names_fd(fd);
   if (ring) uring_forget(fd, s);
   free_out(s);
   bytebuf_free(s.in);
-  // Also removes it from the readiness set: no fd is ever duplicated. Under io_uring the close
-  // waits for the round's submit: requests queued for this fd (its cancels too) name it by
-  // number, and the number must not be reused before they are issued. The socket itself closes
-  // once the cancels have let go of it.
-  if (ring) closing_fds_.push_back(int(fd));
+  // Also removes it from the readiness set: no fd is ever duplicated. Under io_uring, a request
+  // still queued for this fd (a receive armed, a send) names it by number, and the number must
+  // not be reused before it is issued: then the close waits for the submit. (The cancels name a
+  // tag.) The socket itself closes once the cancels have let go of it.
+  if (defer_close) closing_fds_.push_back(int(fd));
   else ::close(int(fd));
   s = Slot{.gen = (gen + 1) & kGenMask};
   Counters& c = *v_.counters;
@@ -1639,7 +1641,14 @@ void Loop::uring_submit() {
 }
 
 void Loop::uring_kick() {
-  if (!submit_on_ && uring_.is_open() && (uring_.pending() > 0 || !closing_fds_.empty())) {
+  if (!uring_.is_open()) return;
+  // A close outside a round is not left to the next loop iteration: the fd is gone when the call
+  // returns, as under epoll (JS counts fds, or reuses the number, right after).
+  if (!in_round_ && !closing_fds_.empty()) {
+    uring_submit();
+    return;
+  }
+  if (!submit_on_ && uring_.pending() > 0) {
     uv_prepare_start(submit_prep_, on_submit);
     submit_on_ = true;
   }
@@ -1730,7 +1739,7 @@ void Loop::uring_received(uint64_t tag, int32_t res, uint32_t flags) {
     } else if (res == -ENOBUFS) {
       v_.counters->uringNoBufs++;
     } else if (res < 0 && res != -ECANCELED) {
-      u.err = -res;
+      u.err = int16_t(-res);
       s->flags |= kFlagRdHup;
       if (s->flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe)) {
         // A paused connection is not read, so the error would never surface (as under epoll).
@@ -1764,17 +1773,20 @@ ssize_t Loop::conn_recv(uint32_t fd, uint8_t* buf, size_t want) {
     return ::recv(int(fd), buf, want, 0);
   }
   const size_t n = uring_.take(fd, buf, want);
-  if (n > 0) return ssize_t(n);
   UringBackend::Conn& u = uring_.conn(fd);
+  // Once the held bytes are gone, a receive that ended (for want of buffers, or cancelled while
+  // the connection held too many) is armed again, here and not on the EAGAIN: a read path that
+  // sees a short read takes the socket as drained and does not ask again.
+  if (u.head == UringBackend::kNone && !(u.state & (UringBackend::kArmed | UringBackend::kEof)) && !u.err) {
+    uring_.arm_recv(int(fd), tag_of(fd, table_[fd].gen));
+    v_.counters->uringRearms++;
+  }
+  if (n > 0) return ssize_t(n);
   if (u.err) {
     errno = u.err;
     return -1;
   }
   if (u.state & UringBackend::kEof) return 0;
-  if (!(u.state & UringBackend::kArmed)) {
-    uring_.arm_recv(int(fd), tag_of(fd, table_[fd].gen));
-    v_.counters->uringRearms++;
-  }
   errno = EAGAIN;
   return -1;
 }

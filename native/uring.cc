@@ -159,6 +159,7 @@ void UringBackend::arm_accept(int fd, uint64_t conn_tag) {
   if (!s) return;
   io_uring_prep_multishot_accept(s, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(s, make_tag(kOpAccept, conn_tag));
+  conns_[uint32_t(fd)].epoch = epoch_;
 }
 
 void UringBackend::arm_recv(int fd, uint64_t conn_tag) {
@@ -169,6 +170,7 @@ void UringBackend::arm_recv(int fd, uint64_t conn_tag) {
   s->buf_group = kBufGroup;
   io_uring_sqe_set_data64(s, make_tag(kOpRecv, conn_tag));
   conns_[uint32_t(fd)].state |= kArmed;
+  conns_[uint32_t(fd)].epoch = epoch_;
 }
 
 void UringBackend::send(int fd, uint64_t conn_tag, const uint8_t* p, size_t n) {
@@ -176,6 +178,7 @@ void UringBackend::send(int fd, uint64_t conn_tag, const uint8_t* p, size_t n) {
   if (!s) return;
   io_uring_prep_send(s, fd, p, n > 0x7fffffff ? 0x7fffffff : n, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(s, make_tag(kOpSend, conn_tag));
+  conns_[uint32_t(fd)].epoch = epoch_;
 }
 
 void UringBackend::cancel(uint64_t tag) {
@@ -192,6 +195,7 @@ int UringBackend::submit() {
     int r = io_uring_submit(&ring_);
     if (enters_) (*enters_)++;
     if (r == -EINTR) continue;
+    epoch_++;
     return r;
   }
 }
@@ -243,7 +247,7 @@ size_t UringBackend::take(uint32_t fd, uint8_t* dst, size_t want) {
     memcpy(dst + got, bufs_ + size_t(bid) * kBufferBytes + c.head_off, n);
     got += n;
     if (n < avail) {
-      c.head_off += uint32_t(n);
+      c.head_off = uint16_t(c.head_off + n);
       break;
     }
     c.head = next_[bid];

@@ -58,10 +58,12 @@ class UringBackend {
     uint16_t held = 0;      // buffers held
     uint8_t state = 0;      // kArmed | kEof | kCancelling | kTouched | kSending
     uint8_t pad = 0;
-    uint32_t head_off = 0;  // bytes of the head buffer already consumed
-    int32_t err = 0;        // an error (errno) the receive ended with, reported after the held bytes
+    uint16_t head_off = 0;  // bytes of the head buffer already consumed (< kBufferBytes)
+    int16_t err = 0;        // an error (errno) the receive ended with, reported after the held bytes
+    uint32_t epoch = 0;     // submit_epoch() when a request naming this fd was last queued
     ByteBuf* more = nullptr;  // bytes written while a send is in flight (see Loop::uring_send)
   };
+  static_assert(sizeof(Conn) == 24);
   enum : uint8_t { kArmed = 1, kEof = 2, kCancelling = 4, kTouched = 8, kSending = 16 };
   static constexpr uint16_t kNone = 0xffff;
 
@@ -92,6 +94,9 @@ class UringBackend {
   int submit();
   // Requests queued and not yet submitted.
   unsigned pending() const;
+  // True while a request that names fd by number is queued and not yet submitted: closing the fd
+  // then would let the kernel resolve the number to whatever reuses it (cancels name a tag, not an fd).
+  bool names_fd(uint32_t fd) const { return fd < conns_.size() && conns_[fd].epoch == epoch_ && pending() > 0; }
 
   // Copies up to max completions into out and consumes them from the ring (no syscall unless
   // the kernel flagged an overflow). Returns the count.
@@ -121,6 +126,7 @@ class UringBackend {
   std::vector<uint16_t> next_;  // the held list's links
   uint8_t* bufs_ = nullptr;     // kBuffers * kBufferBytes, mmap'd (untouched pages cost nothing)
   unsigned held_total_ = 0;
+  uint32_t epoch_ = 1;  // bumped by every submit
 #ifdef C1M_URING
   io_uring ring_{};
   io_uring_buf_ring* br_ = nullptr;
