@@ -1042,16 +1042,11 @@ bool Loop::flush_cork(uint32_t fd) {
   if (s.flags & kFlagUring) {
     // The gathered buffer becomes the send in flight (one send SQE); it counts as queued until
     // its completion, which is where the rest of flush_cork's work (ending, drain) happens.
+    // A fresh send is what epoll's first send() is: bytes handed to the socket, not yet bounded
+    // by maxQueuedBytes (see uring_backlog).
     s.flags &= ~kFlagCorked;
-    const size_t size = b->size();
-    queued_add(int64_t(size));
+    queued_add(int64_t(b->size()));
     uring_flight(fd, s);
-    const Listener& L = listeners_[s.listener];
-    if (L.opt.max_queued && size > L.opt.max_queued) {
-      close_conn(fd, kCloseBackpressure, 0);
-      return false;
-    }
-    note_queue(s, L, int64_t(size));
     return true;
   }
   size_t off = 0;
@@ -1816,12 +1811,25 @@ int64_t Loop::uring_send(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
     // A queue formed behind the socket's pace: JS hears kRecDrain when it is gone.
     s.flags |= kFlagDrainWanted;
   }
-  const size_t owed = out_bytes(fd, s);
-  if (s.kind == SlotKind::kConn && listeners_[s.listener].opt.max_queued && owed > listeners_[s.listener].opt.max_queued) {
+  const size_t backlog = uring_backlog(fd, s);
+  if (s.kind == SlotKind::kConn && listeners_[s.listener].opt.max_queued && backlog > listeners_[s.listener].opt.max_queued) {
     close_conn(fd, kCloseBackpressure, 0);
     return -1;
   }
-  return int64_t(owed);
+  return int64_t(backlog);
+}
+
+// What the bounds (maxQueuedBytes, highWaterMark) see under io_uring: the bytes waiting behind
+// the send in flight, and the flight itself once the kernel has sent it short (the socket was
+// full). A flight not yet completed is what a send() under epoll is when it is made: handed to
+// the socket. Every one of these bytes counts as queued (queuedBytes, queued(), engineBytes)
+// until its completion; only the bounds wait for the kernel to show the socket full, so the
+// same bound closes the same peers on both backends.
+size_t Loop::uring_backlog(uint32_t fd, const Slot& s) const {
+  const UringBackend::Conn& u = uring_.conn_const(fd);
+  size_t n = u.more ? u.more->size() : 0;
+  if ((u.state & UringBackend::kShort) && s.out && !(s.flags & kFlagCorked)) n += s.out->size();
+  return n;
 }
 
 // Hands `out` to the kernel as the connection's one send in flight.
@@ -1855,12 +1863,22 @@ void Loop::uring_sent(uint64_t tag, int32_t res) {
   s->out->consume(size_t(res));
   queued_add(-int64_t(res));
   if (!s->out->empty()) {
-    // A short send: the socket was full. The rest goes again (and JS hears kRecDrain after).
+    // A short send: the socket was full. The rest goes again (and JS hears kRecDrain after); it
+    // is queued in epoll's sense now, under the same bounds.
     s->flags |= kFlagDrainWanted;
+    u.state |= UringBackend::kShort;
     v_.counters->eagainWrites++;
     uring_flight(fd, *s);
+    const Listener& L = listeners_[s->listener];
+    const size_t backlog = uring_backlog(fd, *s);
+    if (L.opt.max_queued && backlog > L.opt.max_queued) {
+      close_conn(fd, kCloseBackpressure, 0);
+      return;
+    }
+    note_queue(*s, L, int64_t(backlog));
     return;
   }
+  u.state &= uint8_t(~UringBackend::kShort);
   cork_give(s->out);
   s->out = nullptr;
   if (u.more) {

@@ -206,6 +206,12 @@ class Loop {
     if ((s.flags & kFlagUring) && fd < uring_conns_ && uring_.conn_const(fd).more) n += uring_.conn_const(fd).more->size();
     return n;
   }
+  // The unsent bytes highWaterMark and maxQueuedBytes bound: what the socket has not taken (under
+  // io_uring, a send in flight counts once the kernel has sent it short: see uring_backlog).
+  size_t bounded_bytes(uint32_t fd, const Slot& s) const {
+    if ((s.flags & kFlagUring) && s.out && !(s.flags & kFlagCorked)) return uring_backlog(fd, s);
+    return s.out ? s.out->size() : 0;
+  }
   bool buffered_unit(uint32_t fd);
   void begin_end(uint32_t fd);
   void drain_step(uint32_t fd);
@@ -243,6 +249,7 @@ class Loop {
   void uring_received(uint64_t tag, int32_t res, uint32_t flags);
   void uring_sent(uint64_t tag, int32_t res);
   int64_t uring_send(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
+  size_t uring_backlog(uint32_t fd, const Slot& s) const;
   void uring_flight(uint32_t fd, Slot& s);
   void uring_forget(uint32_t fd, Slot& s);
   void uring_submit();

@@ -56,7 +56,7 @@ class UringBackend {
     uint16_t head = kNone;  // oldest held buffer
     uint16_t tail = kNone;  // newest held buffer
     uint16_t held = 0;      // buffers held
-    uint8_t state = 0;      // kArmed | kEof | kCancelling | kTouched | kSending
+    uint8_t state = 0;      // kArmed | kEof | kCancelling | kTouched | kSending | kShort
     uint8_t pad = 0;
     uint16_t head_off = 0;  // bytes of the head buffer already consumed (< kBufferBytes)
     int16_t err = 0;        // an error (errno) the receive ended with, reported after the held bytes
@@ -64,7 +64,9 @@ class UringBackend {
     ByteBuf* more = nullptr;  // bytes written while a send is in flight (see Loop::uring_send)
   };
   static_assert(sizeof(Conn) == 24);
-  enum : uint8_t { kArmed = 1, kEof = 2, kCancelling = 4, kTouched = 8, kSending = 16 };
+  // kShort: the send in flight came back short once (the socket was full): its rest is queued in
+  // epoll's sense, what maxQueuedBytes and highWaterMark bound.
+  enum : uint8_t { kArmed = 1, kEof = 2, kCancelling = 4, kTouched = 8, kSending = 16, kShort = 32 };
   static constexpr uint16_t kNone = 0xffff;
 
   // Sets up a small ring and a buffer ring and tears them down: 0 when this kernel and build can

@@ -481,7 +481,7 @@ async function stopWithOpenConnections(h: ContenderHandle, protocol: Protocol, s
 // ---- the suite -------------------------------------------------------------------------------
 
 test('the registry names contenders and says which protocols each speaks', () => {
-  for (const name of ['epoll', 'epoll-native', 'net', 'uws']) assert.ok(names.includes(name), name);
+  for (const name of ['epoll', 'epoll-native', 'uring', 'uring-native', 'net', 'uws']) assert.ok(names.includes(name), name);
   assert.equal(speaks('net', 'tcp-echo'), true);
   assert.equal(speaks('uws', 'tcp-echo'), 'uWebSockets.js does not speak raw TCP');
   assert.equal(speaks('uws', 'frame-echo'), 'uWebSockets.js does not speak raw TCP');

@@ -348,6 +348,8 @@ export function contenderColors(results: readonly LoadedResult[]): Record<string
   const fixed: Record<string, string> = {
     epoll: '#2563b0',
     'epoll-native': '#6fa8dc',
+    uring: '#7b3fa0',
+    'uring-native': '#b48ad0',
     net: '#e07b39',
     uws: '#2e9e5b',
   };
