@@ -37,7 +37,13 @@
         "native/connector.cc",
         "native/proto/http.cc",
         "native/proto/ws.cc",
-        "native/proto/sha1.cc"
+        "native/proto/sha1.cc",
+        "native/uring.cc"
+      ],
+      # The io_uring backend is compiled in only where liburing can be linked; without it the
+      # addon still builds and a uring listener is a clear error (native/uring.h).
+      "conditions": [
+        ["c1m_uring==1", { "defines": ["C1M_URING=1"], "libraries": ["-luring"] }]
       ]
     },
     {

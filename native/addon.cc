@@ -199,6 +199,21 @@ bool opt_str(const Napi::Object& o, const char* key, std::string* out) {
   return true;
 }
 
+// Why the io_uring backend cannot run, from the -errno its setup returned.
+std::string uring_reason(int r) {
+  switch (-r) {
+    case ENOSYS: return "this addon was built without liburing (install liburing-dev, then rebuild: npm run build:native)";
+    case EPERM: return "io_uring_setup was refused (EPERM): kernel.io_uring_disabled, or a seccomp filter (a container runtime's default profile)";
+    default: return std::string(strerror(-r)) + " (errno " + std::to_string(-r) + ") setting up the ring and its provided-buffer ring";
+  }
+}
+
+#ifdef C1M_URING
+// uringSupport() -> 0 when this kernel runs the io_uring backend (a ring with a provided-buffer
+// ring), else -errno. Exported only by a build with liburing.
+Napi::Value UringSupport(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Loop::uring_support()); }
+#endif
+
 // listen(host, port, options) -> [index, port]. Options (all optional): proto 0..5, ws 0..3,
 // backlog, flags (1 reusePort, 2 ipv6Only, 4 noDelay, 8 allowHalfOpen), maxFrame, readBudget,
 // highWater, maxQueued, maxHeaderBytes, maxBody, idleTimeoutMs, pingIntervalMs, wsCloseTimeoutMs, staticPath,
@@ -218,7 +233,8 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   uint32_t proto = 0, ws = 0, backlog = uint32_t(opt.backlog), flags = 4, max_frame = opt.max_frame, budget = opt.read_budget,
            hw = uint32_t(opt.high_water), mq = uint32_t(opt.max_queued), max_head = opt.max_header_bytes, max_body = opt.max_body,
            idle = opt.idle_timeout_ms, ping = opt.ping_interval_ms, ws_close = opt.ws_close_timeout_ms,
-           head_to = opt.header_timeout_ms, linger = opt.linger_ms, topic_name = opt.max_topic_name, topics = opt.max_topics;
+           head_to = opt.header_timeout_ms, linger = opt.linger_ms, topic_name = opt.max_topic_name, topics = opt.max_topics,
+           backend = 0;
   if (!opt_u32(o, "proto", &proto, 0, 5) || !opt_u32(o, "ws", &ws, 0, 3) || !opt_u32(o, "backlog", &backlog, 1, 1u << 20) ||
       !opt_u32(o, "flags", &flags, 0, 15) || !opt_u32(o, "maxFrame", &max_frame, 0, uint32_t(arena - 64)) ||
       !opt_u32(o, "readBudget", &budget, 1, 0xffffffffu) || !opt_u32(o, "highWater", &hw, 0, 0xffffffffu) ||
@@ -227,6 +243,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
       !opt_u32(o, "pingIntervalMs", &ping, 0, 1u << 30) || !opt_u32(o, "wsCloseTimeoutMs", &ws_close, 1, 1u << 30) ||
       !opt_u32(o, "headerTimeoutMs", &head_to, 0, 1u << 30) || !opt_u32(o, "lingerMs", &linger, 1, 1u << 30) ||
       !opt_u32(o, "maxTopicNameBytes", &topic_name, 1, 1u << 20) || !opt_u32(o, "maxTopics", &topics, 1, 1u << 30) ||
+      !opt_u32(o, "backend", &backend, 0, 1) ||
       !opt_str(o, "staticPath", &opt.static_path) ||
       !opt_str(o, "staticBody", &opt.static_body) || !opt_str(o, "staticType", &opt.static_type))
     return env.Undefined();
@@ -251,6 +268,18 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   opt.linger_ms = linger;
   opt.max_topic_name = topic_name;
   opt.max_topics = topics;
+  opt.uring = backend == 1;
+  if (opt.uring) {
+    // The ring is opened once per engine, by its first uring listener: a failure names why.
+    int u = st->loop.uring_open();
+    if (u < 0) {
+      auto err = Napi::Error::New(env, "listen: the io_uring backend cannot run here: " + uring_reason(u));
+      err.Set("errno", Napi::Number::New(env, -u));
+      err.Set("code", Napi::String::New(env, "C1M_URING_UNAVAILABLE"));
+      err.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int bound = 0;
   int r = st->loop.listen(host.c_str(), int(port), opt, &bound);
@@ -616,6 +645,19 @@ void export_vocabulary(Napi::Env env, Napi::Object exports) {
   exports.Set("recordWords", c1m::kRecordWords);
   exports.Set("requestFixedWords", c1m::kReqFixedWords);
   exports.Set("counterNames", names);
+  // The io_uring backend's fixed sizes (native/uring.h), present in every build.
+  auto uring = Napi::Object::New(env);
+  uring.Set("sqEntries", c1m::UringBackend::kSqEntries);
+  uring.Set("cqEntries", c1m::UringBackend::kCqEntries);
+  uring.Set("buffers", c1m::UringBackend::kBuffers);
+  uring.Set("bufferBytes", c1m::UringBackend::kBufferBytes);
+  uring.Set("holdCap", uint32_t(c1m::UringBackend::kHoldCap));
+#ifdef C1M_URING
+  uring.Set("built", true);
+#else
+  uring.Set("built", false);
+#endif
+  exports.Set("uringSizes", uring);
 }
 
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
@@ -625,6 +667,9 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   napi_add_async_cleanup_hook(env, on_env_cleanup, st, &st->cleanup);
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
+#ifdef C1M_URING
+  exports.Set("uringSupport", Napi::Function::New(env, UringSupport, "uringSupport"));
+#endif
   exports.Set("closeListener", Napi::Function::New(env, CloseListener, "closeListener"));
   exports.Set("write", Napi::Function::New(env, Write, "write"));
   exports.Set("end", Napi::Function::New(env, IdOp<&Loop::end>, "end"));

@@ -16,6 +16,7 @@ struct ListenOptions {
   int backlog = 511;
   bool reuse_port = false;
   bool ipv6_only = false;
+  bool uring = false;                     // the io_uring backend (uring.h) instead of epoll, for this listener's connections
   bool no_delay = true;
   bool allow_half_open = false;
   uint32_t max_frame = 1u << 20;          // frame payload bytes; WebSocket message bytes
@@ -80,6 +81,7 @@ enum : uint32_t {
   kFlagExpectWait = 1 << 18, // HTTP: 100 Continue owed once the earlier requests are answered
   kFlagHeadTimer = 1 << 19,  // HTTP: the deadline wheel holds this connection's header timeout
   kFlagCorked = 1 << 20,     // `out` holds this round's output, not yet sent (see Loop::send_or_queue)
+  kFlagUring = 1 << 21,      // served by the io_uring backend: `out` (when not corked) is the send in flight
 };
 
 // HTTP requests one connection may have delivered to JS and not yet had answered; beyond it the

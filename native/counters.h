@@ -16,7 +16,8 @@ namespace c1m {
   X(wsUpgrades) X(wsMessagesIn) X(wsMessagesOut) X(wsProtocolErrors) X(published)          \
   X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn) X(engineBytes)       \
   X(wsCloseTimeouts) X(headerTimeouts) X(lingerTimeouts) X(finWaitTimeouts) X(lingerCloses)           \
-  X(closedTimeout) X(drainCut) X(errNoRoom) X(topics) X(topicRefusals) X(httpContinues)
+  X(closedTimeout) X(drainCut) X(errNoRoom) X(topics) X(topicRefusals) X(httpContinues) \
+  X(enters) X(uringRecvs) X(uringSends) X(uringRearms) X(uringNoBufs)
 
 struct Counters {
 #define C1M_FIELD(name) uint64_t name;

@@ -98,6 +98,7 @@ void on_handle_closed(uv_handle_t* h) {
   auto* st = static_cast<ShutdownState*>(h->data);
   if (h->type == UV_POLL) delete reinterpret_cast<uv_poll_t*>(h);
   else if (h->type == UV_TIMER) delete reinterpret_cast<uv_timer_t*>(h);
+  else if (h->type == UV_PREPARE) delete reinterpret_cast<uv_prepare_t*>(h);
   else delete reinterpret_cast<uv_idle_t*>(h);
   if (--st->pending == 0) {
     st->done(st->arg);
@@ -107,6 +108,13 @@ void on_handle_closed(uv_handle_t* h) {
 }  // namespace
 
 void Loop::shutdown(void (*done)(void*), void* arg) {
+  // The ring first: its close cancels and waits for every request, so no send still reads a
+  // buffer freed below.
+  uring_.close();
+  for (auto& [tag, b] : orphans_) bytebuf_free(b);
+  orphans_.clear();
+  for (int fd : closing_fds_) ::close(fd);
+  closing_fds_.clear();
   for (size_t fd = 0; fd < table_.size(); ++fd) {
     Slot& s = table_[fd];
     if (s.kind == SlotKind::kFree) continue;
@@ -131,6 +139,20 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     st->pending++;
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), on_handle_closed);
     poll_ = nullptr;
+  }
+  if (ring_poll_) {
+    uv_poll_stop(ring_poll_);
+    ring_poll_->data = st;
+    st->pending++;
+    uv_close(reinterpret_cast<uv_handle_t*>(ring_poll_), on_handle_closed);
+    ring_poll_ = nullptr;
+  }
+  if (submit_prep_) {
+    uv_prepare_stop(submit_prep_);
+    submit_prep_->data = st;
+    st->pending++;
+    uv_close(reinterpret_cast<uv_handle_t*>(submit_prep_), on_handle_closed);
+    submit_prep_ = nullptr;
   }
   if (idle_) {
     uv_idle_stop(idle_);
@@ -183,6 +205,9 @@ void Loop::account_memory() {
        vec(deferred_.capacity() * 4) + vec(compose_.capacity());
   // The parts: protocol state, topics, the timer wheels, the connector's groups and rings.
   b += protocols_.memory_bytes() + topics_.memory_bytes() + timers_.memory_bytes() + connector_.memory_bytes();
+  // The io_uring backend: its receive buffers and buffer ring (mmap'd), per-fd state, and the
+  // table of send buffers still in flight for closed connections.
+  b += uring_.memory_bytes() + vec(touched_.capacity() * 8) + orphans_.size() * 48;
   v_.counters->engineBytes = b;
   v_.counters->topics = topics_.live_count();
 }
@@ -198,6 +223,7 @@ void Loop::update_activity() {
     else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     ref_on_ = want_ref;
   }
+  uring_kick();
   bool want_idle = !ready_.empty() || nrec_ > 0 || !deferred_.empty();
   if (want_idle != idle_on_) {
     if (want_idle) uv_idle_start(idle_, on_idle);
@@ -269,8 +295,20 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
   s.kind = SlotKind::kListener;
   s.listener = uint8_t(index);
   s.flags = 0;
-  // A listener is edge-triggered too: accept until EAGAIN or the budget (accept_all).
-  int r = poller_.add_listener(fd, tag_of(uint32_t(fd), s.gen));
+  // A listener is edge-triggered too: accept until EAGAIN or the budget (accept_all). Under
+  // io_uring it has one multishot accept instead, re-armed whenever it ends.
+  int r = 0;
+  if (opt.uring) {
+    r = uring_open();
+    if (r == 0) {
+      uring_.reserve(size_t(fd));
+      uring_conns_ = std::max(uring_conns_, size_t(fd) + 1);
+      s.flags = kFlagUring;
+      uring_.arm_accept(fd, tag_of(uint32_t(fd), s.gen));
+    }
+  } else {
+    r = poller_.add_listener(fd, tag_of(uint32_t(fd), s.gen));
+  }
   if (r < 0) {
     ::close(fd);
     s = Slot{.gen = (s.gen + 1) & kGenMask};
@@ -295,10 +333,15 @@ int64_t Loop::close_listener(int index, bool graceful) {
   L.closing = true;
   if (L.fd >= 0) {
     Slot& ls = table_[size_t(L.fd)];
+    // The armed accept holds the socket open: cancelled, it lets go (its completion is stale).
+    const bool ring = ls.flags & kFlagUring;
+    if (ring) uring_.cancel(UringBackend::make_tag(UringBackend::kOpAccept, tag_of(uint32_t(L.fd), ls.gen)));
     ls.kind = SlotKind::kFree;
     ls.flags = 0;
     ls.gen = (ls.gen + 1) & kGenMask;
-    ::close(L.fd);
+    // A listener whose accept is not even submitted yet is closed after it is (uring_submit).
+    if (ring && uring_.names_fd(uint32_t(L.fd))) closing_fds_.push_back(L.fd);
+    else ::close(L.fd);
     L.fd = -1;
     v_.counters->listeners--;
   }
@@ -317,6 +360,9 @@ int64_t Loop::close_listener(int index, bool graceful) {
   v_.counters->drainCut += uint64_t(cut);
   listener_drained_check(uint8_t(index));
   update_activity();
+  // A listener's close is not left to the round's end: its fds are gone when the call returns,
+  // as under epoll (JS may call it from a callback and count fds before the round ends).
+  uring_submit();
   return cut;
 }
 
@@ -367,48 +413,62 @@ void Loop::accept_all(uint32_t lfd) {
       push_ready(lfd);
       return;
     }
-    if (uint64_t(cfd) >= fd_cap_) {
-      // Into the fds the process keeps for itself: refused like EMFILE, before it is ours.
-      ::close(cfd);
-      v_.counters->errEmfile++;
-      continue;
-    }
-    Listener& L = listeners_[index];
-    if (L.opt.no_delay && L.no_delay_inherited != 1) {
-      int on = 0;
-      socklen_t ol = sizeof on;
-      if (L.no_delay_inherited < 0) {
-        L.no_delay_inherited = getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0 && on ? 1 : 0;
-      }
-      if (!L.no_delay_inherited) {
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      }
-    }
-    grow_table(size_t(cfd));
-    Slot& s = table_[size_t(cfd)];
-    s.kind = SlotKind::kConn;
-    s.listener = index;
-    s.flags = 0;
-    s.in = s.out = nullptr;
-    // Registration reports readiness that already exists, so bytes that arrived with the
-    // handshake are not missed.
-    if (poller_.add_socket(cfd, tag_of(uint32_t(cfd), s.gen)) < 0) {
-      ::close(cfd);
-      s.kind = SlotKind::kFree;
-      s.gen = (s.gen + 1) & kGenMask;
-      v_.counters->errAccept++;
-      continue;
-    }
-    v_.counters->accepted++;
-    v_.counters->active++;
-    listeners_[index].active++;
-    timers_.on_accept(uint32_t(cfd), L);
-    if (L.is_js()) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
+    take_conn(index, cfd);
   }
   // Budget spent with the backlog possibly non-empty: no new edge will come for it.
   v_.counters->budgetRequeues++;
   push_ready(lfd);
+}
+
+// A connection accepted on listener `index` (by accept4 or a multishot accept) becomes a slot:
+// registered with epoll, or given a multishot receive on the ring. False when it was refused.
+bool Loop::take_conn(uint8_t index, int cfd) {
+  if (uint64_t(cfd) >= fd_cap_) {
+    // Into the fds the process keeps for itself: refused like EMFILE, before it is ours.
+    ::close(cfd);
+    v_.counters->errEmfile++;
+    return false;
+  }
+  Listener& L = listeners_[index];
+  if (L.opt.no_delay && L.no_delay_inherited != 1) {
+    int on = 0;
+    socklen_t ol = sizeof on;
+    if (L.no_delay_inherited < 0) {
+      L.no_delay_inherited = getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0 && on ? 1 : 0;
+    }
+    if (!L.no_delay_inherited) {
+      int one = 1;
+      setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+  }
+  grow_table(size_t(cfd));
+  Slot& s = table_[size_t(cfd)];
+  s.kind = SlotKind::kConn;
+  s.listener = index;
+  s.flags = 0;
+  s.in = s.out = nullptr;
+  if (L.opt.uring) {
+    // A multishot receive: its first attempt reads what arrived with the handshake.
+    uring_.reserve(size_t(cfd));
+    uring_conns_ = std::max(uring_conns_, size_t(cfd) + 1);
+    uring_.conn(uint32_t(cfd)) = UringBackend::Conn{};
+    s.flags = kFlagUring;
+    uring_.arm_recv(cfd, tag_of(uint32_t(cfd), s.gen));
+  } else if (poller_.add_socket(cfd, tag_of(uint32_t(cfd), s.gen)) < 0) {
+    // Registration reports readiness that already exists, so bytes that arrived with the
+    // handshake are not missed.
+    ::close(cfd);
+    s.kind = SlotKind::kFree;
+    s.gen = (s.gen + 1) & kGenMask;
+    v_.counters->errAccept++;
+    return false;
+  }
+  v_.counters->accepted++;
+  v_.counters->active++;
+  L.active++;
+  timers_.on_accept(uint32_t(cfd), L);
+  if (L.is_js()) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,10 +489,20 @@ void Loop::on_idle(uv_idle_t* h) { static_cast<Loop*>(h->data)->round(false); }
 
 void Loop::round(bool wait) {
   if (!poller_.is_open()) return;
+  round_body(wait);
+  // Under io_uring, what the round queued (sends, receives re-armed, cancels) goes to the kernel
+  // in one io_uring_enter, after the cork has turned each connection's output into one send.
+  uring_submit();
+}
+
+void Loop::round_body(bool wait) {
   // Everything the round produces for one connection leaves in one send when it ends (see Cork).
   Cork cork(*this);
   in_round_ = true;
   v_.counters->rounds++;
+  // Completions first (no syscall: the ring is shared memory); connections that received are
+  // read as each batch is taken, so few buffers are held at once.
+  if (uring_.is_open()) uring_reap();
   serving_.swap(ready_);
   // One wait per round unless it filled the event array: a short batch means the source was
   // drained, and asking again would only return what arrived since (libuv's next poll sees it).
@@ -465,6 +535,11 @@ void Loop::round(bool wait) {
 // closes raised go to JS.
 void Loop::timer_round() {
   if (!poller_.is_open()) return;
+  timer_round_body();
+  uring_submit();
+}
+
+void Loop::timer_round_body() {
   Cork cork(*this);
   in_round_ = true;
   // No JS while the wheels fire: records raised by closes wait in the deferred list, so no
@@ -594,8 +669,7 @@ bool Loop::read_budget_spent(uint32_t fd, size_t got, const Listener& L) {
 void Loop::read_echo(uint32_t fd, Slot& s, const Listener& L) {
   size_t got = 0;
   for (;;) {
-    ssize_t n = ::recv(int(fd), scratch_, kScratchBytes, 0);
-    v_.counters->reads++;
+    ssize_t n = conn_recv(fd, scratch_, kScratchBytes);
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
       got += size_t(n);
@@ -645,8 +719,7 @@ void Loop::read_raw(uint32_t fd) {
     if (s.flags & (kFlagPausedJs | kFlagPeerEnded)) return;
     const Listener& L = listeners_[s.listener];
     size_t want = std::min(v_.arena_cap - arena_used_, kMaxRecv);
-    ssize_t n = ::recv(int(fd), v_.arena + arena_used_, want, 0);
-    v_.counters->reads++;
+    ssize_t n = conn_recv(fd, v_.arena + arena_used_, want);
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
       timers_.on_activity(fd, L);
@@ -705,8 +778,7 @@ void Loop::read_units(uint32_t fd) {
         return;
       }
       want = std::min(left, s.in->cap - s.in->tail);
-      n = ::recv(int(fd), s.in->data + s.in->tail, want, 0);
-      v_.counters->reads++;
+      n = conn_recv(fd, s.in->data + s.in->tail, want);
       if (n > 0) {
         v_.counters->bytesIn += uint64_t(n);
         got += size_t(n);
@@ -745,8 +817,7 @@ void Loop::read_units(uint32_t fd) {
       // bytes. It stays in `in` until the recv succeeds, so nothing is lost on EAGAIN or EOF.
       if (prefix) memcpy(win, s2.in->begin(), prefix);
       want = cap - prefix;
-      n = ::recv(int(fd), win + prefix, want, 0);
-      v_.counters->reads++;
+      n = conn_recv(fd, win + prefix, want);
       if (n > 0) {
         v_.counters->bytesIn += uint64_t(n);
         got += size_t(n);
@@ -781,8 +852,7 @@ void Loop::read_discard(uint32_t fd) {
   const Listener& L = listeners_[table_[fd].listener];
   size_t got = 0;
   for (;;) {
-    ssize_t n = ::recv(int(fd), scratch_, kScratchBytes, 0);
-    v_.counters->reads++;
+    ssize_t n = conn_recv(fd, scratch_, kScratchBytes);
     if (n > 0) {
       v_.counters->bytesIn += uint64_t(n);
       got += size_t(n);
@@ -922,6 +992,7 @@ int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
 // Sends at once what the socket takes and queues the rest (flushed on the next writable edge).
 // Returns the connection's queued bytes, or -1 when the connection was closed.
 int64_t Loop::send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
+  if (s.flags & kFlagUring) return uring_send(fd, s, p, n);
   size_t off = 0;
   if (!s.out) {
     while (off < n) {
@@ -969,6 +1040,16 @@ bool Loop::flush_cork(uint32_t fd) {
   Slot& s = table_[fd];
   const uint32_t gen = s.gen;
   ByteBuf* b = s.out;
+  if (s.flags & kFlagUring) {
+    // The gathered buffer becomes the send in flight (one send SQE); it counts as queued until
+    // its completion, which is where the rest of flush_cork's work (ending, drain) happens.
+    // A fresh send is what epoll's first send() is: bytes handed to the socket, not yet bounded
+    // by maxQueuedBytes (see uring_backlog).
+    s.flags &= ~kFlagCorked;
+    queued_add(int64_t(b->size()));
+    uring_flight(fd, s);
+    return true;
+  }
   size_t off = 0;
   while (off < b->size()) {
     ssize_t w = ::send(int(fd), b->begin() + off, b->size() - off, MSG_NOSIGNAL);
@@ -1276,9 +1357,17 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   timers_.on_close(fd, listeners_[index]);
   topics_.drop(fd);
   protocols_.on_close(fd);
+  const bool ring = s.flags & kFlagUring;
+  const bool defer_close = ring && uring_.names_fd(fd);
+  if (ring) uring_forget(fd, s);
   free_out(s);
   bytebuf_free(s.in);
-  ::close(int(fd));  // also removes it from the readiness set: no fd is ever duplicated
+  // Also removes it from the readiness set: no fd is ever duplicated. Under io_uring, a request
+  // still queued for this fd (a receive armed, a send) names it by number, and the number must
+  // not be reused before it is issued: then the close waits for the submit. (The cancels name a
+  // tag.) The socket itself closes once the cancels have let go of it.
+  if (defer_close) closing_fds_.push_back(int(fd));
+  else ::close(int(fd));
   s = Slot{.gen = (gen + 1) & kGenMask};
   Counters& c = *v_.counters;
   c.closed++;
@@ -1415,7 +1504,7 @@ int64_t Loop::write(uint32_t fd, uint32_t gen, const uint8_t* p, size_t n) {
   }
   Slot& s = table_[fd];
   if (s.flags & (kFlagEndPending | kFlagWriteShut)) return -2;
-  int64_t q = n ? send_or_queue(fd, s, p, n) : (s.out ? int64_t(s.out->size()) : 0);
+  int64_t q = n ? send_or_queue(fd, s, p, n) : int64_t(out_bytes(fd, s));
   update_activity();
   return q;
 }
@@ -1427,6 +1516,7 @@ bool Loop::end(uint32_t fd, uint32_t gen) {
   }
   if (!(table_[fd].flags & (kFlagEndPending | kFlagWriteShut))) begin_end(fd);
   update_activity();
+  if (!in_round_) uring_submit();
   return true;
 }
 
@@ -1443,6 +1533,7 @@ bool Loop::close(uint32_t fd, uint32_t gen) {
   }
   if (live(fd, gen)) close_conn(fd, kCloseLocal, 0);
   update_activity();
+  if (!in_round_) uring_submit();
   return true;
 }
 
@@ -1465,8 +1556,363 @@ bool Loop::resume(uint32_t fd, uint32_t gen) {
 
 int64_t Loop::queued(uint32_t fd, uint32_t gen) const {
   if (!live(fd, gen)) return -1;
-  const Slot& s = table_[fd];
-  return s.out ? int64_t(s.out->size()) : 0;
+  return int64_t(out_bytes(fd, table_[fd]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The io_uring backend
+//
+// A completion model behind the same core. A uring listener holds one multishot accept; each of
+// its connections holds one multishot receive into the provided-buffer ring (uring.h). Completed
+// buffers are kept per connection, in order, and the read paths take them through conn_recv,
+// exactly where they call ::recv under epoll ("EAGAIN" when none are left), so the protocols do
+// not fork. Output is gathered by the same Cork; at the end of the cork the gathered buffer
+// becomes the connection's one send in flight (`out`, never moved or freed until its
+// completion); what is written meanwhile waits behind it (Conn::more) and leaves when the
+// flight completes: short sends resubmit the rest. In-flight bytes count as queued everywhere
+// (highWaterMark, maxQueuedBytes, queued(), engineBytes). The rounds reap completions from the
+// ring's shared memory (no syscall) and end with one io_uring_enter for everything queued.
+// Closing cancels the connection's requests by tag before close(2), and completions whose tag
+// (fd + generation) is stale only give back their buffer or free their orphaned send buffer.
+
+namespace {
+constexpr uint32_t kCqeBuffer = 1u << 0;  // IORING_CQE_F_BUFFER
+constexpr uint32_t kCqeMore = 1u << 1;    // IORING_CQE_F_MORE
+constexpr unsigned kCqeBufferShift = 16;  // IORING_CQE_BUFFER_SHIFT
+constexpr unsigned kReapBatch = 512;      // completions taken before the connections they name are read
+constexpr int kReapBatchesPerRound = 32;  // then libuv gets a turn (the ring fd stays readable)
+}  // namespace
+
+int Loop::uring_open() {
+  if (uring_.is_open()) return 0;
+  if (uring_error_) return uring_error_;
+  int r = uring_.open(&v_.counters->enters);
+  if (r < 0) {
+    uring_error_ = r;
+    return r;
+  }
+  uring_.reserve(table_.size());
+  uring_conns_ = table_.size();
+  ring_poll_ = new uv_poll_t;
+  ring_poll_->data = this;
+  r = uv_poll_init(uv_, ring_poll_, uring_.watch_fd());
+  if (r != 0) {
+    delete ring_poll_;
+    ring_poll_ = nullptr;
+    uring_.close();
+    uring_error_ = r;
+    return r;
+  }
+  uv_poll_start(ring_poll_, UV_READABLE, on_ring_poll);
+  // The epoll handle's reference (update_activity) keeps Node alive for every connection.
+  uv_unref(reinterpret_cast<uv_handle_t*>(ring_poll_));
+  submit_prep_ = new uv_prepare_t;
+  submit_prep_->data = this;
+  uv_prepare_init(uv_, submit_prep_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(submit_prep_));
+  return 0;
+}
+
+// Completions are waiting: a round that reaps them and does not wait on epoll.
+void Loop::on_ring_poll(uv_poll_t* h, int status, int) {
+  if (status < 0) return;
+  static_cast<Loop*>(h->data)->round(false);
+}
+
+// Requests queued outside a round (a JS write from a timer, a listen, a close) go to the kernel
+// before libuv blocks: one io_uring_enter per loop iteration for all of them.
+void Loop::on_submit(uv_prepare_t* h) { static_cast<Loop*>(h->data)->uring_submit(); }
+
+void Loop::uring_submit() {
+  if (!uring_.is_open()) return;
+  if (uring_.pending() > 0) uring_.submit();
+  // Only now, with every request that names them issued (the cancels included), may their
+  // numbers be reused.
+  for (int fd : closing_fds_) ::close(fd);
+  closing_fds_.clear();
+  if (submit_on_) {
+    uv_prepare_stop(submit_prep_);
+    submit_on_ = false;
+  }
+}
+
+void Loop::uring_kick() {
+  if (!uring_.is_open()) return;
+  // A close outside a round is not left to the next loop iteration: the fd is gone when the call
+  // returns, as under epoll (JS counts fds, or reuses the number, right after).
+  if (!in_round_ && !closing_fds_.empty()) {
+    uring_submit();
+    return;
+  }
+  if (!submit_on_ && uring_.pending() > 0) {
+    uv_prepare_start(submit_prep_, on_submit);
+    submit_on_ = true;
+  }
+}
+
+void Loop::uring_reap() {
+  UringBackend::Completion cq[kReapBatch];
+  for (int b = 0; b < kReapBatchesPerRound; ++b) {
+    const unsigned n = uring_.reap(cq, kReapBatch);
+    if (n == 0) break;
+    v_.counters->events += n;
+    for (unsigned i = 0; i < n; ++i) {
+      const UringBackend::Completion& c = cq[i];
+      switch (UringBackend::tag_op(c.tag)) {
+        case UringBackend::kOpAccept: uring_accepted(UringBackend::tag_conn(c.tag), c.res, c.flags); break;
+        case UringBackend::kOpRecv: uring_received(UringBackend::tag_conn(c.tag), c.res, c.flags); break;
+        case UringBackend::kOpSend: uring_sent(UringBackend::tag_conn(c.tag), c.res); break;
+        default: break;  // a cancel that found nothing left to cancel
+      }
+    }
+    // The connections that received are read now, while their buffers are few.
+    for (size_t i = 0; i < touched_.size(); ++i) {
+      const uint64_t t = touched_[i];
+      Slot* s = slot_for(uint32_t(t), uint32_t(t >> 32));
+      if (!s || s->kind != SlotKind::kConn || !(s->flags & kFlagUring)) continue;
+      uring_.conn(uint32_t(t)).state &= uint8_t(~UringBackend::kTouched);
+      read_conn(uint32_t(t));
+    }
+    touched_.clear();
+    if (n < kReapBatch) break;
+  }
+}
+
+void Loop::uring_accepted(uint64_t tag, int32_t res, uint32_t flags) {
+  const uint32_t lfd = uint32_t(tag), lgen = uint32_t(tag >> 32);
+  Slot* ls = slot_for(lfd, lgen);
+  const bool live_listener = ls && ls->kind == SlotKind::kListener;
+  if (res >= 0) {
+    if (!live_listener) ::close(res);  // accepted as the listener was closing
+    else take_conn(ls->listener, res);
+  } else if (live_listener && res != -ECANCELED) {
+    if (res == -EMFILE || res == -ENFILE) {
+      // Out of fds: as in accept_all, the spare fd is given back to accept and drop one pending
+      // connection, so the backlog shrinks instead of the accept failing forever.
+      v_.counters->errEmfile++;
+      if (spare_fd_ >= 0) {
+        ::close(spare_fd_);
+        int x = ::accept4(int(lfd), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (x >= 0) ::close(x);
+        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      }
+    } else {
+      v_.counters->errAccept++;
+    }
+  }
+  // A multishot accept that ended (an error, or the kernel's own limit) is armed again while
+  // its listener is open.
+  if (!(flags & kCqeMore)) {
+    Slot* again = slot_for(lfd, lgen);
+    if (again && again->kind == SlotKind::kListener) uring_.arm_accept(int(lfd), tag);
+  }
+}
+
+void Loop::uring_received(uint64_t tag, int32_t res, uint32_t flags) {
+  const uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
+  Slot* s = slot_for(fd, gen);
+  const bool live_conn = s && s->kind == SlotKind::kConn && (s->flags & kFlagUring);
+  if (res > 0 && (flags & kCqeBuffer)) {
+    const uint16_t bid = uint16_t(flags >> kCqeBufferShift);
+    if (!live_conn) {
+      uring_.give_back(bid);  // received just before its connection closed
+      return;
+    }
+    uring_.hold(fd, bid, uint32_t(res));
+    v_.counters->uringRecvs++;
+  }
+  if (!live_conn) return;
+  UringBackend::Conn& u = uring_.conn(fd);
+  if (!(flags & kCqeMore)) {
+    // The multishot receive ended: at the peer's FIN (0), an error, a cancel of ours, or an
+    // empty buffer ring (ENOBUFS). conn_recv arms it again once the held bytes are read, unless
+    // the stream ended; an end or error is reported after the held bytes (kFlagRdHup makes the
+    // read paths read on until they see it).
+    u.state &= uint8_t(~(UringBackend::kArmed | UringBackend::kCancelling));
+    if (res == 0) {
+      u.state |= UringBackend::kEof;
+      s->flags |= kFlagRdHup;
+    } else if (res == -ENOBUFS) {
+      v_.counters->uringNoBufs++;
+    } else if (res < 0 && res != -ECANCELED) {
+      u.err = int16_t(-res);
+      s->flags |= kFlagRdHup;
+      if (s->flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe)) {
+        // A paused connection is not read, so the error would never surface (as under epoll).
+        v_.counters->errRead++;
+        close_conn(fd, reason_for(-res), -res);
+        return;
+      }
+    }
+  } else if ((s->flags & (kFlagPausedJs | kFlagPausedBp | kFlagPausedPipe | kFlagPeerEnded | kFlagDoomed | kFlagHttpLast)) &&
+             u.held >= UringBackend::kHoldPaused && !(u.state & UringBackend::kCancelling)) {
+    // Not being read: the rest waits in the kernel's socket buffer, not in the shared ring.
+    uring_.cancel(UringBackend::make_tag(UringBackend::kOpRecv, tag));
+    u.state |= UringBackend::kCancelling;
+  } else if (u.held >= UringBackend::kHoldCap && !(u.state & UringBackend::kCancelling)) {
+    // Read, but slower than it arrives (its round budget): the same bound.
+    uring_.cancel(UringBackend::make_tag(UringBackend::kOpRecv, tag));
+    u.state |= UringBackend::kCancelling;
+  }
+  if (!(u.state & UringBackend::kTouched)) {
+    u.state |= UringBackend::kTouched;
+    touched_.push_back(tag);
+  }
+}
+
+// The read paths' recv: ::recv under epoll; under io_uring, the bytes already received, in
+// order, then the end or error the receive stopped with, else EAGAIN (arming the receive again
+// if it had ended for want of buffers or by a cancel of ours).
+ssize_t Loop::conn_recv(uint32_t fd, uint8_t* buf, size_t want) {
+  if (!(table_[fd].flags & kFlagUring)) {
+    v_.counters->reads++;
+    return ::recv(int(fd), buf, want, 0);
+  }
+  const size_t n = uring_.take(fd, buf, want);
+  UringBackend::Conn& u = uring_.conn(fd);
+  // Once the held bytes are gone, a receive that ended (for want of buffers, or cancelled while
+  // the connection held too many) is armed again, here and not on the EAGAIN: a read path that
+  // sees a short read takes the socket as drained and does not ask again.
+  if (u.head == UringBackend::kNone && !(u.state & (UringBackend::kArmed | UringBackend::kEof)) && !u.err) {
+    uring_.arm_recv(int(fd), tag_of(fd, table_[fd].gen));
+    v_.counters->uringRearms++;
+  }
+  if (n > 0) return ssize_t(n);
+  if (u.err) {
+    errno = u.err;
+    return -1;
+  }
+  if (u.state & UringBackend::kEof) return 0;
+  errno = EAGAIN;
+  return -1;
+}
+
+// Output outside a cork, or behind a send in flight (see the section comment).
+int64_t Loop::uring_send(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
+  if (!s.out) {
+    ByteBuf* b = bytebuf_new(&mem_bufs_);
+    if (!b || !b->append(p, n)) {
+      bytebuf_free(b);
+      v_.counters->errNoMemory++;
+      close_conn(fd, kCloseNoMemory, ENOMEM);
+      return -1;
+    }
+    s.out = b;
+    queued_add(int64_t(n));
+    uring_flight(fd, s);
+  } else {
+    UringBackend::Conn& u = uring_.conn(fd);
+    if (!u.more) u.more = bytebuf_new(&mem_bufs_);
+    if (!u.more || !u.more->append(p, n)) {
+      v_.counters->errNoMemory++;
+      close_conn(fd, kCloseNoMemory, ENOMEM);
+      return -1;
+    }
+    queued_add(int64_t(n));
+    // A queue formed behind the socket's pace: JS hears kRecDrain when it is gone.
+    s.flags |= kFlagDrainWanted;
+  }
+  const size_t backlog = uring_backlog(fd, s);
+  if (s.kind == SlotKind::kConn && listeners_[s.listener].opt.max_queued && backlog > listeners_[s.listener].opt.max_queued) {
+    close_conn(fd, kCloseBackpressure, 0);
+    return -1;
+  }
+  return int64_t(backlog);
+}
+
+// What the bounds (maxQueuedBytes, highWaterMark) see under io_uring: the bytes waiting behind
+// the send in flight, and the flight itself once the kernel has sent it short (the socket was
+// full). A flight not yet completed is what a send() under epoll is when it is made: handed to
+// the socket. Every one of these bytes counts as queued (queuedBytes, queued(), engineBytes)
+// until its completion; only the bounds wait for the kernel to show the socket full, so the
+// same bound closes the same peers on both backends.
+size_t Loop::uring_backlog(uint32_t fd, const Slot& s) const {
+  const UringBackend::Conn& u = uring_.conn_const(fd);
+  size_t n = u.more ? u.more->size() : 0;
+  if ((u.state & UringBackend::kShort) && s.out && !(s.flags & kFlagCorked)) n += s.out->size();
+  return n;
+}
+
+// Hands `out` to the kernel as the connection's one send in flight.
+void Loop::uring_flight(uint32_t fd, Slot& s) {
+  uring_.send(int(fd), tag_of(fd, s.gen), s.out->begin(), s.out->size());
+  uring_.conn(fd).state |= UringBackend::kSending;
+  v_.counters->uringSends++;
+}
+
+void Loop::uring_sent(uint64_t tag, int32_t res) {
+  const uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
+  Slot* s = slot_for(fd, gen);
+  if (!s || s->kind != SlotKind::kConn || !(s->flags & kFlagUring) || !(uring_.conn(fd).state & UringBackend::kSending)) {
+    // Its connection closed while the send was in flight: the buffer is free only now.
+    auto it = orphans_.find(tag);
+    if (it != orphans_.end()) {
+      bytebuf_free(it->second);
+      orphans_.erase(it);
+    }
+    return;
+  }
+  UringBackend::Conn& u = uring_.conn(fd);
+  u.state &= uint8_t(~UringBackend::kSending);
+  if (res < 0) {
+    // The flight is over: close_conn frees `out` as a plain queue.
+    v_.counters->errWrite++;
+    close_conn(fd, reason_for(-res), -res);
+    return;
+  }
+  v_.counters->bytesOut += uint64_t(res);
+  s->out->consume(size_t(res));
+  queued_add(-int64_t(res));
+  if (!s->out->empty()) {
+    // A short send: the socket was full. The rest goes again (and JS hears kRecDrain after); it
+    // is queued in epoll's sense now, under the same bounds.
+    s->flags |= kFlagDrainWanted;
+    u.state |= UringBackend::kShort;
+    v_.counters->eagainWrites++;
+    uring_flight(fd, *s);
+    const Listener& L = listeners_[s->listener];
+    const size_t backlog = uring_backlog(fd, *s);
+    if (L.opt.max_queued && backlog > L.opt.max_queued) {
+      close_conn(fd, kCloseBackpressure, 0);
+      return;
+    }
+    note_queue(*s, L, int64_t(backlog));
+    return;
+  }
+  u.state &= uint8_t(~UringBackend::kShort);
+  cork_give(s->out);
+  s->out = nullptr;
+  if (u.more) {
+    s->out = u.more;
+    u.more = nullptr;
+    uring_flight(fd, *s);
+    return;
+  }
+  // Everything was sent: what a writable edge does after a flushed queue under epoll.
+  after_queue_drained(fd, *s);
+}
+
+// A uring connection is closing: its armed receive and its send in flight are cancelled by tag
+// (never by fd: the number may be reused before the cancel runs), the in-flight buffer is kept
+// until its completion, and the buffers it held go back to the ring.
+void Loop::uring_forget(uint32_t fd, Slot& s) {
+  UringBackend::Conn& u = uring_.conn(fd);
+  const uint64_t tag = tag_of(fd, s.gen);
+  if ((u.state & UringBackend::kArmed) && !(u.state & UringBackend::kCancelling)) {
+    uring_.cancel(UringBackend::make_tag(UringBackend::kOpRecv, tag));
+  }
+  if ((u.state & UringBackend::kSending) && s.out && !(s.flags & kFlagCorked)) {
+    uring_.cancel(UringBackend::make_tag(UringBackend::kOpSend, tag));
+    queued_add(-int64_t(s.out->size()));
+    orphans_[tag] = s.out;
+    s.out = nullptr;
+  }
+  if (u.more) {
+    queued_add(-int64_t(u.more->size()));
+    bytebuf_free(u.more);
+  }
+  uring_.release(fd);
+  u = UringBackend::Conn{};
 }
 
 }  // namespace c1m

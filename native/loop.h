@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "byte_buf.h"
@@ -27,6 +28,7 @@
 #include "records.h"
 #include "timers.h"
 #include "topics.h"
+#include "uring.h"
 
 namespace c1m {
 
@@ -80,6 +82,11 @@ class Loop {
   bool resume(uint32_t fd, uint32_t gen);
   // Queued (unsent) bytes of a connection, or -1 for a stale id.
   int64_t queued(uint32_t fd, uint32_t gen) const;
+  // Opens the io_uring backend if it is not open yet (listen() does it for a uring listener).
+  // Returns 0 or -errno: -ENOSYS when built without liburing, the kernel's error otherwise.
+  int uring_open();
+  // Whether this build and kernel can run the io_uring backend: 0, or -errno (-ENOSYS: built without liburing).
+  static int uring_support() { return UringBackend::probe(); }
   // True while fd holds the server connection with this generation.
   bool live(uint32_t fd, uint32_t gen) const {
     return fd < table_.size() && table_[fd].kind == SlotKind::kConn && table_[fd].gen == gen;
@@ -192,6 +199,19 @@ class Loop {
   void push_ready(uint32_t fd);
   void queued_add(int64_t delta);
   void note_queue(Slot& s, const Listener& L, int64_t queued);
+  // Every unsent byte of a connection: its queue or gathered output, and under io_uring the send
+  // in flight and what was written behind it.
+  size_t out_bytes(uint32_t fd, const Slot& s) const {
+    size_t n = s.out ? s.out->size() : 0;
+    if ((s.flags & kFlagUring) && fd < uring_conns_ && uring_.conn_const(fd).more) n += uring_.conn_const(fd).more->size();
+    return n;
+  }
+  // The unsent bytes highWaterMark and maxQueuedBytes bound: what the socket has not taken (under
+  // io_uring, a send in flight counts once the kernel has sent it short: see uring_backlog).
+  size_t bounded_bytes(uint32_t fd, const Slot& s) const {
+    if ((s.flags & kFlagUring) && s.out && !(s.flags & kFlagCorked)) return uring_backlog(fd, s);
+    return s.out ? s.out->size() : 0;
+  }
   bool buffered_unit(uint32_t fd);
   void begin_end(uint32_t fd);
   void drain_step(uint32_t fd);
@@ -210,6 +230,8 @@ class Loop {
   // A round: drain the readiness source (when `wait`), serve the still-ready list, hand records
   // to JS. on_poll's rounds wait; on_idle's do not (see on_idle).
   void round(bool wait);
+  void round_body(bool wait);
+  void timer_round_body();
   void serve_event(const Poller::Event& ev);
   void slot_ready(uint32_t fd, Slot& s, uint32_t events);
   void conn_ready(uint32_t fd, Slot& s, uint32_t events);
@@ -219,7 +241,26 @@ class Loop {
   void accept_all(uint32_t lfd);
   void listener_drained_check(uint8_t index);
 
-  // Reading.
+  // The io_uring backend (loop.cc, "The io_uring backend"): opened by the first uring listener.
+  static void on_ring_poll(uv_poll_t* h, int status, int events);
+  static void on_submit(uv_prepare_t* h);
+  void uring_reap();
+  void uring_accepted(uint64_t tag, int32_t res, uint32_t flags);
+  void uring_received(uint64_t tag, int32_t res, uint32_t flags);
+  void uring_sent(uint64_t tag, int32_t res);
+  int64_t uring_send(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
+  size_t uring_backlog(uint32_t fd, const Slot& s) const;
+  void uring_flight(uint32_t fd, Slot& s);
+  void uring_forget(uint32_t fd, Slot& s);
+  void uring_submit();
+  void uring_kick();
+
+  // Listeners.
+  bool take_conn(uint8_t index, int cfd);
+
+  // Reading. conn_recv is the one seam every read path goes through: ::recv under epoll, the
+  // bytes already received into ring buffers under io_uring (EAGAIN when there are none).
+  ssize_t conn_recv(uint32_t fd, uint8_t* buf, size_t want);
   void read_conn(uint32_t fd);
   void read_echo(uint32_t fd, Slot& s, const Listener& L);
   void read_raw(uint32_t fd);
@@ -287,6 +328,20 @@ class Loop {
   std::vector<uint8_t> compose_;    // a response, frame or client message being composed (any part's)
   uint8_t* scratch_ = nullptr;      // read buffer of the native paths (echo, discard, client reads)
   Poller::Event events_[1024];
+
+  // The io_uring backend, when a listener asked for it: the ring, the uv_poll_t on its fd, the
+  // prepare handle that submits what was queued outside a round, the send buffers of closed
+  // connections still in flight (freed at their completion), the connections that received
+  // something in the current batch of completions.
+  UringBackend uring_;
+  size_t uring_conns_ = 0;  // fds with backend state (uring_.reserve)
+  int uring_error_ = 0;     // why the ring could not be opened (-errno), once tried
+  uv_poll_t* ring_poll_ = nullptr;
+  uv_prepare_t* submit_prep_ = nullptr;
+  bool submit_on_ = false;
+  std::unordered_map<uint64_t, ByteBuf*> orphans_;
+  std::vector<uint64_t> touched_;
+  std::vector<int> closing_fds_;  // closed by uring_submit, once requests naming them are issued
 
   // The parts.
   Protocols protocols_{*this};

@@ -594,7 +594,7 @@ bool Protocols::ws_message(uint32_t fd, uint32_t gen, uint8_t opcode, uint8_t* p
       return loop_.live(fd, gen);
     case WsMode::kEcho:
       if (!send_ws_frame(fd, s, opcode, p, n) || !loop_.live(fd, gen)) return false;
-      loop_.note_queue(loop_.slot(fd), L, s.out ? int64_t(s.out->size()) : 0);
+      loop_.note_queue(loop_.slot(fd), L, int64_t(loop_.bounded_bytes(fd, loop_.slot(fd))));
       return true;
     case WsMode::kBroadcast: {
       if (!loop_.topics().publish_from(fd, opcode, p, n)) loop_.counters().wsProtocolErrors++;

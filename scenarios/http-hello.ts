@@ -23,7 +23,7 @@ export default defineScenario({
   name: 'http-hello',
   description: 'keep-alive HTTP requests/s and requests per server CPU-second: closed loops with and without pipelining, then open loops at fixed rates',
   protocols: ['http-hello'],
-  contenders: ['epoll', 'epoll-native', 'net', 'uws'],
+  contenders: ['epoll', 'epoll-native', 'uring', 'uring-native', 'net', 'uws'],
   kind: 'throughput',
   driver: 'autocannon',
   defaults: { connections: 100, duration: 10, warmup: 2 },

@@ -6,7 +6,11 @@
 // per-connection cost is the slope of memory over the steps, user space and kernel apart, not
 // one division. The ramp is paced (--connect-rate) so that a short listen backlog (uWebSockets.js
 // always asks for 512) is not what gets measured. `--protocol tcp` holds raw TCP connections
-// (epoll, epoll-native, net); `--protocol ws` holds upgraded WebSockets (epoll, net, uws).
+// (epoll, epoll-native, uring, uring-native, net); `--protocol ws` holds upgraded WebSockets
+// (epoll, uring, net, uws). Under io_uring an idle connection also holds an armed multishot
+// receive: a request in the ring and a poll entry on its socket, kernel memory the slab slope
+// shows beside epoll's (one epitem per socket), and 24 bytes of receive state in user space
+// beside its table slot.
 
 import { defineScenario, levelsUpTo, memoryPhases } from '../src/runner/scenario.js';
 import { PROTOCOL_ALIASES } from '../src/wire/protocols.js';
@@ -16,8 +20,8 @@ export default defineScenario({
   description: 'memory per idle connection (user space and kernel, as slopes), connect rate and idle CPU, in steps up to --connections',
   protocols: ['tcp-echo', 'ws-echo'],
   protocolAliases: PROTOCOL_ALIASES,
-  contenders: ['epoll', 'epoll-native', 'net'],
-  contendersFor: { 'tcp-echo': ['epoll', 'epoll-native', 'net'], 'ws-echo': ['epoll', 'net', 'uws'] },
+  contenders: ['epoll', 'epoll-native', 'uring', 'uring-native', 'net'],
+  contendersFor: { 'tcp-echo': ['epoll', 'epoll-native', 'uring', 'uring-native', 'net'], 'ws-echo': ['epoll', 'uring', 'net', 'uws'] },
   kind: 'memory',
   driver: 'native',
   defaults: { connections: 10_000, duration: 3, warmup: 0 },

@@ -21,7 +21,7 @@ export default defineScenario({
   name: 'slow-consumer',
   description: 'ws-broadcast with a set of receivers that stop reading: bounded server memory, closes, and nothing lost for the others',
   protocols: ['ws-broadcast'],
-  contenders: ['epoll', 'epoll-native', 'net', 'uws'],
+  contenders: ['epoll', 'epoll-native', 'uring', 'uring-native', 'net', 'uws'],
   kind: 'throughput',
   driver: 'native',
   defaults: { connections: 200, duration: 10, warmup: 1, reps: 1 },

@@ -17,7 +17,7 @@ export default defineScenario({
   name: 'tcp-echo',
   description: 'ops/s, ops per server CPU-second and latency of echo: a closed loop, then open loops at fixed rates',
   protocols: ['tcp-echo', 'frame-echo'],
-  contenders: ['epoll', 'epoll-native', 'net', 'c-ref', 'c-ref-uring'],
+  contenders: ['epoll', 'epoll-native', 'uring', 'uring-native', 'net', 'c-ref', 'c-ref-uring'],
   kind: 'throughput',
   driver: 'native',
   defaults: { connections: 1000, duration: 10, warmup: 2 },

@@ -16,7 +16,7 @@ export default defineScenario({
   name: 'ws-broadcast',
   description: 'chat rooms: deliveries/s, publish-to-receive latency and deliveries per server CPU-second',
   protocols: ['ws-broadcast'],
-  contenders: ['epoll', 'epoll-native', 'net', 'uws'],
+  contenders: ['epoll', 'epoll-native', 'uring', 'uring-native', 'net', 'uws'],
   kind: 'throughput',
   driver: 'native',
   defaults: { connections: 10_000, duration: 10, warmup: 2 },

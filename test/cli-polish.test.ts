@@ -139,7 +139,7 @@ describe('c1m preflight: the I/O models', () => {
   it('follow the checks, and say the same as c1m list', async () => {
     const r = await c1m('preflight', '--connections', '100');
     assert.equal(r.code, EXIT.ok, r.err);
-    assert.match(r.out, /\n\nI\/O models \(can run here\):\n {2}epoll .*yes\n {2}libuv .*yes\n {2}uWebSockets\.js \(uws\) .*\n {2}io_uring \(completion: c-ref-uring\) +(yes \(kernel .+\)|no: .+; fix: .+)\n$/);
+    assert.match(r.out, /\n\nI\/O models \(can run here\):\n {2}epoll .*yes\n {2}libuv .*yes\n {2}uWebSockets\.js \(uws\) .*\n {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +(yes \(kernel .+\)|no: .+; fix: .+)\n$/);
     const models = r.out.slice(r.out.indexOf('I/O models'));
     assert.equal(models, await ioModelSection());
   });
@@ -162,9 +162,9 @@ describe('c1m list: what can run here', () => {
     }
     assert.equal(r.code, EXIT.ok, r.err);
     // The I/O models first: epoll and libuv on any Linux box, the others as their checks say.
-    assert.match(r.out, /^I\/O models \(can run here\):\n {2}epoll \(readiness: .*\) +yes\n {2}libuv \(.*\) +yes\n {2}uWebSockets\.js \(uws\) +(yes|no: .+)\n {2}io_uring \(completion: c-ref-uring\) +(.+)$/m);
+    assert.match(r.out, /^I\/O models \(can run here\):\n {2}epoll \(readiness: .*\) +yes\n {2}libuv \(.*\) +yes\n {2}uWebSockets\.js \(uws\) +(yes|no: .+)\n {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +(.+)$/m);
     const uring = ioUringStatus();
-    const line = /^ {2}io_uring \(completion: c-ref-uring\) +(.+)$/m.exec(r.out)?.[1];
+    const line = /^ {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +(.+)$/m.exec(r.out)?.[1];
     assert.equal(line, uring.ok ? `yes (kernel ${uring.kernel}${uring.liburing !== undefined ? `, liburing ${uring.liburing}` : ''})` : `no: ${uring.reason}; fix: ${uring.fix}`);
     assert.match(r.out, /^contenders \(can run here\):$/m);
     assert.match(r.out, new RegExp(`^ {2}c-ref-uring +${uring.ok ? 'yes' : 'no: .+'}$`, 'm'), 'c-ref-uring runs where io_uring does');

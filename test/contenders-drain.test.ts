@@ -113,7 +113,7 @@ test('the total cut is the sum over workers, and not known when any worker canno
   assert.equal(drainBoundMs(3000), 1500);
 });
 
-for (const name of ['net', 'uws', 'epoll', 'epoll-native']) {
+for (const name of ['net', 'uws', 'epoll', 'epoll-native', 'uring', 'uring-native']) {
   const available = await contenderAvailable(name);
   const skip = (t: TestContext): boolean => {
     if (available === true) return false;

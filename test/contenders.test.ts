@@ -483,7 +483,7 @@ async function stopWithOpenConnections(h: ContenderHandle, protocol: Protocol, s
 // ---- the suite -------------------------------------------------------------------------------
 
 test('the registry names contenders and says which protocols each speaks', () => {
-  for (const name of ['epoll', 'epoll-native', 'net', 'uws', ...C_REFERENCES]) assert.ok(names.includes(name), name);
+  for (const name of ['epoll', 'epoll-native', 'uring', 'uring-native', 'net', 'uws', ...C_REFERENCES]) assert.ok(names.includes(name), name);
   for (const name of C_REFERENCES) {
     for (const p of PROTOCOLS) assert.equal(speaks(name, p), p === 'tcp-echo' ? true : 'the C reference speaks raw TCP echo only', `${name} × ${p}`);
   }

@@ -1,12 +1,12 @@
 // 64 MiB through one connection to a deliberately slow reader: the write queue grows, drains,
 // and every byte arrives once and in order.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { createServer, type EpollServer } from '../src/index.js';
+import { type EpollServer } from '../src/index.js';
+import { backendTest, createServer } from './helpers/backends.js';
 import { closed, connect, until } from './helpers/net.js';
 
-test('64 MiB to a slow reader: queue grows and drains, checksum matches', async () => {
+backendTest('64 MiB to a slow reader: queue grows and drains, checksum matches', async () => {
   const TOTAL = 64 << 20;
   const CHUNK = 1 << 20;
   const sent = createHash('sha256');
@@ -49,7 +49,7 @@ test('64 MiB to a slow reader: queue grows and drains, checksum matches', async 
   }
 });
 
-test('by default a connection may queue at most 16 MiB: past it, it is closed as backpressure', async () => {
+backendTest('by default a connection may queue at most 16 MiB: past it, it is closed as backpressure', async () => {
   let reason = '';
   const server: EpollServer = createServer({}, {
     onConnection(id) {
@@ -74,7 +74,7 @@ test('by default a connection may queue at most 16 MiB: past it, it is closed as
   }
 });
 
-test('native echo pauses a peer that does not read its echoes, and resumes it', async () => {
+backendTest('native echo pauses a peer that does not read its echoes, and resumes it', async () => {
   const server = createServer({ protocol: 'echo', highWaterMark: 256 * 1024 });
   const { port } = server.listen();
   const s = await connect(port);
@@ -96,7 +96,7 @@ test('native echo pauses a peer that does not read its echoes, and resumes it', 
   await server.close();
 });
 
-test('maxQueuedBytes closes a connection whose queue overflows, counted', async () => {
+backendTest('maxQueuedBytes closes a connection whose queue overflows, counted', async () => {
   let reason = '';
   const server: EpollServer = createServer({ maxQueuedBytes: 1 << 20 }, {
     onConnection(id) { server.write(id, Buffer.alloc(8 << 20)); },

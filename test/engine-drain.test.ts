@@ -1,10 +1,11 @@
 // Graceful close of an engine server (issue 14, items 4 and 11): every request received before
 // close() is answered, WebSocket peers get 1001, what the drain had to cut is counted, and a
 // listener index is never handed to a new server before JS has seen the old one drained.
-import { afterEach, test } from 'node:test';
+import { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { createServer as createEngineServer, Engine, type EpollServer } from '../src/index.js';
+import { Engine, type EpollServer } from '../src/index.js';
+import { backendTest, createServer as createEngineServer } from './helpers/backends.js';
 import { connect, fdCount, sleep, until } from './helpers/net.js';
 import { header, HttpConn, request } from './helpers/http.js';
 import { encodeFrame, Opcode, RawWs } from './helpers/ws.js';
@@ -13,7 +14,7 @@ import { closeTracked, delta, tracked } from './helpers/cleanup.js';
 const createServer = (...args: Parameters<typeof createEngineServer>): EpollServer => tracked(createEngineServer(...args));
 afterEach(closeTracked);
 
-test('close() with 1,000 requests in flight: all 1,000 are answered (100 ms later, by JS), then each connection ends', { timeout: 30000 }, async () => {
+backendTest('close() with 1,000 requests in flight: all 1,000 are answered (100 ms later, by JS), then each connection ends', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const server: EpollServer = createServer({ protocol: 'http' }, {
@@ -52,7 +53,7 @@ test('close() with 1,000 requests in flight: all 1,000 are answered (100 ms late
   await until(() => fdCount() === fds, `fds back to ${fds} (now ${fdCount()})`, 5000);
 });
 
-test('respond() then close() in one callback: the answer goes out before the drain, and idle keep-alive connections end at once', { timeout: 30000 }, async () => {
+backendTest('respond() then close() in one callback: the answer goes out before the drain, and idle keep-alive connections end at once', { timeout: 30000 }, async () => {
   Engine.get();
   let closing: Promise<{ cut: number }> | null = null;
   const server: EpollServer = createServer({ protocol: 'http' }, {
@@ -80,7 +81,7 @@ test('respond() then close() in one callback: the answer goes out before the dra
   }
 });
 
-test('close() on WebSocket peers: each gets a 1001 close frame; peers that answer end the drain, a silent one is cut and counted', { timeout: 30000 }, async () => {
+backendTest('close() on WebSocket peers: each gets a 1001 close frame; peers that answer end the drain, a silent one is cut and counted', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const server: EpollServer = createServer({ protocol: 'http', websocket: 'echo', wsCloseTimeoutMs: 20000 });
@@ -133,7 +134,7 @@ test('close() on WebSocket peers: each gets a 1001 close frame; peers that answe
   await until(() => fdCount() === fds, `fds back to ${fds} (now ${fdCount()})`, 5000);
 });
 
-test('a.close() not awaited, then b.listen(): b keeps its own listener and connections, a resolves', { timeout: 30000 }, async () => {
+backendTest('a.close() not awaited, then b.listen(): b keeps its own listener and connections, a resolves', { timeout: 30000 }, async () => {
   Engine.get();
   const a = createServer({ protocol: 'echo' });
   a.listen();

@@ -1,9 +1,9 @@
 // 5,000 concurrent connections each send random payloads; every byte comes back in order,
 // through the native echo path and through a JS handler.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { createServer, Engine, type EpollServer } from '../src/index.js';
+import { Engine, type EpollServer } from '../src/index.js';
+import { backendTest, createServer } from './helpers/backends.js';
 import { closed, collect, connect, fdCount, randomPayload, sha256, until } from './helpers/net.js';
 
 const CONNS = 5000;
@@ -41,7 +41,7 @@ async function echoMany(server: EpollServer): Promise<void> {
   await server.close();
 }
 
-test('native echo: 5,000 connections, every byte back in order', async () => {
+backendTest('native echo: 5,000 connections, every byte back in order', async () => {
   // The engine keeps two fds of its own for the thread's life (the epoll set and the spare fd
   // for EMFILE); create it first so the count compares connections only.
   const base = Engine.get().counters();
@@ -55,7 +55,7 @@ test('native echo: 5,000 connections, every byte back in order', async () => {
   assert.equal(fdCount(), before);
 });
 
-test('JS echo (raw protocol): 5,000 connections, every byte back in order', async () => {
+backendTest('JS echo (raw protocol): 5,000 connections, every byte back in order', async () => {
   const before = fdCount();
   let opened = 0, closedN = 0, dataBytes = 0;
   const server: EpollServer = createServer({ protocol: 'raw', backlog: 4096 }, {
@@ -71,7 +71,7 @@ test('JS echo (raw protocol): 5,000 connections, every byte back in order', asyn
   assert.equal(fdCount(), before);
 });
 
-test('native echo of 4 MiB through a 16 KiB read budget: every byte back in order, and the still-ready rounds wait on nothing', async () => {
+backendTest('native echo of 4 MiB through a 16 KiB read budget: every byte back in order, and the still-ready rounds wait on nothing', async () => {
   const server = createServer({ protocol: 'echo', readBudgetBytes: 16 * 1024 });
   const { port } = server.listen();
   const base = server.counters();

@@ -1,8 +1,8 @@
 // Length-prefixed frames: every split point and every coalescing arrives as the same frames;
 // a frame over the maximum closes only its own connection, counted as a protocol error.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, Engine, type EpollServer } from '../src/index.js';
+import { Engine, type EpollServer } from '../src/index.js';
+import { backendTest, createServer } from './helpers/backends.js';
 import { closed, collect, connect, fdCount, frames, sleep, until } from './helpers/net.js';
 
 const SIZES = [0, 1, 2, 3, 4, 5, 17, 255, 256, 300];
@@ -23,7 +23,7 @@ function frameServer(protocol: 'frame' | 'frame-echo', opts: { maxFrameBytes?: n
 }
 
 for (const protocol of ['frame', 'frame-echo'] as const) {
-  test(`${protocol}: every split point of a frame sequence yields the same frames`, async () => {
+  backendTest(`${protocol}: every split point of a frame sequence yields the same frames`, async () => {
     Engine.get();
     const before = fdCount();
     const { server, got } = frameServer(protocol);
@@ -52,7 +52,7 @@ for (const protocol of ['frame', 'frame-echo'] as const) {
     assert.equal(fdCount(), before);
   });
 
-  test(`${protocol}: byte-at-a-time, three-way splits and coalesced batches`, async () => {
+  backendTest(`${protocol}: byte-at-a-time, three-way splits and coalesced batches`, async () => {
     const { server, got } = frameServer(protocol);
     const { port } = server.listen();
     // Byte at a time.
@@ -85,7 +85,7 @@ for (const protocol of ['frame', 'frame-echo'] as const) {
     await server.close();
   });
 
-  test(`${protocol}: an oversized frame closes only its connection, counted`, async () => {
+  backendTest(`${protocol}: an oversized frame closes only its connection, counted`, async () => {
     const { server } = frameServer(protocol, { maxFrameBytes: 1024 });
     const { port } = server.listen();
     const protoBefore = server.counters()['closedProtocol']!;

@@ -1,12 +1,12 @@
 // Half-close, reset, stale ids after fd reuse, writes to closed connections, graceful drain.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, Engine, fdOf, genOf, type CloseReasonName, type EpollServer } from '../src/index.js';
+import { Engine, fdOf, genOf, type CloseReasonName, type EpollServer } from '../src/index.js';
+import { backendTest, createServer, currentBackend } from './helpers/backends.js';
 import { closed, collect, connect, fdCount, sleep, until } from './helpers/net.js';
 import { startChild } from './helpers/child.js';
 import type net from 'node:net';
 
-test('peer half-close with allowHalfOpen: server still writes, then ends gracefully', async () => {
+backendTest('peer half-close with allowHalfOpen: server still writes, then ends gracefully', async () => {
   const events: string[] = [];
   let closeReason: CloseReasonName | null = null;
   const server: EpollServer = createServer({ allowHalfOpen: true }, {
@@ -32,7 +32,7 @@ test('peer half-close with allowHalfOpen: server still writes, then ends gracefu
   await server.close();
 });
 
-test('peer half-close without allowHalfOpen: the engine ends our side after queued bytes', async () => {
+backendTest('peer half-close without allowHalfOpen: the engine ends our side after queued bytes', async () => {
   let reason: CloseReasonName | null = null;
   const server = createServer({}, { onClose: (_id, r) => { reason = r; } });
   const { port } = server.listen();
@@ -44,7 +44,7 @@ test('peer half-close without allowHalfOpen: the engine ends our side after queu
   await server.close();
 });
 
-test('peer reset: closed with reason "reset" and ECONNRESET, nothing else disturbed', async () => {
+backendTest('peer reset: closed with reason "reset" and ECONNRESET, nothing else disturbed', async () => {
   const closes: [CloseReasonName, number][] = [];
   const server: EpollServer = createServer({}, {
     onData: (id, d) => { server.write(id, d); },
@@ -65,7 +65,7 @@ test('peer reset: closed with reason "reset" and ECONNRESET, nothing else distur
   await server.close();
 });
 
-test('a stale id after fd reuse is rejected and never reaches the new connection', async () => {
+backendTest('a stale id after fd reuse is rejected and never reaches the new connection', async () => {
   const ids: number[] = [];
   const server: EpollServer = createServer({}, { onConnection: (id) => { ids.push(id); } });
   const { port } = server.listen();
@@ -101,7 +101,7 @@ test('a stale id after fd reuse is rejected and never reaches the new connection
   await server.close();
 });
 
-test('writes to a closed connection return false; bad arguments throw TypeError', async () => {
+backendTest('writes to a closed connection return false; bad arguments throw TypeError', async () => {
   let theId = -1;
   let closedId = -1;
   const server = createServer({}, { onConnection: (id) => { theId = id; }, onClose: (id) => { closedId = id; } });
@@ -119,7 +119,7 @@ test('writes to a closed connection return false; bad arguments throw TypeError'
   await server.close();
 });
 
-test('server close drains: queued bytes are delivered, then every fd is gone', async () => {
+backendTest('server close drains: queued bytes are delivered, then every fd is gone', async () => {
   Engine.get();
   const before = fdCount();
   const big = Buffer.alloc(8 << 20, 3);
@@ -135,9 +135,9 @@ test('server close drains: queued bytes are delivered, then every fd is gone', a
   assert.equal(fdCount(), before);
 });
 
-test('a full fd table: connections past the limit are refused and counted, the process keeps fds of its own', async () => {
+backendTest('a full fd table: connections past the limit are refused and counted, the process keeps fds of its own', async () => {
   // 256 open files: the engine takes no fd numbered within 16 of the limit (min(32, 256/16)).
-  const server = await startChild('engine-server', { protocol: 'echo', backlog: 1024 }, { nofile: 256 });
+  const server = await startChild('engine-server', { protocol: 'echo', backlog: 1024, backend: currentBackend() }, { nofile: 256 });
   const port = server.ready['port'] as number;
   const socks: net.Socket[] = [];
   try {

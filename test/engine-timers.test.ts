@@ -1,12 +1,13 @@
 // Idle timeouts and WebSocket heartbeats on the engine's 50 ms timer wheel: a silent connection
 // is closed no earlier than its timeout and within a tick plus scheduling slack after it, an
 // active one is kept, a client that answers pings stays, one that stops answering is closed.
-import { after, afterEach, beforeEach, test } from 'node:test';
+import { after, afterEach, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import WebSocket from 'ws';
-import { createServer as createEngineServer, Engine, type CloseReasonName, type EpollServer, type EngineProtocol, type ServerOptions } from '../src/index.js';
+import { Engine, type CloseReasonName, type EpollServer, type EngineProtocol, type ServerOptions } from '../src/index.js';
+import { backendTest, createServer as createEngineServer } from './helpers/backends.js';
 import { closed, connect, fdCount, sleep, until } from './helpers/net.js';
 import { HttpConn, request, withTimeout } from './helpers/http.js';
 import { Opcode, RawWs } from './helpers/ws.js';
@@ -44,7 +45,7 @@ function closedAt(s: net.Socket): Promise<number> {
 }
 
 for (const protocol of ['raw', 'echo', 'http-static'] as const satisfies readonly EngineProtocol[]) {
-  test(`${protocol}: idle connections close after idleTimeoutMs; a client sending every timeout/3 survives 3x the timeout`, { timeout: 20000 }, async () => {
+  backendTest(`${protocol}: idle connections close after idleTimeoutMs; a client sending every timeout/3 survives 3x the timeout`, { timeout: 20000 }, async () => {
     Engine.get();
     const fds = fdCount();
     const reasons: CloseReasonName[] = [];
@@ -90,7 +91,7 @@ for (const protocol of ['raw', 'echo', 'http-static'] as const satisfies readonl
   });
 }
 
-test('http: a keep-alive connection is closed idleTimeoutMs after its last request; a slow request keeps it alive', { timeout: 20000 }, async () => {
+backendTest('http: a keep-alive connection is closed idleTimeoutMs after its last request; a slow request keeps it alive', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const server: EpollServer = createServer({ protocol: 'http', idleTimeoutMs: IDLE }, { onRequest: (id, req) => { server.respond(id, 200, req.url); } });
@@ -133,7 +134,7 @@ function openWs(port: number): Promise<WebSocket> {
 }
 
 for (const websocket of ['js', 'echo'] as const) {
-  test(`${websocket}: heartbeat: a client answering pings stays; one that never answers is closed after about 2 intervals`, { timeout: 20000 }, async () => {
+  backendTest(`${websocket}: heartbeat: a client answering pings stays; one that never answers is closed after about 2 intervals`, { timeout: 20000 }, async () => {
     Engine.get();
     const fds = fdCount();
     const reasons: CloseReasonName[] = [];
@@ -183,7 +184,7 @@ for (const websocket of ['js', 'echo'] as const) {
   });
 }
 
-test('js: a client that answers the first ping and then goes silent is closed one interval later', { timeout: 20000 }, async () => {
+backendTest('js: a client that answers the first ping and then goes silent is closed one interval later', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port } = wsServer('js', { pingIntervalMs: PING });
@@ -203,7 +204,7 @@ test('js: a client that answers the first ping and then goes silent is closed on
   await finish(server, fds);
 });
 
-test('idle timeout applies to upgraded WebSocket connections too, and closing ends the timers', { timeout: 20000 }, async () => {
+backendTest('idle timeout applies to upgraded WebSocket connections too, and closing ends the timers', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port } = wsServer('js', { idleTimeoutMs: IDLE });

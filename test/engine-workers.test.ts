@@ -1,11 +1,11 @@
 // Two worker threads, each with its own engine loop, share one SO_REUSEPORT port; both get
-// connections, and terminating a worker closes every fd it held.
-import { test } from 'node:test';
+// connections, and terminating a worker closes every fd it held (under io_uring, its ring too).
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { closed, collect, connect, fdCount, sleep, until } from './helpers/net.js';
+import { backendTest, currentBackend } from './helpers/backends.js';
 
 const workerFile = fileURLToPath(new URL('./helpers/echo-worker.js', import.meta.url));
 
@@ -27,10 +27,10 @@ function ask(w: Worker, msg: unknown): Promise<{ accepted: number; active: numbe
   });
 }
 
-test('two worker_threads serve one SO_REUSEPORT port; terminating a worker closes its fds', async () => {
+backendTest('two worker_threads serve one SO_REUSEPORT port; terminating a worker closes its fds', async () => {
   const before = fdCount();
   const port = await freePort();
-  const workers = [0, 1].map(() => new Worker(workerFile, { workerData: { port } }));
+  const workers = [0, 1].map(() => new Worker(workerFile, { workerData: { port, backend: currentBackend() } }));
   await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
   const socks = [];
   for (let i = 0; i < 64; i++) {

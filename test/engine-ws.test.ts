@@ -2,12 +2,13 @@
 // through the `ws` package and Node's built-in WebSocket, fragments, ping/pong, close codes,
 // protocol violations on a raw socket, native topics with 2,000 subscribers, and the native
 // echo and broadcast modes.
-import { afterEach, test } from 'node:test';
+import { afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { type RawData } from 'ws';
-import { createServer as createEngineServer, Engine, type CloseReasonName, type EpollServer, type ServerOptions } from '../src/index.js';
+import { Engine, type CloseReasonName, type EpollServer, type ServerOptions } from '../src/index.js';
+import { backendTest, createServer as createEngineServer } from './helpers/backends.js';
 import { fdCount, sha256, sleep, until } from './helpers/net.js';
 import { HttpConn, header, request, withTimeout } from './helpers/http.js';
 import { acceptFor, closePayload, encodeFrame, Opcode, RawWs, rawHandshake, text, upgradeRequest } from './helpers/ws.js';
@@ -161,7 +162,7 @@ async function echoAllSizes(port: number, pushFromServer?: (payload: Buffer, bin
   assert.equal((await c.closed()).code, 1000);
 }
 
-test('upgrade: 101 with the RFC 6455 accept key; frames sent with the upgrade request are served', { timeout: 20000 }, async () => {
+backendTest('upgrade: 101 with the RFC 6455 accept key; frames sent with the upgrade request are served', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port, opened } = jsServer();
@@ -201,7 +202,7 @@ test('upgrade: 101 with the RFC 6455 accept key; frames sent with the upgrade re
 });
 
 for (const mode of ['js', 'echo'] as const) {
-  test(`upgrade (${mode}): bad or missing key or version is refused with a clear status and reason, counted`, { timeout: 20000 }, async () => {
+  backendTest(`upgrade (${mode}): bad or missing key or version is refused with a clear status and reason, counted`, { timeout: 20000 }, async () => {
     Engine.get();
     const fds = fdCount();
     const { server, port } = mode === 'js' ? jsServer() : nativeServer('echo');
@@ -242,7 +243,7 @@ for (const mode of ['js', 'echo'] as const) {
   });
 }
 
-test('js: echo of text and binary messages of 0 B to 1 MiB through the ws client, both ways', { timeout: 30000 }, async () => {
+backendTest('js: echo of text and binary messages of 0 B to 1 MiB through the ws client, both ways', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port, opened, received, closes } = jsServer();
@@ -256,7 +257,7 @@ test('js: echo of text and binary messages of 0 B to 1 MiB through the ws client
   await finish(server, fds);
 });
 
-test('echo (native): echo of text and binary messages of 0 B to 1 MiB; plain GET still served', { timeout: 30000 }, async () => {
+backendTest('echo (native): echo of text and binary messages of 0 B to 1 MiB; plain GET still served', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port } = nativeServer('echo');
@@ -268,7 +269,7 @@ test('echo (native): echo of text and binary messages of 0 B to 1 MiB; plain GET
 });
 
 for (const mode of ['js', 'echo'] as const) {
-  test(`${mode}: Node's built-in WebSocket echoes every size and closes with 4000${mode === 'js' ? '; sees the server close with 4001' : ''}`, { timeout: 60000, skip: builtinWs }, async () => {
+  backendTest(`${mode}: Node's built-in WebSocket echoes every size and closes with 4000${mode === 'js' ? '; sees the server close with 4001' : ''}`, { timeout: 60000, skip: builtinWs }, async () => {
     Engine.get();
     const fds = fdCount();
     const { server, port, opened } = mode === 'js' ? jsServer() : { ...nativeServer('echo'), opened: [] };
@@ -293,7 +294,7 @@ for (const mode of ['js', 'echo'] as const) {
 }
 
 for (const mode of ['js', 'echo'] as const) {
-  test(`${mode}: fragmented messages are reassembled (control frames between fragments allowed); ping gets its pong`, { timeout: 20000 }, async () => {
+  backendTest(`${mode}: fragmented messages are reassembled (control frames between fragments allowed); ping gets its pong`, { timeout: 20000 }, async () => {
     Engine.get();
     const fds = fdCount();
     const { server, port } = mode === 'js' ? jsServer() : nativeServer('echo');
@@ -323,7 +324,7 @@ for (const mode of ['js', 'echo'] as const) {
   });
 }
 
-test('js: 8 connections with 5,000 small messages each in one write: batches overflow, order holds', { timeout: 30000 }, async () => {
+backendTest('js: 8 connections with 5,000 small messages each in one write: batches overflow, order holds', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port } = jsServer();
@@ -341,7 +342,7 @@ test('js: 8 connections with 5,000 small messages each in one write: batches ove
   await finish(server, fds);
 });
 
-test('js: several fragmented messages completing in one read each reach JS whole, in order, beside plain ones', { timeout: 30000 }, async () => {
+backendTest('js: several fragmented messages completing in one read each reach JS whole, in order, beside plain ones', { timeout: 30000 }, async () => {
   // Reassembled messages are copied into the batch's arena; two of them completing in the same
   // read window must not share (or overwrite) one copy before JS has read both.
   Engine.get();
@@ -371,7 +372,7 @@ test('js: several fragmented messages completing in one read each reach JS whole
   await finish(server, fds);
 });
 
-test('js: close codes both ways: 4000 "bye" from the client is answered with 4000; wsClose(4001, "x") reaches the client', { timeout: 20000 }, async () => {
+backendTest('js: close codes both ways: 4000 "bye" from the client is answered with 4000; wsClose(4001, "x") reaches the client', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port, opened, closes } = jsServer();
@@ -407,7 +408,7 @@ test('js: close codes both ways: 4000 "bye" from the client is answered with 400
 });
 
 for (const mode of ['js', 'echo'] as const) {
-  test(`${mode}: protocol violations close with 1002/1007/1009 after what came before, counted; others undisturbed`, { timeout: 30000 }, async () => {
+  backendTest(`${mode}: protocol violations close with 1002/1007/1009 after what came before, counted; others undisturbed`, { timeout: 30000 }, async () => {
     Engine.get();
     const fds = fdCount();
     const { server, port } = mode === 'js' ? jsServer({ maxFrameBytes: 1024 }) : nativeServer('echo', { maxFrameBytes: 1024 });
@@ -458,7 +459,7 @@ for (const mode of ['js', 'echo'] as const) {
   });
 }
 
-test('js: a topic with 2,000 subscribers gets every published message exactly once and in order', { timeout: 60000 }, async () => {
+backendTest('js: a topic with 2,000 subscribers gets every published message exactly once and in order', { timeout: 60000 }, async () => {
   const CLIENTS = 2000;
   const N = 40;
   Engine.get();
@@ -504,7 +505,7 @@ test('js: a topic with 2,000 subscribers gets every published message exactly on
   await finish(server, fds);
 });
 
-test('broadcast (native): a message reaches every member of its ?room= exactly once and no other room (names percent-decoded); JS can publish too', { timeout: 30000 }, async () => {
+backendTest('broadcast (native): a message reaches every member of its ?room= exactly once and no other room (names percent-decoded); JS can publish too', { timeout: 30000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port } = nativeServer('broadcast');
@@ -535,7 +536,7 @@ test('broadcast (native): a message reaches every member of its ?room= exactly o
   await finish(server, fds);
 });
 
-test('an upgrade pipelined behind requests: native answers them and upgrades; JS answers them, then refuses it', { timeout: 20000 }, async () => {
+backendTest('an upgrade pipelined behind requests: native answers them and upgrades; JS answers them, then refuses it', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   for (const mode of ['echo', 'js'] as const) {
@@ -560,7 +561,7 @@ test('an upgrade pipelined behind requests: native answers them and upgrades; JS
   }
 });
 
-test('js: publish from a handler keeps order with the handler\'s own sends', { timeout: 20000 }, async () => {
+backendTest('js: publish from a handler keeps order with the handler\'s own sends', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const server: EpollServer = createServer({ protocol: 'http', websocket: 'js' }, {
@@ -595,7 +596,7 @@ function fdIdOf(_server: EpollServer, _c: Client): number {
   return 2 ** 40 + 12345;
 }
 
-test('a peer that never answers our close frame is closed after wsCloseTimeoutMs, counted; one that answers is not', { timeout: 20000 }, async () => {
+backendTest('a peer that never answers our close frame is closed after wsCloseTimeoutMs, counted; one that answers is not', { timeout: 20000 }, async () => {
   Engine.get();
   const fds = fdCount();
   const { server, port, opened, closes } = jsServer({ wsCloseTimeoutMs: 300 });

@@ -345,10 +345,10 @@ describe('the I/O models preflight and list print', () => {
     assert.match(text, /^ {2}uWebSockets\.js \(uws\) +no: uWebSockets\.js is not installed \(npm install uWebSockets\.js\)$/m);
     assert.match(
       text,
-      /^ {2}io_uring \(completion: c-ref-uring\) +no: io_uring_setup denied \(a seccomp profile such as Docker's or Kubernetes' default\): io_uring_setup: EPERM; fix: run with a seccomp profile that allows io_uring_setup, io_uring_enter and io_uring_register, e\.g\. docker run --security-opt seccomp=unconfined$/m,
+      /^ {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +no: io_uring_setup denied \(a seccomp profile such as Docker's or Kubernetes' default\): io_uring_setup: EPERM; fix: run with a seccomp profile that allows io_uring_setup, io_uring_enter and io_uring_register, e\.g\. docker run --security-opt seccomp=unconfined$/m,
     );
     const ok = await ioModelSection({ uws: true, uring: { ok: true, kernel: '6.1.0-18-amd64', liburing: '2.3' } });
-    assert.match(ok, /^ {2}io_uring \(completion: c-ref-uring\) +yes \(kernel 6\.1\.0-18-amd64, liburing 2\.3\)$/m);
+    assert.match(ok, /^ {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +yes \(kernel 6\.1\.0-18-amd64, liburing 2\.3\)$/m);
     assert.match(ok, /^ {2}uWebSockets\.js \(uws\) +yes$/m);
   });
 });

@@ -82,10 +82,10 @@ describe('the scenario set', () => {
     const s = await loadScenario('idle-hold');
     const tcp = resolveParams(s, { protocol: 'tcp' });
     assert.equal(tcp.protocol, 'tcp-echo');
-    assert.deepEqual(tcp.contenders, ['epoll', 'epoll-native', 'net']);
+    assert.deepEqual(tcp.contenders, ['epoll', 'epoll-native', 'uring', 'uring-native', 'net']);
     const ws = resolveParams(s, { protocol: 'ws' });
     assert.equal(ws.protocol, 'ws-echo');
-    assert.deepEqual(ws.contenders, ['epoll', 'net', 'uws']);
+    assert.deepEqual(ws.contenders, ['epoll', 'uring', 'net', 'uws']);
     assert.deepEqual(resolveParams(s, { protocol: 'ws', contenders: ['net'] }).contenders, ['net'], '--contenders wins');
   });
 
@@ -158,7 +158,14 @@ describe('each scenario, tiny, against every contender it applies to', () => {
       if (r.contender === 'epoll' || r.contender === 'epoll-native') {
         assert.ok(sys && sys.writes !== undefined && sys.writes !== null && sys.writes >= 0.8 && sys.writes <= 1.25, `${r.contender}: ${JSON.stringify(sys)}`);
         assert.ok((sys.reads ?? 0) >= 0.8 && (sys.waits ?? 0) > 0, `${r.contender}: ${JSON.stringify(sys)}`);
+        assert.equal(sys.enters, 0, `${r.contender}: no io_uring_enter on epoll`);
         assert.ok(Math.abs((sys.total ?? 0) - (sys.reads! + sys.writes + sys.waits!)) < 1e-9);
+      } else if (r.contender === 'uring' || r.contender === 'uring-native') {
+        // Under io_uring receives and sends are not syscalls: what remains is the io_uring_enter
+        // of each round (at most one per message here: one message per connection per round).
+        assert.ok(sys && sys.enters !== undefined && sys.enters !== null && sys.enters > 0 && sys.enters <= 1.25, `${r.contender}: ${JSON.stringify(sys)}`);
+        assert.ok((sys.reads ?? 1) < 0.05 && (sys.writes ?? 1) < 0.05, `${r.contender}: ${JSON.stringify(sys)}`);
+        assert.ok(Math.abs((sys.total ?? 0) - (sys.reads! + sys.writes! + sys.waits! + sys.enters)) < 1e-9);
       } else {
         assert.equal(sys, undefined, `${r.contender} does not count its syscalls: none recorded, not 0`);
       }

@@ -33,7 +33,7 @@ export async function ioModels(known: KnownVerdicts = {}): Promise<Array<[string
     ['libuv (node:net, node:http: net)', true],
     ['uWebSockets.js (uws)', uws],
     [
-      'io_uring (completion: c-ref-uring)',
+      'io_uring (completion: uring, uring-native, c-ref-uring)',
       uring.ok ? `yes (kernel ${uring.kernel}${uring.liburing !== undefined ? `, liburing ${uring.liburing}` : ''})` : `${uring.reason ?? 'unknown'}; fix: ${uring.fix ?? 'none known'}`,
     ],
   ];

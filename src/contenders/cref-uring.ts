@@ -6,15 +6,12 @@
 // kernel.io_uring_disabled, a seccomp profile that denies io_uring_setup) it is unavailable with
 // that reason and its fix.
 
-import { ioUringStatus, REF_ECHO_URING_PATH } from '../system/io-uring.js';
+import { assertIoUring, REF_ECHO_URING_PATH } from '../system/io-uring.js';
 import { refEchoContender } from './cref.js';
 
 export const crefUringContender = refEchoContender({
   name: 'c-ref-uring',
   description: 'a C reference echo server on io_uring (one thread, multishot accept and receive, provided buffers, no Node): the floor for raw TCP echo on completions',
   path: REF_ECHO_URING_PATH,
-  probe: async () => {
-    const s = ioUringStatus();
-    if (!s.ok) throw new Error(`${s.reason ?? 'io_uring cannot run here'}; fix: ${s.fix ?? 'none known'}`);
-  },
+  probe: async () => assertIoUring(),
 });

@@ -1,9 +1,11 @@
-// The project's own epoll engine, twice: `epoll` hands every message or request to a JS
+// The project's own engine, twice per backend: `epoll` hands every message or request to a JS
 // handler (the comparison that matters to a Node user), `epoll-native` runs the engine's native
-// echo, static and broadcast paths with no JS per message (the floor). The engine is a native
-// addon, so it is imported inside probe() and start() only: the parent never loads it.
+// echo, static and broadcast paths with no JS per message (the floor); `uring` and
+// `uring-native` are the same two on the engine's io_uring backend (one definition, the backend
+// a parameter). The engine is a native addon, so it is imported inside probe() and start() only:
+// the parent never loads it.
 
-import type { EngineCounters, EpollServer, ServerOptions } from '../engine/index.js';
+import type { EngineBackend, EngineCounters, EpollServer, ServerOptions } from '../engine/index.js';
 import {
   HTTP_CONTENT_TYPE,
   HTTP_HELLO_BODY,
@@ -13,6 +15,7 @@ import {
   roomFromJoin,
   roomFromUrl,
 } from '../wire/protocols.js';
+import { assertIoUring } from '../system/io-uring.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './contender-contract.js';
 
 type EngineModule = typeof import('../engine/index.js');
@@ -26,6 +29,19 @@ function loadEngine(): Promise<EngineModule> {
     return engine;
   });
   return loading;
+}
+
+/**
+ * Loads the engine and checks that it can run `backend` here; rejects with the exact reason and
+ * fix: first the machine's (ioUringStatus: liburing-dev at build time, the kernel, the sysctl, a
+ * seccomp profile), then the addon's own ring setup.
+ */
+async function probeBackend(backend: EngineBackend): Promise<void> {
+  const engine = await loadEngine();
+  if (backend !== 'uring') return;
+  assertIoUring();
+  const s = engine.uringStatus();
+  if (!s.ok) throw new Error(`the engine's io_uring backend cannot run here: ${s.reason ?? 'unknown'}; fix: ${s.fix ?? 'none known'}`);
 }
 
 /** What one worker's server counts in JS, on top of the engine's own counters. */
@@ -73,7 +89,7 @@ function n(c: EngineCounters, k: string): number {
  * limits table gives the contender limits the engine's own ranges, so only the message size is
  * cut, to what the engine's read arena holds.
  */
-function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolean): { options: ServerOptions; limits: EffectiveLimits } {
+function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolean, backend: EngineBackend): { options: ServerOptions; limits: EffectiveLimits } {
   const maxFrameBytes = Math.min(config.limits.maxMessageBytes, engine.MAX_FRAME_LIMIT);
   const { backlog, idleTimeoutMs } = config.limits;
   // Pings exist only in WebSocket; the queue bound applies to every write path of the engine.
@@ -92,6 +108,7 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
       pingIntervalMs,
       maxQueuedBytes,
       maxFrameBytes,
+      backend,
     },
     limits: {
       maxMessageBytes: messages ? maxFrameBytes : null,
@@ -131,25 +148,29 @@ const TEXT_HEADERS = Object.freeze({ 'Content-Type': HTTP_CONTENT_TYPE });
 const HELLO = Buffer.from(HTTP_HELLO_BODY);
 const NOT_FOUND = Buffer.from(HTTP_NOT_FOUND_BODY);
 
-export const epollContender: ContenderDefinition = {
-  name: 'epoll',
-  description: 'the c1m epoll engine (edge-triggered, batched records) with a JS handler for every message or request',
-  speaks: () => true,
-  sharedPort: () => true,
-  countsPayloadBytes: () => true,
-  joinByMessage: true,
-  probe: async () => {
-    await loadEngine();
-  },
-  start: async (config) => startJs(await loadEngine(), config),
-};
+/** The JS-handler contender on one backend of the engine. */
+function jsContender(name: string, backend: EngineBackend, model: string): ContenderDefinition {
+  return {
+    name,
+    description: `the c1m engine on ${model} (batched records) with a JS handler for every message or request`,
+    speaks: () => true,
+    sharedPort: () => true,
+    countsPayloadBytes: () => true,
+    joinByMessage: true,
+    probe: () => probeBackend(backend),
+    start: async (config) => startJs(await loadEngine(), config, backend),
+  };
+}
 
-function startJs(engine: EngineModule, config: ChildConfig): ContenderServer {
+export const epollContender: ContenderDefinition = jsContender('epoll', 'epoll', 'epoll (edge-triggered readiness)');
+export const uringContender: ContenderDefinition = jsContender('uring', 'uring', 'io_uring (multishot accept and receive into a provided-buffer ring, one submit per round)');
+
+function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBackend): ContenderServer {
   const { protocol } = config;
   const t = tally();
   switch (protocol) {
     case 'tcp-echo': {
-      const { options, limits } = baseOptions(engine, config, false);
+      const { options, limits } = baseOptions(engine, config, false, backend);
       // Raw bytes are payload bytes, so the engine's byte counters are exactly the protocol's.
       const server: EpollServer = engine.createServer({ ...options, protocol: 'raw' }, { onData: (id, data) => void server.write(id, data) });
       return running(server, limits, () => {
@@ -158,7 +179,7 @@ function startJs(engine: EngineModule, config: ChildConfig): ContenderServer {
       });
     }
     case 'frame-echo': {
-      const { options, limits } = baseOptions(engine, config, true);
+      const { options, limits } = baseOptions(engine, config, true, backend);
       const server: EpollServer = engine.createServer(
         { ...options, protocol: 'frame' },
         {
@@ -178,7 +199,7 @@ function startJs(engine: EngineModule, config: ChildConfig): ContenderServer {
       });
     }
     case 'http-hello': {
-      const { options, limits } = baseOptions(engine, config, false);
+      const { options, limits } = baseOptions(engine, config, false, backend);
       const server: EpollServer = engine.createServer(
         { ...options, protocol: 'http' },
         {
@@ -196,7 +217,7 @@ function startJs(engine: EngineModule, config: ChildConfig): ContenderServer {
       });
     }
     case 'ws-echo': {
-      const { options, limits } = baseOptions(engine, config, true);
+      const { options, limits } = baseOptions(engine, config, true, backend);
       const server: EpollServer = engine.createServer(
         { ...options, protocol: 'http', websocket: 'js' },
         {
@@ -217,12 +238,12 @@ function startJs(engine: EngineModule, config: ChildConfig): ContenderServer {
       });
     }
     case 'ws-broadcast':
-      return startJsBroadcast(engine, config, t);
+      return startJsBroadcast(engine, config, t, backend);
   }
 }
 
-function startJsBroadcast(engine: EngineModule, config: ChildConfig, t: Tally): ContenderServer {
-  const { options, limits } = baseOptions(engine, config, true);
+function startJsBroadcast(engine: EngineModule, config: ChildConfig, t: Tally, backend: EngineBackend): ContenderServer {
+  const { options, limits } = baseOptions(engine, config, true, backend);
   // The engine keeps topic membership natively; JS only remembers which room a connection is
   // in, to publish its messages there.
   const roomOf = new Map<number, string>();
@@ -283,24 +304,28 @@ const WIRE_BYTES_ONLY =
   'the native path counts wire bytes only (frame headers, WebSocket framing and unfinished messages included), ' +
   'so payload bytes are null; wire bytes are in extra["engine.bytesIn"] and extra["engine.bytesOut"]';
 
-export const epollNativeContender: ContenderDefinition = {
-  name: 'epoll-native',
-  description: 'the c1m epoll engine on its native paths (echo, frame echo, static HTTP, WebSocket echo and topics): no JS per message',
-  speaks: () => true,
-  sharedPort: () => true,
-  countsPayloadBytes: (protocol) => (protocol === 'tcp-echo' || protocol === 'http-hello' ? true : WIRE_BYTES_ONLY),
-  // The native broadcast mode joins the room of the upgrade URL (?room=NAME) and nothing else.
-  joinByMessage: false,
-  probe: async () => {
-    await loadEngine();
-  },
-  start: async (config) => startNative(await loadEngine(), config),
-};
+/** The native-path contender on one backend of the engine. */
+function nativeContender(name: string, backend: EngineBackend, model: string): ContenderDefinition {
+  return {
+    name,
+    description: `the c1m engine on ${model}, on its native paths (echo, frame echo, static HTTP, WebSocket echo and topics): no JS per message`,
+    speaks: () => true,
+    sharedPort: () => true,
+    countsPayloadBytes: (protocol) => (protocol === 'tcp-echo' || protocol === 'http-hello' ? true : WIRE_BYTES_ONLY),
+    // The native broadcast mode joins the room of the upgrade URL (?room=NAME) and nothing else.
+    joinByMessage: false,
+    probe: () => probeBackend(backend),
+    start: async (config) => startNative(await loadEngine(), config, backend),
+  };
+}
 
-function startNative(engine: EngineModule, config: ChildConfig): ContenderServer {
+export const epollNativeContender: ContenderDefinition = nativeContender('epoll-native', 'epoll', 'epoll');
+export const uringNativeContender: ContenderDefinition = nativeContender('uring-native', 'uring', 'io_uring');
+
+function startNative(engine: EngineModule, config: ChildConfig, backend: EngineBackend): ContenderServer {
   const { protocol } = config;
   const messages = protocol !== 'tcp-echo' && protocol !== 'http-hello';
-  const { options, limits } = baseOptions(engine, config, messages);
+  const { options, limits } = baseOptions(engine, config, messages, backend);
   switch (protocol) {
     case 'tcp-echo': {
       const server = engine.createServer({ ...options, protocol: 'echo' });

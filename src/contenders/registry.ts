@@ -6,13 +6,15 @@ import { didYouMean } from '../checks.js';
 import { checkProtocol } from '../wire/protocols.js';
 import { crefContender } from './cref.js';
 import { crefUringContender } from './cref-uring.js';
-import { epollContender, epollNativeContender } from './epoll.js';
+import { epollContender, epollNativeContender, uringContender, uringNativeContender } from './epoll.js';
 import { netContender } from './net.js';
 import { testContenders } from './testing.js';
 import type { ContenderDefinition, Protocol } from './contender-contract.js';
 import { uwsContender } from './uws.js';
 
-const DEFINITIONS: readonly ContenderDefinition[] = [epollContender, epollNativeContender, netContender, uwsContender, crefContender, crefUringContender];
+const DEFINITIONS: readonly ContenderDefinition[] = [
+  epollContender, epollNativeContender, uringContender, uringNativeContender, netContender, uwsContender, crefContender, crefUringContender,
+];
 
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]));
 

@@ -108,7 +108,7 @@ export class Engine {
       maxFrame: o.maxFrameBytes, readBudget: o.readBudgetBytes, highWater: o.highWaterMark, maxQueued: o.maxQueuedBytes,
       maxHeaderBytes: o.maxHeaderBytes, maxBody: o.maxBodyBytes, idleTimeoutMs: o.idleTimeoutMs, pingIntervalMs: o.pingIntervalMs,
       wsCloseTimeoutMs: o.wsCloseTimeoutMs, headerTimeoutMs: o.headerTimeoutMs, lingerMs: o.lingerMs,
-      maxTopicNameBytes: o.maxTopicNameBytes, maxTopics: o.maxTopics,
+      maxTopicNameBytes: o.maxTopicNameBytes, maxTopics: o.maxTopics, backend: o.backend === 'uring' ? 1 : 0,
       staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
     });
     return { index, port };

@@ -1,5 +1,6 @@
 // Loads the compiled addon. C1M_ADDON points at another build (the sanitizer build, for one).
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
@@ -40,12 +41,26 @@ export interface NativeVocabulary {
   readonly requestFixedWords: number;
   /** Counter names, in the order of the counters block. */
   readonly counterNames: readonly string[];
+  /** The io_uring backend's fixed sizes (native/uring.h); built: whether this addon has the backend. */
+  readonly uringSizes: UringSizes;
+}
+
+/** The io_uring backend's ring and buffer sizes, as the addon was compiled. */
+export interface UringSizes {
+  readonly built: boolean;
+  readonly sqEntries: number;
+  readonly cqEntries: number;
+  readonly buffers: number;
+  readonly bufferBytes: number;
+  readonly holdCap: number;
 }
 
 /** The raw addon surface. Ids are passed as (fd, generation) pairs. */
 export interface NativeAddon extends NativeVocabulary {
   init(onBatch: (count: number) => void, arenaBytes?: number): NativeViews;
   listen(host: string, port: number, options: NativeListenOptions): [index: number, port: number];
+  /** 0 when this kernel runs the io_uring backend, else -errno. Absent from a build without liburing. */
+  uringSupport?(): number;
   /** Connections closed at once (-1: unknown or already drained index). */
   closeListener(index: number, graceful: boolean): number;
   write(fd: number, gen: number, data: Uint8Array): number;
@@ -135,6 +150,8 @@ export interface NativeListenOptions {
   lingerMs: number;
   maxTopicNameBytes: number;
   maxTopics: number;
+  /** 0 epoll, 1 io_uring. */
+  backend: number;
   staticPath: string;
   staticBody: string;
   staticType: string;
@@ -146,6 +163,30 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const addonPath = process.env['C1M_ADDON'] ?? resolve(here, '../../../build/Release/c1m.node');
 
 let cached: NativeAddon | undefined;
+
+/** Whether this addon can run the io_uring backend here, and if not the exact reason and its fix. */
+export interface UringStatus {
+  ok: boolean;
+  reason?: string;
+  fix?: string;
+}
+
+/**
+ * Asks the addon (loading it) whether io_uring listeners can run: built with liburing, and a
+ * ring with a provided-buffer ring can be set up on this kernel. The reason names the errno.
+ */
+export function uringStatus(): UringStatus {
+  // Why io_uring cannot run on this machine (kernel, sysctl, seccomp) is src/system/io-uring.ts's
+  // to say; this is only whether this addon has the backend and whether its ring comes up.
+  const addon = loadAddon();
+  if (addon.uringSupport === undefined) {
+    return { ok: false, reason: 'the addon was built without liburing (c1m_uring=0)', fix: 'apt-get install liburing-dev && npm run build:native' };
+  }
+  const r = addon.uringSupport();
+  if (r === 0) return { ok: true };
+  const name = Object.entries(osConstants.errno).find(([, v]) => v === -r)?.[0] ?? `errno ${-r}`;
+  return { ok: false, reason: `setting up the engine's io_uring with its provided-buffer ring failed with ${name}`, fix: 'see c1m list: its io_uring line says whether and why this machine refuses io_uring' };
+}
 
 /** Returns the addon, loading it on first use; throws with the path and a hint when it is missing. */
 export function loadAddon(): NativeAddon {

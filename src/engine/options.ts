@@ -77,7 +77,20 @@ export interface ServerOptions {
   highWaterMark?: number;
   /** Close a connection whose unsent bytes exceed this (0 = never), counted as backpressure. Default 16 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * The I/O model of this listener's connections. `epoll` (default): edge-triggered readiness.
+   * `uring`: io_uring completions: one multishot accept, one multishot receive per connection
+   * into a provided-buffer ring shared by the thread's engine (8,192 buffers of 4 KiB: 32 MiB,
+   * counted in engineBytes; `uringSizes()` says so at run time), one send per connection per
+   * round, one io_uring_enter per round. Sends in flight count as queued bytes. Needs an addon
+   * built with liburing and a kernel that allows io_uring: `uringStatus()` says why not.
+   */
+  backend?: EngineBackend;
 }
+
+/** The engine's I/O backends. */
+export type EngineBackend = 'epoll' | 'uring';
+export const ENGINE_BACKENDS: readonly EngineBackend[] = ['epoll', 'uring'];
 
 export type ResolvedServerOptions = Required<ServerOptions>;
 
@@ -96,7 +109,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   const known = new Set(['protocol', 'websocket', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
     'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes', 'maxHeaderBytes', 'maxBodyBytes', 'idleTimeoutMs',
     'headerTimeoutMs', 'lingerMs', 'maxTopicNameBytes', 'maxTopics', 'pingIntervalMs', 'wsCloseTimeoutMs', 'staticPath',
-    'staticBody', 'staticType']);
+    'staticBody', 'staticType', 'backend']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option "${k}"`);
   const protocol = o.protocol ?? 'raw';
   if (typeof protocol !== 'string' || !(protocol in ProtoCode)) {
@@ -108,6 +121,10 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   }
   if (websocket !== 'off' && protocol !== 'http' && protocol !== 'http-static') {
     throw new TypeError(`websocket "${websocket}" needs protocol http or http-static, got ${protocol}`);
+  }
+  const backend = o.backend ?? 'epoll';
+  if (typeof backend !== 'string' || !(ENGINE_BACKENDS as readonly string[]).includes(backend)) {
+    throw new TypeError(`backend must be one of ${ENGINE_BACKENDS.join(', ')}, got ${String(backend)}`);
   }
   let host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${typeof host}`);
@@ -139,5 +156,6 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
     staticPath: checkStr('staticPath', o.staticPath ?? HTTP_HELLO_PATH),
     staticBody: checkStr('staticBody', o.staticBody ?? HTTP_HELLO_BODY),
     staticType: checkStr('staticType', o.staticType ?? HTTP_CONTENT_TYPE),
+    backend: backend as EngineBackend,
   };
 }

@@ -33,6 +33,8 @@ export const TARGETS: readonly Target[] = [
   { what: 'echoes per server CPU-s, epoll vs net', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'epoll', against: 'net', atLeast: 3, figure: 'opsPerServerCpuSec' },
   { what: 'echoes per server CPU-s, epoll-native vs the C reference (within 5 %)', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'epoll-native', against: 'c-ref', atLeast: 0.95, figure: 'opsPerServerCpuSec' },
   { what: 'echoes per server CPU-s, epoll (JS handler) vs the C reference (within 10 %)', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'epoll', against: 'c-ref', atLeast: 0.9, figure: 'opsPerServerCpuSec' },
+  { what: 'echoes per server CPU-s, uring-native vs the C reference', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'uring-native', against: 'c-ref', atLeast: 1.15, figure: 'opsPerServerCpuSec' },
+  { what: 'HTTP requests per server CPU-s, uring vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'uring', against: 'uws', atLeast: 1.25, figure: 'opsPerServerCpuSec' },
   { what: 'broadcast deliveries per server CPU-s, epoll vs uws', scenario: 'ws-broadcast', protocol: 'ws-broadcast', contender: 'epoll', against: 'uws', atLeast: 1.25, steps: /^10000 members/, figure: 'opsPerServerCpuSec' },
 ];
 

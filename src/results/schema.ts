@@ -143,7 +143,13 @@ const syscalls = def(
       reads: opt(measured({ description: 'recv calls per operation, those that found nothing (EAGAIN) included.' })),
       writes: opt(measured({ description: 'send/writev calls per operation.' })),
       waits: opt(measured({ description: "The engine's own epoll_wait calls per operation (libuv's wait, around it, is not counted)." })),
-      total: opt(measured({ description: 'reads + writes + waits.' })),
+      enters: opt(
+        measured({
+          description:
+            'io_uring_enter calls per operation (the io_uring backend: one per round submits its sends and receives, which are then not syscalls and not in reads or writes; 0 on epoll).',
+        }),
+      ),
+      total: opt(measured({ description: 'reads + writes + waits + enters.' })),
       ops: opt(measured({ description: 'The operations the counts were divided by: the step\'s ops/s over the same interval.' })),
       intervalMs: opt(measured({ description: 'How long the counters were watched, inside the measured window.' })),
     },

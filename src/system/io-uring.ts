@@ -156,3 +156,9 @@ export function ioUringStatus(): IoUringStatus {
   });
   return cached;
 }
+
+/** Throws "<reason>; fix: <fix>" when io_uring cannot run here: what every io_uring contender's probe says. */
+export function assertIoUring(): void {
+  const s = ioUringStatus();
+  if (!s.ok) throw new Error(`${s.reason ?? 'io_uring cannot run here'}; fix: ${s.fix ?? 'none known'}`);
+}

@@ -17,6 +17,9 @@ export const DEFAULT_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   uws: 800,
   epoll: 64,
   'epoll-native': 64,
+  // Not measured yet: by construction, the same slot plus 24 bytes of receive state (native/uring.h).
+  uring: 88,
+  'uring-native': 88,
   // Not measured: by construction, a 24-byte slot in a table that at most doubles (native/ref).
   'c-ref': 48,
   // Not measured: by construction, a 28-byte slot likewise (native/ref/echo_server_uring.cc); its
