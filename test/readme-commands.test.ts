@@ -170,7 +170,7 @@ describe('the install script (scripts/install.mjs)', () => {
       assert.equal(rebuildReason(root, { c1m_uring: 0, c1m_sanitize: 0 }), null);
       assert.equal(rebuildReason(root, { c1m_uring: 1, c1m_sanitize: 0 }), 'build/Release/c1m_ref_echo_uring is missing');
       // A condition the script cannot evaluate is an error that names it, not a silent guess.
-      writeFileSync(join(root, 'binding.gyp'), readFileSync(join(ROOT, 'binding.gyp'), 'utf8').replace('"c1m_uring==1"', '"c1m_uring>=1 and OS==\'linux\'"'));
+      writeFileSync(join(root, 'binding.gyp'), readFileSync(join(ROOT, 'binding.gyp'), 'utf8').replaceAll('"c1m_uring==1"', '"c1m_uring>=1 and OS==\'linux\'"'));
       assert.throws(() => buildOutputs(root), /cannot evaluate the condition "c1m_uring>=1 and OS=='linux'"/);
     } finally {
       rmSync(root, { recursive: true, force: true });
