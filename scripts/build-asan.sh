@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 rm -rf build-asan
 mkdir -p build-asan/src
-for f in binding.gyp native node_modules package.json; do ln -s "$root/$f" "build-asan/src/$f"; done
+# scripts/: binding.gyp runs scripts/has-liburing.mjs to set c1m_uring.
+for f in binding.gyp native node_modules package.json scripts; do ln -s "$root/$f" "build-asan/src/$f"; done
 # npm exports the path of its bundled node-gyp to scripts; outside npm, find it beside npm.
 gyp=${npm_config_node_gyp:-$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js}
 # Use the headers npm is configured with (nodedir), as `npm install` does; else node-gyp fetches them.

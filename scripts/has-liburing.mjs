@@ -7,7 +7,7 @@
 //   node scripts/has-liburing.mjs --why    the header and library found, or what is missing
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +31,8 @@ export function findLiburing() {
   return { found: true, header, library, why: `${header}, ${library}` };
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Real paths: scripts/build-asan.sh runs it through a symlinked scripts/ folder.
+if (process.argv[1] !== undefined && realpathSync(resolve(process.argv[1])) === realpathSync(fileURLToPath(import.meta.url))) {
   const found = findLiburing();
   if (process.argv.includes('--why')) console.log(found.why);
   else process.stdout.write(found.found ? '1' : '0');
