@@ -133,41 +133,20 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
   free(scratch_);
   scratch_ = nullptr;
   auto* st = new ShutdownState{0, done, arg};
-  if (poll_) {
-    uv_poll_stop(poll_);
-    poll_->data = st;
+  // uv_close stops an active handle first; each closed handle counts down to `done`.
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(ring_poll_),
+                         reinterpret_cast<uv_handle_t*>(submit_prep_), reinterpret_cast<uv_handle_t*>(idle_),
+                         reinterpret_cast<uv_handle_t*>(timers_.release_handle()),
+                         reinterpret_cast<uv_handle_t*>(connector_.release_handle())}) {
+    if (!h) continue;
+    h->data = st;
     st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), on_handle_closed);
-    poll_ = nullptr;
+    uv_close(h, on_handle_closed);
   }
-  if (ring_poll_) {
-    uv_poll_stop(ring_poll_);
-    ring_poll_->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(ring_poll_), on_handle_closed);
-    ring_poll_ = nullptr;
-  }
-  if (submit_prep_) {
-    uv_prepare_stop(submit_prep_);
-    submit_prep_->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(submit_prep_), on_handle_closed);
-    submit_prep_ = nullptr;
-  }
-  if (idle_) {
-    uv_idle_stop(idle_);
-    idle_->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
-    idle_ = nullptr;
-  }
-  for (uv_timer_t* t : {timers_.release_handle(), connector_.release_handle()}) {
-    if (!t) continue;
-    uv_timer_stop(t);
-    t->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(t), on_handle_closed);
-  }
+  poll_ = nullptr;
+  ring_poll_ = nullptr;
+  submit_prep_ = nullptr;
+  idle_ = nullptr;
   connector_.release_rings();
   if (st->pending == 0) {
     done(arg);
