@@ -133,41 +133,20 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
   free(scratch_);
   scratch_ = nullptr;
   auto* st = new ShutdownState{0, done, arg};
-  if (poll_) {
-    uv_poll_stop(poll_);
-    poll_->data = st;
+  // uv_close stops an active handle first; each closed handle counts down to `done`.
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(ring_poll_),
+                         reinterpret_cast<uv_handle_t*>(submit_prep_), reinterpret_cast<uv_handle_t*>(idle_),
+                         reinterpret_cast<uv_handle_t*>(timers_.release_handle()),
+                         reinterpret_cast<uv_handle_t*>(connector_.release_handle())}) {
+    if (!h) continue;
+    h->data = st;
     st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), on_handle_closed);
-    poll_ = nullptr;
+    uv_close(h, on_handle_closed);
   }
-  if (ring_poll_) {
-    uv_poll_stop(ring_poll_);
-    ring_poll_->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(ring_poll_), on_handle_closed);
-    ring_poll_ = nullptr;
-  }
-  if (submit_prep_) {
-    uv_prepare_stop(submit_prep_);
-    submit_prep_->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(submit_prep_), on_handle_closed);
-    submit_prep_ = nullptr;
-  }
-  if (idle_) {
-    uv_idle_stop(idle_);
-    idle_->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(idle_), on_handle_closed);
-    idle_ = nullptr;
-  }
-  for (uv_timer_t* t : {timers_.release_handle(), connector_.release_handle()}) {
-    if (!t) continue;
-    uv_timer_stop(t);
-    t->data = st;
-    st->pending++;
-    uv_close(reinterpret_cast<uv_handle_t*>(t), on_handle_closed);
-  }
+  poll_ = nullptr;
+  ring_poll_ = nullptr;
+  submit_prep_ = nullptr;
+  idle_ = nullptr;
   connector_.release_rings();
   if (st->pending == 0) {
     done(arg);
@@ -1651,6 +1630,7 @@ void Loop::uring_kick() {
 }
 
 void Loop::uring_reap() {
+  reaps_++;
   UringBackend::Completion cq[kReapBatch];
   for (int b = 0; b < kReapBatchesPerRound; ++b) {
     const unsigned n = uring_.reap(cq, kReapBatch);
@@ -1820,23 +1800,28 @@ int64_t Loop::uring_send(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
   return int64_t(backlog);
 }
 
-// What the bounds (maxQueuedBytes, highWaterMark) see under io_uring: the bytes waiting behind
-// the send in flight, and the flight itself once the kernel has sent it short (the socket was
-// full). A flight not yet completed is what a send() under epoll is when it is made: handed to
-// the socket. Every one of these bytes counts as queued (queuedBytes, queued(), engineBytes)
-// until its completion; only the bounds wait for the kernel to show the socket full, so the
-// same bound closes the same peers on both backends.
+// What the bounds (maxQueuedBytes, highWaterMark) see under io_uring: nothing while the send in
+// flight may still be going out at once, as a send() under epoll does when it is made; the
+// flight and everything written behind it once the kernel has shown the socket full: the send
+// came back short, or it was submitted and a reap went by without its completion (the kernel
+// tries a send at once when it is submitted, and a socket with room completes it there; one it
+// parks waits for room). Every one of these bytes counts as queued (queuedBytes, queued(),
+// engineBytes) until its completion; only the bounds wait for the kernel's word, so the same bound
+// closes the same peers on both backends (two deliveries to one member in one round must not close
+// it because the first has not been reaped yet).
 size_t Loop::uring_backlog(uint32_t fd, const Slot& s) const {
   const UringBackend::Conn& u = uring_.conn_const(fd);
-  size_t n = u.more ? u.more->size() : 0;
-  if ((u.state & UringBackend::kShort) && s.out && !(s.flags & kFlagCorked)) n += s.out->size();
-  return n;
+  if (!(u.state & UringBackend::kSending) || !s.out || (s.flags & kFlagCorked)) return 0;
+  const bool parked = (u.state & UringBackend::kShort) || (!uring_.names_fd(fd) && u.flight_reap != reaps_);
+  if (!parked) return 0;
+  return s.out->size() + (u.more ? u.more->size() : 0);
 }
 
 // Hands `out` to the kernel as the connection's one send in flight.
 void Loop::uring_flight(uint32_t fd, Slot& s) {
   uring_.send(int(fd), tag_of(fd, s.gen), s.out->begin(), s.out->size());
   uring_.conn(fd).state |= UringBackend::kSending;
+  uring_.conn(fd).flight_reap = reaps_;
   v_.counters->uringSends++;
 }
 

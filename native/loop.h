@@ -342,6 +342,7 @@ class Loop {
   std::unordered_map<uint64_t, ByteBuf*> orphans_;
   std::vector<uint64_t> touched_;
   std::vector<int> closing_fds_;  // closed by uring_submit, once requests naming them are issued
+  uint8_t reaps_ = 0;             // uring_reap calls (low byte): a send that outlived one was parked by the kernel
 
   // The parts.
   Protocols protocols_{*this};

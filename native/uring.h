@@ -57,7 +57,7 @@ class UringBackend {
     uint16_t tail = kNone;  // newest held buffer
     uint16_t held = 0;      // buffers held
     uint8_t state = 0;      // kArmed | kEof | kCancelling | kTouched | kSending | kShort
-    uint8_t pad = 0;
+    uint8_t flight_reap = 0;  // the low byte of Loop's reap count when the send in flight was queued
     uint16_t head_off = 0;  // bytes of the head buffer already consumed (< kBufferBytes)
     int16_t err = 0;        // an error (errno) the receive ended with, reported after the held bytes
     uint32_t epoch = 0;     // submit_epoch() when a request naming this fd was last queued
@@ -65,7 +65,7 @@ class UringBackend {
   };
   static_assert(sizeof(Conn) == 24);
   // kShort: the send in flight came back short once (the socket was full): its rest is queued in
-  // epoll's sense, what maxQueuedBytes and highWaterMark bound.
+  // epoll's sense, what maxQueuedBytes and highWaterMark bound (see Loop::uring_backlog).
   enum : uint8_t { kArmed = 1, kEof = 2, kCancelling = 4, kTouched = 8, kSending = 16, kShort = 32 };
   static constexpr uint16_t kNone = 0xffff;
 

@@ -32,8 +32,8 @@ export function findLiburing() {
 }
 
 // Node runs a main module from its real path: through a symlinked scripts/ (build-asan.sh's
-// build-asan/src/scripts) argv[1] is the link, so compare real paths or nothing is printed.
-if (process.argv[1] !== undefined && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {
+// build-asan/src/scripts) argv[1] is the link, so compare real paths on both sides or nothing is printed.
+if (process.argv[1] !== undefined && realpathSync(resolve(process.argv[1])) === realpathSync(fileURLToPath(import.meta.url))) {
   const found = findLiburing();
   if (process.argv.includes('--why')) console.log(found.why);
   else process.stdout.write(found.found ? '1' : '0');

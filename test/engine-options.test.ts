@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, resolveServerOptions, type ServerOptions } from '../src/index.js';
+import { loadAddon, uringStatus } from '../src/engine/index.js';
 
 test('bad options are refused with the option named', () => {
   const bad: [unknown, RegExp, ErrorConstructor][] = [
@@ -14,6 +15,7 @@ test('bad options are refused with the option named', () => {
     [{ reusePort: 'yes' }, /reusePort must be a boolean/, TypeError],
     [{ maxFrameBytes: 1 << 30 }, /maxFrameBytes must be between 0 and 4194240/, RangeError],
     [{ readBudget: 5 }, /unknown option "readBudget"/, TypeError],
+    [{ backend: 'kqueue' }, /backend must be one of epoll, uring, got kqueue/, TypeError],
   ];
   for (const [opts, msg, type] of bad) {
     assert.throws(() => resolveServerOptions(opts as ServerOptions), (e: Error) => e instanceof type && msg.test(e.message), JSON.stringify(opts));
@@ -30,4 +32,22 @@ test('a port in use fails with EADDRINUSE; IPv6 loopback works', async () => {
   const v6 = createServer({ host: '::1', protocol: 'echo' });
   assert.ok(v6.listen().port > 0);
   await Promise.all([a.close(), v6.close()]);
+});
+
+test('backend: epoll by default; a uring listener listens where the addon can run io_uring, else fails naming why', async () => {
+  assert.equal(resolveServerOptions({}).backend, 'epoll');
+  const status = uringStatus();
+  const server = createServer({ backend: 'uring', protocol: 'echo' });
+  if (!status.ok) {
+    assert.ok(status.reason !== undefined && status.fix !== undefined, 'the status says why and what to do');
+    assert.throws(() => server.listen(), (e: Error & { code?: string; errno?: number }) =>
+      e.code === 'C1M_URING_UNAVAILABLE' && typeof e.errno === 'number' && /the io_uring backend cannot run here: .+/.test(e.message));
+    return;
+  }
+  // The addon that can run it says so, with its ring's fixed sizes.
+  assert.equal(loadAddon().uringSizes.built, true);
+  assert.equal(typeof loadAddon().uringSupport, 'function');
+  const { port } = server.listen();
+  assert.ok(port > 0);
+  await server.close({ force: true });
 });

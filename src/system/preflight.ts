@@ -17,7 +17,8 @@ export const DEFAULT_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   uws: 800,
   epoll: 64,
   'epoll-native': 64,
-  // Not measured yet: by construction, the same slot plus 24 bytes of receive state (native/uring.h).
+  // The same slot plus 24 bytes of receive state (native/uring.h): engineBytes grew 67 B per idle
+  // connection up to 40,000 (results/checks/issue-18/idle-hold-40k.json), epoll-native's 32 B.
   uring: 88,
   'uring-native': 88,
   // Not measured: by construction, a 24-byte slot in a table that at most doubles (native/ref).
