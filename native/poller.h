@@ -12,11 +12,11 @@
 // down where it is kept). There is no "remove": closing a socket removes it, and the core closes
 // each fd exactly once.
 //
-// A completion backend (io_uring) fits behind the same members: add_socket arms a multishot
-// receive into a provided-buffer ring, wait() reaps completions, and watch_fd() is an eventfd the
-// ring signals. It adds one meaning, "bytes were already received into buffer B", which the core
-// would consume instead of calling recv; the tags, the waits in batches and the still-ready list
-// stay as they are.
+// The completion backend (io_uring) sits beside this one, not behind it: uring.h, chosen per
+// listener (ListenOptions::uring), so the connector and epoll listeners keep this set while a
+// uring listener's connections live on the ring. Its one new meaning, "bytes were already
+// received into buffer B", reaches the read paths through Loop::conn_recv instead of recv; the
+// tags, the still-ready list and the rounds stay as they are (loop.cc, "The io_uring backend").
 #pragma once
 #include <sys/epoll.h>
 
