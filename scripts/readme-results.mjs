@@ -5,10 +5,26 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadResults } from '../dist/src/results/load.js';
 import { renderCapacityMarkdown } from '../dist/src/report/capacity.js';
 import { latestPerScenario, suiteMarkdown } from '../dist/src/runner/suite.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderConformMarkdown } from '../dist/src/conform/page.js';
+import { validateConform } from '../dist/src/conform/schema.js';
+
+/** The newest conformance file in dir that ran every family (HTTP and WebSocket), or null. */
+function latestFullConform(dir) {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().reverse();
+  for (const f of files) {
+    const path = join(dir, f);
+    const r = validateConform(JSON.parse(readFileSync(path, 'utf8')), path);
+    if (r.params.families.length >= 2) return { path, r };
+  }
+  return null;
+}
 
 const sections = [
   { name: 'capacity', dir: 'results/reference/c1m', render: (r) => renderCapacityMarkdown(r) },
   { name: 'suite', dir: 'results/reference/suite', render: (r) => suiteMarkdown(latestPerScenario(r), 'net', { heading: false }) },
+  { name: 'conform', dir: 'results/reference/conform', conform: true },
 ];
 
 let readme = readFileSync('README.md', 'utf8');
@@ -17,7 +33,10 @@ for (const s of sections) {
   const a = readme.indexOf(open), b = readme.indexOf(close);
   if (a < 0 || b < a) continue;
   let body = `_No reference results in ${s.dir} yet._\n`;
-  if (existsSync(s.dir)) {
+  if (existsSync(s.dir) && s.conform) {
+    const latest = latestFullConform(s.dir);
+    if (latest !== null) body = renderConformMarkdown(latest.r, latest.path);
+  } else if (existsSync(s.dir)) {
     const { results } = await loadResults([s.dir]);
     if (results.length > 0) body = s.render(results);
   }

@@ -16,6 +16,7 @@ import { summaryLine } from '../src/conform/summary.js';
 import { c1m, ROOT } from './helpers/cli.js';
 import { FAKE_MAX_MESSAGE_BYTES, FAULTS, startFakeServer, type Fault } from './helpers/fake-conform-server.js';
 import { openFds, waitGone } from './helpers/processes.js';
+import { renderConformMarkdown } from '../src/conform/page.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'c1m-conform-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -228,5 +229,24 @@ describe('c1m conform', () => {
     const who = await c1m('conform', '--contenders', 'epol');
     assert.equal(who.code, 2);
     assert.match(who.err, /unknown contender "epol"/);
+  });
+});
+
+describe('the README matrix', () => {
+  it('is one row per contender × protocol from a conformance file: passed of applicable, deviations by the word they broke', () => {
+    const file = 'results/reference/conform/2026-12-06T23-10-45Z.json';
+    const r = validateConform(JSON.parse(readFileSync(join(ROOT, file), 'utf8')), file);
+    const md = renderConformMarkdown(r, file);
+    const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| contender'));
+    assert.equal(rows.length, r.runs.length);
+    for (const run of r.runs) {
+      const row = rows.find((l) => l.startsWith(`| ${run.contender} | ${run.protocol} |`));
+      assert.ok(row, `${run.contender} × ${run.protocol}`);
+      for (const d of run.summary.deviations) assert.ok(row.includes(`\`${d.id.replace(/^(http|ws)\./, '')}\``), `${d.id} in ${row}`);
+      if (run.summary.casesRun > run.summary.notApplicable) {
+        assert.ok(row.includes(`| ${run.summary.passed} of ${run.summary.casesRun - run.summary.notApplicable}`), row);
+      }
+    }
+    assert.match(md, /\| epoll \| ws-echo \| 26 of 26 \| none \|/);
   });
 });

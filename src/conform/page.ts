@@ -135,3 +135,30 @@ export function renderConformText(r: ConformResult): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * The matrix in a few lines of markdown, one row per contender × protocol: cases passed of those
+ * run, and the deviations named by the strongest word they broke. What the README shows
+ * (scripts/readme-results.mjs), generated from a committed file, never typed.
+ */
+export function renderConformMarkdown(r: ConformResult, file: string): string {
+  const commit = typeof r.env.git === 'string' ? ` (commit ${shortCommit(r.env.git)})` : '';
+  const lines = [
+    `From \`${file}\`${commit}: waits of ${r.params.waitMs} ms, slowloris for ${r.params.slowlorisMs} ms.`,
+    '',
+    '| contender | protocol | passed | deviations (the strongest word broken) |',
+    '|---|---|---|---|',
+  ];
+  for (const run of r.runs) {
+    const s = run.summary;
+    if (s.casesRun === 0 || s.casesRun === s.notApplicable) {
+      lines.push(`| ${run.contender} | ${run.protocol} | n/a | ${(s.note ?? run.error ?? 'no case applies').replaceAll('|', '\\|')} |`);
+      continue;
+    }
+    const by = (level: string): string[] => s.deviations.filter((d) => d.breaks === level).map((d) => `\`${d.id.replace(/^(http|ws)\./, '')}\``);
+    const parts = ['MUST', 'SHOULD', 'MAY'].flatMap((level) => (by(level).length > 0 ? [`${by(level).join(', ')} (${level})`] : []));
+    const na = s.notApplicable > 0 ? `, ${s.notApplicable} n/a` : '';
+    lines.push(`| ${run.contender} | ${run.protocol} | ${s.passed} of ${s.casesRun - s.notApplicable}${na} | ${parts.length > 0 ? parts.join('; ') : 'none'} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
