@@ -40,6 +40,34 @@ export interface EffectiveLimits {
  */
 export type PortMode = 'per-worker' | 'shared';
 
+/**
+ * TLS on a contender's listening sockets (`c1m run --tls`): https-hello, wss-echo, tls-echo are
+ * http-hello, ws-* and tcp-echo over it. The certificate is made for the run (src/tls/certs.ts),
+ * never committed.
+ */
+export interface ServerTls {
+  /** PEM files written for this run; the key file is mode 0600. */
+  certFile: string;
+  keyFile: string;
+  /** The certificate's key: 'ec' = ECDSA P-256 (the default), 'rsa' = RSA-2048. */
+  keyType: 'ec' | 'rsa';
+  /** Session resumption by tickets: issued when true, never when false. */
+  tickets: boolean;
+  /** A connection that has not finished its handshake this long after accept is closed and counted. */
+  handshakeTimeoutMs: number;
+}
+
+/**
+ * The TLS a worker actually applies, in its ready message. null: the contender's library has no
+ * such setting (it is recorded, not guessed).
+ */
+export interface AppliedTls {
+  /** Where the TLS code comes from, e.g. "node:tls (OpenSSL 3.0.19)" or "uSockets (BoringSSL)". */
+  library: string;
+  tickets: boolean | null;
+  handshakeTimeoutMs: number | null;
+}
+
 /** The JSON handed to a child process (argv[2]). */
 export interface ChildConfig {
   contender: string;
@@ -57,6 +85,8 @@ export interface ChildConfig {
   shutdownMs: number;
   /** Contender-specific settings, passed through untouched. */
   options: Record<string, unknown>;
+  /** TLS on the listening sockets; absent: plain TCP. */
+  tls?: ServerTls;
 }
 
 /**
