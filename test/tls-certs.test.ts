@@ -6,15 +6,18 @@
 // files written and the run's directory removed; bad options refused with clear errors.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import tls from 'node:tls';
 import * as der from '../src/tls/der.js';
 import { generateCertificate, ipOctets, makeRunCertificate, writeCertificate, type CertificateOptions, type KeyType } from '../src/tls/certs.js';
+import { testCert } from './helpers/tls-cert.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 
@@ -334,5 +337,33 @@ describe('certificate files', () => {
     }
     assert.equal(existsSync(b.dir), false);
     assert.throws(() => makeRunCertificate({ keyType: 'dsa' as KeyType }), TypeError);
+  });
+});
+
+describe('the test fixture (test/helpers/tls-cert.ts)', () => {
+  it('one certificate per key type per process, its files matching its PEMs, good for a handshake', async () => {
+    const ec = testCert();
+    assert.equal(testCert('ec'), ec, 'made once');
+    const rsa = testCert('rsa');
+    assert.notEqual(rsa, ec);
+    for (const [c, type] of [[ec, 'ec'], [rsa, 'rsa']] as const) {
+      assert.equal(readFileSync(c.keyFile, 'utf8'), c.keyPem);
+      assert.equal(readFileSync(c.certFile, 'utf8'), c.certPem);
+      assert.equal(statSync(c.keyFile).mode & 0o777, 0o600);
+      const x = new X509Certificate(c.certPem);
+      assert.equal(x.publicKey.asymmetricKeyType, type);
+      assert.equal(x.checkPrivateKey(createPrivateKey(c.keyPem)), true);
+    }
+    const payload = Buffer.from('fixture');
+    assert.deepEqual(await echoOver(ec, { ca: ec.certPem, servername: 'localhost' }, payload), { echoed: payload, authorized: true });
+  });
+
+  it('its directory is gone when the process that made it exits', () => {
+    const helper = pathToFileURL(join(dirname(new URL(import.meta.url).pathname), 'helpers/tls-cert.js')).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const { testCert } = await import(${JSON.stringify(helper)}); console.log(testCert('rsa').keyFile);`], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const keyFile = r.stdout.trim();
+    assert.match(keyFile, /c1m-test-cert-.{6}\/key\.pem$/);
+    assert.equal(existsSync(dirname(keyFile)), false);
   });
 });

@@ -1,11 +1,11 @@
-// A certificate for the TLS tests: self-signed, for 127.0.0.1 and localhost, made once per test
-// process into a temporary directory and removed at exit. Interim: it asks Debian's openssl
-// command; src/tls/certs.ts (generated in TypeScript, no outside program) replaces it.
+// A certificate for the TLS tests: self-signed, for 127.0.0.1 and localhost, made once per key
+// type per test process into a temporary directory and removed at exit. Made by src/tls/certs.ts,
+// the code a run uses, so the tests serve what a run serves and need no openssl command.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeCertificate } from '../../src/tls/certs.js';
 
 export interface TestCert {
   keyPem: string;
@@ -22,10 +22,7 @@ export function testCert(keyType: 'ec' | 'rsa' = 'ec'): TestCert {
   if (had !== undefined) return had;
   const dir = mkdtempSync(join(tmpdir(), 'c1m-test-cert-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  const newkey = keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
-  execFileSync('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'pipe' });
+  const { keyFile, certFile } = writeCertificate(dir, { keyType, days: 2 });
   const cert = { keyPem: readFileSync(keyFile, 'utf8'), certPem: readFileSync(certFile, 'utf8'), keyFile, certFile };
   made.set(keyType, cert);
   return cert;
