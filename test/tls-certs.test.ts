@@ -285,6 +285,7 @@ describe('certificate options', () => {
     assert.throws(() => generateCertificate({ keyType: 'ec', commonName: 'a\nb' }), { name: 'RangeError', message: /control characters/ });
     assert.throws(() => generateCertificate({ keyType: 'ec', altNames: { dns: [], ip: [] } }), { name: 'RangeError', message: 'altNames needs at least one DNS name or IP address' });
     assert.throws(() => generateCertificate({ keyType: 'ec', altNames: { dns: ['bad_name'], ip: [] } }), { name: 'RangeError', message: /altNames\.dns: "bad_name" is not a DNS name/ });
+    assert.throws(() => generateCertificate({ keyType: 'ec', altNames: { dns: ['127.0.0.1'], ip: [] } }), { name: 'RangeError', message: 'altNames.dns: "127.0.0.1" is an IP address; put it in altNames.ip' });
     assert.throws(() => generateCertificate({ keyType: 'ec', altNames: { dns: [], ip: ['999.1.1.1'] } }), { name: 'RangeError', message: 'altNames.ip: "999.1.1.1" is not an IPv4 or IPv6 address' });
     assert.throws(() => generateCertificate(bad({ keyType: 'ec', altNames: { dns: 'localhost', ip: [] } })), { name: 'TypeError', message: 'altNames.dns must be an array of strings' });
   });

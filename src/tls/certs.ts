@@ -4,10 +4,11 @@
 // A client trusts it by being given the certificate itself as its CA (tls.connect({ ca: certPem })):
 // the certificate is its own trust anchor, for the names in its subjectAltName only.
 //
-// basicConstraints is left out, so the certificate is an end entity: OpenSSL accepts a
-// self-signed end entity given as the trust anchor (test/tls-certs.test.ts connects with
-// rejectUnauthorized), and verifiers that refuse a CA certificate as a server's own
-// (mozilla::pkix, webpki) have no cA bit to refuse. keyUsage therefore has no keyCertSign.
+// basicConstraints is left out, so the certificate is an end entity. OpenSSL (3.0 under Node 20)
+// verifies it either way: a self-signed certificate found among the trusted ones is the anchor
+// itself, whether it says CA:TRUE, CA:FALSE or nothing (test/tls-certs.test.ts connects with
+// rejectUnauthorized). Verifiers that refuse a CA certificate as a server's own (mozilla::pkix,
+// webpki) then have no cA bit to refuse. keyUsage therefore has no keyCertSign.
 
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -121,6 +122,8 @@ function checkAltNames(a: unknown): AltNames {
   if (!Array.isArray(dns) || !dns.every((d) => typeof d === 'string')) throw new TypeError('altNames.dns must be an array of strings');
   if (!Array.isArray(ip) || !ip.every((d) => typeof d === 'string')) throw new TypeError('altNames.ip must be an array of strings');
   for (const d of dns as string[]) {
+    // An address among the DNS names would be matched as a name and never as the address a client dials.
+    if (isIP(d) !== 0) throw new RangeError(`altNames.dns: "${d}" is an IP address; put it in altNames.ip`);
     if (d.length > 253 || !DNS_NAME.test(d)) throw new RangeError(`altNames.dns: "${d}" is not a DNS name (letters, digits and hyphens in dot-separated labels, optionally "*." first)`);
   }
   for (const i of ip as string[]) {
