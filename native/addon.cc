@@ -547,7 +547,7 @@ Napi::Value ClientRun(const Napi::CallbackInfo& info) {
   int g;
   uint32_t mode;
   if (!st || !group_arg(info, "clientRun", &g)) return env.Undefined();
-  if (info.Length() < 3 || !get_u32(info[1], &mode) || mode > 3 || !info[2].IsNumber()) return throw_range(env, "clientRun: mode 0..3 and a numeric rate");
+  if (info.Length() < 3 || !get_u32(info[1], &mode) || mode > 4 || !info[2].IsNumber()) return throw_range(env, "clientRun: mode 0..4 and a numeric rate");
   return Napi::Boolean::New(env, st->loop.connector().run(g, c1m::LoadMode(mode), info[2].As<Napi::Number>().DoubleValue()));
 }
 

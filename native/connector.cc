@@ -48,6 +48,7 @@ constexpr size_t kClientReadBudget = 256u << 10;
 constexpr size_t kMaxRespHead = 16384;
 constexpr uint32_t kOpenRing = 256;             // open loop: answers a connection may owe
 enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2 };
+enum : uint8_t { kChurnNone = 0, kChurnUnrecorded = 1, kChurnRecorded = 2 };  // ClientConn::churn
 
 inline bool is_ws(const ClientOptions& o) { return o.proto == ClientProto::kWsEcho || o.proto == ClientProto::kWsBroadcast; }
 }  // namespace
@@ -118,7 +119,7 @@ bool Connector::run(int g, LoadMode mode, double rate) {
   give_up_backlog(G, UINT64_MAX);
   G.mode = mode;
   G.rate = rate;
-  G.running = mode == LoadMode::kClosed || mode == LoadMode::kOpen;
+  G.running = mode == LoadMode::kClosed || mode == LoadMode::kOpen || mode == LoadMode::kChurn;
   G.run_t0_us = now_us();
   G.open_sent = 0;
   G.hb_last_ms = uv_now(uv_);
@@ -161,6 +162,16 @@ bool Connector::stop(int g) {
     for (uint64_t t : G.members) {
       const uint32_t fd = uint32_t(t);
       if (live(fd, uint32_t(t >> 32))) give_up_ring(G, conns_[fd], now, &G.st.unanswered);
+    }
+  }
+  if (G.recording && G.running && G.mode == LoadMode::kChurn) {
+    // Connections due in the window and not yet established are recorded at what they waited.
+    const uint64_t now = now_us();
+    for (size_t fd = 0; fd < conns_.size() && fd < loop_.table_size(); ++fd) {
+      const Slot& s = loop_.slot(fd);
+      if (s.kind != SlotKind::kClient || s.listener != uint8_t(g) || conns_[fd].churn != kChurnRecorded || conns_[fd].state == kReady) continue;
+      G.hist.record(std::max<uint64_t>(uint32_t(uint32_t(now) - conns_[fd].due_us), 1));
+      G.st.unanswered++;
     }
   }
   G.running = false;
@@ -396,6 +407,18 @@ void Connector::ready(uint32_t fd) {
   c.member = uint32_t(G.members.size());
   G.members.push_back(tag_of(fd, loop_.slot(fd).gen));
   if (c.publisher) G.pubs.push_back(tag_of(fd, loop_.slot(fd).gen));
+  if (c.churn) {
+    // Established: one op, from when it was due; then the client closes it (FIN), as a client
+    // that came for one handshake does.
+    if (c.churn == kChurnRecorded && G.recording) {
+      const uint64_t now = now_us();
+      const uint64_t waited = uint32_t(uint32_t(now) - c.due_us);
+      G.hist.record(std::max<uint64_t>(waited, 1));
+      G.st.ops++;
+    }
+    close(fd, false);
+    return;
+  }
   if (G.running && G.mode == LoadMode::kClosed) kick(fd, G);
 }
 
@@ -768,6 +791,36 @@ void Connector::open_pump(ClientGroup& G) {
   }
 }
 
+// Churn: connection k is due at t0 + k / rate. Due ones start now, with at most the connect window
+// in flight (kMaxPendingConnects: the ramp's cap); those the window cannot take by the response
+// timeout are given up (recorded at their wait, counted as dropped: the server fell behind).
+void Connector::churn_pump(size_t gi, uint64_t t) {
+  ClientGroup& G = groups_[gi];
+  const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
+  const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
+  uint64_t budget = kConnectsPerTick;
+  while (G.open_sent < due) {
+    const uint64_t at = G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate);
+    const bool room = G.st.pending < kMaxPendingConnects && budget > 0;
+    if (!room) {
+      if (t - at <= limit) break;  // it may still start in a later tick
+      if (G.recording) give_up(G, at, t, &G.st.dropped);
+      G.open_sent++;
+      continue;
+    }
+    budget--;
+    G.open_sent++;
+    if (!start_connect(int(gi))) continue;  // counted as a failed connect
+    // start_connect registered it last: the newest of this group is at the back of connecting.
+    // Only one due in the measured window is recorded (as the open loop's messages).
+    const uint64_t tag = G.connecting.back().first;
+    const uint32_t fd = uint32_t(tag);
+    if (!live(fd, uint32_t(tag >> 32)) || conns_[fd].state == kReady) continue;
+    conns_[fd].churn = G.recording && at >= G.window_t0_us ? kChurnRecorded : kChurnUnrecorded;
+    conns_[fd].due_us = uint32_t(at);
+  }
+}
+
 void Connector::close(uint32_t fd, bool peer_closed) {
   Slot& s = loop_.slot(fd);
   // Every path that can close checks liveness before it closes; a second close of one fd could
@@ -864,8 +917,9 @@ void Connector::timer_update() {
   for (const ClientGroup& G : groups_) {
     if (!G.in_use) continue;
     // An open loop keeps its schedule with no connection left: those messages are dropped.
-    if (G.attempts_left || G.st.pending || !G.members.empty() || (G.running && G.mode == LoadMode::kOpen)) any = true;
-    if ((G.running && G.mode == LoadMode::kOpen) || (G.opt.heartbeat_ms && !G.members.empty())) interval = 1;
+    const bool scheduled = G.running && (G.mode == LoadMode::kOpen || G.mode == LoadMode::kChurn);
+    if (G.attempts_left || G.st.pending || !G.members.empty() || scheduled) any = true;
+    if (scheduled || (G.opt.heartbeat_ms && !G.members.empty())) interval = 1;
     // A paced ramp ticks about every 4 connects (1..10 ms): a slow ramp in each of many driver
     // processes would otherwise wake every one of them 1000 times a second for nothing.
     // An unpaced ramp refills from the round that freed its window (after_round); its tick is
@@ -982,6 +1036,7 @@ void Connector::tick() {
         const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
         if (t > limit) give_up_backlog(G, t - limit);
       }
+      if (G.running && G.mode == LoadMode::kChurn && G.rate > 0) churn_pump(gi, now_us());
       // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
       if (G.opt.heartbeat_ms && !G.running && G.mode != LoadMode::kStall && !G.members.empty() && now_ms > G.hb_last_ms) {
         uint64_t n = std::max<uint64_t>(1, G.members.size() * (now_ms - G.hb_last_ms) / G.opt.heartbeat_ms);

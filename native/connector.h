@@ -42,7 +42,12 @@ enum class ClientProto : uint8_t {
 
 // kStall: the connections stop reading and sending (a slow consumer, or a peer that went silent:
 // no pongs); only a close by the server is still noticed.
-enum class LoadMode : uint8_t { kIdle = 0, kClosed = 1, kOpen = 2, kStall = 3 };
+// kChurn: new connections at a fixed rate (open loop, like kOpen's messages), each closed by the
+// client as soon as it is established (connected; upgraded for WebSocket; its TLS handshake done
+// over TLS). An op is one such connection; its latency runs from when it was due to when it was
+// established, so a server slow to accept cannot hide behind a late connect. The group's held
+// connections are left alone.
+enum class LoadMode : uint8_t { kIdle = 0, kClosed = 1, kOpen = 2, kStall = 3, kChurn = 4 };
 
 struct ClientOptions {
   ClientProto proto = ClientProto::kStream;
@@ -132,6 +137,8 @@ struct ClientConn {
   bool publisher = false;
   bool syn_dropped = false;  // its SYN was retransmitted (see Connector::syn_retransmitted): the window halves when it is ready
   uint32_t t0_ms = 0;        // when its connect started (low 32 bits of uv_now)
+  uint32_t due_us = 0;       // churn: when it was due (low 32 bits of now_us; latencies are far below 71 minutes)
+  uint8_t churn = 0;         // churn: closed once established (1), its latency recorded too (2: due in the measured window)
   uint32_t index = 0;        // order of establishment within the group (room, publisher role)
 };
 
@@ -201,6 +208,7 @@ class Connector {
   bool send(uint32_t fd, ClientGroup& G, internal::ClientConn& c, uint64_t stamp_us, bool track);
   void kick(uint32_t fd, ClientGroup& G);
   void open_pump(ClientGroup& G);
+  void churn_pump(size_t gi, uint64_t now_us);
   void give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter);
   void give_up_backlog(ClientGroup& G, uint64_t older_than_us);
   uint64_t give_up_ring(ClientGroup& G, internal::ClientConn& c, uint64_t now, uint64_t* counter);

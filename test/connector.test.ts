@@ -422,3 +422,48 @@ test('a connection that ran a closed loop can then owe an open loop many answers
   for (const sock of socks) sock.destroy();
   await new Promise<void>((r) => slow.close(() => r()));
 });
+
+test('churn: new connections at a fixed rate, each closed once established; ops match the server\'s accepts, held connections stay, no fd left', async () => {
+  Engine.get(); // the engine's own fds (epoll, eventfd) stay for the process's life
+  const fds0 = fdCount();
+  const server = createServer({ protocol: 'echo' });
+  const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: server.listen().port }] });
+  const ws = createServer({ protocol: 'http-static', websocket: 'echo' });
+  const gw = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port: ws.listen().port }] });
+  try {
+    g.ramp(10);
+    await g.rampDone(10000);
+    const accepted0 = server.counters().accepted as number;
+    assert.throws(() => g.run('churn'), /churn needs rate > 0/);
+    g.reset();
+    g.run('churn', 1000);
+    await sleep(1000);
+    g.stop();
+    await until(() => g.counts().pending === 0, 'churn connects still pending after stop', 5000);
+    const s = g.stats();
+    assert.ok(s.ops >= 900 && s.ops <= 1100, `churn kept its rate (${s.ops} connections in 1 s at 1,000/s)`);
+    assert.equal(s.latency.count, s.ops + s.unanswered + s.dropped, 'every connection due in the window is in the latency record once');
+    assert.equal(s.errConnect + s.errTimeout, 0);
+    assert.equal(s.active, 10, 'the held connections are left alone');
+    // Every churn connection reached the server (ops in the window, plus any established after stop).
+    const acceptedSince = (): number => (server.counters().accepted as number) - accepted0;
+    await until(() => acceptedSince() === s.established - 10, `server accepts (${acceptedSince()}) to match the client's connections (${s.established - 10})`, 5000);
+    assert.ok(s.latency.valueAtPercentile(50) <= s.latency.valueAtPercentile(99));
+    // WebSocket: established means upgraded (the 101 came back).
+    gw.reset();
+    gw.run('churn', 500);
+    await sleep(600);
+    gw.stop();
+    await until(() => gw.counts().pending === 0, 'ws churn connects still pending', 5000);
+    const w = gw.stats();
+    assert.ok(w.ops >= 200, `ws churn made progress (${w.ops})`);
+    assert.equal(w.errProtocol + w.errTimeout, 0);
+    assert.equal(w.active, 0);
+  } finally {
+    g.close();
+    gw.close();
+    await server.close();
+    await ws.close();
+  }
+  await until(() => fdCount() === fds0, `fds back to ${fds0}`, 5000);
+});

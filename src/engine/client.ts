@@ -9,7 +9,7 @@ import { HTTP_HELLO_PATH } from '../wire/protocols.js';
 
 export const CLIENT_PROTOCOLS = { stream: 0, frame: 1, http: 2, 'ws-echo': 3, 'ws-broadcast': 4 } as const;
 export type ClientProtocol = keyof typeof CLIENT_PROTOCOLS;
-export const LOAD_MODES = { idle: 0, closed: 1, open: 2, stall: 3 } as const;
+export const LOAD_MODES = { idle: 0, closed: 1, open: 2, stall: 3, churn: 4 } as const;
 export type ClientLoadMode = keyof typeof LOAD_MODES;
 
 /** Options of a client group; every bound and default is in src/limits.ts (LIMITS). */
@@ -97,13 +97,15 @@ export class ClientGroup {
   }
 
   /**
-   * Starts the load: idle (hold), closed loop, open loop at `rate` messages/s, or stall (stop
+   * Starts the load: idle (hold), closed loop, open loop at `rate` messages/s, stall (stop
    * reading and sending: a slow consumer or a silent peer; a close by the server still counts
-   * as peerClosed).
+   * as peerClosed), or churn (`rate` new connections/s, each closed by the client once
+   * established: connected, upgraded, TLS handshake done; an op is one, its latency from when it
+   * was due). The group's held connections are left alone in churn.
    */
   run(mode: ClientLoadMode, rate = 0): void {
     if (!(mode in LOAD_MODES)) throw new TypeError(`mode must be one of ${Object.keys(LOAD_MODES).join(', ')}`);
-    if (mode === 'open' && !(rate > 0)) throw new RangeError('open loop needs rate > 0');
+    if ((mode === 'open' || mode === 'churn') && !(rate > 0)) throw new RangeError(`${mode === 'open' ? 'open loop' : 'churn'} needs rate > 0`);
     this.engine.native.clientRun(this.g, LOAD_MODES[mode], rate);
   }
   /** Starts a measured window (ops, bytes, errors, latency from zero). */
