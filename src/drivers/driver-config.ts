@@ -6,10 +6,10 @@ import { checkHost, checkInt, isRecord } from '../checks.js';
 import { checkLimit, defaultOf, LIMITS, type LimitName } from '../limits.js';
 import { checkProtocol, HTTP_HELLO_PATH, type Protocol } from '../wire/protocols.js';
 import {
-  DRIVERS, type DefaultedDriverField, type DriverCommand, type DriverName, type LoadMode, type ResolvedDriverConfig, type Target,
+  DRIVERS, type DefaultedDriverField, type DriverCommand, type DriverName, type DriverTls, type LoadMode, type ResolvedDriverConfig, type Target,
 } from './driver-contract.js';
 
-export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open', 'stall'];
+export const LOAD_MODES: readonly LoadMode[] = ['idle', 'closed', 'open', 'stall', 'churn'];
 
 /** The defaults resolveDriverConfig fills in: the limits table's, and the http-hello path. */
 export const DRIVER_DEFAULTS: Readonly<Pick<ResolvedDriverConfig, DefaultedDriverField>> = Object.freeze({
@@ -31,8 +31,26 @@ export function messageBytesLimit(protocol: Protocol): 'messageBytes' | 'wsMessa
 
 const CONFIG_KEYS = new Set([
   'driver', 'protocol', 'targets', 'mode', 'messageBytes', 'depth', 'rate', 'heartbeatMs', 'sourceAddresses',
-  'connectTimeoutMs', 'handshakeTimeoutMs', 'responseTimeoutMs', 'rooms', 'publishers', 'path',
+  'connectTimeoutMs', 'handshakeTimeoutMs', 'responseTimeoutMs', 'rooms', 'publishers', 'path', 'tls',
 ]);
+
+function checkDriverTls(v: unknown): DriverTls {
+  if (!isRecord(v)) throw new TypeError(`tls must be an object { resume, ca?, servername? }, got ${JSON.stringify(v)}`);
+  for (const key of Object.keys(v)) if (!['resume', 'ca', 'servername'].includes(key)) throw new RangeError(`tls: unknown field "${key}"; known: resume, ca, servername`);
+  if (typeof v['resume'] !== 'boolean') throw new TypeError(`tls.resume must be true or false, got ${JSON.stringify(v['resume'])}`);
+  const out: DriverTls = { resume: v['resume'] };
+  const ca = v['ca'];
+  if (ca !== undefined) {
+    if (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')) throw new TypeError('tls.ca must be a PEM certificate');
+    out.ca = ca;
+  }
+  const name = v['servername'];
+  if (name !== undefined) {
+    if (typeof name !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(name)) throw new RangeError(`tls.servername must be a host name, got ${JSON.stringify(name)}`);
+    out.servername = name;
+  }
+  return out;
+}
 
 export function checkDriverName(v: unknown): DriverName {
   if (typeof v !== 'string') throw new TypeError(`driver must be a string, got ${JSON.stringify(v)}`);
@@ -102,8 +120,11 @@ export function resolveDriverConfig(v: unknown): ResolvedDriverConfig {
     out.rate = rate;
   } else if (out.mode === 'open') {
     throw new RangeError('open mode needs a rate (messages per second over all connections)');
+  } else if (out.mode === 'churn') {
+    throw new RangeError('churn mode needs a rate (new connections per second over all connections)');
   }
   if (v['sourceAddresses'] !== undefined) out.sourceAddresses = checkSourceAddresses(v['sourceAddresses']);
+  if (v['tls'] !== undefined) out.tls = checkDriverTls(v['tls']);
   return out;
 }
 

@@ -13,7 +13,8 @@ export type LoadMode =
   | 'idle'    // hold the connection; optional heartbeat
   | 'closed'  // closed loop: `depth` messages in flight per connection, a new one per answer
   | 'open'    // open loop: `rate` messages/s in total on a fixed schedule, latency from the schedule (coordinated-omission corrected)
-  | 'stall';  // stop reading and sending (slow consumers, silent peers); closes by the server are counted
+  | 'stall'   // stop reading and sending (slow consumers, silent peers); closes by the server are counted
+  | 'churn';  // `rate` new connections/s, each closed once established (TLS: handshake done); an op is one, latency from when it was due (native driver)
 
 /**
  * The latency histogram layout (microseconds) every driver records with, so that histograms of
@@ -59,6 +60,21 @@ export interface DriverConfig {
   publishers?: number;
   /** HTTP path. Default `/`. */
   path?: string;
+  /** Speak TLS (https-hello, wss, tls-echo: `c1m run --tls`); absent: plain TCP. */
+  tls?: DriverTls;
+}
+
+/** The driver's side of TLS. */
+export interface DriverTls {
+  /**
+   * Offer the session of an earlier handshake (a ticket) on new connections, so the server may
+   * resume instead of a full handshake; false: every handshake is full.
+   */
+  resume: boolean;
+  /** PEM of the run's certificate, for drivers that verify the server (the native driver does not: the cost measured is the server's). */
+  ca?: string;
+  /** SNI sent in the ClientHello; default none. */
+  servername?: string;
 }
 
 /** The fields of DriverConfig that have a default (filled in once, by resolveDriverConfig). */

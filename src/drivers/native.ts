@@ -116,7 +116,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       const s = group.stats();
       const ms = performance.now() - t0;
       const cpu = cpuSince(cpu0, ms);
-      const measured = config.mode === 'closed' || config.mode === 'open';
+      const measured = config.mode === 'closed' || config.mode === 'open' || config.mode === 'churn';
       return {
         durationMs: ms,
         connections: s.active,
