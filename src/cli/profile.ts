@@ -107,6 +107,9 @@ export async function cmdProfile(argv: readonly string[], io: Io): Promise<ExitC
   } catch (err) {
     throw new UsageError(`c1m profile: ${(err as Error).message}`);
   }
+  // A profile starts its contender and driver itself, in plain TCP: refused rather than profiled
+  // without the TLS it was asked for.
+  if (params.tls) throw new UsageError(`c1m profile: profiles run over plain TCP only; --tls (on by default in ${scenario.name === 'tls-handshake' ? 'tls-handshake' : 'this run'}) is not supported here: pass --tls false, or measure over TLS with c1m run`);
   const notes: string[] = [];
   for (const k of UNUSED) if (given[k] !== undefined) notes.push(`--${k} is not used by a profile (one contender process, one pass)`);
   let driver: DriverName = params.driver;

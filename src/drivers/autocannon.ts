@@ -17,12 +17,13 @@
 // flight as read errors (autocannon reconnects silently on a hang-up), per-request timeouts,
 // and non-2xx answers and wrong bodies as protocol errors.
 
-import { isIPv6, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type autocannonTypes from 'autocannon';
 import { HTTP_HELLO_BODY, isHelloRequest } from '../wire/protocols.js';
 import { Histogram } from '../metrics/histogram.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount, totalErrors } from './merge.js';
+import { targetText, targetUrl } from './tool-process.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
@@ -53,13 +54,6 @@ interface ClientInternals {
 const STOP_BOUND_MS = 5000;
 const PROGRESS_MS = 250;
 
-function url(t: Target, path: string): string {
-  return `http://${isIPv6(t.host) ? `[${t.host}]` : t.host}:${t.port}${path}`;
-}
-
-function where(t: Target): string {
-  return isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
-}
 
 function zeroCpu(): RunResult['cpu'] {
   return { userMs: 0, sysMs: 0, pct: 0 };
@@ -242,7 +236,7 @@ class AutocannonDriver implements DriverImpl {
       });
     };
     const opts: autocannonTypes.Options = {
-      url: url(r.target, c.path),
+      url: targetUrl(c, r.target),
       connections: r.connections,
       pipelining: c.depth,
       // A safety net only: the driver stops the instance itself when the window ends.
@@ -270,7 +264,7 @@ class AutocannonDriver implements DriverImpl {
   #result(r: TargetRun, durationMs: number): RunResult {
     const seconds = durationMs / 1000;
     const warnings: string[] = [];
-    const at = where(r.target);
+    const at = targetText(r.target);
     if (r.failure !== undefined) warnings.push(`autocannon against ${at} failed: ${r.failure.message}`);
     if (r.ops === 0) {
       warnings.push(`autocannon: no answers from ${at} in the ${Math.round(durationMs)} ms window (${totalErrors(r.errors)} errors on ${r.connections} connections)`);

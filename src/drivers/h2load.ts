@@ -34,7 +34,7 @@ import {
   type Target,
 } from './driver-contract.js';
 import { findExecutable } from '../system/which.js';
-import { HttpToolDriver, stderrTail, targetText, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
+import { HttpToolDriver, stderrTail, targetText, targetUrl, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
 
 /** Time allowed past an h2load run's own length (start-up, connects, exit). */
 const H2LOAD_EXTRA_MS = 15_000;
@@ -123,7 +123,7 @@ class H2loadDriver extends HttpToolDriver {
     const args = [
       '--h1', '-t1', `-c${connections}`, `-m${c.depth}`, `-D${secs(durationMs)}`, `-N${secs(c.responseTimeoutMs)}`, `--log-file=${logFile}`,
       ...(warmupMs > 0 ? [`--warm-up-time=${secs(warmupMs)}`] : []),
-      `http://${targetText(target)}${c.path}`,
+      targetUrl(c, target),
     ];
     const x = await this.tools.run(this.exe, args, warmupMs + durationMs + H2LOAD_EXTRA_MS);
     let log: string | null = null;

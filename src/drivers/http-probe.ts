@@ -5,9 +5,10 @@
 // open and get answered; it is not a set of connections kept for the run (extra.held = 0).
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { HttpResponseParser } from '../wire/clients/http.js';
 import { addErrors, emptyErrors, totalErrors } from './merge.js';
-import type { DriverCommand, DriverErrors, RampResult, ResolvedDriverConfig, Target } from './driver-contract.js';
+import type { DriverCommand, DriverErrors, DriverTls, RampResult, ResolvedDriverConfig, Target } from './driver-contract.js';
 
 export interface HttpProbeOptions {
   /** Used in messages. */
@@ -21,6 +22,8 @@ export interface HttpProbeOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   path: string;
+  /** Probe over TLS (the run's --tls): a connection counts once its handshake is done. */
+  tls?: DriverTls;
 }
 
 export type HttpProbeResult = Omit<RampResult, 'cpu'>;
@@ -46,6 +49,7 @@ export async function probeRamp(
     connectTimeoutMs: c.connectTimeoutMs,
     responseTimeoutMs: c.responseTimeoutMs,
     path: c.path,
+    ...(c.tls ? { tls: c.tls } : {}),
   });
   o.track(probe);
   const r = await probe.run(o.progress).finally(() => o.track(undefined));
@@ -151,7 +155,11 @@ export class HttpProbe {
   #launch(target: Target): void {
     const o = this.#o;
     this.#launched++;
-    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const t = o.tls;
+    const socket: net.Socket =
+      t === undefined
+        ? net.connect({ host: target.host, port: target.port, noDelay: true })
+        : tls.connect({ host: target.host, port: target.port, ca: t.ca, servername: t.servername, rejectUnauthorized: t.ca !== undefined }).setNoDelay(true);
     const p: Probe = { socket, target, connected: false, settled: false, timer: undefined };
     this.#probes.push(p);
     const parser = new HttpResponseParser();
@@ -170,7 +178,7 @@ export class HttpProbe {
       socket.destroy();
       settle();
     }, o.connectTimeoutMs);
-    socket.once('connect', () => {
+    socket.once(t === undefined ? 'connect' : 'secureConnect', () => {
       p.connected = true;
       this.#established++;
       this.#open++;

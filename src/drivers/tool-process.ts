@@ -20,6 +20,11 @@ export function targetText(t: Target): string {
   return net.isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
 
+/** The URL an HTTP tool asks: https when the run is over TLS. */
+export function targetUrl(c: Pick<ResolvedDriverConfig, 'tls' | 'path'>, t: Target): string {
+  return `${c.tls ? 'https' : 'http'}://${targetText(t)}${c.path}`;
+}
+
 /** The last lines of a tool's stderr, joined for a sentence ("" when it printed nothing). */
 export function stderrTail(stderr: string, lines = 3): string {
   return stderr.trim().split('\n').slice(-lines).join(' | ');

@@ -37,7 +37,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import { findExecutable } from '../system/which.js';
-import { HttpToolDriver, stderrTail, targetText, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
+import { HttpToolDriver, stderrTail, targetText, targetUrl, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
 import { emptyErrors } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
@@ -214,7 +214,7 @@ class WrkDriver extends HttpToolDriver {
   #spawn(script: string, target: Target, connections: number, seconds: number): Promise<ToolExit> {
     const c = this.config;
     const timeoutS = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000));
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `-T${timeoutS}s`, '-s', script, `http://${targetText(target)}${c.path}`];
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `-T${timeoutS}s`, '-s', script, targetUrl(c, target)];
     return this.tools.run(this.exe, args, seconds * 1000 + WRK_EXTRA_MS);
   }
 

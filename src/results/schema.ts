@@ -366,6 +366,18 @@ const appliedLimits = def(
   ),
 );
 
+const appliedTls = def(
+  'appliedTls',
+  obj(
+    {
+      library: name({ description: 'Where the contender\'s TLS code comes from, e.g. "node:tls (OpenSSL 3.0.19)".' }),
+      tickets: opt(flag({ description: 'Session tickets issued; null = the library has no such setting.' })),
+      handshakeTimeoutMs: opt(measured({ description: 'The handshake bound it applied; null = none.' })),
+    },
+    { description: 'Runner addition (--tls): the TLS the contender applied (its first worker\'s ready message).' },
+  ),
+);
+
 const kernelBaseline = def(
   'kernelBaseline',
   obj(
@@ -395,6 +407,7 @@ const run = def(
       drain: opt(object(drain)),
       ramps: opt(array(ramp())),
       limits: opt(appliedLimits()),
+      tls: opt(appliedTls()),
       kernelBaseline: opt(kernelBaseline()),
       warnings: opt(array(Type.String({ mustBe: 'a string' }), { description: 'Runner addition: what did not fail the run but should be known.' })),
       conformance: opt(conformance({ description: 'Runner addition: the quick conformance cases of the protocol (src/conform/), run against the contender right after its primer and before it was measured.' })),

@@ -42,6 +42,7 @@ import {
   type ScenarioLimits,
 } from './scenario.js';
 import { Session } from './session.js';
+import { runTls, type RunTls } from './tls.js';
 import { summaryLine } from '../conform/summary.js';
 
 export interface RunnerOptions {
@@ -134,6 +135,8 @@ interface Context {
   memFloorBytes: number;
   tracker: ProcessTracker;
   progress: Progress;
+  /** The run's TLS (--tls), null without it. */
+  tls: RunTls | null;
 }
 
 /** Runs a scenario and returns the result (not yet written). Throws PreflightRefusal or RangeError before anything starts. */
@@ -183,9 +186,11 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
   const tracker = o.tracker ?? new ProcessTracker();
   const progress = new Progress(log, order.length, runSeconds(phases), o.progressEveryMs ?? 2000);
   const mainProcesses = groups.size > 0 ? processesFor(peaks.get(MAIN_GROUP) ?? 0) : plan.driverProcesses;
+  // The certificate is made once for the whole run and removed when it ends, whatever happens.
+  const tls = runTls(params);
   const ctx: Context = {
     scenario, params, phases, load, mainProcesses, groups, limits, plan, guardSignal: o.signal,
-    memFloorBytes: memoryFloorBytes(readings.memTotalBytes), tracker, progress,
+    memFloorBytes: memoryFloorBytes(readings.memTotalBytes), tracker, progress, tls,
   };
   const startedAt = new Date().toISOString();
   progress.start();
@@ -193,27 +198,31 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
   const runs: RunRecord[] = [];
   const unavailable = new Map<string, string>();
   let interrupted = false;
-  for (const [i, { contender, rep }] of order.entries()) {
-    if (o.signal?.aborted) {
-      interrupted = true;
-      break;
+  try {
+    for (const [i, { contender, rep }] of order.entries()) {
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      progress.runStarted(i, contender, rep, params.reps);
+      const cannot = speaks(contender, protocol);
+      const skippedReason = cannot !== true ? cannot : unavailable.get(contender);
+      if (skippedReason !== undefined) {
+        runs.push(skippedRun(contender, protocol, params, rep, skippedReason));
+        progress.runEnded(`skipped: ${skippedReason}`);
+        continue;
+      }
+      const { run, interrupted: stopped } = await runOne(ctx, contender, rep);
+      if (run.skipped) unavailable.set(contender, run.skipped);
+      runs.push(run);
+      progress.runEnded(run.ok ? 'done' : run.skipped ? `skipped: ${run.skipped}` : `not ok: ${run.error ?? ''}`);
+      if (stopped) {
+        interrupted = true;
+        break;
+      }
     }
-    progress.runStarted(i, contender, rep, params.reps);
-    const cannot = speaks(contender, protocol);
-    const skippedReason = cannot !== true ? cannot : unavailable.get(contender);
-    if (skippedReason !== undefined) {
-      runs.push(skippedRun(contender, protocol, params, rep, skippedReason));
-      progress.runEnded(`skipped: ${skippedReason}`);
-      continue;
-    }
-    const { run, interrupted: stopped } = await runOne(ctx, contender, rep);
-    if (run.skipped) unavailable.set(contender, run.skipped);
-    runs.push(run);
-    progress.runEnded(run.ok ? 'done' : run.skipped ? `skipped: ${run.skipped}` : `not ok: ${run.error ?? ''}`);
-    if (stopped) {
-      interrupted = true;
-      break;
-    }
+  } finally {
+    tls?.dispose();
   }
   if (interrupted) log(`c1m: interrupted after ${runs.length} of ${order.length} runs`);
 
@@ -271,6 +280,7 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
     tracker: ctx.tracker,
     onPhase: (ph) => progress.phase(describePhase(ph)),
     onTick: (connections, ops) => progress.tick(connections, ops),
+    ...(ctx.tls !== null ? { tls: ctx.tls.target } : {}),
   });
   const kernel0 = session.kernel0;
   run.kernelBaseline = {
@@ -325,6 +335,7 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
         ...(params.pin ? { cpu: 1 } : {}),
       },
       boundMs: startupBoundMs(total) + 5_000,
+      ...(ctx.tls !== null ? { tls: ctx.tls.driver } : {}),
     });
 
     await session.walk(ctx.phases);

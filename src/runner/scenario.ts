@@ -42,6 +42,14 @@ export interface StandardParams {
   readonly reps: number;
   /** Contender on CPU 0, driver on CPU 1 (taskset). */
   readonly pin: boolean;
+  /** Serve and drive over TLS with a certificate made for the run (https-hello, wss, tls-echo). */
+  readonly tls: boolean;
+  /** The certificate's key: ECDSA P-256 or RSA-2048. */
+  readonly tlsKey: 'ec' | 'rsa';
+  /** Session resumption by tickets: the server issues them and the drivers offer them back. */
+  readonly tlsTickets: boolean;
+  /** Seconds a connection may take to finish its TLS handshake after accept. */
+  readonly tlsHandshakeTimeout: number;
 }
 
 /** Effective parameters: the standard ones plus whatever the scenario declares. */
@@ -70,7 +78,11 @@ export type ParamsOf<P extends ParamTable> = StandardParams & { readonly [K in k
  * A group other than the main one may name its own driver (e.g. the native connector for open
  * loops beside an HTTP tool's closed loops); the main group's is always the run's --driver.
  */
-export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 'sourceAddresses'> & { driver?: DriverName };
+export type LoadSpec = Omit<DriverConfig, 'driver' | 'protocol' | 'targets' | 'sourceAddresses' | 'tls'> & {
+  driver?: DriverName;
+  /** Over TLS (--tls): whether this load offers sessions back; default --tls-tickets. Ignored without --tls. */
+  tlsResume?: boolean;
+};
 
 /** The driver group of the scenario's `load`; other groups are named in `groups`. */
 export const MAIN_GROUP = 'main';
@@ -135,7 +147,7 @@ export interface ScenarioSpec<P extends ParamTable = ParamTable> {
   /** Default driver; 'native' when not given. */
   readonly driver?: DriverName;
   /** Defaults of the standard parameters for this scenario. */
-  readonly defaults?: Partial<Pick<StandardParams, 'connections' | 'duration' | 'warmup' | 'reps' | 'workers'>>;
+  readonly defaults?: Partial<Pick<StandardParams, 'connections' | 'duration' | 'warmup' | 'reps' | 'workers' | 'tls'>>;
   /** The scenario's own parameters, each a `--<name>` flag of `c1m run`. */
   readonly params?: P;
   /** The driver's load; a function of the parameters or plain data. Default: closed loop, depth 1. */
@@ -161,7 +173,7 @@ export interface Scenario extends ScenarioSpec {
 }
 
 const NAME = /^[a-z][a-z0-9-]*$/;
-const STANDARD = ['protocol', 'contenders', 'connections', 'duration', 'warmup', 'workers', 'driver', 'reps', 'pin'] as const;
+const STANDARD = ['protocol', 'contenders', 'connections', 'duration', 'warmup', 'workers', 'driver', 'reps', 'pin', 'tls', 'tlsKey', 'tlsTickets', 'tlsHandshakeTimeout'] as const;
 /** Flags of `c1m run` that are not parameters, so a scenario cannot declare them. */
 export const RESERVED_FLAGS: readonly string[] = ['out', 'quick', 'json', 'help', 'html'];
 
@@ -195,6 +207,10 @@ function standardSpecs(s: ScenarioSpec): Record<string, ParamSpec> {
     driver: { type: 'string', default: s.driver ?? 'native', choices: DRIVERS, help: 'load generator' },
     reps: { ...paramRange('reps'), default: d.reps ?? (s.kind === 'throughput' ? defaultOf('reps') : 1), help: 'repetitions of every contender (interleaved)' },
     pin: { type: 'bool', default: false, help: 'contender on CPU 0, driver on CPU 1 (taskset)' },
+    tls: { type: 'bool', default: d.tls ?? false, help: 'over TLS with a certificate made for the run: https-hello, wss-echo, wss-broadcast, tls-echo (contenders without TLS are skipped with the reason)' },
+    tlsKey: { type: 'string', default: 'ec', choices: ['ec', 'rsa'], help: "--tls: the certificate's key, ECDSA P-256 (ec) or RSA-2048 (rsa)" },
+    tlsTickets: { type: 'bool', default: true, help: '--tls: session resumption by tickets (servers issue them, drivers offer them back); false: every handshake is full' },
+    tlsHandshakeTimeout: { type: 'number', default: 10, min: 0.1, max: 600, help: '--tls: seconds a connection may take to finish its handshake after accept (then closed and counted)' },
   };
 }
 

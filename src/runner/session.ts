@@ -21,7 +21,8 @@ import {
   type WorkerInfo,
 } from '../contenders/index.js';
 import type { StartDriverOptions } from '../drivers/driver-handle.js';
-import type { DriverConfig, DriverErrors, DriverName, RampResult, RunResult } from '../drivers/driver-contract.js';
+import type { DriverConfig, DriverErrors, DriverName, DriverTls, RampResult, RunResult } from '../drivers/driver-contract.js';
+import type { Target, TargetTls } from '../wire/clients/tcp.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
 import type { RampRecord, ReapRecord, StepRecord } from '../results/record.js';
 import type { Measured, Step } from '../results/schema.js';
@@ -73,6 +74,8 @@ export interface SessionOptions {
   where?: (ph: Phase, i: number) => string;
   /** Called as each phase starts (progress lines). */
   onPhase?: (ph: Phase, i: number) => void;
+  /** The contender serves TLS (`--tls`): the primer and the conformance cases speak it, verifying the run's certificate. */
+  tls?: TargetTls;
   /** Every driver progress report: connections all groups hold, and the ops of a running load. */
   onTick?: (connections: number, ops: number | null) => void;
 }
@@ -100,6 +103,8 @@ export interface DriversStart {
   options: StartDriverOptions;
   /** The guard's bound on the start-up of every process. */
   boundMs: number;
+  /** Drive over TLS (`--tls`). */
+  tls?: DriverTls;
 }
 
 /** What a phase gave back beyond what the session records: the ramp's result, or the loads' results. */
@@ -202,6 +207,11 @@ export class Session {
     return h;
   }
 
+  /** Where the checks connect: the contender's port, over TLS when it serves TLS. */
+  #target(host: string, port: number): Target {
+    return this.#o.tls === undefined ? { host, port } : { host, port, tls: this.#o.tls };
+  }
+
   #contenderHandle(): ContenderHandle {
     if (this.#handle === null) throw new RunFailure(`${this.where}: the contender has not started`);
     return this.#handle;
@@ -214,7 +224,7 @@ export class Session {
     const joinByMessage = getContender(this.contender).joinByMessage;
     for (const port of h.ports) {
       try {
-        await this.guard.wait(verifyProtocol(this.protocol, { host: h.host, port }, 5000, { joinByMessage }), 15_000, 'the primer');
+        await this.guard.wait(verifyProtocol(this.protocol, this.#target(h.host, port), 5000, { joinByMessage }), 15_000, 'the primer');
       } catch (err) {
         if (err instanceof Interrupted || err instanceof ProcessDied) throw err;
         throw new RunFailure(`primer: ${this.contender} answered ${this.protocol} wrongly on port ${port}, so it was not measured: ${message(err)}`);
@@ -234,7 +244,7 @@ export class Session {
     const maxMessageBytes = h.workers[0]?.limits.maxMessageBytes ?? null;
     const started = Date.now();
     try {
-      this.conformance = await this.guard.wait(quickConformance(this.protocol, { host: h.host, port }, { maxMessageBytes }), 30_000, 'the conformance check');
+      this.conformance = await this.guard.wait(quickConformance(this.protocol, this.#target(h.host, port), { maxMessageBytes }), 30_000, 'the conformance check');
     } catch (err) {
       if (err instanceof Interrupted || err instanceof ProcessDied) throw err;
       this.conformance = summarize(familyOf(this.protocol), [], Date.now() - started, `the conformance check did not finish: ${message(err)}`);
@@ -269,13 +279,15 @@ export class Session {
     const h = this.#contenderHandle();
     this.where = 'driver start-up';
     const starts = d.groups.map((g) => {
-      const { driver = d.driver, ...load } = g.load;
+      const { driver = d.driver, tlsResume, ...load } = g.load;
+      const tls = d.tls === undefined ? undefined : { ...d.tls, resume: tlsResume ?? d.tls.resume };
       const config: DriverConfig = {
         driver,
         protocol: this.protocol,
         targets: h.ports.map((port) => ({ host: h.host, port })),
         ...load,
         ...(d.sourceAddresses.length > 0 ? { sourceAddresses: [...d.sourceAddresses] } : {}),
+        ...(tls !== undefined ? { tls } : {}),
       };
       return DriverGroup.start(config, g.processes, d.options);
     });

@@ -1,23 +1,42 @@
 // Raw TCP helpers and the tcp-echo check.
 
 import net from 'node:net';
+import tls from 'node:tls';
+
+/** TLS to a target (`c1m run --tls`): the run's certificate verifies the server when ca is given. */
+export interface TargetTls {
+  /** PEM of the certificate to trust (the run's self-signed one); absent: the server is not verified. */
+  ca?: string;
+  /** SNI and the name verified; default: none (the certificate's IP address names 127.0.0.1). */
+  servername?: string;
+}
 
 export interface Target {
   host: string;
   port: number;
+  /** Speak TLS to it; absent: plain TCP. */
+  tls?: TargetTls;
 }
 
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 
-/** Connects with Nagle off; rejects after timeoutMs. */
+/**
+ * Connects with Nagle off (and, for a TLS target, completes the handshake, verifying the server
+ * when the target names a certificate to trust); rejects after timeoutMs. Every client of the
+ * checks and the conformance cases connects here, so each speaks TLS when its target does.
+ */
 export function connectTcp(target: Target, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const t = target.tls;
+    const socket: net.Socket =
+      t === undefined
+        ? net.connect({ host: target.host, port: target.port, noDelay: true })
+        : tls.connect({ host: target.host, port: target.port, ca: t.ca, servername: t.servername, rejectUnauthorized: t.ca !== undefined }).setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`connect to ${target.host}:${target.port} timed out after ${timeoutMs} ms`));
+      reject(new Error(`${t ? 'TLS ' : ''}connect to ${target.host}:${target.port} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.once('connect', () => {
+    socket.once(t === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(timer);
       socket.off('error', onError);
       resolve(socket);

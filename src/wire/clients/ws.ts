@@ -34,11 +34,13 @@ export class WsClient {
     });
   }
 
-  /** Opens ws://host:port/path; rejects if the upgrade fails or takes longer than timeoutMs. */
+  /** Opens ws://host:port/path (wss:// for a TLS target); rejects if the upgrade fails or takes longer than timeoutMs. */
   static open(target: Target, path = '/', timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<WsClient> {
     return new Promise((resolve, reject) => {
-      const url = `ws://${target.host}:${target.port}${path}`;
-      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: 0x7fff_ffff });
+      const t = target.tls;
+      const url = `${t ? 'wss' : 'ws'}://${target.host}:${target.port}${path}`;
+      const tlsOptions = t ? { ca: t.ca, servername: t.servername, rejectUnauthorized: t.ca !== undefined } : {};
+      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: 0x7fff_ffff, ...tlsOptions });
       const client = new WsClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('close', () => reject(new Error(`WebSocket ${url}: closed before open${client.error ? ` (${client.error.message})` : ''}`)));

@@ -1,0 +1,56 @@
+// What a TLS handshake costs the server: new connections at fixed rates from the native
+// connector, each closed by the client as soon as its handshake is done (the connector's churn
+// load), first with full handshakes, then resumed ones (the session ticket of an earlier
+// handshake offered back). Per step: handshakes per second, per server CPU-second, and the
+// latency from when a connection was due to its handshake's end (connect included), so a server
+// that falls behind shows it in the percentiles. At a fixed offered rate every contender does the
+// same work, so server CPU per handshake compares directly even though driver and server share
+// the cores; the last full-handshake rate is the headline.
+//
+// The run is over TLS whatever --tls says (the certificate's key is --tls-key: ECDSA P-256 by
+// default, RSA-2048 selectable). With --tls-tickets false the servers issue no tickets, so the
+// resumed steps measure what a client offering an unusable session gets: full handshakes.
+// --tls false runs the same churn over plain TCP: what a connection costs without TLS, for scale.
+
+import { defineScenario, type LoadSpec, type Phase } from '../src/runner/scenario.js';
+
+type Kind = 'full' | 'resumed';
+const groupOf = (kind: Kind, rate: number): string => `${kind}-${rate}`;
+
+export default defineScenario({
+  name: 'tls-handshake',
+  description: 'TLS handshakes per second and per server CPU-second, full and resumed, at fixed rates of new connections, with handshake latency',
+  protocols: ['http-hello', 'ws-echo', 'tcp-echo'],
+  contenders: ['epoll', 'epoll-native', 'net', 'uws'],
+  contendersFor: {
+    'http-hello': ['epoll', 'epoll-native', 'net', 'uws'],
+    'ws-echo': ['epoll', 'epoll-native', 'net', 'uws'],
+    'tcp-echo': ['epoll', 'epoll-native', 'net'],
+  },
+  kind: 'throughput',
+  driver: 'native',
+  defaults: { connections: 0, duration: 5, warmup: 1, tls: true },
+  params: {
+    rates: { type: 'list', items: 'int', default: [200, 600], min: 1, max: 1_000_000, help: 'new connections (handshakes) per second, one measured step each, full then resumed' },
+    resumed: { type: 'bool', default: true, help: 'also measure resumed handshakes at every rate' },
+  },
+  load: { mode: 'idle', heartbeatMs: 0 },
+  groups: (p) =>
+    Object.fromEntries(
+      kinds(p.resumed).flatMap((kind) =>
+        p.rates.map((rate): [string, LoadSpec] => [groupOf(kind, rate), { mode: 'churn', rate, tlsResume: kind === 'resumed', responseTimeoutMs: 10_000 }]),
+      ),
+    ),
+  phases: (p) => {
+    if (new Set(p.rates).size !== p.rates.length) throw new RangeError(`--rates lists a rate twice: ${p.rates.join(',')}`);
+    const run = { durationMs: p.duration * 1000, warmupMs: p.warmup * 1000 };
+    // Resumed steps first, so that the last step (the headline) is the full handshake at the top rate.
+    return [...kinds(p.resumed)].reverse().flatMap((kind) =>
+      p.rates.map((rate): Phase => ({ kind: 'measure', label: `${kind} handshakes at ${rate}/s`, run: { ...run, groups: [groupOf(kind, rate)] } })),
+    );
+  },
+});
+
+function kinds(resumed: boolean): Kind[] {
+  return resumed ? ['full', 'resumed'] : ['full'];
+}
