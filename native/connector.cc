@@ -165,7 +165,9 @@ bool Connector::stop(int g) {
     }
   }
   if (G.recording && G.running && G.mode == LoadMode::kChurn) {
-    // Connections due in the window and not yet established are recorded at what they waited.
+    // Connections due in the window: those never started are dropped, those not yet established
+    // are recorded at what they waited so far.
+    give_up_backlog(G, UINT64_MAX);
     const uint64_t now = now_us();
     for (size_t fd = 0; fd < conns_.size() && fd < loop_.table_size(); ++fd) {
       const Slot& s = loop_.slot(fd);
@@ -791,25 +793,41 @@ void Connector::open_pump(ClientGroup& G) {
   }
 }
 
-// Churn: connection k is due at t0 + k / rate. Due ones start now, with at most the connect window
-// in flight (kMaxPendingConnects: the ramp's cap); those the window cannot take by the response
-// timeout are given up (recorded at their wait, counted as dropped: the server fell behind).
-void Connector::churn_pump(size_t gi, uint64_t t) {
-  ClientGroup& G = groups_[gi];
-  const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
-  const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
-  uint64_t budget = kConnectsPerTick;
-  while (G.open_sent < due) {
-    const uint64_t at = G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate);
-    const bool room = G.st.pending < kMaxPendingConnects && budget > 0;
-    if (!room) {
-      if (t - at <= limit) break;  // it may still start in a later tick
-      if (G.recording) give_up(G, at, t, &G.st.dropped);
-      G.open_sent++;
-      continue;
+// The open loop's (and churn's) schedule: item k is due at t0 + k / rate. The items due by t join
+// the backlog stamped t, not their exact due time: the pacing tick runs every millisecond, and an
+// item due just after one tick can only leave at the next. Stamped with its due time, every item
+// would carry that wait, the driver's own (up to a tick, plus one interval of the schedule: at
+// 100/s a loopback echo read 10.5 ms instead of its 0.1), into the server's latency. Stamped
+// with the tick that first saw it due, an item sent at once reads its answer's time, and one
+// that waits in the backlog (no connection free, the connect window full: the server is behind)
+// reads that wait as well, so coordinated omission stays corrected. A tick never schedules more
+// than kMaxOpenPerTick; a schedule that far behind skips ahead, and the skipped items are given
+// up as dropped (the driver itself could not keep up).
+void Connector::schedule(ClientGroup& G, uint64_t t) {
+  const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6) + 1;  // item 0 is due at t0
+  if (due > G.open_sent + kMaxOpenPerTick) {
+    const uint64_t skip = due - G.open_sent - kMaxOpenPerTick;
+    for (uint64_t k = 0; k < skip && G.recording; ++k) {
+      give_up(G, G.run_t0_us + uint64_t(double(G.open_sent + k) * 1e6 / G.rate), t, &G.st.dropped);
     }
-    budget--;
+    G.open_sent += skip;
+  }
+  while (G.open_sent < due) {
+    G.backlog.push_back(t);
     G.open_sent++;
+  }
+}
+
+// Churn: the backlog's connections start, oldest first, while the connect window has room
+// (kMaxPendingConnects, the ramp's cap) and at most kConnectsPerTick per tick; each carries its
+// backlog stamp, and its latency is recorded when it is established (ready).
+void Connector::churn_pump(size_t gi) {
+  ClientGroup& G = groups_[gi];
+  uint64_t budget = kConnectsPerTick;
+  while (!G.backlog.empty() && G.st.pending < kMaxPendingConnects && budget > 0) {
+    budget--;
+    const uint64_t at = G.backlog.front();
+    G.backlog.pop_front();
     if (!start_connect(int(gi))) continue;  // counted as a failed connect
     // start_connect registered it last: the newest of this group is at the back of connecting.
     // Only one due in the measured window is recorded (as the open loop's messages).
@@ -1012,31 +1030,19 @@ void Connector::tick() {
           q->pop_front();
         }
       }
-      // Open loop: message k is due at t0 + k / rate, whoever is ready; latency runs from then.
-      // Due messages join the backlog's tail (nothing overtakes a message that waits), the backlog
-      // goes out to connections with room, and what waited longer than the response timeout is
-      // given up: recorded at its wait and counted as dropped.
-      if (G.running && G.mode == LoadMode::kOpen && G.rate > 0) {
+      // Open loop and churn: message (or connection) k is due at t0 + k / rate. At each tick the
+      // ones due since the last join the backlog's tail, stamped with this tick's time: the first
+      // moment the driver could send them (see schedule). The backlog goes out to connections
+      // with room (churn: into new connects while the window has room), and what waited longer
+      // than the response timeout is given up: recorded at its wait and counted as dropped.
+      if (G.running && (G.mode == LoadMode::kOpen || G.mode == LoadMode::kChurn) && G.rate > 0) {
         const uint64_t t = now_us();
-        const uint64_t due = uint64_t(double(t - G.run_t0_us) * G.rate / 1e6);
-        // A tick never schedules more than kMaxOpenPerTick; a schedule that far behind skips ahead
-        // and the skipped messages are given up as dropped (the driver itself could not keep up).
-        if (due > G.open_sent + kMaxOpenPerTick) {
-          const uint64_t skip = due - G.open_sent - kMaxOpenPerTick;
-          for (uint64_t k = 0; k < skip && G.recording; ++k) {
-            give_up(G, G.run_t0_us + uint64_t(double(G.open_sent + k) * 1e6 / G.rate), t, &G.st.dropped);
-          }
-          G.open_sent += skip;
-        }
-        while (G.open_sent < due) {
-          G.backlog.push_back(G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate));
-          G.open_sent++;
-        }
-        open_pump(G);
+        schedule(G, t);
+        if (G.mode == LoadMode::kOpen) open_pump(G);
+        else churn_pump(gi);
         const uint64_t limit = uint64_t(G.opt.response_timeout_ms) * 1000u;
         if (t > limit) give_up_backlog(G, t - limit);
       }
-      if (G.running && G.mode == LoadMode::kChurn && G.rate > 0) churn_pump(gi, now_us());
       // Idle heartbeats, spread so each connection gets one per heartbeat_ms.
       if (G.opt.heartbeat_ms && !G.running && G.mode != LoadMode::kStall && !G.members.empty() && now_ms > G.hb_last_ms) {
         uint64_t n = std::max<uint64_t>(1, G.members.size() * (now_ms - G.hb_last_ms) / G.opt.heartbeat_ms);

@@ -208,7 +208,8 @@ class Connector {
   bool send(uint32_t fd, ClientGroup& G, internal::ClientConn& c, uint64_t stamp_us, bool track);
   void kick(uint32_t fd, ClientGroup& G);
   void open_pump(ClientGroup& G);
-  void churn_pump(size_t gi, uint64_t now_us);
+  void schedule(ClientGroup& G, uint64_t t);
+  void churn_pump(size_t gi);
   void give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter);
   void give_up_backlog(ClientGroup& G, uint64_t older_than_us);
   uint64_t give_up_ring(ClientGroup& G, internal::ClientConn& c, uint64_t now, uint64_t* counter);

@@ -5,12 +5,13 @@
 // latency from when a connection was due to its handshake's end (connect included), so a server
 // that falls behind shows it in the percentiles. At a fixed offered rate every contender does the
 // same work, so server CPU per handshake compares directly even though driver and server share
-// the cores; the last full-handshake rate is the headline.
+// the cores; the last full-handshake rate is the headline. Meanwhile the server holds --connections
+// idle connections (established, over TLS, before the first step).
 //
 // The run is over TLS whatever --tls says (the certificate's key is --tls-key: ECDSA P-256 by
-// default, RSA-2048 selectable). With --tls-tickets false the servers issue no tickets, so the
+// default, RSA-2048 selectable). With --tls-tickets=false the servers issue no tickets, so the
 // resumed steps measure what a client offering an unusable session gets: full handshakes.
-// --tls false runs the same churn over plain TCP: what a connection costs without TLS, for scale.
+// --tls=false runs the same churn over plain TCP: what a connection costs without TLS, for scale.
 
 import { defineScenario, type LoadSpec, type Phase } from '../src/runner/scenario.js';
 
@@ -29,7 +30,7 @@ export default defineScenario({
   },
   kind: 'throughput',
   driver: 'native',
-  defaults: { connections: 0, duration: 5, warmup: 1, tls: true },
+  defaults: { connections: 100, duration: 5, warmup: 1, tls: true },
   params: {
     rates: { type: 'list', items: 'int', default: [200, 600], min: 1, max: 1_000_000, help: 'new connections (handshakes) per second, one measured step each, full then resumed' },
     resumed: { type: 'bool', default: true, help: 'also measure resumed handshakes at every rate' },
@@ -44,10 +45,14 @@ export default defineScenario({
   phases: (p) => {
     if (new Set(p.rates).size !== p.rates.length) throw new RangeError(`--rates lists a rate twice: ${p.rates.join(',')}`);
     const run = { durationMs: p.duration * 1000, warmupMs: p.warmup * 1000 };
-    // Resumed steps first, so that the last step (the headline) is the full handshake at the top rate.
-    return [...kinds(p.resumed)].reverse().flatMap((kind) =>
-      p.rates.map((rate): Phase => ({ kind: 'measure', label: `${kind} handshakes at ${rate}/s`, run: { ...run, groups: [groupOf(kind, rate)] } })),
-    );
+    // The server holds --connections idle ones meanwhile, as a server in service does. Resumed
+    // steps first, so that the last step (the headline) is the full handshake at the top rate.
+    return [
+      { kind: 'ramp', connections: p.connections },
+      ...[...kinds(p.resumed)].reverse().flatMap((kind) =>
+        p.rates.map((rate): Phase => ({ kind: 'measure', label: `${kind} handshakes at ${rate}/s`, run: { ...run, groups: [groupOf(kind, rate)] } })),
+      ),
+    ];
   },
 });
 

@@ -467,3 +467,32 @@ test('churn: new connections at a fixed rate, each closed once established; ops 
   }
   await until(() => fdCount() === fds0, `fds back to ${fds0}`, 5000);
 });
+
+test('open loop and churn at a low rate: the latency is the server\'s answer, not the driver\'s wait for its next pacing tick', async () => {
+  // At 100 messages (or connections) a second the schedule's interval is 10 ms; a loopback echo
+  // answers in well under a millisecond. A message stamped when it was due but sent only at the
+  // next tick that saw it due would read about one interval (the driver's own wait) instead.
+  const server = createServer({ protocol: 'echo' });
+  const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: server.listen().port }], messageBytes: 32 });
+  try {
+    g.ramp(4);
+    await g.rampDone(10000);
+    g.reset();
+    g.run('open', 100);
+    await sleep(1500);
+    g.stop();
+    let s = g.stats();
+    assert.ok(s.ops >= 100, `open loop made progress (${s.ops})`);
+    assert.ok(s.latency.valueAtPercentile(50) < 5000, `open loop p50 ${s.latency.valueAtPercentile(50)} µs is below half the 10 ms interval`);
+    g.reset();
+    g.run('churn', 100);
+    await sleep(1500);
+    g.stop();
+    s = g.stats();
+    assert.ok(s.ops >= 100, `churn made progress (${s.ops})`);
+    assert.ok(s.latency.valueAtPercentile(50) < 5000, `churn p50 ${s.latency.valueAtPercentile(50)} µs is below half the 10 ms interval`);
+  } finally {
+    g.close();
+    await server.close();
+  }
+});
