@@ -248,7 +248,21 @@ export function provenance(loaded: LoadedResult): string {
   if (env.node) parts.push(`Node ${env.node}`);
   if (env.kernel) parts.push(`Linux ${env.kernel}`);
   if (env.cpus !== null && env.cpus !== undefined) parts.push(`${env.cpus} × ${env.cpuModel ?? 'CPU'}`);
+  const tls = tlsText(result.params);
+  if (tls !== null) parts.push(tls);
   return parts.join(' · ');
+}
+
+/**
+ * "over TLS (ECDSA P-256, tickets on, handshake bound 10 s)" for a run with --tls, null for
+ * plain TCP: every figure of such a file is a figure over TLS (https-hello, wss-*, tls-echo).
+ */
+export function tlsText(params: Readonly<Record<string, unknown>>): string | null {
+  if (params['tls'] !== true) return null;
+  const key = params['tlsKey'] === 'rsa' ? 'RSA-2048' : 'ECDSA P-256';
+  const tickets = params['tlsTickets'] === false ? 'tickets off' : 'tickets on';
+  const bound = typeof params['tlsHandshakeTimeout'] === 'number' ? `, handshake bound ${params['tlsHandshakeTimeout']} s` : '';
+  return `over TLS (${key}, ${tickets}${bound})`;
 }
 
 export interface ComparedFile {
