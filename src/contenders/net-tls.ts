@@ -67,8 +67,8 @@ export class TlsHandshakes {
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       if (err.code === HANDSHAKE_TIMEOUT) this.#timeouts++;
       else this.#failed++;
-      // A plain tls.Server reports the handshake timeout and leaves the connection open (https
-      // closes it by its own socket timeout): the timeout is only kept if the socket goes here.
+      // node:tls reports the handshake timeout and leaves the connection open (https closes it
+      // only by its own socket timeout, off here): the timeout is only kept if it is closed here.
       socket.destroy();
     });
   }
