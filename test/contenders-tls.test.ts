@@ -303,7 +303,7 @@ for (const protocol of ['tcp-echo', 'http-hello'] as const) {
   });
 }
 
-test('net × https-hello: plain HTTP to the TLS port gets no HTTP answer, is closed, and counts as a failed handshake', { timeout: 30_000 }, async () => {
+test('net × https-hello: plain HTTP to the TLS port gets no HTTP answer, is closed, and counts as a failed handshake, as does a peer that leaves mid-handshake', { timeout: 30_000 }, async () => {
   await withContender('net', 'http-hello', {}, async (h) => {
     const plain = net.connect(port(h), HOST);
     plain.on('error', () => {});
@@ -311,9 +311,15 @@ test('net × https-hello: plain HTTP to the TLS port gets no HTTP answer, is clo
     plain.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await closedWithin(plain, 5000);
     assert.ok(!inbox.bytes().toString('latin1').includes(HELLO), 'no hello in plain text');
-    const e = await extra(h);
-    assert.deepEqual(e, { tlsHandshakes: 0, tlsResumed: 0, tlsHandshakeFailed: 1, tlsHandshakeTimeouts: 0 });
-    assert.equal((await h.stats()).total.connectionsNow, 0);
+    await eventually(async () => (await extra(h))['tlsHandshakeFailed'] === 1, 5000, 'the failed handshake is counted');
+    // A peer that leaves before its handshake is done is a failed handshake too.
+    const gone = net.connect(port(h), HOST);
+    gone.on('error', () => {});
+    await new Promise((resolve) => gone.once('connect', resolve));
+    gone.end();
+    await eventually(async () => (await extra(h))['tlsHandshakeFailed'] === 2, 5000, 'the abandoned handshake is counted');
+    assert.deepEqual(await extra(h), { tlsHandshakes: 0, tlsResumed: 0, tlsHandshakeFailed: 2, tlsHandshakeTimeouts: 0 });
+    await eventually(async () => (await h.stats()).total.connectionsNow === 0, 5000, 'both connections gone');
   });
 });
 
