@@ -67,14 +67,14 @@ function port(h: ContenderHandle): number {
  * (a resumed session presents none). onSession sees every session the server sends, from the
  * start: TLS 1.2 hands it over within the handshake, BoringSSL's TLS 1.3 with its Finished.
  */
-async function connectTls(p: number, options: tls.ConnectionOptions = {}, onSession?: (session: Buffer) => void): Promise<tls.TLSSocket> {
+async function connectTls(p: number, options: tls.ConnectionOptions = {}, onSession?: (session: Buffer) => void, expected = fingerprint): Promise<tls.TLSSocket> {
   const socket = tls.connect({ host: HOST, port: p, rejectUnauthorized: false, ...options });
   if (onSession !== undefined) socket.on('session', onSession);
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
     socket.once('error', reject);
   });
-  if (!socket.isSessionReused()) assert.equal(socket.getPeerX509Certificate()?.fingerprint256, fingerprint, 'the server presents the run\'s certificate');
+  if (!socket.isSessionReused()) assert.equal(socket.getPeerX509Certificate()?.fingerprint256, expected, 'the server presents the run\'s certificate');
   return socket;
 }
 
@@ -422,6 +422,39 @@ test('uws: tickets off are skipped with the reason (they cannot be turned off), 
   await assert.rejects(start('uws', 'ws-echo', { tickets: false }), (err: unknown) => err instanceof ContenderUnavailableError && err.kind === 'skipped' && /tickets/.test(err.reason));
   await assert.rejects(start('uws', 'tcp-echo'), (err: unknown) => err instanceof ContenderUnavailableError && err.kind === 'skipped' && /raw TCP/.test(err.reason));
 });
+
+test('uws: a connection silent in its handshake is closed by the fixed HTTP idle timeout, as its AppliedTls note says', { timeout: 30_000, skip: uwsSkip }, async () => {
+  await withContender('uws', 'http-hello', {}, async (h) => {
+    const stalled = net.connect(port(h), HOST);
+    stalled.on('error', () => {});
+    try {
+      await new Promise((resolve) => stalled.once('connect', resolve));
+      const t0 = Date.now();
+      await closedWithin(stalled, 20_000);
+      const ms = Date.now() - t0;
+      // 10 s in 4 s ticks: between two and three ticks after the last one before accept.
+      assert.ok(ms >= 7000 && ms <= 13_000, `closed after ${ms} ms`);
+    } finally {
+      stalled.destroy();
+    }
+  });
+});
+
+for (const contender of ['net', 'uws']) {
+  test(`${contender} × https-hello with an RSA-2048 certificate`, { timeout: 30_000, skip: contender === 'uws' ? uwsSkip : false }, async () => {
+    const rsa = testCert('rsa');
+    await withContender(contender, 'http-hello', { certFile: rsa.certFile, keyFile: rsa.keyFile, keyType: 'rsa' }, async (h) => {
+      const socket = await connectTls(port(h), {}, undefined, new X509Certificate(rsa.certPem).fingerprint256);
+      try {
+        const inbox = collect(socket);
+        socket.write(GET);
+        await eventually(() => inbox.bytes().toString().endsWith(HELLO), 5000, 'the hello over RSA');
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+}
 
 // ---- skipped, and checked --------------------------------------------------------------------
 
