@@ -139,6 +139,10 @@ export const LIMITS = {
     min: 0, max: U32_MAX, default: 0, unit: 'bytes',
     why: 'unsent bytes a connection may queue before a contender closes it; 0 = unbounded unless a scenario asks',
   },
+  'tls.handshakeTimeoutMs': {
+    min: 1, max: MAX_TIMER_MS, unit: 'ms',
+    why: 'a contender closes a connection whose TLS handshake has not finished this long after accept; the engine\'s timer bound',
+  },
 
   // ---- the engine's server options (ServerOptions) ---------------------------------------------
   backlog: {

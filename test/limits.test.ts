@@ -20,6 +20,7 @@ import { ClientGroup } from '../src/engine/client.js';
 import { Engine } from '../src/engine/engine.js';
 import { resolveServerOptions } from '../src/engine/options.js';
 import { LIMITS, type Limit, type LimitName } from '../src/limits.js';
+import { testCert } from './helpers/tls-cert.js';
 import { defineScenario, phasesOf, resolveParams, type Phase } from '../src/runner/scenario.js';
 
 const HOST = '127.0.0.1';
@@ -89,6 +90,17 @@ const childBase = { contender: 'net', protocol: 'tcp-echo', host: HOST, port: 0,
 
 function childConfig(field: string): Probe {
   return { layer: `contender child config ${field}`, names: field, check: (v) => void parseChildConfig(JSON.stringify({ ...childBase, [field]: v })) };
+}
+
+/** A TLS option of a contender (ChildConfig.tls, StartOptions.tls), with a real certificate around it. */
+function contenderTls(field: string): Probe[] {
+  const cert = testCert();
+  const tls = (v: number) => ({ certFile: cert.certFile, keyFile: cert.keyFile, keyType: 'ec', tickets: true, [field]: v });
+  const names = `tls.${field}`;
+  return [
+    { layer: `contender child config tls.${field}`, names, check: (v) => void parseChildConfig(JSON.stringify({ ...childBase, tls: tls(v) })) },
+    { layer: `startContender tls.${field}`, names, check: (v) => void resolveStart({ contender: 'net', protocol: 'tcp-echo', tls: tls(v) as never }) },
+  ];
 }
 
 function contenderStart(field: string): Probe {
@@ -223,6 +235,7 @@ const PROBES: Partial<Record<LimitName, readonly Probe[]>> = {
   'limits.idleTimeoutMs': [contenderLimit('idleTimeoutMs')],
   'limits.backlog': [contenderLimit('backlog')],
   'limits.maxQueuedBytes': [contenderLimit('maxQueuedBytes')],
+  'tls.handshakeTimeoutMs': contenderTls('handshakeTimeoutMs'),
   pingIntervalMs: [contenderLimit('pingIntervalMs'), engineOption('pingIntervalMs'), nativeListen('pingIntervalMs')],
   backlog: [engineOption('backlog'), nativeListen('backlog')],
   maxFrameBytes: [engineOption('maxFrameBytes'), nativeListen('maxFrame')],

@@ -1,9 +1,11 @@
 // Validation at the edges: the parent checks what callers pass, the child checks what it is given.
 
-import { checkHost, checkInt, isRecord } from '../checks.js';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { checkBool, checkHost, checkInt, errorMessage, isRecord, shown } from '../checks.js';
 import { checkLimit, defaultOf, resolveLimit } from '../limits.js';
 import { checkProtocol } from '../wire/protocols.js';
-import type { ChildConfig, Limits, PortMode } from './contender-contract.js';
+import type { ChildConfig, Limits, PortMode, ServerTls } from './contender-contract.js';
 
 /** What every contender applies unless told otherwise (the defaults of the limits table). */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -46,6 +48,48 @@ export function resolveLimits(v: unknown = {}): Limits {
   };
 }
 
+const TLS_KEYS = ['certFile', 'keyFile', 'keyType', 'tickets', 'handshakeTimeoutMs'] as const;
+
+function checkReadableFile(name: string, v: unknown): string {
+  if (typeof v !== 'string' || v === '') throw new TypeError(`${name} must be a file path, got ${shown(v)}`);
+  try {
+    accessSync(v, constants.R_OK);
+  } catch (err) {
+    throw new RangeError(`${name} ${v} cannot be read: ${errorMessage(err)}`);
+  }
+  return v;
+}
+
+/**
+ * Checks a TLS configuration (ChildConfig.tls, StartOptions.tls): both files readable, the key
+ * of the type it is said to be (a result records keyType, so an RSA key called 'ec' would make it
+ * lie), tickets a boolean, handshakeTimeoutMs within the limits table's row.
+ */
+export function checkServerTls(v: unknown): ServerTls {
+  if (!isRecord(v)) throw new TypeError(`tls must be an object, got ${shown(v)}`);
+  for (const key of Object.keys(v)) {
+    if (!(TLS_KEYS as readonly string[]).includes(key)) throw new RangeError(`unknown tls option "${key}"; known: ${TLS_KEYS.join(', ')}`);
+  }
+  const keyType = v['keyType'];
+  if (keyType !== 'ec' && keyType !== 'rsa') throw new RangeError(`tls.keyType must be "ec" or "rsa", got ${shown(keyType)}`);
+  const certFile = checkReadableFile('tls.certFile', v['certFile']);
+  const keyFile = checkReadableFile('tls.keyFile', v['keyFile']);
+  let actual: string | undefined;
+  try {
+    actual = createPrivateKey(readFileSync(keyFile)).asymmetricKeyType;
+  } catch (err) {
+    throw new RangeError(`tls.keyFile ${keyFile} holds no private key Node can read: ${errorMessage(err)}`);
+  }
+  if (actual !== keyType) throw new RangeError(`tls.keyFile ${keyFile} holds a${actual === 'ec' ? 'n' : ''} ${actual ?? 'unknown'} key, but tls.keyType says "${keyType}"`);
+  return {
+    certFile,
+    keyFile,
+    keyType,
+    tickets: checkBool('tls.tickets', v['tickets']),
+    handshakeTimeoutMs: checkLimit('tls.handshakeTimeoutMs', v['handshakeTimeoutMs']),
+  };
+}
+
 /** Parses and checks the JSON a child process receives. */
 export function parseChildConfig(json: string | undefined): ChildConfig {
   if (json === undefined) throw new TypeError('missing configuration: pass the ChildConfig JSON as the first argument');
@@ -71,5 +115,6 @@ export function parseChildConfig(json: string | undefined): ChildConfig {
     limits: resolveLimits(v['limits']),
     shutdownMs: checkLimit('shutdownMs', v['shutdownMs']),
     options,
+    ...(v['tls'] === undefined ? {} : { tls: checkServerTls(v['tls']) }),
   };
 }

@@ -66,6 +66,8 @@ export interface AppliedTls {
   library: string;
   tickets: boolean | null;
   handshakeTimeoutMs: number | null;
+  /** What the numbers above cannot say, in one sentence (e.g. what closes a stalled handshake instead). */
+  note?: string;
 }
 
 /** The JSON handed to a child process (argv[2]). */
@@ -138,6 +140,8 @@ export interface ContenderServer {
   /** The port actually bound (the one chosen by the kernel when asked for 0). */
   readonly port: number;
   readonly limits: EffectiveLimits;
+  /** The TLS this worker applies: present exactly when ChildConfig.tls was set. */
+  readonly tls?: AppliedTls;
   /**
    * Other processes that do the serving for this worker (c-ref's C program): the runner counts
    * their CPU and memory with the worker's. Absent when the worker serves by itself.
@@ -172,6 +176,11 @@ export interface ContenderDefinition {
   readonly description: string;
   /** true, or the reason the contender cannot speak protocol (the pair is then skipped). */
   speaks(protocol: Protocol): true | string;
+  /**
+   * true, or the reason the contender cannot serve protocol over TLS as tls asks (the pair is
+   * then skipped). Only asked when speaks(protocol) is true. Absent: the contender has no TLS.
+   */
+  speaksTls?(protocol: Protocol, tls: ServerTls): true | string;
   /** true, or the reason the contender cannot share one port between workers (SO_REUSEPORT). */
   sharedPort(): true | string;
   /**
@@ -214,6 +223,8 @@ export interface ReadyMessage {
   host: string;
   port: number;
   limits: EffectiveLimits;
+  /** ContenderServer.tls: the TLS the worker applies, when it was asked for TLS. */
+  tls?: AppliedTls;
   /** ContenderServer.servingPids, when the worker has them. */
   servingPids?: number[];
 }

@@ -6,9 +6,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { checkProtocol } from '../wire/protocols.js';
 import { checkHost, checkInt } from '../checks.js';
 import { LIMITS, resolveLimit } from '../limits.js';
-import { checkPortMode, DEFAULT_HOST, drainBoundMs, resolveLimits } from './contender-config.js';
-import { getContender } from './registry.js';
+import { checkPortMode, checkServerTls, DEFAULT_HOST, drainBoundMs, resolveLimits } from './contender-config.js';
+import { getContender, speaksWith } from './registry.js';
 import type {
+  AppliedTls,
   ChildConfig,
   ContenderStats,
   EffectiveLimits,
@@ -18,6 +19,7 @@ import type {
   Protocol,
   ReadyMessage,
   ServerStats,
+  ServerTls,
   WorkerStats,
 } from './contender-contract.js';
 import { CHILD_PATH, ContenderUnavailableError, KILL_AFTER_BOUND_MS, WorkerProcess, type SpawnOptions, type WorkerExit } from './worker.js';
@@ -51,6 +53,11 @@ export interface StartOptions {
   stderr?: 'inherit' | 'pipe';
   /** Contender-specific settings, passed to the child untouched. */
   options?: Record<string, unknown>;
+  /**
+   * TLS on every worker's listener (https-hello, wss, tls-echo, frames over TLS); absent: plain
+   * TCP. A contender that cannot serve the protocol over TLS so is skipped with its reason.
+   */
+  tls?: ServerTls;
 }
 
 export interface WorkerInfo {
@@ -59,6 +66,8 @@ export interface WorkerInfo {
   pid: number;
   port: number;
   limits: EffectiveLimits;
+  /** The TLS the worker applies (its ready message); null when it serves plain TCP. */
+  tls: AppliedTls | null;
   /** Processes that serve for this worker besides it (c-ref's C program); none for most. */
   servingPids: number[];
 }
@@ -89,6 +98,11 @@ export interface ContenderHandle {
   readonly ports: readonly number[];
   readonly pids: readonly number[];
   readonly workers: readonly WorkerInfo[];
+  /**
+   * The TLS every worker applies (they are checked to agree when the contender starts); null when
+   * it serves plain TCP. This is what a result records of the contender's TLS.
+   */
+  readonly tls: AppliedTls | null;
   /** Stats of every worker, and their sums. Rejects if a worker has exited or does not answer. */
   stats(timeoutMs?: number): Promise<ContenderStats>;
   /**
@@ -113,11 +127,12 @@ export interface ResolvedStart extends SpawnOptions {
   shutdownMs: number;
   readyTimeoutMs: number;
   options: Record<string, unknown>;
+  tls?: ServerTls;
 }
 
 const START_KEYS = new Set([
   'contender', 'protocol', 'host', 'port', 'workers', 'portMode', 'limits', 'shutdownMs', 'readyTimeoutMs',
-  'control', 'wrap', 'execArgv', 'env', 'stderr', 'options',
+  'control', 'wrap', 'execArgv', 'env', 'stderr', 'options', 'tls',
 ]);
 
 /** Checks start options and fills in the defaults (exported for the limits test). */
@@ -159,6 +174,7 @@ export function resolveStart(o: StartOptions): ResolvedStart {
     env: o.env ?? process.env,
     stderr,
     options,
+    ...(o.tls === undefined ? {} : { tls: checkServerTls(o.tls) }),
   };
 }
 
@@ -174,6 +190,7 @@ function childConfig(o: ResolvedStart, worker: number, port: number): ChildConfi
     limits: o.limits,
     shutdownMs: o.shutdownMs,
     options: o.options,
+    ...(o.tls === undefined ? {} : { tls: o.tls }),
   };
 }
 
@@ -186,7 +203,7 @@ function childConfig(o: ResolvedStart, worker: number, port: number): ChildConfi
 export async function startContender(options: StartOptions): Promise<ContenderHandle> {
   const o = resolveStart(options);
   const def = getContender(o.contender);
-  const speaks = def.speaks(o.protocol);
+  const speaks = speaksWith(def, o.protocol, o.tls);
   if (speaks !== true) throw new ContenderUnavailableError(o.contender, o.protocol, 'skipped', speaks);
   if (o.portMode === 'shared') {
     const shared = def.sharedPort();
@@ -204,13 +221,34 @@ export async function startContender(options: StartOptions): Promise<ContenderHa
     // port 0), so a shared port 0 becomes a port that was free a moment ago.
     const base = o.portMode === 'shared' && o.port === 0 ? await freePort(o.host) : o.port;
     const portOf = (i: number): number => (base === 0 || o.portMode === 'shared' ? base : base + i);
-    await Promise.all(Array.from({ length: o.workers }, (_, i) => launch(i, portOf(i))));
+    const readies = await Promise.all(Array.from({ length: o.workers }, (_, i) => launch(i, portOf(i))));
+    agreedTls(o, readies);
   } catch (err) {
     await Promise.all(procs.map((p) => p.stop('SIGTERM', o.shutdownMs + KILL_AFTER_BOUND_MS)));
     throw err;
   }
   procs.sort((a, b) => a.worker - b.worker);
   return new Handle(o, procs);
+}
+
+/**
+ * The TLS every worker applies: each says so exactly when it was asked for TLS, and all say the
+ * same (a result records one AppliedTls per contender). Throws what does not hold.
+ */
+export function agreedTls(o: Pick<ResolvedStart, 'contender' | 'tls'>, readies: readonly Pick<ReadyMessage, 'worker' | 'tls'>[]): AppliedTls | null {
+  let first: AppliedTls | undefined;
+  for (const r of readies) {
+    if (o.tls === undefined) {
+      if (r.tls !== undefined) throw new Error(`${o.contender} worker ${r.worker} reports TLS (${JSON.stringify(r.tls)}) it was not asked for`);
+      continue;
+    }
+    if (r.tls === undefined) throw new Error(`${o.contender} worker ${r.worker} was asked for TLS but its ready message says nothing of it`);
+    if (first === undefined) first = r.tls;
+    else if (JSON.stringify(r.tls) !== JSON.stringify(first)) {
+      throw new Error(`${o.contender} workers disagree on the TLS they apply: worker ${readies[0]?.worker} ${JSON.stringify(first)}, worker ${r.worker} ${JSON.stringify(r.tls)}`);
+    }
+  }
+  return first ?? null;
 }
 
 function freePort(host: string): Promise<number> {
@@ -266,6 +304,7 @@ class Handle implements ContenderHandle {
   readonly protocol: Protocol;
   readonly host: string;
   readonly workers: readonly WorkerInfo[];
+  readonly tls: AppliedTls | null;
   readonly #procs: readonly WorkerProcess[];
   readonly #opts: ResolvedStart;
   #stopping: Promise<StopReport> | undefined;
@@ -278,8 +317,9 @@ class Handle implements ContenderHandle {
     this.#procs = procs;
     this.workers = procs.map((p) => {
       const r = p.ready as ReadyMessage;
-      return { worker: r.worker, pid: r.pid, port: r.port, limits: r.limits, servingPids: r.servingPids ?? [] };
+      return { worker: r.worker, pid: r.pid, port: r.port, limits: r.limits, tls: r.tls ?? null, servingPids: r.servingPids ?? [] };
     });
+    this.tls = this.workers[0]?.tls ?? null;
   }
 
   get ports(): readonly number[] {

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { errorMessage as message, isRecord } from '../checks.js';
 import { drainBoundMs, parseChildConfig } from './contender-config.js';
 import { openChildChannel, type ChildChannel } from './control.js';
-import { getContender } from './registry.js';
+import { getContender, speaksWith } from './registry.js';
 import { EXIT, type ChildConfig, type ChildMessage, type ContenderServer, type WorkerStats } from './contender-contract.js';
 
 function exitWith(channel: ChildChannel, msg: ChildMessage, code: number, prefix: string): void {
@@ -44,7 +44,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   let server: ContenderServer;
   try {
     const def = getContender(config.contender);
-    const speaks = def.speaks(config.protocol);
+    const speaks = speaksWith(def, config.protocol, config.tls);
     if (speaks !== true) throw new RangeError(speaks);
     if (config.portMode === 'shared') {
       const shared = def.sharedPort();
@@ -57,6 +57,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     server = await def.start(config);
+    // A server that did not say what TLS it applies has not applied it (or applied it unasked):
+    // it must not be measured as what it is not.
+    if ((config.tls === undefined) !== (server.tls === undefined)) {
+      const why = config.tls === undefined ? 'reports TLS it was not asked for' : 'was asked for TLS but does not say it applies it';
+      await server.close(0).catch(() => undefined);
+      throw new Error(`${config.contender} ${why}`);
+    }
   } catch (err) {
     exitWith(channel, { type: 'failed', message: message(err) }, EXIT.failed, prefix);
     return;
@@ -172,6 +179,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     host: config.host,
     port: server.port,
     limits: server.limits,
+    ...(server.tls === undefined ? {} : { tls: server.tls }),
     ...(server.servingPids !== undefined && server.servingPids.length > 0 ? { servingPids: [...server.servingPids] } : {}),
   });
 }

@@ -38,6 +38,7 @@ export function refEchoContender(ref: RefEcho): ContenderDefinition {
     name: ref.name,
     description: ref.description,
     speaks: (protocol) => (protocol === 'tcp-echo' ? true : 'the C reference speaks raw TCP echo only'),
+    speaksTls: () => 'no TLS: the C reference serves plain TCP only',
     sharedPort: () => true,
     countsPayloadBytes: () => true,
     joinByMessage: false,

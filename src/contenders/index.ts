@@ -2,9 +2,10 @@
 // are the wire's (src/wire/protocols.ts).
 
 export * from './contender-contract.js';
-export { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './contender-config.js';
+export { checkServerTls, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_SHUTDOWN_MS, drainBoundMs, resolveLimits } from './contender-config.js';
 export { contenderNames, getContender, speaks } from './registry.js';
 export {
+  agreedTls,
   aggregateStats,
   contenderAvailable,
   ContenderUnavailableError,

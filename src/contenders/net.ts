@@ -1,10 +1,13 @@
 // The libuv baseline: node:net for raw TCP, node:http for HTTP, the ws package on node:http for
 // WebSocket. Written the way a competent Node user would: Nagle off, keep-alive on, per-message
-// deflate off, backpressure by pause/resume.
+// deflate off, backpressure by pause/resume. With ChildConfig.tls the same servers are
+// node:tls, node:https and ws on node:https (net-tls.ts holds what TLS adds).
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { Counters } from './counters.js';
@@ -19,6 +22,7 @@ import {
 } from '../wire/protocols.js';
 import { parseProcLimits } from '../system/limits.js';
 import { afterPendingReads } from './drain.js';
+import { appliedNodeTls, nodeTlsOptions, TlsHandshakes } from './net-tls.js';
 import type { ChildConfig, ContenderDefinition, ContenderServer, DrainResult, EffectiveLimits, Protocol } from './contender-contract.js';
 
 function nodeHasReusePort(): boolean {
@@ -30,6 +34,7 @@ export const netContender: ContenderDefinition = {
   name: 'net',
   description: 'node:net (tcp), node:http (http), ws on node:http (WebSocket): libuv, one JS object per connection',
   speaks: (_protocol: Protocol) => true,
+  speaksTls: () => true,
   sharedPort: () => (nodeHasReusePort() ? true : `node:net supports reusePort only from Node 22.12 (this is ${process.version})`),
   countsPayloadBytes: () => true,
   joinByMessage: true,
@@ -96,6 +101,30 @@ function closeServer(server: net.Server, graceMs: number, force: () => number): 
   });
 }
 
+/**
+ * Counts every TCP connection, from accept to close. With TLS that includes the ones still in
+ * their handshake (and ones that never finish it), as the kernel and the driver see them.
+ */
+function countConnections(server: net.Server, c: Counters): void {
+  server.on('connection', (socket: net.Socket) => {
+    c.connectionsNow++;
+    c.connectionsTotal++;
+    socket.once('close', () => c.connectionsNow--);
+  });
+}
+
+/** The TLS a server applies, and its handshake counters, when it was asked for TLS. */
+interface TlsPart {
+  handshakes: TlsHandshakes | undefined;
+  /** Spread into the ContenderServer. */
+  applied: { tls?: ReturnType<typeof appliedNodeTls> };
+}
+
+function tlsPart(config: ChildConfig, server: net.Server): TlsPart {
+  if (config.tls === undefined) return { handshakes: undefined, applied: {} };
+  return { handshakes: new TlsHandshakes(server as tls.Server), applied: { tls: appliedNodeTls(config.tls) } };
+}
+
 // ---- tcp-echo, frame-echo --------------------------------------------------------------------
 
 async function startTcp(config: ChildConfig): Promise<ContenderServer> {
@@ -106,14 +135,9 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
   const max = config.limits.maxMessageBytes;
   const maxQueued = config.limits.maxQueuedBytes;
 
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    c.connectionsNow++;
-    c.connectionsTotal++;
+  const onSocket = (socket: net.Socket): void => {
     sockets.add(socket);
-    socket.on('close', () => {
-      c.connectionsNow--;
-      sockets.delete(socket);
-    });
+    socket.on('close', () => sockets.delete(socket));
     // A peer reset is ordinary for a benchmark server; 'close' follows and does the bookkeeping.
     socket.on('error', ignore);
     socket.on('drain', () => socket.resume());
@@ -150,7 +174,11 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
         send(chunk);
       });
     }
-  });
+  };
+  // With TLS, onSocket gets the TLSSocket once its handshake is done ('secureConnection').
+  const server = config.tls === undefined ? net.createServer({ noDelay: true }, onSocket) : tls.createServer({ noDelay: true, ...nodeTlsOptions(config.tls) }, onSocket);
+  countConnections(server, c);
+  const secure = tlsPart(config, server);
   const port = await listen(server, config);
   const limits: EffectiveLimits = {
     maxMessageBytes: framed ? max : null,
@@ -162,9 +190,11 @@ async function startTcp(config: ChildConfig): Promise<ContenderServer> {
   return {
     port,
     limits,
-    stats: () => c.snapshot(),
+    ...secure.applied,
+    stats: () => c.snapshot(secure.handshakes?.extra()),
     close: async (graceMs) => {
       await afterPendingReads();
+      secure.handshakes?.closeHandshaking();
       const closed = closeServer(server, graceMs, () => {
         let cut = 0;
         for (const s of sockets) {
@@ -198,13 +228,11 @@ const NOT_FOUND_HEADERS = { 'Content-Type': HTTP_CONTENT_TYPE, 'Content-Length':
 function createHttpServer(config: ChildConfig, c: Counters, onRequest: http.RequestListener): http.Server {
   // Node's own timeouts (5 s keep-alive, 60 s headers, 300 s request) would close idle
   // connections of an idle-hold scenario; the only timeout is the shared idleTimeoutMs.
-  const server = http.createServer({ noDelay: true, keepAliveTimeout: 0, headersTimeout: 0, requestTimeout: 0 }, onRequest);
+  const options = { noDelay: true, keepAliveTimeout: 0, headersTimeout: 0, requestTimeout: 0 };
+  const server: http.Server = config.tls === undefined ? http.createServer(options, onRequest) : https.createServer({ ...options, ...nodeTlsOptions(config.tls) }, onRequest);
   server.timeout = config.limits.idleTimeoutMs;
-  server.on('connection', (socket: net.Socket) => {
-    c.connectionsNow++;
-    c.connectionsTotal++;
-    socket.once('close', () => c.connectionsNow--);
-  });
+  // https emits 'connection' for the TCP socket, before its handshake.
+  countConnections(server, c);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -229,14 +257,18 @@ async function startHttp(config: ChildConfig): Promise<ContenderServer> {
     if (isHelloRequest(req.method, req.url)) res.writeHead(200, HELLO_HEADERS).end(HTTP_HELLO_BODY);
     else res.writeHead(404, NOT_FOUND_HEADERS).end(HTTP_NOT_FOUND_BODY);
   });
+  const secure = tlsPart(config, server);
   const port = await listen(server, config);
   return {
     port,
     limits: { maxMessageBytes: null, idleTimeoutMs: config.limits.idleTimeoutMs, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null },
-    stats: () => c.snapshot(),
+    ...secure.applied,
+    stats: () => c.snapshot(secure.handshakes?.extra()),
     close: async (graceMs) => {
       draining = true;
       await afterPendingReads();
+      // http does not track a connection before its handshake is done: it would hold close() up.
+      secure.handshakes?.closeHandshaking();
       // close() also closes idle keep-alive connections (Node 19+, and again below for older
       // ones); a request in flight gets graceMs. Connections counts every socket not yet closed.
       const closed = closeServer(server, graceMs, () => {
@@ -352,12 +384,14 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
     return n;
   };
 
+  const secure = tlsPart(config, server);
   const port = await listen(server, config);
   return {
     port,
     limits: { maxMessageBytes: config.limits.maxMessageBytes, idleTimeoutMs: idle, backlog: config.limits.backlog, pingIntervalMs: pingMs, maxQueuedBytes: maxQueued },
+    ...secure.applied,
     stats: () => {
-      const extra: Record<string, number> = { websockets: wss.clients.size, queuedBytes: queuedBytes() };
+      const extra: Record<string, number> = { websockets: wss.clients.size, queuedBytes: queuedBytes(), ...secure.handshakes?.extra() };
       if (config.protocol === 'ws-broadcast') extra['rooms'] = rooms.size;
       return c.snapshot(extra);
     },
@@ -369,6 +403,7 @@ async function startWs(config: ChildConfig): Promise<ContenderServer> {
       clearInterval(heartbeat);
       draining = true;
       await afterPendingReads();
+      secure.handshakes?.closeHandshaking();
       // Every TCP connection (upgraded or not) is counted by the HTTP layer until its 'close'.
       const closed = closeServer(server, graceMs, () => {
         const cut = c.connectionsNow;

@@ -9,7 +9,7 @@ import { crefUringContender } from './cref-uring.js';
 import { epollContender, epollNativeContender, uringContender, uringNativeContender } from './epoll.js';
 import { netContender } from './net.js';
 import { testContenders } from './testing.js';
-import type { ContenderDefinition, Protocol } from './contender-contract.js';
+import type { ContenderDefinition, Protocol, ServerTls } from './contender-contract.js';
 import { uwsContender } from './uws.js';
 
 const DEFINITIONS: readonly ContenderDefinition[] = [
@@ -30,7 +30,17 @@ export function getContender(name: string): ContenderDefinition {
   return def;
 }
 
-/** true, or the reason contender cannot speak protocol (the pair is skipped, never faked). */
-export function speaks(contender: string, protocol: Protocol): true | string {
-  return getContender(contender).speaks(checkProtocol(protocol));
+/**
+ * true, or the reason contender cannot speak protocol (the pair is skipped, never faked); with
+ * tls, over TLS as tls asks (a contender without speaksTls has no TLS).
+ */
+export function speaks(contender: string, protocol: Protocol, tls?: ServerTls): true | string {
+  return speaksWith(getContender(contender), checkProtocol(protocol), tls);
+}
+
+/** speaks() for a definition in hand (the parent's start and the child use it). */
+export function speaksWith(def: ContenderDefinition, protocol: Protocol, tls: ServerTls | undefined): true | string {
+  const plain = def.speaks(protocol);
+  if (plain !== true || tls === undefined) return plain;
+  return def.speaksTls?.(protocol, tls) ?? `${def.name} does not speak TLS`;
 }

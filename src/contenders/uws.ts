@@ -10,7 +10,7 @@ import {
   roomFromJoin,
 } from '../wire/protocols.js';
 import { afterPendingReads, ownTcpConnections, sleep, type TcpSocket } from './drain.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, Protocol } from './contender-contract.js';
+import type { AppliedTls, ChildConfig, ContenderDefinition, ContenderServer, Protocol, ServerTls } from './contender-contract.js';
 
 // The slice of the uWebSockets.js API used here (its own typings need the package installed).
 type UwsData = string | ArrayBuffer | Uint8Array;
@@ -61,8 +61,15 @@ interface UwsApp {
   numSubscribers(topic: string): number;
   close(): UwsApp;
 }
+/** AppOptions of SSLApp: what uSockets' create_ssl_context_from_options reads (the files' paths among them). */
+interface UwsSslOptions {
+  key_file_name: string;
+  cert_file_name: string;
+}
 interface UwsModule {
   App(): UwsApp;
+  /** Throws "App construction failed" when the key or certificate cannot be loaded. */
+  SSLApp(options: UwsSslOptions): UwsApp;
   us_listen_socket_close(socket: UwsListenSocket): void;
   us_socket_local_port(socket: UwsListenSocket): number;
   LIBUS_LISTEN_EXCLUSIVE_PORT: number;
@@ -122,11 +129,55 @@ export function uwsHeartbeat(pingMs: number): { idleTimeoutS: number; pingAfterS
   return { idleTimeoutS: t, pingAfterS: t - uwsPingMargin(t) };
 }
 
+/**
+ * What SSLApp applies, found in three places: uws-pack's index.d.ts (AppOptions: key, cert, ca,
+ * passphrase, dh_params, ssl_ciphers, ssl_prefer_low_memory_usage; nothing for tickets or a
+ * handshake timeout), uSockets' src/crypto/openssl.c (create_ssl_context_from_options sets
+ * read-ahead, a moving write buffer, TLS 1.2 at least and the options above, and never touches
+ * tickets or the session cache), and the binary itself (its strings are BoringSSL's source paths,
+ * uSockets/boringssl/ssl/*.cc: BoringSSL is compiled in, not the OpenSSL Node links). So tickets are
+ * BoringSSL's default, on: a session is resumed (test/contenders-tls.test.ts resumes one); and
+ * there is no handshake timeout: a connection silent in its handshake is an HTTP socket to uWS,
+ * closed by its fixed HTTP idle timeout.
+ */
+const UWS_TLS_LIBRARY = 'uSockets (BoringSSL, compiled into uWebSockets.js)';
+
+function appliedUwsTls(): AppliedTls {
+  return {
+    library: UWS_TLS_LIBRARY,
+    tickets: true,
+    handshakeTimeoutMs: null,
+    note: `uSockets has no handshake timeout; a connection silent in its handshake is closed by uWS's fixed HTTP idle timeout (${UWS_HTTP_IDLE_TIMEOUT_MS / 1000} s, in 4 s ticks)`,
+  };
+}
+
+/**
+ * Tickets off cannot be applied (BoringSSL issues them and SSLApp has no option to stop it), so
+ * the pair is skipped with that reason rather than run with tickets: null. Recording null would
+ * still measure a server that encrypts and sends tickets on every full handshake beside servers
+ * that send none, and resumes any client that presents one: not the same work, whatever a note
+ * says.
+ */
+function uwsSpeaksTls(_protocol: Protocol, tls: ServerTls): true | string {
+  return tls.tickets ? true : 'uWebSockets.js cannot turn TLS session tickets off: uSockets leaves BoringSSL\'s default (tickets on) and SSLApp has no option for it';
+}
+
+/** App(), or SSLApp() on the run's certificate when the child was asked for TLS. */
+function createApp(uws: UwsModule, config: ChildConfig): UwsApp {
+  if (config.tls === undefined) return uws.App();
+  try {
+    return uws.SSLApp({ key_file_name: config.tls.keyFile, cert_file_name: config.tls.certFile });
+  } catch (err) {
+    throw new Error(`uWebSockets.js could not load the key ${config.tls.keyFile} or certificate ${config.tls.certFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export const uwsContender: ContenderDefinition = {
   name: 'uws',
   description: 'uWebSockets.js (uSockets epoll loop in C++), HTTP and WebSocket with native pub/sub',
   speaks: (protocol: Protocol) =>
     protocol === 'tcp-echo' || protocol === 'frame-echo' ? 'uWebSockets.js does not speak raw TCP' : true,
+  speaksTls: uwsSpeaksTls,
   sharedPort: () => true,
   countsPayloadBytes: () => true,
   joinByMessage: true,
@@ -228,7 +279,7 @@ function running(uws: UwsModule, app: UwsApp, socket: UwsListenSocket, server: O
 async function startHttp(uws: UwsModule, config: ChildConfig): Promise<ContenderServer> {
   const c = new Counters(config.protocol);
   const draining: Draining = { on: false };
-  const app = uws.App();
+  const app = createApp(uws, config);
   // filter() sees every HTTP socket open (+1) and close (-1).
   app.filter((_res, count) => {
     c.connectionsNow += count;
@@ -262,6 +313,7 @@ async function startHttp(uws: UwsModule, config: ChildConfig): Promise<Contender
     socket,
     {
       limits: { maxMessageBytes: null, idleTimeoutMs: UWS_HTTP_IDLE_TIMEOUT_MS, backlog: UWS_BACKLOG, pingIntervalMs: null, maxQueuedBytes: null },
+      ...(config.tls === undefined ? {} : { tls: appliedUwsTls() }),
       stats: () => c.snapshot(),
     },
     {
@@ -291,7 +343,7 @@ interface Member {
 
 async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderServer> {
   const c = new Counters(config.protocol);
-  const app = uws.App();
+  const app = createApp(uws, config);
   let dropped = 0;
   const idleMs = config.limits.idleTimeoutMs;
   const pingMs = config.limits.pingIntervalMs;
@@ -396,6 +448,7 @@ async function startWs(uws: UwsModule, config: ChildConfig): Promise<ContenderSe
       pingIntervalMs: beat === null ? 0 : beat.pingAfterS * 1000,
       maxQueuedBytes: maxQueued,
     },
+    ...(config.tls === undefined ? {} : { tls: appliedUwsTls() }),
     stats: () => c.snapshot({ dropped }),
     publish: (room, data, binary) => deliver(room, data, binary),
   }, {
