@@ -158,54 +158,54 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
     if (readings.cpus < 2) throw new RangeError(`--pin puts the contender on CPU 0 and the driver on CPU 1, but only ${readings.cpus} CPU is available`);
   }
 
-  const speaking = contenders.filter((c) => speaks(c, protocol) === true);
-  const rates = phases.map((ph) => (ph.kind === 'ramp' ? (ph.ratePerSec ?? 0) : 0));
-  const plan = planScenario({
-    contenders: speaking.length > 0 ? speaking : contenders,
-    protocol,
-    connections: peakConnections(phases),
-    connectRatePerSec: rates.some((r) => r === 0) ? 0 : Math.max(0, ...rates),
-    readings,
-    workers: params.workers,
-    driver: params.driver,
-  });
-  for (const w of plan.warnings) log(`c1m: preflight warning: ${w}`);
-  if (plan.serverWorkers > 1 || plan.driverProcesses > 1) {
-    log(`c1m: the fd limit splits the run: ${plan.serverWorkers} contender worker(s), ${plan.driverProcesses} driver process(es)`);
-  }
-
-  // Each other group gets the processes its own peak needs under the fd limit.
-  const budget = plan.plans[0]?.fdBudgetPerProcess ?? 0;
-  const peaks = groupPeaks(phases);
-  const processesFor = (peak: number): number => (budget > 0 ? Math.max(1, Math.ceil(peak / budget)) : 1);
-  const groups = new Map<string, { load: LoadSpec; processes: number }>();
-  for (const [name, groupLoad] of Object.entries(groupLoads)) groups.set(name, { load: groupLoad, processes: processesFor(peaks.get(name) ?? 0) });
-
-  const order = schedule(contenders, params.reps);
-
-  const tracker = o.tracker ?? new ProcessTracker();
-  const progress = new Progress(log, order.length, runSeconds(phases), o.progressEveryMs ?? 2000);
-  const mainProcesses = groups.size > 0 ? processesFor(peaks.get(MAIN_GROUP) ?? 0) : plan.driverProcesses;
   // The certificate is made once for the whole run and removed when it ends, whatever happens.
   const tls = runTls(params);
-  const ctx: Context = {
-    scenario, params, phases, load, mainProcesses, groups, limits, plan, guardSignal: o.signal,
-    memFloorBytes: memoryFloorBytes(readings.memTotalBytes), tracker, progress, tls,
-  };
-  const startedAt = new Date().toISOString();
-  progress.start();
-
-  const runs: RunRecord[] = [];
-  const unavailable = new Map<string, string>();
-  let interrupted = false;
   try {
+    const speaking = contenders.filter((c) => speaks(c, protocol, tls?.server) === true);
+    const rates = phases.map((ph) => (ph.kind === 'ramp' ? (ph.ratePerSec ?? 0) : 0));
+    const plan = planScenario({
+      contenders: speaking.length > 0 ? speaking : contenders,
+      protocol,
+      connections: peakConnections(phases),
+      connectRatePerSec: rates.some((r) => r === 0) ? 0 : Math.max(0, ...rates),
+      readings,
+      workers: params.workers,
+      driver: params.driver,
+    });
+    for (const w of plan.warnings) log(`c1m: preflight warning: ${w}`);
+    if (plan.serverWorkers > 1 || plan.driverProcesses > 1) {
+      log(`c1m: the fd limit splits the run: ${plan.serverWorkers} contender worker(s), ${plan.driverProcesses} driver process(es)`);
+    }
+
+    // Each other group gets the processes its own peak needs under the fd limit.
+    const budget = plan.plans[0]?.fdBudgetPerProcess ?? 0;
+    const peaks = groupPeaks(phases);
+    const processesFor = (peak: number): number => (budget > 0 ? Math.max(1, Math.ceil(peak / budget)) : 1);
+    const groups = new Map<string, { load: LoadSpec; processes: number }>();
+    for (const [name, groupLoad] of Object.entries(groupLoads)) groups.set(name, { load: groupLoad, processes: processesFor(peaks.get(name) ?? 0) });
+
+    const order = schedule(contenders, params.reps);
+
+    const tracker = o.tracker ?? new ProcessTracker();
+    const progress = new Progress(log, order.length, runSeconds(phases), o.progressEveryMs ?? 2000);
+    const mainProcesses = groups.size > 0 ? processesFor(peaks.get(MAIN_GROUP) ?? 0) : plan.driverProcesses;
+    const ctx: Context = {
+      scenario, params, phases, load, mainProcesses, groups, limits, plan, guardSignal: o.signal,
+      memFloorBytes: memoryFloorBytes(readings.memTotalBytes), tracker, progress, tls,
+    };
+    const startedAt = new Date().toISOString();
+    progress.start();
+
+    const runs: RunRecord[] = [];
+    const unavailable = new Map<string, string>();
+    let interrupted = false;
     for (const [i, { contender, rep }] of order.entries()) {
       if (o.signal?.aborted) {
         interrupted = true;
         break;
       }
       progress.runStarted(i, contender, rep, params.reps);
-      const cannot = speaks(contender, protocol);
+      const cannot = speaks(contender, protocol, tls?.server);
       const skippedReason = cannot !== true ? cannot : unavailable.get(contender);
       if (skippedReason !== undefined) {
         runs.push(skippedRun(contender, protocol, params, rep, skippedReason));
@@ -221,35 +221,35 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
         break;
       }
     }
+    if (interrupted) log(`c1m: interrupted after ${runs.length} of ${order.length} runs`);
+
+    const result: ResultRecord = {
+      schema: RESULT_SCHEMA,
+      scenario: scenario.name,
+      params: { ...params, contenders },
+      env: collectEnv(readings),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      runs,
+      comparisons: compareRuns(runs, o.baseline ?? 'net'),
+      note: interrupted ? `Interrupted (${signalName(o.signal)}) after ${runs.length} of ${order.length} runs; the run in progress is recorded as not ok.` : null,
+      interrupted,
+      phases: [...phases],
+      load,
+      ...(groups.size > 0 ? { groups: groupLoads } : {}),
+      limits,
+      preflight: {
+        serverWorkers: plan.serverWorkers,
+        driverProcesses: plan.driverProcesses,
+        sourceAddresses: plan.sourceAddresses.length,
+        listenBacklog: plan.listenBacklog,
+        warnings: [...plan.warnings],
+      },
+    };
+    return { result, interrupted, plan };
   } finally {
     tls?.dispose();
   }
-  if (interrupted) log(`c1m: interrupted after ${runs.length} of ${order.length} runs`);
-
-  const result: ResultRecord = {
-    schema: RESULT_SCHEMA,
-    scenario: scenario.name,
-    params: { ...params, contenders },
-    env: collectEnv(readings),
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    runs,
-    comparisons: compareRuns(runs, o.baseline ?? 'net'),
-    note: interrupted ? `Interrupted (${signalName(o.signal)}) after ${runs.length} of ${order.length} runs; the run in progress is recorded as not ok.` : null,
-    interrupted,
-    phases: [...phases],
-    load,
-    ...(groups.size > 0 ? { groups: groupLoads } : {}),
-    limits,
-    preflight: {
-      serverWorkers: plan.serverWorkers,
-      driverProcesses: plan.driverProcesses,
-      sourceAddresses: plan.sourceAddresses.length,
-      listenBacklog: plan.listenBacklog,
-      warnings: [...plan.warnings],
-    },
-  };
-  return { result, interrupted, plan };
 }
 
 function skippedRun(contender: string, protocol: Protocol, params: Params, rep: number, reason: string): RunRecord {
@@ -306,10 +306,12 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
         // Only exposes global.gc (same for every contender): memory steps collect before sampling.
         execArgv: ['--expose-gc'],
         ...(params.pin ? { wrap: ['taskset', '-c', '0'] } : {}),
+        ...(ctx.tls !== null ? { tls: ctx.tls.server } : {}),
       },
       boundMs: startupBoundMs(plan.serverWorkers) + 5_000,
     });
     if (session.limits !== undefined) run.limits = session.limits;
+    if (h.tls !== null) run.tls = { library: h.tls.library, tickets: h.tls.tickets, handshakeTimeoutMs: h.tls.handshakeTimeoutMs, ...(h.tls.note !== undefined ? { note: h.tls.note } : {}) };
 
     progress.phase(`primer: checking ${protocol} answers on ${h.ports.length} port(s)`);
     await session.primer();
