@@ -4,6 +4,7 @@
 
 import { contenderAvailable } from '../contenders/index.js';
 import { ioUringStatus, type IoUringStatus } from '../system/io-uring.js';
+import { kernelTlsStatus, type KernelTlsStatus } from '../system/ktls.js';
 
 export type Verdict = true | string;
 
@@ -17,6 +18,7 @@ export function section(title: string, verdicts: ReadonlyArray<readonly [string,
 export interface KnownVerdicts {
   readonly uws?: Verdict;
   readonly uring?: IoUringStatus;
+  readonly ktls?: KernelTlsStatus;
 }
 
 /**
@@ -42,4 +44,25 @@ export async function ioModels(known: KnownVerdicts = {}): Promise<Array<[string
 /** The I/O-model section as both commands print it. */
 export async function ioModelSection(known: KnownVerdicts = {}): Promise<string> {
   return section('I/O models (can run here):', await ioModels(known));
+}
+
+/**
+ * Where TLS comes from for each contender (`c1m run --tls`): the engine and node:tls on the
+ * OpenSSL Node itself carries (the engine through memory BIOs, no second copy linked), uWS on
+ * the BoringSSL compiled into it; and whether kernel TLS (kTLS) could take the records here,
+ * which c1m does not use yet: it says so, with the reason kTLS could not run anyway.
+ */
+export async function tlsModels(known: KnownVerdicts = {}): Promise<Array<[string, Verdict]>> {
+  const uws = known.uws ?? (await contenderAvailable('uws'));
+  const ktls = known.ktls ?? kernelTlsStatus();
+  return [
+    [`OpenSSL ${process.versions.openssl} in Node (engine: epoll, epoll-native; node:tls: net)`, true],
+    ['BoringSSL in uWebSockets.js (uws SSLApp)', uws],
+    ['kernel TLS (kTLS, not used by c1m)', ktls.ok ? `yes (kernel ${ktls.kernel}), though c1m encrypts in user space` : `${ktls.reason ?? 'unknown'}; fix: ${ktls.fix ?? 'none known'}`],
+  ];
+}
+
+/** The TLS section as both commands print it. */
+export async function tlsSection(known: KnownVerdicts = {}): Promise<string> {
+  return section('TLS (c1m run --tls):', await tlsModels(known));
 }

@@ -8,7 +8,7 @@ import { driverAvailable, driverNames } from '../drivers/registry.js';
 import { PROFILE_TOOLS } from '../profile/profile-contract.js';
 import { toolAvailable } from '../profile/tools.js';
 import { listScenarios } from '../runner/catalog.js';
-import { ioModelSection, section } from './availability.js';
+import { ioModelSection, section, tlsSection } from './availability.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { kebab, parseArgs } from './flags.js';
 import type { Io } from './io.js';
@@ -24,6 +24,7 @@ export async function availability(): Promise<string> {
   const uws = contenders.find(([n]) => n === 'uws')?.[1];
   return [
     await ioModelSection(uws !== undefined ? { uws } : {}),
+    await tlsSection(uws !== undefined ? { uws } : {}),
     section('contenders (can run here):', contenders),
     section('drivers (--driver):', drivers),
     section('profilers (c1m profile --tool):', tools),

@@ -6,7 +6,7 @@ import { readSystem } from '../system/limits.js';
 import { formatPreflight, planRun } from '../system/preflight.js';
 import { getContender } from '../contenders/index.js';
 import { PROTOCOL_ALIAS_HELP, PROTOCOL_WORDS, resolveProtocol } from '../wire/protocols.js';
-import { ioModelSection } from './availability.js';
+import { ioModelSection, tlsSection } from './availability.js';
 import { EXIT, type ExitCode } from './exit.js';
 import { flagHelp, parseArgs, UsageError, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
@@ -44,6 +44,6 @@ export async function cmdPreflight(argv: readonly string[], io: Io): Promise<Exi
     ...(v['workers'] !== undefined ? { workers: v['workers'] as number } : {}),
     ...(v['drivers'] !== undefined ? { driverProcesses: v['drivers'] as number } : {}),
   });
-  io.out(`${formatPreflight(plan)}\n\n${await ioModelSection()}`);
+  io.out(`${formatPreflight(plan)}\n\n${await ioModelSection()}\n${await tlsSection()}`);
   return plan.feasible ? EXIT.ok : EXIT.failed;
 }
