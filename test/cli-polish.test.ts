@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { didYouMean, editDistance, nearest } from '../src/checks.js';
-import { ioModelSection } from '../src/cli/availability.js';
+import { ioModelSection, tlsSection } from '../src/cli/availability.js';
 import { EXIT } from '../src/cli/exit.js';
 import { clinicAvailable, clinicDoctorBroken } from '../src/profile/tools.js';
 import { uwsUpstreamVersion, versions } from '../src/runner/env.js';
@@ -139,9 +139,13 @@ describe('c1m preflight: the I/O models', () => {
   it('follow the checks, and say the same as c1m list', async () => {
     const r = await c1m('preflight', '--connections', '100');
     assert.equal(r.code, EXIT.ok, r.err);
-    assert.match(r.out, /\n\nI\/O models \(can run here\):\n {2}epoll .*yes\n {2}libuv .*yes\n {2}uWebSockets\.js \(uws\) .*\n {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +(yes \(kernel .+\)|no: .+; fix: .+)\n$/);
-    const models = r.out.slice(r.out.indexOf('I/O models'));
+    assert.match(r.out, /\n\nI\/O models \(can run here\):\n {2}epoll .*yes\n {2}libuv .*yes\n {2}uWebSockets\.js \(uws\) .*\n {2}io_uring \(completion: uring, uring-native, c-ref-uring\) +(yes \(kernel .+\)|no: .+; fix: .+)\n\nTLS /);
+    const models = r.out.slice(r.out.indexOf('I/O models'), r.out.indexOf('\nTLS '));
     assert.equal(models, await ioModelSection());
+    // Then where TLS comes from, and whether kernel TLS could run here (its reason and fix when not).
+    const tls = r.out.slice(r.out.indexOf('TLS ('));
+    assert.match(tls, /^TLS \(c1m run --tls\):\n {2}OpenSSL \S+ in Node .*yes\n {2}BoringSSL in uWebSockets\.js .*\n {2}kernel TLS \(kTLS, not used by c1m\) +(yes .+|no: .+; fix: .+)\n$/);
+    assert.equal(tls, await tlsSection());
   });
 });
 
