@@ -11,7 +11,7 @@ export { Engine, Batch } from './engine.js';
 export { HttpRequest, encodeHeaders } from './http.js';
 export type { BatchHandler, EngineCounters } from './engine.js';
 export { resolveServerOptions, MAX_FRAME_LIMIT, ENGINE_BACKENDS } from './options.js';
-export type { ServerOptions, ResolvedServerOptions, EngineBackend } from './options.js';
+export type { ServerOptions, ResolvedServerOptions, EngineBackend, ServerTlsOptions, ResolvedServerTls } from './options.js';
 export { Rec, CloseReason, Op, ProtoCode, WsModeCode, fdOf, genOf } from './records.js';
 export type { CloseReasonName, EngineProtocol, WebSocketMode } from './records.js';
 export { loadAddon, addonPath, uringStatus } from './native.js';

@@ -155,6 +155,8 @@ export interface NativeListenOptions {
   staticPath: string;
   staticBody: string;
   staticType: string;
+  /** TLS (epoll only): PEM certificate and key, tickets, handshake timeout. */
+  tls?: { cert: string; key: string; tickets: boolean; handshakeTimeoutMs: number };
 }
 
 // Compiled to dist/src/engine/: the build folder is three floors up.
