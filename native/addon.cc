@@ -495,7 +495,8 @@ Napi::Value TopicSize(const Napi::CallbackInfo& info) {
 }
 
 // clientGroup({ proto 0..4, targets: [[host, port]...], sources: [ip...], msgBytes, depth,
-// connectTimeoutMs, handshakeTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host }) -> index
+// connectTimeoutMs, handshakeTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host,
+// tls: { resume, servername } }) -> index
 Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "clientGroup");
@@ -558,7 +559,23 @@ Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
       opt.sources.push_back(a);
     }
   }
-  int g = st->loop.connector().open_group(std::move(opt));
+  c1m::TlsContext* tls = nullptr;
+  Napi::Value tv = o.Get("tls");
+  if (!tv.IsUndefined() && !tv.IsNull()) {
+    if (!tv.IsObject()) return throw_type(env, "clientGroup: tls must be an object { resume, servername? }");
+    Napi::Object to = tv.As<Napi::Object>();
+    Napi::Value resume = to.Get("resume"), name = to.Get("servername");
+    if (!resume.IsUndefined() && !resume.IsBoolean()) return throw_type(env, "clientGroup: tls.resume must be a boolean");
+    if (!name.IsUndefined() && !name.IsString()) return throw_type(env, "clientGroup: tls.servername must be a string");
+    std::string err;
+    tls = c1m::Tls::client_context(resume.IsBoolean() && resume.As<Napi::Boolean>().Value(),
+                                   name.IsString() ? name.As<Napi::String>().Utf8Value() : std::string(), &err);
+    if (!tls) {
+      Napi::Error::New(env, "clientGroup: " + err).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  int g = st->loop.connector().open_group(std::move(opt), tls);  // the context is the group's now
   if (g < 0) return throw_range(env, std::string("clientGroup: ") + strerror(-g));
   return Napi::Number::New(env, g);
 }
@@ -640,6 +657,12 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   num("errTimeout", s.err_timeout);
   num("errProtocol", s.err_protocol);
   num("peerClosed", s.peer_closed);
+  num("tlsHandshakes", s.tls_handshakes);
+  num("tlsResumed", s.tls_resumed);
+  num("tlsHandshakeFailed", s.tls_failed);
+  auto tls_errs = Napi::Object::New(env);
+  for (const auto& [why, n] : G->tls_errors) tls_errs.Set(why, Napi::Number::New(env, double(n)));
+  o.Set("tlsErrors", tls_errs);
   auto errs = Napi::Object::New(env);
   for (const auto& [e, n] : G->connect_errnos) {
     const char* name = strerrorname_np(e);

@@ -17,4 +17,4 @@ export type { CloseReasonName, EngineProtocol, WebSocketMode } from './records.j
 export { loadAddon, addonPath, uringStatus } from './native.js';
 export type { UringStatus, UringSizes } from './native.js';
 export { ClientGroup } from './client.js';
-export type { ClientGroupOptions, ClientGroupStats, ClientProtocol, ClientLoadMode } from './client.js';
+export type { ClientGroupOptions, ClientGroupStats, ClientProtocol, ClientLoadMode, ClientTlsOptions } from './client.js';

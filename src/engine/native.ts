@@ -108,6 +108,8 @@ export interface NativeClientOptions {
   publishers?: number;
   path?: string;
   host?: string;
+  /** TLS on every connection: the handshake before the protocol; resume offers the group's newest session. */
+  tls?: { resume: boolean; servername?: string };
 }
 
 /** Counts of a client group (native/loop.h ClientStats) and its encoded latency histogram (µs). */
@@ -128,6 +130,10 @@ export interface NativeClientStats {
   bytesIn: number; bytesOut: number;
   errConnect: number; errRead: number; errWrite: number; errTimeout: number; errProtocol: number; peerClosed: number;
   connectErrors: Record<string, number>;
+  /** TLS: handshakes finished in full, resumed ones, failed ones (kept for the group's life, like established). */
+  tlsHandshakes: number; tlsResumed: number; tlsHandshakeFailed: number;
+  /** TLS: failed handshakes by OpenSSL's reason. */
+  tlsErrors: Record<string, number>;
   histogram: Float64Array;
 }
 
