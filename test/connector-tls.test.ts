@@ -66,7 +66,8 @@ test('stream echo over TLS to a node:tls server: 20 handshakes, then bytes and m
     await sleep(500);
     g.stop();
     // Answers still in flight arrive (not counted as ops, but as bytes).
-    await until(() => g.counts().bytesIn === node.bytesIn(), `echoes back (${g.counts().bytesIn} of ${node.bytesIn()})`);
+    await until(() => node.bytesIn() === g.counts().bytesOut && g.counts().bytesIn === node.bytesIn(),
+      `every byte at the server and back (${node.bytesIn()} and ${g.counts().bytesIn} of ${g.counts().bytesOut})`);
     const s = g.stats();
     assert.ok(s.ops > 100, `${s.ops} answers`);
     assert.equal(s.errProtocol + s.errRead + s.errWrite + s.errTimeout, 0);
