@@ -725,6 +725,8 @@ void export_vocabulary(Napi::Env env, Napi::Object exports) {
   uring.Set("built", false);
 #endif
   exports.Set("uringSizes", uring);
+  // The TLS library listeners and client groups use: Node's own OpenSSL (native/tls.h).
+  exports.Set("tlsLibrary", c1m::Tls::library());
 }
 
 Napi::Object Module(Napi::Env env, Napi::Object exports) {

@@ -1756,7 +1756,12 @@ ssize_t Loop::tls_recv(uint32_t fd, uint8_t* buf, size_t want) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    if (got > 0) return ssize_t(got);  // the error surfaces at the next read
+    if (got > 0) {
+      // The plaintext goes first; the read path reads again (no new edge would come) and sees
+      // the end of the broken stream.
+      table_[fd].flags |= kFlagRdHup;
+      return ssize_t(got);
+    }
     return -1;
   }
   if (got > 0) return ssize_t(got);

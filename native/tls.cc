@@ -3,6 +3,7 @@
 #include "tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -47,6 +48,8 @@ Tls::~Tls() {
   conns_.clear();
   if (method_) BIO_meth_free(method_);
 }
+
+const char* Tls::library() { return OpenSSL_version(OPENSSL_VERSION); }
 
 // ---------------------------------------------------------------------------------------------
 // Contexts

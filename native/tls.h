@@ -62,6 +62,9 @@ class Tls {
   Tls(const Tls&) = delete;
   Tls& operator=(const Tls&) = delete;
 
+  // The OpenSSL this addon runs on (Node's own), e.g. "OpenSSL 3.0.19 30 Sep 2025".
+  static const char* library();
+
   // ---- Contexts ----
 
   // A server context from a PEM certificate (chain) and a PEM private key; tickets: whether

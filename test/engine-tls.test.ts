@@ -401,7 +401,7 @@ test('graceful close over TLS: close() drains, the peer gets close_notify before
   await until(() => fdCount() === fds, 'fds back');
 });
 
-test('memory: an idle TLS connection after its handshake costs a bounded few KiB of heap, all given back at close', async () => {
+test('memory: an idle TLS connection after its handshake costs a bounded few KiB of heap, all given back at close', async (t) => {
   // The clients live in a child process, so this process's malloc counts (mallinfo2) hold the
   // server's side only: the engine's and OpenSSL's (which allocates through the same malloc).
   // Two rounds: the first sizes what is kept for the thread's life (fd-indexed tables, the
@@ -410,6 +410,12 @@ test('memory: an idle TLS connection after its handshake costs a bounded few KiB
   const server = tlsServer({ protocol: 'echo', backlog: 1024 });
   const { port } = server.listen();
   const heap = (): number => Engine.get().native.heapStats().inUseBytes;
+  if (heap() === 0) {
+    // ASan (npm run test:asan) replaces malloc, and mallinfo2 then reports nothing.
+    t.skip('this allocator does not report through mallinfo2 (glibc malloc only)');
+    await server.close();
+    return;
+  }
   const round = async (): Promise<{ perConn: number; left: number }> => {
     const h0 = heap();
     const child = spawn(process.execPath, ['-e', `
@@ -457,6 +463,8 @@ test('options: tls needs PEM text and the epoll backend; OpenSSL\'s refusals are
   assert.throws(() => createServer({ tls: { cert: cert.certPem, key: other.keyPem } }).listen(), /tls\.key does not match tls\.cert/);
   const broken = cert.certPem.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!!!!!!!!!!!!!!!!!');
   assert.throws(() => createServer({ tls: { cert: broken, key: cert.keyPem } }).listen(), /tls\.cert/);
+  // The library is Node's own OpenSSL (the addon links none of its own).
+  assert.ok(Engine.get().native.tlsLibrary.startsWith(`OpenSSL ${process.versions.openssl} `), Engine.get().native.tlsLibrary);
   // The addon's own guard behind the TypeScript one.
   const native = Engine.get().native as unknown as { listen(h: string, p: number, o: Record<string, unknown>): unknown };
   assert.throws(() => native.listen('127.0.0.1', 0, { backend: 1, tls: { cert: cert.certPem, key: cert.keyPem } }), /TLS is served on the epoll backend only/);

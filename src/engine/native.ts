@@ -43,6 +43,8 @@ export interface NativeVocabulary {
   readonly counterNames: readonly string[];
   /** The io_uring backend's fixed sizes (native/uring.h); built: whether this addon has the backend. */
   readonly uringSizes: UringSizes;
+  /** The OpenSSL the engine's TLS runs on: Node's own, e.g. "OpenSSL 3.0.19 30 Sep 2025" (native/tls.h). */
+  readonly tlsLibrary: string;
 }
 
 /** The io_uring backend's ring and buffer sizes, as the addon was compiled. */
