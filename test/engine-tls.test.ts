@@ -185,6 +185,27 @@ function httpsGet(port: number, path: string, agent: https.Agent): Promise<{ sta
   });
 }
 
+test('JS frames over TLS: onFrame sees whole frames, writeFrame answers come back in order', async () => {
+  const fds = await fdsBefore();
+  const seen: number[] = [];
+  const server: EpollServer = tlsServer({ protocol: 'frame' }, {
+    onFrame: (id, payload) => {
+      seen.push(payload.length);
+      server.writeFrame(id, payload);
+    },
+  });
+  const { port } = server.listen();
+  const s = await tlsConnect(port);
+  const payloads = Array.from({ length: 100 }, (_, i) => randomPayload(i % 5 === 0 ? 0 : 1, i % 9 === 0 ? 200_000 : 1000));
+  const wire = frames(payloads);
+  const got = collect(s, wire.length);
+  s.write(wire);
+  assert.equal(sha256(await got), sha256(wire));
+  assert.deepEqual(seen, payloads.map((p) => p.length));
+  await closedSocket(s);
+  await finish(server, fds);
+});
+
 test('https to http-static: node:https requests on one kept-alive TLS connection', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'http-static', staticBody: 'Hello over TLS' });
