@@ -168,6 +168,34 @@ test('against the engine\'s own TLS server: frame, http and WebSocket echo, mess
   await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
 });
 
+test('ws-broadcast over TLS against the engine: the publisher\'s messages reach every member, each over its own TLS connection', async () => {
+  const server = engineTls({ protocol: 'http-static', websocket: 'broadcast' });
+  const { port } = server.listen();
+  const before = server.counters();
+  const g = group({ protocol: 'ws-broadcast', port, rooms: 1, publishers: 1, messageBytes: 32, tls: { resume: false } });
+  try {
+    g.ramp(4, 0);
+    const { stats } = await g.rampDone(10000);
+    assert.equal(stats.established, 4, JSON.stringify(stats.tlsErrors));
+    assert.equal(stats.tlsHandshakes, 4);
+    await until(() => server.topicSize('r0') === 4, 'four members in the room');
+    g.reset();
+    g.run('open', 200);
+    await sleep(500);
+    g.stop();
+    await sleep(100);
+    const s = g.stats();
+    assert.equal(s.errProtocol, 0);
+    // Every message the publisher sent went to the 4 members; each member counted what it got.
+    assert.ok(s.sent > 50, `${s.sent} published`);
+    await until(() => server.counters()['deliveries']! - before['deliveries']! === 4 * s.sent, `deliveries ${server.counters()['deliveries']! - before['deliveries']!} of ${4 * s.sent}`);
+    assert.ok(s.ops >= 3 * s.sent, `${s.ops} receptions of ${s.sent} messages`);
+  } finally {
+    g.close();
+    await server.close({ force: true });
+  }
+});
+
 for (const tickets of [true, false]) {
   test(`resume against the engine's TLS server with tickets ${tickets ? 'on: resumed on both sides' : 'off: nothing resumes'}`, async () => {
     const server = engineTls({ protocol: 'echo' }, tickets);
