@@ -35,6 +35,7 @@
         "native/timers.cc",
         "native/topics.cc",
         "native/connector.cc",
+        "native/tls.cc",
         "native/proto/http.cc",
         "native/proto/ws.cc",
         "native/proto/sha1.cc",

@@ -214,10 +214,45 @@ std::string uring_reason(int r) {
 Napi::Value UringSupport(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Loop::uring_support()); }
 #endif
 
+// The server TLS context of listen()'s `tls` option { cert, key (PEM strings), tickets,
+// handshakeTimeoutMs }; nullptr with a JS exception thrown when it is malformed or OpenSSL refuses it.
+c1m::TlsContext* listen_tls(const Napi::Object& o, c1m::ListenOptions* opt) {
+  Napi::Env env = o.Env();
+  Napi::Value t = o.Get("tls");
+  if (!t.IsObject()) {
+    Napi::TypeError::New(env, "listen: tls must be an object { cert, key, tickets, handshakeTimeoutMs }").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  Napi::Object to = t.As<Napi::Object>();
+  if (!to.Get("cert").IsString() || !to.Get("key").IsString()) {
+    Napi::TypeError::New(env, "listen: tls.cert and tls.key must be PEM strings").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  bool tickets = true;
+  if (!to.Get("tickets").IsUndefined()) {
+    if (!to.Get("tickets").IsBoolean()) {
+      Napi::TypeError::New(env, "listen: tls.tickets must be a boolean").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    tickets = to.Get("tickets").As<Napi::Boolean>().Value();
+  }
+  uint32_t hs = opt->tls_handshake_timeout_ms;
+  if (!to.Get("handshakeTimeoutMs").IsUndefined() && (!get_u32(to.Get("handshakeTimeoutMs"), &hs) || hs > (1u << 30))) {
+    Napi::RangeError::New(env, "listen: tls.handshakeTimeoutMs must be an integer 0..1073741824").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  opt->tls_handshake_timeout_ms = hs;
+  std::string err;
+  c1m::TlsContext* c = c1m::Tls::server_context(to.Get("cert").As<Napi::String>().Utf8Value(),
+                                                to.Get("key").As<Napi::String>().Utf8Value(), tickets, &err);
+  if (!c) Napi::Error::New(env, "listen: " + err).ThrowAsJavaScriptException();
+  return c;
+}
+
 // listen(host, port, options) -> [index, port]. Options (all optional): proto 0..5, ws 0..3,
 // backlog, flags (1 reusePort, 2 ipv6Only, 4 noDelay, 8 allowHalfOpen), maxFrame, readBudget,
 // highWater, maxQueued, maxHeaderBytes, maxBody, idleTimeoutMs, pingIntervalMs, wsCloseTimeoutMs, staticPath,
-// staticBody, staticType.
+// staticBody, staticType, tls { cert, key, tickets, handshakeTimeoutMs } (epoll only).
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "listen");
@@ -269,6 +304,15 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   opt.max_topic_name = topic_name;
   opt.max_topics = topics;
   opt.uring = backend == 1;
+  const bool want_tls = !o.Get("tls").IsUndefined() && !o.Get("tls").IsNull();
+  if (want_tls && opt.uring) {
+    auto err = Napi::Error::New(env, "listen: TLS is served on the epoll backend only (backend: 'uring' has no TLS)");
+    err.Set("code", Napi::String::New(env, "C1M_TLS_EPOLL_ONLY"));
+    err.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  c1m::TlsContext* tls = nullptr;
+  if (want_tls && !(tls = listen_tls(o, &opt))) return env.Undefined();
   if (opt.uring) {
     // The ring is opened once per engine, by its first uring listener: a failure names why.
     int u = st->loop.uring_open();
@@ -282,7 +326,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   }
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int bound = 0;
-  int r = st->loop.listen(host.c_str(), int(port), opt, &bound);
+  int r = st->loop.listen(host.c_str(), int(port), opt, &bound, tls);  // the context is the loop's now
   if (r < 0) {
     auto err = Napi::Error::New(env, "listen " + host + ":" + std::to_string(port) + ": " + strerror(-r));
     err.Set("errno", Napi::Number::New(env, -r));
@@ -451,7 +495,8 @@ Napi::Value TopicSize(const Napi::CallbackInfo& info) {
 }
 
 // clientGroup({ proto 0..4, targets: [[host, port]...], sources: [ip...], msgBytes, depth,
-// connectTimeoutMs, handshakeTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host }) -> index
+// connectTimeoutMs, handshakeTimeoutMs, responseTimeoutMs, heartbeatMs, rooms, publishers, path, host,
+// tls: { resume, servername } }) -> index
 Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "clientGroup");
@@ -514,7 +559,23 @@ Napi::Value ClientGroup(const Napi::CallbackInfo& info) {
       opt.sources.push_back(a);
     }
   }
-  int g = st->loop.connector().open_group(std::move(opt));
+  c1m::TlsContext* tls = nullptr;
+  Napi::Value tv = o.Get("tls");
+  if (!tv.IsUndefined() && !tv.IsNull()) {
+    if (!tv.IsObject()) return throw_type(env, "clientGroup: tls must be an object { resume, servername? }");
+    Napi::Object to = tv.As<Napi::Object>();
+    Napi::Value resume = to.Get("resume"), name = to.Get("servername");
+    if (!resume.IsUndefined() && !resume.IsBoolean()) return throw_type(env, "clientGroup: tls.resume must be a boolean");
+    if (!name.IsUndefined() && !name.IsString()) return throw_type(env, "clientGroup: tls.servername must be a string");
+    std::string err;
+    tls = c1m::Tls::client_context(resume.IsBoolean() && resume.As<Napi::Boolean>().Value(),
+                                   name.IsString() ? name.As<Napi::String>().Utf8Value() : std::string(), &err);
+    if (!tls) {
+      Napi::Error::New(env, "clientGroup: " + err).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  int g = st->loop.connector().open_group(std::move(opt), tls);  // the context is the group's now
   if (g < 0) return throw_range(env, std::string("clientGroup: ") + strerror(-g));
   return Napi::Number::New(env, g);
 }
@@ -596,6 +657,12 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   num("errTimeout", s.err_timeout);
   num("errProtocol", s.err_protocol);
   num("peerClosed", s.peer_closed);
+  num("tlsHandshakes", s.tls_handshakes);
+  num("tlsResumed", s.tls_resumed);
+  num("tlsHandshakeFailed", s.tls_failed);
+  auto tls_errs = Napi::Object::New(env);
+  for (const auto& [why, n] : G->tls_errors) tls_errs.Set(why, Napi::Number::New(env, double(n)));
+  o.Set("tlsErrors", tls_errs);
   auto errs = Napi::Object::New(env);
   for (const auto& [e, n] : G->connect_errnos) {
     const char* name = strerrorname_np(e);
@@ -658,6 +725,8 @@ void export_vocabulary(Napi::Env env, Napi::Object exports) {
   uring.Set("built", false);
 #endif
   exports.Set("uringSizes", uring);
+  // The TLS library listeners and client groups use: Node's own OpenSSL (native/tls.h).
+  exports.Set("tlsLibrary", c1m::Tls::library());
 }
 
 Napi::Object Module(Napi::Env env, Napi::Object exports) {

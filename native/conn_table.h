@@ -37,7 +37,12 @@ struct ListenOptions {
   std::string static_path = "/";          // kHttpStatic: the path answered 200
   std::string static_body = "Hello, World!";
   std::string static_type = "text/plain";
+  // TLS (when the listener has a context, see Listener::tls): how long a handshake may take from
+  // accept before the connection is closed (0 = no limit).
+  uint32_t tls_handshake_timeout_ms = 10000;
 };
+
+struct TlsContext;
 
 struct Listener {
   int fd = -1;          // -1 once closed
@@ -45,6 +50,7 @@ struct Listener {
   bool closing = false;  // stopped accepting; drained when active reaches 0
   bool drained = false;  // the drained record was emitted; the index is freed once it is dispatched
   ListenOptions opt;
+  TlsContext* tls = nullptr;  // opt.tls: the context its connections share (owned; freed at close)
   uint64_t active = 0;
   // no_delay: set on the listening socket, which Linux copies to each accepted one; checked on
   // the first accept (-1: not yet, 1: inherited, 0: set on every accepted socket instead).
@@ -82,6 +88,8 @@ enum : uint32_t {
   kFlagHeadTimer = 1 << 19,  // HTTP: the deadline wheel holds this connection's header timeout
   kFlagCorked = 1 << 20,     // `out` holds this round's output, not yet sent (see Loop::send_or_queue)
   kFlagUring = 1 << 21,      // served by the io_uring backend: `out` (when not corked) is the send in flight
+  kFlagTls = 1 << 22,        // bytes pass through TLS (tls.h): reads are decrypted, `out` holds ciphertext unless corked
+  kFlagTlsHandshake = 1 << 23, // its TLS handshake has not finished: JS has not been told of it (no open, end, drain or close record)
 };
 
 // HTTP requests one connection may have delivered to JS and not yet had answered; beyond it the

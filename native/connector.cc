@@ -47,8 +47,10 @@ constexpr uint64_t kMaxOpenPerTick = 20000;     // open-loop sends per 1 ms tick
 constexpr size_t kClientReadBudget = 256u << 10;
 constexpr size_t kMaxRespHead = 16384;
 constexpr uint32_t kOpenRing = 256;             // open loop: answers a connection may owe
-enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2 };
+enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2, kTlsHandshake = 3 };
 enum : uint8_t { kChurnNone = 0, kChurnUnrecorded = 1, kChurnRecorded = 2 };  // ClientConn::churn
+// The handshakes the handshake timeout bounds (the `upgrading` queue): TLS, then WebSocket.
+inline bool handshaking(uint8_t state) { return state == kHandshake || state == kTlsHandshake; }
 
 inline bool is_ws(const ClientOptions& o) { return o.proto == ClientProto::kWsEcho || o.proto == ClientProto::kWsBroadcast; }
 }  // namespace
@@ -62,8 +64,11 @@ uint64_t Connector::now_us() {
 // ---------------------------------------------------------------------------------------------
 // Groups
 
-int Connector::open_group(ClientOptions opt) {
-  if (opt.targets.empty()) return -EINVAL;
+int Connector::open_group(ClientOptions opt, TlsContext* tls) {
+  if (opt.targets.empty()) {
+    Tls::context_free(tls);
+    return -EINVAL;
+  }
   int g = -1;
   for (size_t i = 0; i < groups_.size(); ++i) {
     if (!groups_[i].in_use) {
@@ -72,7 +77,10 @@ int Connector::open_group(ClientOptions opt) {
     }
   }
   if (g < 0) {
-    if (groups_.size() >= 256) return -EMFILE;
+    if (groups_.size() >= 256) {
+      Tls::context_free(tls);
+      return -EMFILE;
+    }
     groups_.emplace_back();
     g = int(groups_.size() - 1);
   }
@@ -80,6 +88,7 @@ int Connector::open_group(ClientOptions opt) {
   G = ClientGroup{};
   G.in_use = true;
   G.opt = std::move(opt);
+  G.tls = tls;
   return g;
 }
 
@@ -144,6 +153,9 @@ bool Connector::reset(int g) {
   G.st.closed = keep.closed;
   G.st.pending = keep.pending;
   G.st.active = keep.active;
+  G.st.tls_handshakes = keep.tls_handshakes;
+  G.st.tls_resumed = keep.tls_resumed;
+  G.st.tls_failed = keep.tls_failed;
   G.hist.reset();
   G.recording = true;
   G.window_t0_us = now_us();
@@ -190,6 +202,7 @@ bool Connector::close_group(int g) {
   for (size_t fd = 0; fd < loop_.table_size(); ++fd) {
     if (loop_.slot(fd).kind == SlotKind::kClient && loop_.slot(fd).listener == uint8_t(g)) close(uint32_t(fd), false);
   }
+  Tls::context_free(G.tls);
   G = ClientGroup{};
   timer_update();
   loop_.update_activity();
@@ -270,7 +283,8 @@ bool Connector::start_connect(int g) {
   open_fds_++;
   G.st.pending++;
   G.connecting.emplace_back(tag_of(uint32_t(fd), s.gen), uv_now(uv_) + G.opt.connect_timeout_ms);
-  if (is_ws(G.opt)) upgrade_now(uint32_t(fd));
+  // Over TLS the upgrade waits for the handshake, which starts at the connect's writable edge.
+  if (is_ws(G.opt) && !G.tls) upgrade_now(uint32_t(fd));
   return true;
 }
 
@@ -390,6 +404,7 @@ void Connector::fail_connect(uint32_t fd, int err) {
   G.st.err_connect++;
   G.connect_errnos[err]++;
   Slot& s = loop_.slot(fd);
+  loop_.tls().close(fd);
   ::close(int(fd));
   s = Slot{.gen = (s.gen + 1) & kGenMask};
   open_fds_--;
@@ -430,6 +445,23 @@ void Connector::connected(uint32_t fd) {
   ClientConn& c = conns_[fd];
   c.index = uint32_t(G.seq++);
   c.syn_dropped = syn_retransmitted(fd);
+  if (G.tls) {
+    // The TLS handshake first (the ClientHello goes now); tls_ready starts the protocol. It is
+    // bounded by the handshake timeout, as a WebSocket upgrade is.
+    if (loop_.tls().open(fd, G.tls) < 0) {
+      fail_connect(fd, ENOMEM);
+      return;
+    }
+    loop_.slot(fd).flags |= kFlagTls | kFlagTlsHandshake;
+    c.state = kTlsHandshake;
+    G.upgrading.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + G.opt.handshake_timeout_ms);
+    if (!loop_.tls().start(fd)) {
+      tls_failed(fd, loop_.tls().failure(fd));
+      return;
+    }
+    loop_.tls_send_sink(fd);
+    return;
+  }
   if (is_ws(G.opt)) {
     const std::string req = upgrade_request(G, c);
     begin_handshake(fd, G, req.size());
@@ -437,6 +469,26 @@ void Connector::connected(uint32_t fd) {
     return;
   }
   ready(fd);
+}
+
+void Connector::tls_ready(uint32_t fd) {
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
+  ClientConn& c = conns_[fd];
+  if (loop_.tls().resumed(fd)) G.st.tls_resumed++;
+  else G.st.tls_handshakes++;
+  if (is_ws(G.opt)) {
+    const std::string req = upgrade_request(G, c);
+    begin_handshake(fd, G, req.size());
+    loop_.send_or_queue(fd, loop_.slot(fd), reinterpret_cast<const uint8_t*>(req.data()), req.size());
+    return;
+  }
+  ready(fd);
+}
+
+void Connector::tls_failed(uint32_t fd, const char* why) {
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
+  G.tls_errors[why && *why ? why : "unknown"]++;
+  close(fd, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,8 +579,8 @@ void Connector::read(uint32_t fd) {
   size_t got = 0;
   for (;;) {
     if (!live(fd, gen)) return;
-    ssize_t n = ::recv(int(fd), loop_.scratch(), Loop::kScratchBytes, 0);
-    loop_.counters().reads++;
+    // The core's read seam: ::recv, or plaintext out of TLS.
+    ssize_t n = loop_.conn_recv(fd, loop_.scratch(), Loop::kScratchBytes);
     if (n > 0) {
       got += size_t(n);
       ClientGroup& G = groups_[loop_.slot(fd).listener];
@@ -848,9 +900,10 @@ void Connector::close(uint32_t fd, bool peer_closed) {
   ClientGroup& G = groups_[s.listener];
   ClientConn& c = conns_[fd];
   if (c.state != kReady) {
-    // Closed before it could carry the protocol (connecting, or a WebSocket handshake).
+    // Closed before it could carry the protocol (connecting, a TLS or WebSocket handshake).
     G.st.pending--;
     G.st.failed++;
+    if (c.state == kTlsHandshake) G.st.tls_failed++;
     want_refill(G);
   } else {
     // Messages it still owed answers for end in the record as lost.
@@ -870,6 +923,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
   }
   loop_.free_out(s);
   bytebuf_free(s.in);
+  loop_.tls().close(fd);
   G.in_flight -= c.ring_count;
   free(c.ring);
   c = ClientConn{};
@@ -919,6 +973,10 @@ uv_timer_t* Connector::release_handle() {
 void Connector::release_rings() {
   for (ClientConn& c : conns_) free(c.ring);
   conns_.clear();
+  for (ClientGroup& G : groups_) {
+    Tls::context_free(G.tls);
+    G.tls = nullptr;
+  }
 }
 
 void Connector::on_uv_timer(uv_timer_t* h) {
@@ -1014,8 +1072,9 @@ void Connector::tick() {
         uint64_t t = G.upgrading.front().first;
         G.upgrading.pop_front();
         uint32_t fd = uint32_t(t);
-        if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == kHandshake) {
-          // Connected, but the server never answered the upgrade within the handshake timeout.
+        if (live(fd, uint32_t(t >> 32)) && handshaking(conns_[fd].state)) {
+          // Connected, but the server never finished the TLS handshake or answered the upgrade
+          // within the handshake timeout.
           G.st.err_timeout++;
           G.connect_errnos[ETIMEDOUT]++;
           window_update(G, true);
@@ -1026,7 +1085,7 @@ void Connector::tick() {
         while (!q->empty()) {
           uint64_t t = q->front().first;
           const uint32_t fd = uint32_t(t);
-          if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == (q == &G.connecting ? kConnecting : kHandshake)) break;
+          if (live(fd, uint32_t(t >> 32)) && (q == &G.connecting ? conns_[fd].state == kConnecting : handshaking(conns_[fd].state))) break;
           q->pop_front();
         }
       }

@@ -26,6 +26,7 @@
 
 #include "histogram.h"
 #include "records.h"
+#include "tls.h"
 
 namespace c1m {
 
@@ -65,6 +66,8 @@ struct ClientOptions {
   uint32_t publishers = 1;
   std::string path = "/";
   std::string host = "127.0.0.1";
+  // TLS (the group's context, see ClientGroup::tls): each connection's handshake runs between its
+  // TCP connect and its protocol's first bytes, within handshake_timeout_ms of the connect.
 };
 
 // Counts of one group, reset at the start of each measured window (ops, bytes, errors, latency)
@@ -81,6 +84,9 @@ struct ClientStats {
   uint64_t started = 0, established = 0, failed = 0, closed = 0, pending = 0, active = 0;
   uint64_t ops = 0, bytes_in = 0, bytes_out = 0, sent = 0, dropped = 0, timed_out = 0, lost = 0, unanswered = 0;
   uint64_t err_connect = 0, err_read = 0, err_write = 0, err_timeout = 0, err_protocol = 0, peer_closed = 0;
+  // TLS handshakes finished in full, resumed (the group's kept session was accepted), and failed
+  // (an alert, a protocol error, the server closing or timing out mid-handshake).
+  uint64_t tls_handshakes = 0, tls_resumed = 0, tls_failed = 0;
 };
 
 // Ring entries carry this bit once the message was recorded as given up (its answer, if it still
@@ -95,6 +101,8 @@ struct ClientGroup {
   ClientStats st;
   Histogram hist{1, 60'000'000, 3};  // latency in µs, 1 µs .. 60 s, 3 significant digits
   std::unordered_map<int, uint64_t> connect_errnos;
+  TlsContext* tls = nullptr;         // TLS: the group's client context (owned), with its kept session
+  std::unordered_map<std::string, uint64_t> tls_errors;  // failed TLS handshakes by OpenSSL's reason
   std::vector<uint64_t> members;     // established connections (tags)
   std::vector<uint64_t> pubs;        // ws-broadcast publishers (tags)
   std::deque<std::pair<uint64_t, uint64_t>> connecting;  // (tag, deadline ms)
@@ -133,7 +141,7 @@ struct ClientConn {
   uint32_t member = 0;       // index in the group's member list
   uint32_t rx = 0;           // bytes of the current answer received (stream, frame)
   uint8_t hdr[4] = {};       // frame header bytes of the current answer
-  uint8_t state = 0;         // 0 connecting, 1 WebSocket handshake, 2 ready
+  uint8_t state = 0;         // 0 connecting, 1 WebSocket handshake, 2 ready, 3 TLS handshake
   bool publisher = false;
   bool syn_dropped = false;  // its SYN was retransmitted (see Connector::syn_retransmitted): the window halves when it is ready
   uint32_t t0_ms = 0;        // when its connect started (low 32 bits of uv_now)
@@ -152,8 +160,10 @@ class Connector {
 
   // ---- Groups (the addon calls these) ----
 
-  // Creates a client group; returns its index or -errno (-EMFILE when 256 are in use).
-  int open_group(ClientOptions opt);
+  // Creates a client group; returns its index or -errno (-EMFILE when 256 are in use). tls: a
+  // client context (Tls::client_context) its connections speak TLS with, or nullptr; it is the
+  // group's from here on, freed on failure too.
+  int open_group(ClientOptions opt, TlsContext* tls = nullptr);
   // Grows the group to `target` connections at `rate` new ones per second (0: unpaced), or
   // closes the newest ones down to it. Returns false for an unknown group.
   bool ramp(int g, uint64_t target, double rate);
@@ -174,7 +184,8 @@ class Connector {
   void init(uv_loop_t* uv);
   // Hands the pacing timer over to be closed (Loop::shutdown); nullptr when there is none.
   uv_timer_t* release_handle();
-  // Frees every send-time ring (the engine is shutting down; the core closes the sockets).
+  // Frees every send-time ring and TLS context (the engine is shutting down; the core closes the
+  // sockets and their TLS sessions first).
   void release_rings();
   // Readiness of a client slot, as the poller reported it.
   void on_ready(uint32_t fd, uint32_t events);
@@ -186,6 +197,11 @@ class Connector {
   void close_on_error(uint32_t fd, CloseReason why);
   // The end of a loop round: ramps whose connects ended in it refill their windows.
   void after_round();
+  // A client connection's TLS handshake finished (Loop::tls_established): counted, then its
+  // protocol starts (a WebSocket upgrade, or it is established). It may close the connection.
+  void tls_ready(uint32_t fd);
+  // Its TLS failed (why: OpenSSL's reason): counted by reason and closed.
+  void tls_failed(uint32_t fd, const char* why);
   // Open client sockets: they keep Node alive like servers do.
   uint64_t open_fds() const { return open_fds_; }
   // Heap bytes of the groups and the per-connection state, in malloc chunks.

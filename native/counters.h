@@ -5,6 +5,12 @@
 
 namespace c1m {
 
+// TLS (server connections only; a client group counts its own): tlsHandshakes full handshakes
+// finished, tlsResumed resumed ones, tlsHandshakeFailed handshakes that failed (a bad or
+// truncated ClientHello the peer closed on, garbage, no shared cipher), tlsHandshakeTimeouts
+// handshakes not finished within handshakeTimeoutMs, tlsPlainHttp plain HTTP requests sent to a
+// TLS port (answered 400 in plain text). On a TLS connection bytesIn counts plaintext delivered
+// and bytesOut counts bytes on the wire (ciphertext).
 // X-macro so the names JS sees and the struct fields can never drift apart.
 #define C1M_COUNTERS(X)                                                                     \
   X(accepted) X(closed) X(active) X(bytesIn) X(bytesOut) X(reads) X(writes)                 \
@@ -17,7 +23,8 @@ namespace c1m {
   X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn) X(engineBytes)       \
   X(wsCloseTimeouts) X(headerTimeouts) X(lingerTimeouts) X(finWaitTimeouts) X(lingerCloses)           \
   X(closedTimeout) X(drainCut) X(errNoRoom) X(topics) X(topicRefusals) X(httpContinues) \
-  X(enters) X(uringRecvs) X(uringSends) X(uringRearms) X(uringNoBufs)
+  X(enters) X(uringRecvs) X(uringSends) X(uringRearms) X(uringNoBufs)                    \
+  X(tlsHandshakes) X(tlsResumed) X(tlsHandshakeFailed) X(tlsHandshakeTimeouts) X(tlsPlainHttp)
 
 struct Counters {
 #define C1M_FIELD(name) uint64_t name;

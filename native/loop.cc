@@ -24,6 +24,8 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <string_view>
 
 #include "proto/http.h"
 
@@ -120,9 +122,16 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
     if (s.kind == SlotKind::kFree) continue;
     bytebuf_free(s.in);
     bytebuf_free(s.out);
+    tls_.close(uint32_t(fd));
     ::close(int(fd));
     s = Slot{};
   }
+  for (Listener& L : listeners_) {
+    Tls::context_free(L.tls);
+    L.tls = nullptr;
+  }
+  free(tls_rx_);
+  tls_rx_ = nullptr;
   for (ByteBuf* b : cork_pool_) bytebuf_free(b);
   cork_pool_.clear();
   corked_.clear();
@@ -184,6 +193,9 @@ void Loop::account_memory() {
        vec(deferred_.capacity() * 4) + vec(compose_.capacity());
   // The parts: protocol state, topics, the timer wheels, the connector's groups and rings.
   b += protocols_.memory_bytes() + topics_.memory_bytes() + timers_.memory_bytes() + connector_.memory_bytes();
+  // TLS: the per-fd table, the sink and the ciphertext read buffer (OpenSSL's own allocations go
+  // through its allocator and are not counted here).
+  b += tls_.memory_bytes() + (tls_rx_ ? heap_chunk(kTlsRxBytes) : 0);
   // The io_uring backend: its receive buffers and buffer ring (mmap'd), per-fd state, and the
   // table of send buffers still in flight for closed connections.
   b += uring_.memory_bytes() + vec(touched_.capacity() * 8) + orphans_.size() * 48;
@@ -214,7 +226,16 @@ void Loop::update_activity() {
 // ---------------------------------------------------------------------------------------------
 // Listeners
 
-int Loop::listen(const char* host, int port, const ListenOptions& opt, int* bound_port) {
+int Loop::listen(const char* host, int port, const ListenOptions& opt, int* bound_port, TlsContext* tls) {
+  if (tls && opt.uring) {
+    Tls::context_free(tls);
+    return -EOPNOTSUPP;
+  }
+  // Every failure below gives the context back.
+  struct Owned {
+    TlsContext* c;
+    ~Owned() { Tls::context_free(c); }
+  } owned{tls};
   int index = -1;
   for (size_t i = 0; i < listeners_.size(); ++i) {
     if (!listeners_[i].in_use) {
@@ -298,6 +319,8 @@ int Loop::listen(const char* host, int port, const ListenOptions& opt, int* boun
   L.fd = fd;
   L.in_use = true;
   L.opt = opt;
+  L.tls = owned.c;
+  owned.c = nullptr;
   v_.counters->listeners++;
   update_activity();
   return index;
@@ -323,6 +346,9 @@ int64_t Loop::close_listener(int index, bool graceful) {
     else ::close(L.fd);
     L.fd = -1;
     v_.counters->listeners--;
+    // Its connections keep OpenSSL's reference to the context as long as they need it.
+    Tls::context_free(L.tls);
+    L.tls = nullptr;
   }
   int64_t cut = 0;
   for (size_t fd = 0; fd < table_.size(); ++fd) {
@@ -426,6 +452,13 @@ bool Loop::take_conn(uint8_t index, int cfd) {
   s.listener = index;
   s.flags = 0;
   s.in = s.out = nullptr;
+  if (L.tls && tls_.open(uint32_t(cfd), L.tls) < 0) {
+    ::close(cfd);
+    s.kind = SlotKind::kFree;
+    s.gen = (s.gen + 1) & kGenMask;
+    v_.counters->errNoMemory++;
+    return false;
+  }
   if (L.opt.uring) {
     // A multishot receive: its first attempt reads what arrived with the handshake.
     uring_.reserve(size_t(cfd));
@@ -436,6 +469,7 @@ bool Loop::take_conn(uint8_t index, int cfd) {
   } else if (poller_.add_socket(cfd, tag_of(uint32_t(cfd), s.gen)) < 0) {
     // Registration reports readiness that already exists, so bytes that arrived with the
     // handshake are not missed.
+    tls_.close(uint32_t(cfd));
     ::close(cfd);
     s.kind = SlotKind::kFree;
     s.gen = (s.gen + 1) & kGenMask;
@@ -446,6 +480,13 @@ bool Loop::take_conn(uint8_t index, int cfd) {
   v_.counters->active++;
   L.active++;
   timers_.on_accept(uint32_t(cfd), L);
+  if (L.tls) {
+    // JS hears of it once its handshake is done (tls_established); until then the deadline wheel
+    // holds its handshake timeout.
+    s.flags |= kFlagTls | kFlagTlsHandshake;
+    if (L.opt.tls_handshake_timeout_ms) timers_.deadline_arm(uint32_t(cfd), L.opt.tls_handshake_timeout_ms);
+    return true;
+  }
   if (L.is_js()) emit(kRecOpen, index, uint32_t(cfd), s.gen, 0, 0);
   return true;
 }
@@ -972,6 +1013,25 @@ int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
 // Returns the connection's queued bytes, or -1 when the connection was closed.
 int64_t Loop::send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
   if (s.flags & kFlagUring) return uring_send(fd, s, p, n);
+  if (s.flags & kFlagTls) {
+    // Sealed now, behind whatever ciphertext is queued. No JS may run while the sink holds them.
+    NoJs no_js(*this);
+    if (!tls_.encrypt(fd, p, n)) {
+      tls_.sink_clear();
+      v_.counters->errWrite++;
+      close_conn(fd, kCloseError, EPROTO);
+      return -1;
+    }
+    const int64_t q = send_wire(fd, s, tls_.sink_data(), tls_.sink_size());
+    tls_.sink_clear();
+    return q;
+  }
+  return send_wire(fd, s, p, n);
+}
+
+// The bytes as they go on the wire (ciphertext under TLS): sent at once as far as the socket
+// takes them, the rest queued. Returns the queued bytes, or -1 when the connection was closed.
+int64_t Loop::send_wire(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
   size_t off = 0;
   if (!s.out) {
     while (off < n) {
@@ -1028,6 +1088,16 @@ bool Loop::flush_cork(uint32_t fd) {
     queued_add(int64_t(b->size()));
     uring_flight(fd, s);
     return true;
+  }
+  // Under TLS the round's plaintext becomes records here, all of it at once (fewer, fuller records
+  // than one per write), and leaves in the one send below.
+  if ((s.flags & kFlagTls) && !tls_seal_cork(fd, b)) {
+    s.flags &= ~kFlagCorked;
+    s.out = nullptr;
+    cork_give(b);
+    v_.counters->errWrite++;
+    close_conn(fd, kCloseError, EPROTO);
+    return false;
   }
   size_t off = 0;
   while (off < b->size()) {
@@ -1185,7 +1255,9 @@ void Loop::after_queue_drained(uint32_t fd, Slot& s) {
     s.flags &= ~kFlagPausedBp;
     push_ready(fd);
   }
-  if (drain && s.kind == SlotKind::kConn && listeners_[s.listener].is_js()) emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
+  if (drain && s.kind == SlotKind::kConn && !(s.flags & kFlagTlsHandshake) && listeners_[s.listener].is_js()) {
+    emit(kRecDrain, s.listener, fd, s.gen, 0, 0);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1206,7 +1278,7 @@ void Loop::on_peer_end(uint32_t fd) {
     return;
   }
   const Listener& L = listeners_[s.listener];
-  if (L.is_js()) {
+  if (L.is_js() && !(s.flags & kFlagTlsHandshake)) {
     emit(kRecEnd, s.listener, fd, gen, 0, 0);
     if (!live(fd, gen)) return;
   }
@@ -1230,6 +1302,18 @@ void Loop::begin_end(uint32_t fd) {
 void Loop::finish_end(uint32_t fd) {
   Slot& s = table_[fd];
   s.flags &= ~kFlagEndPending;
+  if (s.flags & kFlagTls) {
+    // Our close_notify goes before the FIN (or the close), so the peer can tell our end from a
+    // cut. It is queued only if the socket is full: the end then waits for it to drain.
+    tls_.close_notify(fd);
+    if (tls_.sink_size() > 0) {
+      if (!tls_send_sink(fd)) return;
+      if (table_[fd].out) {
+        table_[fd].flags |= kFlagEndPending;
+        return;
+      }
+    }
+  }
   // A protocol violator has had its error answer: it lingers so the peer can read it.
   if (s.flags & kFlagDoomed) {
     linger(fd);
@@ -1326,13 +1410,16 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   if (s.kind != SlotKind::kConn) return;
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
-  if ((s.flags & kFlagCorked) && why != kCloseReset && why != kCloseError && why != kCloseNoMemory) {
+  const bool hidden = s.flags & kFlagTlsHandshake;  // JS never heard of it
+  if ((s.flags & kFlagCorked) && why != kCloseReset && why != kCloseError && why != kCloseNoMemory &&
+      (!(s.flags & kFlagTls) || tls_seal_cork(fd, s.out))) {
     // Output this round gave it before deciding to close left the caller's hands as far as it
     // knows (before corking it was sent at once): what the socket takes still goes out.
     ssize_t w = ::send(int(fd), s.out->begin(), s.out->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     v_.counters->writes++;
     if (w > 0) v_.counters->bytesOut += uint64_t(w);
   }
+  tls_.close(fd);
   timers_.on_close(fd, listeners_[index]);
   topics_.drop(fd);
   protocols_.on_close(fd);
@@ -1363,7 +1450,7 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   }
   Listener& L = listeners_[index];
   L.active--;
-  if (L.is_js()) emit(kRecClose, index, fd, gen, why, uint32_t(err));
+  if (L.is_js() && !hidden) emit(kRecClose, index, fd, gen, why, uint32_t(err));
   listener_drained_check(index);
 }
 
@@ -1536,6 +1623,274 @@ bool Loop::resume(uint32_t fd, uint32_t gen) {
 int64_t Loop::queued(uint32_t fd, uint32_t gen) const {
   if (!live(fd, gen)) return -1;
   return int64_t(out_bytes(fd, table_[fd]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+//
+// A TLS connection (kFlagTls) reads through the same seam as any other: conn_recv hands the read
+// paths plaintext, so every protocol is served unchanged. tls_recv keeps the edge-triggered rule
+// for the ciphertext underneath: it reads the socket until the plaintext buffer is full, the
+// socket runs dry (EAGAIN or a short read: then a short return tells the read path the same), or
+// the peer ends; the read path's own budget caps the round, and ciphertext already taken from the
+// socket but not yet decrypted waits in the connection's pending buffer, which the next read
+// serves first (a connection cut off by its budget or paused is put on the still-ready list by
+// the same paths as for bytes left in the socket).
+//
+// Output is ordered by when OpenSSL makes it: records made while reading (handshake flights,
+// tickets, alerts) are sent at once by tls_send_sink; plaintext a round gathers (the Cork) is
+// sealed when the cork is flushed; anything else is sealed as it is written. Unsent ciphertext is
+// the connection's queue, bounded like any other.
+
+namespace {
+// Whether the first bytes of a connection are a plain-text HTTP request line ("GET /", "POST /"
+// …): uppercase letters up to a space. A TLS stream starts with a record type below 0x20.
+bool looks_like_http(const uint8_t* p, size_t n) {
+  if (n == 0 || p[0] < 'A' || p[0] > 'Z') return false;
+  const size_t k = std::min<size_t>(n, 8);
+  for (size_t i = 1; i < k; ++i) {
+    if (p[i] == ' ') return true;
+    if (p[i] < 'A' || p[i] > 'Z') return false;
+  }
+  return n < 8;  // only letters so far: nothing a TLS stream could start with either
+}
+}  // namespace
+
+ssize_t Loop::tls_recv(uint32_t fd, uint8_t* buf, size_t want) {
+  // No JS while OpenSSL's records are in flight between it and the socket: a record raised here
+  // (a handshake finished) waits for the next dispatch.
+  NoJs no_js(*this);
+  const uint32_t gen = table_[fd].gen;
+  const SlotKind kind = table_[fd].kind;
+  auto gone = [&] { return table_[fd].gen != gen || table_[fd].kind != kind || !(table_[fd].flags & kFlagTls); };
+  if (!tls_rx_ && !(tls_rx_ = static_cast<uint8_t*>(malloc(kTlsRxBytes)))) {
+    errno = ENOMEM;
+    return -1;
+  }
+  size_t got = 0;
+  const uint8_t* win = nullptr;  // ciphertext read by this call, not yet used
+  size_t win_n = 0;
+  bool dry = false;  // the socket ran dry: no more reads in this call
+  for (;;) {
+    ByteBuf*& kept = tls_.pending(fd);
+    const bool from_kept = kept != nullptr;
+    const uint8_t* in = from_kept ? kept->begin() : win;
+    const size_t in_n = from_kept ? kept->size() : win_n;
+    if (in_n > 0 && kind == SlotKind::kConn && tls_.fresh(fd) && looks_like_http(in, in_n)) {
+      tls_plain_http(fd);
+      errno = EAGAIN;
+      return -1;
+    }
+    const Tls::Feed f = tls_.feed(fd, in, in_n, buf + got, want - got);
+    if (from_kept) {
+      kept->consume(f.used);
+      if (kept->empty()) {
+        bytebuf_free(kept);
+        kept = nullptr;
+      }
+    } else {
+      win += f.used;
+      win_n -= f.used;
+    }
+    got += f.got;
+    // What OpenSSL made (a handshake flight, tickets, an alert) goes out before anything else.
+    if (tls_.sink_size() > 0 && (!tls_send_sink(fd) || gone())) {
+      errno = EAGAIN;
+      return -1;
+    }
+    if (f.step == Tls::Step::kFailed) {
+      tls_fail(fd);
+      errno = EAGAIN;
+      return -1;
+    }
+    if (f.established) {
+      tls_established(fd);
+      if (gone()) {
+        errno = EAGAIN;
+        return -1;
+      }
+    }
+    if (f.step == Tls::Step::kEnded) {
+      // close_notify: the stream ends here (bytes after it are not data). The read path sees the
+      // end at its next read (kFlagRdHup makes it read on past a short one).
+      table_[fd].flags |= kFlagRdHup;
+      return got > 0 ? ssize_t(got) : 0;
+    }
+    if (f.step == Tls::Step::kFull) {
+      // The plaintext buffer is full: ciphertext this call read and SSL did not reach waits in
+      // the connection's pending buffer (only while there is some), served first next time.
+      if (!from_kept && win_n > 0) {
+        ByteBuf* b = bytebuf_new(&mem_bufs_);
+        if (!b || !b->append(win, win_n)) {
+          bytebuf_free(b);
+          v_.counters->errNoMemory++;
+          close_conn(fd, kCloseNoMemory, ENOMEM);
+          errno = EAGAIN;
+          return -1;
+        }
+        tls_.pending(fd) = b;
+      }
+      return ssize_t(got);
+    }
+    // SSL used everything it was lent and wants more.
+    if (from_kept || win_n > 0) continue;
+    if (dry) break;
+    const ssize_t n = ::recv(int(fd), tls_rx_, kTlsRxBytes, 0);
+    v_.counters->reads++;
+    if (n > 0) {
+      win = tls_rx_;
+      win_n = size_t(n);
+      if (size_t(n) < kTlsRxBytes && !(table_[fd].flags & kFlagRdHup)) dry = true;
+      continue;
+    }
+    if (n == 0) {
+      if (kind == SlotKind::kConn && (table_[fd].flags & kFlagTlsHandshake)) {
+        // The peer gave up mid-handshake (a truncated ClientHello, a probe): a failed handshake.
+        v_.counters->tlsHandshakeFailed++;
+        close_conn(fd, kCloseProtocol, 0);
+        errno = EAGAIN;
+        return -1;
+      }
+      table_[fd].flags |= kFlagRdHup;
+      return got > 0 ? ssize_t(got) : 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (got > 0) {
+      // The plaintext goes first; the read path reads again (no new edge would come) and sees
+      // the end of the broken stream.
+      table_[fd].flags |= kFlagRdHup;
+      return ssize_t(got);
+    }
+    return -1;
+  }
+  if (got > 0) return ssize_t(got);
+  errno = EAGAIN;
+  return -1;
+}
+
+// Sends the records OpenSSL made, in order with the connection's output: straight out or behind
+// its queue; when the connection holds this round's plaintext (not sealed yet), these records
+// come first, and if the socket cannot take them all, the rest and then the sealed plaintext
+// become its queue. False when the connection was closed.
+bool Loop::tls_send_sink(uint32_t fd) {
+  Slot& s = table_[fd];
+  const uint32_t gen = s.gen;
+  if (!(s.flags & kFlagCorked)) {
+    const int64_t q = send_wire(fd, s, tls_.sink_data(), tls_.sink_size());
+    tls_.sink_clear();
+    return q >= 0 && slot_for(fd, gen) != nullptr;
+  }
+  const uint8_t* p = tls_.sink_data();
+  const size_t n = tls_.sink_size();
+  size_t off = 0;
+  while (off < n) {
+    ssize_t w = ::send(int(fd), p + off, n - off, MSG_NOSIGNAL);
+    v_.counters->writes++;
+    if (w > 0) {
+      off += size_t(w);
+      v_.counters->bytesOut += uint64_t(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      v_.counters->eagainWrites++;
+      break;
+    }
+    const int e = errno;
+    tls_.sink_clear();
+    v_.counters->errWrite++;
+    close_conn(fd, reason_for(e), e);
+    return false;
+  }
+  if (off == n) {
+    tls_.sink_clear();
+    return true;
+  }
+  ByteBuf* q = bytebuf_new(&mem_bufs_);
+  const bool copied = q && q->append(p + off, n - off);
+  tls_.sink_clear();
+  ByteBuf* cork = s.out;
+  s.out = nullptr;
+  s.flags &= ~kFlagCorked;
+  const bool sealed = copied && tls_seal_cork(fd, cork) && q->append(cork->begin(), cork->size());
+  cork_give(cork);
+  if (!sealed) {
+    bytebuf_free(q);
+    v_.counters->errNoMemory++;
+    close_conn(fd, kCloseNoMemory, ENOMEM);
+    return false;
+  }
+  s.out = q;
+  queued_add(int64_t(q->size()));
+  s.flags |= kFlagDrainWanted;
+  if (s.kind == SlotKind::kConn) {
+    const Listener& L = listeners_[s.listener];
+    if (L.opt.max_queued && q->size() > L.opt.max_queued) {
+      close_conn(fd, kCloseBackpressure, 0);
+      return false;
+    }
+    note_queue(s, L, int64_t(q->size()));
+  }
+  return true;
+}
+
+// Replaces the plaintext gathered in b with its records. False when OpenSSL or memory failed
+// (b then holds nothing). Never closes the connection.
+bool Loop::tls_seal_cork(uint32_t fd, ByteBuf* b) {
+  assert(tls_.sink_size() == 0);
+  const bool ok = tls_.encrypt(fd, b->begin(), b->size());
+  b->head = b->tail = 0;
+  const bool kept = ok && b->append(tls_.sink_data(), tls_.sink_size());
+  tls_.sink_clear();
+  return kept;
+}
+
+// The handshake finished: a server connection is counted and JS hears of it now; a client's goes
+// on to its protocol.
+void Loop::tls_established(uint32_t fd) {
+  Slot& s = table_[fd];
+  s.flags &= ~kFlagTlsHandshake;
+  if (s.kind == SlotKind::kClient) {
+    connector_.tls_ready(fd);
+    return;
+  }
+  if (tls_.resumed(fd)) v_.counters->tlsResumed++;
+  else v_.counters->tlsHandshakes++;
+  timers_.deadline_disarm(fd);
+  const Listener& L = listeners_[s.listener];
+  if (L.is_js()) emit(kRecOpen, s.listener, fd, s.gen, 0, 0);
+}
+
+// OpenSSL failed the connection (its alert, if it made one, is sent already). A client's is the
+// connector's to count and close. A server's ends with a lingering close, so the alert is read
+// rather than lost to a reset; the session stays, failed (nothing more is sealed or read through
+// it), until the connection closes.
+void Loop::tls_fail(uint32_t fd) {
+  Slot& s = table_[fd];
+  if (s.kind == SlotKind::kClient) {
+    connector_.tls_failed(fd, tls_.failure(fd));
+    return;
+  }
+  if (s.flags & kFlagTlsHandshake) v_.counters->tlsHandshakeFailed++;
+  s.flags |= kFlagDoomed;
+  begin_end(fd);
+}
+
+// A plain HTTP request came to a TLS port: it is answered in plain text (the peer could not read
+// anything else), then the connection ends with a lingering close.
+void Loop::tls_plain_http(uint32_t fd) {
+  static constexpr std::string_view kBody = "This port speaks TLS: a plain HTTP request was sent to a TLS (HTTPS) port. Use https://.\n";
+  v_.counters->tlsPlainHttp++;
+  Slot& s = table_[fd];
+  tls_.close(fd);
+  s.flags &= ~kFlagTls;
+  s.flags |= kFlagDoomed;
+  std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(kBody.size()) +
+                       "\r\nConnection: close\r\n\r\n";
+  answer += kBody;
+  if (send_or_queue(fd, s, reinterpret_cast<const uint8_t*>(answer.data()), answer.size()) < 0) return;
+  begin_end(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1744,6 +2099,8 @@ void Loop::uring_received(uint64_t tag, int32_t res, uint32_t flags) {
 // order, then the end or error the receive stopped with, else EAGAIN (arming the receive again
 // if it had ended for want of buffers or by a cancel of ours).
 ssize_t Loop::conn_recv(uint32_t fd, uint8_t* buf, size_t want) {
+  // TLS decrypts; a lingering connection (after a TLS failure too) only drops what it reads.
+  if ((table_[fd].flags & (kFlagTls | kFlagLinger)) == kFlagTls) return tls_recv(fd, buf, want);
   if (!(table_[fd].flags & kFlagUring)) {
     v_.counters->reads++;
     return ::recv(int(fd), buf, want, 0);

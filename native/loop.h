@@ -27,6 +27,7 @@
 #include "protocols.h"
 #include "records.h"
 #include "timers.h"
+#include "tls.h"
 #include "topics.h"
 #include "uring.h"
 
@@ -61,8 +62,11 @@ class Loop {
   // Closes every fd and the libuv handles; `done` runs once libuv has released them.
   void shutdown(void (*done)(void*), void* arg);
 
-  // Opens a listener. Returns its index (>= 0) and sets *port to the bound port, or -errno.
-  int listen(const char* host, int port, const ListenOptions& opt, int* bound_port);
+  // Opens a listener. Returns its index (>= 0) and sets *port to the bound port, or -errno. tls:
+  // a server context (Tls::server_context) its connections speak TLS with, or nullptr; it is the
+  // listener's from here on, freed on failure too (-EOPNOTSUPP for a uring listener: TLS is
+  // served on the epoll backend only).
+  int listen(const char* host, int port, const ListenOptions& opt, int* bound_port, TlsContext* tls = nullptr);
   // Stops accepting. graceful: each connection is drained (what it sent is answered, WebSocket
   // peers get 1001, queued bytes go out, then it ends) and the listener reports drained when the
   // last is gone; otherwise they are closed at once (a second, forced call cuts what a graceful
@@ -104,6 +108,7 @@ class Loop {
   Topics& topics() { return topics_; }
   Timers& timers() { return timers_; }
   Connector& connector() { return connector_; }
+  Tls& tls() { return tls_; }
 
  private:
   friend class Connector;
@@ -195,6 +200,7 @@ class Loop {
   // touches the slot again.
   int64_t send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
   int64_t send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
+  int64_t send_wire(uint32_t fd, Slot& s, const uint8_t* p, size_t n);
   void flush_out(uint32_t fd);
   void push_ready(uint32_t fd);
   void queued_add(int64_t delta);
@@ -269,6 +275,17 @@ class Loop {
   bool recv_ended(uint32_t fd, ssize_t n);
   bool read_budget_spent(uint32_t fd, size_t got, const Listener& L);
   bool deliver_units(uint32_t fd, uint32_t gen, uint8_t* p, size_t n);
+
+  // TLS (loop.cc, "TLS"): the read seam's decrypting side, the records OpenSSL makes going out in
+  // order, the handshake's end, its failures and the plain HTTP answer. Each can close the
+  // connection, except tls_seal_cork.
+  static constexpr size_t kTlsRxBytes = 64u << 10;  // ciphertext asked of one recv
+  ssize_t tls_recv(uint32_t fd, uint8_t* buf, size_t want);
+  bool tls_send_sink(uint32_t fd);
+  bool tls_seal_cork(uint32_t fd, ByteBuf* b);
+  void tls_established(uint32_t fd);
+  void tls_fail(uint32_t fd);
+  void tls_plain_http(uint32_t fd);
 
   // Writing, ending and closing.
   void after_queue_drained(uint32_t fd, Slot& s);
@@ -349,6 +366,9 @@ class Loop {
   Topics topics_{*this};
   Timers timers_{*this};
   Connector connector_{*this};
+  // TLS state of server and client connections (sessions by fd, the BIO, the sink).
+  Tls tls_;
+  uint8_t* tls_rx_ = nullptr;  // ciphertext read buffer (kTlsRxBytes), allocated by the first TLS read
 };
 
 }  // namespace c1m

@@ -71,6 +71,13 @@ void Timers::on_due(uint32_t fd, uint8_t kind) {
     loop_.close_conn(fd, loop_.linger_reason(s), 0);
     return;
   }
+  if ((s.flags & (kFlagTls | kFlagTlsHandshake)) == (kFlagTls | kFlagTlsHandshake) && !(s.flags & kFlagWriteShut)) {
+    // A TLS handshake not finished handshake_timeout_ms after accept (a stalled or truncated
+    // ClientHello): closed, counted. JS never heard of the connection.
+    c.tlsHandshakeTimeouts++;
+    loop_.close_conn(fd, kCloseTimeout, 0);
+    return;
+  }
   if (s.flags & kFlagWsClosing) {
     // Our close frame went unanswered (or unread) for ws_close_timeout_ms.
     c.wsCloseTimeouts++;

@@ -4,8 +4,8 @@
 //
 // The idle wheel closes a connection silent for its listener's idle_timeout_ms. The deadline
 // wheel holds one deadline per connection, whose meaning follows from the connection's state,
-// checked in Timers::on_due in this order: lingering after an error answer, the wait for the
-// peer's WebSocket close frame, the wait for its FIN after ours, an HTTP request head that has
+// checked in Timers::on_due in this order: lingering after an error answer, a TLS handshake not
+// finished in time, the wait for the peer's WebSocket close frame, the wait for its FIN after ours, an HTTP request head that has
 // not arrived whole, and otherwise the WebSocket heartbeat.
 //
 // The wheels fire inside Loop::timer_round, which keeps JS out while they do (a callback must

@@ -181,6 +181,10 @@ export const LIMITS = {
     min: 0, max: MAX_TIMER_MS, default: 10_000, unit: 'ms',
     why: 'HTTP: a request head must arrive whole this soon after its first byte (slowloris); 0 = no limit',
   },
+  tlsHandshakeTimeoutMs: {
+    min: 0, max: MAX_TIMER_MS, default: 10_000, unit: 'ms',
+    why: 'TLS: a handshake must finish this soon after accept (a stalled or truncated ClientHello); 0 = no limit',
+  },
   lingerMs: {
     min: 1, max: MAX_TIMER_MS, default: 5000, unit: 'ms',
     why: 'how long a closing connection waits for the peer\'s FIN, reading and dropping what it still sends',

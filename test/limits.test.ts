@@ -22,6 +22,7 @@ import { resolveServerOptions } from '../src/engine/options.js';
 import { LIMITS, type Limit, type LimitName } from '../src/limits.js';
 import { testCert } from './helpers/tls-cert.js';
 import { defineScenario, phasesOf, resolveParams, type Phase } from '../src/runner/scenario.js';
+import { testCert } from './helpers/tls-cert.js';
 
 const HOST = '127.0.0.1';
 
@@ -109,6 +110,15 @@ function contenderStart(field: string): Probe {
 
 function engineOption(field: string): Probe {
   return { layer: `engine ServerOptions.${field}`, names: field, check: (v) => void resolveServerOptions({ [field]: v }) };
+}
+
+function engineTlsOption(): Probe {
+  const { certPem, keyPem } = testCert();
+  return {
+    layer: 'engine ServerOptions.tls.handshakeTimeoutMs',
+    names: 'tls.handshakeTimeoutMs',
+    check: (v) => void resolveServerOptions({ tls: { cert: certPem, key: keyPem, handshakeTimeoutMs: v } }),
+  };
 }
 
 function clientOption(field: string, protocol: 'stream' | 'ws-echo' = 'stream'): Probe {
@@ -247,12 +257,25 @@ const PROBES: Partial<Record<LimitName, readonly Probe[]>> = {
   maxQueuedBytes: [engineOption('maxQueuedBytes'), nativeListen('maxQueued')],
   idleTimeoutMs: [engineOption('idleTimeoutMs'), nativeListen('idleTimeoutMs')],
   headerTimeoutMs: [engineOption('headerTimeoutMs'), nativeListen('headerTimeoutMs')],
+  tlsHandshakeTimeoutMs: [engineTlsOption(), nativeListenTls()],
   lingerMs: [engineOption('lingerMs'), nativeListen('lingerMs')],
   wsCloseTimeoutMs: [engineOption('wsCloseTimeoutMs'), nativeListen('wsCloseTimeoutMs')],
   maxTopicNameBytes: [engineOption('maxTopicNameBytes'), nativeListen('maxTopicNameBytes')],
   maxTopics: [engineOption('maxTopics'), nativeListen('maxTopics')],
   profileFrequencyHz: [cliFlag('c1m profile', PROFILE_FLAGS, 'frequency')],
 };
+
+function nativeListenTls(): Probe {
+  const { certPem, keyPem } = testCert();
+  return {
+    layer: 'addon listen tls.handshakeTimeoutMs',
+    names: 'tls.handshakeTimeoutMs',
+    refusal: byGuard,
+    check: (v) => {
+      native().closeListener(rawListen(0, { tls: { cert: certPem, key: keyPem, handshakeTimeoutMs: v } }), false);
+    },
+  };
+}
 
 /** The listen port is an argument of its own, not an option. */
 function nativeListenPort(): Probe {

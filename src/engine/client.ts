@@ -4,6 +4,7 @@ import { Engine } from './engine.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { NativeClientStats } from './native.js';
 import { isIP } from 'node:net';
+import { checkBool } from '../checks.js';
 import { checkLimit, resolveLimit } from '../limits.js';
 import { HTTP_HELLO_PATH } from '../wire/protocols.js';
 
@@ -35,11 +36,35 @@ export interface ClientGroupOptions {
   publishers?: number;
   /** HTTP/WebSocket request path. Default `/`. */
   path?: string;
+  /**
+   * TLS on every connection: a handshake before the protocol's first bytes, and a connection
+   * counts as established when it is done (a ramp measures TLS handshakes). The server is not
+   * verified (a run's certificate is self-signed). resume: keep the newest session (ticket) a
+   * server issues and offer it on new connections. servername: SNI.
+   */
+  tls?: ClientTlsOptions;
+}
+
+export interface ClientTlsOptions {
+  resume: boolean;
+  servername?: string;
 }
 
 export interface ClientGroupStats extends Omit<NativeClientStats, 'histogram'> {
   /** Latency in µs of answers counted since the last `reset()`. */
   latency: Histogram;
+}
+
+function resolveClientTls(t: ClientTlsOptions | undefined): ClientTlsOptions | undefined {
+  if (t === undefined) return undefined;
+  if (t === null || typeof t !== 'object') throw new TypeError('tls must be an object { resume, servername? }');
+  for (const k of Object.keys(t)) if (k !== 'resume' && k !== 'servername') throw new TypeError(`unknown option "tls.${k}"`);
+  const resume = checkBool('tls.resume', t.resume);
+  if (t.servername === undefined) return { resume };
+  if (typeof t.servername !== 'string' || t.servername.length === 0 || t.servername.length > 255 || /[\s\0]/.test(t.servername)) {
+    throw new TypeError(`tls.servername must be a host name (1..255 characters, no spaces), got ${String(t.servername)}`);
+  }
+  return { resume, servername: t.servername };
 }
 
 /** A group of native client connections in this thread's engine. */
@@ -56,6 +81,7 @@ export class ClientGroup {
       checkLimit('targetPort', t.port, 'target port');
     }
     for (const s of o.sources ?? []) if (isIP(s) !== 4) throw new TypeError(`source must be an IPv4 literal, got ${s}`);
+    const tls = resolveClientTls(o.tls);
     this.g = this.engine.native.clientGroup({
       proto: CLIENT_PROTOCOLS[o.protocol],
       targets: o.targets.map((t) => [t.host, t.port]),
@@ -70,6 +96,7 @@ export class ClientGroup {
       publishers: resolveLimit('publishers', o.publishers),
       path: o.path ?? HTTP_HELLO_PATH,
       host: o.targets[0]!.host,
+      ...(tls ? { tls } : {}),
     });
   }
 

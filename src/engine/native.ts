@@ -43,6 +43,8 @@ export interface NativeVocabulary {
   readonly counterNames: readonly string[];
   /** The io_uring backend's fixed sizes (native/uring.h); built: whether this addon has the backend. */
   readonly uringSizes: UringSizes;
+  /** The OpenSSL the engine's TLS runs on: Node's own, e.g. "OpenSSL 3.0.19 30 Sep 2025" (native/tls.h). */
+  readonly tlsLibrary: string;
 }
 
 /** The io_uring backend's ring and buffer sizes, as the addon was compiled. */
@@ -108,6 +110,8 @@ export interface NativeClientOptions {
   publishers?: number;
   path?: string;
   host?: string;
+  /** TLS on every connection: the handshake before the protocol; resume offers the group's newest session. */
+  tls?: { resume: boolean; servername?: string };
 }
 
 /** Counts of a client group (native/loop.h ClientStats) and its encoded latency histogram (µs). */
@@ -128,6 +132,10 @@ export interface NativeClientStats {
   bytesIn: number; bytesOut: number;
   errConnect: number; errRead: number; errWrite: number; errTimeout: number; errProtocol: number; peerClosed: number;
   connectErrors: Record<string, number>;
+  /** TLS: handshakes finished in full, resumed ones, failed ones (kept for the group's life, like established). */
+  tlsHandshakes: number; tlsResumed: number; tlsHandshakeFailed: number;
+  /** TLS: failed handshakes by OpenSSL's reason. */
+  tlsErrors: Record<string, number>;
   histogram: Float64Array;
 }
 
@@ -155,6 +163,8 @@ export interface NativeListenOptions {
   staticPath: string;
   staticBody: string;
   staticType: string;
+  /** TLS (epoll only): PEM certificate and key, tickets, handshake timeout. */
+  tls?: { cert: string; key: string; tickets: boolean; handshakeTimeoutMs: number };
 }
 
 // Compiled to dist/src/engine/: the build folder is three floors up.

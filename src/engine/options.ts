@@ -86,13 +86,38 @@ export interface ServerOptions {
    * built with liburing and a kernel that allows io_uring: `uringStatus()` says why not.
    */
   backend?: EngineBackend;
+  /**
+   * TLS on this listener's connections (epoll backend only), through the OpenSSL Node exports to
+   * addons: every protocol is served over it unchanged. Absent or null: plain TCP.
+   */
+  tls?: ServerTlsOptions | null;
 }
+
+/** TLS of an engine listener. */
+export interface ServerTlsOptions {
+  /** The certificate (then any chain certificates) as PEM. */
+  cert: string;
+  /** Its unencrypted private key as PEM. */
+  key: string;
+  /**
+   * Issue session tickets, so a client may resume (TLS 1.3 resumes only by tickets; the engine
+   * keeps no session cache, so with false nothing resumes). Default true.
+   */
+  tickets?: boolean;
+  /**
+   * A connection whose handshake has not finished this long after accept is closed, counted as
+   * `tlsHandshakeTimeouts` (0 = no limit). Default 10000.
+   */
+  handshakeTimeoutMs?: number;
+}
+
+export type ResolvedServerTls = Required<ServerTlsOptions>;
 
 /** The engine's I/O backends. */
 export type EngineBackend = 'epoll' | 'uring';
 export const ENGINE_BACKENDS: readonly EngineBackend[] = ['epoll', 'uring'];
 
-export type ResolvedServerOptions = Required<ServerOptions>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'tls'>> & { tls: ResolvedServerTls | null };
 
 /** Largest frame the default 4 MiB arena can hold whole (LIMITS.maxFrameBytes). */
 export const MAX_FRAME_LIMIT = LIMITS.maxFrameBytes.max;
@@ -109,7 +134,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   const known = new Set(['protocol', 'websocket', 'host', 'port', 'backlog', 'reusePort', 'ipv6Only', 'noDelay', 'allowHalfOpen',
     'maxFrameBytes', 'readBudgetBytes', 'highWaterMark', 'maxQueuedBytes', 'maxHeaderBytes', 'maxBodyBytes', 'idleTimeoutMs',
     'headerTimeoutMs', 'lingerMs', 'maxTopicNameBytes', 'maxTopics', 'pingIntervalMs', 'wsCloseTimeoutMs', 'staticPath',
-    'staticBody', 'staticType', 'backend']);
+    'staticBody', 'staticType', 'backend', 'tls']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown option "${k}"`);
   const protocol = o.protocol ?? 'raw';
   if (typeof protocol !== 'string' || !(protocol in ProtoCode)) {
@@ -126,6 +151,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   if (typeof backend !== 'string' || !(ENGINE_BACKENDS as readonly string[]).includes(backend)) {
     throw new TypeError(`backend must be one of ${ENGINE_BACKENDS.join(', ')}, got ${String(backend)}`);
   }
+  const tls = resolveServerTls(o.tls, backend as EngineBackend);
   let host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${typeof host}`);
   if (host === 'localhost') host = '127.0.0.1';
@@ -157,5 +183,27 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
     staticBody: checkStr('staticBody', o.staticBody ?? HTTP_HELLO_BODY),
     staticType: checkStr('staticType', o.staticType ?? HTTP_CONTENT_TYPE),
     backend: backend as EngineBackend,
+    tls,
+  };
+}
+
+function checkPem(name: string, v: unknown, block: RegExp, what: string): string {
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a PEM string, got ${typeof v}`);
+  if (!block.test(v)) throw new TypeError(`${name} must be PEM text holding ${what}`);
+  return v;
+}
+
+function resolveServerTls(t: ServerTlsOptions | null | undefined, backend: EngineBackend): ResolvedServerTls | null {
+  if (t === undefined || t === null) return null;
+  if (typeof t !== 'object') throw new TypeError(`tls must be an object { cert, key, tickets, handshakeTimeoutMs }, got ${typeof t}`);
+  for (const k of Object.keys(t)) {
+    if (!['cert', 'key', 'tickets', 'handshakeTimeoutMs'].includes(k)) throw new TypeError(`unknown option "tls.${k}"`);
+  }
+  if (backend !== 'epoll') throw new TypeError(`tls is served on the epoll backend only, got backend "${backend}"`);
+  return {
+    cert: checkPem('tls.cert', t.cert, /-----BEGIN CERTIFICATE-----/, 'a certificate ("-----BEGIN CERTIFICATE-----")'),
+    key: checkPem('tls.key', t.key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key ("-----BEGIN PRIVATE KEY-----")'),
+    tickets: checkBool('tls.tickets', t.tickets ?? true),
+    handshakeTimeoutMs: resolveLimit('tlsHandshakeTimeoutMs', t.handshakeTimeoutMs, 'tls.handshakeTimeoutMs'),
   };
 }

@@ -1,0 +1,281 @@
+// The connector over TLS (issue #20): every connection does its handshake before its protocol's
+// first bytes and counts as established when it is done; against Node's own TLS server and against
+// the engine's; full and resumed handshakes counted on both sides; a peer that does not speak TLS
+// fails every handshake, counted with OpenSSL's reason.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { test } from 'node:test';
+import { ClientGroup, type ClientGroupOptions } from '../src/engine/client.js';
+import { createServer, Engine, type EpollServer } from '../src/engine/index.js';
+import { fdCount, sleep, until } from './helpers/net.js';
+import { testCert } from './helpers/tls-cert.js';
+
+const cert = testCert();
+const HOST = '127.0.0.1';
+
+async function fdsBefore(): Promise<number> {
+  Engine.get();
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, HOST, r));
+  await new Promise<void>((r) => probe.close(() => r()));
+  return fdCount();
+}
+
+/** A node:tls echo server counting plaintext bytes each way and resumed handshakes. */
+async function nodeTlsEcho(o: tls.TlsOptions = {}): Promise<{ server: tls.Server; port: number; bytesIn: () => number; resumed: () => number; secure: () => number }> {
+  let bytesIn = 0, resumed = 0, secure = 0;
+  const server = tls.createServer({ key: cert.keyPem, cert: cert.certPem, ...o }, (s) => {
+    secure++;
+    if (s.isSessionReused()) resumed++;
+    s.on('data', (d: Buffer) => {
+      bytesIn += d.length;
+      s.write(d);
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, HOST, r));
+  const port = (server.address() as net.AddressInfo).port;
+  return { server, port, bytesIn: () => bytesIn, resumed: () => resumed, secure: () => secure };
+}
+
+function closeServer(s: net.Server): Promise<void> {
+  return new Promise((r) => s.close(() => r()));
+}
+
+function group(o: Omit<ClientGroupOptions, 'targets'> & { port: number }): ClientGroup {
+  const { port, ...rest } = o;
+  return new ClientGroup({ ...rest, targets: [{ host: HOST, port }] });
+}
+
+test('stream echo over TLS to a node:tls server: 20 handshakes, then bytes and messages match on both sides', async () => {
+  const fds = await fdsBefore();
+  const node = await nodeTlsEcho();
+  const g = group({ protocol: 'stream', port: node.port, messageBytes: 64, depth: 4, tls: { resume: false } });
+  try {
+    g.ramp(20, 0);
+    const { stats, timedOut } = await g.rampDone(10000);
+    assert.equal(timedOut, false);
+    assert.equal(stats.established, 20, JSON.stringify(stats.tlsErrors));
+    assert.equal(stats.tlsHandshakes, 20);
+    assert.equal(stats.tlsResumed, 0);
+    assert.equal(stats.tlsHandshakeFailed, 0);
+    assert.equal(node.secure(), 20);
+    g.reset();
+    g.run('closed');
+    await sleep(500);
+    g.stop();
+    // Answers still in flight arrive (not counted as ops, but as bytes).
+    await until(() => node.bytesIn() === g.counts().bytesOut && g.counts().bytesIn === node.bytesIn(),
+      `every byte at the server and back (${node.bytesIn()} and ${g.counts().bytesIn} of ${g.counts().bytesOut})`);
+    const s = g.stats();
+    assert.ok(s.ops > 100, `${s.ops} answers`);
+    assert.equal(s.errProtocol + s.errRead + s.errWrite + s.errTimeout, 0);
+    assert.equal(s.bytesOut, s.sent * 64);
+    assert.equal(node.bytesIn(), s.bytesOut, 'the server received every plaintext byte sent');
+    assert.equal(s.latency.count, s.ops);
+  } finally {
+    g.close();
+    await closeServer(node.server);
+  }
+  await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
+});
+
+test('resume against a node:tls server: the first handshake is full, the next 9 resume its ticket (counted on both sides)', async () => {
+  const fds = await fdsBefore();
+  const node = await nodeTlsEcho();
+  const g = group({ protocol: 'stream', port: node.port, tls: { resume: true, servername: 'localhost' } });
+  try {
+    g.ramp(1, 0);
+    await g.rampDone(5000);
+    // TLS 1.3 tickets come after the handshake: the connection reads them as they arrive.
+    await sleep(200);
+    g.ramp(10, 0);
+    const { stats } = await g.rampDone(10000);
+    assert.equal(stats.established, 10);
+    assert.equal(stats.tlsHandshakes, 1);
+    assert.equal(stats.tlsResumed, 9);
+    await until(() => node.secure() === 10, 'the server to see 10 handshakes');
+    assert.equal(node.resumed(), 9);
+  } finally {
+    g.close();
+    await closeServer(node.server);
+  }
+  await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
+});
+
+test('without resume nothing is offered: every handshake is full', async () => {
+  const node = await nodeTlsEcho();
+  const g = group({ protocol: 'stream', port: node.port, tls: { resume: false } });
+  try {
+    g.ramp(1, 0);
+    await g.rampDone(5000);
+    await sleep(200);
+    g.ramp(5, 0);
+    const { stats } = await g.rampDone(10000);
+    assert.equal(stats.tlsHandshakes, 5);
+    assert.equal(stats.tlsResumed, 0);
+    assert.equal(node.resumed(), 0);
+  } finally {
+    g.close();
+    await closeServer(node.server);
+  }
+});
+
+function engineTls(o: Parameters<typeof createServer>[0], tickets = true): EpollServer {
+  return createServer({ ...o, tls: { cert: cert.certPem, key: cert.keyPem, tickets } });
+}
+
+async function loadAndCount(g: ClientGroup, ms: number): Promise<ReturnType<ClientGroup['stats']>> {
+  g.reset();
+  g.run('closed');
+  await sleep(ms);
+  g.stop();
+  await sleep(100);  // the last answers arrive (not counted as ops: the window ended)
+  return g.stats();
+}
+
+test('against the engine\'s own TLS server: frame, http and WebSocket echo, message counts match the server\'s', async () => {
+  const fds = await fdsBefore();
+  const frame = engineTls({ protocol: 'frame-echo' });
+  const http = engineTls({ protocol: 'http-static' });
+  const ws = engineTls({ protocol: 'http-static', websocket: 'echo' });
+  const cases: [EpollServer, ClientGroupOptions['protocol'], string][] = [[frame, 'frame', 'framesIn'], [http, 'http', 'httpRequests'], [ws, 'ws-echo', 'wsMessagesIn']];
+  try {
+    for (const [server, protocol, counter] of cases) {
+      const { port } = server.listen();
+      const before = server.counters();
+      const g = group({ protocol, port, messageBytes: 100, depth: 2, tls: { resume: false } });
+      try {
+        g.ramp(8, 0);
+        const { stats } = await g.rampDone(10000);
+        assert.equal(stats.established, 8, `${protocol}: ${JSON.stringify(stats.tlsErrors)} ${JSON.stringify(stats.connectErrors)}`);
+        assert.equal(stats.tlsHandshakes, 8);
+        const s = await loadAndCount(g, 400);
+        assert.ok(s.ops > 50, `${protocol}: ${s.ops} answers`);
+        assert.equal(s.errProtocol, 0, protocol);
+        // Everything the group sent reached the server as a whole message, and nothing else did.
+        await until(() => server.counters()[counter]! - before[counter]! === s.sent, `${protocol}: server ${counter} ${server.counters()[counter]! - before[counter]!} of ${s.sent}`);
+        assert.equal(server.counters()['tlsHandshakes']! - before['tlsHandshakes']!, 8);
+      } finally {
+        g.close();
+      }
+      await until(() => server.counters()['active'] === 0, `${protocol}: server connections closed`);
+    }
+  } finally {
+    for (const [server] of cases) await server.close({ force: true });
+  }
+  await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
+});
+
+test('ws-broadcast over TLS against the engine: the publisher\'s messages reach every member, each over its own TLS connection', async () => {
+  const server = engineTls({ protocol: 'http-static', websocket: 'broadcast' });
+  const { port } = server.listen();
+  const before = server.counters();
+  const g = group({ protocol: 'ws-broadcast', port, rooms: 1, publishers: 1, messageBytes: 32, tls: { resume: false } });
+  try {
+    g.ramp(4, 0);
+    const { stats } = await g.rampDone(10000);
+    assert.equal(stats.established, 4, JSON.stringify(stats.tlsErrors));
+    assert.equal(stats.tlsHandshakes, 4);
+    await until(() => server.topicSize('r0') === 4, 'four members in the room');
+    g.reset();
+    g.run('open', 200);
+    await sleep(500);
+    g.stop();
+    await sleep(100);
+    const s = g.stats();
+    assert.equal(s.errProtocol, 0);
+    // Every message the publisher sent went to the 4 members; each member counted what it got.
+    assert.ok(s.sent > 50, `${s.sent} published`);
+    await until(() => server.counters()['deliveries']! - before['deliveries']! === 4 * s.sent, `deliveries ${server.counters()['deliveries']! - before['deliveries']!} of ${4 * s.sent}`);
+    assert.ok(s.ops >= 3 * s.sent, `${s.ops} receptions of ${s.sent} messages`);
+  } finally {
+    g.close();
+    await server.close({ force: true });
+  }
+});
+
+for (const tickets of [true, false]) {
+  test(`resume against the engine's TLS server with tickets ${tickets ? 'on: resumed on both sides' : 'off: nothing resumes'}`, async () => {
+    const server = engineTls({ protocol: 'echo' }, tickets);
+    const { port } = server.listen();
+    const before = server.counters();
+    const g = group({ protocol: 'stream', port, tls: { resume: true } });
+    try {
+      g.ramp(1, 0);
+      await g.rampDone(5000);
+      await sleep(200);
+      g.ramp(6, 0);
+      const { stats } = await g.rampDone(10000);
+      assert.equal(stats.established, 6);
+      assert.equal(stats.tlsResumed, tickets ? 5 : 0);
+      assert.equal(stats.tlsHandshakes, tickets ? 1 : 6);
+      await until(() => server.counters()['tlsHandshakes']! + server.counters()['tlsResumed']! - before['tlsHandshakes']! - before['tlsResumed']! === 6, 'the server\'s handshakes');
+      assert.equal(server.counters()['tlsResumed']! - before['tlsResumed']!, tickets ? 5 : 0);
+    } finally {
+      g.close();
+      await server.close({ force: true });
+    }
+  });
+}
+
+test('a peer that does not speak TLS: every handshake fails, counted with OpenSSL\'s reason, none established', async () => {
+  const fds = await fdsBefore();
+  // A plain TCP echo: the ClientHello comes back, and a ClientHello is no answer to a client.
+  const plain = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => plain.listen(0, HOST, r));
+  const port = (plain.address() as net.AddressInfo).port;
+  const g = group({ protocol: 'stream', port, tls: { resume: false } });
+  try {
+    g.ramp(5, 0);
+    const { stats, timedOut } = await g.rampDone(10000);
+    assert.equal(timedOut, false);
+    assert.equal(stats.established, 0);
+    assert.equal(stats.failed, 5);
+    assert.equal(stats.tlsHandshakeFailed, 5);
+    const reasons = Object.entries(stats.tlsErrors);
+    assert.equal(reasons.reduce((n, [, k]) => n + k, 0), 5, JSON.stringify(stats.tlsErrors));
+    assert.ok(reasons.every(([why]) => why.length > 3), JSON.stringify(stats.tlsErrors));
+  } finally {
+    g.close();
+    await closeServer(plain);
+  }
+  await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
+});
+
+test('a TLS server that never answers: the handshake times out at handshakeTimeoutMs, counted as failed', async () => {
+  // It reads (so it sees the connector's FIN) and never writes.
+  const silent = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.resume();
+  });
+  await new Promise<void>((r) => silent.listen(0, HOST, r));
+  const port = (silent.address() as net.AddressInfo).port;
+  const g = group({ protocol: 'stream', port, handshakeTimeoutMs: 300, tls: { resume: false } });
+  try {
+    const t0 = Date.now();
+    g.ramp(3, 0);
+    const { stats } = await g.rampDone(5000);
+    assert.ok(Date.now() - t0 >= 250);
+    assert.equal(stats.established, 0);
+    assert.equal(stats.errTimeout, 3);
+    assert.equal(stats.tlsHandshakeFailed, 3);
+  } finally {
+    g.close();
+    await closeServer(silent);
+  }
+});
+
+test('options: tls is { resume, servername? }, checked before native code runs', () => {
+  const base = { protocol: 'stream' as const, targets: [{ host: HOST, port: 9 }] };
+  assert.throws(() => new ClientGroup({ ...base, tls: { resume: 'yes' as unknown as boolean } }), /tls\.resume must be a boolean/);
+  assert.throws(() => new ClientGroup({ ...base, tls: { resume: true, servername: '' } }), /tls\.servername/);
+  assert.throws(() => new ClientGroup({ ...base, tls: { resume: true, extra: 1 } as never }), /unknown option "tls\.extra"/);
+  const native = Engine.get().native as unknown as { clientGroup(o: Record<string, unknown>): number };
+  assert.throws(() => native.clientGroup({ proto: 0, targets: [[HOST, 9]], tls: { resume: 1 } }), /tls\.resume must be a boolean/);
+  new ClientGroup({ ...base, tls: { resume: true, servername: 'example.test' } }).close();
+});
