@@ -20,7 +20,6 @@ import { ClientGroup } from '../src/engine/client.js';
 import { Engine } from '../src/engine/engine.js';
 import { resolveServerOptions } from '../src/engine/options.js';
 import { LIMITS, type Limit, type LimitName } from '../src/limits.js';
-import { testCert } from './helpers/tls-cert.js';
 import { defineScenario, phasesOf, resolveParams, type Phase } from '../src/runner/scenario.js';
 import { testCert } from './helpers/tls-cert.js';
 
