@@ -16,7 +16,8 @@ import {
   roomFromUrl,
 } from '../wire/protocols.js';
 import { assertIoUring } from '../system/io-uring.js';
-import type { ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './contender-contract.js';
+import { readFileSync } from 'node:fs';
+import type { AppliedTls, ChildConfig, ContenderDefinition, ContenderServer, EffectiveLimits, Protocol, ServerStats } from './contender-contract.js';
 
 type EngineModule = typeof import('../engine/index.js');
 
@@ -42,6 +43,11 @@ async function probeBackend(backend: EngineBackend): Promise<void> {
   assertIoUring();
   const s = engine.uringStatus();
   if (!s.ok) throw new Error(`the engine's io_uring backend cannot run here: ${s.reason ?? 'unknown'}; fix: ${s.fix ?? 'none known'}`);
+}
+
+/** The engine serves TLS on its epoll backend (native/tls.h); its io_uring backend has no TLS layer. */
+function tlsVerdict(backend: EngineBackend): true | string {
+  return backend === 'epoll' ? true : "the engine serves TLS on its epoll backend only: its io_uring backend has no TLS layer yet";
 }
 
 /** What one worker's server counts in JS, on top of the engine's own counters. */
@@ -89,7 +95,7 @@ function n(c: EngineCounters, k: string): number {
  * limits table gives the contender limits the engine's own ranges, so only the message size is
  * cut, to what the engine's read arena holds.
  */
-function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolean, backend: EngineBackend): { options: ServerOptions; limits: EffectiveLimits } {
+function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolean, backend: EngineBackend): { options: ServerOptions; limits: EffectiveLimits; tls?: AppliedTls } {
   const maxFrameBytes = Math.min(config.limits.maxMessageBytes, engine.MAX_FRAME_LIMIT);
   const { backlog, idleTimeoutMs } = config.limits;
   // Pings exist only in WebSocket; the queue bound applies to every write path of the engine.
@@ -109,7 +115,20 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
       maxQueuedBytes,
       maxFrameBytes,
       backend,
+      ...(config.tls !== undefined
+        ? {
+            tls: {
+              cert: readFileSync(config.tls.certFile, 'utf8'),
+              key: readFileSync(config.tls.keyFile, 'utf8'),
+              tickets: config.tls.tickets,
+              handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+            },
+          }
+        : {}),
     },
+    ...(config.tls !== undefined
+      ? { tls: { library: `the engine on Node's own ${engine.loadAddon().tlsLibrary} (memory BIOs)`, tickets: config.tls.tickets, handshakeTimeoutMs: config.tls.handshakeTimeoutMs } }
+      : {}),
     limits: {
       maxMessageBytes: messages ? maxFrameBytes : null,
       idleTimeoutMs,
@@ -120,12 +139,24 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
   };
 }
 
-function running(server: EpollServer, limits: EffectiveLimits, stats: () => ServerStats, publish?: ContenderServer['publish']): ContenderServer {
+/** The engine's TLS counters, under the names node:tls's contender counts them by too. */
+const TLS_COUNTERS = ['tlsHandshakes', 'tlsResumed', 'tlsHandshakeFailed', 'tlsHandshakeTimeouts', 'tlsPlainHttp'] as const;
+
+function running(server: EpollServer, applied: { limits: EffectiveLimits; tls?: AppliedTls | undefined }, stats: () => ServerStats, publish?: ContenderServer['publish']): ContenderServer {
+  const { limits, tls } = applied;
   const port = server.listen().port;
   const out: ContenderServer = {
     port,
     limits,
-    stats,
+    // Over TLS the handshake counters also go into extra under the shared names.
+    stats:
+      tls === undefined
+        ? stats
+        : () => {
+            const s = stats();
+            for (const k of TLS_COUNTERS) s.extra[k] = s.extra[`engine.${k}`] ?? 0;
+            return s;
+          },
     // The engine drains natively (stop accepting, answer what was received, WebSocket 1001, flush,
     // close) and closes what is left at the bound; close() resolves with { cut }, the
     // connections the bound had to close.
@@ -135,7 +166,7 @@ function running(server: EpollServer, limits: EffectiveLimits, stats: () => Serv
     },
   };
   if (publish !== undefined) out.publish = publish;
-  return out;
+  return tls === undefined ? out : { ...out, tls };
 }
 
 function byteLength(data: string | Uint8Array): number {
@@ -154,6 +185,7 @@ function jsContender(name: string, backend: EngineBackend, model: string): Conte
     name,
     description: `the c1m engine on ${model} (batched records) with a JS handler for every message or request`,
     speaks: () => true,
+    speaksTls: () => tlsVerdict(backend),
     sharedPort: () => true,
     countsPayloadBytes: () => true,
     joinByMessage: true,
@@ -170,16 +202,26 @@ function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBacke
   const t = tally();
   switch (protocol) {
     case 'tcp-echo': {
-      const { options, limits } = baseOptions(engine, config, false, backend);
+      const { options, limits, tls } = baseOptions(engine, config, false, backend);
       // Raw bytes are payload bytes, so the engine's byte counters are exactly the protocol's.
-      const server: EpollServer = engine.createServer({ ...options, protocol: 'raw' }, { onData: (id, data) => void server.write(id, data) });
-      return running(server, limits, () => {
+      // Raw bytes are payload bytes, so the engine's byte counters are exactly the protocol's; over
+      // TLS its bytesOut counts ciphertext, so the handler counts what it echoes.
+      const server: EpollServer = engine.createServer(
+        { ...options, protocol: 'raw' },
+        {
+          onData: (id, data) => {
+            if (tls !== undefined) t.bytesOut += data.length;
+            void server.write(id, data);
+          },
+        },
+      );
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
-        return snapshot(protocol, c, { ...t, bytesIn: n(c, 'bytesIn'), bytesOut: n(c, 'bytesOut') });
+        return snapshot(protocol, c, { ...t, bytesIn: n(c, 'bytesIn'), bytesOut: tls !== undefined ? t.bytesOut : n(c, 'bytesOut') });
       });
     }
     case 'frame-echo': {
-      const { options, limits } = baseOptions(engine, config, true, backend);
+      const { options, limits, tls } = baseOptions(engine, config, true, backend);
       const server: EpollServer = engine.createServer(
         { ...options, protocol: 'frame' },
         {
@@ -193,13 +235,13 @@ function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBacke
         },
       );
       // An oversized header is the only thing that closes a frame connection for its protocol.
-      return running(server, limits, () => {
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
         return snapshot(protocol, c, { ...t, protocolErrors: n(c, 'closedProtocol') });
       });
     }
     case 'http-hello': {
-      const { options, limits } = baseOptions(engine, config, false, backend);
+      const { options, limits, tls } = baseOptions(engine, config, false, backend);
       const server: EpollServer = engine.createServer(
         { ...options, protocol: 'http' },
         {
@@ -211,13 +253,13 @@ function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBacke
           },
         },
       );
-      return running(server, limits, () => {
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
         return snapshot(protocol, c, { ...t, protocolErrors: n(c, 'httpErrors') });
       });
     }
     case 'ws-echo': {
-      const { options, limits } = baseOptions(engine, config, true, backend);
+      const { options, limits, tls } = baseOptions(engine, config, true, backend);
       const server: EpollServer = engine.createServer(
         { ...options, protocol: 'http', websocket: 'js' },
         {
@@ -232,7 +274,7 @@ function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBacke
           },
         },
       );
-      return running(server, limits, () => {
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
         return snapshot(protocol, c, { ...t, protocolErrors: n(c, 'wsProtocolErrors') + n(c, 'httpErrors') });
       });
@@ -243,7 +285,7 @@ function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBacke
 }
 
 function startJsBroadcast(engine: EngineModule, config: ChildConfig, t: Tally, backend: EngineBackend): ContenderServer {
-  const { options, limits } = baseOptions(engine, config, true, backend);
+  const { options, limits, tls } = baseOptions(engine, config, true, backend);
   // The engine keeps topic membership natively; JS only remembers which room a connection is
   // in, to publish its messages there.
   const roomOf = new Map<number, string>();
@@ -283,7 +325,7 @@ function startJsBroadcast(engine: EngineModule, config: ChildConfig, t: Tally, b
   );
   return running(
     server,
-    limits,
+    { limits, tls },
     () => {
       const c = server.counters();
       return snapshot(config.protocol, c, { ...t, protocolErrors: t.protocolErrors + n(c, 'wsProtocolErrors') + n(c, 'httpErrors') }, { members: roomOf.size });
@@ -310,6 +352,7 @@ function nativeContender(name: string, backend: EngineBackend, model: string): C
     name,
     description: `the c1m engine on ${model}, on its native paths (echo, frame echo, static HTTP, WebSocket echo and topics): no JS per message`,
     speaks: () => true,
+    speaksTls: () => tlsVerdict(backend),
     sharedPort: () => true,
     countsPayloadBytes: (protocol) => (protocol === 'tcp-echo' || protocol === 'http-hello' ? true : WIRE_BYTES_ONLY),
     // The native broadcast mode joins the room of the upgrade URL (?room=NAME) and nothing else.
@@ -325,19 +368,20 @@ export const uringNativeContender: ContenderDefinition = nativeContender('uring-
 function startNative(engine: EngineModule, config: ChildConfig, backend: EngineBackend): ContenderServer {
   const { protocol } = config;
   const messages = protocol !== 'tcp-echo' && protocol !== 'http-hello';
-  const { options, limits } = baseOptions(engine, config, messages, backend);
+  const { options, limits, tls } = baseOptions(engine, config, messages, backend);
   switch (protocol) {
     case 'tcp-echo': {
       const server = engine.createServer({ ...options, protocol: 'echo' });
-      return running(server, limits, () => {
+      // Over TLS the engine's bytesOut counts ciphertext on the wire, not payload: not measured.
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
-        return snapshot(protocol, c, { ...tally(), bytesIn: n(c, 'bytesIn'), bytesOut: n(c, 'bytesOut') });
+        return snapshot(protocol, c, { ...tally(), bytesIn: n(c, 'bytesIn'), bytesOut: tls !== undefined ? null : n(c, 'bytesOut') });
       });
     }
     case 'frame-echo': {
       const server = engine.createServer({ ...options, protocol: 'frame-echo' });
       // Every complete frame is written back as it is parsed, so frames out are frames in.
-      return running(server, limits, () => {
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
         const frames = n(c, 'framesIn');
         return snapshot(protocol, c, { messagesIn: frames, messagesOut: frames, bytesIn: null, bytesOut: null, protocolErrors: n(c, 'closedProtocol') });
@@ -351,7 +395,7 @@ function startNative(engine: EngineModule, config: ChildConfig, backend: EngineB
         staticBody: HTTP_HELLO_BODY,
         staticType: HTTP_CONTENT_TYPE,
       });
-      return running(server, limits, () => {
+      return running(server, { limits, tls }, () => {
         const c = server.counters();
         return snapshot(protocol, c, { ...tally(), messagesIn: n(c, 'httpRequests'), messagesOut: n(c, 'httpResponses'), protocolErrors: n(c, 'httpErrors') });
       });
@@ -371,7 +415,7 @@ function startNative(engine: EngineModule, config: ChildConfig, backend: EngineB
           protocolErrors: n(c, 'wsProtocolErrors') + n(c, 'httpErrors'),
         });
       };
-      return running(server, limits, stats, broadcast ? (room, data, binary) => server.publish(room, data, binary) : undefined);
+      return running(server, { limits, tls }, stats, broadcast ? (room, data, binary) => server.publish(room, data, binary) : undefined);
     }
   }
 }

@@ -55,6 +55,9 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       rooms: config.rooms,
       publishers: config.publishers,
       path: config.path,
+      // The connector does not verify the server (the cost measured is the server's); the
+      // primer verified the run's certificate before any load.
+      ...(config.tls ? { tls: { resume: config.tls.resume, ...(config.tls.servername !== undefined ? { servername: config.tls.servername } : {}) } } : {}),
     });
   } catch (e) {
     if ((e as Error).message.includes('cannot load the epoll engine')) throw new DriverUnavailableError((e as Error).message);
@@ -102,6 +105,8 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       group.run(config.mode, config.rate);
       if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
       group.reset();
+      // TLS handshake counts are the group's life's: the window's are the difference.
+      const tls0 = config.tls ? group.stats() : null;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const end = t0 + cmd.durationMs;
@@ -132,6 +137,10 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
           sent: s.sent, bytesOut: s.bytesOut, peerClosed: s.peerClosed,
           // Messages given up in the window (each recorded in the latency at what it waited).
           dropped: s.dropped, timedOut: s.timedOut, lost: s.lost, unanswered: s.unanswered,
+          // Over TLS: handshakes this window finished in full, resumed, and failed (client side).
+          ...(tls0 !== null
+            ? { tlsHandshakes: s.tlsHandshakes - tls0.tlsHandshakes, tlsResumed: s.tlsResumed - tls0.tlsResumed, tlsHandshakeFailed: s.tlsHandshakeFailed - tls0.tlsHandshakeFailed }
+            : {}),
         },
       };
     },
