@@ -48,7 +48,8 @@ constexpr size_t kClientReadBudget = 256u << 10;
 constexpr size_t kMaxRespHead = 16384;
 constexpr uint32_t kOpenRing = 256;             // open loop: answers a connection may owe
 enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2, kTlsHandshake = 3 };
-enum : uint8_t { kChurnNone = 0, kChurnUnrecorded = 1, kChurnRecorded = 2 };  // ClientConn::churn
+enum : uint8_t { kChurnNone = 0, kChurnUnrecorded = 1, kChurnRecorded = 2, kChurnTicket = 3 };  // ClientConn::churn
+constexpr uint64_t kTicketWaitMs = 1000;       // churn over TLS with resume: the longest a connection waits for its ticket
 // The handshakes the handshake timeout bounds (the `upgrading` queue): TLS, then WebSocket.
 inline bool handshaking(uint8_t state) { return state == kHandshake || state == kTlsHandshake; }
 
@@ -433,6 +434,15 @@ void Connector::ready(uint32_t fd) {
       G.hist.record(std::max<uint64_t>(waited, 1));
       G.st.ops++;
     }
+    // Over TLS with resume, the connection stays until its own ticket has come, at most
+    // kTicketWaitMs (a server that issues none): TLS 1.3 sends tickets after the handshake, and
+    // OpenSSL's client uses a TLS 1.3 session for one resumption only, so a churn that closed at
+    // once resumed once and then never again (measured: 1 of 300).
+    if (G.tls && G.tls->resume && !loop_.tls().got_ticket(fd)) {
+      c.churn = kChurnTicket;
+      G.ticket_wait.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + kTicketWaitMs);
+      return;
+    }
     close(fd, false);
     return;
   }
@@ -597,7 +607,11 @@ void Connector::read(uint32_t fd) {
       close(fd, true);
       return;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // A churn connection waiting for its ticket goes once it came.
+      if (conns_[fd].churn == kChurnTicket && loop_.tls().got_ticket(fd)) close(fd, false);
+      return;
+    }
     if (errno == EINTR) continue;
     groups_[loop_.slot(fd).listener].st.err_read++;
     close(fd, false);
@@ -923,7 +937,21 @@ void Connector::close(uint32_t fd, bool peer_closed) {
   }
   loop_.free_out(s);
   bytebuf_free(s.in);
-  loop_.tls().close(fd);
+  // An established TLS connection says close_notify before its FIN (best effort: a full socket
+  // drops it). It is also what keeps the group's session resumable: OpenSSL marks the session of
+  // a connection freed without a shutdown as not resumable, and a churn that closed each
+  // connection at once made every later handshake full.
+  Tls& tls = loop_.tls();
+  if (tls.has(fd) && tls.established(fd)) {
+    tls.close_notify(fd);
+    if (tls.sink_size() > 0) {
+      const ssize_t w = ::send(int(fd), tls.sink_data(), tls.sink_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      loop_.counters().writes++;
+      if (w > 0) loop_.counters().bytesOut += uint64_t(w);
+    }
+    tls.sink_clear();
+  }
+  tls.close(fd);
   G.in_flight -= c.ring_count;
   free(c.ring);
   c = ClientConn{};
@@ -947,7 +975,7 @@ uint64_t Connector::memory_bytes() const {
   for (const ClientGroup& G : groups_) {
     if (!G.in_use) continue;
     b += G.hist.memory_bytes() - sizeof(Histogram) + vec(G.members.capacity() * 8) + vec(G.pubs.capacity() * 8);
-    b += (G.connecting.size() + G.upgrading.size()) * 16 + G.backlog.size() * 8;
+    b += (G.connecting.size() + G.upgrading.size() + G.ticket_wait.size()) * 16 + G.backlog.size() * 8;
   }
   for (const ClientConn& c : conns_) b += vec(size_t(c.ring_cap) * sizeof(uint64_t));
   return b;
@@ -1094,6 +1122,12 @@ void Connector::tick() {
       // moment the driver could send them (see schedule). The backlog goes out to connections
       // with room (churn: into new connects while the window has room), and what waited longer
       // than the response timeout is given up: recorded at its wait and counted as dropped.
+      while (!G.ticket_wait.empty() && G.ticket_wait.front().second <= now_ms) {
+        const uint64_t t = G.ticket_wait.front().first;
+        G.ticket_wait.pop_front();
+        const uint32_t fd = uint32_t(t);
+        if (live(fd, uint32_t(t >> 32)) && conns_[fd].churn == kChurnTicket) close(fd, false);
+      }
       if (G.running && (G.mode == LoadMode::kOpen || G.mode == LoadMode::kChurn) && G.rate > 0) {
         const uint64_t t = now_us();
         schedule(G, t);

@@ -107,6 +107,7 @@ struct ClientGroup {
   std::vector<uint64_t> pubs;        // ws-broadcast publishers (tags)
   std::deque<std::pair<uint64_t, uint64_t>> connecting;  // (tag, deadline ms)
   std::deque<std::pair<uint64_t, uint64_t>> upgrading;   // WebSocket handshakes: (tag, deadline ms)
+  std::deque<std::pair<uint64_t, uint64_t>> ticket_wait; // churn over TLS: connections waiting for a session ticket (tag, deadline ms)
   // Connects in flight are capped by a window that grows with each one established and halves
   // when the server's kernel drops them (see Connector::window_update): a ramp faster than the
   // server answers would otherwise queue handshakes until they time out, and every timed-out one

@@ -165,6 +165,12 @@ void Tls::context_free(TlsContext* c) {
 int Tls::on_new_session(SSL* ssl, SSL_SESSION* sess) {
   auto* c = static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), 0));
   if (!c || !SSL_SESSION_is_resumable(sess)) return 0;
+  // The connection it came on is told (a churn waits for its own ticket before it closes).
+  if (BIO* b = SSL_get_rbio(ssl)) {
+    auto* self = static_cast<Tls*>(BIO_get_data(b));
+    const uintptr_t fd = reinterpret_cast<uintptr_t>(SSL_get_app_data(ssl));
+    if (self && fd < self->conns_.size() && self->conns_[fd].ssl == ssl) self->conns_[fd].ticket = true;
+  }
   if (c->kept) SSL_SESSION_free(c->kept);
   c->kept = sess;
   return 1;  // the reference is ours now
@@ -237,6 +243,7 @@ int Tls::open(uint32_t fd, TlsContext* c) {
   BIO_set_data(b, this);
   BIO_set_init(b, 1);
   SSL_set_bio(ssl, b, b);  // one BIO both ways: SSL takes our one reference
+  SSL_set_app_data(ssl, reinterpret_cast<void*>(uintptr_t(fd)));
   if (c->server) {
     SSL_set_accept_state(ssl);
   } else {

@@ -102,6 +102,8 @@ class Tls {
   bool fresh(uint32_t fd) const { return conns_[fd].state == kFresh; }
   bool established(uint32_t fd) const { return conns_[fd].state == kOpen || conns_[fd].state == kEnded; }
   bool resumed(uint32_t fd) const;
+  // Client with resume: whether a session (in TLS 1.3 a ticket, after the handshake) came on fd.
+  bool got_ticket(uint32_t fd) const { return has(fd) && conns_[fd].ticket; }
   // Why the connection failed (OpenSSL's reason, or ours); "" before any failure.
   const char* failure(uint32_t fd) const { return conns_[fd].why ? conns_[fd].why : ""; }
 
@@ -123,6 +125,7 @@ class Tls {
     const char* why = nullptr; // failure reason (static strings: OpenSSL's or ours)
     uint8_t state = kFresh;
     bool notified = false;     // our close_notify was produced
+    bool ticket = false;       // client, resume: a session (ticket) came on this connection
   };
 
   static int bio_write(BIO* b, const char* p, size_t n, size_t* written);

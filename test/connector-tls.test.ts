@@ -279,3 +279,38 @@ test('options: tls is { resume, servername? }, checked before native code runs',
   assert.throws(() => native.clientGroup({ proto: 0, targets: [[HOST, 9]], tls: { resume: 1 } }), /tls\.resume must be a boolean/);
   new ClientGroup({ ...base, tls: { resume: true, servername: 'example.test' } }).close();
 });
+
+for (const resume of [true, false]) {
+  test(`churn over TLS against the engine, resume ${resume ? 'on: each connection waits for its own ticket, so the next handshakes resume' : 'off: every handshake full'}; counts match on both sides, no fd left`, async () => {
+    const fds = await fdsBefore();
+    const server = engineTls({ protocol: 'echo' });
+    const { port } = server.listen();
+    const before = server.counters();
+    const g = group({ protocol: 'stream', port, tls: { resume } });
+    try {
+      g.reset();
+      g.run('churn', 200);
+      await sleep(1000);
+      g.stop();
+      await until(() => g.counts().active + g.counts().pending === 0, 'churn connections closed (a ticket waits at most 1 s)', 5000);
+      const s = g.stats();
+      assert.ok(s.ops >= 150, `churn kept its rate (${s.ops} in 1 s at 200/s)`);
+      assert.equal(s.tlsHandshakeFailed, 0);
+      assert.equal(s.tlsHandshakes + s.tlsResumed, s.established, 'every established connection finished one handshake');
+      if (resume) {
+        // OpenSSL's client resumes a TLS 1.3 session once: only connections that waited for their
+        // own ticket keep the group resuming (closing at once resumed 1 of 300).
+        assert.ok(s.tlsResumed >= s.established * 0.9, `${s.tlsResumed} of ${s.established} resumed`);
+      } else {
+        assert.equal(s.tlsResumed, 0);
+      }
+      const d = (k: string): number => server.counters()[k]! - before[k]!;
+      await until(() => d('tlsHandshakes') + d('tlsResumed') === s.established, `the server's handshakes (${d('tlsHandshakes') + d('tlsResumed')}) to match the client's (${s.established})`, 5000);
+      assert.equal(d('tlsResumed'), s.tlsResumed, 'the server resumed exactly the handshakes the client did');
+    } finally {
+      g.close();
+      await server.close({ force: true });
+    }
+    await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
+  });
+}

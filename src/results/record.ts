@@ -29,7 +29,9 @@ import type {
 } from './schema.js';
 
 /** One driver group's own figures in a step where several groups ran. */
-export interface GroupStepRecord extends Required<GroupStep> {
+export interface GroupStepRecord extends Required<Omit<GroupStep, 'tls'>> {
+  /** Over TLS, from the native driver only. */
+  tls?: NonNullable<GroupStep['tls']>;
   connections: number;
   ops: number;
   opsPerSec: number;

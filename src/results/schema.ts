@@ -175,6 +175,16 @@ const groupStep = def(
       sent: opt(measured({ description: 'Messages the group sent in the window (ws-broadcast: publishes), when the driver counts them.' })),
       opsPerSent: opt(measured({ description: 'ops ÷ sent: in ws-broadcast, deliveries per publish.' })),
       peerClosed: opt(measured({ description: 'Connections the server closed on the group, as its peers noticed.' })),
+      tls: opt(
+        obj(
+          {
+            handshakes: opt(measured({ description: 'Full handshakes the group finished in the window.' })),
+            resumed: opt(measured({ description: 'Handshakes that resumed a session the group offered.' })),
+            failed: opt(measured({ description: 'Handshakes that failed (an alert, a close or timeout mid-handshake).' })),
+          },
+          { description: 'Over TLS, native driver: the group\'s own handshake counts, so a resumption claimed by a step is checked by the client even where the server counts nothing (uws).' },
+        ),
+      ),
       latencyUs: opt(object(latency)),
       errors: opt(object(errors)),
       driverCpuPct: opt(measured()),

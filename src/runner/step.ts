@@ -60,6 +60,9 @@ function groupRecord(r: RunResult): GroupStepRecord {
     sent,
     opsPerSent: sent !== null && sent > 0 ? r.ops / sent : null,
     peerClosed: typeof r.extra['peerClosed'] === 'number' ? r.extra['peerClosed'] : null,
+    ...(typeof r.extra['tlsHandshakes'] === 'number'
+      ? { tls: { handshakes: r.extra['tlsHandshakes'], resumed: r.extra['tlsResumed'] ?? null, failed: r.extra['tlsHandshakeFailed'] ?? null } }
+      : {}),
     latencyUs: latencyOf(r),
     errors: r.errors,
     driverCpuPct: r.cpu.pct,
