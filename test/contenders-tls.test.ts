@@ -512,3 +512,27 @@ test('net over TLS with two workers: each serves TLS, the handle keeps the one A
 test('nothing is left behind: every server process gone', { timeout: 10_000 }, async () => {
   assert.deepEqual(await waitGone(startedPids), []);
 });
+
+// The same driver must get the same work from every contender: each follows the client's order of
+// TLS 1.3 cipher suites (a node:tls server picks its own first unless told not to), so the
+// connector's browser order (AES-128-GCM first) is negotiated everywhere.
+test('every TLS contender negotiates the suite the client asks first', async () => {
+  const names = ['net', 'epoll', 'epoll-native', ...(uwsAvailable === true ? ['uws'] : [])];
+  for (const contender of names) {
+    await withContender(contender, 'http-hello', {}, async (h) => {
+      for (const first of ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384']) {
+        const other = first === 'TLS_AES_128_GCM_SHA256' ? 'TLS_AES_256_GCM_SHA384' : 'TLS_AES_128_GCM_SHA256';
+        const s = tls.connect({ host: HOST, port: h.ports[0]!, servername: 'localhost', ca: cert.certPem, ciphers: `${first}:${other}` });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            s.once('secureConnect', resolve);
+            s.once('error', reject);
+          });
+          assert.equal(s.getCipher().standardName, first, `${contender} with ${first} asked first`);
+        } finally {
+          s.destroy();
+        }
+      }
+    });
+  }
+});

@@ -25,6 +25,10 @@ export function nodeTlsOptions(t: ServerTls): tls.TlsOptions {
     cert: readFileSync(t.certFile),
     key: readFileSync(t.keyFile),
     handshakeTimeout: t.handshakeTimeoutMs,
+    // The client's order of cipher suites decides, as it does for the engine and uWS: with the same
+    // driver every contender negotiates the same suite (a node:tls server otherwise picks its own
+    // first, AES-256-GCM-SHA384, where the others follow a client that asks AES-128-GCM first).
+    honorCipherOrder: false,
     ...(t.tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
   };
 }
