@@ -184,9 +184,13 @@ bool Connector::stop(int g) {
     const uint64_t now = now_us();
     for (size_t fd = 0; fd < conns_.size() && fd < loop_.table_size(); ++fd) {
       const Slot& s = loop_.slot(fd);
-      if (s.kind != SlotKind::kClient || s.listener != uint8_t(g) || conns_[fd].churn != kChurnRecorded || conns_[fd].state == kReady) continue;
-      G.hist.record(std::max<uint64_t>(uint32_t(uint32_t(now) - conns_[fd].due_us), 1));
-      G.st.unanswered++;
+      if (s.kind != SlotKind::kClient || s.listener != uint8_t(g) || conns_[fd].churn != kChurnRecorded) continue;
+      if (conns_[fd].state != kReady) {
+        G.hist.record(std::max<uint64_t>(uint32_t(uint32_t(now) - conns_[fd].due_us), 1));
+        G.st.unanswered++;
+      } else if (conns_[fd].ring_count) {
+        give_up_ring(G, conns_[fd], now, &G.st.unanswered);
+      }
     }
   }
   G.running = false;
@@ -426,27 +430,39 @@ void Connector::ready(uint32_t fd) {
   G.members.push_back(tag_of(fd, loop_.slot(fd).gen));
   if (c.publisher) G.pubs.push_back(tag_of(fd, loop_.slot(fd).gen));
   if (c.churn) {
-    // Established: one op, from when it was due; then the client closes it (FIN), as a client
-    // that came for one handshake does.
-    if (c.churn == kChurnRecorded && G.recording) {
-      const uint64_t now = now_us();
-      const uint64_t waited = uint32_t(uint32_t(now) - c.due_us);
-      G.hist.record(std::max<uint64_t>(waited, 1));
-      G.st.ops++;
-    }
-    // Over TLS with resume, the connection stays until its own ticket has come, at most
-    // kTicketWaitMs (a server that issues none): TLS 1.3 sends tickets after the handshake, and
-    // OpenSSL's client uses a TLS 1.3 session for one resumption only, so a churn that closed at
-    // once resumed once and then never again (measured: 1 of 300).
-    if (G.tls && G.tls->resume && !loop_.tls().got_ticket(fd)) {
-      c.churn = kChurnTicket;
-      G.ticket_wait.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + kTicketWaitMs);
+    // Established: it asks once (a request, an echo, a frame), stamped with when the connection
+    // was due, and closes on the answer (answer → churn_done). A broadcast member has nothing to
+    // ask: its op is the upgrade itself.
+    const uint64_t now = now_us();
+    const uint64_t due = now - uint32_t(uint32_t(now) - c.due_us);
+    if (G.opt.proto == ClientProto::kWsBroadcast) {
+      if (c.churn == kChurnRecorded && G.recording) {
+        G.hist.record(std::max<uint64_t>(now - due, 1));
+        G.st.ops++;
+      }
+      churn_done(fd, G);
       return;
     }
-    close(fd, false);
+    // An unrecorded one carries a stamp before the window (answer() records only those inside).
+    send(fd, G, c, c.churn == kChurnRecorded ? due : 0, true);
     return;
   }
   if (G.running && G.mode == LoadMode::kClosed) kick(fd, G);
+}
+
+// A churn connection got its answer (or, a broadcast member, its upgrade): the client closes it,
+// saying close_notify over TLS. Over TLS with resume it first waits for its own ticket, at most
+// kTicketWaitMs (a server that issues none): TLS 1.3 sends tickets after the handshake, some
+// servers (uWS) only with their first write, and OpenSSL's client resumes a TLS 1.3 session once,
+// so a connection that closed before its ticket came left the next handshake full (closing at
+// once after the handshake, 1 of 300 resumed; against uWS, none).
+void Connector::churn_done(uint32_t fd, ClientGroup& G) {
+  if (G.tls && G.tls->resume && !loop_.tls().got_ticket(fd)) {
+    conns_[fd].churn = kChurnTicket;
+    G.ticket_wait.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + kTicketWaitMs);
+    return;
+  }
+  close(fd, false);
 }
 
 void Connector::connected(uint32_t fd) {
@@ -787,6 +803,10 @@ bool Connector::answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us) {
     uint64_t now = now_us();
     G.hist.record(now > stamp_us ? now - stamp_us : 1);
     G.st.ops++;
+  }
+  if (conns_[fd].churn) {
+    churn_done(fd, G);
+    return live(fd, gen);
   }
   if (!G.running) return true;
   if (G.mode == LoadMode::kClosed) {

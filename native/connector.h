@@ -43,11 +43,12 @@ enum class ClientProto : uint8_t {
 
 // kStall: the connections stop reading and sending (a slow consumer, or a peer that went silent:
 // no pongs); only a close by the server is still noticed.
-// kChurn: new connections at a fixed rate (open loop, like kOpen's messages), each closed by the
-// client as soon as it is established (connected; upgraded for WebSocket; its TLS handshake done
-// over TLS). An op is one such connection; its latency runs from when it was due to when it was
-// established, so a server slow to accept cannot hide behind a late connect. The group's held
-// connections are left alone.
+// kChurn: new connections at a fixed rate (open loop, like kOpen's messages). Each, once
+// established (connected; its TLS handshake done; upgraded for WebSocket), asks once (a request,
+// an echo, a frame) and is closed by the client on the answer; a ws-broadcast member, with
+// nothing to ask, at its upgrade. An op is one such connection; its latency runs from when it was
+// due to its answer, so a server slow to accept cannot hide behind a late connect. The group's
+// held connections are left alone.
 enum class LoadMode : uint8_t { kIdle = 0, kClosed = 1, kOpen = 2, kStall = 3, kChurn = 4 };
 
 struct ClientOptions {
@@ -227,6 +228,7 @@ class Connector {
   void open_pump(ClientGroup& G);
   void schedule(ClientGroup& G, uint64_t t);
   void churn_pump(size_t gi);
+  void churn_done(uint32_t fd, ClientGroup& G);
   void give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter);
   void give_up_backlog(ClientGroup& G, uint64_t older_than_us);
   uint64_t give_up_ring(ClientGroup& G, internal::ClientConn& c, uint64_t now, uint64_t* counter);

@@ -1,12 +1,16 @@
 // What a TLS handshake costs the server: new connections at fixed rates from the native
-// connector, each closed by the client as soon as its handshake is done (the connector's churn
-// load), first with full handshakes, then resumed ones (the session ticket of an earlier
-// handshake offered back). Per step: handshakes per second, per server CPU-second, and the
-// latency from when a connection was due to its handshake's end (connect included), so a server
-// that falls behind shows it in the percentiles. At a fixed offered rate every contender does the
-// same work, so server CPU per handshake compares directly even though driver and server share
-// the cores; the last full-handshake rate is the headline. Meanwhile the server holds --connections
-// idle connections (established, over TLS, before the first step).
+// connector (its churn load), each asking once (GET /, one echo; over WebSocket one echo after the
+// upgrade) and closed by the client on the answer, first with full handshakes, then resumed ones
+// (each connection offers the ticket an earlier one was given). One request rides along because
+// clients come for one, and because some servers (uWS) send their tickets only with their first
+// write: a client that left before would never resume. Per step: connections per second, per
+// server CPU-second, and the latency from when a connection was due to its answer (connect and
+// handshake included), so a server that falls behind shows it in the percentiles; each group
+// also counts its handshakes as the client saw them (full, resumed, failed), so a resumed step
+// says how many really resumed. At a fixed offered rate every contender does the same work, so
+// server CPU per handshake compares directly even though driver and server share the cores; the
+// last full-handshake rate is the headline. Meanwhile the server holds --connections idle
+// connections (established, over TLS, before the first step).
 //
 // The run is over TLS whatever --tls says (the certificate's key is --tls-key: ECDSA P-256 by
 // default, RSA-2048 selectable). With --tls-tickets=false the servers issue no tickets, so the

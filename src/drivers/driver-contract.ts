@@ -14,7 +14,7 @@ export type LoadMode =
   | 'closed'  // closed loop: `depth` messages in flight per connection, a new one per answer
   | 'open'    // open loop: `rate` messages/s in total on a fixed schedule, latency from the schedule (coordinated-omission corrected)
   | 'stall'   // stop reading and sending (slow consumers, silent peers); closes by the server are counted
-  | 'churn';  // `rate` new connections/s, each closed once established (TLS: handshake done); an op is one, latency from when it was due (native driver)
+  | 'churn';  // `rate` new connections/s, each asking once when established (TLS: after its handshake) and closed on the answer; an op is one, latency from when it was due (native driver)
 
 /**
  * The latency histogram layout (microseconds) every driver records with, so that histograms of

@@ -126,9 +126,10 @@ export class ClientGroup {
   /**
    * Starts the load: idle (hold), closed loop, open loop at `rate` messages/s, stall (stop
    * reading and sending: a slow consumer or a silent peer; a close by the server still counts
-   * as peerClosed), or churn (`rate` new connections/s, each closed by the client once
-   * established: connected, upgraded, TLS handshake done; an op is one, its latency from when it
-   * was due). The group's held connections are left alone in churn.
+   * as peerClosed), or churn (`rate` new connections/s, each asking once when established —
+   * connected, TLS handshake done, upgraded — and closed by the client on the answer; a
+   * ws-broadcast member at its upgrade; an op is one connection, its latency from when it was due
+   * to the answer). The group's held connections are left alone in churn.
    */
   run(mode: ClientLoadMode, rate = 0): void {
     if (!(mode in LOAD_MODES)) throw new TypeError(`mode must be one of ${Object.keys(LOAD_MODES).join(', ')}`);
