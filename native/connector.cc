@@ -49,6 +49,7 @@ constexpr size_t kMaxRespHead = 16384;
 constexpr uint32_t kOpenRing = 256;             // open loop: answers a connection may owe
 enum : uint8_t { kConnecting = 0, kHandshake = 1, kReady = 2, kTlsHandshake = 3 };
 enum : uint8_t { kChurnNone = 0, kChurnUnrecorded = 1, kChurnRecorded = 2, kChurnTicket = 3 };  // ClientConn::churn
+constexpr uint64_t kPacingTickUs = 1000;       // the open loop's tick (timer_update): the quantization a stamp forgives
 constexpr uint64_t kTicketWaitMs = 1000;       // churn over TLS with resume: the longest a connection waits for its ticket
 // The handshakes the handshake timeout bounds (the `upgrading` queue): TLS, then WebSocket.
 inline bool handshaking(uint8_t state) { return state == kHandshake || state == kTlsHandshake; }
@@ -191,6 +192,7 @@ bool Connector::stop(int g) {
       } else if (conns_[fd].ring_count) {
         give_up_ring(G, conns_[fd], now, &G.st.unanswered);
       }
+      conns_[fd].churn = kChurnUnrecorded;  // recorded once: a later window leaves it out
     }
   }
   G.running = false;
@@ -401,8 +403,20 @@ bool Connector::syn_retransmitted(uint32_t fd) const {
   return ti.tcpi_total_retrans > 0;
 }
 
+// A churn connection due in the measured window that closes before its answer (connect refused
+// or timed out, a TLS alert, a handshake timeout, the server closing) is recorded at what it
+// waited and counted as lost, once: under overload the slowest and failed ones are the point.
+void Connector::churn_lost(uint32_t fd, ClientGroup& G) {
+  ClientConn& c = conns_[fd];
+  if (c.churn != kChurnRecorded) return;
+  const uint64_t now = now_us();
+  give_up(G, now - uint32_t(uint32_t(now) - c.due_us), now, &G.st.lost);
+  c.churn = kChurnUnrecorded;
+}
+
 void Connector::fail_connect(uint32_t fd, int err) {
   ClientGroup& G = groups_[loop_.slot(fd).listener];
+  churn_lost(fd, G);
   G.st.pending--;
   G.st.failed++;
   want_refill(G);
@@ -436,7 +450,7 @@ void Connector::ready(uint32_t fd) {
     const uint64_t now = now_us();
     const uint64_t due = now - uint32_t(uint32_t(now) - c.due_us);
     if (G.opt.proto == ClientProto::kWsBroadcast) {
-      if (c.churn == kChurnRecorded && G.recording) {
+      if (c.churn == kChurnRecorded && G.recording && due >= G.window_t0_us) {
         G.hist.record(std::max<uint64_t>(now - due, 1));
         G.st.ops++;
       }
@@ -457,6 +471,7 @@ void Connector::ready(uint32_t fd) {
 // so a connection that closed before its ticket came left the next handshake full (closing at
 // once after the handshake, 1 of 300 resumed; against uWS, none).
 void Connector::churn_done(uint32_t fd, ClientGroup& G) {
+  if (conns_[fd].churn == kChurnTicket) return;  // already done, waiting for its ticket
   if (G.tls && G.tls->resume && !loop_.tls().got_ticket(fd)) {
     conns_[fd].churn = kChurnTicket;
     G.ticket_wait.emplace_back(tag_of(fd, loop_.slot(fd).gen), uv_now(uv_) + kTicketWaitMs);
@@ -514,6 +529,7 @@ void Connector::tls_ready(uint32_t fd) {
 void Connector::tls_failed(uint32_t fd, const char* why) {
   ClientGroup& G = groups_[loop_.slot(fd).listener];
   G.tls_errors[why && *why ? why : "unknown"]++;
+  loop_.tls().sink_clear();  // what the failed call produced is not another connection's to send
   close(fd, false);
 }
 
@@ -880,13 +896,14 @@ void Connector::open_pump(ClientGroup& G) {
 }
 
 // The open loop's (and churn's) schedule: item k is due at t0 + k / rate. The items due by t join
-// the backlog stamped t, not their exact due time: the pacing tick runs every millisecond, and an
-// item due just after one tick can only leave at the next. Stamped with its due time, every item
-// would carry that wait, the driver's own (up to a tick, plus one interval of the schedule: at
-// 100/s a loopback echo read 10.5 ms instead of its 0.1), into the server's latency. Stamped
-// with the tick that first saw it due, an item sent at once reads its answer's time, and one
-// that waits in the backlog (no connection free, the connect window full: the server is behind)
-// reads that wait as well, so coordinated omission stays corrected. A tick never schedules more
+// the backlog stamped t, not their exact due time, but never later than one tick after it: the
+// pacing tick runs every millisecond, and an item due just after one tick can only leave at the
+// next. Stamped with its due time, every item would carry that wait, the driver's own (up to a
+// tick, plus one interval of the schedule: at 100/s a loopback echo read 10.5 ms instead of its
+// 0.1), into the server's latency. Stamped with the tick that first saw it due, an item sent at
+// once reads its answer's time; a tick that came late (the driver's loop busy) forgives only its
+// first millisecond; and one that waits in the backlog (no connection free, the connect window
+// full: the server is behind) reads that wait as well, so coordinated omission stays corrected. A tick never schedules more
 // than kMaxOpenPerTick; a schedule that far behind skips ahead, and the skipped items are given
 // up as dropped (the driver itself could not keep up).
 void Connector::schedule(ClientGroup& G, uint64_t t) {
@@ -899,7 +916,8 @@ void Connector::schedule(ClientGroup& G, uint64_t t) {
     G.open_sent += skip;
   }
   while (G.open_sent < due) {
-    G.backlog.push_back(t);
+    const uint64_t exact = G.run_t0_us + uint64_t(double(G.open_sent) * 1e6 / G.rate);
+    G.backlog.push_back(std::min(t, exact + kPacingTickUs));
     G.open_sent++;
   }
 }
@@ -914,12 +932,20 @@ void Connector::churn_pump(size_t gi) {
     budget--;
     const uint64_t at = G.backlog.front();
     G.backlog.pop_front();
-    if (!start_connect(int(gi))) continue;  // counted as a failed connect
+    // A connect that failed at once (counted as a failed connect) is lost too, at what it waited.
+    if (!start_connect(int(gi))) {
+      give_up(G, at, now_us(), &G.st.lost);
+      continue;
+    }
     // start_connect registered it last: the newest of this group is at the back of connecting.
     // Only one due in the measured window is recorded (as the open loop's messages).
     const uint64_t tag = G.connecting.back().first;
     const uint32_t fd = uint32_t(tag);
-    if (!live(fd, uint32_t(tag >> 32)) || conns_[fd].state == kReady) continue;
+    if (!live(fd, uint32_t(tag >> 32))) {
+      give_up(G, at, now_us(), &G.st.lost);
+      continue;
+    }
+    if (conns_[fd].state == kReady) continue;
     conns_[fd].churn = G.recording && at >= G.window_t0_us ? kChurnRecorded : kChurnUnrecorded;
     conns_[fd].due_us = uint32_t(at);
   }
@@ -935,6 +961,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
   ClientConn& c = conns_[fd];
   if (c.state != kReady) {
     // Closed before it could carry the protocol (connecting, a TLS or WebSocket handshake).
+    churn_lost(fd, G);
     G.st.pending--;
     G.st.failed++;
     if (c.state == kTlsHandshake) G.st.tls_failed++;
@@ -955,6 +982,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
     G.st.closed++;
     if (peer_closed) G.st.peer_closed++;
   }
+  const bool clean = s.out == nullptr || s.out->size() == 0;  // no record cut short in its queue
   loop_.free_out(s);
   bytebuf_free(s.in);
   // An established TLS connection says close_notify before its FIN (best effort: a full socket
@@ -962,7 +990,7 @@ void Connector::close(uint32_t fd, bool peer_closed) {
   // a connection freed without a shutdown as not resumable, and a churn that closed each
   // connection at once made every later handshake full.
   Tls& tls = loop_.tls();
-  if (tls.has(fd) && tls.established(fd)) {
+  if (clean && tls.has(fd) && tls.established(fd)) {
     tls.close_notify(fd);
     if (tls.sink_size() > 0) {
       const ssize_t w = ::send(int(fd), tls.sink_data(), tls.sink_size(), MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -229,6 +229,7 @@ class Connector {
   void schedule(ClientGroup& G, uint64_t t);
   void churn_pump(size_t gi);
   void churn_done(uint32_t fd, ClientGroup& G);
+  void churn_lost(uint32_t fd, ClientGroup& G);
   void give_up(ClientGroup& G, uint64_t stamp_us, uint64_t now, uint64_t* counter);
   void give_up_backlog(ClientGroup& G, uint64_t older_than_us);
   uint64_t give_up_ring(ClientGroup& G, internal::ClientConn& c, uint64_t now, uint64_t* counter);

@@ -729,7 +729,11 @@ void Loop::read_raw(uint32_t fd) {
   const uint32_t gen = table_[fd].gen;
   size_t got = 0;
   for (;;) {
-    if (!ensure_room(1, kMinArenaSpace, 0)) {
+    // A read that finishes a TLS handshake emits the open record before the data's: room for both,
+    // or the data record would find the batch full and dispatch, and the arena bytes it names
+    // would be written over by the next read.
+    const uint32_t recs = (table_[fd].flags & kFlagTlsHandshake) ? 2 : 1;
+    if (!ensure_room(recs, kMinArenaSpace, 0)) {
       if (live(fd, gen)) push_ready(fd);
       return;
     }
@@ -1371,6 +1375,12 @@ void Loop::note_queue(Slot& s, const Listener& L, int64_t queued) {
 void Loop::drain_conn(uint32_t fd) {
   Slot& s = table_[fd];
   if (s.flags & (kFlagEndPending | kFlagWriteShut | kFlagLinger | kFlagDoomed)) return;  // already ending
+  if (s.flags & kFlagTlsHandshake) {
+    // Still in its TLS handshake: nothing was asked, JS never heard of it, so it is closed now
+    // (an end mid-handshake would leave it write-shut when the handshake finished after all).
+    close_conn(fd, kCloseLocal, 0);
+    return;
+  }
   s.flags |= kFlagDraining;
   if (s.flags & kFlagWs) {
     static constexpr char kGoingAway[] = "server shutting down";
@@ -1774,6 +1784,9 @@ ssize_t Loop::tls_recv(uint32_t fd, uint8_t* buf, size_t want) {
 // come first, and if the socket cannot take them all, the rest and then the sealed plaintext
 // become its queue. False when the connection was closed.
 bool Loop::tls_send_sink(uint32_t fd) {
+  // No JS runs while the shared sink holds this connection's records: a close record raised by a
+  // failed send must not dispatch a callback whose writes would seal behind them.
+  NoJs no_js(*this);
   Slot& s = table_[fd];
   const uint32_t gen = s.gen;
   if (!(s.flags & kFlagCorked)) {

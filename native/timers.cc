@@ -71,7 +71,7 @@ void Timers::on_due(uint32_t fd, uint8_t kind) {
     loop_.close_conn(fd, loop_.linger_reason(s), 0);
     return;
   }
-  if ((s.flags & (kFlagTls | kFlagTlsHandshake)) == (kFlagTls | kFlagTlsHandshake) && !(s.flags & kFlagWriteShut)) {
+  if ((s.flags & (kFlagTls | kFlagTlsHandshake)) == (kFlagTls | kFlagTlsHandshake) && !(s.flags & (kFlagWriteShut | kFlagDoomed))) {
     // A TLS handshake not finished handshake_timeout_ms after accept (a stalled or truncated
     // ClientHello): closed, counted. JS never heard of the connection.
     c.tlsHandshakeTimeouts++;

@@ -259,7 +259,7 @@ int Tls::open(uint32_t fd, TlsContext* c) {
     SSL_set_accept_state(ssl);
   } else {
     SSL_set_connect_state(ssl);
-    if (!c->servername.empty()) SSL_set_tlsext_host_name(ssl, c->servername.c_str());
+    if (!c->servername.empty() && !SSL_set_tlsext_host_name(ssl, c->servername.c_str())) ERR_clear_error();
     if (c->resume && c->kept) SSL_set_session(ssl, c->kept);
   }
   k = Conn{};
@@ -377,6 +377,12 @@ void Tls::close_notify(uint32_t fd) {
   ERR_clear_error();
   SSL_shutdown(c.ssl);  // 0: ours is sent (into the sink), the peer's not yet seen: all we wait for
   ERR_clear_error();
+}
+
+bool Tls::got_ticket(uint32_t fd) const {
+  if (!has(fd)) return false;
+  const Conn& c = conns_[fd];
+  return c.ticket || (SSL_session_reused(c.ssl) == 1 && SSL_version(c.ssl) < TLS1_3_VERSION);
 }
 
 bool Tls::resumed(uint32_t fd) const { return has(fd) && SSL_session_reused(conns_[fd].ssl) == 1; }

@@ -103,7 +103,8 @@ class Tls {
   bool established(uint32_t fd) const { return conns_[fd].state == kOpen || conns_[fd].state == kEnded; }
   bool resumed(uint32_t fd) const;
   // Client with resume: whether a session (in TLS 1.3 a ticket, after the handshake) came on fd.
-  bool got_ticket(uint32_t fd) const { return has(fd) && conns_[fd].ticket; }
+  // A resumed TLS 1.2 session gets none (OpenSSL reports no new session): it counts as had.
+  bool got_ticket(uint32_t fd) const;
   // Why the connection failed (OpenSSL's reason, or ours); "" before any failure.
   const char* failure(uint32_t fd) const { return conns_[fd].why ? conns_[fd].why : ""; }
 

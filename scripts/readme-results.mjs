@@ -25,6 +25,7 @@ const sections = [
   { name: 'capacity', dir: 'results/reference/c1m', render: (r) => renderCapacityMarkdown(r) },
   { name: 'suite', dir: 'results/reference/suite', render: (r) => suiteMarkdown(latestPerScenario(r), 'net', { heading: false }) },
   { name: 'conform', dir: 'results/reference/conform', conform: true },
+  { name: 'tls', dir: 'results/reference/tls', render: (r) => suiteMarkdown(latestPerScenario(r), 'net', { heading: false }) },
 ];
 
 let readme = readFileSync('README.md', 'utf8');

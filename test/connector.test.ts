@@ -496,3 +496,24 @@ test('open loop and churn at a low rate: the latency is the server\'s answer, no
     await server.close();
   }
 });
+
+test('churn against a port nobody listens on: every connection due in the window is in the latency record, as lost', async () => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const closedPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port: closedPort }] });
+  try {
+    g.reset();
+    g.run('churn', 200);
+    await sleep(600);
+    g.stop();
+    const s = g.stats();
+    assert.equal(s.ops, 0);
+    assert.ok(s.lost >= 80, `refused connects recorded as lost (${s.lost})`);
+    assert.ok(s.errConnect >= s.lost, `each counted as a connect error too (${s.errConnect})`);
+    assert.equal(s.latency.count, s.ops + s.dropped + s.lost + s.unanswered, 'every connection due in the window is recorded once');
+  } finally {
+    g.close();
+  }
+});
