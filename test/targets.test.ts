@@ -118,3 +118,27 @@ test('server CPU per operation: user and kernel time over every ok run of a step
   assert.match(cpuSplitMarkdown(rows), /\| tcp-echo \| closed \| net \| 8\.00 \| 12\.00 \| 20\.00 \| 60 % \|/);
   assert.equal(cpuSplitMarkdown([]), '');
 });
+
+test('targets over TLS read only files run with --tls, and plain targets never read those; a bytes ratio target is met when the whole interval is within it', () => {
+  const tlsFile = (f: LoadedResult): LoadedResult => ({ ...f, result: { ...f.result, params: { tls: true } } }) as unknown as LoadedResult;
+  const https = tlsFile(file('http-hello', 'http-hello', [
+    { contender: 'epoll', steps: { 'open loop 30000/s (native)': 200 } },
+    { contender: 'uws', steps: { 'open loop 30000/s (native)': 100 } },
+    { contender: 'epoll', steps: { 'open loop 30000/s (native)': 210 } },
+    { contender: 'uws', steps: { 'open loop 30000/s (native)': 110 } },
+  ]));
+  const rows = checkTargets([https]);
+  // Only the TLS target reads it, and it is met (2×); the plain 1.25× target has no file.
+  assert.deepEqual(rows.map((r) => [r.target.what, r.verdict]), [['https requests per server CPU-s, epoll vs uws', 'met']]);
+  assert.ok(rows.every((r) => r.target.tls === true));
+  const idle = (bytes: Record<string, number[]>): LoadedResult => {
+    const f = tlsFile(file('idle-hold', 'ws-echo', Object.entries(bytes).flatMap(([contender, list]) => list.map(() => ({ contender, steps: {} })))));
+    for (const run of f.result.runs) (run as { summary: unknown }).summary = { bytesPerConnection: bytes[run.contender]![run.rep]! };
+    return f;
+  };
+  const verdict = (f: LoadedResult): string | null => checkTargets([f]).find((r) => r.target.what === 'bytes per idle wss connection, epoll vs net')?.verdict ?? null;
+  assert.equal(verdict(idle({ epoll: [14_000, 15_000], net: [34_000, 33_000] })), 'met');
+  assert.equal(verdict(idle({ epoll: [14_000, 20_000], net: [34_000, 33_000] })), 'undecided');
+  assert.equal(verdict(idle({ epoll: [30_000], net: [34_000] })), 'not met');
+  assert.match(targetsMarkdown(checkTargets([idle({ epoll: [14_000], net: [34_000] })])), /≤ 0\.5× net \| met/);
+});

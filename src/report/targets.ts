@@ -21,8 +21,13 @@ export interface Target {
   readonly atMost?: number;
   /** Which steps count (by label); all measured steps when absent. */
   readonly steps?: RegExp;
-  /** The figure: a step's ops per server CPU-second, or the run summary's engine bytes per connection. */
-  readonly figure: 'opsPerServerCpuSec' | 'engineBytesPerConnection';
+  /**
+   * The figure: a step's ops per server CPU-second, the run summary's engine bytes per connection
+   * (a bound), or its bytes per connection as a ratio against another contender (≤ atMost).
+   */
+  readonly figure: 'opsPerServerCpuSec' | 'engineBytesPerConnection' | 'bytesPerConnection';
+  /** Checked against files run over TLS (`--tls`) only; plain targets never read those. */
+  readonly tls?: boolean;
 }
 
 export const TARGETS: readonly Target[] = [
@@ -36,6 +41,13 @@ export const TARGETS: readonly Target[] = [
   { what: 'echoes per server CPU-s, uring-native vs the C reference', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'uring-native', against: 'c-ref', atLeast: 1.15, figure: 'opsPerServerCpuSec' },
   { what: 'HTTP requests per server CPU-s, uring vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'uring', against: 'uws', atLeast: 1.25, figure: 'opsPerServerCpuSec' },
   { what: 'broadcast deliveries per server CPU-s, epoll vs uws', scenario: 'ws-broadcast', protocol: 'ws-broadcast', contender: 'epoll', against: 'uws', atLeast: 1.25, steps: /^10000 members/, figure: 'opsPerServerCpuSec' },
+  // Over TLS (issue 20).
+  { what: 'bytes per idle wss connection, epoll vs net', scenario: 'idle-hold', protocol: 'ws-echo', contender: 'epoll', against: 'net', atMost: 0.5, figure: 'bytesPerConnection', tls: true },
+  { what: 'bytes per idle TLS connection, epoll vs net', scenario: 'idle-hold', protocol: 'tcp-echo', contender: 'epoll', against: 'net', atMost: 0.5, figure: 'bytesPerConnection', tls: true },
+  { what: 'https requests per server CPU-s, epoll vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'epoll', against: 'uws', atLeast: 1, figure: 'opsPerServerCpuSec', tls: true },
+  { what: 'https requests per server CPU-s, epoll-native vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'epoll-native', against: 'uws', atLeast: 1, figure: 'opsPerServerCpuSec', tls: true },
+  { what: 'full handshakes per server CPU-s, epoll vs uws', scenario: 'tls-handshake', protocol: 'http-hello', contender: 'epoll', against: 'uws', atLeast: 1, steps: /^full/, figure: 'opsPerServerCpuSec', tls: true },
+  { what: 'full handshakes per server CPU-s, epoll-native vs uws', scenario: 'tls-handshake', protocol: 'http-hello', contender: 'epoll-native', against: 'uws', atLeast: 1, steps: /^full/, figure: 'opsPerServerCpuSec', tls: true },
 ];
 
 export interface TargetRow {
@@ -91,6 +103,7 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
   const rows: TargetRow[] = [];
   for (const t of targets) {
     const files = results
+      .filter((r) => (r.result.params?.['tls'] === true) === (t.tls === true))
       .filter((r) => r.result.scenario === t.scenario && r.result.runs.some((x) => x.protocol === t.protocol && x.contender === t.contender))
       .sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt));
     const file = files[0];
@@ -110,6 +123,28 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
       continue;
     }
     const theirs = t.against === undefined ? [] : okRuns(file, t.against, t.protocol);
+    if (t.figure === 'bytesPerConnection') {
+      // Run-level: the memory slope of each repetition, paired by repetition.
+      const byRep = (runs: readonly Run[]): Measured[] => {
+        const list: Measured[] = [];
+        for (const x of runs) list[x.rep] = x.summary?.bytesPerConnection ?? null;
+        return Array.from(list, (v) => v ?? null);
+      };
+      const va = byRep(mine), vb = byRep(theirs);
+      const estimate = ratioOf(va, vb);
+      const ma = median(va.filter((v): v is number => typeof v === 'number')), mb = median(vb.filter((v): v is number => typeof v === 'number'));
+      rows.push({
+        target: t,
+        step: null,
+        value: estimate?.ratio ?? null,
+        estimate,
+        parts: ma === null || mb === null ? null : [ma, mb],
+        verdict: estimate === null || t.atMost === undefined ? null : estimate.high <= t.atMost ? 'met' : estimate.low > t.atMost ? 'not met' : 'undecided',
+        clientBound: false,
+        file: file.file,
+      });
+      continue;
+    }
     const a = perStep(mine), b = perStep(theirs);
     for (const [label, va] of a) {
       if (t.steps !== undefined && !t.steps.test(label)) continue;
@@ -139,11 +174,12 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
     const t = r.target;
     let measured = '—';
     if (r.value !== null) {
+      const unit = t.figure === 'bytesPerConnection' ? 'bytes' : 'count';
       measured = t.against === undefined || r.estimate === null
         ? fmtUnit('bytes', r.value)
-        : `${formatRatio(r.estimate)} (${fmtUnit('count', r.parts?.[0] ?? 0)} / ${fmtUnit('count', r.parts?.[1] ?? 0)})`;
+        : `${formatRatio(r.estimate)} (${fmtUnit(unit, r.parts?.[0] ?? 0)} / ${fmtUnit(unit, r.parts?.[1] ?? 0)})`;
     }
-    const needed = t.against !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost} B`;
+    const needed = t.against === undefined ? `≤ ${t.atMost} B` : t.atLeast !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost}× ${t.against}`;
     const verdict = r.verdict ?? 'not measured';
     const flag = r.clientBound ? ' (driver near saturation)' : '';
     out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${verdict} | \`${r.file}\` |`);
