@@ -1,7 +1,7 @@
 // What a TLS handshake costs the server: new connections at fixed rates from the native
 // connector (its churn load), each asking once (GET /, one echo; over WebSocket one echo after the
-// upgrade) and closed by the client on the answer, first with full handshakes, then resumed ones
-// (each connection offers the ticket an earlier one was given). One request rides along because
+// upgrade) and closed by the client on the answer: resumed handshakes, then full ones
+// (resumed: each connection offers the ticket an earlier one was given). One request rides along because
 // clients come for one, and because some servers (uWS) send their tickets only with their first
 // write: a client that left before would never resume. Per step: connections per second, per
 // server CPU-second, and the latency from when a connection was due to its answer (connect and

@@ -21,9 +21,17 @@ function latestFullConform(dir) {
   return null;
 }
 
+/** The files of the newest run among results: those with the newest file's commit. */
+function newestRun(results) {
+  const newest = [...results].sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt))[0];
+  return newest === undefined ? [] : results.filter((r) => r.result.env.git === newest.result.env.git);
+}
+
 const sections = [
   { name: 'capacity', dir: 'results/reference/c1m', render: (r) => renderCapacityMarkdown(r) },
-  { name: 'suite', dir: 'results/reference/suite', render: (r) => suiteMarkdown(latestPerScenario(r), 'net', { heading: false }) },
+  // The newest suite run only (its files share a commit): older files stay for the README's
+  // report and compare examples, and must not mix into the table.
+  { name: 'suite', dir: 'results/reference/suite', render: (r) => suiteMarkdown(latestPerScenario(newestRun(r)), 'net', { heading: false }) },
   { name: 'conform', dir: 'results/reference/conform', conform: true },
   { name: 'tls', dir: 'results/reference/tls', render: (r) => suiteMarkdown(latestPerScenario(r), 'net', { heading: false }) },
 ];

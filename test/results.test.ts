@@ -70,7 +70,9 @@ test('old reference files get the fit the runner would have recorded, over the s
     });
   }
   // Which steps: a churn measure (fit: false) and a reap stay out, as the runner left them out.
-  assert.deepEqual(byScenario.get('churn')?.runs.map((r) => r.summary?.fit?.steps), [[], [], []]);
+  const churnFits = byScenario.get('churn')?.runs.map((r) => r.summary?.fit?.steps) ?? [];
+  assert.ok(churnFits.length > 0);
+  for (const steps of churnFits) assert.deepEqual(steps, []);
   assert.deepEqual(byScenario.get('heartbeat')?.runs[0]?.summary?.fit?.steps, [0]);
   assert.deepEqual(byScenario.get('slow-consumer')?.runs[0]?.summary?.fit?.steps, [0]);
   const withoutPhases = structuredClone(byScenario.get('heartbeat')!);
