@@ -11,6 +11,8 @@ namespace c1m {
 // handshakes not finished within handshakeTimeoutMs, tlsPlainHttp plain HTTP requests sent to a
 // TLS port (answered 400 in plain text). On a TLS connection bytesIn counts plaintext delivered
 // and bytesOut counts bytes on the wire (ciphertext).
+// uringCoopTaskrun is 1 while the io_uring ring runs its task work cooperatively (COOP_TASKRUN,
+// native/uring.cc setup_ring), 0 for the plain ring or no ring.
 // X-macro so the names JS sees and the struct fields can never drift apart.
 #define C1M_COUNTERS(X)                                                                     \
   X(accepted) X(closed) X(active) X(bytesIn) X(bytesOut) X(reads) X(writes)                 \
@@ -23,7 +25,7 @@ namespace c1m {
   X(deliveries) X(idleTimeouts) X(heartbeatCloses) X(pingsSent) X(pongsIn) X(engineBytes)       \
   X(wsCloseTimeouts) X(headerTimeouts) X(lingerTimeouts) X(finWaitTimeouts) X(lingerCloses)           \
   X(closedTimeout) X(drainCut) X(errNoRoom) X(topics) X(topicRefusals) X(httpContinues) \
-  X(enters) X(uringRecvs) X(uringSends) X(uringRearms) X(uringNoBufs)                    \
+  X(enters) X(uringRecvs) X(uringSends) X(uringRearms) X(uringNoBufs) X(uringCoopTaskrun)   \
   X(tlsHandshakes) X(tlsResumed) X(tlsHandshakeFailed) X(tlsHandshakeTimeouts) X(tlsPlainHttp)
 
 struct Counters {

@@ -1940,6 +1940,7 @@ int Loop::uring_open() {
   }
   uring_.reserve(table_.size());
   uring_conns_ = table_.size();
+  v_.counters->uringCoopTaskrun = uring_.coop_taskrun() ? 1 : 0;
   ring_poll_ = new uv_poll_t;
   ring_poll_->data = this;
   r = uv_poll_init(uv_, ring_poll_, uring_.watch_fd());

@@ -80,6 +80,8 @@ class UringBackend {
   bool is_open() const { return fd_ >= 0; }
   // The fd Node's loop watches (one uv_poll_t, readable): readable while completions wait.
   int watch_fd() const { return fd_; }
+  // True when the ring runs its completions' task work cooperatively (COOP_TASKRUN, see setup_ring).
+  bool coop_taskrun() const { return coop_; }
 
   // Per-fd state: valid for fd < size after reserve(fd).
   void reserve(size_t fd);
@@ -122,6 +124,7 @@ class UringBackend {
 
  private:
   int fd_ = -1;
+  bool coop_ = false;
   uint64_t* enters_ = nullptr;
   std::vector<Conn> conns_;
   std::vector<uint32_t> len_;   // bytes in each buffer (set when it completes)

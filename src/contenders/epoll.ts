@@ -195,7 +195,7 @@ function jsContender(name: string, backend: EngineBackend, model: string): Conte
 }
 
 export const epollContender: ContenderDefinition = jsContender('epoll', 'epoll', 'epoll (edge-triggered readiness)');
-export const uringContender: ContenderDefinition = jsContender('uring', 'uring', 'io_uring (multishot accept and receive into a provided-buffer ring, one submit per round)');
+export const uringContender: ContenderDefinition = jsContender('uring', 'uring', 'io_uring (multishot accept and receive into a provided-buffer ring, one submit per round, cooperative task running)');
 
 function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBackend): ContenderServer {
   const { protocol } = config;
