@@ -7,10 +7,11 @@ namespace c1m {
 
 // TLS (server connections only; a client group counts its own): tlsHandshakes full handshakes
 // finished, tlsResumed resumed ones, tlsHandshakeFailed handshakes that failed (a bad or
-// truncated ClientHello the peer closed on, garbage, no shared cipher), tlsHandshakeTimeouts
-// handshakes not finished within handshakeTimeoutMs, tlsPlainHttp plain HTTP requests sent to a
-// TLS port (answered 400 in plain text). On a TLS connection bytesIn counts plaintext delivered
-// and bytesOut counts bytes on the wire (ciphertext).
+// truncated ClientHello the peer closed or reset on, garbage, no shared cipher),
+// tlsHandshakeTimeouts handshakes not finished within handshakeTimeoutMs (or ended by a shorter
+// idle limit), tlsPlainHttp plain HTTP requests sent to a TLS port (answered 400 in plain text).
+// On a TLS connection bytesIn counts plaintext delivered and bytesOut counts bytes on the wire
+// (ciphertext).
 // uringCoopTaskrun is 1 while the io_uring ring runs its task work cooperatively (COOP_TASKRUN,
 // native/uring.cc setup_ring), 0 for the plain ring or no ring.
 // X-macro so the names JS sees and the struct fields can never drift apart.

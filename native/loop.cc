@@ -1772,6 +1772,8 @@ ssize_t Loop::tls_recv(uint32_t fd, uint8_t* buf, size_t want) {
       table_[fd].flags |= kFlagRdHup;
       return ssize_t(got);
     }
+    // A reset mid-handshake is a failed handshake too (the read path closes the connection).
+    if (kind == SlotKind::kConn && (table_[fd].flags & kFlagTlsHandshake)) v_.counters->tlsHandshakeFailed++;
     return -1;
   }
   if (got > 0) return ssize_t(got);

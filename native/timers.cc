@@ -62,6 +62,8 @@ void Timers::on_due(uint32_t fd, uint8_t kind) {
   Counters& c = loop_.counters();
   if (kind == 0) {
     c.idleTimeouts++;
+    // An idle limit shorter than the handshake's ended it: the handshake timed out as well.
+    if ((s.flags & (kFlagTls | kFlagTlsHandshake)) == (kFlagTls | kFlagTlsHandshake) && !(s.flags & (kFlagWriteShut | kFlagDoomed))) c.tlsHandshakeTimeouts++;
     loop_.close_conn(fd, kCloseTimeout, 0);
     return;
   }

@@ -375,6 +375,31 @@ test('a truncated ClientHello is closed by the handshake timeout, counted; other
   await finish(server, fds);
 });
 
+test('mid-handshake, a reset counts as a failed handshake and an idle limit shorter than the handshake timeout as a handshake timeout', async () => {
+  const fds = await fdsBefore();
+  const server = tlsServer({ protocol: 'echo', idleTimeoutMs: 200 }, {}, { handshakeTimeoutMs: 5000 });
+  const { port } = server.listen();
+  const before = server.counters();
+  const truncated = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+  // A peer that resets after part of its ClientHello.
+  const r = await connect(port);
+  r.on('error', () => undefined);
+  r.write(truncated);
+  await until(() => delta(server, before, 'accepted') === 1, 'the connection accepted');
+  r.resetAndDestroy();
+  await until(() => delta(server, before, 'tlsHandshakeFailed') === 1, `1 failed handshake (${delta(server, before, 'tlsHandshakeFailed')})`);
+  // A peer that goes silent after part of its ClientHello: the 200 ms idle limit closes it.
+  const s = await connect(port);
+  const seen = readAll(s);
+  s.write(truncated);
+  await seen;
+  await until(() => delta(server, before, 'idleTimeouts') === 1, 'the idle close');
+  assert.equal(delta(server, before, 'tlsHandshakeTimeouts'), 1);
+  assert.equal(delta(server, before, 'tlsHandshakeFailed'), 1);
+  assert.equal(delta(server, before, 'tlsHandshakes'), 0);
+  await finish(server, fds);
+});
+
 test('garbage instead of a ClientHello: the handshake fails and is counted; OpenSSL\'s alert goes out where it made one', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'echo' });
