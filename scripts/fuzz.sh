@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs one libFuzzer target over native/proto:
-#   npm run fuzz -- <frame|http|ws> [seconds]     (default 60 seconds)
+# Builds and runs one libFuzzer target over native/proto (frame, http, ws) or over the TLS layer
+# (tls: native/tls.cc, linked with Debian's OpenSSL 3.0 from libssl-dev):
+#   npm run fuzz -- <frame|http|ws|tls> [seconds]     (default 60 seconds)
 # The binary goes to build-fuzz/, the working corpus to build-fuzz/corpus-<target>/ (seeded from
 # fuzz/corpus/<target>/, which never grows), crash inputs to fuzz/artifacts/ (git-ignored).
 # Exits 0 if nothing was found, 1 on a finding, 2 on a usage or build problem.
@@ -11,9 +12,9 @@ cd "$(dirname "$0")/.."
 target=${1:-}
 seconds=${2:-60}
 case "$target" in
-  frame | http | ws) ;;
+  frame | http | ws | tls) ;;
   *)
-    echo "usage: npm run fuzz -- <frame|http|ws> [seconds]" >&2
+    echo "usage: npm run fuzz -- <frame|http|ws|tls> [seconds]" >&2
     exit 2
     ;;
 esac
@@ -29,12 +30,26 @@ if ! command -v "$cxx" > /dev/null; then
   exit 2
 fi
 
+# The protocol targets need only native/proto; the TLS target needs the TLS layer and an OpenSSL
+# to link (the addon uses Node's own, which a standalone binary cannot).
+sources=(native/proto/*.cc)
+libs=()
+if [ "$target" = tls ]; then
+  install_hint="apt-get update && apt-get install -y clang libclang-rt-14-dev libssl-dev"
+  if [ ! -f /usr/include/openssl/ssl.h ]; then
+    echo "fuzz: the tls target needs OpenSSL's headers. Install them with: $install_hint" >&2
+    exit 2
+  fi
+  sources=(native/tls.cc)
+  libs=(-lssl -lcrypto)
+fi
+
 mkdir -p build-fuzz fuzz/artifacts
 bin=build-fuzz/${target}_fuzz
 echo "fuzz: building $bin" >&2
 if ! "$cxx" -std=c++20 -g -O1 -fno-exceptions -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Wall -Wextra \
-  -Inative "fuzz/${target}_fuzz.cc" native/proto/*.cc -o "$bin"; then
+  -Inative "fuzz/${target}_fuzz.cc" "${sources[@]}" -o "$bin" "${libs[@]}"; then
   echo "fuzz: build failed. If the fuzzer runtime is missing, install it with: $install_hint" >&2
   exit 2
 fi
