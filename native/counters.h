@@ -13,7 +13,11 @@ namespace c1m {
 // On a TLS connection bytesIn counts plaintext delivered and bytesOut counts bytes on the wire
 // (ciphertext).
 // uringCoopTaskrun is 1 while the io_uring ring runs its task work cooperatively (COOP_TASKRUN,
-// native/uring.cc setup_ring), 0 for the plain ring or no ring.
+// native/uring.cc setup_ring), 0 for the plain ring or no ring; summed over a run's workers, it
+// counts the workers whose ring does.
+// A handshake timeout also counts a handshake ended by the idle limit (with handshakeTimeoutMs 0,
+// every idle close mid-handshake); a failed handshake also counts one the peer broke off (a reset,
+// a FIN, an error, a peer that never read our flight).
 // X-macro so the names JS sees and the struct fields can never drift apart.
 #define C1M_COUNTERS(X)                                                                     \
   X(accepted) X(closed) X(active) X(bytesIn) X(bytesOut) X(reads) X(writes)                 \

@@ -1421,6 +1421,13 @@ void Loop::close_conn(uint32_t fd, CloseReason why, int err) {
   const uint32_t gen = s.gen;
   const uint8_t index = s.listener;
   const bool hidden = s.flags & kFlagTlsHandshake;  // JS never heard of it
+  // A handshake the peer broke off (a reset or error on a read or a send, a peer that never read
+  // our flight) failed. Failures OpenSSL reported (tls_fail: doomed), a FIN mid-handshake
+  // (tls_recv) and timeouts are counted where they happen.
+  if ((s.flags & (kFlagTls | kFlagTlsHandshake)) == (kFlagTls | kFlagTlsHandshake) && !(s.flags & kFlagDoomed) &&
+      (why == kCloseReset || why == kCloseError || why == kCloseBackpressure || why == kCloseNoMemory)) {
+    v_.counters->tlsHandshakeFailed++;
+  }
   if ((s.flags & kFlagCorked) && why != kCloseReset && why != kCloseError && why != kCloseNoMemory &&
       (!(s.flags & kFlagTls) || tls_seal_cork(fd, s.out))) {
     // Output this round gave it before deciding to close left the caller's hands as far as it
@@ -1772,8 +1779,6 @@ ssize_t Loop::tls_recv(uint32_t fd, uint8_t* buf, size_t want) {
       table_[fd].flags |= kFlagRdHup;
       return ssize_t(got);
     }
-    // A reset mid-handshake is a failed handshake too (the read path closes the connection).
-    if (kind == SlotKind::kConn && (table_[fd].flags & kFlagTlsHandshake)) v_.counters->tlsHandshakeFailed++;
     return -1;
   }
   if (got > 0) return ssize_t(got);
@@ -1942,7 +1947,6 @@ int Loop::uring_open() {
   }
   uring_.reserve(table_.size());
   uring_conns_ = table_.size();
-  v_.counters->uringCoopTaskrun = uring_.coop_taskrun() ? 1 : 0;
   ring_poll_ = new uv_poll_t;
   ring_poll_->data = this;
   r = uv_poll_init(uv_, ring_poll_, uring_.watch_fd());
@@ -1954,6 +1958,7 @@ int Loop::uring_open() {
     return r;
   }
   uv_poll_start(ring_poll_, UV_READABLE, on_ring_poll);
+  v_.counters->uringCoopTaskrun = uring_.coop_taskrun() ? 1 : 0;
   // The epoll handle's reference (update_activity) keeps Node alive for every connection.
   uv_unref(reinterpret_cast<uv_handle_t*>(ring_poll_));
   submit_prep_ = new uv_prepare_t;

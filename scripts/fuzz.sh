@@ -49,7 +49,7 @@ bin=build-fuzz/${target}_fuzz
 echo "fuzz: building $bin" >&2
 if ! "$cxx" -std=c++20 -g -O1 -fno-exceptions -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Wall -Wextra \
-  -Inative "fuzz/${target}_fuzz.cc" "${sources[@]}" -o "$bin" "${libs[@]}"; then
+  -Inative "fuzz/${target}_fuzz.cc" "${sources[@]}" -o "$bin" ${libs[@]+"${libs[@]}"}; then
   echo "fuzz: build failed. If the fuzzer runtime is missing, install it with: $install_hint" >&2
   exit 2
 fi
