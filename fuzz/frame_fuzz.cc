@@ -5,21 +5,13 @@
 #include <cstdlib>
 #include <vector>
 
+#define C1M_FUZZ_TARGET "frame_fuzz"
+#include "require.h"
 #include "proto/frame.h"
 
 namespace {
 
 constexpr uint32_t kMaxPayload = 1024;
-
-[[noreturn]] void fail(const char* what, int line) {
-  std::fprintf(stderr, "frame_fuzz invariant broken at line %d: %s\n", line, what);
-  std::abort();
-}
-
-#define REQUIRE(cond) \
-  do {                \
-    if (!(cond)) fail(#cond, __LINE__); \
-  } while (0)
 
 struct Frame {
   size_t offset;

@@ -10,20 +10,12 @@
 #include <cstring>
 #include <string>
 
+#define C1M_FUZZ_TARGET "http_fuzz"
+#include "require.h"
 #include "proto/http.h"
 #include "proto/ws.h"
 
 namespace {
-
-[[noreturn]] void fail(const char* what, int line) {
-  std::fprintf(stderr, "http_fuzz invariant broken at line %d: %s\n", line, what);
-  std::abort();
-}
-
-#define REQUIRE(cond) \
-  do {                \
-    if (!(cond)) fail(#cond, __LINE__); \
-  } while (0)
 
 using c1m::http::Limits;
 using c1m::http::Request;

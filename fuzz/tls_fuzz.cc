@@ -25,19 +25,11 @@
 #include <string>
 #include <vector>
 
+#define C1M_FUZZ_TARGET "tls_fuzz"
+#include "require.h"
 #include "tls.h"
 
 namespace {
-
-[[noreturn]] void fail(const char* what, int line) {
-  std::fprintf(stderr, "tls_fuzz invariant broken at line %d: %s\n", line, what);
-  std::abort();
-}
-
-#define REQUIRE(cond) \
-  do {                \
-    if (!(cond)) fail(#cond, __LINE__); \
-  } while (0)
 
 constexpr uint32_t kServer = 3;
 constexpr uint32_t kClient = 4;
@@ -159,7 +151,7 @@ c1m::Tls::Step pump(uint32_t fd, Pipe& in, Pipe& out, size_t chunk, size_t cap, 
     if (step == c1m::Tls::Step::kFailed || step == c1m::Tls::Step::kEnded) return step;
     if (step == c1m::Tls::Step::kMore && in.q.empty()) return step;
   }
-  fail("feed made no progress in 64 calls in a row", __LINE__);
+  fuzz_fail("feed made no progress in 64 calls in a row", __LINE__);
 }
 
 void raw_mode(Reader r) {

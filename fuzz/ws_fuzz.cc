@@ -6,19 +6,11 @@
 #include <cstring>
 #include <vector>
 
+#define C1M_FUZZ_TARGET "ws_fuzz"
+#include "require.h"
 #include "proto/ws.h"
 
 namespace {
-
-[[noreturn]] void fail(const char* what, int line) {
-  std::fprintf(stderr, "ws_fuzz invariant broken at line %d: %s\n", line, what);
-  std::abort();
-}
-
-#define REQUIRE(cond) \
-  do {                \
-    if (!(cond)) fail(#cond, __LINE__); \
-  } while (0)
 
 using c1m::ws::FrameHeader;
 using c1m::ws::Status;
