@@ -2,7 +2,7 @@
 // repetitions, the range of per-repetition ratios as its interval, and what that interval says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatRatio, ratioOf, ratioVerdict, targetVerdict, unpairedRatioOf } from '../src/results/ratio.js';
+import { formatRatio, ratioOf, ratioVerdict, targetVerdict, targetVerdictAtMost, unpairedRatioOf } from '../src/results/ratio.js';
 import { compareRuns } from '../src/results/summary.js';
 import type { Run } from '../src/results/schema.js';
 
@@ -18,6 +18,13 @@ test('the ratio of medians, with the lowest and highest per-repetition ratio as 
   assert.equal(targetVerdict(clear, 1.25), 'undecided', '1.24 in one pair: straddles the goal');
   assert.equal(targetVerdict(clear, 1.2), 'met');
   assert.equal(targetVerdict(clear, 1.5), 'not met');
+});
+
+test('a ceiling target is met when every repetition is within it, not met when none is', () => {
+  const e = ratioOf([40, 45, 50], [100, 100, 100])!;
+  assert.equal(targetVerdictAtMost(e, 0.5), 'met');
+  assert.equal(targetVerdictAtMost(e, 0.45), 'undecided');
+  assert.equal(targetVerdictAtMost(e, 0.39), 'not met');
 });
 
 test('unmeasured repetitions pair with nothing; one pair or none shows no noise; a side that measured nothing gives no ratio', () => {

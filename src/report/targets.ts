@@ -3,7 +3,7 @@
 // figure. Targets are checked here, from measured runs, never by timed assertions in tests.
 
 import { median } from '../metrics/stats.js';
-import { formatRatio, RATIO_INTERVAL_METHOD, ratioOf, targetVerdict, type RatioEstimate, type TargetVerdict } from '../results/ratio.js';
+import { formatRatio, RATIO_INTERVAL_METHOD, ratioOf, targetVerdict, targetVerdictAtMost, type RatioEstimate, type TargetVerdict } from '../results/ratio.js';
 import type { LoadedResult, Measured, Run } from '../results/schema.js';
 import { fmtUnit } from './page-format.js';
 
@@ -139,7 +139,7 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
         value: estimate?.ratio ?? null,
         estimate,
         parts: ma === null || mb === null ? null : [ma, mb],
-        verdict: estimate === null || t.atMost === undefined ? null : estimate.high <= t.atMost ? 'met' : estimate.low > t.atMost ? 'not met' : 'undecided',
+        verdict: estimate === null || t.atMost === undefined ? null : targetVerdictAtMost(estimate, t.atMost),
         clientBound: false,
         file: file.file,
       });

@@ -100,6 +100,16 @@ export function targetVerdict(e: RatioEstimate, atLeast: number): TargetVerdict 
   return 'undecided';
 }
 
+/**
+ * What an interval says about a ceiling (bytes per connection at most 0.5× another's): met when
+ * every repetition's ratio is within it (one repetition is its own range), not met when none is.
+ */
+export function targetVerdictAtMost(e: RatioEstimate, atMost: number): TargetVerdict {
+  if (e.high <= atMost) return 'met';
+  if (e.low > atMost) return 'not met';
+  return 'undecided';
+}
+
 /** "1.25× (1.19–1.31)" with two decimals; "1.25× (1 pair: no interval)" (unpaired: "1 rep on a side") without one. */
 export function formatRatio(e: RatioEstimate): string {
   const f = (x: number): string => x.toFixed(2);
