@@ -244,6 +244,16 @@ test('net × tcp-echo: a peer that stops reading while its echo is queued is cut
     stuck.write(randomBytes(16 << 20));
     reader.write(randomBytes(64 << 10));
     await eventually(() => got === 64 << 10, 5000, 'the reader has its echo');
+    // The echo has backed up once the server stops reading the stuck peer (it pauses a socket
+    // whose write is refused): the peer's own writes stall. Stopping before that (a slow server,
+    // under ASan) would find nothing queued to cut.
+    let last = -1;
+    let since = Date.now();
+    await eventually(() => {
+      const w = stuck.writableLength;
+      if (w !== last) [last, since] = [w, Date.now()];
+      return w > 0 && Date.now() - since >= 300;
+    }, 10_000, 'the stuck peer\'s writes to stall (the server stopped reading it)');
     const report = await h.stop();
     await within(readerClosed, BOUND_MS, 'the reader closed');
     assertCleanStop(report, 1);
