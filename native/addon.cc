@@ -305,12 +305,6 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   opt.max_topics = topics;
   opt.uring = backend == 1;
   const bool want_tls = !o.Get("tls").IsUndefined() && !o.Get("tls").IsNull();
-  if (want_tls && opt.uring) {
-    auto err = Napi::Error::New(env, "listen: TLS is served on the epoll backend only (backend: 'uring' has no TLS)");
-    err.Set("code", Napi::String::New(env, "C1M_TLS_EPOLL_ONLY"));
-    err.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
   c1m::TlsContext* tls = nullptr;
   if (want_tls && !(tls = listen_tls(o, &opt))) return env.Undefined();
   if (opt.uring) {

@@ -227,10 +227,6 @@ void Loop::update_activity() {
 // Listeners
 
 int Loop::listen(const char* host, int port, const ListenOptions& opt, int* bound_port, TlsContext* tls) {
-  if (tls && opt.uring) {
-    Tls::context_free(tls);
-    return -EOPNOTSUPP;
-  }
   // Every failure below gives the context back.
   struct Owned {
     TlsContext* c;
@@ -1016,7 +1012,6 @@ int64_t Loop::send_or_queue(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
 // Sends at once what the socket takes and queues the rest (flushed on the next writable edge).
 // Returns the connection's queued bytes, or -1 when the connection was closed.
 int64_t Loop::send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
-  if (s.flags & kFlagUring) return uring_send(fd, s, p, n);
   if (s.flags & kFlagTls) {
     // Sealed now, behind whatever ciphertext is queued. No JS may run while the sink holds them.
     NoJs no_js(*this);
@@ -1034,8 +1029,10 @@ int64_t Loop::send_direct(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
 }
 
 // The bytes as they go on the wire (ciphertext under TLS): sent at once as far as the socket
-// takes them, the rest queued. Returns the queued bytes, or -1 when the connection was closed.
+// takes them, the rest queued (under io_uring: the send in flight, or behind it). Returns the
+// queued bytes, or -1 when the connection was closed.
 int64_t Loop::send_wire(uint32_t fd, Slot& s, const uint8_t* p, size_t n) {
+  if (s.flags & kFlagUring) return uring_send(fd, s, p, n);
   size_t off = 0;
   if (!s.out) {
     while (off < n) {
@@ -1083,6 +1080,16 @@ bool Loop::flush_cork(uint32_t fd) {
   Slot& s = table_[fd];
   const uint32_t gen = s.gen;
   ByteBuf* b = s.out;
+  // Under TLS the round's plaintext becomes records here, all of it at once (fewer, fuller records
+  // than one per write), and leaves in the one send below (or the one send SQE).
+  if ((s.flags & kFlagTls) && !tls_seal_cork(fd, b)) {
+    s.flags &= ~kFlagCorked;
+    s.out = nullptr;
+    cork_give(b);
+    v_.counters->errWrite++;
+    close_conn(fd, kCloseError, EPROTO);
+    return false;
+  }
   if (s.flags & kFlagUring) {
     // The gathered buffer becomes the send in flight (one send SQE); it counts as queued until
     // its completion, which is where the rest of flush_cork's work (ending, drain) happens.
@@ -1092,16 +1099,6 @@ bool Loop::flush_cork(uint32_t fd) {
     queued_add(int64_t(b->size()));
     uring_flight(fd, s);
     return true;
-  }
-  // Under TLS the round's plaintext becomes records here, all of it at once (fewer, fuller records
-  // than one per write), and leaves in the one send below.
-  if ((s.flags & kFlagTls) && !tls_seal_cork(fd, b)) {
-    s.flags &= ~kFlagCorked;
-    s.out = nullptr;
-    cork_give(b);
-    v_.counters->errWrite++;
-    close_conn(fd, kCloseError, EPROTO);
-    return false;
   }
   size_t off = 0;
   while (off < b->size()) {
@@ -1658,6 +1655,11 @@ int64_t Loop::queued(uint32_t fd, uint32_t gen) const {
 // tickets, alerts) are sent at once by tls_send_sink; plaintext a round gathers (the Cork) is
 // sealed when the cork is flushed; anything else is sealed as it is written. Unsent ciphertext is
 // the connection's queue, bounded like any other.
+//
+// Both backends run the same layer: the ciphertext comes through wire_recv (recv(2), or the ring
+// buffers the multishot receive filled) and leaves through send_wire and flush_cork (send(2), or
+// the send SQE in flight with what is written behind it), so under io_uring a round's records
+// still leave in one send per connection.
 
 namespace {
 // Whether the first bytes of a connection are a plain-text HTTP request line ("GET /", "POST /"
@@ -1752,8 +1754,7 @@ ssize_t Loop::tls_recv(uint32_t fd, uint8_t* buf, size_t want) {
     // SSL used everything it was lent and wants more.
     if (from_kept || win_n > 0) continue;
     if (dry) break;
-    const ssize_t n = ::recv(int(fd), tls_rx_, kTlsRxBytes, 0);
-    v_.counters->reads++;
+    const ssize_t n = wire_recv(fd, tls_rx_, kTlsRxBytes);
     if (n > 0) {
       win = tls_rx_;
       win_n = size_t(n);
@@ -1803,8 +1804,11 @@ bool Loop::tls_send_sink(uint32_t fd) {
   }
   const uint8_t* p = tls_.sink_data();
   const size_t n = tls_.sink_size();
+  // Under io_uring a corked connection has no send in flight (the cork is `out`), and these
+  // records and the sealed plaintext leave together as its one send SQE, below.
+  const bool ring = s.flags & kFlagUring;
   size_t off = 0;
-  while (off < n) {
+  while (!ring && off < n) {
     ssize_t w = ::send(int(fd), p + off, n - off, MSG_NOSIGNAL);
     v_.counters->writes++;
     if (w > 0) {
@@ -1823,7 +1827,7 @@ bool Loop::tls_send_sink(uint32_t fd) {
     close_conn(fd, reason_for(e), e);
     return false;
   }
-  if (off == n) {
+  if (off == n && !ring) {
     tls_.sink_clear();
     return true;
   }
@@ -1843,6 +1847,11 @@ bool Loop::tls_send_sink(uint32_t fd) {
   }
   s.out = q;
   queued_add(int64_t(q->size()));
+  if (ring) {
+    // A fresh send, as flush_cork makes one: bounded once the kernel shows the socket full.
+    uring_flight(fd, s);
+    return true;
+  }
   s.flags |= kFlagDrainWanted;
   if (s.kind == SlotKind::kConn) {
     const Listener& L = listeners_[s.listener];
@@ -2116,12 +2125,18 @@ void Loop::uring_received(uint64_t tag, int32_t res, uint32_t flags) {
   }
 }
 
-// The read paths' recv: ::recv under epoll; under io_uring, the bytes already received, in
-// order, then the end or error the receive stopped with, else EAGAIN (arming the receive again
-// if it had ended for want of buffers or by a cancel of ours).
+// The read paths' recv: plaintext through TLS on a TLS connection; a lingering connection (after
+// a TLS failure too) only drops what it reads.
 ssize_t Loop::conn_recv(uint32_t fd, uint8_t* buf, size_t want) {
-  // TLS decrypts; a lingering connection (after a TLS failure too) only drops what it reads.
   if ((table_[fd].flags & (kFlagTls | kFlagLinger)) == kFlagTls) return tls_recv(fd, buf, want);
+  return wire_recv(fd, buf, want);
+}
+
+// The bytes as they came off the wire (ciphertext under TLS), with recv(2)'s contract: ::recv
+// under epoll; under io_uring, the bytes already received, in order, then the end or error the
+// receive stopped with, else EAGAIN (arming the receive again if it had ended for want of buffers
+// or by a cancel of ours).
+ssize_t Loop::wire_recv(uint32_t fd, uint8_t* buf, size_t want) {
   if (!(table_[fd].flags & kFlagUring)) {
     v_.counters->reads++;
     return ::recv(int(fd), buf, want, 0);

@@ -64,8 +64,7 @@ class Loop {
 
   // Opens a listener. Returns its index (>= 0) and sets *port to the bound port, or -errno. tls:
   // a server context (Tls::server_context) its connections speak TLS with, or nullptr; it is the
-  // listener's from here on, freed on failure too (-EOPNOTSUPP for a uring listener: TLS is
-  // served on the epoll backend only).
+  // listener's from here on, freed on failure too. Both backends serve it.
   int listen(const char* host, int port, const ListenOptions& opt, int* bound_port, TlsContext* tls = nullptr);
   // Stops accepting. graceful: each connection is drained (what it sent is answered, WebSocket
   // peers get 1001, queued bytes go out, then it ends) and the listener reports drained when the
@@ -264,9 +263,11 @@ class Loop {
   // Listeners.
   bool take_conn(uint8_t index, int cfd);
 
-  // Reading. conn_recv is the one seam every read path goes through: ::recv under epoll, the
-  // bytes already received into ring buffers under io_uring (EAGAIN when there are none).
+  // Reading. conn_recv is the one seam every read path goes through (plaintext under TLS);
+  // wire_recv is what lies under it: ::recv under epoll, the bytes already received into ring
+  // buffers under io_uring (EAGAIN when there are none).
   ssize_t conn_recv(uint32_t fd, uint8_t* buf, size_t want);
+  ssize_t wire_recv(uint32_t fd, uint8_t* buf, size_t want);
   void read_conn(uint32_t fd);
   void read_echo(uint32_t fd, Slot& s, const Listener& L);
   void read_raw(uint32_t fd);

@@ -1,8 +1,8 @@
-// TLS in the engine (issue #20, OpenSSL through an in-memory BIO): every protocol served over it
-// to Node's own TLS clients (node:tls, node:https, the `ws` package over wss://), backpressure,
-// resumption by tickets (on and off, TLS 1.2 and 1.3), and bad input: a plain HTTP request to a
-// TLS port, a truncated ClientHello, garbage. Each case checks the bytes, the counters and that
-// no fd is left behind.
+// TLS in the engine (issue #20, OpenSSL through an in-memory BIO), every case on both backends
+// (epoll and io_uring): every protocol served over it to Node's own TLS clients (node:tls,
+// node:https, the `ws` package over wss://), backpressure, resumption by tickets (on and off,
+// TLS 1.2 and 1.3), and bad input: a plain HTTP request to a TLS port, a truncated ClientHello,
+// garbage. Each case checks the bytes, the counters and that no fd is left behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import https from 'node:https';
@@ -10,7 +10,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, test } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
-import { createServer, Engine, resolveServerOptions, type EpollServer, type ServerHandlers, type ServerOptions } from '../src/engine/index.js';
+import { Engine, resolveServerOptions, type EpollServer, type ServerHandlers, type ServerOptions } from '../src/engine/index.js';
+import { backendTest, createServer } from './helpers/backends.js';
 import { closeTracked, delta, finish, tracked } from './helpers/cleanup.js';
 import { collect, connect, fdCount, frames, randomPayload, sha256, until } from './helpers/net.js';
 import { testCert } from './helpers/tls-cert.js';
@@ -58,7 +59,7 @@ function readAll(s: net.Socket): Promise<Buffer> {
   });
 }
 
-test('native echo over TLS: 1 MiB each way, every byte back in order, one full handshake counted', async () => {
+backendTest('native echo over TLS: 1 MiB each way, every byte back in order, one full handshake counted', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'echo' });
   const { port } = server.listen();
@@ -80,7 +81,7 @@ test('native echo over TLS: 1 MiB each way, every byte back in order, one full h
   await finish(server, fds);
 });
 
-test('JS raw echo over TLS: open/data/close records only once the handshake is done, bytes in = bytes out', async () => {
+backendTest('JS raw echo over TLS: open/data/close records only once the handshake is done, bytes in = bytes out', async () => {
   const fds = await fdsBefore();
   const events: string[] = [];
   let bytes = 0;
@@ -108,7 +109,7 @@ test('JS raw echo over TLS: open/data/close records only once the handshake is d
   await finish(server, fds);
 });
 
-test('a 16 KiB read budget over TLS: 4 MiB echoed natively and as frames, whatever was read and not yet decrypted served in later rounds', async () => {
+backendTest('a 16 KiB read budget over TLS: 4 MiB echoed natively and as frames, whatever was read and not yet decrypted served in later rounds', async () => {
   const fds = await fdsBefore();
   for (const protocol of ['echo', 'frame-echo'] as const) {
     const server = tlsServer({ protocol, readBudgetBytes: 16 * 1024, maxFrameBytes: 1 << 20 });
@@ -126,7 +127,7 @@ test('a 16 KiB read budget over TLS: 4 MiB echoed natively and as frames, whatev
   }
 });
 
-test('pause and resume over TLS: plaintext held inside the TLS layer while paused is delivered at resume, in order', async () => {
+backendTest('pause and resume over TLS: plaintext held inside the TLS layer while paused is delivered at resume, in order', async () => {
   const fds = await fdsBefore();
   const chunks: Buffer[] = [];
   let pauses = 0;
@@ -156,7 +157,7 @@ test('pause and resume over TLS: plaintext held inside the TLS layer while pause
   await finish(server, fds);
 });
 
-test('native frame-echo over TLS: 200 frames of every size class come back whole', async () => {
+backendTest('native frame-echo over TLS: 200 frames of every size class come back whole', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'frame-echo' });
   const { port } = server.listen();
@@ -185,7 +186,7 @@ function httpsGet(port: number, path: string, agent: https.Agent): Promise<{ sta
   });
 }
 
-test('JS frames over TLS: onFrame sees whole frames, writeFrame answers come back in order', async () => {
+backendTest('JS frames over TLS: onFrame sees whole frames, writeFrame answers come back in order', async () => {
   const fds = await fdsBefore();
   const seen: number[] = [];
   const server: EpollServer = tlsServer({ protocol: 'frame' }, {
@@ -206,7 +207,7 @@ test('JS frames over TLS: onFrame sees whole frames, writeFrame answers come bac
   await finish(server, fds);
 });
 
-test('https to http-static: node:https requests on one kept-alive TLS connection', async () => {
+backendTest('https to http-static: node:https requests on one kept-alive TLS connection', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'http-static', staticBody: 'Hello over TLS' });
   const { port } = server.listen();
@@ -228,7 +229,7 @@ test('https to http-static: node:https requests on one kept-alive TLS connection
   await finish(server, fds);
 });
 
-test('https to a JS http server: requests reach onRequest, answers come back over TLS', async () => {
+backendTest('https to a JS http server: requests reach onRequest, answers come back over TLS', async () => {
   const fds = await fdsBefore();
   const server: EpollServer = tlsServer({ protocol: 'http' }, {
     onRequest: (id, req) => server.respond(id, 200, `you asked for ${req.path}`, { 'Content-Type': 'text/plain' }),
@@ -265,7 +266,7 @@ async function wssEcho(port: number, messages: Buffer[]): Promise<Buffer[]> {
   return got;
 }
 
-test('WebSocket over TLS (wss://, the ws package): native echo and JS echo, every message back', async () => {
+backendTest('WebSocket over TLS (wss://, the ws package): native echo and JS echo, every message back', async () => {
   const fds = await fdsBefore();
   const messages = Array.from({ length: 50 }, (_, i) => randomPayload(1, i % 10 === 0 ? 100_000 : 500));
   const native = tlsServer({ protocol: 'http-static', websocket: 'echo' });
@@ -286,7 +287,7 @@ test('WebSocket over TLS (wss://, the ws package): native echo and JS echo, ever
   await finish(js, fds);
 });
 
-test('WebSocket broadcast over TLS: a message published natively reaches every member of the room, each sealed for its own connection', async () => {
+backendTest('WebSocket broadcast over TLS: a message published natively reaches every member of the room, each sealed for its own connection', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'http-static', websocket: 'broadcast' });
   const { port } = server.listen();
@@ -310,7 +311,7 @@ test('WebSocket broadcast over TLS: a message published natively reaches every m
   await finish(server, fds);
 });
 
-test('backpressure over TLS: a peer that reads nothing is closed past maxQueuedBytes (ciphertext queued), counted', async () => {
+backendTest('backpressure over TLS: a peer that reads nothing is closed past maxQueuedBytes (ciphertext queued), counted', async () => {
   const fds = await fdsBefore();
   let reason = '';
   const server: EpollServer = tlsServer({ protocol: 'raw', maxQueuedBytes: 1 << 20 }, {
@@ -329,7 +330,7 @@ test('backpressure over TLS: a peer that reads nothing is closed past maxQueuedB
   await finish(server, fds);
 });
 
-test('a plain HTTP request to a TLS port: answered 400 in plain text saying so, Connection: close, counted', async () => {
+backendTest('a plain HTTP request to a TLS port: answered 400 in plain text saying so, Connection: close, counted', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'http-static' });
   const { port } = server.listen();
@@ -349,7 +350,7 @@ test('a plain HTTP request to a TLS port: answered 400 in plain text saying so, 
   await finish(server, fds);
 });
 
-test('a truncated ClientHello is closed by the handshake timeout, counted; other connections are not disturbed', async () => {
+backendTest('a truncated ClientHello is closed by the handshake timeout, counted; other connections are not disturbed', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'echo' }, {}, { handshakeTimeoutMs: 300 });
   const { port } = server.listen();
@@ -375,7 +376,7 @@ test('a truncated ClientHello is closed by the handshake timeout, counted; other
   await finish(server, fds);
 });
 
-test('mid-handshake, a reset counts as a failed handshake and an idle limit shorter than the handshake timeout as a handshake timeout', async () => {
+backendTest('mid-handshake, a reset counts as a failed handshake and an idle limit shorter than the handshake timeout as a handshake timeout', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'echo', idleTimeoutMs: 200 }, {}, { handshakeTimeoutMs: 5000 });
   const { port } = server.listen();
@@ -400,7 +401,7 @@ test('mid-handshake, a reset counts as a failed handshake and an idle limit shor
   await finish(server, fds);
 });
 
-test('garbage instead of a ClientHello: the handshake fails and is counted; OpenSSL\'s alert goes out where it made one', async () => {
+backendTest('garbage instead of a ClientHello: the handshake fails and is counted; OpenSSL\'s alert goes out where it made one', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'echo' });
   const { port } = server.listen();
@@ -448,7 +449,7 @@ async function resumeTwice(port: number, version: tls.SecureVersion): Promise<{ 
 }
 
 for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
-  test(`${version}: tickets on, a second connection offering the first's session resumes, counted in tlsResumed`, async () => {
+  backendTest(`${version}: tickets on, a second connection offering the first's session resumes, counted in tlsResumed`, async () => {
     const fds = await fdsBefore();
     const server = tlsServer({ protocol: 'echo' }, {}, { tickets: true });
     const { port } = server.listen();
@@ -462,7 +463,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     await finish(server, fds);
   });
 
-  test(`${version}: tickets off, nothing resumes`, async () => {
+  backendTest(`${version}: tickets off, nothing resumes`, async () => {
     const fds = await fdsBefore();
     const server = tlsServer({ protocol: 'echo' }, {}, { tickets: false });
     const { port } = server.listen();
@@ -475,7 +476,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   });
 }
 
-test('graceful close over TLS: close() drains, the peer gets close_notify before the FIN', async () => {
+backendTest('graceful close over TLS: close() drains, the peer gets close_notify before the FIN', async () => {
   const fds = await fdsBefore();
   const server = tlsServer({ protocol: 'echo' });
   const { port } = server.listen();
@@ -495,7 +496,7 @@ test('graceful close over TLS: close() drains, the peer gets close_notify before
   await until(() => fdCount() === fds, 'fds back');
 });
 
-test('memory: an idle TLS connection after its handshake costs a bounded few KiB of heap, all given back at close', async (t) => {
+backendTest('memory: an idle TLS connection after its handshake costs a bounded few KiB of heap, all given back at close', async (t) => {
   // The clients live in a child process, so this process's malloc counts (mallinfo2) hold the
   // server's side only: the engine's and OpenSSL's (which allocates through the same malloc).
   // Two rounds: the first sizes what is kept for the thread's life (fd-indexed tables, the
@@ -544,10 +545,10 @@ test('memory: an idle TLS connection after its handshake costs a bounded few KiB
   await server.close();
 });
 
-test('options: tls needs PEM text and the epoll backend; OpenSSL\'s refusals are clear errors', () => {
+test('options: tls needs PEM text (either backend); OpenSSL\'s refusals are clear errors', () => {
   assert.throws(() => resolveServerOptions({ tls: { cert: 'nope', key: cert.keyPem } }), /tls\.cert must be PEM text/);
   assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: 'nope' } }), /tls\.key must be PEM text/);
-  assert.throws(() => resolveServerOptions({ backend: 'uring', tls: { cert: cert.certPem, key: cert.keyPem } }), /epoll backend only/);
+  assert.equal(resolveServerOptions({ backend: 'uring', tls: { cert: cert.certPem, key: cert.keyPem } }).tls?.cert, cert.certPem);
   assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, tickets: 1 as unknown as boolean } }), /tls\.tickets must be a boolean/);
   assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, handshakeTimeoutMs: -1 } }), /tls\.handshakeTimeoutMs/);
   assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, extra: 1 } as never }), /unknown option "tls\.extra"/);
@@ -559,12 +560,9 @@ test('options: tls needs PEM text and the epoll backend; OpenSSL\'s refusals are
   assert.throws(() => createServer({ tls: { cert: broken, key: cert.keyPem } }).listen(), /tls\.cert/);
   // The library is Node's own OpenSSL (the addon links none of its own).
   assert.ok(Engine.get().native.tlsLibrary.startsWith(`OpenSSL ${process.versions.openssl} `), Engine.get().native.tlsLibrary);
-  // The addon's own guard behind the TypeScript one.
-  const native = Engine.get().native as unknown as { listen(h: string, p: number, o: Record<string, unknown>): unknown };
-  assert.throws(() => native.listen('127.0.0.1', 0, { backend: 1, tls: { cert: cert.certPem, key: cert.keyPem } }), /TLS is served on the epoll backend only/);
 });
 
-test('an RSA certificate serves as well (TLS 1.2 and 1.3)', async () => {
+backendTest('an RSA certificate serves as well (TLS 1.2 and 1.3)', async () => {
   const fds = await fdsBefore();
   const rsa = testCert('rsa');
   const server = tracked(createServer({ protocol: 'echo', tls: { cert: rsa.certPem, key: rsa.keyPem } }));

@@ -45,11 +45,6 @@ async function probeBackend(backend: EngineBackend): Promise<void> {
   if (!s.ok) throw new Error(`the engine's io_uring backend cannot run here: ${s.reason ?? 'unknown'}; fix: ${s.fix ?? 'none known'}`);
 }
 
-/** The engine serves TLS on its epoll backend (native/tls.h); its io_uring backend has no TLS layer. */
-function tlsVerdict(backend: EngineBackend): true | string {
-  return backend === 'epoll' ? true : "the engine serves TLS on its epoll backend only: its io_uring backend has no TLS layer yet";
-}
-
 /** What one worker's server counts in JS, on top of the engine's own counters. */
 interface Tally {
   messagesIn: number;
@@ -185,7 +180,7 @@ function jsContender(name: string, backend: EngineBackend, model: string): Conte
     name,
     description: `the c1m engine on ${model} (batched records) with a JS handler for every message or request`,
     speaks: () => true,
-    speaksTls: () => tlsVerdict(backend),
+    speaksTls: () => true,
     sharedPort: () => true,
     countsPayloadBytes: () => true,
     joinByMessage: true,
@@ -352,7 +347,7 @@ function nativeContender(name: string, backend: EngineBackend, model: string): C
     name,
     description: `the c1m engine on ${model}, on its native paths (echo, frame echo, static HTTP, WebSocket echo and topics): no JS per message`,
     speaks: () => true,
-    speaksTls: () => tlsVerdict(backend),
+    speaksTls: () => true,
     sharedPort: () => true,
     countsPayloadBytes: (protocol) => (protocol === 'tcp-echo' || protocol === 'http-hello' ? true : WIRE_BYTES_ONLY),
     // The native broadcast mode joins the room of the upgrade URL (?room=NAME) and nothing else.

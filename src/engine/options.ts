@@ -87,7 +87,7 @@ export interface ServerOptions {
    */
   backend?: EngineBackend;
   /**
-   * TLS on this listener's connections (epoll backend only), through the OpenSSL Node exports to
+   * TLS on this listener's connections (either backend), through the OpenSSL Node exports to
    * addons: every protocol is served over it unchanged. Absent or null: plain TCP.
    */
   tls?: ServerTlsOptions | null;
@@ -151,7 +151,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ResolvedServerOptio
   if (typeof backend !== 'string' || !(ENGINE_BACKENDS as readonly string[]).includes(backend)) {
     throw new TypeError(`backend must be one of ${ENGINE_BACKENDS.join(', ')}, got ${String(backend)}`);
   }
-  const tls = resolveServerTls(o.tls, backend as EngineBackend);
+  const tls = resolveServerTls(o.tls);
   let host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${typeof host}`);
   if (host === 'localhost') host = '127.0.0.1';
@@ -193,13 +193,12 @@ function checkPem(name: string, v: unknown, block: RegExp, what: string): string
   return v;
 }
 
-function resolveServerTls(t: ServerTlsOptions | null | undefined, backend: EngineBackend): ResolvedServerTls | null {
+function resolveServerTls(t: ServerTlsOptions | null | undefined): ResolvedServerTls | null {
   if (t === undefined || t === null) return null;
   if (typeof t !== 'object') throw new TypeError(`tls must be an object { cert, key, tickets, handshakeTimeoutMs }, got ${typeof t}`);
   for (const k of Object.keys(t)) {
     if (!['cert', 'key', 'tickets', 'handshakeTimeoutMs'].includes(k)) throw new TypeError(`unknown option "tls.${k}"`);
   }
-  if (backend !== 'epoll') throw new TypeError(`tls is served on the epoll backend only, got backend "${backend}"`);
   return {
     cert: checkPem('tls.cert', t.cert, /-----BEGIN CERTIFICATE-----/, 'a certificate ("-----BEGIN CERTIFICATE-----")'),
     key: checkPem('tls.key', t.key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key ("-----BEGIN PRIVATE KEY-----")'),

@@ -48,6 +48,13 @@ export const TARGETS: readonly Target[] = [
   { what: 'https requests per server CPU-s, epoll-native vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'epoll-native', against: 'uws', atLeast: 1, figure: 'opsPerServerCpuSec', tls: true },
   { what: 'full handshakes per server CPU-s, epoll vs uws', scenario: 'tls-handshake', protocol: 'http-hello', contender: 'epoll', against: 'uws', atLeast: 1, steps: /^full/, figure: 'opsPerServerCpuSec', tls: true },
   { what: 'full handshakes per server CPU-s, epoll-native vs uws', scenario: 'tls-handshake', protocol: 'http-hello', contender: 'epoll-native', against: 'uws', atLeast: 1, steps: /^full/, figure: 'opsPerServerCpuSec', tls: true },
+  // The same TLS layer on the engine's io_uring backend.
+  { what: 'bytes per idle wss connection, uring vs net', scenario: 'idle-hold', protocol: 'ws-echo', contender: 'uring', against: 'net', atMost: 0.5, figure: 'bytesPerConnection', tls: true },
+  { what: 'bytes per idle TLS connection, uring vs net', scenario: 'idle-hold', protocol: 'tcp-echo', contender: 'uring', against: 'net', atMost: 0.5, figure: 'bytesPerConnection', tls: true },
+  { what: 'https requests per server CPU-s, uring vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'uring', against: 'uws', atLeast: 1, figure: 'opsPerServerCpuSec', tls: true },
+  { what: 'https requests per server CPU-s, uring-native vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'uring-native', against: 'uws', atLeast: 1, figure: 'opsPerServerCpuSec', tls: true },
+  { what: 'full handshakes per server CPU-s, uring vs uws', scenario: 'tls-handshake', protocol: 'http-hello', contender: 'uring', against: 'uws', atLeast: 1, steps: /^full/, figure: 'opsPerServerCpuSec', tls: true },
+  { what: 'full handshakes per server CPU-s, uring-native vs uws', scenario: 'tls-handshake', protocol: 'http-hello', contender: 'uring-native', against: 'uws', atLeast: 1, steps: /^full/, figure: 'opsPerServerCpuSec', tls: true },
 ];
 
 export interface TargetRow {
