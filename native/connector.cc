@@ -467,9 +467,9 @@ void Connector::ready(uint32_t fd) {
 // A churn connection got its answer (or, a broadcast member, its upgrade): the client closes it,
 // saying close_notify over TLS. Over TLS with resume it first waits for its own ticket, at most
 // kTicketWaitMs (a server that issues none): TLS 1.3 sends tickets after the handshake, some
-// servers (uWS) only with their first write, and OpenSSL's client resumes a TLS 1.3 session once,
-// so a connection that closed before its ticket came left the next handshake full (closing at
-// once after the handshake, 1 of 300 resumed; against uWS, none).
+// servers (uWS) only with their first write, and the group offers the newest ticket it was given
+// (each connection a copy of it, Tls::open), so every server is asked to issue them as a real
+// client's churn would.
 void Connector::churn_done(uint32_t fd, ClientGroup& G) {
   if (conns_[fd].churn == kChurnTicket) return;  // already done, waiting for its ticket
   if (G.tls && G.tls->resume && !loop_.tls().got_ticket(fd)) {

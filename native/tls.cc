@@ -260,7 +260,15 @@ int Tls::open(uint32_t fd, TlsContext* c) {
   } else {
     SSL_set_connect_state(ssl);
     if (!c->servername.empty() && !SSL_set_tlsext_host_name(ssl, c->servername.c_str())) ERR_clear_error();
-    if (c->resume && c->kept) SSL_set_session(ssl, c->kept);
+    // Each connection offers its own copy of the kept session: OpenSSL's client marks a TLS 1.3
+    // session it has resumed as used (it encourages single-use tickets), and on the shared one
+    // that would leave every connection started before a newer ticket comes to a full
+    // handshake. The server takes the same ticket any number of times (stateless tickets).
+    if (c->resume && c->kept) {
+      SSL_SESSION* mine = SSL_SESSION_dup(c->kept);
+      if (!mine || !SSL_set_session(ssl, mine)) ERR_clear_error();  // no copy: a full handshake
+      SSL_SESSION_free(mine);  // SSL_set_session took its own reference
+    }
   }
   k = Conn{};
   k.ssl = ssl;
