@@ -11,7 +11,7 @@ import {
   type SystemReadings,
 } from '../src/system/limits.js';
 import { fmtBytes, fmtInt, nextPow2 } from '../src/system/plain-format.js';
-import { formatPreflight, loopbackAddress, nofileFix, planRun, type PreflightCheck, type RunPlan } from '../src/system/preflight.js';
+import { formatPreflight, loopbackAddress, nofileFix, planRun, TLS_DRIVER_PER_CONN_BYTES, TLS_PER_CONN_BYTES, type PreflightCheck, type RunPlan } from '../src/system/preflight.js';
 import { ioModels, ioModelSection } from '../src/cli/availability.js';
 import { box } from './helpers/readings.js';
 
@@ -227,6 +227,26 @@ describe('planRun: failures and other shapes', () => {
     const plan = planRun({ connections: 100_000, contender: 'net', protocol: 'tcp-echo', readings: box(), perConnBytes: 3100 });
     assert.equal(plan.memory.serverBytes, 310_000_000);
     assert.equal(plan.memory.serverBytesPerConn, 3100);
+  });
+
+  it('over TLS plans OpenSSL\'s state per connection on both sides, and has no figure for a contender without TLS', () => {
+    const plain = planRun({ connections: 100_000, contender: 'epoll', protocol: 'ws-echo', readings: box() });
+    const tls = planRun({ connections: 100_000, contender: 'epoll', protocol: 'ws-echo', readings: box(), tls: true });
+    assert.equal(plain.tls, false);
+    assert.equal(tls.tls, true);
+    assert.equal(tls.memory.serverBytesPerConn, TLS_PER_CONN_BYTES['epoll']);
+    assert.equal(tls.memory.driverBytesPerConn, TLS_DRIVER_PER_CONN_BYTES);
+    assert.equal(tls.memory.kernelBytesPerConn, plain.memory.kernelBytesPerConn);
+    assert.ok(tls.memory.totalBytes > plain.memory.totalBytes + 100_000 * 40_000);
+    assert.match(formatPreflight(tls), /protocol ws-echo over TLS/);
+    // 24 GiB available: (24 GiB / 1.2 − 102 × 48 MiB) / (8192 + 14 KiB + 36 KiB) bytes per connection.
+    const million = planRun({ connections: 1_000_000, contender: 'epoll', protocol: 'ws-echo', readings: box({ memAvailableBytes: 24 * GiB }), tls: true });
+    const m = item(million, 'memory');
+    assert.equal(m.level, 'fail');
+    assert.match(m.fix ?? '', /^lower connections to 275,138 or fewer/);
+    const cref = planRun({ connections: 1000, contender: 'c-ref', protocol: 'tcp-echo', readings: box(), tls: true });
+    assert.equal(cref.memory.serverBytes, null);
+    assert.match(item(cref, 'memory').need, /no per-connection figure for c-ref over TLS/);
   });
 
   it('reports an unknown contender footprint as unknown, not zero', () => {

@@ -20,6 +20,7 @@ export const PREFLIGHT_FLAGS = {
   protocol: { type: 'string', choices: PROTOCOL_WORDS, help: `protocol (${PROTOCOL_ALIAS_HELP})`, default: 'tcp-echo' },
   workers: { ...paramRange('workers'), help: 'contender processes (default: as the fd limit needs)' },
   drivers: { ...paramRange('workers'), help: 'driver processes (default: as the fd limit needs)' },
+  tls: { type: 'bool', help: 'served and driven over TLS (OpenSSL keeps state per connection on both sides)', default: false },
 } as const satisfies Record<string, FlagSpec>;
 
 export async function cmdPreflight(argv: readonly string[], io: Io): Promise<ExitCode> {
@@ -41,6 +42,7 @@ export async function cmdPreflight(argv: readonly string[], io: Io): Promise<Exi
     contender,
     protocol: resolveProtocol((v['protocol'] as string | undefined) ?? PREFLIGHT_FLAGS.protocol.default),
     readings: readSystem(),
+    tls: v['tls'] === true,
     ...(v['workers'] !== undefined ? { workers: v['workers'] as number } : {}),
     ...(v['drivers'] !== undefined ? { driverProcesses: v['drivers'] as number } : {}),
   });

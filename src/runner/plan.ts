@@ -37,6 +37,8 @@ export interface ScenarioPlanOptions {
   /** The fastest ramp's rate; 0 (as fast as possible) plans for the default rate. */
   readonly connectRatePerSec: number;
   readonly readings: SystemReadings;
+  /** Served and driven over TLS (memory per connection is TLS's). */
+  readonly tls?: boolean;
   /** Contender workers asked for; 0 or undefined = as the fd limit requires. */
   readonly workers?: number;
   readonly driver: DriverName;
@@ -57,6 +59,7 @@ export function planScenario(o: ScenarioPlanOptions): ScenarioPlan {
       protocol: o.protocol,
       readings: o.readings,
       connectRatePerSec: rate,
+      tls: o.tls === true,
       ...(o.workers !== undefined && o.workers > 0 ? { workers: o.workers } : {}),
       ...(o.driver === 'native' ? {} : { sourceAddresses: 1 }),
     };

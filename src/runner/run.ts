@@ -169,6 +169,7 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
       connections: peakConnections(phases),
       connectRatePerSec: rates.some((r) => r === 0) ? 0 : Math.max(0, ...rates),
       readings,
+      tls: tls !== null,
       workers: params.workers,
       driver: params.driver,
     });

@@ -28,6 +28,28 @@ export const DEFAULT_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   'c-ref-uring': 64,
 };
 
+/**
+ * The same over TLS (`--tls`): user-space bytes per idle TLS connection, the slopes of
+ * results/reference/tls/idle-hold-{wss,tls}.json rounded up. OpenSSL's per-connection objects
+ * (SSL, BIOs, session, cipher contexts) dwarf the I/O model's own state; uws carries BoringSSL,
+ * which frees its handshake state. A contender without TLS (the C references) has no entry.
+ */
+export const TLS_PER_CONN_BYTES: Readonly<Record<string, number>> = {
+  net: 34 * 1024,
+  uws: 3.5 * 1024,
+  epoll: 14 * 1024,
+  'epoll-native': 14 * 1024,
+  uring: 14 * 1024,
+  'uring-native': 14 * 1024,
+};
+/**
+ * The native connector's user-space bytes per idle TLS connection: its OpenSSL client keeps the
+ * session (with the server's certificate after a full handshake) for every connection; 21-35 KiB
+ * on the reference box (MemAvailable's drop less the server's and the kernel's share), planned
+ * at the top of that range.
+ */
+export const TLS_DRIVER_PER_CONN_BYTES = 36 * 1024;
+
 /** Kernel memory per idle connection pair on loopback (two sockets, files, epoll items), measured. */
 export const KERNEL_BYTES_PER_PAIR = 8192;
 /** Resident memory of an idle Node process before any connection (measured ~40 MiB on Node 20). */
@@ -53,9 +75,11 @@ export interface PlanOptions {
   readonly workers?: number;
   /** Driver processes; computed from the fd budget when omitted. */
   readonly driverProcesses?: number;
-  /** Server user-space bytes per connection (a measured slope); DEFAULT_PER_CONN_BYTES otherwise. */
+  /** Served and driven over TLS: the per-connection defaults are TLS_PER_CONN_BYTES and TLS_DRIVER_PER_CONN_BYTES. */
+  readonly tls?: boolean;
+  /** Server user-space bytes per connection (a measured slope); DEFAULT_PER_CONN_BYTES (or TLS_PER_CONN_BYTES) otherwise. */
   readonly perConnBytes?: number;
-  /** Driver user-space bytes per connection; 64 (the native connector) by default. */
+  /** Driver user-space bytes per connection; 64 (the native connector; TLS_DRIVER_PER_CONN_BYTES over TLS) by default. */
   readonly driverPerConnBytes?: number;
   /** Kernel bytes per connection; KERNEL_BYTES_PER_PAIR with the driver on this host, half without. */
   readonly kernelBytesPerConn?: number;
@@ -107,6 +131,8 @@ export interface RunPlan {
   readonly connections: number;
   readonly contender: string;
   readonly protocol: string;
+  /** Planned for TLS: memory per connection from TLS_PER_CONN_BYTES and TLS_DRIVER_PER_CONN_BYTES. */
+  readonly tls: boolean;
   readonly nofileSoft: number;
   readonly nofileHard: number;
   readonly fdReserve: number;
@@ -367,8 +393,9 @@ export function planRun(options: PlanOptions): RunPlan {
   }
 
   const kernelPerConn = options.kernelBytesPerConn === undefined ? (driverOnHost ? KERNEL_BYTES_PER_PAIR : KERNEL_BYTES_PER_PAIR / 2) : nonNegative('kernelBytesPerConn', options.kernelBytesPerConn);
-  const serverPerConn = options.perConnBytes === undefined ? (DEFAULT_PER_CONN_BYTES[contender] ?? null) : nonNegative('perConnBytes', options.perConnBytes);
-  const driverPerConn = driverOnHost ? (options.driverPerConnBytes === undefined ? 64 : nonNegative('driverPerConnBytes', options.driverPerConnBytes)) : 0;
+  const tls = options.tls === true;
+  const serverPerConn = options.perConnBytes === undefined ? ((tls ? TLS_PER_CONN_BYTES : DEFAULT_PER_CONN_BYTES)[contender] ?? null) : nonNegative('perConnBytes', options.perConnBytes);
+  const driverPerConn = driverOnHost ? (options.driverPerConnBytes === undefined ? (tls ? TLS_DRIVER_PER_CONN_BYTES : 64) : nonNegative('driverPerConnBytes', options.driverPerConnBytes)) : 0;
   const perProcess = options.perProcessBytes === undefined ? NODE_PROCESS_BYTES : nonNegative('perProcessBytes', options.perProcessBytes);
   const kernelBytes = connections * kernelPerConn;
   const serverBytes = serverPerConn === null ? null : connections * serverPerConn;
@@ -388,7 +415,7 @@ export function planRun(options: PlanOptions): RunPlan {
   };
   {
     const avail = r.memAvailableBytes;
-    const unknownServer = serverBytes === null ? ` + server unknown (no per-connection figure for ${contender}: pass perConnBytes)` : '';
+    const unknownServer = serverBytes === null ? ` + server unknown (no per-connection figure for ${contender}${tls ? ' over TLS' : ''}: pass perConnBytes)` : '';
     const need = `${fmtBytes(totalBytes)}${unknownServer}, ×${MEMORY_MARGIN} margin = ${fmtBytes(totalBytes * MEMORY_MARGIN)}`;
     if (avail === null) {
       checks.push(check('memory', 'warn', 'MemAvailable unreadable', need, null));
@@ -429,6 +456,7 @@ export function planRun(options: PlanOptions): RunPlan {
     connections,
     contender,
     protocol,
+    tls,
     nofileSoft: r.nofileSoft,
     nofileHard: r.nofileHard,
     fdReserve: reserve,
@@ -457,7 +485,7 @@ export function planRun(options: PlanOptions): RunPlan {
 export function formatPreflight(plan: RunPlan): string {
   const m = plan.memory;
   const lines: string[] = [];
-  lines.push(`preflight: ${fmtInt(plan.connections)} connections, contender ${plan.contender}, protocol ${plan.protocol}`);
+  lines.push(`preflight: ${fmtInt(plan.connections)} connections, contender ${plan.contender}, protocol ${plan.protocol}${plan.tls ? ' over TLS' : ''}`);
   lines.push('plan');
   lines.push(
     `  server   ${plan.serverWorkers} worker${plan.serverWorkers === 1 ? '' : 's'} × ≤ ${fmtInt(plan.connectionsPerWorker)} connections ` +
