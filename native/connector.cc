@@ -26,17 +26,19 @@ using internal::ClientConn;
 using internal::tag_of;
 
 namespace {
-// The connect window (connects and WebSocket handshakes in flight per group): starts at
+// The connect window (connects and TLS and WebSocket handshakes in flight per group): starts at
 // kInitialWindow, grows by one per connection established (doubling per round trip, as TCP's
 // slow start) up to kMaxPendingConnects, and halves, at most once per kWindowHoldMs, on a sign
-// that the server's kernel is dropping connects: a SYN that had to be retransmitted (the
-// listener's queues were full), or a connect or handshake that timed out. Time alone is not that
-// sign: a connect or handshake that took a second because the server (or this driver) waited for
-// a CPU, as 102 processes on 2 CPUs do in a 1,000,000-connection ramp, is queued in socket
-// buffers the kernel keeps anyway; shrinking the window then only shrinks every process's batches
-// (more wake-ups per connection) and slows the ramp further, which a 1,000,000 WebSocket ramp
-// did (windows down to 8, 130 s at 20,000/s asked). A ramp then runs as fast as the server
-// answers, and handshakes do not queue into their timeout.
+// that the server's kernel is dropping connects or the server cannot finish handshakes in time:
+// a SYN that had to be retransmitted (the listener's queues were full), a connect or handshake
+// that timed out here, or a handshake the server closed before it was done (its own handshake
+// timeout). Time alone is not that sign: a connect or handshake that took a second because the
+// server (or this driver) waited for a CPU, as 102 processes on 2 CPUs do in a
+// 1,000,000-connection ramp, is queued in socket buffers the kernel keeps anyway; shrinking the
+// window then only shrinks every process's batches (more wake-ups per connection) and slows the
+// ramp further, which a 1,000,000 WebSocket ramp did (windows down to 8, 130 s at 20,000/s
+// asked). A ramp then runs as fast as the server answers, and handshakes do not queue into their
+// timeout.
 constexpr uint32_t kMaxPendingConnects = 1024;
 constexpr uint32_t kInitialWindow = 64;
 constexpr uint32_t kMinWindow = 8;
@@ -380,7 +382,8 @@ void Connector::on_ready(uint32_t fd, uint32_t events) {
 }
 
 // One connect ended: established (dropped: false), or with a sign that the server's kernel
-// dropped connects (a retransmitted SYN, a timeout).
+// dropped connects or the server cannot keep up (a retransmitted SYN, a timeout, a handshake the
+// server closed).
 void Connector::window_update(ClientGroup& G, bool dropped) {
   const uint64_t now = uv_now(uv_);
   if (!dropped) {
@@ -965,6 +968,13 @@ void Connector::close(uint32_t fd, bool peer_closed) {
     G.st.pending--;
     G.st.failed++;
     if (c.state == kTlsHandshake) G.st.tls_failed++;
+    // A handshake that ended before it was done, here at the handshake timeout or by the server
+    // (its own handshake timeout, as an overloaded server closes what waited too long), is the
+    // sign the window halves for: more handshakes in flight than the server finishes in time.
+    // Without it a TLS ramp past the server's pace grew its window to the cap and queued
+    // handshakes into the server's timeout (a 350,000-connection TLS ramp: 29 % of the accepted
+    // closed at the server's 10 s).
+    if (handshaking(c.state)) window_update(G, true);
     want_refill(G);
   } else {
     // Messages it still owed answers for end in the record as lost.
@@ -1153,8 +1163,7 @@ void Connector::tick() {
           // within the handshake timeout.
           G.st.err_timeout++;
           G.connect_errnos[ETIMEDOUT]++;
-          window_update(G, true);
-          close(fd, false);
+          close(fd, false);  // which halves the window
         }
       }
       for (auto* q : {&G.connecting, &G.upgrading}) {

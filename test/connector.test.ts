@@ -369,6 +369,41 @@ test('a server slow to answer upgrades (1.2 s, nothing dropped) does not shrink 
   await until(() => fdCount() === before, `fds back to ${before}`, 5000);
 });
 
+test('a server that closes handshakes it did not finish in time (its handshake timeout) halves the connect window, as a timeout here does', async () => {
+  // A TLS ramp past the server's pace grew its window to the cap while the server closed 29 % of
+  // what it accepted at its 10 s handshake timeout: the driver saw closes, never its own timeout.
+  Engine.get();
+  const before = fdCount();
+  const socks: net.Socket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const closer = net.createServer((s) => {
+    socks.push(s);
+    s.on('error', () => undefined);
+    timers.push(setTimeout(() => s.destroy(), 300));  // reads the upgrade, never answers it
+  });
+  await new Promise<void>((r) => closer.listen(0, '127.0.0.1', () => r()));
+  const port = (closer.address() as net.AddressInfo).port;
+  const g = new ClientGroup({ protocol: 'ws-echo', targets: [{ host: '127.0.0.1', port }], handshakeTimeoutMs: 10_000 });
+  try {
+    g.ramp(100);
+    assert.equal(g.stats().pending, 64, 'the first window is 64 connects');
+    const r = await g.rampDone(8000);
+    assert.equal(r.timedOut, false, 'the ramp ended by itself within its bound');
+    assert.equal(r.stats.established, 0);
+    assert.equal(r.stats.failed, 100);
+    assert.equal(r.stats.errTimeout, 0, 'none timed out here: the server closed each');
+    // The first burst of closes halves it once (then it holds for a second): the rest go out at
+    // most 32 at a time.
+    assert.equal(r.stats.windowMin, 32);
+  } finally {
+    g.close();
+    for (const t of timers) clearTimeout(t);
+    for (const s of socks) s.destroy();
+    await new Promise<void>((r) => closer.close(() => r()));
+  }
+  await until(() => fdCount() === before, `fds back to ${before}`, 5000);
+});
+
 test('stall mode: peers that stop reading and answering are reaped by the server heartbeat, and the driver counts it', async () => {
   const server = createServer({ protocol: 'http-static', websocket: 'echo', pingIntervalMs: 200 });
   const { port } = server.listen();
