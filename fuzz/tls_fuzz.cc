@@ -69,7 +69,7 @@ void make_contexts() {
   X509_free(x);
   EVP_PKEY_free(key);
   std::string err;
-  g_server = c1m::Tls::server_context(cert, pkey, true, &err);
+  g_server = c1m::Tls::server_context(cert, pkey, true, "", &err);
   REQUIRE(g_server);
   g_client = c1m::Tls::client_context(true, "localhost", &err);
   REQUIRE(g_client);

@@ -215,7 +215,8 @@ Napi::Value UringSupport(const Napi::CallbackInfo& info) { return Napi::Number::
 #endif
 
 // The server TLS context of listen()'s `tls` option { cert, key (PEM strings), tickets,
-// handshakeTimeoutMs }; nullptr with a JS exception thrown when it is malformed or OpenSSL refuses it.
+// handshakeTimeoutMs, ticketKeys (a Buffer, optional) }; nullptr with a JS exception thrown when
+// it is malformed or OpenSSL refuses it.
 c1m::TlsContext* listen_tls(const Napi::Object& o, c1m::ListenOptions* opt) {
   Napi::Env env = o.Env();
   Napi::Value t = o.Get("tls");
@@ -241,10 +242,20 @@ c1m::TlsContext* listen_tls(const Napi::Object& o, c1m::ListenOptions* opt) {
     Napi::RangeError::New(env, "listen: tls.handshakeTimeoutMs must be an integer 0..1073741824").ThrowAsJavaScriptException();
     return nullptr;
   }
+  std::string ticket_keys;
+  Napi::Value tk = to.Get("ticketKeys");
+  if (!tk.IsUndefined() && !tk.IsNull()) {
+    if (!tk.IsBuffer()) {
+      Napi::TypeError::New(env, "listen: tls.ticketKeys must be a Buffer").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    Napi::Buffer<char> b = tk.As<Napi::Buffer<char>>();
+    ticket_keys.assign(b.Data(), b.Length());
+  }
   opt->tls_handshake_timeout_ms = hs;
   std::string err;
   c1m::TlsContext* c = c1m::Tls::server_context(to.Get("cert").As<Napi::String>().Utf8Value(),
-                                                to.Get("key").As<Napi::String>().Utf8Value(), tickets, &err);
+                                                to.Get("key").As<Napi::String>().Utf8Value(), tickets, ticket_keys, &err);
   if (!c) Napi::Error::New(env, "listen: " + err).ThrowAsJavaScriptException();
   return c;
 }
@@ -252,7 +263,7 @@ c1m::TlsContext* listen_tls(const Napi::Object& o, c1m::ListenOptions* opt) {
 // listen(host, port, options) -> [index, port]. Options (all optional): proto 0..5, ws 0..3,
 // backlog, flags (1 reusePort, 2 ipv6Only, 4 noDelay, 8 allowHalfOpen), maxFrame, readBudget,
 // highWater, maxQueued, maxHeaderBytes, maxBody, idleTimeoutMs, pingIntervalMs, wsCloseTimeoutMs, staticPath,
-// staticBody, staticType, tls { cert, key, tickets, handshakeTimeoutMs } (epoll only).
+// staticBody, staticType, tls { cert, key, tickets, handshakeTimeoutMs, ticketKeys }.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = ready_state(info, "listen");

@@ -57,7 +57,8 @@ const char* Tls::library() { return OpenSSL_version(OPENSSL_VERSION); }
 // ---------------------------------------------------------------------------------------------
 // Contexts
 
-TlsContext* Tls::server_context(const std::string& cert_pem, const std::string& key_pem, bool tickets, std::string* err) {
+TlsContext* Tls::server_context(const std::string& cert_pem, const std::string& key_pem, bool tickets, const std::string& ticket_keys,
+                                std::string* err) {
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
@@ -83,6 +84,17 @@ TlsContext* Tls::server_context(const std::string& cert_pem, const std::string& 
   if (!tickets) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);
+  } else if (!ticket_keys.empty()) {
+    // The key tickets are sealed with (name, HMAC key, AES key: kTicketKeyBytes in OpenSSL's
+    // layout) instead of one of this context's own: servers given the same key resume each
+    // other's tickets, as the processes of one service behind one port do.
+    if (ticket_keys.size() != Tls::kTicketKeyBytes) {
+      *err = "tls.ticketKeys: must be " + std::to_string(Tls::kTicketKeyBytes) + " bytes, got " + std::to_string(ticket_keys.size());
+      SSL_CTX_free(ctx);
+      return nullptr;
+    }
+    std::string keys = ticket_keys;  // OpenSSL's ctrl takes a mutable buffer
+    if (SSL_CTX_set_tlsext_ticket_keys(ctx, keys.data(), long(keys.size())) != 1) return bail("tls.ticketKeys: refused");
   }
 
   BIO* cb = BIO_new_mem_buf(cert_pem.data(), int(cert_pem.size()));

@@ -67,10 +67,16 @@ class Tls {
 
   // ---- Contexts ----
 
+  // Bytes of a ticket key: 16 of name, 32 of HMAC key, 32 of AES key (SSL_CTX_set_tlsext_ticket_keys).
+  static constexpr size_t kTicketKeyBytes = 80;
+
   // A server context from a PEM certificate (chain) and a PEM private key; tickets: whether
   // session tickets are issued (TLS 1.3 resumes only by tickets; no session cache is kept either
-  // way, so with tickets off nothing resumes). nullptr with *err set when the PEM or the pair is bad.
-  static TlsContext* server_context(const std::string& cert_pem, const std::string& key_pem, bool tickets, std::string* err);
+  // way, so with tickets off nothing resumes); ticket_keys: empty (a random key of this context's
+  // own) or kTicketKeyBytes to seal tickets with, shared with other servers. nullptr with *err
+  // set when the PEM, the pair or the key is bad.
+  static TlsContext* server_context(const std::string& cert_pem, const std::string& key_pem, bool tickets, const std::string& ticket_keys,
+                                    std::string* err);
   // A client context: the peer is not verified (the run's certificate is self-signed); resume
   // keeps the newest session a server issues and offers it on every new connection.
   static TlsContext* client_context(bool resume, const std::string& servername, std::string* err);

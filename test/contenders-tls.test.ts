@@ -6,8 +6,11 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import WebSocket from 'ws';
@@ -24,6 +27,7 @@ import {
   type ServerTls,
 } from '../src/contenders/index.js';
 import { parseChildConfig } from '../src/contenders/contender-config.js';
+import { TICKET_KEY_BYTES } from '../src/engine/options.js';
 import { eventually, waitGone } from './helpers/processes.js';
 import { testCert } from './helpers/tls-cert.js';
 
@@ -484,9 +488,63 @@ test('tls options are checked with errors that name what is wrong', () => {
   assert.throws(() => child({ ...serverTls(), tickets: 'yes' }), /tls\.tickets must be a boolean/);
   assert.throws(() => child({ ...serverTls(), alpn: 'h2' }), /unknown tls option "alpn"/);
   assert.throws(() => checkServerTls('on'), /tls must be an object/);
+  const dir = mkdtempSync(join(tmpdir(), 'c1m-ticket-'));
+  try {
+    const short = join(dir, 'short.key');
+    writeFileSync(short, randomBytes(48));
+    assert.throws(() => child(serverTls({ ticketKeyFile: short })), /tls\.ticketKeyFile .*short\.key holds 48 bytes, not a ticket key of 80/);
+    assert.throws(() => child(serverTls({ ticketKeyFile: join(dir, 'none.key') })), /tls\.ticketKeyFile .* cannot be read/);
+    const good = join(dir, 'ticket.key');
+    writeFileSync(good, randomBytes(TICKET_KEY_BYTES));
+    assert.equal(child(serverTls({ ticketKeyFile: good })).tls?.ticketKeyFile, good);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const rsa = testCert('rsa');
   assert.equal(checkServerTls({ ...serverTls(), certFile: rsa.certFile, keyFile: rsa.keyFile, keyType: 'rsa' }).keyType, 'rsa');
 });
+
+/** A session from a tcp-echo over TLS at port a (its ticket read: an echo round trip), offered at port b: reused? */
+async function resumedAcross(a: number, b: number): Promise<boolean> {
+  const echo = async (port: number, session?: Buffer): Promise<{ reused: boolean; session: Buffer | undefined }> => {
+    let got: Buffer | undefined;
+    const s = tls.connect({ host: HOST, port, ca: cert.certPem, servername: 'localhost', minVersion: 'TLSv1.3', ...(session ? { session } : {}) });
+    s.on('session', (x: Buffer) => (got = x));
+    try {
+      await new Promise<void>((ok, fail) => s.once('secureConnect', ok).once('error', fail));
+      s.write('hi');
+      await new Promise<void>((ok, fail) => s.once('data', () => ok()).once('error', fail));
+      return { reused: s.isSessionReused(), session: got };
+    } finally {
+      s.destroy();
+    }
+  };
+  const first = await echo(a);
+  assert.ok(first.session, 'the first connection got a ticket');
+  return (await echo(b, first.session)).reused;
+}
+
+for (const contender of ['net', 'epoll-native'] as const) {
+  test(`${contender} with two workers: given the run's ticket key, a ticket from one worker resumes on the other; without it, not`, { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'c1m-ticket-'));
+    const ticketKeyFile = join(dir, 'ticket.key');
+    writeFileSync(ticketKeyFile, randomBytes(TICKET_KEY_BYTES), { mode: 0o600 });
+    try {
+      for (const [keyed, expected] of [[true, true], [false, false]] as const) {
+        const h = await startContender({ contender, protocol: 'tcp-echo', host: HOST, workers: 2, shutdownMs: SHUTDOWN_MS, stderr: 'pipe', tls: serverTls(keyed ? { ticketKeyFile } : {}) });
+        startedPids.push(...h.pids);
+        try {
+          assert.equal(h.ports.length, 2, 'a port per worker');
+          assert.equal(await resumedAcross(h.ports[0]!, h.ports[1]!), expected, keyed ? 'the shared key resumes across workers' : 'each worker\'s own key does not');
+        } finally {
+          await h.stop();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('workers must agree on the TLS they apply, and say it exactly when asked', () => {
   const applied: AppliedTls = { library: NODE_TLS, tickets: true, handshakeTimeoutMs: 10_000 };

@@ -5,12 +5,13 @@
 // garbage. Each case checks the bytes, the counters and that no fd is left behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, test } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
-import { Engine, resolveServerOptions, type EpollServer, type ServerHandlers, type ServerOptions } from '../src/engine/index.js';
+import { Engine, resolveServerOptions, TICKET_KEY_BYTES, type EpollServer, type ServerHandlers, type ServerOptions } from '../src/engine/index.js';
 import { backendTest, createServer } from './helpers/backends.js';
 import { closeTracked, delta, finish, tracked } from './helpers/cleanup.js';
 import { collect, connect, fdCount, frames, randomPayload, sha256, until } from './helpers/net.js';
@@ -427,8 +428,8 @@ backendTest('garbage instead of a ClientHello: the handshake fails and is counte
   await finish(server, fds);
 });
 
-/** A first connection's session (TLS 1.3: from its ticket), then a second connection offering it. */
-async function resumeTwice(port: number, version: tls.SecureVersion): Promise<{ first: boolean; second: boolean; hadTicket: boolean }> {
+/** A first connection's session (TLS 1.3: from its ticket), then a second connection offering it (to port2, if given). */
+async function resumeTwice(port: number, version: tls.SecureVersion, port2 = port): Promise<{ first: boolean; second: boolean; hadTicket: boolean }> {
   // The session comes during the handshake in TLS 1.2 and after it in TLS 1.3 (an echo round
   // trip makes sure its tickets were read): the listener is there from the start.
   let session: Buffer | undefined;
@@ -439,7 +440,7 @@ async function resumeTwice(port: number, version: tls.SecureVersion): Promise<{ 
   const first = a.isSessionReused();
   await closedSocket(a);
   const hadTicket = session !== undefined;
-  const b = await tlsConnect(port, { maxVersion: version, minVersion: version, session: session ?? a.getSession() });
+  const b = await tlsConnect(port2, { maxVersion: version, minVersion: version, session: session ?? a.getSession() });
   const second = b.isSessionReused();
   const echoed2 = collect(b, 2);
   b.write('hi');
@@ -475,6 +476,34 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     await finish(server, fds);
   });
 }
+
+backendTest('two listeners given one ticket key resume each other\'s tickets; each with its own key, they do not', async () => {
+  const fds = await fdsBefore();
+  const key = randomBytes(TICKET_KEY_BYTES);
+  const a = tlsServer({ protocol: 'echo' }, {}, { ticketKeys: key });
+  const b = tlsServer({ protocol: 'echo' }, {}, { ticketKeys: Buffer.from(key) });
+  const c = tlsServer({ protocol: 'echo' });
+  try {
+    const pa = a.listen().port;
+    const pb = b.listen().port;
+    const pc = c.listen().port;
+    // The counters are the engine's, over every listener of this process.
+    const before = a.counters();
+    const shared = await resumeTwice(pa, 'TLSv1.3', pb);
+    assert.equal(shared.hadTicket, true);
+    assert.equal(shared.second, true, 'a ticket from one listener resumes on the other');
+    assert.equal(delta(a, before, 'tlsResumed'), 1);
+    const own = await resumeTwice(pa, 'TLSv1.3', pc);
+    assert.equal(own.hadTicket, true);
+    assert.equal(own.second, false, 'a listener with its own key cannot open the other\'s ticket');
+    assert.equal(delta(a, before, 'tlsResumed'), 1);
+    assert.equal(delta(a, before, 'tlsHandshakes'), 3, 'the first of each pair, and the one offered to its own-key listener');
+  } finally {
+    await b.close({ timeoutMs: 2000 });
+    await c.close({ timeoutMs: 2000 });
+  }
+  await finish(a, fds);
+});
 
 backendTest('graceful close over TLS: close() drains, the peer gets close_notify before the FIN', async () => {
   const fds = await fdsBefore();
@@ -553,6 +582,9 @@ test('options: tls needs PEM text (either backend); OpenSSL\'s refusals are clea
   assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, handshakeTimeoutMs: -1 } }), /tls\.handshakeTimeoutMs/);
   assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, extra: 1 } as never }), /unknown option "tls\.extra"/);
   assert.equal(resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem } }).tls?.handshakeTimeoutMs, 10000);
+  assert.equal(resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem } }).tls?.ticketKeys, null);
+  assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, ticketKeys: Buffer.alloc(48) } }), /tls\.ticketKeys must be 80 bytes, got 48/);
+  assert.throws(() => resolveServerOptions({ tls: { cert: cert.certPem, key: cert.keyPem, ticketKeys: 'k' as never } }), /tls\.ticketKeys must be a Buffer/);
   // A key that is not the certificate's, and a broken certificate body: OpenSSL's word, named.
   const other = testCert('rsa');
   assert.throws(() => createServer({ tls: { cert: cert.certPem, key: other.keyPem } }).listen(), /tls\.key does not match tls\.cert/);

@@ -17,6 +17,9 @@ import { describe, it } from 'node:test';
 import tls from 'node:tls';
 import * as der from '../src/tls/der.js';
 import { generateCertificate, ipOctets, makeRunCertificate, writeCertificate, type CertificateOptions, type KeyType } from '../src/tls/certs.js';
+import { checkServerTls } from '../src/contenders/contender-config.js';
+import { TICKET_KEY_BYTES } from '../src/engine/options.js';
+import { runTls } from '../src/runner/tls.js';
 import { testCert } from './helpers/tls-cert.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
@@ -366,5 +369,36 @@ describe('the test fixture (test/helpers/tls-cert.ts)', () => {
     const keyFile = r.stdout.trim();
     assert.match(keyFile, /c1m-test-cert-.{6}\/key\.pem$/);
     assert.equal(existsSync(dirname(keyFile)), false);
+  });
+});
+
+describe("a run's TLS (src/runner/tls.ts)", () => {
+  const params = { tls: true, tlsKey: 'ec', tlsHandshakeTimeout: 10 } as const;
+
+  it('with tickets: one ticket key beside the certificate (mode 0600, the bytes a server takes), gone with it', () => {
+    const t = runTls({ ...params, tlsTickets: true });
+    assert.ok(t);
+    try {
+      const file = t.server.ticketKeyFile;
+      assert.ok(file !== undefined);
+      assert.equal(dirname(file), dirname(t.server.certFile));
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.equal(readFileSync(file).length, TICKET_KEY_BYTES);
+      assert.deepEqual(checkServerTls(t.server), t.server);
+    } finally {
+      t.dispose();
+    }
+    assert.equal(existsSync(dirname(t.server.certFile)), false);
+  });
+
+  it('without tickets: no ticket key', () => {
+    const t = runTls({ ...params, tlsTickets: false });
+    assert.ok(t);
+    try {
+      assert.equal(t.server.ticketKeyFile, undefined);
+      assert.equal(t.server.tickets, false);
+    } finally {
+      t.dispose();
+    }
   });
 });

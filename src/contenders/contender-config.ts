@@ -4,6 +4,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { checkBool, checkHost, checkInt, errorMessage, isRecord, shown } from '../checks.js';
 import { checkLimit, defaultOf, resolveLimit } from '../limits.js';
+import { TICKET_KEY_BYTES } from '../engine/options.js';
 import { checkProtocol } from '../wire/protocols.js';
 import type { ChildConfig, Limits, PortMode, ServerTls } from './contender-contract.js';
 
@@ -48,7 +49,7 @@ export function resolveLimits(v: unknown = {}): Limits {
   };
 }
 
-const TLS_KEYS = ['certFile', 'keyFile', 'keyType', 'tickets', 'handshakeTimeoutMs'] as const;
+const TLS_KEYS = ['certFile', 'keyFile', 'keyType', 'tickets', 'handshakeTimeoutMs', 'ticketKeyFile'] as const;
 
 function checkReadableFile(name: string, v: unknown): string {
   if (typeof v !== 'string' || v === '') throw new TypeError(`${name} must be a file path, got ${shown(v)}`);
@@ -63,7 +64,8 @@ function checkReadableFile(name: string, v: unknown): string {
 /**
  * Checks a TLS configuration (ChildConfig.tls, StartOptions.tls): both files readable, the key
  * of the type it is said to be (a result records keyType, so an RSA key called 'ec' would make it
- * lie), tickets a boolean, handshakeTimeoutMs within the limits table's row.
+ * lie), tickets a boolean, handshakeTimeoutMs within the limits table's row, a ticket key file (if
+ * any) of TICKET_KEY_BYTES.
  */
 export function checkServerTls(v: unknown): ServerTls {
   if (!isRecord(v)) throw new TypeError(`tls must be an object, got ${shown(v)}`);
@@ -81,12 +83,19 @@ export function checkServerTls(v: unknown): ServerTls {
     throw new RangeError(`tls.keyFile ${keyFile} holds no private key Node can read: ${errorMessage(err)}`);
   }
   if (actual !== keyType) throw new RangeError(`tls.keyFile ${keyFile} holds a${actual === 'ec' ? 'n' : ''} ${actual ?? 'unknown'} key, but tls.keyType says "${keyType}"`);
+  let ticketKeyFile: string | undefined;
+  if (v['ticketKeyFile'] !== undefined) {
+    ticketKeyFile = checkReadableFile('tls.ticketKeyFile', v['ticketKeyFile']);
+    const bytes = readFileSync(ticketKeyFile).length;
+    if (bytes !== TICKET_KEY_BYTES) throw new RangeError(`tls.ticketKeyFile ${ticketKeyFile} holds ${bytes} bytes, not a ticket key of ${TICKET_KEY_BYTES}`);
+  }
   return {
     certFile,
     keyFile,
     keyType,
     tickets: checkBool('tls.tickets', v['tickets']),
     handshakeTimeoutMs: checkLimit('tls.handshakeTimeoutMs', v['handshakeTimeoutMs']),
+    ...(ticketKeyFile !== undefined ? { ticketKeyFile } : {}),
   };
 }
 

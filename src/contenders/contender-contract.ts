@@ -55,6 +55,13 @@ export interface ServerTls {
   tickets: boolean;
   /** A connection that has not finished its handshake this long after accept is closed and counted. */
   handshakeTimeoutMs: number;
+  /**
+   * With tickets: a file of random bytes made with the run's certificate (TICKET_KEY_BYTES, mode
+   * 0600) that every worker seals its tickets with, so a ticket resumes on whichever worker the
+   * next connection reaches, as the processes of one service behind one port share theirs.
+   * Absent: each worker its own key (with n workers a ticket resumes on 1 in n).
+   */
+  ticketKeyFile?: string;
 }
 
 /**

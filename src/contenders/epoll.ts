@@ -117,6 +117,7 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
               key: readFileSync(config.tls.keyFile, 'utf8'),
               tickets: config.tls.tickets,
               handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+              ...(config.tls.ticketKeyFile !== undefined ? { ticketKeys: readFileSync(config.tls.ticketKeyFile) } : {}),
             },
           }
         : {}),

@@ -10,6 +10,9 @@ import type { AppliedTls, ServerTls } from './contender-contract.js';
 /** What node:tls is built on here: the OpenSSL Node links. */
 export const NODE_TLS_LIBRARY = `node:tls (OpenSSL ${process.versions.openssl})`;
 
+/** Bytes of node:tls's ticketKeys. */
+const NODE_TICKET_KEY_BYTES = 48;
+
 /** The code of the error node:tls gives 'tlsClientError' when handshakeTimeout passes. */
 const HANDSHAKE_TIMEOUT = 'ERR_TLS_HANDSHAKE_TIMEOUT';
 
@@ -30,6 +33,13 @@ export function nodeTlsOptions(t: ServerTls): tls.TlsOptions {
     // first, AES-256-GCM-SHA384, where the others follow a client that asks AES-128-GCM first).
     honorCipherOrder: false,
     ...(t.tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
+    // The run's shared ticket key: node:tls takes 48 bytes (16 of name, 16 of HMAC key, 16 of AES
+    // key), the first 48 of the file. A session also carries its server's session id context,
+    // which node:tls derives from process.argv (each worker's differs): one fixed context lets
+    // every worker take the others' tickets.
+    ...(t.tickets && t.ticketKeyFile !== undefined
+      ? { ticketKeys: readFileSync(t.ticketKeyFile).subarray(0, NODE_TICKET_KEY_BYTES), sessionIdContext: 'c1m' }
+      : {}),
   };
 }
 

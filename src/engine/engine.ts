@@ -110,7 +110,7 @@ export class Engine {
       wsCloseTimeoutMs: o.wsCloseTimeoutMs, headerTimeoutMs: o.headerTimeoutMs, lingerMs: o.lingerMs,
       maxTopicNameBytes: o.maxTopicNameBytes, maxTopics: o.maxTopics, backend: o.backend === 'uring' ? 1 : 0,
       staticPath: o.staticPath, staticBody: o.staticBody, staticType: o.staticType,
-      ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key, tickets: o.tls.tickets, handshakeTimeoutMs: o.tls.handshakeTimeoutMs } } : {}),
+      ...(o.tls ? { tls: { cert: o.tls.cert, key: o.tls.key, tickets: o.tls.tickets, handshakeTimeoutMs: o.tls.handshakeTimeoutMs, ...(o.tls.ticketKeys ? { ticketKeys: o.tls.ticketKeys } : {}) } } : {}),
     });
     return { index, port };
   }

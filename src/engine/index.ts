@@ -10,7 +10,7 @@ export type { ServerHandlers, ServerAddress, CloseOptions } from './server.js';
 export { Engine, Batch } from './engine.js';
 export { HttpRequest, encodeHeaders } from './http.js';
 export type { BatchHandler, EngineCounters } from './engine.js';
-export { resolveServerOptions, MAX_FRAME_LIMIT, ENGINE_BACKENDS } from './options.js';
+export { resolveServerOptions, MAX_FRAME_LIMIT, ENGINE_BACKENDS, TICKET_KEY_BYTES } from './options.js';
 export type { ServerOptions, ResolvedServerOptions, EngineBackend, ServerTlsOptions, ResolvedServerTls } from './options.js';
 export { Rec, CloseReason, Op, ProtoCode, WsModeCode, fdOf, genOf } from './records.js';
 export type { CloseReasonName, EngineProtocol, WebSocketMode } from './records.js';

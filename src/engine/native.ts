@@ -163,8 +163,8 @@ export interface NativeListenOptions {
   staticPath: string;
   staticBody: string;
   staticType: string;
-  /** TLS (epoll only): PEM certificate and key, tickets, handshake timeout. */
-  tls?: { cert: string; key: string; tickets: boolean; handshakeTimeoutMs: number };
+  /** TLS: PEM certificate and key, tickets, handshake timeout, the ticket key (absent: the listener's own). */
+  tls?: { cert: string; key: string; tickets: boolean; handshakeTimeoutMs: number; ticketKeys?: Buffer };
 }
 
 // Compiled to dist/src/engine/: the build folder is three floors up.

@@ -109,7 +109,17 @@ export interface ServerTlsOptions {
    * `tlsHandshakeTimeouts` (0 = no limit). Default 10000.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * The key session tickets are sealed with, TICKET_KEY_BYTES in OpenSSL's layout (16 bytes of
+   * name, 32 of HMAC key, 32 of AES key). Listeners given the same key resume each other's
+   * tickets, as the processes of one service behind one port must; absent or null: a random key
+   * of this listener's own.
+   */
+  ticketKeys?: Buffer | null;
 }
+
+/** Bytes of an engine listener's ticket key (tls.ticketKeys). */
+export const TICKET_KEY_BYTES = 80;
 
 export type ResolvedServerTls = Required<ServerTlsOptions>;
 
@@ -193,16 +203,24 @@ function checkPem(name: string, v: unknown, block: RegExp, what: string): string
   return v;
 }
 
+function checkTicketKeys(v: unknown): Buffer | null {
+  if (v === undefined || v === null) return null;
+  if (!Buffer.isBuffer(v)) throw new TypeError(`tls.ticketKeys must be a Buffer of ${TICKET_KEY_BYTES} bytes, got ${typeof v}`);
+  if (v.length !== TICKET_KEY_BYTES) throw new RangeError(`tls.ticketKeys must be ${TICKET_KEY_BYTES} bytes, got ${v.length}`);
+  return v;
+}
+
 function resolveServerTls(t: ServerTlsOptions | null | undefined): ResolvedServerTls | null {
   if (t === undefined || t === null) return null;
-  if (typeof t !== 'object') throw new TypeError(`tls must be an object { cert, key, tickets, handshakeTimeoutMs }, got ${typeof t}`);
+  if (typeof t !== 'object') throw new TypeError(`tls must be an object { cert, key, tickets, handshakeTimeoutMs, ticketKeys }, got ${typeof t}`);
   for (const k of Object.keys(t)) {
-    if (!['cert', 'key', 'tickets', 'handshakeTimeoutMs'].includes(k)) throw new TypeError(`unknown option "tls.${k}"`);
+    if (!['cert', 'key', 'tickets', 'handshakeTimeoutMs', 'ticketKeys'].includes(k)) throw new TypeError(`unknown option "tls.${k}"`);
   }
   return {
     cert: checkPem('tls.cert', t.cert, /-----BEGIN CERTIFICATE-----/, 'a certificate ("-----BEGIN CERTIFICATE-----")'),
     key: checkPem('tls.key', t.key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key ("-----BEGIN PRIVATE KEY-----")'),
     tickets: checkBool('tls.tickets', t.tickets ?? true),
     handshakeTimeoutMs: resolveLimit('tlsHandshakeTimeoutMs', t.handshakeTimeoutMs, 'tls.handshakeTimeoutMs'),
+    ticketKeys: checkTicketKeys(t.ticketKeys),
   };
 }
