@@ -235,15 +235,17 @@ describe('planRun: failures and other shapes', () => {
     assert.equal(plain.tls, false);
     assert.equal(tls.tls, true);
     assert.equal(tls.memory.serverBytesPerConn, TLS_PER_CONN_BYTES['epoll']);
-    assert.equal(tls.memory.driverBytesPerConn, TLS_DRIVER_PER_CONN_BYTES);
+    assert.equal(tls.memory.driverBytesPerConn, TLS_DRIVER_PER_CONN_BYTES.resumed);
+    const full = planRun({ connections: 100_000, contender: 'epoll', protocol: 'ws-echo', readings: box(), tls: true, tlsTickets: false });
+    assert.equal(full.memory.driverBytesPerConn, TLS_DRIVER_PER_CONN_BYTES.full);
     assert.equal(tls.memory.kernelBytesPerConn, plain.memory.kernelBytesPerConn);
-    assert.ok(tls.memory.totalBytes > plain.memory.totalBytes + 100_000 * 40_000);
+    assert.equal(tls.memory.totalBytes - plain.memory.totalBytes, 100_000 * (TLS_PER_CONN_BYTES['epoll']! - 64 + TLS_DRIVER_PER_CONN_BYTES.resumed - 64));
     assert.match(formatPreflight(tls), /protocol ws-echo over TLS/);
-    // 24 GiB available: (24 GiB / 1.2 − 102 × 48 MiB) / (8192 + 14 KiB + 36 KiB) bytes per connection.
+    // 24 GiB available: (24 GiB / 1.2 − 102 × 48 MiB) / (8192 + 14 KiB + 21 KiB) bytes per connection.
     const million = planRun({ connections: 1_000_000, contender: 'epoll', protocol: 'ws-echo', readings: box({ memAvailableBytes: 24 * GiB }), tls: true });
     const m = item(million, 'memory');
     assert.equal(m.level, 'fail');
-    assert.match(m.fix ?? '', /^lower connections to 275,138 or fewer/);
+    assert.match(m.fix ?? '', /^lower connections to 371,116 or fewer/);
     const cref = planRun({ connections: 1000, contender: 'c-ref', protocol: 'tcp-echo', readings: box(), tls: true });
     assert.equal(cref.memory.serverBytes, null);
     assert.match(item(cref, 'memory').need, /no per-connection figure for c-ref over TLS/);

@@ -37,8 +37,9 @@ export interface ScenarioPlanOptions {
   /** The fastest ramp's rate; 0 (as fast as possible) plans for the default rate. */
   readonly connectRatePerSec: number;
   readonly readings: SystemReadings;
-  /** Served and driven over TLS (memory per connection is TLS's). */
+  /** Served and driven over TLS (memory per connection is TLS's), resuming by tickets unless tlsTickets is false. */
   readonly tls?: boolean;
+  readonly tlsTickets?: boolean;
   /** Contender workers asked for; 0 or undefined = as the fd limit requires. */
   readonly workers?: number;
   readonly driver: DriverName;
@@ -60,6 +61,7 @@ export function planScenario(o: ScenarioPlanOptions): ScenarioPlan {
       readings: o.readings,
       connectRatePerSec: rate,
       tls: o.tls === true,
+      tlsTickets: o.tlsTickets !== false,
       ...(o.workers !== undefined && o.workers > 0 ? { workers: o.workers } : {}),
       ...(o.driver === 'native' ? {} : { sourceAddresses: 1 }),
     };

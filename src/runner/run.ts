@@ -170,6 +170,7 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
       connectRatePerSec: rates.some((r) => r === 0) ? 0 : Math.max(0, ...rates),
       readings,
       tls: tls !== null,
+      tlsTickets: params.tlsTickets,
       workers: params.workers,
       driver: params.driver,
     });

@@ -43,12 +43,12 @@ export const TLS_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   'uring-native': 14 * 1024,
 };
 /**
- * The native connector's user-space bytes per idle TLS connection: its OpenSSL client keeps the
- * session (with the server's certificate after a full handshake) for every connection; 21-35 KiB
- * on the reference box (MemAvailable's drop less the server's and the kernel's share), planned
- * at the top of that range.
+ * The native connector's user-space bytes per idle TLS connection, its OpenSSL client's state:
+ * resumed, about 20.5 KiB (the memory used per connection, 42.4 KiB, less the server's and the
+ * slab's, in results/checks/issue-20/idle-hold-tls-350k.json); after a full handshake each
+ * session also keeps the server's certificate, up to 35 KiB (tickets off).
  */
-export const TLS_DRIVER_PER_CONN_BYTES = 36 * 1024;
+export const TLS_DRIVER_PER_CONN_BYTES = { resumed: 21 * 1024, full: 36 * 1024 } as const;
 
 /** Kernel memory per idle connection pair on loopback (two sockets, files, epoll items), measured. */
 export const KERNEL_BYTES_PER_PAIR = 8192;
@@ -77,6 +77,8 @@ export interface PlanOptions {
   readonly driverProcesses?: number;
   /** Served and driven over TLS: the per-connection defaults are TLS_PER_CONN_BYTES and TLS_DRIVER_PER_CONN_BYTES. */
   readonly tls?: boolean;
+  /** Over TLS, whether sessions resume by tickets (the default): a full handshake's session costs the driver more. */
+  readonly tlsTickets?: boolean;
   /** Server user-space bytes per connection (a measured slope); DEFAULT_PER_CONN_BYTES (or TLS_PER_CONN_BYTES) otherwise. */
   readonly perConnBytes?: number;
   /** Driver user-space bytes per connection; 64 (the native connector; TLS_DRIVER_PER_CONN_BYTES over TLS) by default. */
@@ -395,7 +397,7 @@ export function planRun(options: PlanOptions): RunPlan {
   const kernelPerConn = options.kernelBytesPerConn === undefined ? (driverOnHost ? KERNEL_BYTES_PER_PAIR : KERNEL_BYTES_PER_PAIR / 2) : nonNegative('kernelBytesPerConn', options.kernelBytesPerConn);
   const tls = options.tls === true;
   const serverPerConn = options.perConnBytes === undefined ? ((tls ? TLS_PER_CONN_BYTES : DEFAULT_PER_CONN_BYTES)[contender] ?? null) : nonNegative('perConnBytes', options.perConnBytes);
-  const driverPerConn = driverOnHost ? (options.driverPerConnBytes === undefined ? (tls ? TLS_DRIVER_PER_CONN_BYTES : 64) : nonNegative('driverPerConnBytes', options.driverPerConnBytes)) : 0;
+  const driverPerConn = driverOnHost ? (options.driverPerConnBytes === undefined ? (tls ? TLS_DRIVER_PER_CONN_BYTES[options.tlsTickets === false ? 'full' : 'resumed'] : 64) : nonNegative('driverPerConnBytes', options.driverPerConnBytes)) : 0;
   const perProcess = options.perProcessBytes === undefined ? NODE_PROCESS_BYTES : nonNegative('perProcessBytes', options.perProcessBytes);
   const kernelBytes = connections * kernelPerConn;
   const serverBytes = serverPerConn === null ? null : connections * serverPerConn;
