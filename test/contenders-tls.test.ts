@@ -167,8 +167,8 @@ async function openWss(p: number, path = '/'): Promise<{ ws: WebSocket; messages
   return { ws, messages, closed };
 }
 
-function assertNodeTls(applied: AppliedTls | null, tickets: boolean, handshakeTimeoutMs: number): void {
-  assert.deepEqual(applied, { library: NODE_TLS, tickets, handshakeTimeoutMs });
+function assertNodeTls(applied: AppliedTls | null, tickets: boolean, handshakeTimeoutMs: number, sharedTicketKey = false): void {
+  assert.deepEqual(applied, { library: NODE_TLS, tickets, handshakeTimeoutMs, ...(tickets ? { sharedTicketKey } : {}) });
 }
 
 // ---- net ---------------------------------------------------------------------------------------
@@ -370,6 +370,7 @@ function assertUwsTls(applied: AppliedTls | null): void {
   assert.match(applied.library, /BoringSSL/);
   assert.equal(applied.tickets, true);
   assert.equal(applied.handshakeTimeoutMs, null);
+  assert.equal(applied.sharedTicketKey, null);
   assert.match(applied.note ?? '', /HTTP idle timeout/);
 }
 
@@ -535,6 +536,7 @@ for (const contender of ['net', 'epoll-native'] as const) {
         startedPids.push(...h.pids);
         try {
           assert.equal(h.ports.length, 2, 'a port per worker');
+          assert.equal(h.tls?.sharedTicketKey, keyed, 'the applied TLS says whether the key was shared');
           assert.equal(await resumedAcross(h.ports[0]!, h.ports[1]!), expected, keyed ? 'the shared key resumes across workers' : 'each worker\'s own key does not');
         } finally {
           await h.stop();

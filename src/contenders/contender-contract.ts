@@ -73,6 +73,12 @@ export interface AppliedTls {
   library: string;
   tickets: boolean | null;
   handshakeTimeoutMs: number | null;
+  /**
+   * With tickets: whether every worker sealed them with the run's one key (ServerTls.ticketKeyFile),
+   * so a ticket resumes on any of them; false, each worker its own; null, the library cannot be
+   * given a key. Absent with tickets off.
+   */
+  sharedTicketKey?: boolean | null;
   /** What the numbers above cannot say, in one sentence (e.g. what closes a stalled handshake instead). */
   note?: string;
 }

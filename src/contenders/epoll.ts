@@ -123,7 +123,14 @@ function baseOptions(engine: EngineModule, config: ChildConfig, messages: boolea
         : {}),
     },
     ...(config.tls !== undefined
-      ? { tls: { library: `the engine on Node's own ${engine.loadAddon().tlsLibrary} (memory BIOs)`, tickets: config.tls.tickets, handshakeTimeoutMs: config.tls.handshakeTimeoutMs } }
+      ? {
+          tls: {
+            library: `the engine on Node's own ${engine.loadAddon().tlsLibrary} (memory BIOs)`,
+            tickets: config.tls.tickets,
+            handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+            ...(config.tls.tickets ? { sharedTicketKey: config.tls.ticketKeyFile !== undefined } : {}),
+          },
+        }
       : {}),
     limits: {
       maxMessageBytes: messages ? maxFrameBytes : null,

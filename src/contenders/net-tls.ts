@@ -44,7 +44,12 @@ export function nodeTlsOptions(t: ServerTls): tls.TlsOptions {
 }
 
 export function appliedNodeTls(t: ServerTls): AppliedTls {
-  return { library: NODE_TLS_LIBRARY, tickets: t.tickets, handshakeTimeoutMs: t.handshakeTimeoutMs };
+  return {
+    library: NODE_TLS_LIBRARY,
+    tickets: t.tickets,
+    handshakeTimeoutMs: t.handshakeTimeoutMs,
+    ...(t.tickets ? { sharedTicketKey: t.ticketKeyFile !== undefined } : {}),
+  };
 }
 
 /**

@@ -147,6 +147,7 @@ function appliedUwsTls(): AppliedTls {
     library: UWS_TLS_LIBRARY,
     tickets: true,
     handshakeTimeoutMs: null,
+    sharedTicketKey: null,
     note: `uSockets has no handshake timeout; a connection silent in its handshake is closed by uWS's fixed HTTP idle timeout (${UWS_HTTP_IDLE_TIMEOUT_MS / 1000} s, in 4 s ticks); nor can SSLApp be given a ticket key: each worker seals tickets with its own, so with n workers a ticket resumes on 1 in n`,
   };
 }

@@ -383,6 +383,9 @@ const appliedTls = def(
       library: name({ description: 'Where the contender\'s TLS code comes from, e.g. "node:tls (OpenSSL 3.0.19)".' }),
       tickets: opt(flag({ description: 'Session tickets issued; null = the library has no such setting.' })),
       handshakeTimeoutMs: opt(measured({ description: 'The handshake bound it applied; null = none.' })),
+      sharedTicketKey: opt(
+        flag({ description: 'With tickets: every worker sealed them with the run\'s one key (a ticket resumes on any worker); false = each its own; null = the library cannot be given a key.' }),
+      ),
       note: opt(name({ description: 'What the figures cannot say (e.g. a library that closes silent handshakes by its idle timeout instead).' })),
     },
     { description: 'Runner addition (--tls): the TLS the contender applied (its first worker\'s ready message).' },

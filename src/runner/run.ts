@@ -313,7 +313,15 @@ async function runOne(ctx: Context, contender: string, rep: number): Promise<{ r
       boundMs: startupBoundMs(plan.serverWorkers) + 5_000,
     });
     if (session.limits !== undefined) run.limits = session.limits;
-    if (h.tls !== null) run.tls = { library: h.tls.library, tickets: h.tls.tickets, handshakeTimeoutMs: h.tls.handshakeTimeoutMs, ...(h.tls.note !== undefined ? { note: h.tls.note } : {}) };
+    if (h.tls !== null) {
+      run.tls = {
+        library: h.tls.library,
+        tickets: h.tls.tickets,
+        handshakeTimeoutMs: h.tls.handshakeTimeoutMs,
+        ...(h.tls.sharedTicketKey !== undefined ? { sharedTicketKey: h.tls.sharedTicketKey } : {}),
+        ...(h.tls.note !== undefined ? { note: h.tls.note } : {}),
+      };
+    }
 
     progress.phase(`primer: checking ${protocol} answers on ${h.ports.length} port(s)`);
     await session.primer();
