@@ -395,6 +395,21 @@ void Connector::window_update(ClientGroup& G, bool dropped) {
   }
 }
 
+// The server ended connection fd (a FIN or a reset). A TLS 1.3 client is done at its own Finished,
+// before the server has read it: a connection the server then closed at its handshake timeout
+// (it waited too long in the server's queues) is established here, and ends having heard
+// nothing, no ticket and no byte of plaintext. That is the sign the window halves for, as for a
+// handshake closed before it was done (close): without it a ramp of full handshakes past the
+// servers' pace kept queueing into their timeout (8.8 % of those accepted in a 350,000-connection
+// TLS ramp).
+void Connector::peer_ended(uint32_t fd) {
+  const ClientConn& c = conns_[fd];
+  if (c.state != kReady || c.heard) return;
+  Tls& tls = loop_.tls();
+  if (!tls.has(fd) || tls.got_ticket(fd)) return;
+  window_update(groups_[loop_.slot(fd).listener], true);
+}
+
 // True when connection fd's SYN was sent more than once: its connect took longer than a SYN
 // retransmit (kWindowDelayMs) and TCP_INFO counts a retransmission. Asked only of slow connects,
 // so a ramp whose connects complete at once pays no extra syscall.
@@ -627,6 +642,7 @@ void Connector::read(uint32_t fd) {
     // The core's read seam: ::recv, or plaintext out of TLS.
     ssize_t n = loop_.conn_recv(fd, loop_.scratch(), Loop::kScratchBytes);
     if (n > 0) {
+      conns_[fd].heard = true;
       got += size_t(n);
       ClientGroup& G = groups_[loop_.slot(fd).listener];
       G.st.bytes_in += uint64_t(n);
@@ -639,6 +655,7 @@ void Connector::read(uint32_t fd) {
       continue;
     }
     if (n == 0) {
+      peer_ended(fd);
       close(fd, true);
       return;
     }
@@ -649,6 +666,7 @@ void Connector::read(uint32_t fd) {
     }
     if (errno == EINTR) continue;
     groups_[loop_.slot(fd).listener].st.err_read++;
+    peer_ended(fd);
     close(fd, false);
     return;
   }

@@ -146,6 +146,7 @@ struct ClientConn {
   uint8_t state = 0;         // 0 connecting, 1 WebSocket handshake, 2 ready, 3 TLS handshake
   bool publisher = false;
   bool syn_dropped = false;  // its SYN was retransmitted (see Connector::syn_retransmitted): the window halves when it is ready
+  bool heard = false;        // a byte of plaintext came from the server (see Connector::peer_ended)
   uint32_t t0_ms = 0;        // when its connect started (low 32 bits of uv_now)
   uint32_t due_us = 0;       // churn: when it was due (low 32 bits of now_us; latencies are far below 71 minutes)
   uint8_t churn = 0;         // churn: closed once established (1), its latency recorded too (2: due in the measured window)
@@ -219,6 +220,7 @@ class Connector {
   void ready(uint32_t fd);
   void fail_connect(uint32_t fd, int err);
   void window_update(ClientGroup& G, bool dropped);
+  void peer_ended(uint32_t fd);  // the server closed fd: a TLS connection it never answered halves the window
   bool syn_retransmitted(uint32_t fd) const;
   bool receive(uint32_t fd, uint8_t* p, size_t n);
   bool receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);

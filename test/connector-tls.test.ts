@@ -163,6 +163,57 @@ test('a session resumed by one connection stays the group\'s to offer until a ne
   await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
 });
 
+/**
+ * A TCP proxy to port that passes the client's bytes, the server's first read (its handshake
+ * flight) and nothing after it, and closes both sides of every connection at closeAll(): as a
+ * server that timed the handshake out before it read the client's Finished looks to a TLS 1.3
+ * client, which is established at its own Finished.
+ */
+async function unfinishedProxy(port: number): Promise<{ server: net.Server; port: number; closeAll(): void }> {
+  const pairs: net.Socket[] = [];
+  const server = net.createServer((c) => {
+    const up = net.connect(port, HOST);
+    let first = true;
+    c.on('error', () => undefined);
+    up.on('error', () => undefined);
+    c.on('data', (d) => up.write(d));
+    up.on('data', (d) => {
+      if (first) c.write(d);
+      first = false;
+    });
+    pairs.push(c, up);
+  });
+  await new Promise<void>((r) => server.listen(0, HOST, r));
+  return { server, port: (server.address() as net.AddressInfo).port, closeAll: () => { for (const s of pairs) s.destroy(); } };
+}
+
+test('a server that closes TLS connections established only on the client\'s side (nothing heard after the handshake) halves the connect window', async () => {
+  const fds = await fdsBefore();
+  const node = await nodeTlsEcho();
+  const proxy = await unfinishedProxy(node.port);
+  const g = group({ protocol: 'stream', port: proxy.port, tls: { resume: true, servername: 'localhost' } });
+  try {
+    g.ramp(100, 0);
+    assert.equal(g.stats().pending, 64, 'the first window is 64 connects');
+    const { stats } = await g.rampDone(10_000);
+    assert.equal(stats.established, 100, 'each finished its handshake on its own side');
+    assert.equal(stats.tlsHandshakes, 100);
+    assert.equal(stats.window, 164, '64, grown by one per connection established');
+    // The server ends them all, having answered none: the window halves, once (a burst within
+    // a second).
+    proxy.closeAll();
+    await until(() => g.stats().active === 0, `every connection closed by the server (${g.stats().active} open)`);
+    assert.equal(g.stats().peerClosed + g.stats().errRead, 100);
+    assert.equal(g.stats().window, 82);
+  } finally {
+    g.close();
+    proxy.closeAll();
+    await closeServer(proxy.server);
+    await closeServer(node.server);
+  }
+  await until(() => fdCount() === fds, `fds back to ${fds} (${fdCount()})`);
+});
+
 test('without resume nothing is offered: every handshake is full', async () => {
   const node = await nodeTlsEcho();
   const g = group({ protocol: 'stream', port: node.port, tls: { resume: false } });
