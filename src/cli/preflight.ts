@@ -21,7 +21,7 @@ export const PREFLIGHT_FLAGS = {
   workers: { ...paramRange('workers'), help: 'contender processes (default: as the fd limit needs)' },
   drivers: { ...paramRange('workers'), help: 'driver processes (default: as the fd limit needs)' },
   tls: { type: 'bool', help: 'served and driven over TLS (OpenSSL keeps state per connection on both sides)', default: false },
-  tlsTickets: { type: 'bool', help: '--tls: sessions resume by tickets (false: every handshake full, and the driver keeps more per connection)', default: true },
+  tlsTickets: { type: 'bool', help: '--tls: sessions resume by tickets (false: every handshake full, and the driver keeps no session)', default: true },
 } as const satisfies Record<string, FlagSpec>;
 
 export async function cmdPreflight(argv: readonly string[], io: Io): Promise<ExitCode> {

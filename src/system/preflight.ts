@@ -45,12 +45,12 @@ export const TLS_PER_CONN_BYTES: Readonly<Record<string, number>> = {
   'uring-native': 15 * 1024,
 };
 /**
- * The native connector's user-space bytes per idle TLS connection, its OpenSSL client's state:
- * resumed, about 20.5 KiB (the memory used per connection, 42.4 KiB, less the server's and the
- * slab's, in results/checks/issue-20/idle-hold-tls-350k.json); after a full handshake each
- * session also keeps the server's certificate, up to 35 KiB (tickets off).
+ * The native connector's user-space bytes per idle TLS connection, its OpenSSL client's state
+ * (the memory used per connection less the server's and the slab's): about 20.5 KiB when it
+ * resumes (42.4 KiB in all, results/checks/issue-20/idle-hold-tls-350k.json), about 16.5 KiB with
+ * tickets off, when the client keeps no session (39.1 KiB in all, idle-hold-tls-175k-tickets-off.json).
  */
-export const TLS_DRIVER_PER_CONN_BYTES = { resumed: 21 * 1024, full: 36 * 1024 } as const;
+export const TLS_DRIVER_PER_CONN_BYTES = { resumed: 21 * 1024, full: 17 * 1024 } as const;
 
 /** Kernel memory per idle connection pair on loopback (two sockets, files, epoll items), measured. */
 export const KERNEL_BYTES_PER_PAIR = 8192;
@@ -79,7 +79,7 @@ export interface PlanOptions {
   readonly driverProcesses?: number;
   /** Served and driven over TLS: the per-connection defaults are TLS_PER_CONN_BYTES and TLS_DRIVER_PER_CONN_BYTES. */
   readonly tls?: boolean;
-  /** Over TLS, whether sessions resume by tickets (the default): a full handshake's session costs the driver more. */
+  /** Over TLS, whether sessions resume by tickets (the default): the driver then keeps a session per connection. */
   readonly tlsTickets?: boolean;
   /** Server user-space bytes per connection (a measured slope); DEFAULT_PER_CONN_BYTES (or TLS_PER_CONN_BYTES) otherwise. */
   readonly perConnBytes?: number;
