@@ -395,19 +395,26 @@ void Connector::window_update(ClientGroup& G, bool dropped) {
   }
 }
 
-// The server ended connection fd (a FIN or a reset). A TLS 1.3 client is done at its own Finished,
-// before the server has read it: a connection the server then closed at its handshake timeout
-// (it waited too long in the server's queues) is established here, and ends having heard
-// nothing, no ticket and no byte of plaintext. That is the sign the window halves for, as for a
-// handshake closed before it was done (close): without it a ramp of full handshakes past the
-// servers' pace kept queueing into their timeout (8.8 % of those accepted in a 350,000-connection
-// TLS ramp).
+// The server ended connection fd (a FIN or a reset). The window halves when that ended a handshake
+// the server had not finished: more handshakes in flight than it finishes in time, so it closed
+// what waited too long (its own handshake timeout). Without this sign a TLS ramp past the
+// servers' pace grew every window to its cap and queued handshakes into their timeout (a
+// 350,000-connection TLS ramp: 29 % of the accepted closed at the servers' 10 s). Either the
+// handshake (TLS or WebSocket) was still going, or, over TLS, the connection was established
+// here but heard nothing since, no ticket and no byte of plaintext, within the handshake timeout
+// of its connect: a TLS 1.3 client is done at its own Finished, before the server has read it,
+// and a server that times the handshake out after that leaves exactly this (8.8 % of the
+// accepted in that ramp, before this case was read as the sign). A refusal of ours (a TLS alert,
+// an upgrade answered with an error) is not a sign of load and halves nothing.
 void Connector::peer_ended(uint32_t fd) {
   const ClientConn& c = conns_[fd];
-  if (c.state != kReady || c.heard) return;
-  Tls& tls = loop_.tls();
-  if (!tls.has(fd) || tls.got_ticket(fd)) return;
-  window_update(groups_[loop_.slot(fd).listener], true);
+  ClientGroup& G = groups_[loop_.slot(fd).listener];
+  bool unfinished = handshaking(c.state);
+  if (!unfinished && c.state == kReady && !c.heard && uint32_t(uv_now(uv_)) - c.t0_ms <= G.opt.handshake_timeout_ms) {
+    Tls& tls = loop_.tls();
+    unfinished = tls.has(fd) && !tls.got_ticket(fd);
+  }
+  if (unfinished) window_update(G, true);
 }
 
 // True when connection fd's SYN was sent more than once: its connect took longer than a SYN
@@ -986,13 +993,6 @@ void Connector::close(uint32_t fd, bool peer_closed) {
     G.st.pending--;
     G.st.failed++;
     if (c.state == kTlsHandshake) G.st.tls_failed++;
-    // A handshake that ended before it was done, here at the handshake timeout or by the server
-    // (its own handshake timeout, as an overloaded server closes what waited too long), is the
-    // sign the window halves for: more handshakes in flight than the server finishes in time.
-    // Without it a TLS ramp past the server's pace grew its window to the cap and queued
-    // handshakes into the server's timeout (a 350,000-connection TLS ramp: 29 % of the accepted
-    // closed at the server's 10 s).
-    if (handshaking(c.state)) window_update(G, true);
     want_refill(G);
   } else {
     // Messages it still owed answers for end in the record as lost.
@@ -1181,7 +1181,8 @@ void Connector::tick() {
           // within the handshake timeout.
           G.st.err_timeout++;
           G.connect_errnos[ETIMEDOUT]++;
-          close(fd, false);  // which halves the window
+          window_update(G, true);
+          close(fd, false);
         }
       }
       for (auto* q : {&G.connecting, &G.upgrading}) {

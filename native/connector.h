@@ -220,7 +220,7 @@ class Connector {
   void ready(uint32_t fd);
   void fail_connect(uint32_t fd, int err);
   void window_update(ClientGroup& G, bool dropped);
-  void peer_ended(uint32_t fd);  // the server closed fd: a TLS connection it never answered halves the window
+  void peer_ended(uint32_t fd);  // the server closed fd: a handshake it had not finished halves the window
   bool syn_retransmitted(uint32_t fd) const;
   bool receive(uint32_t fd, uint8_t* p, size_t n);
   bool receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);

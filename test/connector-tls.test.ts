@@ -135,15 +135,15 @@ async function lateTicketProxy(port: number, delayMs: number): Promise<{ server:
 test('a session resumed by one connection stays the group\'s to offer until a newer ticket comes (OpenSSL drops a used TLS 1.3 session from its client cache)', async () => {
   const fds = await fdsBefore();
   const node = await nodeTlsEcho();
-  const proxy = await lateTicketProxy(node.port, 400);
+  const proxy = await lateTicketProxy(node.port, 1500);
   const g = group({ protocol: 'stream', port: proxy.port, tls: { resume: true, servername: 'localhost' } });
   try {
-    // The first connection's handshake is full; its tickets come 400 ms later.
+    // The first connection's handshake is full; its tickets come 1.5 s later.
     g.ramp(1, 0);
     await g.rampDone(5000);
     await until(() => g.stats().tlsHandshakes === 1, 'the first handshake');
-    await sleep(700);
-    // The second resumes that ticket and is done at once; its own tickets are 400 ms away.
+    await sleep(1800);
+    // The second resumes that ticket and is done at once; its own tickets are 1.5 s away.
     g.ramp(2, 0);
     await g.rampDone(5000);
     await sleep(100);
@@ -164,8 +164,8 @@ test('a session resumed by one connection stays the group\'s to offer until a ne
 });
 
 /**
- * A TCP proxy to port that passes the client's bytes, the server's first read (its handshake
- * flight) and nothing after it, and closes both sides of every connection at closeAll(): as a
+ * A TCP proxy to port that passes the client's bytes, the server's handshake flight and nothing
+ * after the client's Finished, and closes both sides of every connection at closeAll(): as a
  * server that timed the handshake out before it read the client's Finished looks to a TLS 1.3
  * client, which is established at its own Finished.
  */
@@ -173,13 +173,17 @@ async function unfinishedProxy(port: number): Promise<{ server: net.Server; port
   const pairs: net.Socket[] = [];
   const server = net.createServer((c) => {
     const up = net.connect(port, HOST);
-    let first = true;
     c.on('error', () => undefined);
     up.on('error', () => undefined);
-    c.on('data', (d) => up.write(d));
+    // The client's first write is its ClientHello, its second its Finished: the server's flight
+    // goes through until then, nothing of the server's after it.
+    let clientWrites = 0;
+    c.on('data', (d) => {
+      clientWrites++;
+      up.write(d);
+    });
     up.on('data', (d) => {
-      if (first) c.write(d);
-      first = false;
+      if (clientWrites < 2) c.write(d);
     });
     pairs.push(c, up);
   });
