@@ -142,3 +142,32 @@ test('targets over TLS read only files run with --tls, and plain targets never r
   assert.equal(verdict(idle({ epoll: [30_000], net: [34_000] })), 'not met');
   assert.match(targetsMarkdown(checkTargets([idle({ epoll: [14_000], net: [34_000] })])), /≤ 0\.5× net \| met/);
 });
+
+test('the time to establish a million connections: the sum of each run\'s ramps, a bound over runs; a run that fell short counts against it; files of other sizes do not count', () => {
+  const million = (seconds: Array<number | null>, connections = 1_000_000, startedAt = '2026-11-21T00:00:00Z'): LoadedResult => {
+    const f = file('idle-hold', 'ws-echo', seconds.map(() => ({ contender: 'epoll', steps: {} })), startedAt, `ws-${connections}-${startedAt}.json`);
+    (f.result as { params: unknown }).params = { connections };
+    f.result.runs.forEach((run, i) => {
+      const s = seconds[i]!;
+      // Four ramps; a run that fell short held 755,430.
+      (run as { ramps: unknown }).ramps = [0.25, 0.25, 0.25, 0.25].map((part) => ({ ms: ((s ?? 100) * 1000 * part) }));
+      (run as { summary: unknown }).summary = { maxConnections: s === null ? 755_430 : connections };
+    });
+    return f;
+  };
+  const row = (files: LoadedResult[]) => checkTargets(files).find((r) => r.target.figure === 'establishSeconds');
+  const met = row([million([39.8, 42.0])])!;
+  assert.equal(met.value, 40.9);
+  assert.equal(met.verdict, 'met');
+  assert.match(targetsMarkdown([met]), /\| time to establish 1,000,000 WebSocket connections, epoll \| — \| 40\.9 s \(39\.8 s–42\.0 s, 2 runs\) \| ≤ 45 s \| met \|/);
+  assert.equal(row([million([39.8, 47])])!.verdict, 'undecided');
+  assert.equal(row([million([93.4])])!.verdict, 'not met');
+  assert.match(targetsMarkdown([row([million([93.4])])!]), /93\.4 s \(1 run\)/);
+  // A run that did not hold them all has no time; with the other under the bound it is undecided, alone not met.
+  assert.equal(row([million([39.8, null])])!.verdict, 'undecided');
+  const short = row([million([null])])!;
+  assert.deepEqual([short.value, short.verdict], [null, 'not met']);
+  // A 400,000-connection file is no answer, even when it is the newer one.
+  assert.equal(row([million([20], 400_000, '2026-11-22T00:00:00Z')]), undefined);
+  assert.equal(row([million([20], 400_000, '2026-11-22T00:00:00Z'), million([93.4])])!.value, 93.4);
+});

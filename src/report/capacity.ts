@@ -5,6 +5,8 @@
 // rows, markdown and chart data out. The per-connection figures are the runs' recorded memory
 // fits (summary.fit), as in every other report.
 import { FIT_FIGURES, perConnection } from '../results/fit.js';
+import { establishMs } from '../results/summary.js';
+import { checkTargets, TARGETS, targetsMarkdown } from './targets.js';
 import type { FitKey, LoadedResult, Run } from '../results/schema.js';
 import type { LegendEntry } from './charts.js';
 import { COMPARED_METRICS, metricText, stat } from './model.js';
@@ -55,8 +57,7 @@ export function capacityRows(results: readonly LoadedResult[]): CapacityRow[] {
   for (const { file, result } of results) {
     for (const run of result.runs) {
       const fit = run.summary?.fit;
-      const ramps = run.ramps ?? [];
-      const establishMs = ramps.length > 0 ? ramps.reduce((a, x) => a + (num(x.ms) ?? 0), 0) : null;
+      const establish = establishMs(run);
       const last = run.steps.at(-1);
       const target = num(result.params['connections']);
       const held = num(run.summary?.maxConnections);
@@ -78,7 +79,7 @@ export function capacityRows(results: readonly LoadedResult[]): CapacityRow[] {
           run.contender,
           run.protocol,
           int(held),
-          establishMs === null ? '—' : `${(establishMs / 1000).toFixed(1)} s`,
+          establish === null ? '—' : `${(establish / 1000).toFixed(1)} s`,
           rate === null ? '—' : `${int(rate)}/s`,
           ...perConn,
           bytes(num(last?.kernel?.memUsedBytes)),
@@ -124,7 +125,9 @@ export function renderCapacityMarkdown(results: readonly LoadedResult[]): string
     }),
   ];
   const head = several ? `Machines: ${machines.map((m, i) => `(${letter(i)}) ${m}`).join('; ')}. Figures from different machines do not compare directly.` : `Machine: ${machines[0] ?? 'unknown machine'}.`;
-  return [head, '', ...lines, '', CAPACITY_NOTE, ''].join('\n');
+  // The targets on the million-connection runs themselves (time to establish), from the newest file that has them.
+  const targets = targetsMarkdown(checkTargets(results, TARGETS.filter((t) => t.atConnections !== undefined)));
+  return [head, '', ...lines, '', CAPACITY_NOTE, '', ...(targets === '' ? [] : ['Targets:', '', targets])].join('\n');
 }
 
 /** What a connection costs against how many are held: one line per contender (and protocol, and file when one pair is in several). */

@@ -5,6 +5,7 @@
 import { median } from '../metrics/stats.js';
 import { formatRatio, RATIO_INTERVAL_METHOD, ratioOf, targetVerdict, targetVerdictAtMost, type RatioEstimate, type TargetVerdict } from '../results/ratio.js';
 import type { LoadedResult, Measured, Run } from '../results/schema.js';
+import { establishMs } from '../results/summary.js';
 import { fmtUnit } from './page-format.js';
 
 export interface Target {
@@ -19,13 +20,17 @@ export interface Target {
   readonly atLeast?: number;
   /** A bound target: the figure ≤ atMost. */
   readonly atMost?: number;
+  /** Only files whose run asked for exactly this many connections count (the million-connection runs). */
+  readonly atConnections?: number;
   /** Which steps count (by label); all measured steps when absent. */
   readonly steps?: RegExp;
   /**
    * The figure: a step's ops per server CPU-second, the run summary's engine bytes per connection
-   * (a bound), or its bytes per connection as a ratio against another contender (≤ atMost).
+   * (a bound), its bytes per connection as a ratio against another contender (≤ atMost), or the
+   * seconds its ramps took to establish every connection asked for (a bound; the steps in between
+   * are not counted, as in the capacity table).
    */
-  readonly figure: 'opsPerServerCpuSec' | 'engineBytesPerConnection' | 'bytesPerConnection';
+  readonly figure: 'opsPerServerCpuSec' | 'engineBytesPerConnection' | 'bytesPerConnection' | 'establishSeconds';
   /** Checked against files run over TLS (`--tls`) only; plain targets never read those. */
   readonly tls?: boolean;
 }
@@ -41,6 +46,7 @@ export const TARGETS: readonly Target[] = [
   { what: 'echoes per server CPU-s, uring-native vs the C reference', scenario: 'tcp-echo', protocol: 'tcp-echo', contender: 'uring-native', against: 'c-ref', atLeast: 1.15, figure: 'opsPerServerCpuSec' },
   { what: 'HTTP requests per server CPU-s, uring vs uws', scenario: 'http-hello', protocol: 'http-hello', contender: 'uring', against: 'uws', atLeast: 1.25, figure: 'opsPerServerCpuSec' },
   { what: 'broadcast deliveries per server CPU-s, epoll vs uws', scenario: 'ws-broadcast', protocol: 'ws-broadcast', contender: 'epoll', against: 'uws', atLeast: 1.25, steps: /^10000 members/, figure: 'opsPerServerCpuSec' },
+  { what: 'time to establish 1,000,000 WebSocket connections, epoll', scenario: 'idle-hold', protocol: 'ws-echo', contender: 'epoll', atMost: 45, atConnections: 1_000_000, figure: 'establishSeconds' },
   // Over TLS (issue 20).
   { what: 'bytes per idle wss connection, epoll vs net', scenario: 'idle-hold', protocol: 'ws-echo', contender: 'epoll', against: 'net', atMost: 0.5, figure: 'bytesPerConnection', tls: true },
   { what: 'bytes per idle TLS connection, epoll vs net', scenario: 'idle-hold', protocol: 'tcp-echo', contender: 'epoll', against: 'net', atMost: 0.5, figure: 'bytesPerConnection', tls: true },
@@ -74,6 +80,8 @@ export interface TargetRow {
   readonly verdict: TargetVerdict | null;
   /** Some run of either side had its driver near saturation: the ratio is not the server's alone. */
   readonly clientBound: boolean;
+  /** A bound's repetitions: how many, and the lowest and highest figure among those measured. */
+  readonly spread?: { readonly reps: number; readonly low: number; readonly high: number } | undefined;
   readonly file: string;
 }
 
@@ -98,11 +106,20 @@ function perStep(runs: readonly Run[]): Map<string, Measured[]> {
   return values;
 }
 
-/** A bound "figure ≤ atMost" over repetitions: met when every repetition is within it, not met when none is. */
-function boundVerdict(values: readonly number[], atMost: number): TargetVerdict {
-  if (values.every((v) => v <= atMost)) return 'met';
-  if (values.every((v) => v > atMost)) return 'not met';
+/**
+ * A bound "figure ≤ atMost" over repetitions: met when every repetition is within it, not met
+ * when none is. A repetition with no figure (a ramp that fell short) counts as over the bound.
+ */
+function boundVerdict(values: readonly (number | null)[], atMost: number): TargetVerdict {
+  if (values.every((v) => v !== null && v <= atMost)) return 'met';
+  if (values.every((v) => v === null || v > atMost)) return 'not met';
   return 'undecided';
+}
+
+/** Seconds a run's ramps took to establish `connections`, or null when it did not hold them all. */
+function establishSeconds(run: Run, connections: number): number | null {
+  const ms = establishMs(run), held = run.summary?.maxConnections;
+  return ms === null || typeof held !== 'number' || held < connections ? null : ms / 1000;
 }
 
 /** Every target checked against the newest file of its scenario among `results` (null files are skipped). */
@@ -112,6 +129,7 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
     const files = results
       .filter((r) => (r.result.params?.['tls'] === true) === (t.tls === true))
       .filter((r) => r.result.scenario === t.scenario && r.result.runs.some((x) => x.protocol === t.protocol && x.contender === t.contender))
+      .filter((r) => t.atConnections === undefined || r.result.params?.['connections'] === t.atConnections)
       .sort((a, b) => Date.parse(b.result.startedAt) - Date.parse(a.result.startedAt));
     const file = files[0];
     if (file === undefined) continue;
@@ -127,6 +145,17 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
       const value = median(values);
       const verdict = value === null || t.atMost === undefined ? null : boundVerdict(values, t.atMost);
       rows.push({ target: t, step: null, value, estimate: null, parts: null, verdict, clientBound: false, file: file.file });
+      continue;
+    }
+    if (t.figure === 'establishSeconds') {
+      // Every run counts, not only the ok ones: a run stopped short of the connections did not meet it.
+      const runs = file.result.runs.filter((x) => x.contender === t.contender && x.protocol === t.protocol && !x.skipped);
+      const values = runs.map((x) => (t.atConnections === undefined ? null : establishSeconds(x, t.atConnections)));
+      const measured = values.filter((v): v is number => v !== null);
+      const value = median(measured);
+      const verdict = values.length === 0 || t.atMost === undefined ? null : boundVerdict(values, t.atMost);
+      const spread = measured.length === 0 ? undefined : { reps: values.length, low: Math.min(...measured), high: Math.max(...measured) };
+      rows.push({ target: t, step: null, value, estimate: null, parts: null, verdict, clientBound: false, spread, file: file.file });
       continue;
     }
     const theirs = t.against === undefined ? [] : okRuns(file, t.against, t.protocol);
@@ -179,14 +208,18 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
   const out = ['| target | step | measured | needed | verdict | from |', '|---|---|---:|---:|---|---|'];
   for (const r of rows) {
     const t = r.target;
+    const seconds = t.figure === 'establishSeconds';
+    const sec = (v: number): string => `${v.toFixed(1)} s`;
     let measured = '—';
     if (r.value !== null) {
       const unit = t.figure === 'bytesPerConnection' ? 'bytes' : 'count';
-      measured = t.against === undefined || r.estimate === null
-        ? fmtUnit('bytes', r.value)
-        : `${formatRatio(r.estimate)} (${fmtUnit(unit, r.parts?.[0] ?? 0)} / ${fmtUnit(unit, r.parts?.[1] ?? 0)})`;
+      measured = seconds
+        ? `${sec(r.value)}${r.spread === undefined ? '' : r.spread.reps < 2 ? ' (1 run)' : ` (${sec(r.spread.low)}–${sec(r.spread.high)}, ${r.spread.reps} runs)`}`
+        : t.against === undefined || r.estimate === null
+          ? fmtUnit('bytes', r.value)
+          : `${formatRatio(r.estimate)} (${fmtUnit(unit, r.parts?.[0] ?? 0)} / ${fmtUnit(unit, r.parts?.[1] ?? 0)})`;
     }
-    const needed = t.against === undefined ? `≤ ${t.atMost} B` : t.atLeast !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost}× ${t.against}`;
+    const needed = t.against === undefined ? (seconds ? `≤ ${t.atMost} s` : `≤ ${t.atMost} B`) : t.atLeast !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost}× ${t.against}`;
     const verdict = r.verdict ?? 'not measured';
     const flag = r.clientBound ? ' (driver near saturation)' : '';
     out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${verdict} | \`${r.file}\` |`);

@@ -21,6 +21,12 @@ export function headlineClientBound(run: Run): boolean {
   return typeof step?.clientBound === 'boolean' ? step.clientBound : run.clientBound === true;
 }
 
+/** Milliseconds a run's ramps took to establish their connections, summed (the steps in between are not counted); null without ramps. */
+export function establishMs(run: Run): number | null {
+  const ramps = run.ramps ?? [];
+  return ramps.length === 0 ? null : ramps.reduce((a, r) => a + (typeof r.ms === 'number' && Number.isFinite(r.ms) ? r.ms : 0), 0);
+}
+
 /**
  * The summary of one run:
  * - maxConnections: the most established at any step;
