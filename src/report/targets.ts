@@ -224,7 +224,10 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
     const flag = r.clientBound ? ' (driver near saturation)' : '';
     out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${verdict} | \`${r.file}\` |`);
   }
-  out.push('', `Ratios are of medians over repetitions; the interval in brackets is the ${RATIO_INTERVAL_METHOD}. A target is met when the whole interval clears its goal, not met when none of it does, and undecided when the interval straddles it.`);
+  const notes: string[] = [];
+  if (rows.some((r) => r.target.against !== undefined)) notes.push(`Ratios are of medians over repetitions; the interval in brackets is the ${RATIO_INTERVAL_METHOD}. A target is met when the whole interval clears its goal, not met when none of it does, and undecided when the interval straddles it.`);
+  if (rows.some((r) => r.target.against === undefined)) notes.push('A bound is met when every run is within it, not met when none is, and undecided otherwise; a figure is the median over runs, with their range.');
+  out.push('', notes.join(' '));
   return `${out.join('\n')}\n`;
 }
 
