@@ -9,6 +9,7 @@ import {
   parseMeminfo,
   parseSmapsRollup,
   parseSockstat,
+  parseSchedstat,
   parseStat,
   parseStatus,
   sampleKernel,
@@ -16,11 +17,13 @@ import {
   sampleProcesses,
   Sampler,
   sumSamples,
+  threadCpuMsBetween,
   type KernelSample,
   type ProcessSample,
 } from '../src/metrics/proc.js';
 import { max, mean, median, min, percentile, stddev, sum, summarize } from '../src/metrics/stats.js';
 import { linearFit } from '../src/results/fit.js';
+import { cpuMs } from '../src/runner/step.js';
 
 const MEMINFO = `MemTotal:       24684084 kB
 MemFree:        24281916 kB
@@ -128,6 +131,38 @@ describe('proc parsers', () => {
   });
 });
 
+describe('precise CPU between two samples', () => {
+  const sample = (pid: number, user: number, sys: number, threads: Array<[number, number]> | null): ProcessSample => ({
+    pid, rssBytes: 1, rssAnonBytes: 1, peakRssBytes: 1, pssBytes: null, cpuUserMs: user, cpuSysMs: sys, threads: 1, fds: null,
+    threadCpuNs: threads === null ? null : new Map(threads),
+  });
+  it('parses schedstat: the first field, in nanoseconds', () => {
+    assert.equal(parseSchedstat('387665807 9346873976 1237\n'), 387665807);
+    assert.equal(parseSchedstat(''), null);
+    assert.equal(parseSchedstat('x 1 2'), null);
+  });
+  it('sums the threads of every process; a thread born in the window counts whole, one that ended voids the figure', () => {
+    const a = [sample(10, 100, 300, [[10, 1e9], [11, 5e8]]), sample(20, 0, 0, [[20, 0]])];
+    const b = [sample(10, 110, 330, [[10, 1.03e9], [11, 5.01e8], [12, 2e6]]), sample(20, 0, 10, [[20, 9e6]])];
+    // 30 + 1 + 2 (born) + 9 ms.
+    assert.equal(threadCpuMsBetween(a, b), 42);
+    assert.equal(threadCpuMsBetween(a, [sample(10, 110, 330, [[10, 1.03e9]]), b[1]!]), null, 'thread 11 ended');
+    assert.equal(threadCpuMsBetween(a, [b[0]!]), null, 'a process is missing');
+    assert.equal(threadCpuMsBetween([sample(10, 0, 0, null)], [b[0]!]), null, 'no counts on one side');
+  });
+  it("a step's user and kernel CPU: the precise total split as the ticks split it; the ticks when no precise total", () => {
+    // Ticks say 10 + 40 = 50 ms; the threads were on the CPU for 42 ms.
+    const a = [sample(10, 100, 300, [[10, 1e9]])];
+    const b = [sample(10, 110, 340, [[10, 1.042e9]])];
+    const cpu = cpuMs(sumSamples(a), sumSamples(b));
+    assert.equal(cpu.from, 'schedstat');
+    assert.ok(Math.abs((cpu.user ?? 0) - 8.4) < 1e-9 && Math.abs((cpu.sys ?? 0) - 33.6) < 1e-9, JSON.stringify(cpu));
+    const ticks = cpuMs(sumSamples([sample(10, 100, 300, null)]), sumSamples([sample(10, 110, 340, null)]));
+    assert.deepEqual(ticks, { user: 10, sys: 40, from: 'stat' });
+    assert.deepEqual(cpuMs(sumSamples(a), sumSamples([], [10])), { user: null, sys: null, from: null });
+  });
+});
+
 describe('proc samplers on the real /proc', () => {
   it('samples this process', () => {
     const s = sampleProcess(process.pid);
@@ -143,6 +178,23 @@ describe('proc samplers on the real /proc', () => {
     const lean = sampleProcess(process.pid, { pss: false, fds: false });
     assert.equal(lean?.pssBytes, null);
     assert.equal(lean?.fds, null);
+  });
+
+  it("reads every thread's nanosecond on-CPU time when asked, and a busy loop shows in it", () => {
+    assert.equal(sampleProcess(process.pid)?.threadCpuNs, undefined, 'not read unless asked');
+    const a = sampleProcess(process.pid, { pss: false, fds: false, threadCpu: true });
+    assert.ok(a?.threadCpuNs, 'this kernel has schedstat');
+    assert.ok(a.threadCpuNs.has(process.pid), 'the main thread is a task of its own');
+    // 50 ms of CPU by the process's own count (getrusage), spent on this thread.
+    const t0 = process.cpuUsage();
+    while (process.cpuUsage(t0).user + process.cpuUsage(t0).system < 50_000) { /* spin */ }
+    const b = sampleProcess(process.pid, { pss: false, fds: false, threadCpu: true });
+    assert.ok(b?.threadCpuNs);
+    const ms = threadCpuMsBetween([a], [b]);
+    assert.ok(ms !== null && ms >= 45, `counted ${ms} ms of a 50 ms busy loop`);
+    const split = cpuMs(sumSamples([a]), sumSamples([b]));
+    if (split.from === 'schedstat') assert.ok(Math.abs((split.user ?? 0) + (split.sys ?? 0) - ms) < 1, 'user + sys is the precise total');
+    else assert.equal(split.from, 'stat', 'no clock tick moved: the ticks are kept');
   });
 
   it('counts an fd opened and closed', () => {

@@ -18,6 +18,13 @@ export interface ProcessSample {
   readonly threads: number;
   /** Open file descriptors; null when /proc/<pid>/fd is not readable (another user's process). */
   readonly fds: number | null;
+  /**
+   * On-CPU time of each live thread in nanoseconds (tid → the scheduler's sum_exec_runtime, from
+   * /proc/<pid>/task/<tid>/schedstat), when asked for (threadCpu) and readable; else null. The
+   * utime and stime of /proc/<pid>/stat come in clock ticks (10 ms): over a window of a few
+   * hundred milliseconds of CPU that alone moves a figure by several per cent.
+   */
+  readonly threadCpuNs?: ReadonlyMap<number, number> | null;
 }
 
 export interface ParsedStatus {
@@ -117,6 +124,58 @@ export function parseStat(text: string): ParsedStat {
   };
 }
 
+/** /proc/<pid>/task/<tid>/schedstat → nanoseconds on the CPU (its first field); null when not that line. */
+export function parseSchedstat(text: string): number | null {
+  const first = text.trim().split(/\s+/)[0];
+  if (first === undefined || !/^\d+$/.test(first)) return null;
+  const ns = Number(first);
+  return Number.isSafeInteger(ns) ? ns : null;
+}
+
+/** Every live thread's on-CPU nanoseconds; null when the process is gone or the kernel has no schedstat (CONFIG_SCHED_INFO). */
+export function sampleThreadCpuNs(pid: number): Map<number, number> | null {
+  checkPid(pid);
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const out = new Map<number, number>();
+  for (const t of tids) {
+    const text = readOrNull(`/proc/${pid}/task/${t}/schedstat`);
+    // A thread that ended between the listing and the read has no time to give.
+    if (text === null) continue;
+    const ns = parseSchedstat(text);
+    if (ns === null) return null;
+    out.set(Number(t), ns);
+  }
+  return out.size > 0 ? out : null;
+}
+
+/**
+ * Milliseconds on the CPU of every process between two samples taken with threadCpu, from the
+ * threads' nanosecond counts: a thread born in between counts all of its time. Null when a side
+ * lacks the counts, a process is not in both, or a thread of the first sample ended before the
+ * second (its time since the first is lost with it; the clock ticks of /proc/<pid>/stat keep it).
+ */
+export function threadCpuMsBetween(a: readonly ProcessSample[], b: readonly ProcessSample[]): number | null {
+  if (a.length === 0 || a.length !== b.length) return null;
+  let ns = 0;
+  for (const y of b) {
+    const x = a.find((s) => s.pid === y.pid);
+    const before = x?.threadCpuNs, after = y.threadCpuNs;
+    if (!before || !after) return null;
+    for (const [tid, n0] of before) {
+      const n1 = after.get(tid);
+      if (n1 === undefined || n1 < n0) return null;
+      ns += n1 - n0;
+    }
+    for (const [tid, n1] of after) if (!before.has(tid)) ns += n1;
+  }
+  return ns / 1e6;
+}
+
 /** /proc/net/sockstat (+ optional sockstat6 text) → TCP socket counts and memory pages. */
 export function parseSockstat(text: string, text6: string | null = null): Sockstat {
   const rows = parseSockstatRows(text);
@@ -180,6 +239,8 @@ export interface SampleProcessOptions {
   readonly pss?: boolean;
   /** Count open fds. Default true. */
   readonly fds?: boolean;
+  /** Read each thread's on-CPU nanoseconds (threadCpuNs). Default false. */
+  readonly threadCpu?: boolean;
 }
 
 /** Samples one process; null when it no longer exists. */
@@ -204,6 +265,7 @@ export function sampleProcess(pid: number, options: SampleProcessOptions = {}): 
     cpuSysMs: (stat.stimeTicks * 1000) / tick,
     threads: stat.threads,
     fds: options.fds === false ? null : countFds(pid),
+    ...(options.threadCpu === true ? { threadCpuNs: sampleThreadCpuNs(pid) } : {}),
   };
 }
 

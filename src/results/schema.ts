@@ -90,6 +90,13 @@ const serverStats = def(
     externalBytes: opt(measured()),
     cpuUserMs: opt(measured()),
     cpuSysMs: opt(measured()),
+    cpuFrom: opt(
+      Type.Union([Type.Literal('schedstat'), Type.Literal('stat'), Type.Null()], {
+        mustBe: '"schedstat", "stat" or null',
+        description:
+          "Runner addition: where cpuUserMs + cpuSysMs come from. schedstat: every thread's nanosecond on-CPU time (/proc/<pid>/task/<tid>/schedstat), split as the clock ticks split it; stat: /proc/<pid>/stat's clock ticks (10 ms each). Absent in older files (stat).",
+      }),
+    ),
     rssAnonBytes: opt(measured({ description: 'Runner addition: RssAnon, all workers.' })),
     heapTotalBytes: opt(measured({ description: "Runner addition: V8's committed heap, all workers." })),
     fds: opt(measured({ description: "Runner addition: the contender's open fds, all workers." })),

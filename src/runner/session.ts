@@ -479,7 +479,7 @@ export class Session {
     const watching = silent === undefined ? null : watchServer(h, t0, first, pollMs, runs, durationMs + warmupMs + 20_000);
     // The driver counts only after its warm-up, so server CPU is read from the same moment.
     await this.guard.sleep(warmupMs, where);
-    const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false });
+    const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const t1 = Date.now();
     // The engine's syscall counters at the start of the window (one stats request: the same as
     // the end read makes), for syscalls per operation.
@@ -491,7 +491,7 @@ export class Session {
     const tc1 = Date.now();
     const server = await this.#readServer(h);
     const results = await this.guard.wait(runs, durationMs + warmupMs + 15_000, where);
-    const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false });
+    const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const windowMs = Date.now() - t1;
     results.forEach((r, i) => this.#held.set(running[i] ?? MAIN_GROUP, r.connections));
     let reap: ReapRecord | undefined;
@@ -531,10 +531,10 @@ export class Session {
       await this.guard.sleep(1000, where);
     }
     await this.guard.sleep(ph.settleMs ?? 500, where);
-    const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false });
+    const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const t0 = Date.now();
     if ((ph.holdMs ?? 0) > 0) await this.guard.sleep(ph.holdMs ?? 0, where);
-    const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false });
+    const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const windowMs = Date.now() - t0;
     const server = await this.#readServer(h);
     const counts = await this.guard.wait(Promise.all([...this.#drivers.values()].map((d) => d.stats())), 10_000, where);

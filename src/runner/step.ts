@@ -6,7 +6,7 @@
 import type { ContenderStats } from '../contenders/index.js';
 import type { DriverErrors, RunResult } from '../drivers/driver-contract.js';
 import { Histogram } from '../metrics/histogram.js';
-import type { KernelSample, ProcessesSample } from '../metrics/proc.js';
+import { threadCpuMsBetween, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
 import { latencyRecord } from '../results/histograms.js';
 import type { GivenUpRecord, GroupStepRecord, ReapRecord, StepRecord } from '../results/record.js';
 import type { Latency, Measured, Step, Syscalls } from '../results/schema.js';
@@ -42,13 +42,22 @@ function growth(now: number | null, base: number | null): Measured {
   return d === null ? null : Math.max(0, d);
 }
 
-function cpuMs(a: ProcessesSample, b: ProcessesSample): { user: Measured; sys: Measured } {
+/**
+ * The server's user and kernel CPU over a window. The total is the threads' nanosecond on-CPU
+ * time when both samples have it (cpuFrom 'schedstat'), split between user and kernel as the
+ * clock ticks of /proc/<pid>/stat split it (the kernel splits its own total the same way); else
+ * the clock ticks themselves ('stat', 10 ms each: a step of 400 ms of CPU moves by up to 5 %).
+ */
+export function cpuMs(a: ProcessesSample, b: ProcessesSample): { user: Measured; sys: Measured; from: 'schedstat' | 'stat' | null } {
   const u0 = a.total.cpuUserMs;
   const u1 = b.total.cpuUserMs;
   const s0 = a.total.cpuSysMs;
   const s1 = b.total.cpuSysMs;
-  if (u0 === null || u1 === null || s0 === null || s1 === null || b.missing.length > 0) return { user: null, sys: null };
-  return { user: Math.max(0, u1 - u0), sys: Math.max(0, s1 - s0) };
+  if (u0 === null || u1 === null || s0 === null || s1 === null || b.missing.length > 0) return { user: null, sys: null, from: null };
+  const user = Math.max(0, u1 - u0), sys = Math.max(0, s1 - s0);
+  const total = threadCpuMsBetween(a.perPid, b.perPid);
+  if (total === null || user + sys <= 0) return { user, sys, from: 'stat' };
+  return { user: (total * user) / (user + sys), sys: (total * sys) / (user + sys), from: 'schedstat' };
 }
 
 function groupRecord(r: RunResult): GroupStepRecord {
@@ -127,7 +136,7 @@ export function syscallsPerOp(before: Readonly<Record<string, number>>, after: R
  */
 export function buildStep(r: StepReadings): { step: StepRecord; raw: Step } {
   const { mem, stats, kernel: k, kernel0, results, windowMs } = r;
-  const cpu = windowMs >= 1 ? cpuMs(r.cpu0, r.cpu1) : { user: null, sys: null };
+  const cpu = windowMs >= 1 ? cpuMs(r.cpu0, r.cpu1) : { user: null, sys: null, from: null };
   const serverCores = cpu.user !== null && cpu.sys !== null && windowMs > 0 ? (cpu.user + cpu.sys) / windowMs : null;
   const result = results[0] ?? null;
 
@@ -140,6 +149,7 @@ export function buildStep(r: StepReadings): { step: StepRecord; raw: Step } {
       externalBytes: stats.total.externalBytes,
       cpuUserMs: cpu.user,
       cpuSysMs: cpu.sys,
+      cpuFrom: cpu.from,
       rssAnonBytes: mem.total.rssAnonBytes,
       heapTotalBytes: stats.total.heapTotalBytes,
       fds: mem.total.fds,
