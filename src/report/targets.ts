@@ -80,8 +80,8 @@ export interface TargetRow {
   readonly verdict: TargetVerdict | null;
   /** Some run of either side had its driver near saturation: the ratio is not the server's alone. */
   readonly clientBound: boolean;
-  /** A bound's repetitions: how many, and the lowest and highest figure among those measured. */
-  readonly spread?: { readonly reps: number; readonly low: number; readonly high: number } | undefined;
+  /** A bound's repetitions: how many ran, how many have the figure, and its lowest and highest (null when none has it). */
+  readonly spread?: { readonly reps: number; readonly measured: number; readonly low: number | null; readonly high: number | null } | undefined;
   readonly file: string;
 }
 
@@ -154,7 +154,7 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
       const measured = values.filter((v): v is number => v !== null);
       const value = median(measured);
       const verdict = values.length === 0 || t.atMost === undefined ? null : boundVerdict(values, t.atMost);
-      const spread = measured.length === 0 ? undefined : { reps: values.length, low: Math.min(...measured), high: Math.max(...measured) };
+      const spread = { reps: values.length, measured: measured.length, low: measured.length ? Math.min(...measured) : null, high: measured.length ? Math.max(...measured) : null };
       rows.push({ target: t, step: null, value, estimate: null, parts: null, verdict, clientBound: false, spread, file: file.file });
       continue;
     }
@@ -211,10 +211,14 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
     const seconds = t.figure === 'establishSeconds';
     const sec = (v: number): string => `${v.toFixed(1)} s`;
     let measured = '—';
+    const sp = r.spread;
+    const short = sp === undefined || sp.measured === sp.reps ? '' : `${sp.reps - sp.measured} of ${sp.reps} runs fell short`;
+    if (r.value === null && short !== '') measured = `— (${short})`;
     if (r.value !== null) {
       const unit = t.figure === 'bytesPerConnection' ? 'bytes' : 'count';
+      const held = short === '' ? '' : `; ${short}`;
       measured = seconds
-        ? `${sec(r.value)}${r.spread === undefined ? '' : r.spread.reps < 2 ? ' (1 run)' : ` (${sec(r.spread.low)}–${sec(r.spread.high)}, ${r.spread.reps} runs)`}`
+        ? `${sec(r.value)}${sp === undefined ? '' : sp.measured < 2 || sp.low === null || sp.high === null ? ` (1 run${held})` : ` (${sec(sp.low)}–${sec(sp.high)}, ${sp.measured} runs${held})`}`
         : t.against === undefined || r.estimate === null
           ? fmtUnit('bytes', r.value)
           : `${formatRatio(r.estimate)} (${fmtUnit(unit, r.parts?.[0] ?? 0)} / ${fmtUnit(unit, r.parts?.[1] ?? 0)})`;
@@ -226,7 +230,8 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
   }
   const notes: string[] = [];
   if (rows.some((r) => r.target.against !== undefined)) notes.push(`Ratios are of medians over repetitions; the interval in brackets is the ${RATIO_INTERVAL_METHOD}. A target is met when the whole interval clears its goal, not met when none of it does, and undecided when the interval straddles it.`);
-  if (rows.some((r) => r.target.against === undefined)) notes.push('A bound is met when every run is within it, not met when none is, and undecided otherwise; a figure is the median over runs, with their range.');
+  if (rows.some((r) => r.target.against === undefined)) notes.push('A bound is met when every run is within it, not met when none is, and undecided otherwise.');
+  if (rows.some((r) => r.target.figure === 'establishSeconds')) notes.push('A time to establish is the median over the runs, with their range; a run that did not establish them all counts against its bound.');
   out.push('', notes.join(' '));
   return `${out.join('\n')}\n`;
 }

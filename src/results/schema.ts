@@ -330,7 +330,7 @@ const timeline = def(
     {
       tMs: array(Type.Number({ mustBe: 'a number not below the one before it' })),
       connections: opt(array(measured())),
-      cpuPct: opt(array(measured(), { description: 'Server CPU, user + system, percent of one core.' })),
+      cpuPct: opt(array(measured(), { description: 'Server CPU, user + system, percent of one core, from the clock ticks of /proc/<pid>/stat (10 ms each; a shape over time, not a figure).' })),
       rssBytes: opt(array(measured())),
       marks: opt(array(obj({ tMs: Type.Number({ mustBe: 'a number' }), label: Type.String({ mustBe: 'a string' }) }), { description: 'Runner addition: the start of each phase.' })),
     },

@@ -21,10 +21,19 @@ export function headlineClientBound(run: Run): boolean {
   return typeof step?.clientBound === 'boolean' ? step.clientBound : run.clientBound === true;
 }
 
-/** Milliseconds a run's ramps took to establish their connections, summed (the steps in between are not counted); null without ramps. */
+/**
+ * Milliseconds a run's ramps took to establish their connections, summed (the steps in between
+ * are not counted); null without ramps, or when a ramp has no time (a sum without it would be short).
+ */
 export function establishMs(run: Run): number | null {
   const ramps = run.ramps ?? [];
-  return ramps.length === 0 ? null : ramps.reduce((a, r) => a + (typeof r.ms === 'number' && Number.isFinite(r.ms) ? r.ms : 0), 0);
+  if (ramps.length === 0) return null;
+  let ms = 0;
+  for (const r of ramps) {
+    if (typeof r.ms !== 'number' || !Number.isFinite(r.ms)) return null;
+    ms += r.ms;
+  }
+  return ms;
 }
 
 /**

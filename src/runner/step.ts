@@ -42,11 +42,17 @@ function growth(now: number | null, base: number | null): Measured {
   return d === null ? null : Math.max(0, d);
 }
 
+/** How far apart two readings of a process's clock ticks may put its CPU (each of utime and stime is cut to a 10 ms tick). */
+const TICK_SLACK_MS = 20;
+
 /**
  * The server's user and kernel CPU over a window. The total is the threads' nanosecond on-CPU
  * time when both samples have it (cpuFrom 'schedstat'), split between user and kernel as the
- * clock ticks of /proc/<pid>/stat split it (the kernel splits its own total the same way); else
+ * clock ticks of /proc/<pid>/stat split it over the window (the kernel splits its own total the
+ * same way), or over the processes' lives when no tick moved in the window (an idle step); else
  * the clock ticks themselves ('stat', 10 ms each: a step of 400 ms of CPU moves by up to 5 %).
+ * The ticks also win when the threads' total falls short of them by more than the ticks' own
+ * slack: a thread that started and ended inside the window (an io_uring worker) left no count.
  */
 export function cpuMs(a: ProcessesSample, b: ProcessesSample): { user: Measured; sys: Measured; from: 'schedstat' | 'stat' | null } {
   const u0 = a.total.cpuUserMs;
@@ -55,9 +61,13 @@ export function cpuMs(a: ProcessesSample, b: ProcessesSample): { user: Measured;
   const s1 = b.total.cpuSysMs;
   if (u0 === null || u1 === null || s0 === null || s1 === null || b.missing.length > 0) return { user: null, sys: null, from: null };
   const user = Math.max(0, u1 - u0), sys = Math.max(0, s1 - s0);
+  const ticks = { user, sys, from: 'stat' as const };
   const total = threadCpuMsBetween(a.perPid, b.perPid);
-  if (total === null || user + sys <= 0) return { user, sys, from: 'stat' };
-  return { user: (total * user) / (user + sys), sys: (total * sys) / (user + sys), from: 'schedstat' };
+  if (total === null || total < user + sys - TICK_SLACK_MS * b.perPid.length) return ticks;
+  // The split: the window's ticks, or the processes' lifetime ticks when none moved in it.
+  const [su, ss] = user + sys > 0 ? [user, sys] : [u1, s1];
+  if (su + ss <= 0) return ticks;
+  return { user: (total * su) / (su + ss), sys: (total * ss) / (su + ss), from: 'schedstat' };
 }
 
 function groupRecord(r: RunResult): GroupStepRecord {
