@@ -302,6 +302,10 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
       for (const s of [a, b]) {
         assert.ok((s?.throughput?.opsPerSec ?? 0) > 0);
         assert.ok((s?.throughput?.opsPerServerCpuSec ?? 0) > 0);
+        // The server's CPU is read over the driver's counting period, not until its results arrive
+        // (a tool that takes seconds to report would otherwise dilute the CPU with an idle server).
+        const durationMs = Number(result.params['duration']) * 1000;
+        assert.ok(s !== undefined && s.windowMs >= durationMs - 50 && s.windowMs <= durationMs + 250, `${x.contender}: window ${s?.windowMs} ms for ${durationMs} ms of load`);
         const l = s?.latencyUs;
         assert.ok(l && typeof l.p50 === 'number' && l.p50 <= (l.p99 ?? 0) && (l.p99 ?? 0) <= (l.max ?? 0), JSON.stringify(l));
         // The complete histogram is stored beside the percentiles, and they are read from it.
