@@ -36,6 +36,12 @@ import { addErrors, buildStep, ZERO_ERRORS, type StepReadings } from './step.js'
 
 /** The native driver's WebSocket handshake timeout: the last handshake of a ramp may take that long. */
 const RAMP_SLACK_MS = 30_000;
+/**
+ * How long a contender's workers may take to answer a stats request. A worker saturated by its
+ * load answers between the turns of its loop; net under a 10,000-member broadcast on a slow host
+ * took over the handle's own 5 s default, and that repetition was lost.
+ */
+const STATS_WAIT_MS = 10_000;
 
 /**
  * How long silent peers may take to be reaped under a contender's effective limits: two
@@ -250,7 +256,7 @@ export class Session {
       this.conformance = summarize(familyOf(this.protocol), [], Date.now() - started, `the conformance check did not finish: ${message(err)}`);
     }
     // The bad input was sent on purpose: steps count the protocol errors of the load only.
-    this.#protocolErrors0 = (await this.guard.wait(h.stats(), 10_000, this.where)).total.protocolErrors;
+    this.#protocolErrors0 = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, this.where)).total.protocolErrors;
     return this.conformance;
   }
 
@@ -456,7 +462,7 @@ export class Session {
 
   async #readServer(h: ContenderHandle): Promise<{ mem: ProcessesSample; stats: ContenderStats; kernel: KernelSample }> {
     const mem = sampleProcesses(h.pids, { pss: true, fds: true });
-    const stats = await this.guard.wait(h.stats(), 10_000, this.where);
+    const stats = await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, this.where);
     return { mem, stats, kernel: sampleKernel() };
   }
 
@@ -471,7 +477,7 @@ export class Session {
     let first = 0;
     if (silent !== undefined) {
       target = (await this.guard.wait(this.#group(silent).stats(), 10_000, where)).connections;
-      first = (await this.guard.wait(h.stats(), 10_000, where)).total.connectionsNow;
+      first = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.connectionsNow;
     }
     const t0 = Date.now();
     const runs = Promise.all(groups.map((d) => d.run(durationMs, warmupMs)));
@@ -489,7 +495,7 @@ export class Session {
     cpuEnd.catch(() => {});
     // The engine's syscall counters at the start of the window (one stats request: the same as
     // the end read makes), for syscalls per operation.
-    const extra0 = (await this.guard.wait(h.stats(), 10_000, where)).total.extra;
+    const extra0 = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.extra;
     const tc0 = Date.now();
     // Memory and connections are read near the end of the window, while the load still holds
     // its connections: a driver may close them as soon as its run ends (autocannon does).
@@ -531,7 +537,7 @@ export class Session {
     let lastHeap: number | null = null;
     for (let i = 0; i < 8; i++) {
       await this.guard.wait(h.gc(), 30_000, where);
-      const heap = (await this.guard.wait(h.stats(), 10_000, where)).total.heapTotalBytes;
+      const heap = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.heapTotalBytes;
       if (heap !== null && heap === lastHeap) break;
       lastHeap = heap;
       await this.guard.sleep(1000, where);
