@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HostProbeWindow, probeOnceUs, readingOf } from '../src/metrics/host-probe.js';
 import {
   countFds,
   kernelSampleFrom,
@@ -418,5 +419,36 @@ describe('Sampler', () => {
     assert.throws(() => new Sampler({ pids: [1], intervalMs: 1 }), RangeError);
     assert.throws(() => new Sampler({ pids: [1], intervalMs: 100, capacity: 2 }), RangeError);
     assert.throws(() => new Sampler({ pids: 5 as unknown as number[], intervalMs: 100 }), TypeError);
+  });
+});
+
+describe('host probe', () => {
+  it('times its fixed work in CPU time every interval through a window, and stops at end()', async () => {
+    const w = new HostProbeWindow(20, 20_000);
+    const until = Date.now() + 150;
+    while (Date.now() < until) {
+      // A busy runner: the probe still gets its turns between the loop's tasks.
+      await sleep(5);
+    }
+    const r = w.end();
+    assert.ok(r !== null, 'probed');
+    assert.ok(r.samples >= 3 && r.samples <= 9, `samples ${r.samples}`);
+    assert.ok(r.minUs > 0 && r.minUs <= r.meanUs, JSON.stringify(r));
+    assert.deepEqual([r.everyMs, r.iterations], [20, 20_000]);
+    await sleep(60);
+    assert.deepEqual(w.end(), r, 'no probe after end()');
+  });
+
+  it('more work takes longer: the probe measures the work, not the clock', () => {
+    const small = Math.min(...Array.from({ length: 5 }, () => probeOnceUs(20_000)));
+    const large = Math.min(...Array.from({ length: 5 }, () => probeOnceUs(400_000)));
+    assert.ok(large > 4 * small, `20k iterations ${small} µs, 400k ${large} µs`);
+  });
+
+  it('reads nothing from no probe, and refuses a bad interval or work', () => {
+    assert.equal(readingOf([], 100, 1000), null);
+    assert.deepEqual(readingOf([200, 300, Number.NaN], 100, 1000), { meanUs: 250, minUs: 200, samples: 2, everyMs: 100, iterations: 1000 });
+    assert.throws(() => new HostProbeWindow(1), RangeError);
+    assert.throws(() => new HostProbeWindow(100, 0), RangeError);
   });
 });

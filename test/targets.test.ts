@@ -2,10 +2,10 @@
 // of one file, a bound on a summary figure, and what counts as unmeasured.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkTargets, cpuSplit, cpuSplitMarkdown, targetsMarkdown, TARGETS } from '../src/report/targets.js';
+import { checkTargets, cpuSplit, cpuSplitMarkdown, hostSkewOf, hostSpeedSummary, hostSpeedText, targetsMarkdown, TARGETS } from '../src/report/targets.js';
 import type { LoadedResult } from '../src/results/schema.js';
 
-type RunSpec = { contender: string; steps: Record<string, number>; clientBound?: boolean; ok?: boolean; engineBytes?: number };
+type RunSpec = { contender: string; steps: Record<string, number>; clientBound?: boolean; ok?: boolean; engineBytes?: number; host?: Record<string, number> };
 
 function file(scenario: string, protocol: string, runs: RunSpec[], startedAt = '2026-11-21T00:00:00Z', name = `${scenario}.json`): LoadedResult {
   return {
@@ -21,7 +21,12 @@ function file(scenario: string, protocol: string, runs: RunSpec[], startedAt = '
         ok: r.ok ?? true,
         skipped: null,
         clientBound: r.clientBound ?? false,
-        steps: Object.entries(r.steps).map(([label, ops]) => ({ label, connections: 100, throughput: { opsPerSec: ops, bytesPerSec: 0, opsPerServerCpuSec: ops } })),
+        steps: Object.entries(r.steps).map(([label, ops]) => ({
+          label,
+          connections: 100,
+          throughput: { opsPerSec: ops, bytesPerSec: 0, opsPerServerCpuSec: ops },
+          ...(r.host?.[label] === undefined ? {} : { host: { meanUs: r.host[label], minUs: 200, samples: 99, everyMs: 100, iterations: 50_000 } }),
+        })),
         summary: { engineBytesPerConnection: r.engineBytes ?? null },
       })),
     },
@@ -180,4 +185,34 @@ test('the time to establish a million connections: the sum of each run\'s ramps,
   // A 400,000-connection file is no answer, even when it is the newer one.
   assert.equal(row([million([20], 400_000, '2026-11-22T00:00:00Z')]), undefined);
   assert.equal(row([million([20], 400_000, '2026-11-22T00:00:00Z'), million([93.4])])!.value, 93.4);
+});
+
+test("the host's speed in paired windows: a pair whose windows ran on hosts 1.1× or more apart is noted beside its ratio", () => {
+  const ka = 'keep-alive, depth 1', pl = 'pipelined, depth 16';
+  const http = file('http-hello', 'http-hello', [
+    { contender: 'epoll', steps: { [ka]: 300, [pl]: 900 }, host: { [ka]: 250, [pl]: 250 } },
+    { contender: 'uws', steps: { [ka]: 200, [pl]: 600 }, host: { [ka]: 260, [pl]: 250 } },
+    { contender: 'epoll', steps: { [ka]: 310, [pl]: 950 }, host: { [ka]: 240, [pl]: 400 } },
+    { contender: 'uws', steps: { [ka]: 210, [pl]: 640 }, host: { [ka]: 250, [pl]: 300 } },
+  ]);
+  const rows = checkTargets([http]);
+  const row = (step: string) => rows.find((r) => r.target.against === 'uws' && r.target.contender === 'epoll' && r.step === step && r.target.what.endsWith(step === ka ? 'keep-alive' : 'uws'));
+  // Keep-alive: 250/260 and 240/250 → 1.04 at most, not noted; pipelined: 400/300 in the second pair.
+  assert.equal(row(ka)?.hostSkew?.toFixed(2), '1.04');
+  assert.equal(row(pl)?.hostSkew?.toFixed(2), '1.33');
+  const md = targetsMarkdown(rows);
+  assert.match(md, /\| pipelined, depth 16 \| 1\.49× \(1\.48–1\.50\) \(925 \/ 620\) \(host 1\.33× apart in a pair\) \|/);
+  assert.doesNotMatch(md, /keep-alive, depth 1 \| [^|]*host/);
+  assert.match(md, /"Host n× apart in a pair"/);
+  // A file from before the probe has no skew, and says nothing about it.
+  const old = checkTargets([file('http-hello', 'http-hello', [{ contender: 'epoll', steps: { [ka]: 300 } }, { contender: 'uws', steps: { [ka]: 200 } }])]);
+  assert.equal(old.find((r) => r.target.against === 'uws')?.hostSkew, null);
+  assert.doesNotMatch(targetsMarkdown(old), /[Hh]ost/);
+  assert.equal(hostSpeedSummary([file('http-hello', 'http-hello', [{ contender: 'epoll', steps: { [ka]: 300 } }])]), null);
+  // Over the file: each window's mean against the fastest probe (200 µs), and the widest round.
+  const h = hostSpeedSummary([http]);
+  assert.deepEqual(h && [h.windows, h.low, h.high, h.roundSkew?.toFixed(2)], [8, 1.2, 2, '1.33']);
+  assert.match(hostSpeedText(h!), /8 measured windows .* 1\.20–2\.00× the time of its file's fastest probe; within one repetition round .* up to 1\.33× apart/);
+  assert.equal(hostSkewOf([1, null, 2], [1.05, 3]), 1.05);
+  assert.equal(hostSkewOf(undefined, [1]), null);
 });

@@ -80,6 +80,12 @@ export interface TargetRow {
   readonly verdict: TargetVerdict | null;
   /** Some run of either side had its driver near saturation: the ratio is not the server's alone. */
   readonly clientBound: boolean;
+  /**
+   * How far apart the host's speed was between the two sides' windows of one repetition pair,
+   * the largest over the pairs (step.host's meanUs, the slower over the faster); null when no
+   * pair has both probes (files from before the probe).
+   */
+  readonly hostSkew?: number | null;
   /** A bound's repetitions: how many ran, how many have the figure, and its lowest and highest (null when none has it). */
   readonly spread?: { readonly reps: number; readonly measured: number; readonly low: number | null; readonly high: number | null } | undefined;
   readonly file: string;
@@ -105,6 +111,79 @@ function perStep(runs: readonly Run[]): Map<string, Measured[]> {
   for (const [label, list] of values) values.set(label, Array.from(list, (v) => v ?? null));
   return values;
 }
+
+/** One step's host probe mean (µs) per repetition (index = rep), by step label. */
+function hostPerStep(runs: readonly Run[]): Map<string, (number | null)[]> {
+  const values = new Map<string, (number | null)[]>();
+  for (const run of runs) {
+    for (const s of run.steps) {
+      const v = s.host?.meanUs;
+      if (typeof s.label !== 'string') continue;
+      const list = values.get(s.label) ?? [];
+      list[run.rep] = typeof v === 'number' && v > 0 ? v : null;
+      values.set(s.label, list);
+    }
+  }
+  return values;
+}
+
+/** The host ran this much slower in one side's window than in the other's, at most over the pairs; null when no pair has both. */
+export function hostSkewOf(a: readonly (number | null | undefined)[] | undefined, b: readonly (number | null | undefined)[] | undefined): number | null {
+  let worst: number | null = null;
+  for (let i = 0; i < Math.min(a?.length ?? 0, b?.length ?? 0); i++) {
+    const x = a?.[i], y = b?.[i];
+    if (typeof x !== 'number' || typeof y !== 'number' || !(x > 0) || !(y > 0)) continue;
+    const skew = Math.max(x, y) / Math.min(x, y);
+    worst = worst === null ? skew : Math.max(worst, skew);
+  }
+  return worst;
+}
+
+export interface HostSpeedSummary {
+  /** Windows probed, over all the files. */
+  readonly windows: number;
+  /** Each window's mean probe against the fastest probe of its file: the lowest and highest factor. */
+  readonly low: number;
+  readonly high: number;
+  /** The widest spread (slowest over fastest mean) among one step's windows in one repetition round (every contender once). */
+  readonly roundSkew: number | null;
+}
+
+/** How steady the host was over the files' measured windows (step.host); null when none was probed. */
+export function hostSpeedSummary(results: readonly LoadedResult[]): HostSpeedSummary | null {
+  let windows = 0, low = Infinity, high = 0;
+  let roundSkew: number | null = null;
+  for (const r of results) {
+    const probed = r.result.runs.flatMap((run) => run.steps.map((st) => ({ run, st }))).filter(({ st }) => typeof st.host?.meanUs === 'number' && typeof st.host?.minUs === 'number');
+    if (probed.length === 0) continue;
+    const fastest = Math.min(...probed.map(({ st }) => st.host?.minUs ?? Infinity));
+    const rounds = new Map<string, number[]>();
+    for (const { run, st } of probed) {
+      const mean = st.host?.meanUs ?? 0;
+      windows++;
+      low = Math.min(low, mean / fastest);
+      high = Math.max(high, mean / fastest);
+      const key = `${run.rep}\u0000${st.label ?? ''}`;
+      rounds.set(key, [...(rounds.get(key) ?? []), mean]);
+    }
+    for (const means of rounds.values()) {
+      if (means.length < 2) continue;
+      const skew = Math.max(...means) / Math.min(...means);
+      roundSkew = roundSkew === null ? skew : Math.max(roundSkew, skew);
+    }
+  }
+  return windows === 0 ? null : { windows, low, high, roundSkew };
+}
+
+/** The summary as one sentence for a report. */
+export function hostSpeedText(h: HostSpeedSummary): string {
+  const f = (x: number): string => x.toFixed(2);
+  const round = h.roundSkew === null ? '' : `; within one repetition round (every contender once) one step's windows were up to ${f(h.roundSkew)}× apart`;
+  return `Host speed over the ${h.windows} measured windows (the runner's probe, \`step.host\`): each window's mean probe took ${f(h.low)}–${f(h.high)}× the time of its file's fastest probe${round}. The host's swings stretch every contender's CPU-seconds alike; ratios cancel them only where paired windows ran at one speed.`;
+}
+
+/** A pair whose windows' host speeds differ by this much or more is noted beside its ratio. */
+export const HOST_SKEW_NOTE = 1.1;
 
 /**
  * A bound "figure ≤ atMost" over repetitions: met when every repetition is within it, not met
@@ -182,6 +261,7 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
       continue;
     }
     const a = perStep(mine), b = perStep(theirs);
+    const hostA = hostPerStep(mine), hostB = hostPerStep(theirs);
     for (const [label, va] of a) {
       if (t.steps !== undefined && !t.steps.test(label)) continue;
       const vb = b.get(label);
@@ -195,6 +275,7 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
         parts: ma === null || mb === null ? null : [ma, mb],
         verdict: estimate === null || t.atLeast === undefined ? null : targetVerdict(estimate, t.atLeast),
         clientBound: bound(mine, label) || bound(theirs, label),
+        hostSkew: hostSkewOf(hostA.get(label), hostB.get(label)),
         file: file.file,
       });
     }
@@ -225,12 +306,18 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
     }
     const needed = t.against === undefined ? (seconds ? `≤ ${t.atMost} s` : `≤ ${t.atMost} B`) : t.atLeast !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost}× ${t.against}`;
     const verdict = r.verdict ?? 'not measured';
-    const flag = r.clientBound ? ' (driver near saturation)' : '';
+    const skew = r.hostSkew ?? null;
+    const flag = (r.clientBound ? ' (driver near saturation)' : '') + (skew !== null && skew >= HOST_SKEW_NOTE ? ` (host ${skew.toFixed(2)}× apart in a pair)` : '');
     out.push(`| ${t.what} | ${r.step ?? '—'} | ${measured}${flag} | ${needed} | ${verdict} | \`${r.file}\` |`);
   }
   const notes: string[] = [];
   if (rows.some((r) => r.target.against !== undefined)) notes.push(`Ratios are of medians over repetitions; the interval in brackets is the ${RATIO_INTERVAL_METHOD}. A target is met when the whole interval clears its goal, not met when none of it does, and undecided when the interval straddles it.`);
   if (rows.some((r) => r.target.against === undefined)) notes.push('A bound is met when every run is within it, not met when none is, and undecided otherwise.');
+  if (rows.some((r) => (r.hostSkew ?? 0) >= HOST_SKEW_NOTE)) {
+    notes.push(
+      `"Host n× apart in a pair": in some repetition pair the host itself ran n× slower in one side's window than in the other's, by the runner's probe (step.host). That side's CPU-seconds may be stretched by as much, so that pair's ratio is partly the host's.`,
+    );
+  }
   if (rows.some((r) => r.target.figure === 'establishSeconds')) notes.push('A time to establish is the median over the runs, with their range; a run that did not establish them all counts against its bound.');
   out.push('', notes.join(' '));
   return `${out.join('\n')}\n`;

@@ -11,6 +11,7 @@ import type {
   Errors,
   GivenUp,
   GroupStep,
+  HostProbe,
   Conformance,
   KernelBaseline,
   KernelStats,
@@ -77,6 +78,8 @@ export interface StepRecord extends Step {
   clientBound?: boolean;
   givenUp?: GivenUpRecord;
   fellBehind?: boolean;
+  /** Every figure of a window's probe is measured (the runner records none when no probe ran). */
+  host?: { [K in keyof Required<HostProbe>]: number };
 }
 
 export interface RampRecord extends Ramp {

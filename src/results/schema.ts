@@ -229,6 +229,23 @@ const givenUp = def(
   ),
 );
 
+const hostProbe = def(
+  'hostProbe',
+  obj(
+    {
+      meanUs: opt(measured({ description: "The probes' mean, in µs of the runner's CPU time: how fast the host ran over the window (lower is faster)." })),
+      minUs: opt(measured({ description: 'The fastest probe of the window, µs.' })),
+      samples: opt(measured({ description: 'Probes taken in the window.' })),
+      everyMs: opt(measured({ description: 'How often the window was probed.' })),
+      iterations: opt(measured({ description: "Iterations of the probe's fixed integer and cache work." })),
+    },
+    {
+      description:
+        "Runner addition: the host's own speed over the measured window, from a fixed piece of work the runner timed every everyMs in its own CPU time. On a VM it swings with no steal time counted, and stretches every contender's CPU-seconds alike: two windows whose meanUs differ by 1.2× ran on hosts 1.2× apart.",
+    },
+  ),
+);
+
 const step = def(
   'step',
   obj({
@@ -252,6 +269,7 @@ const step = def(
     givenUp: opt(givenUp()),
     fellBehind: opt(flag({ description: 'Runner addition: messages were dropped, timed out or lost (see givenUp).' })),
     syscallsPerOp: opt(object(syscalls)),
+    host: opt(hostProbe()),
   }),
 );
 
@@ -566,6 +584,7 @@ export type Syscalls = NonNullable<Step['syscallsPerOp']>;
 export type Errors = NonNullable<Step['errors']>;
 export type GroupStep = NonNullable<Step['groups']>[string];
 export type Reap = NonNullable<Step['reap']>;
+export type HostProbe = NonNullable<Step['host']>;
 export type GivenUp = NonNullable<Step['givenUp']>;
 export type Summary = NonNullable<Run['summary']>;
 export type MemoryFit = NonNullable<Summary['fit']>;

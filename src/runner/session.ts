@@ -23,6 +23,7 @@ import {
 import type { StartDriverOptions } from '../drivers/driver-handle.js';
 import type { DriverConfig, DriverErrors, DriverName, DriverTls, RampResult, RunResult } from '../drivers/driver-contract.js';
 import type { Target, TargetTls } from '../wire/clients/tcp.js';
+import { HostProbeWindow, type HostProbeReading } from '../metrics/host-probe.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
 import type { RampRecord, ReapRecord, StepRecord } from '../results/record.js';
 import type { Measured, Step } from '../results/schema.js';
@@ -487,11 +488,15 @@ export class Session {
     await this.guard.sleep(warmupMs, where);
     const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const t1 = Date.now();
+    const probe = new HostProbeWindow();
     // The server's CPU is read again where the driver's count ends, durationMs after its
     // warm-up, not when its results arrive: h2load's log of 8.7 million pipelined requests took
     // 3.3 s to read, and those 3.3 s of an idle server in the window made its CPU per request a
     // quarter too small (windowMs 13.3 s for 10 s of requests).
-    const cpuEnd = this.guard.sleep(durationMs, where).then(() => ({ cpu1: sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true }), at: Date.now() }));
+    const cpuEnd = this.guard
+      .sleep(durationMs, where)
+      .then(() => ({ cpu1: sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true }), at: Date.now(), host: probe.end() }))
+      .finally(() => probe.end());
     cpuEnd.catch(() => {});
     // The engine's syscall counters at the start of the window (one stats request: the same as
     // the end read makes), for syscalls per operation.
@@ -503,7 +508,7 @@ export class Session {
     const tc1 = Date.now();
     const server = await this.#readServer(h);
     const results = await this.guard.wait(runs, durationMs + warmupMs + 15_000, where);
-    const { cpu1, at } = await cpuEnd;
+    const { cpu1, at, host } = await cpuEnd;
     const windowMs = at - t1;
     results.forEach((r, i) => this.#held.set(running[i] ?? MAIN_GROUP, r.connections));
     let reap: ReapRecord | undefined;
@@ -523,7 +528,7 @@ export class Session {
         rssPeakBytes,
       };
     }
-    return { ...server, cpu0, cpu1, windowMs, driverConnections: this.#current(), results, reap, counters0: { extra: extra0, msBeforeEnd: tc1 - tc0 } };
+    return { ...server, cpu0, cpu1, windowMs, host, driverConnections: this.#current(), results, reap, counters0: { extra: extra0, msBeforeEnd: tc1 - tc0 } };
   }
 
   /**
@@ -545,13 +550,19 @@ export class Session {
     await this.guard.sleep(ph.settleMs ?? 500, where);
     const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const t0 = Date.now();
-    if ((ph.holdMs ?? 0) > 0) await this.guard.sleep(ph.holdMs ?? 0, where);
+    const probe = new HostProbeWindow();
+    let host: HostProbeReading | null;
+    try {
+      if ((ph.holdMs ?? 0) > 0) await this.guard.sleep(ph.holdMs ?? 0, where);
+    } finally {
+      host = probe.end();
+    }
     const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const windowMs = Date.now() - t0;
     const server = await this.#readServer(h);
     const counts = await this.guard.wait(Promise.all([...this.#drivers.values()].map((d) => d.stats())), 10_000, where);
     const driverConnections = counts.reduce((a, c) => a + c.connections, 0);
-    return { ...server, cpu0, cpu1, windowMs, driverConnections, results: [], reap: undefined };
+    return { ...server, cpu0, cpu1, windowMs, host, driverConnections, results: [], reap: undefined };
   }
 
   // ---- teardown ---------------------------------------------------------------------------
@@ -585,6 +596,7 @@ interface Window {
   cpu0: ProcessesSample;
   cpu1: ProcessesSample;
   windowMs: number;
+  host: HostProbeReading | null;
   driverConnections: number;
   results: RunResult[];
   reap: ReapRecord | undefined;

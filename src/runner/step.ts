@@ -6,6 +6,7 @@
 import type { ContenderStats } from '../contenders/index.js';
 import type { DriverErrors, RunResult } from '../drivers/driver-contract.js';
 import { Histogram } from '../metrics/histogram.js';
+import type { HostProbeReading } from '../metrics/host-probe.js';
 import { threadCpuMsBetween, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
 import { latencyRecord } from '../results/histograms.js';
 import type { GivenUpRecord, GroupStepRecord, ReapRecord, StepRecord } from '../results/record.js';
@@ -102,6 +103,8 @@ export interface StepReadings {
   cpu0: ProcessesSample;
   cpu1: ProcessesSample;
   windowMs: number;
+  /** The host's speed over the window (host-probe.ts); null or absent when no probe ran. */
+  host?: HostProbeReading | null;
   /** Connections every driver group held (the driver's own count). */
   driverConnections: number;
   /** The results of the groups that applied their load, in `running` order (none for an idle step). */
@@ -197,6 +200,7 @@ export function buildStep(r: StepReadings): { step: StepRecord; raw: Step } {
     });
   }
   if (r.reap !== undefined) step.reap = r.reap;
+  if (r.host !== undefined && r.host !== null) step.host = { ...r.host };
   if (r.counters0 !== undefined && result !== null) {
     const perOp = syscallsPerOp(r.counters0.extra, stats.total.extra, result.opsPerSec, r.counters0.msBeforeEnd);
     if (perOp !== null) step.syscallsPerOp = perOp;

@@ -11,7 +11,7 @@ import { fmtBytes as fmtSystemBytes } from '../system/plain-format.js';
 import { shortCommit } from '../report/page-format.js';
 import { cellText } from '../report/markdown.js';
 import { HEADLINE_METRICS, headlineTable, type HeadlineRow, type Metric } from '../report/model.js';
-import { checkTargets, cpuSplit, cpuSplitMarkdown, targetsMarkdown } from '../report/targets.js';
+import { checkTargets, cpuSplit, cpuSplitMarkdown, hostSpeedSummary, hostSpeedText, targetsMarkdown } from '../report/targets.js';
 import type { SystemReadings } from '../system/limits.js';
 import { loadScenario } from './catalog.js';
 import { defaultResultPath, htmlPathFor, writeHtmlReport, writeResult } from './output.js';
@@ -256,6 +256,8 @@ export function suiteMarkdown(results: readonly LoadedResult[], baseline = 'net'
   for (const m of machineLines(results)) out.push(`- ${m}`);
   out.push('');
   out.push(`Commit${commits.length === 1 ? '' : 's'}: ${commits.join(', ')} · runs from ${dates[0] ?? '?'} to ${dates[dates.length - 1] ?? '?'} (UTC)`, '');
+  const host = hostSpeedSummary(results);
+  if (host !== null) out.push(hostSpeedText(host), '');
   out.push(`Medians over repetitions; (×) is the ratio against \`${baseline}\` of the same scenario and protocol, from the same file (interleaved runs), marked ~ when it is within noise: the range of its per-repetition ratios (repetition i of each, run back to back) contains 1. ↓ lower is better, ↑ higher is better; — was not measured in that scenario.`, '');
   const head = ['scenario', 'protocol', 'contender', ...HEADLINE_METRICS.map((m) => `${m.label} ${arrow(m)}`), 'note'];
   out.push(`| ${head.join(' | ')} |`, `| ${['---', '---', '---', ...HEADLINE_METRICS.map(() => '---:'), '---'].join(' | ')} |`);

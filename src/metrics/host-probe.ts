@@ -1,0 +1,93 @@
+// How fast the host itself ran while a window was measured. On a virtual machine the host's
+// speed can swing by 2× within a second with no steal time counted (measured on this project's
+// VM: a fixed piece of work took 1.0 ms and 2.0 ms in the same second, and a Python loop 0.9 s
+// and 2.8 s minutes apart), and every CPU-second a contender spends is stretched by the same
+// factor. Ratios from interleaved repetitions cancel the slow part of that drift, not the part
+// that differs between two windows run back to back. So each measured window is shadowed by a
+// probe: every PROBE_EVERY_MS the runner times a fixed piece of integer and cache work in its own
+// CPU time (getrusage: a probe preempted by the load is not counted as slow), and the window
+// records the probes' mean and fastest. Two windows whose means differ by 1.2× ran on hosts 1.2×
+// apart in speed, whatever the contenders did. The probe costs under 0.5 % of one core.
+
+/** Iterations of the probe's work: about 0.25 ms on a 2.6 GHz Xeon at its fastest. */
+export const PROBE_ITERATIONS = 50_000;
+/** How often a window is probed. */
+export const PROBE_EVERY_MS = 100;
+
+/** What the probes of one window read. */
+export interface HostProbeReading {
+  /** The probes' mean CPU time in µs: the window's host speed (lower is faster). */
+  meanUs: number;
+  /** The fastest probe of the window, µs. */
+  minUs: number;
+  samples: number;
+  everyMs: number;
+  iterations: number;
+}
+
+// 256 KiB: the work reads and writes it at pseudo-random places, so cache contention from a
+// neighbour on the same core slows it as it slows a server.
+const table = new Uint32Array(1 << 16);
+let sink = 0;
+let warmed = false;
+
+function work(iterations: number): number {
+  let x = 2463534242;
+  let acc = 0;
+  const mask = table.length - 1;
+  for (let i = 0; i < iterations; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const j = x & mask;
+    table[j] = (table[j]! + i) >>> 0;
+    acc = (acc + table[(j * 7) & mask]!) >>> 0;
+  }
+  return acc;
+}
+
+/** The probe's work once, in µs of this process's CPU time. */
+export function probeOnceUs(iterations = PROBE_ITERATIONS): number {
+  if (!warmed) {
+    // Optimized code from the first probe on: V8 compiles the loop after a few runs.
+    for (let i = 0; i < 20; i++) sink ^= work(iterations);
+    warmed = true;
+  }
+  const before = process.cpuUsage();
+  sink ^= work(iterations);
+  const d = process.cpuUsage(before);
+  return d.user + d.system;
+}
+
+/** Probes the host every `everyMs` until end(). The timer does not keep the process alive. */
+export class HostProbeWindow {
+  readonly #samples: number[] = [];
+  readonly #everyMs: number;
+  readonly #iterations: number;
+  #timer: NodeJS.Timeout | null;
+
+  constructor(everyMs = PROBE_EVERY_MS, iterations = PROBE_ITERATIONS) {
+    if (!Number.isFinite(everyMs) || everyMs < 10) throw new RangeError(`HostProbeWindow: everyMs must be ≥ 10, got ${String(everyMs)}`);
+    if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError(`HostProbeWindow: iterations must be a positive integer, got ${String(iterations)}`);
+    this.#everyMs = everyMs;
+    this.#iterations = iterations;
+    this.#timer = setInterval(() => this.#samples.push(probeOnceUs(iterations)), everyMs);
+    this.#timer.unref();
+  }
+
+  /** Stops probing; the reading, or null when no probe ran (a window shorter than everyMs). */
+  end(): HostProbeReading | null {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    return readingOf(this.#samples, this.#everyMs, this.#iterations);
+  }
+}
+
+/** The reading of a window's probes (µs each); null for none. */
+export function readingOf(samplesUs: readonly number[], everyMs: number, iterations: number): HostProbeReading | null {
+  const xs = samplesUs.filter((v) => Number.isFinite(v) && v > 0);
+  if (xs.length === 0) return null;
+  return { meanUs: xs.reduce((a, b) => a + b, 0) / xs.length, minUs: Math.min(...xs), samples: xs.length, everyMs, iterations };
+}
