@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { HostProbeWindow, probeOnceUs, readingOf } from '../src/metrics/host-probe.js';
 import {
   countFds,
@@ -423,13 +424,9 @@ describe('Sampler', () => {
 });
 
 describe('host probe', () => {
-  it('times its fixed work in CPU time every interval through a window, and stops at end()', async () => {
+  it('times its fixed work every interval through a window, and stops at end()', async () => {
     const w = new HostProbeWindow(20, 20_000);
-    const until = Date.now() + 150;
-    while (Date.now() < until) {
-      // A busy runner: the probe still gets its turns between the loop's tasks.
-      await sleep(5);
-    }
+    await sleep(150);
     const r = w.end();
     assert.ok(r !== null, 'probed');
     assert.ok(r.samples >= 3 && r.samples <= 9, `samples ${r.samples}`);
@@ -439,10 +436,25 @@ describe('host probe', () => {
     assert.deepEqual(w.end(), r, 'no probe after end()');
   });
 
-  it('more work takes longer: the probe measures the work, not the clock', () => {
+  it('more work reads longer, and a probe preempted or sharing its process with a busy thread reads no longer than its own wall time', () => {
     const small = Math.min(...Array.from({ length: 5 }, () => probeOnceUs(20_000)));
     const large = Math.min(...Array.from({ length: 5 }, () => probeOnceUs(400_000)));
     assert.ok(large > 4 * small, `20k iterations ${small} µs, 400k ${large} µs`);
+  });
+
+  it("reads no longer than its own wall time while another thread of the process burns CPU (the process's CPU time counts both)", async () => {
+    const spinner = new Worker('const end = Date.now() + 1500; while (Date.now() < end) {}', { eval: true });
+    try {
+      await sleep(100);
+      for (let i = 0; i < 5; i++) {
+        const t0 = process.hrtime.bigint();
+        const us = probeOnceUs(400_000);
+        const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
+        assert.ok(us > 0 && us <= wallUs, `probe ${us} µs in ${wallUs} µs of wall time`);
+      }
+    } finally {
+      await spinner.terminate();
+    }
   });
 
   it('reads nothing from no probe, and refuses a bad interval or work', () => {

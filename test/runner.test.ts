@@ -306,9 +306,10 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
         // (a tool that takes seconds to report would otherwise dilute the CPU with an idle server).
         const durationMs = Number(result.params['duration']) * 1000;
         assert.ok(s !== undefined && s.windowMs >= durationMs - 50 && s.windowMs <= durationMs + 250, `${x.contender}: window ${s?.windowMs} ms for ${durationMs} ms of load`);
-        // The host's speed was probed through the window, every 100 ms, in the runner's CPU time.
+        // The host's speed was probed through the window, every 100 ms (a loaded runner's timer
+        // may lose some turns, never gain them).
         const host = s?.host;
-        assert.ok(host !== undefined && host.samples >= Math.floor(durationMs / host.everyMs) - 2 && host.samples <= durationMs / host.everyMs + 1, `${x.contender}: ${JSON.stringify(host)}`);
+        assert.ok(host !== undefined && host.samples >= durationMs / host.everyMs / 2 && host.samples <= durationMs / host.everyMs + 1, `${x.contender}: ${JSON.stringify(host)}`);
         assert.ok(host.minUs > 0 && host.minUs <= host.meanUs, JSON.stringify(host));
         const l = s?.latencyUs;
         assert.ok(l && typeof l.p50 === 'number' && l.p50 <= (l.p99 ?? 0) && (l.p99 ?? 0) <= (l.max ?? 0), JSON.stringify(l));

@@ -4,10 +4,15 @@
 // and 2.8 s minutes apart), and every CPU-second a contender spends is stretched by the same
 // factor. Ratios from interleaved repetitions cancel the slow part of that drift, not the part
 // that differs between two windows run back to back. So each measured window is shadowed by a
-// probe: every PROBE_EVERY_MS the runner times a fixed piece of integer and cache work in its own
-// CPU time (getrusage: a probe preempted by the load is not counted as slow), and the window
-// records the probes' mean and fastest. Two windows whose means differ by 1.2× ran on hosts 1.2×
-// apart in speed, whatever the contenders did. The probe costs under 0.5 % of one core.
+// probe: every PROBE_EVERY_MS the runner times a fixed piece of integer and cache work, and the
+// window records the probes' mean and fastest. A probe reads the lesser of its wall time and the
+// runner's CPU time over it: the wall time counts a preemption by the load as slowness, the CPU
+// time (getrusage, the whole process) can count a tick of another runner thread or an interrupt
+// charged to the probe; both at once is rare. Two windows whose means differ by 1.2× ran on
+// hosts about 1.2× apart in speed; not wholly the host's, since the probe shares caches with the
+// load. The probe costs under 0.5 % of one core.
+
+import { mean, min } from './stats.js';
 
 /** Iterations of the probe's work: about 0.25 ms on a 2.6 GHz Xeon at its fastest. */
 export const PROBE_ITERATIONS = 50_000;
@@ -48,20 +53,29 @@ function work(iterations: number): number {
   return acc;
 }
 
-/** The probe's work once, in µs of this process's CPU time. */
+/** Runs the work until V8 has optimized it (once per process), so that no probe times the interpreter. */
+export function warmProbe(): void {
+  if (warmed) return;
+  for (let i = 0; i < 20; i++) sink ^= work(PROBE_ITERATIONS);
+  warmed = true;
+}
+
+/** The probe's work once, in µs: the lesser of its wall time and this process's CPU time over it. */
 export function probeOnceUs(iterations = PROBE_ITERATIONS): number {
-  if (!warmed) {
-    // Optimized code from the first probe on: V8 compiles the loop after a few runs.
-    for (let i = 0; i < 20; i++) sink ^= work(iterations);
-    warmed = true;
-  }
+  warmProbe();
+  const t0 = process.hrtime.bigint();
   const before = process.cpuUsage();
   sink ^= work(iterations);
   const d = process.cpuUsage(before);
-  return d.user + d.system;
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
+  return Math.min(wallUs, d.user + d.system);
 }
 
-/** Probes the host every `everyMs` until end(). The timer does not keep the process alive. */
+/**
+ * Probes the host every `everyMs` until end(), the first probe `everyMs` after construction
+ * (the work is warmed here, so construct it just before the window starts). The timer does not
+ * keep the process alive.
+ */
 export class HostProbeWindow {
   readonly #samples: number[] = [];
   readonly #everyMs: number;
@@ -73,6 +87,7 @@ export class HostProbeWindow {
     if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError(`HostProbeWindow: iterations must be a positive integer, got ${String(iterations)}`);
     this.#everyMs = everyMs;
     this.#iterations = iterations;
+    warmProbe();
     this.#timer = setInterval(() => this.#samples.push(probeOnceUs(iterations)), everyMs);
     this.#timer.unref();
   }
@@ -88,6 +103,7 @@ export class HostProbeWindow {
 /** The reading of a window's probes (µs each); null for none. */
 export function readingOf(samplesUs: readonly number[], everyMs: number, iterations: number): HostProbeReading | null {
   const xs = samplesUs.filter((v) => Number.isFinite(v) && v > 0);
-  if (xs.length === 0) return null;
-  return { meanUs: xs.reduce((a, b) => a + b, 0) / xs.length, minUs: Math.min(...xs), samples: xs.length, everyMs, iterations };
+  const meanUs = mean(xs), minUs = min(xs);
+  if (meanUs === null || minUs === null) return null;
+  return { meanUs, minUs, samples: xs.length, everyMs, iterations };
 }

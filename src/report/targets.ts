@@ -94,14 +94,14 @@ export interface TargetRow {
 const okRuns = (r: LoadedResult, contender: string, protocol: string): Run[] =>
   r.result.runs.filter((x) => x.contender === contender && x.protocol === protocol && x.ok && !x.skipped);
 
-/** One step's figure per repetition (index = rep), by step label. */
-function perStep(runs: readonly Run[]): Map<string, Measured[]> {
+/** One step's figure per repetition (index = rep), by step label: ops per server CPU-second, or what `pick` reads. */
+function perStep(runs: readonly Run[], pick: (s: Run['steps'][number]) => unknown = (s) => s.throughput?.opsPerServerCpuSec): Map<string, Measured[]> {
   const values = new Map<string, Measured[]>();
   for (const run of runs) {
     for (const s of run.steps) {
       // The runner labels its steps (an addition to the contract's Step).
       const label = (s as { label?: unknown }).label;
-      const v = s.throughput?.opsPerServerCpuSec;
+      const v = pick(s);
       if (typeof v !== 'number' || typeof label !== 'string') continue;
       const list = values.get(label) ?? [];
       list[run.rep] = v;
@@ -109,21 +109,6 @@ function perStep(runs: readonly Run[]): Map<string, Measured[]> {
     }
   }
   for (const [label, list] of values) values.set(label, Array.from(list, (v) => v ?? null));
-  return values;
-}
-
-/** One step's host probe mean (µs) per repetition (index = rep), by step label. */
-function hostPerStep(runs: readonly Run[]): Map<string, (number | null)[]> {
-  const values = new Map<string, (number | null)[]>();
-  for (const run of runs) {
-    for (const s of run.steps) {
-      const v = s.host?.meanUs;
-      if (typeof s.label !== 'string') continue;
-      const list = values.get(s.label) ?? [];
-      list[run.rep] = typeof v === 'number' && v > 0 ? v : null;
-      values.set(s.label, list);
-    }
-  }
   return values;
 }
 
@@ -154,7 +139,8 @@ export function hostSpeedSummary(results: readonly LoadedResult[]): HostSpeedSum
   let windows = 0, low = Infinity, high = 0;
   let roundSkew: number | null = null;
   for (const r of results) {
-    const probed = r.result.runs.flatMap((run) => run.steps.map((st) => ({ run, st }))).filter(({ st }) => typeof st.host?.meanUs === 'number' && typeof st.host?.minUs === 'number');
+    const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+    const probed = r.result.runs.flatMap((run) => run.steps.map((st) => ({ run, st }))).filter(({ st }) => positive(st.host?.meanUs) && positive(st.host?.minUs));
     if (probed.length === 0) continue;
     const fastest = Math.min(...probed.map(({ st }) => st.host?.minUs ?? Infinity));
     const rounds = new Map<string, number[]>();
@@ -261,7 +247,8 @@ export function checkTargets(results: readonly LoadedResult[], targets: readonly
       continue;
     }
     const a = perStep(mine), b = perStep(theirs);
-    const hostA = hostPerStep(mine), hostB = hostPerStep(theirs);
+    const hostMean = (st: Run['steps'][number]): unknown => st.host?.meanUs;
+    const hostA = perStep(mine, hostMean), hostB = perStep(theirs, hostMean);
     for (const [label, va] of a) {
       if (t.steps !== undefined && !t.steps.test(label)) continue;
       const vb = b.get(label);

@@ -233,7 +233,7 @@ const hostProbe = def(
   'hostProbe',
   obj(
     {
-      meanUs: opt(measured({ description: "The probes' mean, in µs of the runner's CPU time: how fast the host ran over the window (lower is faster)." })),
+      meanUs: opt(measured({ description: "The probes' mean in µs, each the lesser of its wall time and the runner's CPU time over it: how fast the host ran over the window (lower is faster)." })),
       minUs: opt(measured({ description: 'The fastest probe of the window, µs.' })),
       samples: opt(measured({ description: 'Probes taken in the window.' })),
       everyMs: opt(measured({ description: 'How often the window was probed.' })),
@@ -241,7 +241,7 @@ const hostProbe = def(
     },
     {
       description:
-        "Runner addition: the host's own speed over the measured window, from a fixed piece of work the runner timed every everyMs in its own CPU time. On a VM it swings with no steal time counted, and stretches every contender's CPU-seconds alike: two windows whose meanUs differ by 1.2× ran on hosts 1.2× apart.",
+        "Runner addition: the host's own speed over the measured window, from a fixed piece of work the runner timed every everyMs. On a VM it swings with no steal time counted, and stretches every contender's CPU-seconds alike: two windows whose meanUs differ by 1.2× ran on hosts about 1.2× apart (not wholly the host's: the probe shares caches with the load).",
     },
   ),
 );

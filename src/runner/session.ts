@@ -486,49 +486,54 @@ export class Session {
     const watching = silent === undefined ? null : watchServer(h, t0, first, pollMs, runs, durationMs + warmupMs + 20_000);
     // The driver counts only after its warm-up, so server CPU is read from the same moment.
     await this.guard.sleep(warmupMs, where);
-    const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
-    const t1 = Date.now();
+    // The host's speed is probed over the window (host-probe.ts); made before it, as it warms its
+    // work, and stopped however the window ends.
     const probe = new HostProbeWindow();
-    // The server's CPU is read again where the driver's count ends, durationMs after its
-    // warm-up, not when its results arrive: h2load's log of 8.7 million pipelined requests took
-    // 3.3 s to read, and those 3.3 s of an idle server in the window made its CPU per request a
-    // quarter too small (windowMs 13.3 s for 10 s of requests).
-    const cpuEnd = this.guard
-      .sleep(durationMs, where)
-      .then(() => ({ cpu1: sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true }), at: Date.now(), host: probe.end() }))
-      .finally(() => probe.end());
-    cpuEnd.catch(() => {});
-    // The engine's syscall counters at the start of the window (one stats request: the same as
-    // the end read makes), for syscalls per operation.
-    const extra0 = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.extra;
-    const tc0 = Date.now();
-    // Memory and connections are read near the end of the window, while the load still holds
-    // its connections: a driver may close them as soon as its run ends (autocannon does).
-    await this.guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2) - (tc0 - t1)), where);
-    const tc1 = Date.now();
-    const server = await this.#readServer(h);
-    const results = await this.guard.wait(runs, durationMs + warmupMs + 15_000, where);
-    const { cpu1, at, host } = await cpuEnd;
-    const windowMs = at - t1;
-    results.forEach((r, i) => this.#held.set(running[i] ?? MAIN_GROUP, r.connections));
-    let reap: ReapRecord | undefined;
-    if (silent !== undefined && watching !== null) {
-      const { samples, rssPeakBytes } = await watching;
-      const low = Math.min(...samples.map(([, c]) => c));
-      const reaped = samples.find(([, c]) => first - c >= target);
-      const end = results[running.indexOf(silent)];
-      reap = {
-        group: silent,
-        target,
-        closedByServer: Math.max(0, first - low),
-        ms: target > 0 && reaped !== undefined ? reaped[0] : null,
-        closedSeenByDriver: end === undefined ? 0 : Math.max(0, target - end.connections),
-        pollMs,
-        samples,
-        rssPeakBytes,
-      };
+    try {
+      const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
+      const t1 = Date.now();
+      // The server's CPU is read again where the driver's count ends, durationMs after its
+      // warm-up, not when its results arrive: h2load's log of 8.7 million pipelined requests took
+      // 3.3 s to read, and those 3.3 s of an idle server in the window made its CPU per request a
+      // quarter too small (windowMs 13.3 s for 10 s of requests).
+      const cpuEnd = this.guard
+        .sleep(durationMs, where)
+        .then(() => ({ cpu1: sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true }), at: Date.now(), host: probe.end() }));
+      cpuEnd.catch(() => {});
+      // The engine's syscall counters at the start of the window (one stats request: the same as
+      // the end read makes), for syscalls per operation.
+      const extra0 = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.extra;
+      const tc0 = Date.now();
+      // Memory and connections are read near the end of the window, while the load still holds
+      // its connections: a driver may close them as soon as its run ends (autocannon does).
+      await this.guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2) - (tc0 - t1)), where);
+      const tc1 = Date.now();
+      const server = await this.#readServer(h);
+      const results = await this.guard.wait(runs, durationMs + warmupMs + 15_000, where);
+      const { cpu1, at, host } = await cpuEnd;
+      const windowMs = at - t1;
+      results.forEach((r, i) => this.#held.set(running[i] ?? MAIN_GROUP, r.connections));
+      let reap: ReapRecord | undefined;
+      if (silent !== undefined && watching !== null) {
+        const { samples, rssPeakBytes } = await watching;
+        const low = Math.min(...samples.map(([, c]) => c));
+        const reaped = samples.find(([, c]) => first - c >= target);
+        const end = results[running.indexOf(silent)];
+        reap = {
+          group: silent,
+          target,
+          closedByServer: Math.max(0, first - low),
+          ms: target > 0 && reaped !== undefined ? reaped[0] : null,
+          closedSeenByDriver: end === undefined ? 0 : Math.max(0, target - end.connections),
+          pollMs,
+          samples,
+          rssPeakBytes,
+        };
+      }
+      return { ...server, cpu0, cpu1, windowMs, host, driverConnections: this.#current(), results, reap, counters0: { extra: extra0, msBeforeEnd: tc1 - tc0 } };
+    } finally {
+      probe.end();
     }
-    return { ...server, cpu0, cpu1, windowMs, host, driverConnections: this.#current(), results, reap, counters0: { extra: extra0, msBeforeEnd: tc1 - tc0 } };
   }
 
   /**
@@ -548,9 +553,9 @@ export class Session {
       await this.guard.sleep(1000, where);
     }
     await this.guard.sleep(ph.settleMs ?? 500, where);
+    const probe = new HostProbeWindow();
     const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
     const t0 = Date.now();
-    const probe = new HostProbeWindow();
     let host: HostProbeReading | null;
     try {
       if ((ph.holdMs ?? 0) > 0) await this.guard.sleep(ph.holdMs ?? 0, where);
