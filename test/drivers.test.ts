@@ -366,6 +366,37 @@ for (const driver of ['autocannon', 'wrk'] as const) {
   });
 }
 
+test('native: connections the server resets during the warm-up are counted apart from the window, not lost with it', { timeout: TEST_TIMEOUT }, async () => {
+  // An echo server that resets every connection 300 ms after it was accepted: inside the warm-up.
+  const sockets = new Set<net.Socket>();
+  const s = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk) => socket.write(chunk));
+    setTimeout(() => socket.resetAndDestroy(), 300).unref();
+  });
+  await new Promise<void>((resolve) => s.listen(0, HOST, resolve));
+  let d: DriverHandle | undefined;
+  try {
+    d = await start(config('native', { protocol: 'tcp-echo', targets: [{ host: HOST, port: (s.address() as net.AddressInfo).port }] }));
+    const ramp = await d.ramp(BAD_CONNECTIONS, 0, 4000);
+    assert.equal(ramp.established, BAD_CONNECTIONS);
+    const run = await d.run(300, 1000);
+    assert.equal(run.connections, 0, 'every connection was reset');
+    assert.equal(run.ops, 0);
+    assert.deepEqual(run.errors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 }, 'the window saw none of it');
+    const w = run.warmupErrors;
+    assert.ok(w !== undefined && w.read + w.write === BAD_CONNECTIONS, `the warm-up counted every reset: ${JSON.stringify(w)}`);
+    await closeAndCheckGone(d);
+    d = undefined;
+  } finally {
+    if (d !== undefined) await d.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+});
+
 // ---- Process failures -----------------------------------------------------------------------
 
 test('a driver that dies mid-run fails the call with a clear error', { timeout: TEST_TIMEOUT }, async () => {

@@ -136,6 +136,12 @@ export interface RunResult {
   /** Latency in microseconds; null when the mode measures none (idle). */
   latency: HistogramJSON | null;
   errors: DriverErrors;
+  /**
+   * Errors during the warm-up before the window (a connection the server reset then is gone
+   * from the window, and its count with it unless it is here); the runner adds them to the
+   * step's. Absent for drivers that do not count their warm-up apart.
+   */
+  warmupErrors?: DriverErrors;
   cpu: CpuUse;
   /** The driver's CPU was near saturation: throughput is a lower bound of the server's. */
   clientBound: boolean;

@@ -99,6 +99,7 @@ export function mergeRunResults(results: readonly RunResult[]): RunResult {
     extra: mergeExtra(results.map((r) => r.extra)),
   };
   if (results.some((r) => r.connectErrors !== undefined)) out.connectErrors = results.reduce((a, r) => addCounts(a, r.connectErrors), {});
+  if (results.some((r) => r.warmupErrors !== undefined)) out.warmupErrors = results.reduce((a, r) => (r.warmupErrors === undefined ? a : addErrors(a, r.warmupErrors)), emptyErrors());
   const warnings = mergeWarnings(results.map((r) => r.warnings));
   if (warnings !== undefined) out.warnings = warnings;
   return out;

@@ -38,6 +38,12 @@ function errorsOf(s: Omit<ClientGroupStats, 'latency'>): DriverErrors {
   return { connect: s.errConnect, read: s.errRead + s.peerClosed, write: s.errWrite, timeout: s.errTimeout, protocol: s.errProtocol };
 }
 
+/** How far each count grew since `then` (never below 0). */
+function errorsSince(now: DriverErrors, then: DriverErrors): DriverErrors {
+  const d = (k: keyof DriverErrors): number => Math.max(0, now[k] - then[k]);
+  return { connect: d('connect'), read: d('read'), write: d('write'), timeout: d('timeout'), protocol: d('protocol') };
+}
+
 /** Creates the native driver for one resolved config (the addon must load). */
 export const createNativeDriver: DriverFactory = async (config: ResolvedDriverConfig): Promise<DriverImpl> => {
   let group: ClientGroup;
@@ -102,8 +108,12 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
     },
 
     async run(cmd, progress): Promise<RunResult> {
+      // The warm-up's errors are its counts' growth over it: reset() below clears them for the
+      // window, and a connection the server reset in the warm-up would otherwise leave no trace.
+      const errors0 = errorsOf(group.counts());
       group.run(config.mode, config.rate);
       if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
+      const warmupErrors = errorsSince(errorsOf(group.counts()), errors0);
       group.reset();
       // TLS handshake counts are the group's life's: the window's are the difference.
       const tls0 = config.tls ? group.stats() : null;
@@ -131,6 +141,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
         bytesPerSec: s.bytesIn / (ms / 1000),
         latency: measured && s.latency.count > 0 ? s.latency.toJSON() : null,
         errors: errorsOf(s),
+        warmupErrors,
         cpu,
         clientBound: cpu.pct >= CLIENT_BOUND_PCT,
         extra: {

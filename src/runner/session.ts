@@ -434,7 +434,8 @@ export class Session {
   #record(step: StepRecord, raw: Step, results: readonly RunResult[], fit: boolean): void {
     for (const r of results) {
       for (const w of r.warnings ?? []) this.warnings.push(w);
-      this.#errors = addErrors(this.#errors, r.errors);
+      // The warm-up is part of the load since the previous step, and so are its errors.
+      this.#errors = addErrors(addErrors(this.#errors, r.warmupErrors), r.errors);
       this.clientBound = (this.clientBound ?? false) || r.clientBound;
     }
     step.errors = { ...this.#errors };
