@@ -323,7 +323,7 @@ test('net × https-hello: plain HTTP to the TLS port gets no HTTP answer, is clo
     await new Promise((resolve) => gone.once('connect', resolve));
     gone.end();
     await eventually(async () => (await extra(h))['tlsHandshakeFailed'] === 2, 5000, 'the abandoned handshake is counted');
-    assert.deepEqual(await extra(h), { tlsHandshakes: 0, tlsResumed: 0, tlsHandshakeFailed: 2, tlsHandshakeTimeouts: 0 });
+    assert.deepEqual(await extra(h), { nodeParserPaused: 0, tlsHandshakes: 0, tlsResumed: 0, tlsHandshakeFailed: 2, tlsHandshakeTimeouts: 0 });
     await eventually(async () => (await h.stats()).total.connectionsNow === 0, 5000, 'both connections gone');
   });
 });
