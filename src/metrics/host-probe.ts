@@ -9,8 +9,10 @@
 // runner's CPU time over it: the wall time counts a preemption by the load as slowness, the CPU
 // time (getrusage, the whole process) can count a tick of another runner thread or an interrupt
 // charged to the probe; both at once is rare. Two windows whose means differ by 1.2× ran on
-// hosts about 1.2× apart in speed; not wholly the host's, since the probe shares caches with the
-// load. The probe costs under 0.5 % of one core.
+// hosts about 1.2× apart in speed. Our own load barely moves it (under h2load against the
+// engine, loaded over idle 1.01 at 40,000 requests/s and 0.93 with both cores saturated:
+// results/checks/issue-17/host-probe/), and JS that allocates slows further than the probe does
+// when the host slows (2.34× where the probe read 1.71×). The probe costs under 0.5 % of one core.
 
 import { mean, min } from './stats.js';
 
