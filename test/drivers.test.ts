@@ -16,6 +16,8 @@ import { findExecutable } from '../src/system/which.js';
 import { uncorrectWrkLatency, wrkCorrectionInterval } from '../src/drivers/wrk.js';
 import { parseH2loadSummary, readH2loadLog } from '../src/drivers/h2load.js';
 import { Histogram } from '../src/metrics/histogram.js';
+import { HTTP_HELLO_BODY } from '../src/wire/protocols.js';
+import http from 'node:http';
 import { isAlive, waitGone } from './helpers/processes.js';
 
 const HOST = '127.0.0.1';
@@ -173,6 +175,9 @@ async function checkAgainstNet(driver: 'autocannon' | 'wrk' | 'h2load', depth: n
     const served = s2.total.messagesOut! - s1.total.messagesOut!;
 
     noErrors(run, 'run');
+    // A driver that runs its warm-up apart counts that warm-up's errors apart (h2load reports none of its warm-up).
+    if (warmupMs > 0 && driver !== 'h2load') assert.deepEqual(run.warmupErrors, { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 }, 'warm-up errors');
+    if (driver === 'h2load') assert.equal(run.warmupErrors, undefined);
     assert.ok(run.ops > 0, 'some requests were answered');
     assert.equal(run.extra['requests'], run.ops);
     assert.equal(run.connections, connections);
@@ -393,6 +398,38 @@ test('native: connections the server resets during the warm-up are counted apart
   } finally {
     if (d !== undefined) await d.close();
     for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+});
+
+test('autocannon: connections the server resets during the warm-up are counted apart from the window, not lost with it', { timeout: TEST_TIMEOUT }, async () => {
+  // Connections accepted in the first 500 ms are reset 300 ms after their accept, inside the
+  // warm-up; autocannon reconnects, and those later connections live through the window.
+  const t0 = Date.now();
+  const s = http.createServer({ keepAliveTimeout: 0 }, (_req, res) => res.end(HTTP_HELLO_BODY));
+  const early = new Set<net.Socket>();
+  s.on('connection', (socket: net.Socket) => {
+    socket.on('error', () => {});
+    if (Date.now() - t0 > 500) return;
+    early.add(socket);
+    setTimeout(() => socket.resetAndDestroy(), 300).unref();
+  });
+  await new Promise<void>((resolve) => s.listen(0, HOST, resolve));
+  let d: DriverHandle | undefined;
+  try {
+    d = await start(config('autocannon', { targets: [{ host: HOST, port: (s.address() as net.AddressInfo).port }] }));
+    await d.ramp(BAD_CONNECTIONS, 0, 4000);
+    const run = await d.run(500, 1500);
+    assert.ok(early.size >= BAD_CONNECTIONS, `${early.size} connections reset early`);
+    assert.ok(run.ops > 0, 'the reconnected connections answered in the window');
+    noErrors(run, 'the window');
+    const w = run.warmupErrors;
+    assert.ok(w !== undefined && w.read + w.write >= 1, `the warm-up counted the resets: ${JSON.stringify(w)}`);
+    await closeAndCheckGone(d);
+    d = undefined;
+  } finally {
+    if (d !== undefined) await d.close();
+    s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 });

@@ -63,6 +63,8 @@ function zeroCpu(): RunResult['cpu'] {
 class TargetRun {
   readonly hist = new Histogram(DRIVER_LATENCY_LAYOUT.lowest, DRIVER_LATENCY_LAYOUT.highest, DRIVER_LATENCY_LAYOUT.digits);
   readonly errors = emptyErrors();
+  /** Errors before the window (a connection reset in the warm-up); the runner adds them to the step's. */
+  readonly warmupErrors = emptyErrors();
   readonly connectErrors: Record<string, number> = {};
   ops = 0;
   bytes = 0;
@@ -117,13 +119,16 @@ class AutocannonDriver implements DriverImpl {
       .filter((r) => r.connections > 0);
     this.#runs = runs;
     let measuring = cmd.warmupMs === 0;
+    let warming = cmd.warmupMs > 0;
     let windowStart = performance.now();
     let windowEnd = windowStart;
     const expectBody = isHelloRequest('GET', c.path) ? HTTP_HELLO_BODY : undefined;
     // autocannon refuses timeouts under one second.
     const timeoutS = Math.max(1, c.responseTimeoutMs / 1000);
 
-    for (const r of runs) this.#start(r, cmd, timeoutS, expectBody, () => measuring);
+    // Errors count in the window, or apart in the warm-up (those after the window in neither).
+    const errorsNow = (r: TargetRun): DriverErrors | null => (measuring ? r.errors : warming ? r.warmupErrors : null);
+    for (const r of runs) this.#start(r, cmd, timeoutS, expectBody, () => measuring, errorsNow);
 
     const ticker = setInterval(() => {
       progress(
@@ -133,6 +138,7 @@ class AutocannonDriver implements DriverImpl {
     }, PROGRESS_MS);
     await new Promise<void>((resolve) => {
       const warm = setTimeout(() => {
+        warming = false;
         measuring = true;
         windowStart = performance.now();
       }, cmd.warmupMs);
@@ -143,6 +149,7 @@ class AutocannonDriver implements DriverImpl {
         clearTimeout(warm);
         clearTimeout(end);
         windowEnd = performance.now();
+        warming = false;
         measuring = false;
         for (const r of runs) {
           r.openAtEnd = r.open;
@@ -171,7 +178,14 @@ class AutocannonDriver implements DriverImpl {
     return merged;
   }
 
-  #start(r: TargetRun, cmd: Extract<DriverCommand, { type: 'run' }>, timeoutS: number, expectBody: string | undefined, measuring: () => boolean): void {
+  #start(
+    r: TargetRun,
+    cmd: Extract<DriverCommand, { type: 'run' }>,
+    timeoutS: number,
+    expectBody: string | undefined,
+    measuring: () => boolean,
+    errorsNow: (r: TargetRun) => DriverErrors | null,
+  ): void {
     const c = this.#config;
     const setupClient = (client: autocannonTypes.Client): void => {
       const cl = client as unknown as ClientInternals;
@@ -192,28 +206,34 @@ class AutocannonDriver implements DriverImpl {
           if (connected) r.open--;
         });
         conn.on('error', (err: NodeJS.ErrnoException) => {
-          if (!measuring()) return;
+          const errors = errorsNow(r);
+          if (errors === null) return;
           if (!connected) {
-            r.errors.connect++;
+            errors.connect++;
             const code = err.code ?? 'EUNKNOWN';
-            r.connectErrors[code] = (r.connectErrors[code] ?? 0) + 1;
+            if (measuring()) r.connectErrors[code] = (r.connectErrors[code] ?? 0) + 1;
           } else if (err.code === 'EPIPE') {
-            r.errors.write++;
+            errors.write++;
           } else {
-            r.errors.read++;
+            errors.read++;
           }
         });
         conn.once('end', () => {
-          if (measuring() && this.pipelinedRequests.size() > 0) {
-            r.errors.read++;
-            r.closedByServer++;
+          const errors = errorsNow(r);
+          if (errors !== null && this.pipelinedRequests.size() > 0) {
+            errors.read++;
+            if (measuring()) r.closedByServer++;
           }
         });
       };
       cl.on('response', (status, bytes, ms) => {
         r.responsesTotal++;
         lastStatus = status;
-        if (!measuring()) return;
+        if (!measuring()) {
+          const errors = errorsNow(r);
+          if (errors !== null && (status < 200 || status > 299)) errors.protocol++;
+          return;
+        }
         r.ops++;
         r.bytes += bytes;
         r.hist.record(Math.max(0, Math.round(ms * 1000)));
@@ -225,13 +245,15 @@ class AutocannonDriver implements DriverImpl {
       });
       // autocannon emits one 'timeout' per pipelined request of the connection that timed out.
       cl.on('timeout', () => {
-        if (measuring()) r.errors.timeout++;
+        const errors = errorsNow(r);
+        if (errors !== null) errors.timeout++;
       });
       cl.on('mismatch', () => {
         // A non-2xx answer is already a protocol error; count a wrong body only on a 2xx.
-        if (measuring() && lastStatus >= 200 && lastStatus <= 299) {
-          r.errors.protocol++;
-          r.mismatches++;
+        const errors = errorsNow(r);
+        if (errors !== null && lastStatus >= 200 && lastStatus <= 299) {
+          errors.protocol++;
+          if (measuring()) r.mismatches++;
         }
       });
     };
@@ -286,6 +308,7 @@ class AutocannonDriver implements DriverImpl {
       bytesPerSec: seconds > 0 ? r.bytes / seconds : 0,
       latency: r.hist.toJSON(),
       errors: r.errors,
+      warmupErrors: r.warmupErrors,
       cpu: zeroCpu(),
       clientBound: false,
       extra: {

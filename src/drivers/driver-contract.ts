@@ -139,7 +139,8 @@ export interface RunResult {
   /**
    * Errors during the warm-up before the window (a connection the server reset then is gone
    * from the window, and its count with it unless it is here); the runner adds them to the
-   * step's. Absent for drivers that do not count their warm-up apart.
+   * step's. Zeros or absent with no warm-up; absent when the driver cannot tell (h2load reports
+   * nothing of its warm-up).
    */
   warmupErrors?: DriverErrors;
   cpu: CpuUse;

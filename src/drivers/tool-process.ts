@@ -121,6 +121,8 @@ export interface ToolPart {
 export interface ToolMeasurement {
   results: RunResult[];
   extra?: Record<string, number>;
+  /** Errors of a warm-up the tool ran apart (wrk's own warm-up run), for the step. */
+  warmupErrors?: DriverErrors;
 }
 
 /**
@@ -171,6 +173,7 @@ export abstract class HttpToolDriver implements DriverImpl {
       const m = await this.measure(dir, parts, cmd);
       const merged = mergeRunResults(m.results);
       Object.assign(merged.extra, m.extra ?? {});
+      if (m.warmupErrors !== undefined) merged.warmupErrors = m.warmupErrors;
       addErrors(this.#cumulative, merged.errors);
       const warnings = [...this.#notes, ...(merged.warnings ?? [])];
       if (warnings.length > 0) merged.warnings = warnings;

@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import { findExecutable } from '../system/which.js';
 import { HttpToolDriver, stderrTail, targetText, targetUrl, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
-import { emptyErrors } from './merge.js';
+import { addErrors, emptyErrors } from './merge.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
@@ -163,6 +163,11 @@ export function wrkCorrectionInterval(durationUs: number, requests: number, conn
   return perConnection > 0 ? Math.floor(durationUs / perConnection) : 0;
 }
 
+/** wrk's error counts as the driver's (a non-2xx status is a protocol error). */
+function wrkErrors(json: WrkJson): DriverErrors {
+  return { connect: json.errors.connect, read: json.errors.read, write: json.errors.write, timeout: json.errors.timeout, protocol: json.errors.status };
+}
+
 function parseWrkJson(stdout: string): WrkJson | null {
   for (const line of stdout.split('\n')) {
     if (!line.startsWith(WRK_RESULT_PREFIX)) continue;
@@ -200,15 +205,22 @@ class WrkDriver extends HttpToolDriver {
     const script = join(dir, 'c1m.lua');
     writeFileSync(script, wrkScript(this.config.depth));
     let warmupRequests = 0;
+    // The warm-up run's errors (its own connections) count in the step, as the window's do.
+    let warmupErrors: DriverErrors | undefined;
     if (cmd.warmupMs > 0) {
       const seconds = Math.ceil(cmd.warmupMs / 1000);
       const warm = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
-      for (const w of warm) warmupRequests += parseWrkJson(w.stdout)?.requests ?? 0;
+      warmupErrors = emptyErrors();
+      for (const w of warm) {
+        const json = parseWrkJson(w.stdout);
+        warmupRequests += json?.requests ?? 0;
+        if (json !== null) addErrors(warmupErrors, wrkErrors(json));
+      }
     }
     const seconds = Math.ceil(cmd.durationMs / 1000);
     const exits = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
     const results = await Promise.all(exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, seconds)));
-    return { results, extra: { warmupRequests } };
+    return { results, extra: { warmupRequests }, ...(warmupErrors !== undefined ? { warmupErrors } : {}) };
   }
 
   #spawn(script: string, target: Target, connections: number, seconds: number): Promise<ToolExit> {
@@ -250,13 +262,7 @@ class WrkDriver extends HttpToolDriver {
     const durationMs = json.durationUs / 1000;
     const sent = Math.max(0, json.sent - c.depth);
     const unanswered = Math.max(0, sent - json.requests);
-    const errors: DriverErrors = {
-      connect: json.errors.connect,
-      read: json.errors.read,
-      write: json.errors.write,
-      timeout: json.errors.timeout,
-      protocol: json.errors.status,
-    };
+    const errors = wrkErrors(json);
     const timeoutMs = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000)) * 1000;
     if (json.requests === 0) {
       warnings.push(`wrk: no answers from ${at} in ${Math.round(durationMs)} ms (${sent} requests sent on ${connections} connections)`);
