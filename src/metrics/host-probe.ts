@@ -1,9 +1,11 @@
 // How fast the host itself ran while a window was measured. On a virtual machine the host's
 // speed can swing by 2× within a second with no steal time counted (measured on this project's
 // VM: a fixed piece of work took 1.0 ms and 2.0 ms in the same second, and a Python loop 0.9 s
-// and 2.8 s minutes apart), and every CPU-second a contender spends is stretched by the same
-// factor. Ratios from interleaved repetitions cancel the slow part of that drift, not the part
-// that differs between two windows run back to back. So each measured window is shadowed by a
+// and 2.8 s minutes apart), and it stretches the CPU-seconds a contender spends, not every
+// contender's by the same factor (an afternoon 1.1–3.2× slower by this probe stretched CPU per
+// request 1.1–2.7×: results/checks/issue-17/host-probe/). Ratios from interleaved repetitions
+// cancel the slow part of that drift, not the part that differs between two windows run back to
+// back. So each measured window is shadowed by a
 // probe: every PROBE_EVERY_MS the runner times a fixed piece of integer and cache work, and the
 // window records the probes' mean and fastest. A probe reads the lesser of its wall time and the
 // runner's CPU time over it: the wall time counts a preemption by the load as slowness, the CPU
@@ -23,7 +25,7 @@ export const PROBE_EVERY_MS = 100;
 
 /** What the probes of one window read. */
 export interface HostProbeReading {
-  /** The probes' mean CPU time in µs: the window's host speed (lower is faster). */
+  /** The probes' mean in µs (each the lesser of its wall and CPU time): the window's host speed, lower is faster. */
   meanUs: number;
   /** The fastest probe of the window, µs. */
   minUs: number;

@@ -165,7 +165,7 @@ export function hostSpeedSummary(results: readonly LoadedResult[]): HostSpeedSum
 export function hostSpeedText(h: HostSpeedSummary): string {
   const f = (x: number): string => x.toFixed(2);
   const round = h.roundSkew === null ? '' : `; within one repetition round (every contender once) one step's windows were up to ${f(h.roundSkew)}× apart`;
-  return `Host speed over the ${h.windows} measured windows (the runner's probe, \`step.host\`): each window's mean probe took ${f(h.low)}–${f(h.high)}× the time of its file's fastest probe${round}. The host's swings stretch every contender's CPU-seconds alike; ratios cancel them only where paired windows ran at one speed.`;
+  return `Host speed over the ${h.windows} measured windows (the runner's probe, \`step.host\`): each window's mean probe took ${f(h.low)}–${f(h.high)}× the time of its file's fastest probe${round}. The host's swings stretch the contenders' CPU-seconds, and not all alike; ratios cancel them only where paired windows ran at one speed.`;
 }
 
 /** A pair whose windows' host speeds differ by this much or more is noted beside its ratio. */

@@ -241,7 +241,7 @@ const hostProbe = def(
     },
     {
       description:
-        "Runner addition: the host's own speed over the measured window, from a fixed piece of work the runner timed every everyMs. On a VM it swings with no steal time counted, and stretches every contender's CPU-seconds alike: two windows whose meanUs differ by 1.2× ran on hosts about 1.2× apart (the runner's own load barely moves it; allocation-heavy JS slows further than the probe when the host slows).",
+        "Runner addition: the host's own speed over the measured window, from a fixed piece of work the runner timed every everyMs. On a VM it swings with no steal time counted, and stretches the contenders' CPU-seconds (not all alike): two windows whose meanUs differ by 1.2× ran on hosts about 1.2× apart (the runner's own load barely moves it; allocation-heavy JS slows further than the probe when the host slows).",
     },
   ),
 );
