@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTargets, cpuSplit, cpuSplitMarkdown, hostSkewOf, hostSpeedSummary, hostSpeedText, targetsMarkdown, TARGETS } from '../src/report/targets.js';
 import type { LoadedResult } from '../src/results/schema.js';
+import { suiteTable } from '../src/runner/suite.js';
 
 type RunSpec = { contender: string; steps: Record<string, number>; clientBound?: boolean; ok?: boolean; engineBytes?: number; host?: Record<string, number> };
 
@@ -215,4 +216,14 @@ test("the host's speed in paired windows: a pair whose windows ran on hosts 1.1�
   assert.match(hostSpeedText(h!), /8 measured windows .* 1\.20–2\.00× the time of its file's fastest probe; within one repetition round .* up to 1\.33× apart/);
   assert.equal(hostSkewOf([1, null, 2], [1.05, 3]), 1.05);
   assert.equal(hostSkewOf(undefined, [1]), null);
+});
+
+test("the suite's terminal table ends with the host's steadiness when its files probed the host, and says nothing of it otherwise", () => {
+  const ka = 'keep-alive, depth 1';
+  const probed = file('http-hello', 'http-hello', [
+    { contender: 'net', steps: { [ka]: 100 }, host: { [ka]: 220 } },
+    { contender: 'epoll', steps: { [ka]: 300 }, host: { [ka]: 250 } },
+  ]);
+  assert.match(suiteTable([probed]), /Host speed over the 2 measured windows .* 1\.10–1\.25× the time of its file's fastest probe; within one repetition round .* up to 1\.14× apart/);
+  assert.doesNotMatch(suiteTable([file('http-hello', 'http-hello', [{ contender: 'net', steps: { [ka]: 100 } }])]), /Host speed/);
 });

@@ -199,7 +199,9 @@ export function suiteTable(results: readonly LoadedResult[], baseline = 'net'): 
     const n = r === undefined ? '' : note(r.row);
     if (n !== '') out.push(`    ${n}`);
   });
-  return `${out.join('\n')}\n\nmedians over repetitions; (×) = ratio against ${baseline} of the same protocol in the same result file, ~ when the range of per-repetition ratios contains 1 (within noise); ↓ lower is better, ↑ higher is better\n`;
+  const host = hostSpeedSummary(results);
+  const hostLine = host === null ? '' : `\n${hostSpeedText(host)}\n`;
+  return `${out.join('\n')}\n\nmedians over repetitions; (×) = ratio against ${baseline} of the same protocol in the same result file, ~ when the range of per-repetition ratios contains 1 (within noise); ↓ lower is better, ↑ higher is better\n${hostLine}`;
 }
 
 function escapeCell(text: string): string {
