@@ -257,7 +257,7 @@ export class Session {
       this.conformance = summarize(familyOf(this.protocol), [], Date.now() - started, `the conformance check did not finish: ${message(err)}`);
     }
     // The bad input was sent on purpose: steps count the protocol errors of the load only.
-    this.#protocolErrors0 = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, this.where)).total.protocolErrors;
+    this.#protocolErrors0 = (await this.#serverStats(h)).total.protocolErrors;
     return this.conformance;
   }
 
@@ -462,9 +462,14 @@ export class Session {
     return { step, raw, results: w.results };
   }
 
+  /** The contender's stats, its workers given STATS_WAIT_MS to answer and the guard a second more. */
+  #serverStats(h: ContenderHandle): Promise<ContenderStats> {
+    return this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, this.where);
+  }
+
   async #readServer(h: ContenderHandle): Promise<{ mem: ProcessesSample; stats: ContenderStats; kernel: KernelSample }> {
     const mem = sampleProcesses(h.pids, { pss: true, fds: true });
-    const stats = await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, this.where);
+    const stats = await this.#serverStats(h);
     return { mem, stats, kernel: sampleKernel() };
   }
 
@@ -479,7 +484,7 @@ export class Session {
     let first = 0;
     if (silent !== undefined) {
       target = (await this.guard.wait(this.#group(silent).stats(), 10_000, where)).connections;
-      first = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.connectionsNow;
+      first = (await this.#serverStats(h)).total.connectionsNow;
     }
     const t0 = Date.now();
     const runs = Promise.all(groups.map((d) => d.run(durationMs, warmupMs)));
@@ -503,7 +508,7 @@ export class Session {
       cpuEnd.catch(() => {});
       // The engine's syscall counters at the start of the window (one stats request: the same as
       // the end read makes), for syscalls per operation.
-      const extra0 = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.extra;
+      const extra0 = (await this.#serverStats(h)).total.extra;
       const tc0 = Date.now();
       // Memory and connections are read near the end of the window, while the load still holds
       // its connections: a driver may close them as soon as its run ends (autocannon does).
@@ -548,7 +553,7 @@ export class Session {
     let lastHeap: number | null = null;
     for (let i = 0; i < 8; i++) {
       await this.guard.wait(h.gc(), 30_000, where);
-      const heap = (await this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, where)).total.heapTotalBytes;
+      const heap = (await this.#serverStats(h)).total.heapTotalBytes;
       if (heap !== null && heap === lastHeap) break;
       lastHeap = heap;
       await this.guard.sleep(1000, where);
