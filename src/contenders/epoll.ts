@@ -206,7 +206,6 @@ function startJs(engine: EngineModule, config: ChildConfig, backend: EngineBacke
   switch (protocol) {
     case 'tcp-echo': {
       const { options, limits, tls } = baseOptions(engine, config, false, backend);
-      // Raw bytes are payload bytes, so the engine's byte counters are exactly the protocol's.
       // Raw bytes are payload bytes, so the engine's byte counters are exactly the protocol's; over
       // TLS its bytesOut counts ciphertext, so the handler counts what it echoes.
       const server: EpollServer = engine.createServer(
