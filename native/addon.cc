@@ -653,6 +653,7 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   num("timedOut", s.timed_out);
   num("lost", s.lost);
   num("unanswered", s.unanswered);
+  num("answered", s.answered);
   num("backlog", uint64_t(G->backlog.size()));
   num("bytesIn", s.bytes_in);
   num("bytesOut", s.bytes_out);
@@ -662,6 +663,8 @@ Napi::Value ClientStats(const Napi::CallbackInfo& info) {
   num("errTimeout", s.err_timeout);
   num("errProtocol", s.err_protocol);
   num("peerClosed", s.peer_closed);
+  num("closedInHandshake", s.closed_in_handshake);
+  num("inFlight", G->in_flight);
   num("tlsHandshakes", s.tls_handshakes);
   num("tlsResumed", s.tls_resumed);
   num("tlsHandshakeFailed", s.tls_failed);
@@ -766,6 +769,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("clientRun", Napi::Function::New(env, ClientRun, "clientRun"));
   exports.Set("clientReset", Napi::Function::New(env, ClientOp<&c1m::Connector::reset>, "clientReset"));
   exports.Set("clientStop", Napi::Function::New(env, ClientOp<&c1m::Connector::stop>, "clientStop"));
+  exports.Set("clientFinish", Napi::Function::New(env, ClientOp<&c1m::Connector::finish>, "clientFinish"));
   exports.Set("clientClose", Napi::Function::New(env, ClientOp<&c1m::Connector::close_group>, "clientClose"));
   exports.Set("clientStats", Napi::Function::New(env, ClientStats, "clientStats"));
   export_vocabulary(env, exports);

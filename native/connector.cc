@@ -160,8 +160,10 @@ bool Connector::reset(int g) {
   G.st.tls_handshakes = keep.tls_handshakes;
   G.st.tls_resumed = keep.tls_resumed;
   G.st.tls_failed = keep.tls_failed;
+  G.st.closed_in_handshake = keep.closed_in_handshake;
   G.hist.reset();
   G.recording = true;
+  G.window_open = true;
   G.window_t0_us = now_us();
   return true;
 }
@@ -169,17 +171,10 @@ bool Connector::reset(int g) {
 bool Connector::stop(int g) {
   if (!group(g)) return false;
   ClientGroup& G = groups_[size_t(g)];
-  if (G.recording && G.running && G.mode == LoadMode::kOpen) {
-    // The window ends: every message the open loop scheduled in it still has to reach the
-    // record. Those never sent are dropped; those in flight are recorded at what they waited so
-    // far (a stalled contender's last messages are its worst, and must not vanish).
-    give_up_backlog(G, UINT64_MAX);
-    const uint64_t now = now_us();
-    for (uint64_t t : G.members) {
-      const uint32_t fd = uint32_t(t);
-      if (live(fd, uint32_t(t >> 32))) give_up_ring(G, conns_[fd], now, &G.st.unanswered);
-    }
-  }
+  // Messages the open loop scheduled in the window and never sent are dropped; those in flight
+  // wait for finish(), so that an answer that comes soon after the window is recorded at its
+  // real latency rather than at the part of it the window saw.
+  if (G.recording && G.running && G.mode == LoadMode::kOpen) give_up_backlog(G, UINT64_MAX);
   if (G.recording && G.running && G.mode == LoadMode::kChurn) {
     // Connections due in the window: those never started are dropped, those not yet established
     // are recorded at what they waited so far.
@@ -198,6 +193,26 @@ bool Connector::stop(int g) {
     }
   }
   G.running = false;
+  G.window_open = false;
+  timer_update();
+  return true;
+}
+
+bool Connector::finish(int g) {
+  if (!group(g)) return false;
+  ClientGroup& G = groups_[size_t(g)];
+  if (G.recording) {
+    // What the window scheduled and still got no answer: a contender that stalled at the end of
+    // the window shows it here (its last messages are its worst, and must not vanish), in the
+    // closed loop as in the open one.
+    const uint64_t now = now_us();
+    for (uint64_t t : G.members) {
+      const uint32_t fd = uint32_t(t);
+      if (live(fd, uint32_t(t >> 32)) && conns_[fd].ring_count) give_up_ring(G, conns_[fd], now, &G.st.unanswered);
+    }
+  }
+  G.running = false;
+  G.window_open = false;
   G.recording = false;
   timer_update();
   return true;
@@ -477,7 +492,8 @@ void Connector::ready(uint32_t fd) {
     if (G.opt.proto == ClientProto::kWsBroadcast) {
       if (c.churn == kChurnRecorded && G.recording && due >= G.window_t0_us) {
         G.hist.record(std::max<uint64_t>(now - due, 1));
-        G.st.ops++;
+        G.st.answered++;
+        if (G.window_open) G.st.ops++;
       }
       churn_done(fd, G);
       return;
@@ -554,6 +570,7 @@ void Connector::tls_ready(uint32_t fd) {
 void Connector::tls_failed(uint32_t fd, const char* why) {
   ClientGroup& G = groups_[loop_.slot(fd).listener];
   G.tls_errors[why && *why ? why : "unknown"]++;
+  G.st.err_protocol++;
   loop_.tls().sink_clear();  // what the failed call produced is not another connection's to send
   close(fd, false);
 }
@@ -785,13 +802,16 @@ bool Connector::receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size
       ready(fd);
       return live(fd, gen);
     }
-    if (r.status < 200 || r.status > 299) G.st.err_protocol++;
+    // An answer outside 2xx is answered (its latency is recorded) but not served: a protocol
+    // error, not an op.
+    const bool ok = r.status >= 200 && r.status <= 299;
+    if (!ok) G.st.err_protocol++;
     if (c.ring_count == 0) return bad();
     uint64_t sent = c.ring[c.ring_head];
     c.ring_head = (c.ring_head + 1) % c.ring_cap;
     c.ring_count--;
     G.in_flight--;
-    return answer(fd, G, sent);
+    return answer(fd, G, sent, ok);
   }
   // WebSocket frames from the server are unmasked.
   ws::FrameHeader h;
@@ -837,17 +857,20 @@ bool Connector::receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size
 }
 
 // One answer arrived for the message stamped stamp_us (its send time, or in the open loop its
-// scheduled time). It is recorded once, if it was scheduled inside the measured window and not
-// already given up; then the closed loop sends the next, and the open loop sends the oldest
-// message its backlog holds. Returns false when that send closed the connection: the caller
-// must not touch it again.
-bool Connector::answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us) {
+// scheduled time); ok is false for an HTTP answer outside 2xx. Its latency is recorded once, if
+// it was scheduled inside the measured window and not already given up; it is an op if it is ok
+// and arrived inside the window (see ClientStats). Then the closed loop sends the next, and the
+// open loop sends the oldest message its backlog holds. Returns false when that send closed the
+// connection: the caller must not touch it again.
+bool Connector::answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us, bool ok) {
   const uint32_t gen = loop_.slot(fd).gen;
-  if (G.recording && !(stamp_us & kStampGivenUp) && stamp_us >= G.window_t0_us) {
+  const bool scheduled_in = G.recording && !(stamp_us & kStampGivenUp) && stamp_us >= G.window_t0_us;
+  if (scheduled_in) {
     uint64_t now = now_us();
     G.hist.record(now > stamp_us ? now - stamp_us : 1);
-    G.st.ops++;
+    G.st.answered++;
   }
+  if (ok && (conns_[fd].churn ? scheduled_in && G.window_open : G.window_open)) G.st.ops++;
   if (conns_[fd].churn) {
     churn_done(fd, G);
     return live(fd, gen);
@@ -993,6 +1016,12 @@ void Connector::close(uint32_t fd, bool peer_closed) {
     G.st.pending--;
     G.st.failed++;
     if (c.state == kTlsHandshake) G.st.tls_failed++;
+    // The server ended it in its handshake: an error of the ramp (a failed connect is counted
+    // where it failed, a refusal of ours where we refused).
+    if (peer_closed && handshaking(c.state)) {
+      G.st.err_read++;
+      G.st.closed_in_handshake++;
+    }
     want_refill(G);
   } else {
     // Messages it still owed answers for end in the record as lost.

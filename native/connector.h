@@ -75,16 +75,31 @@ struct ClientOptions {
 // or kept for the group's life (connections).
 //
 // Every message scheduled in a measured window ends in the latency histogram exactly once:
-// answered (ops; latency from its send time, or in the open loop from its scheduled time), or
-// given up, recorded at the time it had waited so far and counted by why: `dropped` (the open
-// loop could not send it before response_timeout_ms passed, or the window ended first),
-// `timed_out` (its answer was overdue by response_timeout_ms: its connection is closed), `lost`
-// (its connection closed before the answer came), `unanswered` (open loop: still in flight when
-// the window ended). The first three mean the contender fell behind: the step is flagged.
+// answered (latency from its send time, or in the open loop from its scheduled time; also when
+// the answer comes after the window ended, until finish()), or given up, recorded at the time it
+// had waited so far and counted by why: `dropped` (the open loop could not send it before
+// response_timeout_ms passed, or the window ended first), `timed_out` (its answer was overdue by
+// response_timeout_ms: its connection is closed), `lost` (its connection closed before the
+// answer came), `unanswered` (still in flight at finish()). The first three mean the contender
+// fell behind: the step is flagged.
+//
+// `ops` counts the successful answers (an HTTP answer outside 2xx is a protocol error, not an op)
+// that arrived inside the window, whenever their message left: one sent in the warm-up and
+// answered in the window is work the server did in it, and one still in flight when the window
+// ends is not. (A churn connection counts by when it was due, as its latency does.) So ops over
+// the window is the server's throughput over the same span as its CPU, and the histogram's count
+// is the window's schedule, not its answers.
+//
+// `err_*` are errors of any phase since the reset: a connection the server closed or broke in its
+// handshake (TLS or WebSocket) counts as a read error (`closed_in_handshake` too), a TLS failure
+// (an alert, a record that does not decrypt) as a protocol error with its reason in tls_errors.
 struct ClientStats {
   uint64_t started = 0, established = 0, failed = 0, closed = 0, pending = 0, active = 0;
   uint64_t ops = 0, bytes_in = 0, bytes_out = 0, sent = 0, dropped = 0, timed_out = 0, lost = 0, unanswered = 0;
+  uint64_t answered = 0;  // answers recorded in the latency: with the four given-up counts, the histogram's count
   uint64_t err_connect = 0, err_read = 0, err_write = 0, err_timeout = 0, err_protocol = 0, peer_closed = 0;
+  // Connections the server closed during their handshake (kept across resets, as `failed` is).
+  uint64_t closed_in_handshake = 0;
   // TLS handshakes finished in full, resumed (the group's kept session was accepted), and failed
   // (an alert, a protocol error, the server closing or timing out mid-handshake).
   uint64_t tls_handshakes = 0, tls_resumed = 0, tls_failed = 0;
@@ -121,7 +136,8 @@ struct ClientGroup {
   uint64_t ramp_t0_ms = 0, ramp_started = 0;
   LoadMode mode = LoadMode::kIdle;
   bool running = false;
-  bool recording = false;
+  bool recording = false;            // answers of messages scheduled since window_t0_us are recorded (reset .. finish)
+  bool window_open = false;          // answers count as ops (reset .. stop)
   double rate = 0;                   // open loop: messages/s
   uint64_t run_t0_us = 0, open_sent = 0;
   uint64_t window_t0_us = 0;         // start of the measured window: only messages scheduled since count
@@ -174,8 +190,14 @@ class Connector {
   bool run(int g, LoadMode mode, double rate);
   // Starts a measured window: ops, bytes, errors and the histogram restart from zero.
   bool reset(int g);
-  // Stops sending new messages; answers still in flight are not counted.
+  // Ends the measured window: no new messages, no more ops. Answers still in flight are still
+  // recorded in the latency (until finish), the open loop's unsent backlog is dropped, and churn
+  // connections still due are given up.
   bool stop(int g);
+  // Gives up every message of the window still in flight (recorded at what it waited, counted as
+  // unanswered) and ends the recording. stop() comes first; stop() then finish() at once is the
+  // window with no grace for late answers.
+  bool finish(int g);
   // Closes every connection of the group and frees it.
   bool close_group(int g);
   // The group, or nullptr.
@@ -224,7 +246,7 @@ class Connector {
   bool syn_retransmitted(uint32_t fd) const;
   bool receive(uint32_t fd, uint8_t* p, size_t n);
   bool receive_unit(uint32_t fd, ClientGroup& G, const uint8_t* p, size_t n, size_t* used);
-  bool answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us);
+  bool answer(uint32_t fd, ClientGroup& G, uint64_t stamp_us, bool ok = true);
   bool send(uint32_t fd, ClientGroup& G, internal::ClientConn& c, uint64_t stamp_us, bool track);
   void kick(uint32_t fd, ClientGroup& G);
   void open_pump(ClientGroup& G);

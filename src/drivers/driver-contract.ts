@@ -170,6 +170,11 @@ export interface DriverImpl {
   ramp(cmd: Extract<DriverCommand, { type: 'ramp' }>, progress: (connections: number) => void): Promise<RampResult>;
   /** Applies the load mode for warm-up + duration; counts only the measured window. */
   run(cmd: Extract<DriverCommand, { type: 'run' }>, progress: (connections: number, ops: number) => void): Promise<RunResult>;
+  /**
+   * Connections held now, and the errors of the driver's life. A ramp's and a run's `errors` (and
+   * `warmupErrors`) count only what happened since the driver's previous ramp or run result: the
+   * runner adds every one of them to a step, so none may repeat an earlier one.
+   */
   stats(): { connections: number; errors: DriverErrors };
   close(): Promise<void>;
 }

@@ -28,20 +28,71 @@ const PROTOCOL_MAP: Record<Protocol, ClientProtocol> = {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * After its window, a run waits at most this long (or the response timeout, if shorter) for the
+ * answers still in flight, so that they are recorded at their real latency: without it, a
+ * closed loop's last message on each connection is recorded at the part of its wait the window
+ * saw. What has not come by then is recorded at what it waited (unanswered).
+ */
+export const SETTLE_MS = 1000;
+
 function cpuSince(start: NodeJS.CpuUsage, ms: number): CpuUse {
   const d = process.cpuUsage(start);
   const userMs = d.user / 1000, sysMs = d.system / 1000;
   return { userMs, sysMs, pct: ms > 0 ? ((userMs + sysMs) / ms) * 100 : 0 };
 }
 
-function errorsOf(s: Omit<ClientGroupStats, 'latency'>): DriverErrors {
-  return { connect: s.errConnect, read: s.errRead + s.peerClosed, write: s.errWrite, timeout: s.errTimeout, protocol: s.errProtocol };
+/**
+ * The connector's error counts as the driver's. A connection the server closed is a read error,
+ * except in `stall` mode, whose peers go silent so that the server closes them (the reap step
+ * counts those closes as what it measures, not as errors).
+ */
+function errorsOf(s: Omit<ClientGroupStats, 'latency'>, mode: ResolvedDriverConfig['mode']): DriverErrors {
+  const closes = mode === 'stall' ? 0 : s.peerClosed;
+  return { connect: s.errConnect, read: s.errRead + closes, write: s.errWrite, timeout: s.errTimeout, protocol: s.errProtocol };
 }
 
 /** How far each count grew since `then` (never below 0). */
 function errorsSince(now: DriverErrors, then: DriverErrors): DriverErrors {
   const d = (k: keyof DriverErrors): number => Math.max(0, now[k] - then[k]);
   return { connect: d('connect'), read: d('read'), write: d('write'), timeout: d('timeout'), protocol: d('protocol') };
+}
+
+function addTo(sum: DriverErrors, e: DriverErrors): void {
+  for (const k of Object.keys(sum) as (keyof DriverErrors)[]) sum[k] += e[k];
+}
+
+const NO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
+
+/**
+ * The connector's error counts run from its last reset (a run's window) and serve every phase
+ * after it, so each report takes only their growth since the report before: a ramp after a run
+ * (or after another ramp) would otherwise report the earlier errors again, and the runner adds
+ * every report to a step. What grew between two reports with no reset between is in the next.
+ */
+class ErrorLedger {
+  #reported: DriverErrors = { ...NO_ERRORS };
+  readonly #life: DriverErrors = { ...NO_ERRORS };
+
+  /** The growth of `now` (the connector's counts since its reset) since the last report. */
+  take(now: DriverErrors): DriverErrors {
+    const d = errorsSince(now, this.#reported);
+    this.#reported = { ...now };
+    addTo(this.#life, d);
+    return d;
+  }
+
+  /** The connector's counts were reset (after take() read them). */
+  reset(): void {
+    this.#reported = { ...NO_ERRORS };
+  }
+
+  /** Everything reported over the driver's life, with what has grown since the last report. */
+  life(now: DriverErrors): DriverErrors {
+    const all = { ...this.#life };
+    addTo(all, errorsSince(now, this.#reported));
+    return all;
+  }
 }
 
 /** Creates the native driver for one resolved config (the addon must load). */
@@ -70,6 +121,8 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
     throw e;
   }
 
+  const ledger = new ErrorLedger();
+
   return {
     async ramp(cmd, progress): Promise<RampResult> {
       const before = group.counts();
@@ -85,12 +138,16 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
         warnings.push(`ramp stopped at its ${Math.round(cmd.timeoutMs / 1000)} s bound with ${stats.attemptsLeft} connects not started and ${stats.pending} in flight`);
       }
       const established = stats.established - before.established;
-      const errors = errorsOf(stats);
+      const errors = ledger.take(errorsOf(stats, config.mode));
+      // Why connections failed: the connect's errno, a TLS handshake's reason, a server that
+      // closed in the handshake.
       const connectErrors: Record<string, number> = {};
-      for (const [k, v] of Object.entries(stats.connectErrors)) {
-        const prior = before.connectErrors[k] ?? 0;
-        if (v > prior) connectErrors[k] = v - prior;
-      }
+      const grew = (key: string, now: number, prior: number): void => {
+        if (now > prior) connectErrors[key] = now - prior;
+      };
+      for (const [k, v] of Object.entries(stats.connectErrors)) grew(k, v, before.connectErrors[k] ?? 0);
+      for (const [k, v] of Object.entries(stats.tlsErrors)) grew(`TLS: ${k}`, v, before.tlsErrors[k] ?? 0);
+      grew('closed by the server in its handshake', stats.closedInHandshake, before.closedInHandshake);
       return {
         target: cmd.connections,
         established: stats.active,
@@ -108,13 +165,14 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
     },
 
     async run(cmd, progress): Promise<RunResult> {
-      // The warm-up's errors are its counts' growth over it: reset() below clears them for the
-      // window, and a connection the server reset in the warm-up would otherwise leave no trace.
-      const errors0 = errorsOf(group.counts());
+      // The warm-up's errors (with any since the last report: a connection the server reset
+      // between two runs) are reported apart: reset() below clears the counts for the window,
+      // and a connection lost before it would otherwise leave no trace.
       group.run(config.mode, config.rate);
       if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
-      const warmupErrors = errorsSince(errorsOf(group.counts()), errors0);
+      const warmupErrors = ledger.take(errorsOf(group.counts(), config.mode));
       group.reset();
+      ledger.reset();
       // TLS handshake counts are the group's life's: the window's are the difference.
       const tls0 = config.tls ? group.stats() : null;
       const cpu0 = process.cpuUsage();
@@ -125,22 +183,26 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
         const s = group.counts();
         progress(s.active, s.ops);
       }
-      // Stopped first: the open loop's window ends there, and every message it scheduled in the
-      // window and did not see answered is recorded then (at what it waited) and counted.
-      group.stop();
-      const s = group.stats();
+      // The window ends at the stop: its ops, bytes and CPU are read there. The answers still in
+      // flight then are waited for (SETTLE_MS at most) only to record their latency; what does
+      // not come is recorded at what it waited and counted as unanswered.
+      const w = group.endWindow();
       const ms = performance.now() - t0;
       const cpu = cpuSince(cpu0, ms);
+      await group.settle(Math.min(SETTLE_MS, config.responseTimeoutMs));
+      const s = group.stats();
       const measured = config.mode === 'closed' || config.mode === 'open' || config.mode === 'churn';
       return {
         durationMs: ms,
         connections: s.active,
-        ops: s.ops,
-        bytes: s.bytesIn,
-        opsPerSec: s.ops / (ms / 1000),
-        bytesPerSec: s.bytesIn / (ms / 1000),
-        latency: measured && s.latency.count > 0 ? s.latency.toJSON() : null,
-        errors: errorsOf(s),
+        ops: w.ops,
+        bytes: w.bytesIn,
+        opsPerSec: w.ops / (ms / 1000),
+        bytesPerSec: w.bytesIn / (ms / 1000),
+        // An empty histogram where the mode measures (nothing was scheduled, or every connection
+        // was lost): it merges with other processes' and reads as no latency on its own.
+        latency: measured ? s.latency.toJSON() : null,
+        errors: ledger.take(errorsOf(s, config.mode)),
         warmupErrors,
         cpu,
         clientBound: cpu.pct >= CLIENT_BOUND_PCT,
@@ -158,7 +220,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
 
     stats() {
       const s = group.counts();
-      return { connections: s.active, errors: errorsOf(s) };
+      return { connections: s.active, errors: ledger.life(errorsOf(s, config.mode)) };
     },
 
     async close(): Promise<void> {

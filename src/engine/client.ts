@@ -51,7 +51,7 @@ export interface ClientTlsOptions {
 }
 
 export interface ClientGroupStats extends Omit<NativeClientStats, 'histogram'> {
-  /** Latency in µs of answers counted since the last `reset()`. */
+  /** Latency in µs of every message scheduled since the last `reset()` (answered, or given up at what it waited). */
   latency: Histogram;
 }
 
@@ -140,9 +140,33 @@ export class ClientGroup {
   reset(): void {
     this.engine.native.clientReset(this.g);
   }
-  /** Stops sending new messages. */
+  /**
+   * Ends the measured window and its recording at once: no new messages, and every message of
+   * the window still in flight is recorded at what it waited (unanswered).
+   */
   stop(): void {
     this.engine.native.clientStop(this.g);
+    this.engine.native.clientFinish(this.g);
+  }
+
+  /** Ends the measured window (no new messages, no more ops); returns its counts. settle() ends the recording. */
+  endWindow(): Omit<ClientGroupStats, 'latency'> {
+    this.engine.native.clientStop(this.g);
+    return this.counts();
+  }
+
+  /**
+   * After endWindow(): waits up to `graceMs` for the answers still in flight, recording each at
+   * its real latency, then gives up the rest as unanswered. Without the wait a closed loop's
+   * last `depth` messages per connection would be recorded at the part of their wait the window
+   * saw.
+   */
+  async settle(graceMs: number): Promise<void> {
+    const end = performance.now() + graceMs;
+    while (this.counts().inFlight > 0 && performance.now() < end) {
+      await new Promise((r) => setTimeout(r, Math.min(5, Math.max(1, end - performance.now()))));
+    }
+    this.engine.native.clientFinish(this.g);
   }
 
   stats(): ClientGroupStats {

@@ -90,6 +90,7 @@ export interface NativeAddon extends NativeVocabulary {
   clientRun(group: number, mode: number, rate: number): boolean;
   clientReset(group: number): boolean;
   clientStop(group: number): boolean;
+  clientFinish(group: number): boolean;
   clientClose(group: number): boolean;
   clientStats(group: number): NativeClientStats | null;
   clientStats(group: number, withLatency: false): Omit<NativeClientStats, 'histogram'> | null;
@@ -121,16 +122,23 @@ export interface NativeClientStats {
   /** Connects (and WebSocket handshakes) allowed in flight now, and the least it was cut to. */
   window: number; windowMin: number;
   /**
-   * Answered messages of the window. Every message scheduled in it ends once in the histogram:
-   * answered (ops), or given up and recorded at what it had waited: dropped (never sent in
+   * ops: successful answers (HTTP: 2xx) that arrived in the window, whenever their message left.
+   * Every message scheduled in the window ends once in the histogram: answered (also after the
+   * window, until finish), or given up and recorded at what it had waited: dropped (never sent in
    * time), timedOut (answer overdue: its connection closed), lost (its connection closed
-   * first), unanswered (open loop: in flight when the window ended).
+   * first), unanswered (still in flight at finish).
    */
   ops: number; sent: number; dropped: number; timedOut: number; lost: number; unanswered: number;
+  /** Answers recorded in the histogram (their message was scheduled in the window): with the four given-up counts, its count. */
+  answered: number;
+  /** Messages awaiting answers now, over every connection of the group. */
+  inFlight: number;
   /** Open-loop messages scheduled and waiting for a connection with room, now. */
   backlog: number;
   bytesIn: number; bytesOut: number;
   errConnect: number; errRead: number; errWrite: number; errTimeout: number; errProtocol: number; peerClosed: number;
+  /** Connections the server closed in their handshake (TLS or WebSocket; kept for the group's life). Each is also a read error. */
+  closedInHandshake: number;
   connectErrors: Record<string, number>;
   /** TLS: handshakes finished in full, resumed ones, failed ones (kept for the group's life, like established). */
   tlsHandshakes: number; tlsResumed: number; tlsHandshakeFailed: number;
