@@ -276,10 +276,18 @@ export function totalCut(workers: readonly Pick<WorkerExit, 'cut'>[]): number | 
   return sumNullable(workers.map((w) => w.cut));
 }
 
-/** Sums worker stats (a field is null when any worker reports it as not measured). */
+/** Extra counters that are a worker's largest (engine.largestBatch, engine.queuedBytesPeak): across workers, the largest. */
+const PEAK_EXTRA = /(^|\.)largest[A-Z]|Peak$/;
+
+/** Sums worker stats (a field is null when any worker reports it as not measured); peak counters take the largest. */
 export function aggregateStats(contender: string, protocol: Protocol, workers: WorkerStats[]): ContenderStats {
   const extra: Record<string, number> = {};
-  for (const w of workers) for (const [k, v] of Object.entries(w.extra)) extra[k] = (extra[k] ?? 0) + v;
+  for (const w of workers) {
+    for (const [k, v] of Object.entries(w.extra)) {
+      const prev = extra[k];
+      extra[k] = prev === undefined ? v : PEAK_EXTRA.test(k) ? Math.max(prev, v) : prev + v;
+    }
+  }
   const sum = (f: (w: WorkerStats) => number): number => workers.reduce((a, w) => a + f(w), 0);
   const total: ServerStats & MemoryStats = {
     connectionsNow: sum((w) => w.connectionsNow),
