@@ -27,6 +27,17 @@ test('a ceiling target is met when every repetition is within it, not met when n
   assert.equal(targetVerdictAtMost(e, 0.39), 'not met');
 });
 
+test('a ceiling target decides nothing from one repetition pair or none, as a floor does not', () => {
+  const one = ratioOf([40], [100])!;
+  assert.equal(one.pairs, 1);
+  assert.equal(targetVerdictAtMost(one, 0.5), 'undecided');
+  assert.equal(targetVerdict(one, 0.3), 'undecided');
+  // No pair at all: the two sides measured in different repetitions.
+  const none = ratioOf([40, null], [null, 100])!;
+  assert.equal(none.pairs, 0);
+  assert.equal(targetVerdictAtMost(none, 0.5), 'undecided');
+});
+
 test('unmeasured repetitions pair with nothing; one pair or none shows no noise; a side that measured nothing gives no ratio', () => {
   const e = ratioOf([null, 200, 210], [100, null, 100])!;
   assert.equal(e.pairs, 1);

@@ -102,9 +102,11 @@ export function targetVerdict(e: RatioEstimate, atLeast: number): TargetVerdict 
 
 /**
  * What an interval says about a ceiling (bytes per connection at most 0.5× another's): met when
- * every repetition's ratio is within it (one repetition is its own range), not met when none is.
+ * every repetition's ratio is within it, not met when none is. As for a floor, one pair or none
+ * shows no noise and decides nothing (with none, low and high are only the medians' ratio).
  */
 export function targetVerdictAtMost(e: RatioEstimate, atMost: number): TargetVerdict {
+  if (e.pairs < 2) return 'undecided';
   if (e.high <= atMost) return 'met';
   if (e.low > atMost) return 'not met';
   return 'undecided';
