@@ -11,11 +11,13 @@
 // not counted. Latency is not taken from autocannon's summary: every answer's own response time
 // (autocannon's 'response' event, from hrtime at the request's write to its last byte) is
 // recorded in microseconds into our HDR histogram, so the histogram holds every sample of the
-// window and merges exactly with other processes'. Errors are counted per event through
-// `setupClient` on each connection: connect failures by errno (autocannon retries a refused
-// connection at once, so these count attempts), resets and server hang-ups with requests in
-// flight as read errors (autocannon reconnects silently on a hang-up), per-request timeouts,
-// and non-2xx answers and wrong bodies as protocol errors.
+// window and merges exactly with other processes'; ops are the 2xx answers among them, every
+// other answer a protocol error. Errors are counted per event through `setupClient` on each
+// connection: connect failures by errno (autocannon retries a refused connection at once, so
+// these count attempts), requests in flight on a socket the server hung up or reset as read
+// errors, one per request (autocannon reconnects silently, and this driver clears the requests it
+// would leave queued: see the _connect wrapper), per-request timeouts, and wrong bodies on 2xx
+// answers as protocol errors. CPU: this process's own over the window.
 
 import type { Socket } from 'node:net';
 import type autocannonTypes from 'autocannon';
@@ -24,6 +26,7 @@ import { Histogram } from '../metrics/histogram.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount, totalErrors } from './merge.js';
 import { targetText, targetUrl } from './tool-process.js';
+import { cpuUse, isClientBound } from './cpu.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
@@ -45,7 +48,8 @@ type Instance = autocannonTypes.Instance;
 interface ClientInternals {
   _connect(): void;
   conn: Socket;
-  pipelinedRequests: { size(): number };
+  pipelinedRequests: { size(): number; clear(): void };
+  parser: { type: string; reinitialize(type: string): void };
   on(event: 'response', cb: (status: number, bytes: number, ms: number) => void): void;
   on(event: 'timeout' | 'mismatch', cb: () => void): void;
 }
@@ -66,8 +70,12 @@ class TargetRun {
   /** Errors before the window (a connection reset in the warm-up); the runner adds them to the step's. */
   readonly warmupErrors = emptyErrors();
   readonly connectErrors: Record<string, number> = {};
+  /** 2xx answers in the window (ops), and every answer in it. */
   ops = 0;
+  answered = 0;
   bytes = 0;
+  /** Requests in flight on a socket that hung up or was reset, never answered. */
+  lost = 0;
   non2xx = 0;
   firstNon2xx = 0;
   mismatches = 0;
@@ -122,6 +130,9 @@ class AutocannonDriver implements DriverImpl {
     let warming = cmd.warmupMs > 0;
     let windowStart = performance.now();
     let windowEnd = windowStart;
+    // The driver's own CPU over the window: autocannon runs in this process, on its one thread.
+    let cpuStart = process.cpuUsage();
+    let cpu = zeroCpu();
     const expectBody = isHelloRequest('GET', c.path) ? HTTP_HELLO_BODY : undefined;
     // autocannon refuses timeouts under one second.
     const timeoutS = Math.max(1, c.responseTimeoutMs / 1000);
@@ -141,6 +152,7 @@ class AutocannonDriver implements DriverImpl {
         warming = false;
         measuring = true;
         windowStart = performance.now();
+        cpuStart = process.cpuUsage();
       }, cmd.warmupMs);
       const end = setTimeout(() => stop(), cmd.warmupMs + cmd.durationMs);
       const stop = (): void => {
@@ -149,6 +161,8 @@ class AutocannonDriver implements DriverImpl {
         clearTimeout(warm);
         clearTimeout(end);
         windowEnd = performance.now();
+        const used = process.cpuUsage(cpuStart);
+        cpu = cpuUse(used.user / 1000, used.system / 1000, windowEnd - windowStart);
         warming = false;
         measuring = false;
         for (const r of runs) {
@@ -173,6 +187,9 @@ class AutocannonDriver implements DriverImpl {
     const results = runs.map((r) => this.#result(r, durationMs));
     for (const r of results) addErrors(this.#cumulative, r.errors);
     const merged = mergeRunResults(results);
+    // One process ran every instance: its CPU is the run's, not a sum over the targets.
+    merged.cpu = cpu;
+    merged.clientBound = isClientBound(cpu);
     const warnings = [...this.#notes, ...(merged.warnings ?? [])];
     if (warnings.length > 0) merged.warnings = warnings;
     return merged;
@@ -191,39 +208,61 @@ class AutocannonDriver implements DriverImpl {
       const cl = client as unknown as ClientInternals;
       const connect = cl._connect;
       let lastStatus = 200;
+      /** The socket of the client's latest _connect: whether it connected, hung up (FIN), or failed (errno). */
+      let socket: { connected: boolean; ended: boolean; errorCode: string | undefined } | undefined;
       // Wrapping _connect is the one way to see every socket autocannon opens, including the
       // silent reconnects after a server hang-up that its own counters never show.
       cl._connect = function (this: ClientInternals): void {
+        // autocannon 9 calls _connect() on a socket's 'end' or 'error' without clearing the queue
+        // of requests written on that socket (only its timeout and reconnectRate paths clear it).
+        // Those requests will never be answered: left queued, every later answer would be matched
+        // to the oldest of them and timed from its send time, and every later hang-up would seem
+        // to have requests in flight. So they are cleared here, before the new socket's requests
+        // are queued, and counted as lost: read errors (write errors after EPIPE), one per request.
+        // The requests queued on a socket that never connected were never sent: the connect error
+        // is counted, not them. A hang-up with nothing outstanding is no error.
+        const stale = this.pipelinedRequests.size();
+        const prev = socket;
+        if (prev !== undefined && stale > 0) {
+          this.pipelinedRequests.clear();
+          if (prev.connected) {
+            // A hang-up or reset may cut an answer short: its parser state must not run on.
+            this.parser.reinitialize(this.parser.type);
+            const errors = errorsNow(r);
+            if (errors !== null) {
+              if (prev.errorCode === 'EPIPE') errors.write += stale;
+              else errors.read += stale;
+              if (measuring()) {
+                r.lost += stale;
+                if (prev.ended) r.closedByServer++;
+              }
+            }
+          }
+        }
         connect.call(this);
         const conn = this.conn;
-        let connected = false;
+        const state: NonNullable<typeof socket> = { connected: false, ended: false, errorCode: undefined };
+        socket = state;
         conn.once('connect', () => {
-          connected = true;
+          state.connected = true;
           r.open++;
           if (r.open > r.peakOpen) r.peakOpen = r.open;
         });
         conn.once('close', () => {
-          if (connected) r.open--;
+          if (state.connected) r.open--;
         });
-        conn.on('error', (err: NodeJS.ErrnoException) => {
+        // Before autocannon's own listeners, which reconnect at once: the new _connect reads this.
+        conn.prependListener('error', (err: NodeJS.ErrnoException) => {
+          state.errorCode ??= err.code ?? 'EUNKNOWN';
+          if (state.connected) return;
           const errors = errorsNow(r);
           if (errors === null) return;
-          if (!connected) {
-            errors.connect++;
-            const code = err.code ?? 'EUNKNOWN';
-            if (measuring()) r.connectErrors[code] = (r.connectErrors[code] ?? 0) + 1;
-          } else if (err.code === 'EPIPE') {
-            errors.write++;
-          } else {
-            errors.read++;
-          }
+          errors.connect++;
+          const code = err.code ?? 'EUNKNOWN';
+          if (measuring()) r.connectErrors[code] = (r.connectErrors[code] ?? 0) + 1;
         });
-        conn.once('end', () => {
-          const errors = errorsNow(r);
-          if (errors !== null && this.pipelinedRequests.size() > 0) {
-            errors.read++;
-            if (measuring()) r.closedByServer++;
-          }
+        conn.prependOnceListener('end', () => {
+          state.ended = true;
         });
       };
       cl.on('response', (status, bytes, ms) => {
@@ -234,13 +273,16 @@ class AutocannonDriver implements DriverImpl {
           if (errors !== null && (status < 200 || status > 299)) errors.protocol++;
           return;
         }
-        r.ops++;
+        // Every answer is timed; only a 2xx answer is an op (the definition all drivers share).
+        r.answered++;
         r.bytes += bytes;
         r.hist.record(Math.max(0, Math.round(ms * 1000)));
         if (status < 200 || status > 299) {
           r.errors.protocol++;
           r.non2xx++;
           if (r.firstNon2xx === 0) r.firstNon2xx = status;
+        } else {
+          r.ops++;
         }
       });
       // autocannon emits one 'timeout' per pipelined request of the connection that timed out.
@@ -288,14 +330,18 @@ class AutocannonDriver implements DriverImpl {
     const warnings: string[] = [];
     const at = targetText(r.target);
     if (r.failure !== undefined) warnings.push(`autocannon against ${at} failed: ${r.failure.message}`);
-    if (r.ops === 0) {
+    if (r.answered === 0) {
       warnings.push(`autocannon: no answers from ${at} in the ${Math.round(durationMs)} ms window (${totalErrors(r.errors)} errors on ${r.connections} connections)`);
+    } else if (r.ops === 0) {
+      warnings.push(`autocannon: none of the ${r.answered} answers from ${at} in the ${Math.round(durationMs)} ms window was 2xx`);
     }
     const codes = Object.entries(r.connectErrors);
     if (codes.length > 0) {
       warnings.push(`autocannon: connect attempts to ${at} failed (${codes.map(([k, n]) => `${k} ×${n}`).join(', ')}); autocannon retries at once, so these count attempts, not connections`);
     }
-    if (r.closedByServer > 0) warnings.push(`autocannon: the server at ${at} closed connections ${r.closedByServer} times with requests in flight; autocannon reconnected each time`);
+    if (r.lost > 0) {
+      warnings.push(`autocannon: ${r.lost} requests to ${at} were lost to hang-ups (${r.closedByServer}) or resets with requests in flight, counted as read or write errors; autocannon reconnected each time`);
+    }
     if (r.errors.timeout > 0) warnings.push(`autocannon: ${r.errors.timeout} requests to ${at} got no answer within ${Math.max(1000, this.#config.responseTimeoutMs)} ms`);
     if (r.non2xx > 0) warnings.push(`autocannon: ${r.non2xx} answers from ${at} were not 2xx (first: ${r.firstNon2xx})`);
     if (r.mismatches > 0) warnings.push(`autocannon: ${r.mismatches} 2xx answers from ${at} had a body other than ${JSON.stringify(HTTP_HELLO_BODY)}`);
@@ -313,7 +359,9 @@ class AutocannonDriver implements DriverImpl {
       clientBound: false,
       extra: {
         requests: r.ops,
+        answered: r.answered,
         non2xx: r.non2xx,
+        lost: r.lost,
         mismatches: r.mismatches,
         closedByServer: r.closedByServer,
         responsesTotal: r.responsesTotal,

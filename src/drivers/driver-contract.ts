@@ -100,10 +100,19 @@ export interface DriverErrors {
   protocol: number;
 }
 
+/**
+ * A driver's CPU. A run's covers its measured window only (not the warm-up, nor the driver's work
+ * on the results afterwards); a ramp's the whole ramp. user and system times add up over the
+ * driver's processes (its own, and each tool it runs: wrk, h2load).
+ */
 export interface CpuUse {
   userMs: number;
   sysMs: number;
-  /** Share of one core over the phase, in percent. */
+  /**
+   * Share of one core, in percent, of the busiest single process of the driver (each is
+   * single-threaded where the load is made), so that saturation shows: tools side by side at
+   * 50 % each are 50, not 100.
+   */
   pct: number;
 }
 
@@ -128,19 +137,25 @@ export interface RampResult {
 /** Result of a run phase. Counts cover the measured window only (after warm-up). */
 export interface RunResult {
   durationMs: number;
+  /** Connections up at the window's end (h2load: as far as its sockets could be read, see extra.connectionsUnknown). */
   connections: number;
+  /** Completed operations; for HTTP, answers with a 2xx status (every other answer is a protocol error). */
   ops: number;
   bytes: number;
   opsPerSec: number;
   bytesPerSec: number;
-  /** Latency in microseconds; null when the mode measures none (idle). */
+  /**
+   * Latency in microseconds of the window's requests: every answer (HTTP: whatever its status);
+   * the native driver also records each message of the window that got none, at what it waited
+   * (see src/drivers/README.md). Null when the mode measures none (idle).
+   */
   latency: HistogramJSON | null;
   errors: DriverErrors;
   /**
    * Errors during the warm-up before the window (a connection the server reset then is gone
    * from the window, and its count with it unless it is here); the runner adds them to the
-   * step's. Zeros or absent with no warm-up; absent when the driver cannot tell (h2load reports
-   * nothing of its warm-up).
+   * step's. Zeros or absent with no warm-up; absent when the driver cannot tell. h2load reports
+   * nothing of its warm-up: its driver counts the connections already gone when the window began.
    */
   warmupErrors?: DriverErrors;
   cpu: CpuUse;

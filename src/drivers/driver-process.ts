@@ -4,10 +4,12 @@
 // every 500 ms while a phase runs. On SIGTERM, SIGINT, a close command or the loss of the parent
 // it closes every connection and subprocess and exits.
 //
-// CPU: this process measures every phase itself (its own threads plus the subprocesses it reaped
-// during the phase, see cpu.ts) and writes the figures into the result's `cpu`, whatever the
-// implementation put there; a run is clientBound when the implementation says so or when the
-// phase used at least CLIENT_BOUND_PCT (90 %) of one core.
+// CPU: a run's `cpu` is the implementation's, over the measured window only (not the warm-up,
+// nor reading a tool's output afterwards), with `pct` the busiest single process of the driver
+// (see cpu.ts); this process does not overwrite it. A run is clientBound when the implementation
+// says so or when that pct is at least CLIENT_BOUND_PCT (90 %) of one core. A ramp's `cpu` is
+// this process's own threads over the whole ramp (CpuMeter), whatever the implementation put
+// there: every ramp (the HTTP probe, the native connector) runs in this process.
 
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -122,9 +124,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         return;
       }
       case 'run': {
-        const meter = new CpuMeter();
         const result = await phase('run', (progress) => driver.run(cmd, progress));
-        result.cpu = meter.read();
         result.clientBound = result.clientBound || isClientBound(result.cpu);
         send({ type: 'ran', result });
         return;

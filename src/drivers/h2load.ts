@@ -8,17 +8,21 @@
 // (http-probe.ts), as for autocannon and wrk; the count it was asked for is what the run opens.
 //
 // Run: one h2load process per target (`-t1`, the ramped connections split over the targets), side
-// by side, for the measured duration (`-D`, seconds with fractions) after a warm-up
+// by side, for the measured duration (`-D`, whole milliseconds) after a warm-up
 // (`--warm-up-time`) whose requests h2load leaves out of everything it reports. h2load has no
-// JSON: the driver reads two things only. Latency comes from its per-request log (`--log-file`:
-// one line per request of the measured period, "start µs <TAB> status <TAB> duration µs"), so
-// every request is in our HDR histogram exactly; counts come from its summary lines
-// ("requests: … total, … started, … done, … succeeded, … failed, … errored, … timeout",
-// "status codes: … 2xx, … 3xx, … 4xx, … 5xx", "traffic: … (BYTES) total"), parsed by
-// parseH2loadSummary, which refuses a summary it does not recognise rather than guess.
-// `-N` is the response timeout (h2load closes a connection silent that long).
+// JSON, and in timing mode its summary cannot be trusted for losses (see h2loadLosses), so the
+// driver reads: its per-request log (`--log-file`: one line per request closed in the measured
+// period, "start µs <TAB> status <TAB> duration µs", status -1 for a failed one), which gives the
+// answers, their statuses and every answer's latency exactly; its stdout lines "Main benchmark
+// duration is started/over", timed as they arrive, which give the window on the wall clock; the
+// sockets it holds, read from /proc/<pid>/fd every TOOL_CPU_POLL_MS in the window; and of its
+// summary ("requests: …", "status codes: …", "traffic: … (BYTES) total", parsed by
+// parseH2loadSummary, which refuses a summary it does not recognise rather than guess) only the
+// bytes and, for comparison, the counts. ops are the 2xx answers; every other answer is a
+// protocol error; `latency` holds every answer, never a failed line. No `-N` (see #spawn).
+// CPU: h2load's own, read from /proc between its "started" and "over" lines.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Histogram } from '../metrics/histogram.js';
 import {
@@ -34,6 +38,7 @@ import {
   type Target,
 } from './driver-contract.js';
 import { findExecutable } from '../system/which.js';
+import { isClientBound, TOOL_CPU_POLL_MS, type ToolCpu } from './cpu.js';
 import { HttpToolDriver, stderrTail, targetText, targetUrl, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
 
 /** Time allowed past an h2load run's own length (start-up, connects, exit). */
@@ -77,35 +82,179 @@ export function parseH2loadSummary(stdout: string): H2loadSummary | null {
   }
 }
 
+/** What h2load's per-request log says about the measured period. */
+export interface H2loadLog {
+  /** Every answered request's duration (µs); failed lines (status -1) are not answers and are left out. */
+  latency: Histogram;
+  lines: number;
+  /** Lines with a status (answers), 2xx among them, the others (1xx, 3xx, 4xx, 5xx). */
+  answered: number;
+  ok2xx: number;
+  non2xx: number;
+  /** Lines with status -1: requests h2load closed as failed. */
+  failed: number;
+  /** When the last answer ended (start + duration), µs since the epoch; null without answers. */
+  lastAnswerEndUs: number | null;
+}
+
 /**
- * Reads h2load's per-request log into a histogram of durations (µs): one line per request,
- * "start µs \t status \t duration µs". Returns the histogram and the count of lines whose status
- * is not 2xx; throws on a malformed line.
+ * Reads h2load's per-request log: one line per request closed in the measured period,
+ * "start µs since the epoch \t status (-1: failed) \t duration µs". Throws on a malformed line.
  */
-export function readH2loadLog(text: string): { latency: Histogram; lines: number; non2xx: number } {
+export function readH2loadLog(text: string): H2loadLog {
   const h = new Histogram(DRIVER_LATENCY_LAYOUT.lowest, DRIVER_LATENCY_LAYOUT.highest, DRIVER_LATENCY_LAYOUT.digits);
-  let lines = 0;
-  let non2xx = 0;
+  const out: H2loadLog = { latency: h, lines: 0, answered: 0, ok2xx: 0, non2xx: 0, failed: 0, lastAnswerEndUs: null };
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const m = /^(\d+)\t(-?\d+)\t(\d+)$/.exec(line);
-    if (m === null) throw new Error(`h2load log line ${lines + 1} is not "start<TAB>status<TAB>duration": ${JSON.stringify(line.slice(0, 80))}`);
-    lines++;
+    if (m === null) throw new Error(`h2load log line ${out.lines + 1} is not "start<TAB>status<TAB>duration": ${JSON.stringify(line.slice(0, 80))}`);
+    out.lines++;
     const status = Number(m[2]);
-    if (status < 200 || status > 299) non2xx++;
-    h.record(Math.max(1, Number(m[3])));
+    if (status < 0) {
+      out.failed++;
+      continue;
+    }
+    out.answered++;
+    if (status >= 200 && status <= 299) out.ok2xx++;
+    else out.non2xx++;
+    const duration = Number(m[3]);
+    h.record(Math.max(1, duration));
+    const end = Number(m[1]) + duration;
+    if (out.lastAnswerEndUs === null || end > out.lastAnswerEndUs) out.lastAnswerEndUs = end;
   }
-  return { latency: h, lines, non2xx };
+  return out;
 }
 
-/** How an h2load run ended, with its per-request log (null when it wrote none). */
+/** What the driver saw of one h2load process while it ran (wall-clock ms, socket counts from /proc). */
+export interface H2loadWatch {
+  /** Date.now() when h2load said its main duration started, and when it said it was over; null if it never did. */
+  windowStartMs: number | null;
+  windowEndMs: number | null;
+  /** Sockets h2load held: the most seen in the window, and at the last reading before its end; null when not readable. */
+  socketsPeak: number | null;
+  socketsAtEnd: number | null;
+}
+
+/** How the losses h2load does not report are counted (pure: tests feed it made-up figures). */
+export interface H2loadLosses {
+  errors: DriverErrors;
+  /** Errors before the window: connections that never showed up in it (lost in the warm-up, or never connected). */
+  warmupErrors: DriverErrors;
+  /** Connections up at the window's end; null when unknown. */
+  connectionsAtEnd: number | null;
+  /** Connections h2load closed during the window (it does not reconnect). */
+  connectionsLost: number;
+  /** Connections that were never open during the window. */
+  connectionsMissing: number;
+  /** How long before the window's end the last answer came; null when the window's end is unknown. */
+  silentTailMs: number | null;
+  warnings: string[];
+}
+
+/**
+ * A silent stretch at the window's end longer than this (and than a tenth of the window, and than
+ * ten mean gaps between answers) means no connection was being answered any more, not the
+ * ordinary gap between answers.
+ */
+export const H2LOAD_SILENT_TAIL_MS = 250;
+
+/**
+ * The losses h2load 1.52 hides. In timing mode (-D) its summary folds the requests a broken
+ * connection abandoned back out again (print_stats: failed += total - status_success - failed, so
+ * "failed" and "errored" read 0 after a reset), and it never reconnects. What can be trusted: its
+ * log (answers and their statuses, failed lines, when the last answer came), its `timeout` count
+ * (-N), and the sockets it holds, read from /proc/<pid>/fd while it runs. A connection h2load
+ * closed during the window had `depth` requests in flight (it keeps -m requests outstanding per
+ * connection; it sends the next one on each answer), so each counts `depth` read errors (a reset or
+ * a hang-up; h2load does not say which). Requests still in flight when the window ends on
+ * connections that are up are not errors: they are at most connections × depth, and h2load drops
+ * them when it stops. A connection the reading missed (closed in the last poll interval before
+ * the end) is counted as up.
+ */
+export function h2loadLosses(
+  at: string,
+  log: H2loadLog,
+  watch: H2loadWatch,
+  summary: Pick<H2loadSummary, 'timeout'>,
+  o: { connections: number; depth: number; durationMs: number; warmupMs: number; responseTimeoutMs: number },
+): H2loadLosses {
+  const errors: DriverErrors = { connect: 0, read: log.failed, write: 0, timeout: summary.timeout, protocol: log.non2xx };
+  const warmupErrors: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
+  const warnings: string[] = [];
+  let connectionsAtEnd: number | null = null;
+  let lost = 0;
+  let missing = 0;
+  if (watch.socketsPeak !== null && watch.socketsAtEnd !== null) {
+    connectionsAtEnd = Math.min(o.connections, watch.socketsAtEnd);
+    const peak = Math.min(o.connections, Math.max(watch.socketsPeak, connectionsAtEnd));
+    lost = peak - connectionsAtEnd;
+    missing = o.connections - peak;
+    if (lost > 0) {
+      errors.read += lost * o.depth;
+      warnings.push(`h2load against ${at}: ${lost} of its ${o.connections} connections were closed during the window (reset or hung up; h2load does not reconnect); their ${lost * o.depth} requests in flight are counted as read errors`);
+    }
+    if (missing > 0) {
+      // With a warm-up they were lost in it (h2load reports nothing of its warm-up); without one they never connected.
+      if (o.warmupMs > 0) warmupErrors.read += missing * o.depth;
+      else errors.connect += missing;
+      warnings.push(`h2load against ${at}: ${missing} of its ${o.connections} connections were never open during the window (${o.warmupMs > 0 ? `lost in the warm-up or never connected: counted as ${missing * o.depth} read errors of the warm-up` : 'never connected: counted as connect errors'})`);
+    }
+  } else {
+    warnings.push(`h2load against ${at}: its sockets could not be read while it ran, so how many of its ${o.connections} connections were up is unknown (reported as the target) and connections it lost are not counted`);
+  }
+  let silentTailMs: number | null = null;
+  if (watch.windowEndMs !== null) {
+    const lastMs = log.lastAnswerEndUs !== null ? log.lastAnswerEndUs / 1000 : watch.windowStartMs;
+    silentTailMs = lastMs === null ? null : Math.max(0, Math.round(watch.windowEndMs - lastMs));
+  }
+  // In a closed loop h2load sends a request only on an answer (or at connect) and never
+  // reconnects, so when no connection was answered for the last silentTailMs, every request in
+  // flight on a connection still up had waited at least that long: past the response timeout
+  // they are timeouts (h2load's own -N would abort it, see H2loadDriver).
+  const upAtEnd = connectionsAtEnd ?? 0;
+  if (silentTailMs !== null && silentTailMs >= o.responseTimeoutMs && upAtEnd > 0) {
+    errors.timeout += upAtEnd * o.depth;
+    warnings.push(`h2load against ${at}: ${upAtEnd * o.depth} requests on its ${upAtEnd} connections still up got no answer within ${o.responseTimeoutMs} ms (none came in the window's last ${silentTailMs} ms): counted as timeouts`);
+  }
+  if (log.answered === 0) {
+    warnings.push(`h2load: no answers from ${at} in the ${Math.round(o.durationMs)} ms window`);
+  } else if (silentTailMs !== null && silentTailMs > Math.max(H2LOAD_SILENT_TAIL_MS, o.durationMs / 10, (10 * o.durationMs) / log.answered)) {
+    warnings.push(`h2load against ${at}: its last answer came ${silentTailMs} ms before the window's end; ${connectionsAtEnd === 0 ? 'every connection was gone' : 'the connections still up were not answered (a stalled server)'}, so the window's rate is that of a shorter period`);
+  }
+  return { errors, warmupErrors, connectionsAtEnd, connectionsLost: lost, connectionsMissing: missing, silentTailMs, warnings };
+}
+
+/** How an h2load run ended, with its per-request log (null when it wrote none) and what was seen while it ran. */
 interface H2loadExit extends ToolExit {
   log: string | null;
+  watch: H2loadWatch;
 }
 
 /** A duration as h2load's options read it: an integer with a unit, so whole milliseconds ("2500ms"), at least 1 ms. */
 function secs(ms: number): string {
   return `${Math.max(1, Math.round(ms))}ms`;
+}
+
+/**
+ * Sockets among a process's descriptors above 2 (h2load -t1 holds one per connection and no
+ * other; its stdout and stderr are the socket pairs Node spawns it with, so 0–2 are left out);
+ * null when unreadable.
+ */
+function countSockets(pid: number): number | null {
+  try {
+    let n = 0;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      if (Number(fd) <= 2) continue;
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+    return n;
+  } catch {
+    return null;
+  }
 }
 
 class H2loadDriver extends HttpToolDriver {
@@ -115,27 +264,60 @@ class H2loadDriver extends HttpToolDriver {
 
   protected async measure(dir: string, parts: ToolPart[], cmd: Extract<DriverCommand, { type: 'run' }>): Promise<ToolMeasurement> {
     const exits = await Promise.all(parts.map((p, i) => this.#spawn(join(dir, `log-${i}`), p.target, p.connections, cmd.warmupMs, cmd.durationMs)));
-    return { results: exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, cmd.durationMs)) };
+    return { results: exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, cmd)) };
   }
 
   async #spawn(logFile: string, target: Target, connections: number, warmupMs: number, durationMs: number): Promise<H2loadExit> {
     const c = this.config;
+    // No -N: h2load 1.52 aborts (a libev assertion, "I/O watcher with invalid fd") when its
+    // inactivity timeout fires in timing mode, losing the whole run; timeouts are counted from
+    // the silent end of the window instead (h2loadLosses).
     const args = [
-      '--h1', '-t1', `-c${connections}`, `-m${c.depth}`, `-D${secs(durationMs)}`, `-N${secs(c.responseTimeoutMs)}`, `--log-file=${logFile}`,
+      '--h1', '-t1', `-c${connections}`, `-m${c.depth}`, `-D${secs(durationMs)}`, `--log-file=${logFile}`,
       ...(warmupMs > 0 ? [`--warm-up-time=${secs(warmupMs)}`] : []),
       targetUrl(c, target),
     ];
-    const x = await this.tools.run(this.exe, args, warmupMs + durationMs + H2LOAD_EXTRA_MS);
+    const watch: H2loadWatch = { windowStartMs: null, windowEndMs: null, socketsPeak: null, socketsAtEnd: null };
+    let pid = 0;
+    let cpu: ToolCpu | undefined;
+    let poll: NodeJS.Timeout | undefined;
+    // Sockets are read every TOOL_CPU_POLL_MS in the window; the end keeps the last reading before
+    // h2load said it was over (it closes its connections right after saying so).
+    const readSockets = (): void => {
+      const n = countSockets(pid);
+      if (n === null) return;
+      watch.socketsAtEnd = n;
+      watch.socketsPeak = Math.max(watch.socketsPeak ?? 0, n);
+    };
+    const x = await this.tools.run(this.exe, args, warmupMs + durationMs + H2LOAD_EXTRA_MS, {
+      onSpawn: (child, toolCpu) => {
+        pid = child.pid ?? 0;
+        cpu = toolCpu;
+      },
+      onLine: (line, atMs) => {
+        if (line.startsWith('Main benchmark duration is started')) {
+          watch.windowStartMs = atMs;
+          cpu?.begin();
+          readSockets();
+          poll = setInterval(readSockets, TOOL_CPU_POLL_MS);
+        } else if (line.startsWith('Main benchmark duration is over')) {
+          watch.windowEndMs = atMs;
+          cpu?.end();
+          clearInterval(poll);
+        }
+      },
+    });
+    clearInterval(poll);
     let log: string | null = null;
     try {
       log = readFileSync(logFile, 'utf8');
     } catch {
       // No log: h2load did not get as far as the measured period.
     }
-    return { ...x, log };
+    return { ...x, log, watch };
   }
 
-  #result(x: H2loadExit, target: Target, connections: number, durationMs: number): RunResult {
+  #result(x: H2loadExit, target: Target, connections: number, cmd: Extract<DriverCommand, { type: 'run' }>): RunResult {
     const at = targetText(target);
     const stderr = stderrTail(x.stderr);
     if (x.timedOut) throw new Error(`h2load against ${at} did not finish within its bound and was killed${stderr ? `: ${stderr}` : ''}`);
@@ -145,38 +327,38 @@ class H2loadDriver extends HttpToolDriver {
       throw new Error(`h2load against ${at} exited (${x.signal ?? `code ${x.code}`}) without a summary this driver can read${stderr ? `: ${stderr}` : ''}${x.stdout ? `; stdout ends: ${JSON.stringify(x.stdout.slice(-300))}` : ''}`);
     }
     const log = readH2loadLog(x.log);
-    const warnings: string[] = [];
-    const answered = summary.succeeded;
-    const non2xx = summary.status['3xx'] + summary.status['4xx'] + summary.status['5xx'];
-    const errors: DriverErrors = {
-      connect: 0,
-      read: summary.errored,
-      write: 0,
-      timeout: summary.timeout,
-      protocol: non2xx,
-    };
-    if (log.lines !== summary.done) warnings.push(`h2load against ${at}: its log holds ${log.lines} requests, its summary ${summary.done} done`);
-    if (summary.failed > 0) warnings.push(`h2load against ${at}: ${summary.failed} requests failed (${summary.errored} errored, ${summary.timeout} timed out)`);
-    if (non2xx > 0) warnings.push(`h2load against ${at}: ${non2xx} answers were not 2xx`);
+    const durationMs = cmd.durationMs;
+    const losses = h2loadLosses(at, log, x.watch, summary, { connections, depth: this.config.depth, durationMs, warmupMs: cmd.warmupMs, responseTimeoutMs: this.config.responseTimeoutMs });
+    const warnings = [...losses.warnings];
+    // succeeded counts every answer (any status) closed in the window: the log's answered lines.
+    if (log.answered !== summary.succeeded) warnings.push(`h2load against ${at}: its log holds ${log.answered} answers, its summary ${summary.succeeded} succeeded`);
+    if (log.failed > 0) warnings.push(`h2load against ${at}: ${log.failed} requests failed (status -1 in its log), counted as read errors`);
+    if (log.non2xx > 0) warnings.push(`h2load against ${at}: ${log.non2xx} answers were not 2xx`);
     const seconds = durationMs / 1000;
     const result: RunResult = {
       durationMs,
-      connections,
-      ops: answered,
+      connections: losses.connectionsAtEnd ?? connections,
+      ops: log.ok2xx,
       bytes: summary.bytes,
-      opsPerSec: answered / seconds,
+      opsPerSec: log.ok2xx / seconds,
       bytesPerSec: summary.bytes / seconds,
       latency: log.latency.toJSON(),
-      errors,
-      cpu: { userMs: 0, sysMs: 0, pct: 0 },
-      clientBound: false,
+      errors: losses.errors,
+      warmupErrors: losses.warmupErrors,
+      cpu: x.cpu,
+      clientBound: isClientBound(x.cpu),
       extra: {
-        requests: summary.total,
+        requests: log.ok2xx,
+        answered: log.answered,
+        non2xx: log.non2xx,
         started: summary.started,
         done: summary.done,
         succeeded: summary.succeeded,
-        failed: summary.failed,
+        failed: log.failed,
         connectionsTarget: connections,
+        connectionsLost: losses.connectionsLost,
+        connectionsMissing: losses.connectionsMissing,
+        connectionsUnknown: losses.connectionsAtEnd === null ? 1 : 0,
         h2loadProcesses: 1,
       },
     };

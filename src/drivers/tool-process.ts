@@ -1,14 +1,18 @@
 // The HTTP tools a driver runs as subprocesses (wrk, h2load): running one
-// under a bound with its output collected, the temporary folders its runs need, ending
-// everything at close (SIGTERM, then SIGKILL after a second), and the driver both are
-// (HttpToolDriver: ramp by probe, one tool process per target, results merged).
+// under a bound with its output collected, its CPU read while it lives (ToolCpu, cpu.ts), the
+// temporary folders its runs need, ending everything at close (SIGTERM, then SIGKILL after a
+// second), and the driver both are (HttpToolDriver: ramp by probe, one tool process per target,
+// results merged). A run's `cpu` is the tools' CPU over their measured periods, pct the busiest
+// tool's: the driver's own Node process only waits for them meanwhile, and its reading of their
+// output afterwards is not load.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DriverCommand, DriverErrors, DriverImpl, RampResult, ResolvedDriverConfig, RunResult, Target } from './driver-contract.js';
+import type { CpuUse, DriverCommand, DriverErrors, DriverImpl, RampResult, ResolvedDriverConfig, RunResult, Target } from './driver-contract.js';
+import { ToolCpu } from './cpu.js';
 import { probeRamp, type HttpProbe } from './http-probe.js';
 import { addErrors, emptyErrors, mergeRunResults, splitCount } from './merge.js';
 
@@ -38,6 +42,19 @@ export interface ToolExit {
   stderr: string;
   /** It outlived its bound and was killed. */
   timedOut: boolean;
+  /**
+   * Its CPU over its measured period: from its start (or ToolCpu.begin() by the caller) to its
+   * end (ToolCpu.end() by the caller, else the last reading before it exited).
+   */
+  cpu: CpuUse;
+}
+
+/** What a caller may watch while a tool runs. */
+export interface ToolWatch {
+  /** The process is started: its pid and CPU reader (begin() is already marked at the start). */
+  onSpawn?: (child: ChildProcess, cpu: ToolCpu) => void;
+  /** Each complete stdout line as it arrives, with Date.now() at its arrival. */
+  onLine?: (line: string, atMs: number) => void;
 }
 
 /** The tool processes and temporary folders of one driver. */
@@ -69,15 +86,27 @@ export class ToolProcesses {
   }
 
   /** Runs `file args`, killed with SIGKILL if it outlives boundMs. Rejects only when it cannot start. */
-  run(file: string, args: readonly string[], boundMs: number): Promise<ToolExit> {
+  run(file: string, args: readonly string[], boundMs: number, watch: ToolWatch = {}): Promise<ToolExit> {
     if (this.#closed) return Promise.reject(new Error(`${this.#name} driver closed during the run`));
     return new Promise<ToolExit>((resolve, reject) => {
       const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       this.#procs.add(child);
+      const cpu = child.pid === undefined ? undefined : new ToolCpu(child.pid);
+      cpu?.begin();
+      if (cpu !== undefined) watch.onSpawn?.(child, cpu);
       let stdout = '';
       let stderr = '';
       let timedOut = false;
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+      let lineStart = 0;
+      child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        stdout += s;
+        if (watch.onLine === undefined) return;
+        const at = Date.now();
+        for (let nl = stdout.indexOf('\n', lineStart); nl >= 0; nl = stdout.indexOf('\n', lineStart)) {
+          watch.onLine(stdout.slice(lineStart, nl), at);
+          lineStart = nl + 1;
+        }
+      });
       child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-STDERR_TAIL)));
       const bound = setTimeout(() => {
         timedOut = true;
@@ -85,13 +114,17 @@ export class ToolProcesses {
       }, boundMs);
       child.once('error', (err) => {
         clearTimeout(bound);
+        cpu?.stop();
         this.#procs.delete(child);
         reject(new Error(`cannot run ${file}: ${err.message}`));
       });
       child.once('close', (code, signal) => {
         clearTimeout(bound);
         this.#procs.delete(child);
-        resolve({ code, signal, stdout, stderr, timedOut });
+        // Already reaped: end() keeps the last reading taken while it was alive.
+        cpu?.end();
+        cpu?.stop();
+        resolve({ code, signal, stdout, stderr, timedOut, cpu: cpu?.read() ?? { userMs: 0, sysMs: 0, pct: 0 } });
       });
     });
   }

@@ -5,9 +5,13 @@
 //
 // Run: one wrk process per target (`-t1`, the ramped connections split over the targets), side
 // by side. Warm-up is a separate, discarded wrk run before the measured one (wrk reports totals
-// only, so a window cannot be cut out of one run). wrk takes whole seconds: `-d` is durationMs
-// (and the warm-up) rounded up, at least 1 s, and the measured durationMs is wrk's own runtime;
-// `-T` is responseTimeoutMs rounded up to whole seconds.
+// only, so a window cannot be cut out of one run). wrk takes whole seconds for `-d`, so runs
+// that must end elsewhere are stopped with SIGINT: the warm-up just before warmupMs, so that the
+// measured run starts at warmupMs after the run command, where the runner's window starts; the
+// measured run at durationMs (see measure()). The measured durationMs is wrk's own runtime.
+// `-T` is responseTimeoutMs rounded up to whole seconds. CPU: each wrk's own, read from /proc
+// from its start (its whole run is its window) to the line its done() prints first
+// (`C1M_WRK_WINDOW_END`), so the walk of its latency table after the window is left out.
 //
 // A generated Lua script (in a temporary directory removed after the run) pipelines `depth`
 // requests per write and, in wrk's done() hook, prints one line `C1M_WRK_RESULT <json>`; nothing
@@ -15,7 +19,8 @@
 //   durationUs, requests, bytes, sent (requests written, from a counter in request()),
 //   errors { connect, read, write, status, timeout }  (wrk's own counters),
 //   latency { popcount, min, max, mean, stdev, p50, p90, p99, p999 }  (µs, as wrk reports them),
-//   raw: [value, count, ...] | null  (wrk's latency table, µs).
+//   raw: [value, count, ...] | null  (wrk's latency table, µs),
+//   rateSamples (wrk's 100 ms rate samples: the ticks in which some answer came).
 //
 // Latency: wrk keeps an exact table of microsecond values, and before done() it adds its own
 // coordinated-omission estimate to it (stats_correct: for every sample above twice the mean
@@ -27,9 +32,18 @@
 // With depth > 1 wrk records one sample per pipelined batch (until its last answer), so the
 // histogram's count is about requests / depth (extra.latencySamples).
 //
-// Errors: wrk counts a timeout only when a late answer arrives. A run in which no request was
-// answered at all, no connection failed, and which lasted at least the timeout counts every
-// unanswered request as a timeout (each was sent at connect and waited the whole run). When wrk cannot start because its start-up check cannot
+// Ops: the 2xx answers, as for every driver; but wrk sees only status > 399 without a Lua
+// response() callback (which would have wrk hand every answer's headers and body to Lua, a cost
+// per request that would make it a slower client), so `ops` = answers − (status > 399), and
+// 1xx/3xx answers count as ops. Every status > 399 is a protocol error.
+//
+// Errors: wrk counts a timeout only when a late answer arrives, and a reset or a hang-up as one
+// read error whatever was in flight. Unanswered requests beyond what can be in flight when wrk
+// stops (connections × depth) and beyond what its read and write errors can have lost (depth
+// each) got no answer and no error: they count as timeouts. When no connection was answered for
+// at least the timeout (wrk's 100 ms rate samples say how long) with no error and no late answer,
+// every request still in flight had waited that long: they count as timeouts too (a run with no
+// answer at all is one such). When wrk cannot start because its start-up check cannot
 // connect, the run reports one connect error, with the errno this driver sees on its own attempt.
 
 import { writeFileSync } from 'node:fs';
@@ -39,6 +53,7 @@ import { Histogram } from '../metrics/histogram.js';
 import { findExecutable } from '../system/which.js';
 import { HttpToolDriver, stderrTail, targetText, targetUrl, type ToolExit, type ToolMeasurement, type ToolPart } from './tool-process.js';
 import { addErrors, emptyErrors } from './merge.js';
+import { isClientBound, type ToolCpu } from './cpu.js';
 import {
   DRIVER_LATENCY_LAYOUT,
   DriverUnavailableError,
@@ -53,10 +68,18 @@ import {
 } from './driver-contract.js';
 
 export const WRK_RESULT_PREFIX = 'C1M_WRK_RESULT ';
+/** The line wrk's done() prints first, when its window is over. */
+const WRK_WINDOW_END = 'C1M_WRK_WINDOW_END';
 /** Upper bound of distinct values × value range that done() walks to print the raw table. */
 export const WRK_RAW_COST_LIMIT = 300_000_000;
 /** Time allowed past a wrk run's own length (start-up, done(), exit). */
 const WRK_EXTRA_MS = 15_000;
+/** wrk's threads look at the stop flag every this many ms (RECORD_INTERVAL_MS in wrk.c). */
+const WRK_STOP_TICK_MS = 100;
+/** Silence (no answer on any connection) longer than this, and than a tenth of the window, is warned of. */
+const WRK_SILENT_MS = 250;
+/** The earliest a SIGINT is sent after wrk's start, so that its handler is installed by then. */
+const WRK_SIGINT_SAFE_MS = 100;
 
 export interface WrkJson {
   durationUs: number;
@@ -66,13 +89,15 @@ export interface WrkJson {
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
   latency: { popcount: number; min: number; max: number; mean: number; stdev: number; p50: number; p90: number; p99: number; p999: number };
   raw: number[] | null;
+  /** wrk's 100 ms rate samples: one per tick in which some answer came. */
+  rateSamples: number;
 }
 
 /** The Lua script: pipelining by `depth` requests per write, and the JSON line in done(). */
-export function wrkScript(depth: number): string {
+export function wrkScript(depth: number, rawCostLimit = WRK_RAW_COST_LIMIT): string {
   return `-- c1m wrk driver (generated; removed after the run)
 local depth = ${depth}
-local raw_cost_limit = ${WRK_RAW_COST_LIMIT}
+local raw_cost_limit = ${rawCostLimit}
 local threads = {}
 local batch
 sent = 0
@@ -99,6 +124,9 @@ local function real(x)
 end
 
 function done(summary, latency, requests)
+  -- The window is over: the driver ends wrk's CPU reading here, before the table walk below.
+  io.write("${WRK_WINDOW_END}\\n")
+  io.flush()
   local total = 0
   for _, t in ipairs(threads) do total = total + (t:get("sent") or 0) end
   local e = summary.errors
@@ -115,6 +143,13 @@ function done(summary, latency, requests)
     end
     raw = "[" .. table.concat(parts, ",") .. "]"
   end
+  -- wrk records a rate sample every 100 ms in which some answer came, so the ticks without a
+  -- sample are the time no connection was answered.
+  local ticks = 0
+  for i = 1, #requests do
+    local _, c = requests(i)
+    ticks = ticks + c
+  end
   io.write("${WRK_RESULT_PREFIX.trim()} {",
     '"durationUs":', int(summary.duration), ',"requests":', int(summary.requests), ',"bytes":', int(summary.bytes),
     ',"sent":', int(total),
@@ -124,7 +159,7 @@ function done(summary, latency, requests)
     ',"mean":', real(latency.mean), ',"stdev":', real(latency.stdev),
     ',"p50":', int(latency:percentile(50)), ',"p90":', int(latency:percentile(90)),
     ',"p99":', int(latency:percentile(99)), ',"p999":', int(latency:percentile(99.9)), '}',
-    ',"raw":', raw, "}\\n")
+    ',"rateSamples":', int(ticks), ',"raw":', raw, "}\\n")
 end
 `;
 }
@@ -204,30 +239,64 @@ class WrkDriver extends HttpToolDriver {
   protected async measure(dir: string, parts: ToolPart[], cmd: Extract<DriverCommand, { type: 'run' }>): Promise<ToolMeasurement> {
     const script = join(dir, 'c1m.lua');
     writeFileSync(script, wrkScript(this.config.depth));
+    const t0 = performance.now();
     let warmupRequests = 0;
     // The warm-up run's errors (its own connections) count in the step, as the window's do.
     let warmupErrors: DriverErrors | undefined;
     if (cmd.warmupMs > 0) {
-      const seconds = Math.ceil(cmd.warmupMs / 1000);
-      const warm = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
+      // The runner reads the server over [warmupMs, warmupMs + durationMs] after its run command,
+      // so the measured wrk must start at warmupMs, not after a warm-up rounded up to whole
+      // seconds. wrk's threads look at their stop flag every 100 ms (from their start), so the
+      // warm-up (given a whole second more than it needs) is stopped with SIGINT 100 ms before
+      // warmupMs: its load ends by then, and the measured run starts at warmupMs, or as soon as
+      // the warm-up has exited if that is later (its done() skips the raw table, to be quick).
+      const warmScript = join(dir, 'c1m-warmup.lua');
+      writeFileSync(warmScript, wrkScript(this.config.depth, 0));
+      const seconds = Math.ceil(cmd.warmupMs / 1000) + 1;
+      const warm = await Promise.all(parts.map((p) => this.#spawn(warmScript, p.target, p.connections, seconds, t0 + cmd.warmupMs - WRK_STOP_TICK_MS)));
       warmupErrors = emptyErrors();
       for (const w of warm) {
         const json = parseWrkJson(w.stdout);
         warmupRequests += json?.requests ?? 0;
         if (json !== null) addErrors(warmupErrors, wrkErrors(json));
       }
+      const early = t0 + cmd.warmupMs - performance.now();
+      if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
     }
-    const seconds = Math.ceil(cmd.durationMs / 1000);
-    const exits = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds)));
+    // A window of whole seconds ends by wrk's own -d (its sleep and its threads' stop ticks start
+    // together); any other length is stopped with SIGINT, taking effect at the next stop tick.
+    const whole = cmd.durationMs % 1000 === 0;
+    const seconds = Math.max(1, Math.ceil(cmd.durationMs / 1000));
+    const stopAt = whole ? undefined : performance.now() + cmd.durationMs - WRK_STOP_TICK_MS / 2;
+    const exits = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds, stopAt)));
     const results = await Promise.all(exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, seconds)));
     return { results, extra: { warmupRequests }, ...(warmupErrors !== undefined ? { warmupErrors } : {}) };
   }
 
-  #spawn(script: string, target: Target, connections: number, seconds: number): Promise<ToolExit> {
+  /** Runs wrk for `seconds` (its -d), stopped early with SIGINT at `stopAt` (performance.now()) if given. */
+  async #spawn(script: string, target: Target, connections: number, seconds: number, stopAt?: number): Promise<ToolExit> {
     const c = this.config;
     const timeoutS = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000));
     const args = ['-t1', `-c${connections}`, `-d${seconds}s`, `-T${timeoutS}s`, '-s', script, targetUrl(c, target)];
-    return this.tools.run(this.exe, args, seconds * 1000 + WRK_EXTRA_MS);
+    let stop: NodeJS.Timeout | undefined;
+    const spawnedAt = performance.now();
+    try {
+      let cpu: ToolCpu | undefined;
+      return await this.tools.run(this.exe, args, seconds * 1000 + WRK_EXTRA_MS, {
+        onLine: (line) => {
+          if (line === WRK_WINDOW_END) cpu?.end();
+        },
+        onSpawn: (child, toolCpu) => {
+          cpu = toolCpu;
+          if (stopAt === undefined) return;
+          // wrk installs its SIGINT handler after starting its threads; before that SIGINT would kill it.
+          const delay = Math.max(stopAt - performance.now(), WRK_SIGINT_SAFE_MS - (performance.now() - spawnedAt));
+          stop = setTimeout(() => child.kill('SIGINT'), delay);
+        },
+      });
+    } finally {
+      clearTimeout(stop);
+    }
   }
 
   async #result(x: ToolExit, target: Target, connections: number, seconds: number): Promise<RunResult> {
@@ -264,16 +333,39 @@ class WrkDriver extends HttpToolDriver {
     const unanswered = Math.max(0, sent - json.requests);
     const errors = wrkErrors(json);
     const timeoutMs = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000)) * 1000;
-    if (json.requests === 0) {
-      warnings.push(`wrk: no answers from ${at} in ${Math.round(durationMs)} ms (${sent} requests sent on ${connections} connections)`);
-      // Silent connections only: a request lost to a reset or a hang-up is already a read error.
-      const silent = errors.connect + errors.read + errors.write === 0;
-      if (silent && sent > 0 && durationMs >= timeoutMs) errors.timeout += unanswered;
+    // wrk counts a timeout only when a late answer arrives, and a request lost on a reset or a
+    // hang-up only as the one read error of that event. What is exact: when wrk stops, at most
+    // connections × depth requests are in flight (it keeps one pipelined batch per connection),
+    // and each reset or hang-up it counted lost at most one batch (depth requests). Unanswered
+    // requests beyond both got no answer and no error: the server kept them (a stall longer than
+    // the window's tail) or dropped them silently; they count as timeouts.
+    const inFlightAtEnd = connections * c.depth;
+    const beyond = Math.max(0, unanswered - inFlightAtEnd - (errors.read + errors.write) * c.depth);
+    if (beyond > 0) {
+      errors.timeout += beyond;
+      warnings.push(`wrk: ${beyond} requests to ${at} got no answer and no error (more than the ${inFlightAtEnd} that can be in flight at the end, and than its ${errors.read + errors.write} read and write errors can explain): counted as timeouts`);
     }
-    if (errors.read > 0) warnings.push(`wrk: ${errors.read} read errors from ${at} (resets or malformed answers); wrk reconnects after each`);
+    // wrk's threads record a rate sample every WRK_STOP_TICK_MS in which some answer came. A
+    // server slow enough to leave ticks without answers in the ordinary way (under ten answers
+    // per tick on average) is not warned of.
+    const silentMs = Math.max(0, Math.round(durationMs - json.rateSamples * WRK_STOP_TICK_MS));
+    const perTick = durationMs > 0 ? (json.requests * WRK_STOP_TICK_MS) / durationMs : 0;
+    if (perTick >= 10 && silentMs > Math.max(WRK_SILENT_MS, durationMs / 10)) {
+      warnings.push(`wrk against ${at}: no answer came in ${silentMs} ms of the ${Math.round(durationMs)} ms window (${json.rateSamples} of wrk's 100 ms ticks had answers); the server stalled, so the window's rate is that of a shorter period`);
+    }
+    if (json.requests === 0) warnings.push(`wrk: no answers from ${at} in ${Math.round(durationMs)} ms (${sent} requests sent on ${connections} connections)`);
+    // In a closed loop wrk sends a batch only on an answer (or at a connect), so when no
+    // connection was answered for silentMs ≥ the timeout, with no error (no reconnect) and no late
+    // answer (wrk's own timeouts), the silence lasted to the end and every request in flight then
+    // had waited that long: they are timeouts.
+    const quiet = errors.connect + errors.read + errors.write + json.errors.timeout === 0;
+    if (quiet && sent > 0 && silentMs >= timeoutMs) errors.timeout += unanswered - beyond;
+    if (errors.read > 0) warnings.push(`wrk: ${errors.read} read errors from ${at} (resets, hang-ups or malformed answers, one per event whatever the requests in flight); wrk reconnects after each`);
     if (errors.connect > 0) warnings.push(`wrk: ${errors.connect} connect errors to ${at}; how many of its ${connections} connections were up at the end is unknown`);
     if (errors.write > 0) warnings.push(`wrk: ${errors.write} write errors to ${at}`);
-    if (json.errors.status > 0) warnings.push(`wrk: ${json.errors.status} answers from ${at} had a status above 399`);
+    if (json.errors.status > 0) warnings.push(`wrk: ${json.errors.status} answers from ${at} had a status above 399 (wrk cannot tell 1xx and 3xx from 2xx)`);
+    // ops are the 2xx answers; wrk sees only status > 399 (see the head of this file).
+    const ops = Math.max(0, json.requests - json.errors.status);
 
     let latency: RunResult['latency'] = null;
     let latencySamples = 0;
@@ -297,16 +389,17 @@ class WrkDriver extends HttpToolDriver {
     const result: RunResult = {
       durationMs,
       connections,
-      ops: json.requests,
+      ops,
       bytes: json.bytes,
-      opsPerSec: secs > 0 ? json.requests / secs : 0,
+      opsPerSec: secs > 0 ? ops / secs : 0,
       bytesPerSec: secs > 0 ? json.bytes / secs : 0,
       latency,
       errors,
-      cpu: { userMs: 0, sysMs: 0, pct: 0 },
-      clientBound: false,
+      cpu: x.cpu,
+      clientBound: isClientBound(x.cpu),
       extra: {
-        requests: json.requests,
+        requests: ops,
+        answered: json.requests,
         sent,
         unanswered,
         statusErrors: json.errors.status,
