@@ -11,7 +11,10 @@ import { after, test } from 'node:test';
 import { startDriver, type DriverHandle } from '../src/drivers/driver-handle.js';
 import type { DriverConfig, RunResult } from '../src/drivers/driver-contract.js';
 import { findExecutable } from '../src/system/which.js';
-import { h2loadLosses, readH2loadLog } from '../src/drivers/h2load.js';
+import { h2loadLosses, readH2loadLog, readH2loadLogFile } from '../src/drivers/h2load.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Histogram } from '../src/metrics/histogram.js';
 import { HTTP_HELLO_BODY } from '../src/wire/protocols.js';
 import { waitGone } from './helpers/processes.js';
@@ -287,4 +290,27 @@ test('h2loadLosses: what is counted from the log, the sockets and the window, an
   const unknown = h2loadLosses('x', log, { ...watch, socketsPeak: null, socketsAtEnd: null }, { timeout: 0 }, o);
   assert.equal(unknown.connectionsAtEnd, null);
   assert.match(unknown.warnings.join('\n'), /how many of its 10 connections were up is unknown/);
+});
+
+test('h2load log: read from its file a chunk at a time, the same as read whole; a line split across chunks stays whole', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'c1m-h2log-'));
+  try {
+    // About 6 MB: more than one 4 MiB chunk, so at least one line straddles a boundary.
+    const lines: string[] = [];
+    for (let i = 0; i < 240_000; i++) lines.push(`${1796585256000000 + i * 7}\t${i % 97 === 0 ? 503 : i % 101 === 0 ? -1 : 200}\t${100 + (i % 5000)}`);
+    const text = lines.join('\n') + '\n';
+    const path = join(dir, 'log');
+    writeFileSync(path, text);
+    const whole = readH2loadLog(text);
+    const chunked = readH2loadLogFile(path)!;
+    assert.ok(text.length > 4 << 20);
+    for (const k of ['lines', 'answered', 'ok2xx', 'non2xx', 'failed', 'lastAnswerEndUs'] as const) assert.equal(chunked[k], whole[k], k);
+    assert.equal(chunked.lines, 240_000);
+    assert.deepEqual(chunked.latency.toJSON(), whole.latency.toJSON());
+    assert.equal(readH2loadLogFile(join(dir, 'none')), null, 'no file: h2load did not reach its window');
+    writeFileSync(path, '1796585256173677 200 4750\n');
+    assert.throws(() => readH2loadLogFile(path), /not "start<TAB>status<TAB>duration"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
