@@ -185,7 +185,10 @@ class AutocannonDriver implements DriverImpl {
     if (failures.length === runs.length) throw new Error(`autocannon could not run: ${failures.map((r) => r.failure?.message).join('; ')}`);
     const durationMs = Math.max(0, windowEnd - windowStart);
     const results = runs.map((r) => this.#result(r, durationMs));
-    for (const r of results) addErrors(this.#cumulative, r.errors);
+    for (const r of results) {
+      addErrors(this.#cumulative, r.errors);
+      if (r.warmupErrors !== undefined) addErrors(this.#cumulative, r.warmupErrors);
+    }
     const merged = mergeRunResults(results);
     // One process ran every instance: its CPU is the run's, not a sum over the targets.
     merged.cpu = cpu;

@@ -208,6 +208,7 @@ export abstract class HttpToolDriver implements DriverImpl {
       Object.assign(merged.extra, m.extra ?? {});
       if (m.warmupErrors !== undefined) merged.warmupErrors = m.warmupErrors;
       addErrors(this.#cumulative, merged.errors);
+      if (merged.warmupErrors !== undefined) addErrors(this.#cumulative, merged.warmupErrors);
       const warnings = [...this.#notes, ...(merged.warnings ?? [])];
       if (warnings.length > 0) merged.warnings = warnings;
       progress(0, merged.ops);
