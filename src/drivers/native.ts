@@ -6,7 +6,7 @@ import {
   DriverUnavailableError, type CpuUse, type DriverErrors, type DriverFactory, type DriverImpl, type DriverProbe,
   type RampResult, type ResolvedDriverConfig, type RunResult,
 } from './driver-contract.js';
-import { CLIENT_BOUND_PCT } from './cpu.js';
+import { CLIENT_BOUND_PCT, cpuUse } from './cpu.js';
 
 /** The connector is the engine's: it runs wherever the addon loads. */
 export const probe: DriverProbe = async () => {
@@ -38,8 +38,7 @@ export const SETTLE_MS = 1000;
 
 function cpuSince(start: NodeJS.CpuUsage, ms: number): CpuUse {
   const d = process.cpuUsage(start);
-  const userMs = d.user / 1000, sysMs = d.system / 1000;
-  return { userMs, sysMs, pct: ms > 0 ? ((userMs + sysMs) / ms) * 100 : 0 };
+  return cpuUse(d.user / 1000, d.system / 1000, ms);
 }
 
 /**
