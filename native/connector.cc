@@ -690,6 +690,8 @@ void Connector::read(uint32_t fd) {
     }
     if (errno == EINTR) continue;
     groups_[loop_.slot(fd).listener].st.err_read++;
+    // A reset in the handshake (TLS or WebSocket) has its reason in the ramp's, as a FIN there does.
+    if (handshaking(conns_[fd].state)) groups_[loop_.slot(fd).listener].st.closed_in_handshake++;
     peer_ended(fd);
     close(fd, false);
     return;

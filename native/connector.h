@@ -98,7 +98,7 @@ struct ClientStats {
   uint64_t ops = 0, bytes_in = 0, bytes_out = 0, sent = 0, dropped = 0, timed_out = 0, lost = 0, unanswered = 0;
   uint64_t answered = 0;  // answers recorded in the latency: with the four given-up counts, the histogram's count
   uint64_t err_connect = 0, err_read = 0, err_write = 0, err_timeout = 0, err_protocol = 0, peer_closed = 0;
-  // Connections the server closed during their handshake (kept across resets, as `failed` is).
+  // Connections the server closed or reset during their handshake (kept across resets, as `failed` is).
   uint64_t closed_in_handshake = 0;
   // TLS handshakes finished in full, resumed (the group's kept session was accepted), and failed
   // (an alert, a protocol error, the server closing or timing out mid-handshake).

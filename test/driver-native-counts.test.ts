@@ -132,6 +132,7 @@ test('native driver: the closed loop records the messages in flight at the windo
     // was answered after the window, and waited for.
     assert.equal(h.count, r.extra['sent'], `${h.count} samples for ${r.extra['sent']} messages sent in the window`);
     assert.equal(r.extra['unanswered'], 0);
+    assert.equal(h.count, r.extra['answered']! + r.extra['dropped']! + r.extra['timedOut']! + r.extra['lost']! + r.extra['unanswered']!, 'the latency\'s count, accounted for');
     assert.ok(h.min >= 190_000, `no sample is a part of its wait: min ${h.min} µs`);
   } finally {
     await d.close();
@@ -180,12 +181,12 @@ test('native driver: an HTTP answer outside 2xx is a protocol error and not an o
   }
 });
 
-for (const kind of ['TLS, answered with plain text', 'TLS, closed by the server', 'WebSocket, closed by the server'] as const) {
+for (const kind of ['TLS, answered with plain text', 'TLS, closed by the server', 'WebSocket, closed by the server', 'WebSocket, reset by the server'] as const) {
   test(`native driver: handshakes the server breaks are errors with their reason (${kind})`, { timeout: TIMEOUT }, async () => {
     const plain = kind.includes('plain text');
     const server = net.createServer((s) => {
       s.on('error', () => {});
-      s.once('data', () => (plain ? s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n') : s.end()));
+      s.once('data', () => (plain ? s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n') : kind.includes('reset') ? s.resetAndDestroy() : s.end()));
     });
     const port = await listen(server);
     const tls = kind.startsWith('TLS');

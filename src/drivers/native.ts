@@ -207,8 +207,9 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
         clientBound: cpu.pct >= CLIENT_BOUND_PCT,
         extra: {
           sent: s.sent, bytesOut: s.bytesOut, peerClosed: s.peerClosed,
-          // Messages given up in the window (each recorded in the latency at what it waited).
-          dropped: s.dropped, timedOut: s.timedOut, lost: s.lost, unanswered: s.unanswered,
+          // The latency's count: answers to messages of the window, and the messages given up
+          // (each recorded at what it waited).
+          answered: s.answered, dropped: s.dropped, timedOut: s.timedOut, lost: s.lost, unanswered: s.unanswered,
           // Over TLS: handshakes this window finished in full, resumed, and failed (client side).
           ...(tls0 !== null
             ? { tlsHandshakes: s.tlsHandshakes - tls0.tlsHandshakes, tlsResumed: s.tlsResumed - tls0.tlsResumed, tlsHandshakeFailed: s.tlsHandshakeFailed - tls0.tlsHandshakeFailed }
