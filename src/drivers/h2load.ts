@@ -210,8 +210,8 @@ export const H2LOAD_SILENT_TAIL_MS = 250;
  * connection; it sends the next one on each answer), so each counts `depth` read errors (a reset or
  * a hang-up; h2load does not say which). Requests still in flight when the window ends on
  * connections that are up are not errors: they are at most connections × depth, and h2load drops
- * them when it stops. A connection the reading missed (closed in the last poll interval before
- * the end) is counted as up.
+ * them when it stops. A connection the readings missed (closed after the last of them, which
+ * stop a margin before the end) is counted as up.
  */
 export function h2loadLosses(
   at: string,
@@ -323,13 +323,24 @@ class H2loadDriver extends HttpToolDriver {
     let pid = 0;
     let cpu: ToolCpu | undefined;
     let poll: NodeJS.Timeout | undefined;
-    // Sockets are read every TOOL_CPU_POLL_MS in the window; the end keeps the last reading before
-    // h2load said it was over (it closes its connections right after saying so).
-    const readSockets = (): void => {
+    // Sockets are read every TOOL_CPU_POLL_MS in the window, and no later than SOCKETS_MARGIN_MS
+    // before its end by our clock: h2load closes its connections right after it prints "over",
+    // and a timer tick can run after that but before the line is read (under load several
+    // processes' lines came late, and a whole process's connections read as lost). The end is the
+    // larger of the last two readings, so one reading caught mid-close does not count as a loss.
+    // A connection closed in the window's last margin therefore counts as up.
+    const margin = Math.max(2 * TOOL_CPU_POLL_MS, Math.min(500, durationMs / 10));
+    let previous: number | null = null;
+    const readSockets = (first = false): void => {
+      if (!first && watch.windowStartMs !== null && Date.now() > watch.windowStartMs + durationMs - margin) {
+        clearInterval(poll);
+        return;
+      }
       const n = countSockets(pid);
       if (n === null) return;
-      watch.socketsAtEnd = n;
+      watch.socketsAtEnd = previous === null ? n : Math.max(previous, n);
       watch.socketsPeak = Math.max(watch.socketsPeak ?? 0, n);
+      previous = n;
     };
     const x = await this.tools.run(this.exe, args, warmupMs + durationMs + H2LOAD_EXTRA_MS, {
       onSpawn: (child, toolCpu) => {
@@ -340,7 +351,7 @@ class H2loadDriver extends HttpToolDriver {
         if (line.startsWith('Main benchmark duration is started')) {
           watch.windowStartMs = atMs;
           cpu?.begin();
-          readSockets();
+          readSockets(true);
           poll = setInterval(readSockets, TOOL_CPU_POLL_MS);
         } else if (line.startsWith('Main benchmark duration is over')) {
           watch.windowEndMs = atMs;
