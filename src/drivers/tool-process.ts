@@ -156,6 +156,8 @@ export interface ToolMeasurement {
   extra?: Record<string, number>;
   /** Errors of a warm-up the tool ran apart (wrk's own warm-up run), for the step. */
   warmupErrors?: DriverErrors;
+  /** Sentences about the measurement that no single result carries (a warm-up that failed). */
+  warnings?: string[];
 }
 
 /**
@@ -209,7 +211,7 @@ export abstract class HttpToolDriver implements DriverImpl {
       if (m.warmupErrors !== undefined) merged.warmupErrors = m.warmupErrors;
       addErrors(this.#cumulative, merged.errors);
       if (merged.warmupErrors !== undefined) addErrors(this.#cumulative, merged.warmupErrors);
-      const warnings = [...this.#notes, ...(merged.warnings ?? [])];
+      const warnings = [...this.#notes, ...(m.warnings ?? []), ...(merged.warnings ?? [])];
       if (warnings.length > 0) merged.warnings = warnings;
       progress(0, merged.ops);
       return merged;

@@ -241,6 +241,7 @@ class WrkDriver extends HttpToolDriver {
     writeFileSync(script, wrkScript(this.config.depth));
     const t0 = performance.now();
     let warmupRequests = 0;
+    const warnings: string[] = [];
     // The warm-up run's errors (its own connections) count in the step, as the window's do.
     let warmupErrors: DriverErrors | undefined;
     if (cmd.warmupMs > 0) {
@@ -255,11 +256,14 @@ class WrkDriver extends HttpToolDriver {
       const seconds = Math.ceil(cmd.warmupMs / 1000) + 1;
       const warm = await Promise.all(parts.map((p) => this.#spawn(warmScript, p.target, p.connections, seconds, t0 + cmd.warmupMs - WRK_STOP_TICK_MS)));
       warmupErrors = emptyErrors();
-      for (const w of warm) {
+      warm.forEach((w, i) => {
         const json = parseWrkJson(w.stdout);
         warmupRequests += json?.requests ?? 0;
-        if (json !== null) addErrors(warmupErrors, wrkErrors(json));
-      }
+        if (json !== null) addErrors(warmupErrors!, wrkErrors(json));
+        // A warm-up whose SIGINT came before wrk could take it (a slow start on a loaded host)
+        // dies without its result: say so rather than count it as a clean warm-up.
+        else warnings.push(`wrk's warm-up against ${targetText(parts[i]!.target)} ended without its result (${w.signal ?? `code ${w.code}`}): its requests and errors are not counted`);
+      });
       const early = t0 + cmd.warmupMs - performance.now();
       if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
     }
@@ -270,7 +274,7 @@ class WrkDriver extends HttpToolDriver {
     const stopAt = whole ? undefined : performance.now() + cmd.durationMs - WRK_STOP_TICK_MS / 2;
     const exits = await Promise.all(parts.map((p) => this.#spawn(script, p.target, p.connections, seconds, stopAt)));
     const results = await Promise.all(exits.map((x, i) => this.#result(x, parts[i]!.target, parts[i]!.connections, seconds)));
-    return { results, extra: { warmupRequests }, ...(warmupErrors !== undefined ? { warmupErrors } : {}) };
+    return { results, extra: { warmupRequests }, ...(warmupErrors !== undefined ? { warmupErrors } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   /** Runs wrk for `seconds` (its -d), stopped early with SIGINT at `stopAt` (performance.now()) if given. */
