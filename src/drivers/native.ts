@@ -7,6 +7,7 @@ import {
   type RampResult, type ResolvedDriverConfig, type RunResult,
 } from './driver-contract.js';
 import { CLIENT_BOUND_PCT, cpuUse } from './cpu.js';
+import { addErrors, emptyErrors } from './merge.js';
 
 /** The connector is the engine's: it runs wherever the addon loads. */
 export const probe: DriverProbe = async () => {
@@ -57,12 +58,6 @@ function errorsSince(now: DriverErrors, then: DriverErrors): DriverErrors {
   return { connect: d('connect'), read: d('read'), write: d('write'), timeout: d('timeout'), protocol: d('protocol') };
 }
 
-function addTo(sum: DriverErrors, e: DriverErrors): void {
-  for (const k of Object.keys(sum) as (keyof DriverErrors)[]) sum[k] += e[k];
-}
-
-const NO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
-
 /**
  * The connector's error counts run from its last reset (a run's window) and serve every phase
  * after it, so each report takes only their growth since the report before: a ramp after a run
@@ -70,27 +65,25 @@ const NO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, pro
  * every report to a step. What grew between two reports with no reset between is in the next.
  */
 class ErrorLedger {
-  #reported: DriverErrors = { ...NO_ERRORS };
-  readonly #life: DriverErrors = { ...NO_ERRORS };
+  #reported: DriverErrors = emptyErrors();
+  readonly #life: DriverErrors = emptyErrors();
 
   /** The growth of `now` (the connector's counts since its reset) since the last report. */
   take(now: DriverErrors): DriverErrors {
     const d = errorsSince(now, this.#reported);
     this.#reported = { ...now };
-    addTo(this.#life, d);
+    addErrors(this.#life, d);
     return d;
   }
 
   /** The connector's counts were reset (after take() read them). */
   reset(): void {
-    this.#reported = { ...NO_ERRORS };
+    this.#reported = emptyErrors();
   }
 
   /** Everything reported over the driver's life, with what has grown since the last report. */
   life(now: DriverErrors): DriverErrors {
-    const all = { ...this.#life };
-    addTo(all, errorsSince(now, this.#reported));
-    return all;
+    return addErrors({ ...this.#life }, errorsSince(now, this.#reported));
   }
 }
 
