@@ -125,7 +125,8 @@ bool Connector::ramp(int g, uint64_t target, double rate) {
 
 bool Connector::run(int g, LoadMode mode, double rate) {
   if (!group(g)) return false;
-  // Each connection's first `depth` messages leave in one send, as a pipelining client writes them.
+  // Each connection's first `depth` messages leave in one send, as a pipelining client writes
+  // them, as soon as they are written (see send_gathered).
   Loop::Cork cork(loop_);
   ClientGroup& G = groups_[size_t(g)];
   // Messages the previous open loop had scheduled and could not send end here, counted.
@@ -138,8 +139,11 @@ bool Connector::run(int g, LoadMode mode, double rate) {
   G.hb_last_ms = uv_now(uv_);
   if (G.running && mode == LoadMode::kClosed) {
     std::vector<uint64_t> m = G.members;
-    for (uint64_t t : m)
-      if (live(uint32_t(t), uint32_t(t >> 32))) kick(uint32_t(t), G);
+    for (uint64_t t : m) {
+      if (!live(uint32_t(t), uint32_t(t >> 32))) continue;
+      kick(uint32_t(t), G);
+      send_gathered(uint32_t(t), uint32_t(t >> 32));
+    }
   }
   timer_update();
   return true;
@@ -588,6 +592,18 @@ void Connector::kick(uint32_t fd, ClientGroup& G) {
   }
 }
 
+// A message is stamped when it is written (its send time, or in the open loop the tick that
+// first saw it due), and the loop gathers what a round or tick writes to one connection into one
+// send at the scope's end (Loop::Cork). A client connection's gathered output therefore leaves as
+// soon as the connector is done with that connection: the reads, sends and handshakes of every
+// connection served after it in the same round or tick would otherwise wait between its stamp and
+// its send, and read as the server's latency (a round of a few hundred answers holds the first
+// one's next message for the whole round). What one connection writes in one go (pipelined
+// requests, several echoes answered by one read) still leaves in one send.
+void Connector::send_gathered(uint32_t fd, uint32_t gen) {
+  if (live(fd, gen) && (loop_.slot(fd).flags & kFlagCorked)) loop_.flush_cork(fd);
+}
+
 bool Connector::send(uint32_t fd, ClientGroup& G, ClientConn& c, uint64_t stamp_us, bool track) {
   if (track) {
     // Sized for the current mode: a ring first allocated by a closed loop (depth slots) grows
@@ -934,17 +950,23 @@ void Connector::open_pump(ClientGroup& G) {
   uint64_t budget = kMaxOpenPerTick;
   while (!G.backlog.empty() && !who.empty() && budget && misses < miss_cap) {
     const uint64_t tag = who[G.rr++ % who.size()];
-    const uint32_t fd = uint32_t(tag);
-    if (!live(fd, uint32_t(tag >> 32)) || conns_[fd].state != kReady ||
-        (track && conns_[fd].ring_count >= room)) {
+    const uint32_t fd = uint32_t(tag), gen = uint32_t(tag >> 32);
+    if (!live(fd, gen) || conns_[fd].state != kReady || (track && conns_[fd].ring_count >= room)) {
       misses++;
       continue;
     }
     misses = 0;
-    budget--;
-    const uint64_t intended = G.backlog.front();
-    G.backlog.pop_front();
-    send(fd, G, conns_[fd], intended, track);
+    // A connection takes its share of the backlog in a row (one message unless the backlog holds
+    // more than there are connections), and those leave in one send as soon as they are written
+    // (send_gathered): none waits while the sweep serves the others.
+    uint64_t share = (uint64_t(G.backlog.size()) + who.size() - 1) / who.size();
+    while (share-- && budget && !G.backlog.empty() && !(track && conns_[fd].ring_count >= room)) {
+      budget--;
+      const uint64_t intended = G.backlog.front();
+      G.backlog.pop_front();
+      if (!send(fd, G, conns_[fd], intended, track) || !live(fd, gen)) break;
+    }
+    send_gathered(fd, gen);
   }
 }
 

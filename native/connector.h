@@ -217,6 +217,9 @@ class Connector {
   // Reads a client connection until EAGAIN, a short read or its budget (the still-ready list
   // comes back here).
   void read(uint32_t fd);
+  // What the client gathered for connection fd (the generation the caller saw) leaves now, if it
+  // is still open: the core calls it when it is done with a client slot's readiness.
+  void send_gathered(uint32_t fd, uint32_t gen);
   // The core's write path failed on a client socket (why: the close reason it would have used):
   // the connection is closed and counted as the group's.
   void close_on_error(uint32_t fd, CloseReason why);

@@ -594,10 +594,13 @@ void Loop::slot_ready(uint32_t fd, Slot& s, uint32_t events) {
       if (events == kReadyAgain) read_conn(fd);
       else conn_ready(fd, s, events);
       return;
-    case SlotKind::kClient:
+    case SlotKind::kClient: {
+      const uint32_t gen = s.gen;
       if (events == kReadyAgain) connector_.read(fd);
       else connector_.on_ready(fd, events);
+      connector_.send_gathered(fd, gen);
       return;
+    }
     case SlotKind::kFree:
       return;
   }

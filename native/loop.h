@@ -176,7 +176,9 @@ class Loop {
   // several echoes, broadcast deliveries) is gathered and leaves in one send when the outermost
   // scope ends; a write of kCorkLimit or more, or one that would make the gathered bytes pass
   // it, first sends what is gathered and then goes straight out. Ordering holds: a connection
-  // with a real queue (the socket was full) appends to it, never to a cork.
+  // with a real queue (the socket was full) appends to it, never to a cork. The connector sends
+  // a client connection's gathered output earlier, as soon as it is done with that connection
+  // (Connector::send_gathered): its messages carry their send times.
   class Cork {
    public:
     explicit Cork(Loop& loop) : loop_(loop) { ++loop.cork_depth_; }

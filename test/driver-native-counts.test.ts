@@ -160,6 +160,58 @@ test('native driver: a closed loop whose server stalls at the end of the window 
   }
 });
 
+test('native driver: a closed loop sends a connection\'s next message before it serves the next connection', { timeout: TIMEOUT }, async () => {
+  // The next message is stamped when it is written. Held until the end of the round (the loop's
+  // cork), it waited for every connection served after it, and that wait read as the server's
+  // latency. Here both connections' answers reach the driver in one round: the first is a good
+  // answer, the second is garbage, which the driver closes at once. The first connection's next
+  // request must leave before that close: it is not held behind the second's read.
+  const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+  const sockets = new Set<net.Socket>();
+  const first: net.Socket[] = [];
+  const order: string[] = [];
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    let requests = 0;
+    const gone = () => {
+      if (s === first[1] && !order.includes('second closed')) order.push('second closed');
+    };
+    s.on('end', gone);
+    s.on('close', () => {
+      gone();
+      sockets.delete(s);
+    });
+    s.on('data', () => {
+      requests++;
+      if (requests === 1) {
+        first.push(s);
+        // Both first requests are in: both answers are written in this one callback, so the
+        // driver (on this thread) finds both ready in its next round, the good one first.
+        if (first.length === 2) {
+          first[0]!.write(OK);
+          first[1]!.write('NOT-HTTP\r\n\r\n');
+        }
+        return;
+      }
+      if (s !== first[0]) return;
+      if (requests === 2) order.push('first\'s next request');
+      s.write(OK);
+    });
+  });
+  const port = await listen(server);
+  const d = await driver({ protocol: 'http-hello', targets: [{ host: HOST, port }], mode: 'closed' });
+  try {
+    await ramp(d, 2);
+    const r = await run(d, 300, 0);
+    assert.equal(r.errors.protocol, 1, `the garbage answer: ${JSON.stringify(r.errors)}`);
+    assert.deepEqual(order.slice(0, 2), ['first\'s next request', 'second closed']);
+  } finally {
+    await d.close();
+    await closeServer(server, sockets);
+  }
+});
+
 test('native driver: an HTTP answer outside 2xx is a protocol error and not an op, and its latency is recorded', { timeout: TIMEOUT }, async () => {
   const server = http.createServer((_req, res) => {
     res.writeHead(503, { 'content-length': 2 });
