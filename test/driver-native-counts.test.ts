@@ -257,4 +257,27 @@ for (const kind of ['TLS, answered with plain text', 'TLS, closed by the server'
       await closeServer(server);
     }
   });
+
+  test(`native driver: a churn run's broken handshakes are errors with their reason too (${kind})`, { timeout: TIMEOUT }, async () => {
+    const plain = kind.includes('plain text');
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => (plain ? s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n') : kind.includes('reset') ? s.resetAndDestroy() : s.end()));
+    });
+    const port = await listen(server);
+    const tls = kind.startsWith('TLS');
+    const d = await driver({ protocol: tls ? 'tcp-echo' : 'ws-echo', targets: [{ host: HOST, port }], mode: 'churn', rate: 50, ...(tls ? { tls: { resume: false } } : {}) });
+    try {
+      // The handshakes happen in the run (a handshake storm, the churn scenario), not in a ramp.
+      const r = await run(d, 400, 0);
+      const errors = r.errors.read + r.errors.protocol;
+      assert.ok(errors >= 5, `the run's broken handshakes are errors: ${JSON.stringify(r.errors)}`);
+      const reasons = Object.values(r.connectErrors ?? {}).reduce((a, n) => a + n, 0);
+      assert.equal(reasons, errors, `each with its reason: ${JSON.stringify(r.connectErrors)}`);
+      if (plain) assert.ok(Object.keys(r.connectErrors!).every((k) => k.startsWith('TLS: ')), JSON.stringify(r.connectErrors));
+    } finally {
+      await d.close();
+      await closeServer(server);
+    }
+  });
 }

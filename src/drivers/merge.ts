@@ -128,3 +128,8 @@ export function mergeRampResults(results: readonly RampResult[]): RampResult {
   if (warnings !== undefined) out.warnings = warnings;
   return out;
 }
+
+/** Why connections failed, with their counts, as a warning says it: `ECONNREFUSED × 3, TLS: … × 1`. */
+export function reasonsText(reasons: Record<string, number>): string {
+  return Object.entries(reasons).map(([k, v]) => `${k} × ${v}`).join(', ');
+}

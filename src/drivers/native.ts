@@ -131,15 +131,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       }
       const established = stats.established - before.established;
       const errors = ledger.take(errorsOf(stats, config.mode));
-      // Why connections failed: the connect's errno, a TLS handshake's reason, a server that
-      // closed in the handshake.
-      const connectErrors: Record<string, number> = {};
-      const grew = (key: string, now: number, prior: number): void => {
-        if (now > prior) connectErrors[key] = now - prior;
-      };
-      for (const [k, v] of Object.entries(stats.connectErrors)) grew(k, v, before.connectErrors[k] ?? 0);
-      for (const [k, v] of Object.entries(stats.tlsErrors)) grew(`TLS: ${k}`, v, before.tlsErrors[k] ?? 0);
-      grew('closed by the server in its handshake', stats.closedInHandshake, before.closedInHandshake);
+      const connectErrors = failureReasons(before, stats);
       return {
         target: cmd.connections,
         established: stats.active,
@@ -160,6 +152,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       // The warm-up's errors (with any since the last report: a connection the server reset
       // between two runs) are reported apart: reset() below clears the counts for the window,
       // and a connection lost before it would otherwise leave no trace.
+      const before = group.counts();
       group.run(config.mode, config.rate);
       if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
       const warmupErrors = ledger.take(errorsOf(group.counts(), config.mode));
@@ -184,6 +177,9 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       await group.settle(Math.min(SETTLE_MS, config.responseTimeoutMs));
       const s = group.stats();
       const measured = config.mode === 'closed' || config.mode === 'open' || config.mode === 'churn';
+      // Connections made during the run (churn, a handshake storm) fail with their reasons as a
+      // ramp's do; they cover the warm-up too, as the step's errors do (warmupErrors).
+      const connectErrors = failureReasons(before, s);
       return {
         durationMs: ms,
         connections: s.active,
@@ -208,6 +204,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
             ? { tlsHandshakes: s.tlsHandshakes - tls0.tlsHandshakes, tlsResumed: s.tlsResumed - tls0.tlsResumed, tlsHandshakeFailed: s.tlsHandshakeFailed - tls0.tlsHandshakeFailed }
             : {}),
         },
+        ...(Object.keys(connectErrors).length > 0 ? { connectErrors } : {}),
       };
     },
 
@@ -221,5 +218,23 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
     },
   };
 };
+
+type GroupCounts = Pick<ClientGroupStats, 'connectErrors' | 'tlsErrors' | 'closedInHandshake'>;
+
+/**
+ * Why connections failed between two readings of a group (both are counts of the group's life):
+ * the connect's errno, a TLS handshake's reason (`TLS: …`), a server that closed in the
+ * handshake (TLS or WebSocket).
+ */
+function failureReasons(before: GroupCounts, now: GroupCounts): Record<string, number> {
+  const out: Record<string, number> = {};
+  const grew = (key: string, n: number, prior: number): void => {
+    if (n > prior) out[key] = n - prior;
+  };
+  for (const [k, v] of Object.entries(now.connectErrors)) grew(k, v, before.connectErrors[k] ?? 0);
+  for (const [k, v] of Object.entries(now.tlsErrors)) grew(`TLS: ${k}`, v, before.tlsErrors[k] ?? 0);
+  grew('closed by the server in its handshake', now.closedInHandshake, before.closedInHandshake);
+  return out;
+}
 
 export default createNativeDriver;

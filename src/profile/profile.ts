@@ -10,6 +10,7 @@ import { errorMessage as message } from '../checks.js';
 import { checkLimit, defaultOf } from '../limits.js';
 import { ContenderUnavailableError, DEFAULT_HOST, type ContenderHandle, type StopReport } from '../contenders/index.js';
 import { DriverUnavailableError, type DriverName } from '../drivers/driver-contract.js';
+import { reasonsText } from '../drivers/merge.js';
 import { Guard, Interrupted, ProcessDied } from '../runner/guard.js';
 import { fileTimestamp } from '../runner/output.js';
 import { planScenario, PreflightRefusal, type ScenarioPlan } from '../runner/plan.js';
@@ -334,7 +335,7 @@ export async function profileContender(o: ProfileOptions): Promise<ProfileResult
       if (ramp !== undefined) {
         result.load.connectionsEstablished = ramp.established;
         if (ramp.established < ramp.target) {
-          const why = Object.entries(ramp.connectErrors).map(([k, v]) => `${k} × ${v}`).join(', ');
+          const why = reasonsText(ramp.connectErrors);
           warnings.push(`ramp to ${ramp.target} established ${ramp.established}${why === '' ? '' : ` (${why})`}`);
         }
       }

@@ -22,6 +22,7 @@ import {
 } from '../contenders/index.js';
 import type { StartDriverOptions } from '../drivers/driver-handle.js';
 import type { DriverConfig, DriverErrors, DriverName, DriverTls, RampResult, RunResult } from '../drivers/driver-contract.js';
+import { reasonsText } from '../drivers/merge.js';
 import type { Target, TargetTls } from '../wire/clients/tcp.js';
 import { HostProbeWindow, type HostProbeReading } from '../metrics/host-probe.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
@@ -387,7 +388,7 @@ export class Session {
       ...(name !== MAIN_GROUP ? { group: name } : {}),
     });
     if (r.established < r.target) {
-      const why = Object.entries(r.connectErrors).map(([k, v]) => `${k} × ${v}`).join(', ');
+      const why = reasonsText(r.connectErrors);
       this.warnings.push(`ramp${name !== MAIN_GROUP ? ` of ${name}` : ''} to ${r.target} established ${r.established}${why ? ` (${why})` : ''}`);
     }
     return r;
@@ -434,6 +435,10 @@ export class Session {
   #record(step: StepRecord, raw: Step, results: readonly RunResult[], fit: boolean): void {
     for (const r of results) {
       for (const w of r.warnings ?? []) this.warnings.push(w);
+      // Connections the load made in the step (churn, a handshake storm, a reconnect) that failed,
+      // with their reasons, as a ramp's are.
+      const why = reasonsText(r.connectErrors ?? {});
+      if (why !== '') this.warnings.push(`${step.label ?? 'a step'}: connections failed during the run (${why})`);
       // The warm-up is part of the load since the previous step, and so are its errors.
       this.#errors = addErrors(addErrors(this.#errors, r.warmupErrors), r.errors);
       this.clientBound = (this.clientBound ?? false) || r.clientBound;
