@@ -22,7 +22,7 @@ import {
 } from '../contenders/index.js';
 import type { StartDriverOptions } from '../drivers/driver-handle.js';
 import type { DriverConfig, DriverErrors, DriverName, DriverTls, RampResult, RunResult } from '../drivers/driver-contract.js';
-import { reasonsText } from '../drivers/merge.js';
+import { addErrors, emptyErrors, reasonsText } from '../drivers/merge.js';
 import type { Target, TargetTls } from '../wire/clients/tcp.js';
 import { HostProbeWindow, type HostProbeReading } from '../metrics/host-probe.js';
 import { sampleKernel, sampleProcesses, Sampler, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
@@ -34,7 +34,7 @@ import { Interrupted, ProcessDied, RunFailure, type Guard } from './guard.js';
 import { killTracked, type ProcessTracker, type Tracked } from './processes.js';
 import { describePhase } from './progress.js';
 import { MAIN_GROUP, type LoadSpec, type Phase } from './scenario.js';
-import { addErrors, buildStep, ZERO_ERRORS, type StepReadings } from './step.js';
+import { buildStep, type StepReadings } from './step.js';
 
 /** The native driver's WebSocket handshake timeout: the last handshake of a ramp may take that long. */
 const RAMP_SLACK_MS = 30_000;
@@ -154,7 +154,7 @@ export class Session {
   /** Connections each driver group holds now; their sum is the timeline's count. */
   readonly #held = new Map<string, number>();
   /** Driver errors over the ramps and loads since the last step. */
-  #errors: DriverErrors = { ...ZERO_ERRORS };
+  #errors: DriverErrors = emptyErrors();
   #sampler: Sampler | null = null;
   #samplerStart = 0;
   #stopReport: StopReport | undefined;
@@ -377,7 +377,7 @@ export class Session {
     // A driver that cannot hold idle connections probes them and lets go (extra.held = 0).
     this.#held.set(name, r.extra?.['held'] === 0 ? 0 : r.established);
     for (const w of r.warnings ?? []) this.warnings.push(w);
-    this.#errors = addErrors(this.#errors, r.errors);
+    addErrors(this.#errors, r.errors);
     this.ramps.push({
       target: r.target,
       established: r.established,
@@ -398,7 +398,7 @@ export class Session {
     const names = ph.groups ?? [MAIN_GROUP];
     const results = await this.guard.wait(Promise.all(names.map((n) => this.#group(n).run(ph.durationMs, 0))), ph.durationMs + 15_000, this.where);
     results.forEach((r, k) => {
-      this.#errors = addErrors(this.#errors, r.errors);
+      addErrors(this.#errors, r.errors);
       this.#held.set(names[k] ?? MAIN_GROUP, r.connections);
     });
     return results;
@@ -440,12 +440,13 @@ export class Session {
       const why = reasonsText(r.connectErrors ?? {});
       if (why !== '') this.warnings.push(`${step.label ?? 'a step'}: connections failed during the run (${why})`);
       // The warm-up is part of the load since the previous step, and so are its errors.
-      this.#errors = addErrors(addErrors(this.#errors, r.warmupErrors), r.errors);
+      if (r.warmupErrors !== undefined) addErrors(this.#errors, r.warmupErrors);
+      addErrors(this.#errors, r.errors);
       this.clientBound = (this.clientBound ?? false) || r.clientBound;
     }
     step.errors = { ...this.#errors };
     raw.errors = step.errors;
-    this.#errors = { ...ZERO_ERRORS };
+    this.#errors = emptyErrors();
     const reap = step.reap;
     if (reap !== undefined && reap.target > 0 && reap.ms === null) {
       this.warnings.push(`${step.label ?? 'a step'}: the server closed ${reap.closedByServer} of the ${reap.target} silent connections of ${reap.group} within ${Math.round(step.windowMs / 100) / 10} s`);

@@ -4,7 +4,7 @@
 // are the session's (session.ts).
 
 import type { ContenderStats } from '../contenders/index.js';
-import type { DriverErrors, RunResult } from '../drivers/driver-contract.js';
+import type { RunResult } from '../drivers/driver-contract.js';
 import { Histogram } from '../metrics/histogram.js';
 import type { HostProbeReading } from '../metrics/host-probe.js';
 import { threadCpuMsBetween, type KernelSample, type ProcessesSample } from '../metrics/proc.js';
@@ -12,13 +12,6 @@ import { latencyRecord } from '../results/histograms.js';
 import type { GivenUpRecord, GroupStepRecord, ReapRecord, StepRecord } from '../results/record.js';
 import type { Latency, Measured, Step, Syscalls } from '../results/schema.js';
 import { MAIN_GROUP } from './scenario.js';
-
-export const ZERO_ERRORS: DriverErrors = { connect: 0, read: 0, write: 0, timeout: 0, protocol: 0 };
-
-export function addErrors(a: DriverErrors, b: DriverErrors | undefined): DriverErrors {
-  if (b === undefined) return a;
-  return { connect: a.connect + b.connect, read: a.read + b.read, write: a.write + b.write, timeout: a.timeout + b.timeout, protocol: a.protocol + b.protocol };
-}
 
 /** The given-up counts a driver reported in its extra figures, or undefined when it has none. */
 export function givenUpOf(extra: Readonly<Record<string, number>>): GivenUpRecord | undefined {
