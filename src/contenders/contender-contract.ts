@@ -123,12 +123,16 @@ export interface ServerStats {
   extra: Record<string, number>;
 }
 
-/** V8 and process memory from process.memoryUsage() in the worker. */
+/**
+ * V8 and process memory from process.memoryUsage() in the worker. The V8 figures are null when
+ * the worker does not serve in its own process (servingPids: c-ref's C program has no V8 heap,
+ * and the worker's is not the server's).
+ */
 export interface MemoryStats {
-  heapUsedBytes: number;
-  heapTotalBytes: number;
-  externalBytes: number;
-  arrayBuffersBytes: number;
+  heapUsedBytes: number | null;
+  heapTotalBytes: number | null;
+  externalBytes: number | null;
+  arrayBuffersBytes: number | null;
   rssBytes: number;
 }
 

@@ -298,10 +298,10 @@ export function aggregateStats(contender: string, protocol: Protocol, workers: W
     bytesOut: sumNullable(workers.map((w) => w.bytesOut)),
     protocolErrors: sum((w) => w.protocolErrors),
     extra,
-    heapUsedBytes: sum((w) => w.heapUsedBytes),
-    heapTotalBytes: sum((w) => w.heapTotalBytes),
-    externalBytes: sum((w) => w.externalBytes),
-    arrayBuffersBytes: sum((w) => w.arrayBuffersBytes),
+    heapUsedBytes: sumNullable(workers.map((w) => w.heapUsedBytes)),
+    heapTotalBytes: sumNullable(workers.map((w) => w.heapTotalBytes)),
+    externalBytes: sumNullable(workers.map((w) => w.externalBytes)),
+    arrayBuffersBytes: sumNullable(workers.map((w) => w.arrayBuffersBytes)),
     rssBytes: sum((w) => w.rssBytes),
   };
   return { contender, protocol, at: Date.now(), total, workers };

@@ -69,14 +69,17 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
 
+  // A worker that only starts the process that serves (c-ref) has a V8 heap of its own, not the
+  // server's: its heap figures are not measured.
+  const ownHeap = (server.servingPids ?? []).length === 0;
   const stats = (): WorkerStats => {
     const m = process.memoryUsage();
     return {
       ...server.stats(),
-      heapUsedBytes: m.heapUsed,
-      heapTotalBytes: m.heapTotal,
-      externalBytes: m.external,
-      arrayBuffersBytes: m.arrayBuffers,
+      heapUsedBytes: ownHeap ? m.heapUsed : null,
+      heapTotalBytes: ownHeap ? m.heapTotal : null,
+      externalBytes: ownHeap ? m.external : null,
+      arrayBuffersBytes: ownHeap ? m.arrayBuffers : null,
       rssBytes: m.rss,
       worker: config.worker,
       pid: process.pid,

@@ -560,7 +560,8 @@ export class Session {
     for (let i = 0; i < 8; i++) {
       await this.guard.wait(h.gc(), 30_000, where);
       const heap = (await this.#serverStats(h)).total.heapTotalBytes;
-      if (heap !== null && heap === lastHeap) break;
+      // No V8 heap to wait for (c-ref), or it held still.
+      if (heap === null || heap === lastHeap) break;
       lastHeap = heap;
       await this.guard.sleep(1000, where);
     }
