@@ -473,10 +473,20 @@ export class Session {
     return this.guard.wait(h.stats(STATS_WAIT_MS), STATS_WAIT_MS + 1000, this.where);
   }
 
-  async #readServer(h: ContenderHandle): Promise<{ mem: ProcessesSample; stats: ContenderStats; kernel: KernelSample }> {
+  async #readServer(h: ContenderHandle): Promise<{ mem: ProcessesSample; stats: ContenderStats; statsAt: number; kernel: KernelSample }> {
     const mem = sampleProcesses(h.pids, { pss: true, fds: true });
+    const { stats, at } = await this.#serverStatsAt(h);
+    return { mem, stats, statsAt: at, kernel: sampleKernel() };
+  }
+
+  /**
+   * The contender's stats and when its counters were read: the middle of the request's round
+   * trip (Date.now() ms), not either end of it.
+   */
+  async #serverStatsAt(h: ContenderHandle): Promise<{ stats: ContenderStats; at: number }> {
+    const asked = Date.now();
     const stats = await this.#serverStats(h);
-    return { mem, stats, kernel: sampleKernel() };
+    return { stats, at: (asked + Date.now()) / 2 };
   }
 
   /** The load window: CPU from the end of the warm-up, memory and connections near the end of the window. */
@@ -512,15 +522,17 @@ export class Session {
         .sleep(durationMs, where)
         .then(() => ({ cpu1: sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true }), at: Date.now(), host: probe.end() }));
       cpuEnd.catch(() => {});
-      // The engine's syscall counters at the start of the window (one stats request: the same as
-      // the end read makes), for syscalls per operation.
-      const extra0 = (await this.#serverStats(h)).total.extra;
-      const tc0 = Date.now();
+      // The engine's syscall counters at the start of the window and again with the memory near
+      // its end, each timed at the middle of its stats request (not at its answer and before the
+      // end's memory sample, which made the interval short by both), for syscalls per operation.
+      const start = await this.#serverStatsAt(h);
+      const extra0 = start.stats.total.extra;
+      const tc0 = start.at;
       // Memory and connections are read near the end of the window, while the load still holds
       // its connections: a driver may close them as soon as its run ends (autocannon does).
-      await this.guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2) - (tc0 - t1)), where);
-      const tc1 = Date.now();
+      await this.guard.sleep(Math.max(0, durationMs - Math.min(500, durationMs * 0.2) - (Date.now() - t1)), where);
       const server = await this.#readServer(h);
+      const tc1 = server.statsAt;
       const results = await this.guard.wait(runs, durationMs + warmupMs + 15_000, where);
       const { cpu1, at, host } = await cpuEnd;
       const windowMs = at - t1;
