@@ -502,8 +502,11 @@ void Connector::ready(uint32_t fd) {
       churn_done(fd, G);
       return;
     }
-    // An unrecorded one carries a stamp before the window (answer() records only those inside).
-    send(fd, G, c, c.churn == kChurnRecorded ? due : 0, true);
+    // An unrecorded one (due outside the window) carries its due time marked as not to be
+    // recorded (answer() and give_up skip it), so the response timeout still runs from when it
+    // was due. Stamped 0, it was overdue at once: the next timeout scan (every 100 ms) closed
+    // every warm-up connection still waiting for its answer and counted it as a timeout.
+    send(fd, G, c, c.churn == kChurnRecorded ? due : due | kStampGivenUp, true);
     return;
   }
   if (G.running && G.mode == LoadMode::kClosed) kick(fd, G);

@@ -106,7 +106,8 @@ struct ClientStats {
 };
 
 // Ring entries carry this bit once the message was recorded as given up (its answer, if it still
-// comes, is not recorded again). Times are µs of CLOCK_MONOTONIC, far below 2^63.
+// comes, is not recorded again), or from the start when it is not to be recorded at all (a churn
+// connection due outside the window). Times are µs of CLOCK_MONOTONIC, far below 2^63.
 constexpr uint64_t kStampGivenUp = uint64_t(1) << 63;
 
 struct ClientGroup {

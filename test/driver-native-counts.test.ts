@@ -212,6 +212,24 @@ test('native driver: a closed loop sends a connection\'s next message before it 
   }
 });
 
+test('native driver: a churn connection due outside the window waits for its answer like the others', { timeout: TIMEOUT }, async () => {
+  // Every echo takes 300 ms, so each connection is still waiting for its answer at one of the
+  // driver's timeout scans (every 100 ms). The warm-up's connections are not recorded, but their
+  // response timeout (10 s) still runs from when they were due: none of them is a timeout.
+  const { server, sockets } = echoServer({ delayMs: 300 });
+  const port = await listen(server);
+  const d = await driver({ protocol: 'tcp-echo', targets: [{ host: HOST, port }], mode: 'churn', rate: 40, responseTimeoutMs: 10_000 });
+  try {
+    const r = await run(d, 600, 500);
+    assert.deepEqual(r.warmupErrors, NO_ERRORS, 'the warm-up\'s connections were answered, not timed out');
+    assert.deepEqual(r.errors, NO_ERRORS);
+    assert.ok(r.ops > 0, `the window's connections were answered: ${r.ops}`);
+  } finally {
+    await d.close();
+    await closeServer(server, sockets);
+  }
+});
+
 test('native driver: an HTTP answer outside 2xx is a protocol error and not an op, and its latency is recorded', { timeout: TIMEOUT }, async () => {
   const server = http.createServer((_req, res) => {
     res.writeHead(503, { 'content-length': 2 });
