@@ -35,6 +35,15 @@ test('src/results/ imports nothing from the floors above it', () => {
 
 const step = (connections: number | null, rssBytes: number | null, extra: Partial<Step> = {}): Step => ({ connections, server: { rssBytes }, ...extra });
 
+test('memory outside the V8 heap: RSS minus the heap, all of the RSS for a server with no V8 heap (c-ref), none when the heap was not read', () => {
+  const withHeap = (c: number, rss: number, heap: number | null | undefined): Step => ({ connections: c, server: { rssBytes: rss, ...(heap !== undefined ? { heapTotalBytes: heap } : {}) } });
+  const v8 = fitMemory([withHeap(1000, 10_000_000, 4_000_000), withHeap(2000, 12_000_000, 5_000_000)], [0, 1]);
+  assert.ok(Math.abs(v8.nonHeapBytesPerConnection!.slope - 1000) < 1e-6, 'the heap\'s growth is left out');
+  const noV8 = fitMemory([withHeap(1000, 10_000_000, null), withHeap(2000, 12_000_000, null)], [0, 1]);
+  assert.ok(Math.abs(noV8.nonHeapBytesPerConnection!.slope - 2000) < 1e-6, 'no V8 heap: all of it is outside one');
+  assert.equal(fitMemory([withHeap(1000, 10_000_000, undefined), withHeap(2000, 12_000_000, undefined)], [0, 1]).nonHeapBytesPerConnection, null);
+});
+
 test('a memory fit records what it is of and the steps it used', () => {
   const steps = [step(1000, 10_000_000), step(2000, null), step(3000, 12_000_000), step(4000, 13_000_000), step(8000, 99_000_000)];
   const fit = fitMemory(steps, [0, 1, 2, 3]);

@@ -83,13 +83,17 @@ export const FIT_FIGURES: Readonly<Record<FitKey, FitFigure>> = {
   // topic members, queued bytes. Null for contenders without the engine.
   engineBytesPerConnection: { of: 'server.engineBytes', read: (s) => s.server?.engineBytes },
   // RSS minus V8's committed heap: V8 grows and shrinks its heap by megabytes between steps
-  // whatever the connections do, and this figure is immune to that.
+  // whatever the connections do, and this figure is immune to that. A server with no V8 heap of
+  // its own (c-ref's C program: heapTotalBytes null in a step that has the RSS) holds all of it
+  // outside one, so its figure is the RSS.
   nonHeapBytesPerConnection: {
     of: 'server.rssBytes - server.heapTotalBytes',
     read: (s) => {
       const rss = s.server?.rssBytes;
       const heap = s.server?.heapTotalBytes;
-      return typeof rss === 'number' && typeof heap === 'number' ? rss - heap : null;
+      if (typeof rss !== 'number') return null;
+      if (heap === null) return rss;
+      return typeof heap === 'number' ? rss - heap : null;
     },
   },
   rssAnonBytesPerConnection: { of: 'server.rssAnonBytes', read: (s) => s.server?.rssAnonBytes },
