@@ -293,6 +293,8 @@ for (const kind of ['TLS, answered with plain text', 'TLS, closed by the server'
       const reasons = Object.values(r.connectErrors ?? {}).reduce((a, n) => a + n, 0);
       assert.equal(reasons, errors, `each with its reason: ${JSON.stringify(r.connectErrors)}`);
       if (plain) assert.ok(Object.keys(r.connectErrors!).every((k) => k.startsWith('TLS: ')), JSON.stringify(r.connectErrors));
+      const said = (r.warnings ?? []).find((w) => w.startsWith('connections failed during the run'));
+      assert.ok(said !== undefined && Object.keys(r.connectErrors!).every((k) => said.includes(k)), `the run's warnings say them: ${JSON.stringify(r.warnings)}`);
     } finally {
       await d.close();
       await closeServer(server);

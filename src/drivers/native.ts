@@ -7,7 +7,7 @@ import {
   type RampResult, type ResolvedDriverConfig, type RunResult,
 } from './driver-contract.js';
 import { CLIENT_BOUND_PCT, cpuUse } from './cpu.js';
-import { addErrors, emptyErrors } from './merge.js';
+import { addErrors, emptyErrors, reasonsText } from './merge.js';
 
 /** The connector is the engine's: it runs wherever the addon loads. */
 export const probe: DriverProbe = async () => {
@@ -114,6 +114,9 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
   }
 
   const ledger = new ErrorLedger();
+  // Why connections failed, counted as the errors are: each report says what grew since the one
+  // before it (the counts behind it are the group's life's).
+  let reasonsAt: GroupCounts = group.counts();
 
   return {
     async ramp(cmd, progress): Promise<RampResult> {
@@ -131,7 +134,8 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       }
       const established = stats.established - before.established;
       const errors = ledger.take(errorsOf(stats, config.mode));
-      const connectErrors = failureReasons(before, stats);
+      const connectErrors = failureReasons(reasonsAt, stats);
+      reasonsAt = stats;
       return {
         target: cmd.connections,
         established: stats.active,
@@ -152,7 +156,6 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       // The warm-up's errors (with any since the last report: a connection the server reset
       // between two runs) are reported apart: reset() below clears the counts for the window,
       // and a connection lost before it would otherwise leave no trace.
-      const before = group.counts();
       group.run(config.mode, config.rate);
       if (cmd.warmupMs > 0) await sleep(cmd.warmupMs);
       const warmupErrors = ledger.take(errorsOf(group.counts(), config.mode));
@@ -179,7 +182,8 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       const measured = config.mode === 'closed' || config.mode === 'open' || config.mode === 'churn';
       // Connections made during the run (churn, a handshake storm) fail with their reasons as a
       // ramp's do; they cover the warm-up too, as the step's errors do (warmupErrors).
-      const connectErrors = failureReasons(before, s);
+      const connectErrors = failureReasons(reasonsAt, s);
+      reasonsAt = s;
       return {
         durationMs: ms,
         connections: s.active,
@@ -204,7 +208,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
             ? { tlsHandshakes: s.tlsHandshakes - tls0.tlsHandshakes, tlsResumed: s.tlsResumed - tls0.tlsResumed, tlsHandshakeFailed: s.tlsHandshakeFailed - tls0.tlsHandshakeFailed }
             : {}),
         },
-        ...(Object.keys(connectErrors).length > 0 ? { connectErrors } : {}),
+        ...(Object.keys(connectErrors).length > 0 ? { connectErrors, warnings: [`connections failed during the run (${reasonsText(connectErrors)})`] } : {}),
       };
     },
 

@@ -398,8 +398,8 @@ export class Session {
     const names = ph.groups ?? [MAIN_GROUP];
     const results = await this.guard.wait(Promise.all(names.map((n) => this.#group(n).run(ph.durationMs, 0))), ph.durationMs + 15_000, this.where);
     results.forEach((r, k) => {
+      for (const w of r.warnings ?? []) this.warnings.push(w);
       addErrors(this.#errors, r.errors);
-      this.#failedInRun('warm-up', r);
       this.#held.set(names[k] ?? MAIN_GROUP, r.connections);
     });
     return results;
@@ -432,17 +432,10 @@ export class Session {
     await this.guard.sleep(ph.durationMs, this.where);
   }
 
-  /** Connections a run made (churn, a handshake storm, a reconnect) that failed, with their reasons, as a ramp's are. */
-  #failedInRun(what: string, r: RunResult): void {
-    const why = reasonsText(r.connectErrors ?? {});
-    if (why !== '') this.warnings.push(`${what}: connections failed during the run (${why})`);
-  }
-
   /** Adds a step: the driver errors and warnings since the last one, and whether the fits use it. */
   #record(step: StepRecord, raw: Step, results: readonly RunResult[], fit: boolean): void {
     for (const r of results) {
       for (const w of r.warnings ?? []) this.warnings.push(w);
-      this.#failedInRun(step.label ?? 'a step', r);
       // The warm-up is part of the load since the previous step, and so are its errors.
       if (r.warmupErrors !== undefined) addErrors(this.#errors, r.warmupErrors);
       addErrors(this.#errors, r.errors);
