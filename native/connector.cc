@@ -301,11 +301,12 @@ bool Connector::start_connect(int g) {
   s.in = s.out = nullptr;
   conns_[size_t(fd)] = ClientConn{};
   conns_[size_t(fd)].t0_ms = uint32_t(uv_now(uv_));
-  if (loop_.poller().add_socket(fd, tag_of(uint32_t(fd), s.gen)) < 0) {
+  if (const int r = loop_.poller().add_socket(fd, tag_of(uint32_t(fd), s.gen)); r < 0) {
     ::close(fd);
     s.kind = SlotKind::kFree;
     G.st.failed++;
     G.st.err_connect++;
+    G.connect_errnos[-r]++;  // the poller's -errno: a failure with its reason, as every other
     return false;
   }
   open_fds_++;
@@ -458,13 +459,17 @@ void Connector::churn_lost(uint32_t fd, ClientGroup& G) {
   c.churn = kChurnUnrecorded;
 }
 
+// One connect failed: one error, with its errno as the reason. A connect that timed out (ours,
+// or the kernel's ETIMEDOUT) is a timeout error, as the other drivers count it, not a connect
+// error as well.
 void Connector::fail_connect(uint32_t fd, int err) {
   ClientGroup& G = groups_[loop_.slot(fd).listener];
   churn_lost(fd, G);
   G.st.pending--;
   G.st.failed++;
   want_refill(G);
-  G.st.err_connect++;
+  if (err == ETIMEDOUT) G.st.err_timeout++;
+  else G.st.err_connect++;
   G.connect_errnos[err]++;
   Slot& s = loop_.slot(fd);
   loop_.tls().close(fd);
@@ -1223,7 +1228,6 @@ void Connector::tick() {
         G.connecting.pop_front();
         uint32_t fd = uint32_t(t);
         if (live(fd, uint32_t(t >> 32)) && conns_[fd].state == kConnecting) {
-          G.st.err_timeout++;
           window_update(G, true);
           fail_connect(fd, ETIMEDOUT);
         }
