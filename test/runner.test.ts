@@ -406,6 +406,35 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
     assert.ok((await fdsSettle(fdsBefore)) <= fdsBefore, `fds: ${openFds()} now, ${fdsBefore} before`);
   });
 
+  it("says where a driver's warning arose: the phase, and the group when there are several", async () => {
+    // Two ramps cut at a bound they cannot meet (500 connects at 1,000/s in 150 ms): the native
+    // driver warns for each, and each warning must name its phase and, for `late`, its group.
+    const cut = defineScenario({
+      name: 'cut-ramps',
+      description: 'two ramps stopped at their bound',
+      protocols: ['tcp-echo'],
+      contenders: ['net'],
+      kind: 'memory',
+      driver: 'native',
+      load: { mode: 'idle' },
+      groups: { late: { mode: 'idle' } },
+      phases: [
+        { kind: 'ramp', connections: 500, ratePerSec: 1000, timeoutMs: 150 },
+        { kind: 'ramp', group: 'late', connections: 500, ratePerSec: 1000, timeoutMs: 150 },
+        { kind: 'measure' },
+      ],
+    });
+    const tracker = new ProcessTracker();
+    const { result } = await runScenario({ scenario: cut, params: resolveParams(cut, { contenders: ['net'] }), tracker });
+    const x = result.runs[0] as RunRecord;
+    assert.equal(x.ok, true, x.error ?? '');
+    const cutWarnings = (x.warnings ?? []).filter((w) => w.includes('ramp stopped at its'));
+    assert.equal(cutWarnings.length, 2, JSON.stringify(x.warnings));
+    assert.match(cutWarnings[0] ?? '', /^phase 1 \(ramp to 500 connections at 1,000\/s\): ramp stopped/);
+    assert.match(cutWarnings[1] ?? '', /^phase 2 \(ramp late to 500 connections at 1,000\/s\), group late: ramp stopped/);
+    await assertAllGone(tracker.all().map((t) => t.pid));
+  });
+
   it('stops every process on Ctrl-C and writes the partial result, marked interrupted', async () => {
     const out = join(tmp, 'smoke-sigint.json');
     const cli = startCli(['run', 'smoke', '--contenders', 'net,uws', '--driver', TEST_DRIVER, '--duration', '5', '--out', out]);

@@ -130,7 +130,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       if (timedOut) {
         // No more connects past the bound: what is still in flight finishes or times out on its own.
         group.ramp(stats.active + stats.pending, 0);
-        warnings.push(`ramp stopped at its ${Math.round(cmd.timeoutMs / 1000)} s bound with ${stats.attemptsLeft} connects not started and ${stats.pending} in flight`);
+        warnings.push(`ramp stopped at its ${cmd.timeoutMs / 1000} s bound with ${stats.attemptsLeft} connects not started and ${stats.pending} in flight`);
       }
       const established = stats.established - before.established;
       const errors = ledger.take(errorsOf(stats, config.mode));

@@ -376,7 +376,7 @@ export class Session {
     const r = await this.guard.wait(d.ramp(ph.connections, rate, timeoutMs), timeoutMs + 15_000, this.where);
     // A driver that cannot hold idle connections probes them and lets go (extra.held = 0).
     this.#held.set(name, r.extra?.['held'] === 0 ? 0 : r.established);
-    for (const w of r.warnings ?? []) this.warnings.push(w);
+    this.#driverWarnings(name, r.warnings);
     addErrors(this.#errors, r.errors);
     this.ramps.push({
       target: r.target,
@@ -398,7 +398,7 @@ export class Session {
     const names = ph.groups ?? [MAIN_GROUP];
     const results = await this.guard.wait(Promise.all(names.map((n) => this.#group(n).run(ph.durationMs, 0))), ph.durationMs + 15_000, this.where);
     results.forEach((r, k) => {
-      for (const w of r.warnings ?? []) this.warnings.push(w);
+      this.#driverWarnings(names[k] ?? MAIN_GROUP, r.warnings);
       addErrors(this.#errors, r.errors);
       this.#held.set(names[k] ?? MAIN_GROUP, r.connections);
     });
@@ -408,7 +408,7 @@ export class Session {
   async #measure(ph: MeasurePhase): Promise<RunResult[]> {
     const running = ph.run === undefined ? [] : (ph.run.groups ?? [MAIN_GROUP]);
     const m = await this.#step(ph, running);
-    this.#record(m.step, m.raw, m.results, ph.fit !== false);
+    this.#record(m.step, m.raw, m.results, running, ph.fit !== false);
     return m.results;
   }
 
@@ -422,7 +422,7 @@ export class Session {
     // Silent peers answer nothing, so the window has no throughput or latency to speak of.
     m.step.throughput = null;
     m.step.latencyUs = null;
-    this.#record(m.step, m.raw, m.results, false);
+    this.#record(m.step, m.raw, m.results, [ph.group], false);
     return m.results;
   }
 
@@ -432,15 +432,26 @@ export class Session {
     await this.guard.sleep(ph.durationMs, this.where);
   }
 
-  /** Adds a step: the driver errors and warnings since the last one, and whether the fits use it. */
-  #record(step: StepRecord, raw: Step, results: readonly RunResult[], fit: boolean): void {
-    for (const r of results) {
-      for (const w of r.warnings ?? []) this.warnings.push(w);
+  /**
+   * A driver's warnings, said where they arose: the phase, and the group when a scenario has
+   * several (a publisher's failed connections are not its subscribers').
+   */
+  #driverWarnings(group: string, ws: readonly string[] | undefined): void {
+    for (const w of ws ?? []) this.warnings.push(`${this.where}${group !== MAIN_GROUP ? `, group ${group}` : ''}: ${w}`);
+  }
+
+  /**
+   * Adds a step: the driver errors and warnings since the last one (results in the order of the
+   * groups that ran), and whether the fits use it.
+   */
+  #record(step: StepRecord, raw: Step, results: readonly RunResult[], groups: readonly string[], fit: boolean): void {
+    results.forEach((r, k) => {
+      this.#driverWarnings(groups[k] ?? MAIN_GROUP, r.warnings);
       // The warm-up is part of the load since the previous step, and so are its errors.
       if (r.warmupErrors !== undefined) addErrors(this.#errors, r.warmupErrors);
       addErrors(this.#errors, r.errors);
       this.clientBound = (this.clientBound ?? false) || r.clientBound;
-    }
+    });
     step.errors = { ...this.#errors };
     raw.errors = step.errors;
     this.#errors = emptyErrors();
