@@ -219,12 +219,12 @@ const IDLE_MARKDOWN = `# c1m report
 
 > Test data for test/report.test.ts and test/browser.test.ts: made-up numbers, not a measurement.
 
-Medians over repetitions; ratios against net of the same protocol. ↓ lower is better, ↑ higher is better.
+Medians over repetitions; ratios against net of the same protocol (~ within noise, ? one repetition: no interval). ↓ lower is better, ↑ higher is better.
 
 | contender | protocol | bytes/conn ↓ | connect rate ↑ | ops/server CPU-s ↑ | p99 latency ↓ | reps | note |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
 | net (baseline) | tcp-echo | 2.26 KiB | 21.4k/s | — | — | 1/1 |  |
-| epoll | tcp-echo | 212 B (0.09×) | 48.2k/s (2.25×) | — | — | 1/1 |  |
+| epoll | tcp-echo | 212 B (0.09× ?) | 48.2k/s (2.25× ?) | — | — | 1/1 |  |
 | epoll-native | tcp-echo | — | — | — | — | 0/1 | failed: driver timed out waiting for 100000 connections (98211 established after 60 s) |
 | uws | tcp-echo | — | — | — | — | — | skipped: uWebSockets.js does not speak raw TCP |
 `;
@@ -252,7 +252,7 @@ test('markdown: two files of one scenario side by side, later against earlier', 
   const md = renderMarkdown([fixture('result-http-hello-next.json'), fixture('result-http-hello.json')]);
   const expected = `### http-hello: A vs B
 
-Later files against A: ratios of medians, ~ when within noise. Interval: range of all cross ratios, min(a)/max(b) to max(a)/min(b), since repetitions of two files do not pair.
+Later files against A: ratios of medians, ~ when within noise, ? when one repetition on a side gives no interval. Interval: range of all cross ratios, min(a)/max(b) to max(a)/min(b), since repetitions of two files do not pair.
 
 | contender | protocol | figure | A: 3f9c2d1 · 2025-11-20 14:10Z | B: 9a8b7c6 · 2025-11-21 09:30Z | B/A |
 | --- | --- | --- | ---: | ---: | ---: |
@@ -280,7 +280,7 @@ Later files against A: ratios of medians, ~ when within noise. Interval: range o
 const IDLE_HEAD = `idle-hold · test/fixtures/result-idle-hold.json
 started 2025-11-20 14:02:11Z · commit 3f9c2d1 · bench-a · Node v20.20.2 · Linux 6.1.0-40-amd64 · 8 × AMD EPYC 7B13
 Test data for test/report.test.ts and test/browser.test.ts: made-up numbers, not a measurement.
-medians over repetitions; ratios against net of the same protocol
+medians over repetitions; ratios against net of the same protocol (~ within noise, ? one repetition: no interval)
 `;
 
 test('terminal: the full table when the width allows', () => {
@@ -288,12 +288,12 @@ test('terminal: the full table when the width allows', () => {
   assert.equal(
     out,
     `${IDLE_HEAD}
-contender       protocol   bytes/conn ↓   connect rate ↑  ops/server CPU-s ↑  p99 latency ↓  reps  note
-──────────────  ────────  ─────────────  ───────────────  ──────────────────  ─────────────  ────  ──────────────────────────────────────────────────────────────────────────────────────
-net (baseline)  tcp-echo       2.26 KiB          21.4k/s                   —              —   1/1
-epoll           tcp-echo  212 B (0.09×)  48.2k/s (2.25×)                   —              —   1/1
-epoll-native    tcp-echo              —                —                   —              —   0/1  failed: driver timed out waiting for 100000 connections (98211 established after 60 s)
-uws             tcp-echo              —                —                   —              —     —  skipped: uWebSockets.js does not speak raw TCP
+contender       protocol     bytes/conn ↓     connect rate ↑  ops/server CPU-s ↑  p99 latency ↓  reps  note
+──────────────  ────────  ───────────────  ─────────────────  ──────────────────  ─────────────  ────  ──────────────────────────────────────────────────────────────────────────────────────
+net (baseline)  tcp-echo         2.26 KiB            21.4k/s                   —              —   1/1
+epoll           tcp-echo  212 B (0.09× ?)  48.2k/s (2.25× ?)                   —              —   1/1
+epoll-native    tcp-echo                —                  —                   —              —   0/1  failed: driver timed out waiting for 100000 connections (98211 established after 60 s)
+uws             tcp-echo                —                  —                   —              —     —  skipped: uWebSockets.js does not speak raw TCP
 `,
   );
 });
@@ -303,13 +303,13 @@ test('terminal: notes under their rows when the note column does not fit', () =>
   assert.equal(
     out,
     `${IDLE_HEAD}
-contender       protocol   bytes/conn ↓   connect rate ↑  ops/server CPU-s ↑  p99 latency ↓  reps
-──────────────  ────────  ─────────────  ───────────────  ──────────────────  ─────────────  ────
-net (baseline)  tcp-echo       2.26 KiB          21.4k/s                   —              —   1/1
-epoll           tcp-echo  212 B (0.09×)  48.2k/s (2.25×)                   —              —   1/1
-epoll-native    tcp-echo              —                —                   —              —   0/1
+contender       protocol     bytes/conn ↓     connect rate ↑  ops/server CPU-s ↑  p99 latency ↓  reps
+──────────────  ────────  ───────────────  ─────────────────  ──────────────────  ─────────────  ────
+net (baseline)  tcp-echo         2.26 KiB            21.4k/s                   —              —   1/1
+epoll           tcp-echo  212 B (0.09× ?)  48.2k/s (2.25× ?)                   —              —   1/1
+epoll-native    tcp-echo                —                  —                   —              —   0/1
     failed: driver timed out waiting for 100000 connections (98211 established after 60 s)
-uws             tcp-echo              —                —                   —              —     —
+uws             tcp-echo                —                  —                   —              —     —
     skipped: uWebSockets.js does not speak raw TCP
 `,
   );
@@ -325,7 +325,7 @@ Node v20.20.2 · Linux 6.1.0-40-amd64 · 8 × AMD EPYC 7B13
 Test data for test/report.test.ts and test/browser.test.ts:
 made-up numbers, not a measurement.
 medians over repetitions; ratios against net of the same
-protocol
+protocol (~ within noise, ? one repetition: no interval)
 
 net (baseline) · tcp-echo · reps 1/1
   bytes/conn ↓        2.26 KiB
@@ -334,8 +334,8 @@ net (baseline) · tcp-echo · reps 1/1
   p99 latency ↓       —
 
 epoll · tcp-echo · reps 1/1
-  bytes/conn ↓        212 B (0.09×)
-  connect rate ↑      48.2k/s (2.25×)
+  bytes/conn ↓        212 B (0.09× ?)
+  connect rate ↑      48.2k/s (2.25× ?)
   ops/server CPU-s ↑  —
   p99 latency ↓       —
 

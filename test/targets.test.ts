@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTargets, cpuSplit, cpuSplitMarkdown, hostSkewOf, hostSpeedSummary, hostSpeedText, targetsMarkdown, TARGETS } from '../src/report/targets.js';
 import type { LoadedResult } from '../src/results/schema.js';
-import { suiteTable } from '../src/runner/suite.js';
+import { latestPerScenario, suiteTable } from '../src/runner/suite.js';
 
 type RunSpec = { contender: string; steps: Record<string, number>; clientBound?: boolean; ok?: boolean; engineBytes?: number; host?: Record<string, number> };
 
@@ -100,6 +100,10 @@ test('a bound target reads the run summary over repetitions; no file for a scena
   assert.equal(over[0]!.verdict, 'not met');
   const mixed = checkTargets([file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {}, engineBytes: 60 }, { contender: 'epoll', steps: {}, engineBytes: 70 }])]);
   assert.equal(mixed[0]!.verdict, 'undecided');
+  // A repetition whose fit gave no figure counts against the bound: the one that did cannot decide alone.
+  const gap = checkTargets([file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {} }, { contender: 'epoll', steps: {} }, { contender: 'epoll', steps: {}, engineBytes: 32 }])]);
+  assert.deepEqual([gap[0]!.value, gap[0]!.verdict], [32, 'undecided']);
+  assert.equal(checkTargets([file('idle-hold', 'tcp-echo', [{ contender: 'epoll', steps: {} }])])[0]!.verdict, null, 'no figure at all: not measured');
   assert.equal(targetsMarkdown(checkTargets([])), '');
   assert.ok(TARGETS.length >= 5);
 });
@@ -123,6 +127,10 @@ test('server CPU per operation: user and kernel time over every ok run of a step
   assert.deepEqual(rows.map((r) => [r.contender, r.userUs, r.kernelUs]), [['epoll', 1, 9], ['net', 8, 12]]);
   assert.match(cpuSplitMarkdown(rows), /\| tcp-echo \| closed \| net \| 8\.00 \| 12\.00 \| 20\.00 \| 60 % \|/);
   assert.equal(cpuSplitMarkdown([]), '');
+  // A newer file of the scenario over TLS does not stand in for the plain one: each has its rows, named.
+  const overTls = { file: 'echo-tls.json', result: { ...echo.result, startedAt: '2026-11-22T00:00:00Z', params: { tls: true }, runs: [{ ...echo.result.runs[2]!, steps: [step('closed', 10_000, 400, 600)] }] } } as unknown as LoadedResult;
+  const both = cpuSplit([echo, overTls]);
+  assert.deepEqual(both.map((r) => [r.scenario, r.contender, r.userUs, r.kernelUs]), [['tcp-echo', 'epoll', 1, 9], ['tcp-echo', 'net', 8, 12], ['tcp-echo over TLS', 'net', 20, 30]]);
 });
 
 test('targets over TLS read only files run with --tls, and plain targets never read those; a bytes ratio target is met when the whole interval is within it', () => {
@@ -228,4 +236,17 @@ test("the suite's terminal table ends with the host's steadiness when its files 
   ]);
   assert.match(suiteTable([probed]), /Host speed over the 2 measured windows .* 1\.10–1\.25× the time of its file's fastest probe; within one repetition round .* up to 1\.14× apart/);
   assert.doesNotMatch(suiteTable([file('http-hello', 'http-hello', [{ contender: 'net', steps: { [ka]: 100 } }])]), /Host speed/);
+});
+
+test('a suite keeps the newest plain file and the newest TLS file of a scenario apart, and names the TLS rows', () => {
+  const ka = 'keep-alive, depth 1';
+  const plain = file('http-hello', 'http-hello', [{ contender: 'net', steps: { [ka]: 100 } }], '2026-11-21T00:00:00Z', 'plain.json');
+  const older = file('http-hello', 'http-hello', [{ contender: 'net', steps: { [ka]: 90 } }], '2026-11-20T00:00:00Z', 'older.json');
+  const overTls = file('http-hello', 'http-hello', [{ contender: 'net', steps: { [ka]: 40 } }], '2026-11-22T00:00:00Z', 'tls.json');
+  (overTls.result as { params: unknown }).params = { tls: true };
+  const latest = latestPerScenario([older, overTls, plain]);
+  assert.deepEqual(latest.map((r) => r.file), ['plain.json', 'tls.json']);
+  const table = suiteTable(latest);
+  assert.match(table, /^http-hello +http-hello +net/m);
+  assert.match(table, /^http-hello over TLS +http-hello +net/m);
 });

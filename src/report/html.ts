@@ -32,6 +32,7 @@ import {
   COMPARED_METRICS,
   provenance,
   ratioSense,
+  RATIO_MARKS,
   ratioText,
   runStatus,
   type Cell,
@@ -79,7 +80,12 @@ function cellHtml(metric: Metric, cell: Cell): string {
     cell.value.n > 1 && cell.value.min !== cell.value.max
       ? ` title="min ${e(fmtUnit(metric.unit, cell.value.min))}, max ${e(fmtUnit(metric.unit, cell.value.max))} over ${cell.value.n} reps"`
       : '';
-  const interval = cell.estimate !== null && cell.estimate.pairs >= 2 ? ` title="${e(formatRatio(cell.estimate))} over ${cell.estimate.pairs} repetition pairs${ratioSense(metric, cell.estimate) === 'within noise' ? ': within noise' : ''}"` : '';
+  const interval =
+    cell.estimate === null
+      ? ''
+      : cell.estimate.pairs >= 2
+        ? ` title="${e(formatRatio(cell.estimate))} over ${cell.estimate.pairs} repetition pairs${ratioSense(metric, cell.estimate) === 'within noise' ? ': within noise' : ''}"`
+        : ' title="one repetition pair: no interval, so whether it is clear of noise is unknown"';
   const ratio =
     cell.ratio === null ? '' : ` <span class="ratio ${ratioClass(metric, cell.ratio, cell.estimate)}"${interval}>${e(cell.estimate === null ? fmtRatio(cell.ratio) : ratioText(cell.estimate))}</span>`;
   return `<td class="num"${spread}>${e(value)}${ratio}</td>`;
@@ -100,7 +106,7 @@ function headlineHtml(loaded: LoadedResult, baseline: string): string {
     })
     .join('\n');
   const against = table.baselinePresent
-    ? `ratios against <b>${e(baseline)}</b> of the same protocol`
+    ? `ratios against <b>${e(baseline)}</b> of the same protocol (${e(RATIO_MARKS)})`
     : `no <b>${e(baseline)}</b> run in this file, so no ratios`;
   return `<div class="scroll"><table class="headline">
 <caption>Medians over repetitions; ${against}. ↓ lower is better, ↑ higher is better.</caption>
@@ -258,7 +264,7 @@ function comparisonHtml(c: ScenarioComparison, id: string): { html: string; char
 <h3>${e(c.scenario)}: ${c.files.map((f) => f.letter).join(' vs ')}</h3>
 <ul class="files">${files}</ul>
 ${paramDiff}
-${ratioShown.some((x) => x) ? `<p class="caption">Each later file's figure against A's: a ratio of medians, marked ~ when within noise. Interval: ${e(UNPAIRED_INTERVAL_METHOD)}.</p>` : ''}
+${ratioShown.some((x) => x) ? `<p class="caption">Each later file's figure against A's: a ratio of medians, marked ~ when within noise and ? when one repetition on a side gives no interval. Interval: ${e(UNPAIRED_INTERVAL_METHOD)}.</p>` : ''}
 <div class="cmp-grid${c.files.length > 2 ? ' stacked' : ''}">
 <div>${
     compared.length > 0

@@ -9,6 +9,7 @@ import {
   groupByScenario,
   headlineTable,
   provenance,
+  RATIO_MARKS,
   ratioText,
   type Cell,
   type HeadlineRow,
@@ -27,7 +28,7 @@ function escapeCell(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
-/** "212 B (0.09×)", "4.89k/s (1.00× ~)" when within noise, or the value alone when there is no ratio. */
+/** "212 B (0.09×)", "4.89k/s (1.00× ~)" when within noise, "(0.97× ?)" with no interval, or the value alone when there is no ratio. */
 export function cellText(metric: Metric, cell: Cell): string {
   const value = fmtUnit(metric.unit, cell.value?.median);
   return cell.estimate === null ? value : `${value} (${ratioText(cell.estimate)})`;
@@ -46,7 +47,7 @@ function headlineMarkdown(loaded: LoadedResult, baseline: string, heading: strin
   out.push(`\`${loaded.file}\` · ${provenance(loaded)}`, '');
   if (loaded.result.note) out.push(`> ${escapeCell(loaded.result.note)}`, '');
   const against = table.baselinePresent
-    ? `ratios against ${baseline} of the same protocol`
+    ? `ratios against ${baseline} of the same protocol (${RATIO_MARKS})`
     : `no ${baseline} run in this file, so no ratios`;
   out.push(`Medians over repetitions; ${against}. ↓ lower is better, ↑ higher is better.`, '');
   const head = ['contender', 'protocol', ...HEADLINE_METRICS.map((m) => `${m.label} ${arrow(m)}`), 'reps', 'note'];
@@ -71,7 +72,7 @@ function comparisonMarkdown(c: ScenarioComparison): string[] {
   out.push(`### ${c.scenario}: ${c.files.map((f) => f.letter).join(' vs ')}`, '');
   const letters = c.files.map((f) => f.letter);
   if (c.differences.length > 0) out.push(...c.differences.map((d) => `- ${escapeCell(differenceText(d, letters))}`), '');
-  out.push(`Later files against A: ratios of medians, ~ when within noise. Interval: ${UNPAIRED_INTERVAL_METHOD}.`, '');
+  out.push(`Later files against A: ratios of medians, ~ when within noise, ? when one repetition on a side gives no interval. Interval: ${UNPAIRED_INTERVAL_METHOD}.`, '');
   const later = c.files.slice(1);
   const head = ['contender', 'protocol', 'figure', ...c.files.map((f) => `${f.letter}: ${f.label}`), ...later.map((f) => `${f.letter}/A`)];
   const align = ['---', '---', '---', ...c.files.map(() => '---:'), ...later.map(() => '---:')];

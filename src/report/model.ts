@@ -107,9 +107,16 @@ export function ratioSense(metric: Metric, e: RatioEstimate): 'better' | 'worse'
   return (v === 'above') === (metric.better === 'higher') ? 'better' : 'worse';
 }
 
-/** "1.76×", or "1.02× ~" when its interval over repetitions contains 1 (within noise). */
+/** How ratioText marks a ratio, for the legends of the tables that show it. */
+export const RATIO_MARKS = '~ within noise, ? one repetition: no interval';
+
+/**
+ * "1.76×"; "1.02× ~" when its interval over repetitions contains 1 (within noise); "0.97× ?"
+ * when one repetition pair gave no interval, so nothing says whether it is clear of noise.
+ */
 export function ratioText(e: RatioEstimate): string {
-  return ratioVerdict(e) === 'within noise' ? `${fmtRatio(e.ratio)} ~` : fmtRatio(e.ratio);
+  const v = ratioVerdict(e);
+  return v === 'within noise' ? `${fmtRatio(e.ratio)} ~` : v === 'no interval' ? `${fmtRatio(e.ratio)} ?` : fmtRatio(e.ratio);
 }
 
 export interface HeadlineRow {
@@ -263,6 +270,14 @@ export function tlsText(params: Readonly<Record<string, unknown>>): string | nul
   const tickets = params['tlsTickets'] === false ? 'tickets off' : 'tickets on';
   const bound = typeof params['tlsHandshakeTimeout'] === 'number' ? `, handshake bound ${params['tlsHandshakeTimeout']} s` : '';
   return `over TLS (${key}, ${tickets}${bound})`;
+}
+
+/**
+ * A file's scenario as a table names it: "http-hello over TLS" for a run with --tls, so a TLS
+ * file's rows are never read as plain TCP's (and a suite keeps the newest of each apart).
+ */
+export function scenarioLabel(result: Pick<C1mResult, 'scenario' | 'params'>): string {
+  return result.params?.['tls'] === true ? `${result.scenario} over TLS` : result.scenario;
 }
 
 export interface ComparedFile {

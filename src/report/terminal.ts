@@ -15,6 +15,7 @@ import {
   groupByScenario,
   headlineTable,
   provenance,
+  RATIO_MARKS,
   ratioText,
   type HeadlineRow,
   type HeadlineTable,
@@ -121,7 +122,7 @@ function headlineLines(loaded: LoadedResult, baseline: string, width: number, ti
   const out = [...wrap(`${title} · ${loaded.file}`, width), ...wrap(provenance(loaded), width)];
   if (loaded.result.note) out.push(...wrap(loaded.result.note, width));
   const against = table.baselinePresent
-    ? `ratios against ${baseline} of the same protocol`
+    ? `ratios against ${baseline} of the same protocol (${RATIO_MARKS})`
     : `no ${baseline} run in this file, so no ratios`;
   out.push(...wrap(`medians over repetitions; ${against}`, width), '');
   out.push(...tableLines(table, width));
@@ -132,7 +133,7 @@ function comparisonLines(c: ScenarioComparison, width: number): string[] {
   const out = wrap(`${c.scenario}: ${c.files.map((f) => `${f.letter} = ${f.label}`).join(', ')}`, width);
   const letters = c.files.map((f) => f.letter);
   for (const d of c.differences) out.push(...wrap(differenceText(d, letters), width, '  '));
-  out.push(...wrap(`Later files against A: ratios of medians, ~ when within noise. Interval: ${UNPAIRED_INTERVAL_METHOD}.`, width));
+  out.push(...wrap(`Later files against A: ratios of medians, ~ when within noise, ? when one repetition on a side gives no interval. Interval: ${UNPAIRED_INTERVAL_METHOD}.`, width));
   out.push('');
   const later = c.files.slice(1);
   const columns: Column[] = [

@@ -10,7 +10,7 @@ import type { LoadedResult, Run } from '../results/schema.js';
 import { fmtBytes as fmtSystemBytes } from '../system/plain-format.js';
 import { shortCommit } from '../report/page-format.js';
 import { cellText } from '../report/markdown.js';
-import { HEADLINE_METRICS, headlineTable, type HeadlineRow, type Metric } from '../report/model.js';
+import { HEADLINE_METRICS, headlineTable, scenarioLabel, type HeadlineRow, type Metric } from '../report/model.js';
 import { checkTargets, cpuSplit, cpuSplitMarkdown, hostSpeedSummary, hostSpeedText, targetsMarkdown } from '../report/targets.js';
 import type { SystemReadings } from '../system/limits.js';
 import { loadScenario } from './catalog.js';
@@ -162,7 +162,7 @@ interface SuiteRow {
 
 /** Rows of every file, scenario by scenario, in the order given. */
 function suiteRows(results: readonly LoadedResult[], baseline: string): SuiteRow[] {
-  return results.flatMap((loaded) => headlineTable(loaded, baseline).rows.map((row) => ({ scenario: loaded.result.scenario, row })));
+  return results.flatMap((loaded) => headlineTable(loaded, baseline).rows.map((row) => ({ scenario: scenarioLabel(loaded.result), row })));
 }
 
 function cell(metric: Metric, row: HeadlineRow): string {
@@ -201,7 +201,7 @@ export function suiteTable(results: readonly LoadedResult[], baseline = 'net'): 
   });
   const host = hostSpeedSummary(results);
   const hostLine = host === null ? '' : `\n${hostSpeedText(host)}\n`;
-  return `${out.join('\n')}\n\nmedians over repetitions; (×) = ratio against ${baseline} of the same protocol in the same result file, ~ when the range of per-repetition ratios contains 1 (within noise); ↓ lower is better, ↑ higher is better\n${hostLine}`;
+  return `${out.join('\n')}\n\nmedians over repetitions; (×) = ratio against ${baseline} of the same protocol in the same result file, ~ when the range of per-repetition ratios contains 1 (within noise), ? when one repetition gives no range; ↓ lower is better, ↑ higher is better\n${hostLine}`;
 }
 
 function escapeCell(text: string): string {
@@ -260,7 +260,7 @@ export function suiteMarkdown(results: readonly LoadedResult[], baseline = 'net'
   out.push(`Commit${commits.length === 1 ? '' : 's'}: ${commits.join(', ')} · runs from ${dates[0] ?? '?'} to ${dates[dates.length - 1] ?? '?'} (UTC)`, '');
   const host = hostSpeedSummary(results);
   if (host !== null) out.push(hostSpeedText(host), '');
-  out.push(`Medians over repetitions; (×) is the ratio against \`${baseline}\` of the same scenario and protocol, from the same file (interleaved runs), marked ~ when it is within noise: the range of its per-repetition ratios (repetition i of each, run back to back) contains 1. ↓ lower is better, ↑ higher is better; — was not measured in that scenario.`, '');
+  out.push(`Medians over repetitions; (×) is the ratio against \`${baseline}\` of the same scenario and protocol, from the same file (interleaved runs), marked ~ when it is within noise: the range of its per-repetition ratios (repetition i of each, run back to back) contains 1; marked ? when one repetition gives no range, so nothing says whether it is clear of noise. ↓ lower is better, ↑ higher is better; — was not measured in that scenario.`, '');
   const head = ['scenario', 'protocol', 'contender', ...HEADLINE_METRICS.map((m) => `${m.label} ${arrow(m)}`), 'note'];
   out.push(`| ${head.join(' | ')} |`, `| ${['---', '---', '---', ...HEADLINE_METRICS.map(() => '---:'), '---'].join(' | ')} |`);
   for (const { scenario, row } of suiteRows(results, baseline)) {
@@ -283,15 +283,15 @@ export function suiteMarkdown(results: readonly LoadedResult[], baseline = 'net'
 }
 
 /**
- * The newest file of each scenario, protocol set and contender set among `results` (a folder
- * may hold older runs too, or one file per contender), in the order of the suite's scenarios,
- * then any other scenario by name.
+ * The newest file of each scenario (plain or over TLS), protocol set and contender set among
+ * `results` (a folder may hold older runs too, or one file per contender), in the order of the
+ * suite's scenarios, then any other scenario by name.
  */
 export function latestPerScenario(results: readonly LoadedResult[]): LoadedResult[] {
   const newest = new Map<string, LoadedResult>();
   for (const r of results) {
     const set = (pick: (x: Run) => string): string => [...new Set(r.result.runs.map(pick))].sort().join(',');
-    const key = `${r.result.scenario}\u0000${set((x) => x.protocol)}\u0000${set((x) => x.contender)}`;
+    const key = `${scenarioLabel(r.result)}\u0000${set((x) => x.protocol)}\u0000${set((x) => x.contender)}`;
     const seen = newest.get(key);
     if (seen === undefined || Date.parse(r.result.startedAt) > Date.parse(seen.result.startedAt)) newest.set(key, r);
   }
