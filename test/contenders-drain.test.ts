@@ -11,6 +11,7 @@ import type net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { contenderAvailable, drainBoundMs, startContender, totalCut, type ContenderHandle, type Protocol, type StopReport } from '../src/contenders/index.js';
+import { REF_DIED_EXIT_CODE } from '../src/contenders/cref.js';
 import { connect } from './helpers/net.js';
 import { eventually, waitGone } from './helpers/processes.js';
 
@@ -295,6 +296,30 @@ for (const name of ['c-ref', 'c-ref-uring']) {
       assert.ok((report.workers[0]?.ms ?? BOUND_MS) < BOUND_MS, `stopped at once, not at the bound: ${report.workers[0]?.ms} ms`);
     } finally {
       for (const s of sockets) s.destroy();
+      await h.stop();
+    }
+  });
+}
+
+// The C program serves and the worker only relays: if the program ends on its own, the worker
+// ends too, saying why, so the runner (which watches the workers) stops the run there instead of
+// reading the dead program's last counters and the wrapper's memory as the server's.
+for (const name of ['c-ref', 'c-ref-uring']) {
+  test(`${name}: the worker exits, saying why, when its C program dies while serving`, { timeout: 30_000 }, async (t) => {
+    const available = await contenderAvailable(name);
+    if (available !== true) return t.diagnostic(`${name} is unavailable here: ${available}`);
+    const h = await start(name, 'tcp-echo');
+    try {
+      const worker = h.workers[0]!;
+      const serving = worker.servingPids[0];
+      assert.ok(serving !== undefined && serving !== worker.pid, 'the C program has its own pid');
+      process.kill(serving, 'SIGKILL');
+      assert.deepEqual(await waitGone([worker.pid], 5000), [], 'the worker ended with its C program');
+      const report = await h.stop();
+      assert.equal(report.ok, false);
+      assert.equal(report.workers[0]?.code, REF_DIED_EXIT_CODE);
+      assert.match(report.workers[0]?.stderr ?? '', new RegExp(`${name}: c1m_ref_echo\\S* \\(pid ${serving}\\) exited with SIGKILL while serving`));
+    } finally {
       await h.stop();
     }
   });

@@ -34,6 +34,7 @@ import {
   type Protocol,
   type StartOptions,
 } from '../src/contenders/index.js';
+import { sampleProcesses } from '../src/metrics/proc.js';
 import { eventually, fdsSettle, freePortRun, openFds, waitGone } from './helpers/processes.js';
 
 const HOST = '127.0.0.1';
@@ -588,6 +589,15 @@ for (const name of names) {
       // Every process that serves is measured: the workers and whatever serves for them (c-ref's C program).
       assert.deepEqual(h.pids, h.workers.flatMap((w) => [w.pid, ...w.servingPids]));
       assert.equal(new Set(h.pids).size, h.pids.length);
+      if (h.workers.some((w) => w.servingPids.length > 0)) {
+        // Its CPU and memory are the C program's alone: the Node worker only relays, and its tens
+        // of MB are not the server's.
+        assert.deepEqual(h.measuredPids, h.workers.flatMap((w) => w.servingPids));
+        const program = sampleProcesses(h.measuredPids).total.rssBytes!, wrappers = sampleProcesses(h.workers.map((w) => w.pid)).total.rssBytes!;
+        assert.ok(program < wrappers / 4, `the C programs' RSS ${program} B, their workers' ${wrappers} B`);
+      } else {
+        assert.deepEqual(h.measuredPids, h.pids);
+      }
       // Worker 1 gets twice the checks of worker 0, so a sum cannot pass by accident.
       for (const [i, port] of h.ports.entries()) {
         for (let k = 0; k <= i; k++) await verifyProtocol(protocol, { host: HOST, port });

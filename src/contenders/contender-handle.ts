@@ -97,6 +97,8 @@ export interface ContenderHandle {
   readonly host: string;
   readonly ports: readonly number[];
   readonly pids: readonly number[];
+  /** The processes whose CPU and memory are the server's (see the class). */
+  readonly measuredPids: readonly number[];
   readonly workers: readonly WorkerInfo[];
   /**
    * The TLS every worker applies (they are checked to agree when the contender starts); null when
@@ -333,9 +335,17 @@ class Handle implements ContenderHandle {
   get ports(): readonly number[] {
     return this.workers.map((w) => w.port);
   }
-  /** Every process that serves: each worker and what serves for it (CPU and memory are theirs). */
+  /** Every process of the contender: each worker and what serves for it. */
   get pids(): readonly number[] {
     return this.workers.flatMap((w) => [w.pid, ...w.servingPids]);
+  }
+  /**
+   * The processes whose CPU and memory are the server's: a worker's serving processes when it
+   * has them (c-ref's C program; its Node worker only starts it and relays its counters, and
+   * its 60 MB were most of c-ref's RSS), else the worker.
+   */
+  get measuredPids(): readonly number[] {
+    return this.workers.flatMap((w) => (w.servingPids.length > 0 ? w.servingPids : [w.pid]));
   }
 
   async stats(timeoutMs = 5000): Promise<ContenderStats> {

@@ -1,7 +1,7 @@
 // `c-ref`: the C reference echo server (native/ref/echo_server.cc), the floor for raw TCP echo:
 // one thread, epoll edge-triggered, no Node and no JS. The contender's worker process only
 // starts it and reads its counters from a shared file; the C process is named in the worker's
-// ready message (servingPids), so the runner counts its CPU and memory with the worker's. It
+// ready message (servingPids), so the runner counts its CPU and memory, not the worker's. It
 // speaks tcp-echo and nothing else (every other pair is skipped with that reason).
 // The io_uring reference (`c-ref-uring`, cref-uring.ts) keeps the same command line, counters file
 // and shutdown (native/ref/ref_common.h), so refEchoContender below drives both: the executable,
@@ -62,6 +62,9 @@ export const crefContender = refEchoContender({
   path: REF_ECHO_PATH,
 });
 
+/** The worker's exit code when its C program ended on its own while serving. */
+export const REF_DIED_EXIT_CODE = 71;
+
 async function startRef(ref: RefEcho, config: ChildConfig): Promise<ContenderServer> {
   const binary = basename(ref.path);
   if (config.protocol !== 'tcp-echo') throw new RangeError(`${ref.name} speaks tcp-echo only, not ${config.protocol}`);
@@ -106,6 +109,15 @@ async function startRef(ref: RefEcho, config: ChildConfig): Promise<ContenderSer
   };
   const limits: EffectiveLimits = { maxMessageBytes: null, idleTimeoutMs: null, backlog: config.limits.backlog, pingIntervalMs: null, maxQueuedBytes: null };
   const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', () => r())));
+  // The C program serves; this worker only relays. If it ends before close() asks it to, the
+  // worker ends too, saying why: the runner watches the worker, and a step must not read the
+  // dead program's last counters and the wrapper's memory as the server's.
+  let closing = false;
+  proc.once('exit', (code, signal) => {
+    if (closing) return;
+    process.stderr.write(`${ref.name}: ${binary} (pid ${proc.pid}) exited with ${signal ?? `code ${code}`} while serving\n`);
+    process.exit(REF_DIED_EXIT_CODE);
+  });
   return {
     port,
     limits,
@@ -125,6 +137,7 @@ async function startRef(ref: RefEcho, config: ChildConfig): Promise<ContenderSer
     },
     async close(graceMs: number): Promise<DrainResult> {
       // SIGTERM: the C loop ends at once and closes every connection (echo holds nothing back).
+      closing = true;
       proc.kill('SIGTERM');
       const bound = setTimeout(() => proc.kill('SIGKILL'), Math.max(100, graceMs));
       await exited;

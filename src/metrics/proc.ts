@@ -289,10 +289,13 @@ export interface ProcessesSample {
   readonly missing: readonly number[];
 }
 
-/** Sums a set of already-taken samples (pure; used by sampleProcesses and the Sampler). */
+/**
+ * Sums a set of already-taken samples (pure; used by sampleProcesses and the Sampler). With a
+ * process missing, every total is null: a sum without one of its members is not the set's.
+ */
 export function sumSamples(samples: readonly ProcessSample[], missing: readonly number[] = []): ProcessesSample {
   const sum = (pick: (s: ProcessSample) => number | null): number | null => {
-    if (samples.length === 0) return null;
+    if (samples.length === 0 || missing.length > 0) return null;
     let total = 0;
     for (const s of samples) {
       const v = pick(s);

@@ -267,7 +267,7 @@ export class Session {
     const h = this.#contenderHandle();
     const t = this.timeline;
     this.#sampler = new Sampler({
-      pids: h.pids,
+      pids: h.measuredPids,
       intervalMs,
       kernel: false,
       fds: false,
@@ -482,7 +482,7 @@ export class Session {
   }
 
   async #readServer(h: ContenderHandle): Promise<{ mem: ProcessesSample; stats: ContenderStats; statsAt: number; kernel: KernelSample }> {
-    const mem = sampleProcesses(h.pids, { pss: true, fds: true });
+    const mem = sampleProcesses(h.measuredPids, { pss: true, fds: true });
     const { stats, at } = await this.#serverStatsAt(h);
     return { mem, stats, statsAt: at, kernel: sampleKernel() };
   }
@@ -520,7 +520,7 @@ export class Session {
     // work, and stopped however the window ends.
     const probe = new HostProbeWindow();
     try {
-      const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
+      const cpu0 = sampleProcesses(h.measuredPids, { pss: false, fds: false, threadCpu: true });
       const t1 = Date.now();
       // The server's CPU is read again where the driver's count ends, durationMs after its
       // warm-up, not when its results arrive: h2load's log of 8.7 million pipelined requests took
@@ -528,7 +528,7 @@ export class Session {
       // quarter too small (windowMs 13.3 s for 10 s of requests).
       const cpuEnd = this.guard
         .sleep(durationMs, where)
-        .then(() => ({ cpu1: sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true }), at: Date.now(), host: probe.end() }));
+        .then(() => ({ cpu1: sampleProcesses(h.measuredPids, { pss: false, fds: false, threadCpu: true }), at: Date.now(), host: probe.end() }));
       cpuEnd.catch(() => {});
       // The engine's syscall counters at the start of the window and again with the memory near
       // its end, each timed at the middle of its stats request (not at its answer and before the
@@ -587,7 +587,7 @@ export class Session {
     }
     await this.guard.sleep(ph.settleMs ?? 500, where);
     const probe = new HostProbeWindow();
-    const cpu0 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
+    const cpu0 = sampleProcesses(h.measuredPids, { pss: false, fds: false, threadCpu: true });
     const t0 = Date.now();
     let host: HostProbeReading | null;
     try {
@@ -595,7 +595,7 @@ export class Session {
     } finally {
       host = probe.end();
     }
-    const cpu1 = sampleProcesses(h.pids, { pss: false, fds: false, threadCpu: true });
+    const cpu1 = sampleProcesses(h.measuredPids, { pss: false, fds: false, threadCpu: true });
     const windowMs = Date.now() - t0;
     const server = await this.#readServer(h);
     const counts = await this.guard.wait(Promise.all([...this.#drivers.values()].map((d) => d.stats())), 10_000, where);
@@ -659,7 +659,7 @@ async function watchServer(
   );
   while (!done && Date.now() - t0 < maxMs) {
     await new Promise((r) => setTimeout(r, pollMs));
-    const rss = sampleProcesses(h.pids, { pss: false, fds: false }).total.rssBytes;
+    const rss = sampleProcesses(h.measuredPids, { pss: false, fds: false }).total.rssBytes;
     if (rss !== null) rssPeakBytes = Math.max(rssPeakBytes ?? 0, rss);
     try {
       const s = await h.stats();
