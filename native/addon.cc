@@ -353,7 +353,7 @@ Napi::Value CloseListener(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(st->loop.close_listener(int(index), info[1].ToBoolean())));
 }
 
-// accountMemory(): refreshes counters.engineBytes and counters.topics.
+// accountMemory(): refreshes the counters computed when read: engineBytes, topics and loopWaits.
 Napi::Value AccountMemory(const Napi::CallbackInfo& info) {
   EnvState* st = ready_state(info, "accountMemory");
   if (st) st->loop.account_memory();

@@ -18,6 +18,9 @@ namespace c1m {
 // A handshake timeout also counts a handshake ended by the idle limit (with handshakeTimeoutMs 0,
 // every idle close mid-handshake); a failed handshake also counts one the peer broke off (a reset,
 // a FIN, an error, a peer that never read our flight).
+// loopWaits is the turns of the thread's libuv loop (uv_metrics_info's loop_count, read when the
+// counters are read): each turn is one epoll_pwait of libuv's, around the engine's own wait on
+// epoll and the only wait on io_uring (whose completions libuv's poll announces).
 // X-macro so the names JS sees and the struct fields can never drift apart.
 #define C1M_COUNTERS(X)                                                                     \
   X(accepted) X(closed) X(active) X(bytesIn) X(bytesOut) X(reads) X(writes)                 \
@@ -31,7 +34,8 @@ namespace c1m {
   X(wsCloseTimeouts) X(headerTimeouts) X(lingerTimeouts) X(finWaitTimeouts) X(lingerCloses)           \
   X(closedTimeout) X(drainCut) X(errNoRoom) X(topics) X(topicRefusals) X(httpContinues) \
   X(enters) X(uringRecvs) X(uringSends) X(uringRearms) X(uringNoBufs) X(uringCoopTaskrun)   \
-  X(tlsHandshakes) X(tlsResumed) X(tlsHandshakeFailed) X(tlsHandshakeTimeouts) X(tlsPlainHttp)
+  X(tlsHandshakes) X(tlsResumed) X(tlsHandshakeFailed) X(tlsHandshakeTimeouts) X(tlsPlainHttp) \
+  X(loopWaits)
 
 struct Counters {
 #define C1M_FIELD(name) uint64_t name;

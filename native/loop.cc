@@ -201,6 +201,8 @@ void Loop::account_memory() {
   b += uring_.memory_bytes() + vec(touched_.capacity() * 8) + orphans_.size() * 48;
   v_.counters->engineBytes = b;
   v_.counters->topics = topics_.live_count();
+  uv_metrics_t m;
+  if (uv_ && uv_metrics_info(uv_, &m) == 0) v_.counters->loopWaits = m.loop_count;
 }
 
 // The poll handle keeps Node alive only while something is open; the idle handle runs only

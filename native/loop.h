@@ -97,8 +97,9 @@ class Loop {
 
   // Executes the ops JS queued so far (JS calls it when its ops buffer fills mid-callback).
   void run_ops();
-  // Refreshes counters.engineBytes (everything the engine holds, counted in malloc chunks) and
-  // counters.topics. Called when JS reads the counters, not every round: it walks the topics.
+  // Refreshes counters.engineBytes (everything the engine holds, counted in malloc chunks),
+  // counters.topics and counters.loopWaits (libuv's turns). Called when JS reads the counters,
+  // not every round: it walks the topics.
   void account_memory();
 
   // The parts, for the addon's calls (responses and WebSocket ops, topics, client groups) and

@@ -149,20 +149,26 @@ const syscalls = def(
     {
       reads: opt(measured({ description: 'recv calls per operation, those that found nothing (EAGAIN) included.' })),
       writes: opt(measured({ description: 'send/writev calls per operation.' })),
-      waits: opt(measured({ description: "The engine's own epoll_wait calls per operation (libuv's wait, around it, is not counted)." })),
+      waits: opt(measured({ description: "The engine's own epoll_wait calls per operation (libuv's, around it, are loopWaits)." })),
       enters: opt(
         measured({
           description:
             'io_uring_enter calls per operation (the io_uring backend: one per round submits its sends and receives, which are then not syscalls and not in reads or writes; 0 on epoll).',
         }),
       ),
-      total: opt(measured({ description: 'reads + writes + waits + enters.' })),
+      loopWaits: opt(
+        measured({
+          description:
+            "libuv's epoll_pwait calls per operation: one per turn of Node's loop (uv_metrics_info), around the engine's own wait on epoll and the only wait on io_uring. Absent in files from before it was counted, whose total leaves it out.",
+        }),
+      ),
+      total: opt(measured({ description: 'reads + writes + waits + enters + loopWaits (null when the engine did not count loopWaits).' })),
       ops: opt(measured({ description: 'The operations the counts were divided by: the step\'s ops/s over the same interval.' })),
       intervalMs: opt(measured({ description: 'How long the counters were watched, inside the measured window.' })),
     },
     {
       description:
-        "Runner addition: the epoll engine's own counts of its syscalls, read at the start of the measured window and again near its end, per operation of the load in that interval (engine contenders only).",
+        "Runner addition: the engine's own counts of its syscalls, read at the start of the measured window and again near its end, per operation of the load in that interval (engine contenders only).",
     },
   ),
 );

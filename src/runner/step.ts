@@ -112,11 +112,14 @@ export interface StepReadings {
 
 /**
  * The engine's syscalls per operation between two readings of its counters ('engine.reads',
- * 'engine.writes', 'engine.epollWaits', 'engine.enters', summed over workers), divided by the
- * operations the load completed in that interval at the step's rate. Under io_uring a receive
- * or a send is not a syscall (reads and writes count only the direct ones, near 0), and
- * `enters` counts its io_uring_enter calls; an engine without that counter (an older build)
- * had none. Null for contenders without these counters.
+ * 'engine.writes', 'engine.epollWaits', 'engine.enters', 'engine.loopWaits', summed over
+ * workers), divided by the operations the load completed in that interval at the step's rate.
+ * Under io_uring a receive or a send is not a syscall (reads and writes count only the direct
+ * ones, near 0), and `enters` counts its io_uring_enter calls; an engine without that counter (an
+ * older build) had none. `loopWaits` is libuv's epoll_pwait, one per turn of Node's loop: on
+ * io_uring the only wait, and on epoll the one around the engine's; an engine that did not count
+ * it leaves it and the total null (a total without it read io_uring's waits as none). Null for
+ * contenders without these counters.
  */
 export function syscallsPerOp(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>, opsPerSec: number, intervalMs: number): Syscalls | null {
   const delta = (k: string): number | null => {
@@ -128,11 +131,13 @@ export function syscallsPerOp(before: Readonly<Record<string, number>>, after: R
   const writes = delta('writes');
   const waits = delta('epollWaits');
   const enters = before['engine.enters'] === undefined && after['engine.enters'] === undefined ? 0 : delta('enters');
+  const loopWaits = delta('loopWaits');
   const ops = (opsPerSec * intervalMs) / 1000;
   if (reads === null || writes === null || waits === null || enters === null || !(ops > 0)) return null;
   return {
     reads: reads / ops, writes: writes / ops, waits: waits / ops, enters: enters / ops,
-    total: (reads + writes + waits + enters) / ops, ops: Math.round(ops), intervalMs,
+    loopWaits: loopWaits === null ? null : loopWaits / ops,
+    total: loopWaits === null ? null : (reads + writes + waits + enters + loopWaits) / ops, ops: Math.round(ops), intervalMs,
   };
 }
 
