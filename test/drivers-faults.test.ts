@@ -33,7 +33,8 @@ after(async () => {
 type Fault =
   | { kind: 'ok' }
   | { kind: 'close' | 'reset' | 'stall'; after: number } // hang up (FIN), reset (RST) or stop answering after `after` answers
-  | { kind: 'status'; code: number; every: number }; // every `every`-th answer (over the server) has status `code`
+  | { kind: 'status'; code: number; every: number } // every `every`-th answer (over the server) has status `code`
+  | { kind: 'pause'; busyMs: number; pauseMs: number }; // answers held through the last pauseMs of every busyMs + pauseMs
 
 interface FaultyServer {
   port: number;
@@ -53,6 +54,18 @@ async function faultyServer(fault: Fault): Promise<FaultyServer> {
   const sockets = new Set<net.Socket>();
   const state = { answered: 0, closes: 0 };
   const acceptedAt: number[] = [];
+  const t0 = Date.now();
+  /** ms until the server's current pause ends (0 when it is not pausing). */
+  const pausedFor = (): number => {
+    if (fault.kind !== 'pause') return 0;
+    const at = (Date.now() - t0) % (fault.busyMs + fault.pauseMs);
+    return at < fault.busyMs ? 0 : fault.busyMs + fault.pauseMs - at;
+  };
+  const send = (socket: net.Socket, out: string): void => {
+    const wait = pausedFor();
+    if (wait === 0) socket.write(out);
+    else setTimeout(() => socket.destroyed || socket.write(out), wait);
+  };
   const s = net.createServer((socket) => {
     acceptedAt.push(Date.now());
     sockets.add(socket);
@@ -68,7 +81,7 @@ async function faultyServer(fault: Fault): Promise<FaultyServer> {
       let out = '';
       for (let i = buf.indexOf('\r\n\r\n'); i >= 0; i = buf.indexOf('\r\n\r\n')) {
         buf = buf.slice(i + 4);
-        if (fault.kind !== 'ok' && fault.kind !== 'status' && n >= fault.after) {
+        if ((fault.kind === 'close' || fault.kind === 'reset' || fault.kind === 'stall') && n >= fault.after) {
           done = true;
           if (out !== '') socket.write(out);
           if (fault.kind === 'stall') return;
@@ -81,7 +94,7 @@ async function faultyServer(fault: Fault): Promise<FaultyServer> {
         state.answered++;
         out += answer(fault.kind === 'status' && state.answered % fault.every === 0 ? fault.code : 200);
       }
-      if (out !== '') socket.write(out);
+      if (out !== '') send(socket, out);
     });
   });
   await new Promise<void>((resolve) => s.listen(0, HOST, resolve));
@@ -212,6 +225,20 @@ test('wrk: requests a stalled server holds past the response timeout are timeout
     assert.equal(run.errors.timeout, connections * depth, JSON.stringify(run.errors));
     assert.equal(run.ops, server.answered - connections);
     assert.match(run.warnings!.join('\n'), /no answer came in \d+ ms of the \d+ ms window/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('wrk: pauses spread over the window are no timeouts when nothing is overdue at its end', { timeout: TEST_TIMEOUT, skip: NO_WRK }, async () => {
+  // Answers held 450 ms of every 500: the silent ticks add up to more than the 1 s timeout, but no
+  // request ever waits 1 s, and the window's end finds none that did.
+  const server = await faultyServer({ kind: 'pause', busyMs: 50, pauseMs: 450 });
+  try {
+    const run = await runAgainst(server, { driver: 'wrk', depth: 2, responseTimeoutMs: 1000 }, 5, 3000, 0);
+    assert.ok(run.ops > 0);
+    assert.equal(run.errors.timeout, 0, JSON.stringify({ errors: run.errors, extra: run.extra, warnings: run.warnings }));
+    assert.ok((run.extra['maxUs'] ?? Infinity) < 1_000_000, `no answer waited the timeout: max ${run.extra['maxUs']} µs`);
   } finally {
     await server.stop();
   }

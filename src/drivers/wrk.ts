@@ -20,7 +20,9 @@
 //   errors { connect, read, write, status, timeout }  (wrk's own counters),
 //   latency { popcount, min, max, mean, stdev, p50, p90, p99, p999 }  (µs, as wrk reports them),
 //   raw: [value, count, ...] | null  (wrk's latency table, µs),
-//   rateSamples (wrk's 100 ms rate samples: the ticks in which some answer came).
+//   rateSamples (wrk's 100 ms rate samples: the ticks in which some answer came),
+//   tailSilentUs (from the last batch any thread asked for, at a connect or when a connection's
+//   batch was all answered, to the end of the run: the silence at the end; null when unknown).
 //
 // Latency: wrk keeps an exact table of microsecond values, and before done() it adds its own
 // coordinated-omission estimate to it (stats_correct: for every sample above twice the mean
@@ -40,10 +42,10 @@
 // Errors: wrk counts a timeout only when a late answer arrives, and a reset or a hang-up as one
 // read error whatever was in flight. Unanswered requests beyond what can be in flight when wrk
 // stops (connections × depth) and beyond what its read and write errors can have lost (depth
-// each) got no answer and no error: they count as timeouts. When no connection was answered for
-// at least the timeout (wrk's 100 ms rate samples say how long) with no error and no late answer,
-// every request still in flight had waited that long: they count as timeouts too (a run with no
-// answer at all is one such). When wrk cannot start because its start-up check cannot
+// each) got no answer and no error: they count as timeouts. When no batch was asked for in the
+// run's last timeout or more (tailSilentUs) with no error and no late answer, every request still
+// in flight had waited that long: they count as timeouts too (a run with no answer at all is one
+// such). A connect error is a connection wrk never retries: `connections` leaves it out. When wrk cannot start because its start-up check cannot
 // connect, the run reports one connect error, with the errno this driver sees on its own attempt.
 
 import { writeFileSync } from 'node:fs';
@@ -91,6 +93,8 @@ export interface WrkJson {
   raw: number[] | null;
   /** wrk's 100 ms rate samples: one per tick in which some answer came. */
   rateSamples: number;
+  /** µs from the last batch any thread asked for to the end of the run; null when not known. */
+  tailSilentUs: number | null;
 }
 
 /** The Lua script: pipelining by `depth` requests per write, and the JSON line in done(). */
@@ -101,6 +105,24 @@ local raw_cost_limit = ${rawCostLimit}
 local threads = {}
 local batch
 sent = 0
+-- When each thread started (init runs just before wrk's clock starts) and last asked for a batch:
+-- in a closed loop, at a connect or when a connection's batch was all answered. Monotonic µs,
+-- through LuaJIT's ffi; without it (another Lua) both stay nil and the tail is not known.
+local now_us = nil
+local ok_ffi, ffi = pcall(require, "ffi")
+if ok_ffi then
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } c1m_timespec;
+    int clock_gettime(int clk, c1m_timespec *tp);
+  ]]
+  local ts = ffi.new("c1m_timespec")
+  now_us = function()
+    ffi.C.clock_gettime(1, ts)
+    return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+  end
+end
+started_us = nil
+last_us = nil
 
 function setup(thread)
   threads[#threads + 1] = thread
@@ -110,10 +132,12 @@ function init(args)
   local r = {}
   for i = 1, depth do r[i] = wrk.format() end
   batch = table.concat(r)
+  if now_us then started_us = now_us() end
 end
 
 function request()
   sent = sent + depth
+  if now_us then last_us = now_us() end
   return batch
 end
 
@@ -128,7 +152,20 @@ function done(summary, latency, requests)
   io.write("${WRK_WINDOW_END}\\n")
   io.flush()
   local total = 0
-  for _, t in ipairs(threads) do total = total + (t:get("sent") or 0) end
+  -- The window's tail with no batch asked for: from the last thread's last request to the end of
+  -- its run (its start plus wrk's duration); the whole run when it never asked; null unknown.
+  local tail = nil
+  for _, t in ipairs(threads) do
+    total = total + (t:get("sent") or 0)
+    local s, l = t:get("started_us"), t:get("last_us")
+    if s ~= nil then
+      local gap = summary.duration
+      if l ~= nil then gap = math.max(0, s + summary.duration - l) end
+      if tail == nil or gap < tail then tail = gap end
+    end
+  end
+  local tail_text = "null"
+  if tail ~= nil then tail_text = int(tail) end
   local e = summary.errors
   local n = #latency
   local min = 0
@@ -159,7 +196,7 @@ function done(summary, latency, requests)
     ',"mean":', real(latency.mean), ',"stdev":', real(latency.stdev),
     ',"p50":', int(latency:percentile(50)), ',"p90":', int(latency:percentile(90)),
     ',"p99":', int(latency:percentile(99)), ',"p999":', int(latency:percentile(99.9)), '}',
-    ',"rateSamples":', int(ticks), ',"raw":', raw, "}\\n")
+    ',"rateSamples":', int(ticks), ',"tailSilentUs":', tail_text, ',"raw":', raw, "}\\n")
 end
 `;
 }
@@ -339,6 +376,10 @@ class WrkDriver extends HttpToolDriver {
     const sent = Math.max(0, json.sent - c.depth);
     const unanswered = Math.max(0, sent - json.requests);
     const errors = wrkErrors(json);
+    // A connect wrk could not make (socket() or connect() failed at once: EMFILE, EADDRNOTAVAIL)
+    // is counted and never retried, so each connect error is a connection missing from then on
+    // (a connect that fails later is a read or write error, and wrk reconnects).
+    const up = Math.max(0, connections - json.errors.connect);
     const timeoutMs = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000)) * 1000;
     // wrk counts a timeout only when a late answer arrives, and a request lost on a reset or a
     // hang-up only as the one read error of that event. What is exact: when wrk stops, at most
@@ -346,7 +387,7 @@ class WrkDriver extends HttpToolDriver {
     // and each reset or hang-up it counted lost at most one batch (depth requests). Unanswered
     // requests beyond both got no answer and no error: the server kept them (a stall longer than
     // the window's tail) or dropped them silently; they count as timeouts.
-    const inFlightAtEnd = connections * c.depth;
+    const inFlightAtEnd = up * c.depth;
     const beyond = Math.max(0, unanswered - inFlightAtEnd - (errors.read + errors.write) * c.depth);
     if (beyond > 0) {
       errors.timeout += beyond;
@@ -361,14 +402,16 @@ class WrkDriver extends HttpToolDriver {
       warnings.push(`wrk against ${at}: no answer came in ${silentMs} ms of the ${Math.round(durationMs)} ms window (${json.rateSamples} of wrk's 100 ms ticks had answers); the server stalled, so the window's rate is that of a shorter period`);
     }
     if (json.requests === 0) warnings.push(`wrk: no answers from ${at} in ${Math.round(durationMs)} ms (${sent} requests sent on ${connections} connections)`);
-    // In a closed loop wrk sends a batch only on an answer (or at a connect), so when no
-    // connection was answered for silentMs ≥ the timeout, with no error (no reconnect) and no late
-    // answer (wrk's own timeouts), the silence lasted to the end and every request in flight then
-    // had waited that long: they are timeouts.
+    // In a closed loop wrk asks for a batch only at a connect or when a connection's batch was all
+    // answered, so when none was asked for in the window's last tailSilentUs ≥ the timeout, with
+    // no error (no reconnect) and no late answer (wrk's own timeouts), every request in flight at
+    // the end had waited at least that long: they are timeouts. The silent ticks alone cannot say
+    // it: pauses spread over the window add up to as much with nothing overdue at its end.
     const quiet = errors.connect + errors.read + errors.write + json.errors.timeout === 0;
-    if (quiet && sent > 0 && silentMs >= timeoutMs) errors.timeout += unanswered - beyond;
+    const tailMs = json.tailSilentUs === null || json.tailSilentUs === undefined ? null : json.tailSilentUs / 1000;
+    if (quiet && sent > 0 && tailMs !== null && tailMs >= timeoutMs) errors.timeout += unanswered - beyond;
     if (errors.read > 0) warnings.push(`wrk: ${errors.read} read errors from ${at} (resets, hang-ups or malformed answers, one per event whatever the requests in flight); wrk reconnects after each`);
-    if (errors.connect > 0) warnings.push(`wrk: ${errors.connect} connect errors to ${at}; how many of its ${connections} connections were up at the end is unknown`);
+    if (errors.connect > 0) warnings.push(`wrk: ${errors.connect} connect errors to ${at}: wrk does not retry a connect that failed, so ${up} of its ${connections} connections were up at the end`);
     if (errors.write > 0) warnings.push(`wrk: ${errors.write} write errors to ${at}`);
     if (json.errors.status > 0) warnings.push(`wrk: ${json.errors.status} answers from ${at} had a status above 399 (wrk cannot tell 1xx and 3xx from 2xx)`);
     // ops are the 2xx answers; wrk sees only status > 399 (see the head of this file).
@@ -395,7 +438,7 @@ class WrkDriver extends HttpToolDriver {
     const secs = durationMs / 1000;
     const result: RunResult = {
       durationMs,
-      connections,
+      connections: up,
       ops,
       bytes: json.bytes,
       opsPerSec: secs > 0 ? ops / secs : 0,
