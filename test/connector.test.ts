@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ClientGroup } from '../src/engine/client.js';
 import { createServer, Engine, type EpollServer } from '../src/index.js';
 import { fdCount, sleep, until } from './helpers/net.js';
@@ -51,6 +52,33 @@ test('15,000 idle connections from one process to one engine port, counted on bo
   }
   assert.equal(alive(server.proc.pid!), false);
   assert.equal(fdCount(), before, 'the client side closed every fd (and the child its IPC pipe)');
+});
+
+/** Sockets in TIME_WAIT (state 06 in /proc/net/tcp) with `port` at either end. */
+function timeWaitOn(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[3] === '06' && (f[1]?.endsWith(`:${hex}`) || f[2]?.endsWith(`:${hex}`));
+  }).length;
+}
+
+test("a group's close resets its connections: none is left in TIME_WAIT to drain away during the next run", async () => {
+  const server = createServer({ protocol: 'echo' });
+  const { port } = server.listen();
+  const g = new ClientGroup({ protocol: 'stream', targets: [{ host: '127.0.0.1', port }] });
+  try {
+    g.ramp(200, 0);
+    const { stats } = await g.rampDone(10000);
+    assert.equal(stats.established, 200);
+    await until(() => server.counters()['active'] === 200, 'the server holds all 200');
+    g.close();
+    await until(() => server.counters()['active'] === 0, 'the server saw every connection end');
+    assert.equal(timeWaitOn(port), 0, 'no socket of either side in TIME_WAIT');
+  } finally {
+    g.close();
+    await server.close();
+  }
 });
 
 test('30,000 connections to ONE port from two driver processes with their own source addresses', async () => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { DriverConfig } from '../src/drivers/driver-contract.js';
@@ -432,6 +433,33 @@ describe(`c1m run smoke (driver ${TEST_DRIVER})`, () => {
     assert.equal(cutWarnings.length, 2, JSON.stringify(x.warnings));
     assert.match(cutWarnings[0] ?? '', /^phase 1 \(ramp to 500 connections at 1,000\/s\): ramp stopped/);
     assert.match(cutWarnings[1] ?? '', /^phase 2 \(ramp late to 500 connections at 1,000\/s\), group late: ramp stopped/);
+    await assertAllGone(tracker.all().map((t) => t.pid));
+  });
+
+  it('warns when the run begins with sockets in TIME_WAIT, whose expiry would read as kernel memory given back', async () => {
+    // 1,200 connections closed from our side first: each leaves a socket in TIME_WAIT for 60 s.
+    const sink = net.createServer((s) => s.on('error', () => {}));
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (sink.address() as net.AddressInfo).port;
+      for (let k = 0; k < 6; k++) {
+        await Promise.all(Array.from({ length: 200 }, () => new Promise<void>((resolve, reject) => {
+          const c = net.connect(port, '127.0.0.1', () => c.end());
+          c.on('error', reject);
+          c.on('close', () => resolve());
+          c.resume();
+        })));
+      }
+    } finally {
+      await new Promise<void>((resolve) => sink.close(() => resolve()));
+    }
+    const scenario = defineScenario({ ...minimal, name: 'tw-baseline' });
+    const tracker = new ProcessTracker();
+    const { result } = await runScenario({ scenario, params: resolveParams(scenario, { contenders: ['net'], protocol: 'tcp-echo' }), tracker });
+    const x = result.runs[0] as RunRecord;
+    assert.equal(x.ok, true, x.error ?? '');
+    assert.ok((x.kernelBaseline?.tcpTw ?? 0) >= 1000, `baseline ${x.kernelBaseline?.tcpTw}`);
+    assert.match((x.warnings ?? []).join('\n'), /^[\d,]+ TCP sockets were in TIME_WAIT when this run began; they expire within 60 s/m);
     await assertAllGone(tracker.all().map((t) => t.pid));
   });
 
