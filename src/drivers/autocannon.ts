@@ -76,6 +76,8 @@ class TargetRun {
   bytes = 0;
   /** Requests in flight on a socket that hung up or was reset, never answered. */
   lost = 0;
+  /** Connects that did not complete within the timeout (each one timeout, reason ETIMEDOUT). */
+  connectTimeouts = 0;
   non2xx = 0;
   firstNon2xx = 0;
   mismatches = 0;
@@ -212,7 +214,7 @@ class AutocannonDriver implements DriverImpl {
       const connect = cl._connect;
       let lastStatus = 200;
       /** The socket of the client's latest _connect: whether it connected, hung up (FIN), or failed (errno). */
-      let socket: { connected: boolean; ended: boolean; errorCode: string | undefined } | undefined;
+      let socket: { connected: boolean; ended: boolean; errorCode: string | undefined; connectTimedOut: boolean } | undefined;
       // Wrapping _connect is the one way to see every socket autocannon opens, including the
       // silent reconnects after a server hang-up that its own counters never show.
       cl._connect = function (this: ClientInternals): void {
@@ -244,7 +246,7 @@ class AutocannonDriver implements DriverImpl {
         }
         connect.call(this);
         const conn = this.conn;
-        const state: NonNullable<typeof socket> = { connected: false, ended: false, errorCode: undefined };
+        const state: NonNullable<typeof socket> = { connected: false, ended: false, errorCode: undefined, connectTimedOut: false };
         socket = state;
         conn.once('connect', () => {
           state.connected = true;
@@ -288,10 +290,25 @@ class AutocannonDriver implements DriverImpl {
           r.ops++;
         }
       });
-      // autocannon emits one 'timeout' per pipelined request of the connection that timed out.
+      // autocannon emits one 'timeout' per pipelined request of the connection that timed out,
+      // then reconnects. On a socket that never connected those requests were never sent: that
+      // is one connect that timed out (reason ETIMEDOUT, as every driver counts it), not depth
+      // unanswered requests every timeout period.
       cl.on('timeout', () => {
         const errors = errorsNow(r);
-        if (errors !== null) errors.timeout++;
+        if (errors === null) return;
+        const s = socket;
+        if (s !== undefined && !s.connected) {
+          if (s.connectTimedOut) return;
+          s.connectTimedOut = true;
+          errors.timeout++;
+          if (measuring()) {
+            r.connectTimeouts++;
+            r.connectErrors['ETIMEDOUT'] = (r.connectErrors['ETIMEDOUT'] ?? 0) + 1;
+          }
+          return;
+        }
+        errors.timeout++;
       });
       cl.on('mismatch', () => {
         // A non-2xx answer is already a protocol error; count a wrong body only on a 2xx.
@@ -345,7 +362,8 @@ class AutocannonDriver implements DriverImpl {
     if (r.lost > 0) {
       warnings.push(`autocannon: ${r.lost} requests to ${at} were lost to hang-ups (${r.closedByServer}) or resets with requests in flight, counted as read or write errors; autocannon reconnected each time`);
     }
-    if (r.errors.timeout > 0) warnings.push(`autocannon: ${r.errors.timeout} requests to ${at} got no answer within ${Math.max(1000, this.#config.responseTimeoutMs)} ms`);
+    const unanswered = r.errors.timeout - r.connectTimeouts;
+    if (unanswered > 0) warnings.push(`autocannon: ${unanswered} requests to ${at} got no answer within ${Math.max(1000, this.#config.responseTimeoutMs)} ms`);
     if (r.non2xx > 0) warnings.push(`autocannon: ${r.non2xx} answers from ${at} were not 2xx (first: ${r.firstNon2xx})`);
     if (r.mismatches > 0) warnings.push(`autocannon: ${r.mismatches} 2xx answers from ${at} had a body other than ${JSON.stringify(HTTP_HELLO_BODY)}`);
     const result: RunResult = {

@@ -377,8 +377,10 @@ class H2loadDriver extends HttpToolDriver {
     const durationMs = cmd.durationMs;
     const losses = h2loadLosses(at, log, x.watch, summary, { connections, depth: this.config.depth, durationMs, warmupMs: cmd.warmupMs, responseTimeoutMs: this.config.responseTimeoutMs });
     const warnings = [...losses.warnings];
-    // succeeded counts every answer (any status) closed in the window: the log's answered lines.
-    if (log.answered !== summary.succeeded) warnings.push(`h2load against ${at}: its log holds ${log.answered} answers, its summary ${summary.succeeded} succeeded`);
+    // succeeded counts the answers below 400 closed in the window (h2load 1.52): the log's answered
+    // lines less the 4xx and 5xx its summary counts.
+    const below400 = log.answered - summary.status['4xx'] - summary.status['5xx'];
+    if (below400 !== summary.succeeded) warnings.push(`h2load against ${at}: its log holds ${below400} answers below 400, its summary ${summary.succeeded} succeeded`);
     if (log.failed > 0) warnings.push(`h2load against ${at}: ${log.failed} requests failed (status -1 in its log), counted as read errors`);
     if (log.non2xx > 0) warnings.push(`h2load against ${at}: ${log.non2xx} answers were not 2xx`);
     const seconds = durationMs / 1000;
