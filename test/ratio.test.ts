@@ -83,3 +83,12 @@ test('across two files repetitions do not pair: the interval is the range of eve
   assert.equal(unpairedRatioOf([null], [100]), null);
   assert.equal(unpairedRatioOf([100], [0, 100]), null, 'a zero in the denominator gives no interval');
 });
+
+test('an interval end that two decimals would put on the goal is printed with the digits that show its side', () => {
+  const near = ratioOf([9496, 9700, 9800], [10000, 10000, 10000])!;
+  assert.equal(targetVerdict(near, 0.95), 'undecided');
+  assert.equal(formatRatio(near), '0.97× (0.95–0.98)', 'without a goal: two decimals');
+  assert.equal(formatRatio(near, 0.95), '0.97× (0.9496–0.98)', 'beside ≥ 0.95, its low end shows it falls short');
+  assert.equal(formatRatio(ratioOf([9440, 9700, 9800], [10000, 10000, 10000])!, 0.95), '0.97× (0.94–0.98)', 'already clear in two decimals');
+  assert.equal(formatRatio(ratioOf([9500, 9700, 9800], [10000, 10000, 10000])!, 0.95), '0.97× (0.95–0.98)', 'on the goal itself: met, two decimals');
+});

@@ -292,7 +292,7 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
         ? `${sec(r.value)}${sp === undefined ? '' : sp.measured < 2 || sp.low === null || sp.high === null ? ` (1 run${held})` : ` (${sec(sp.low)}–${sec(sp.high)}, ${sp.measured} runs${held})`}`
         : t.against === undefined || r.estimate === null
           ? fmtUnit('bytes', r.value)
-          : `${formatRatio(r.estimate)} (${fmtUnit(unit, r.parts?.[0] ?? 0)} / ${fmtUnit(unit, r.parts?.[1] ?? 0)})`;
+          : `${formatRatio(r.estimate, t.atLeast ?? t.atMost)} (${fmtUnit(unit, r.parts?.[0] ?? 0)} / ${fmtUnit(unit, r.parts?.[1] ?? 0)})`;
     }
     const needed = t.against === undefined ? (seconds ? `≤ ${t.atMost} s` : `≤ ${t.atMost} B`) : t.atLeast !== undefined ? `≥ ${t.atLeast}× ${t.against}` : `≤ ${t.atMost}× ${t.against}`;
     const verdict = r.verdict ?? 'not measured';

@@ -112,9 +112,18 @@ export function targetVerdictAtMost(e: RatioEstimate, atMost: number): TargetVer
   return 'undecided';
 }
 
-/** "1.25× (1.19–1.31)" with two decimals; "1.25× (1 pair: no interval)" (unpaired: "1 rep on a side") without one. */
-export function formatRatio(e: RatioEstimate): string {
-  const f = (x: number): string => x.toFixed(2);
+/** "1.25× (1.19–1.31)" with two decimals (more where two would put an end on the wrong side of `goal`); "1.25× (1 pair: no interval)" (unpaired: "1 rep on a side") without one. */
+export function formatRatio(e: RatioEstimate, goal?: number): string {
+  // Two decimals, or up to four where two would print a figure on the wrong side of the goal
+  // (0.9496 beside "≥ 0.95" read 0.95, and "undecided" looked like a mistake).
+  const f = (x: number): string => {
+    if (goal === undefined || x === goal) return x.toFixed(2);
+    for (let d = 2; d < 4; d++) {
+      const t = Number(x.toFixed(d));
+      if (t !== goal && t < goal === x < goal) return x.toFixed(d);
+    }
+    return x.toFixed(4);
+  };
   if (e.pairs < 2) {
     const what = e.unpaired ? `${e.pairs} rep${e.pairs === 1 ? '' : 's'} on a side` : `${e.pairs} pair${e.pairs === 1 ? '' : 's'}`;
     return `${f(e.ratio)}× (${what}: no interval)`;
