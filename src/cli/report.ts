@@ -19,7 +19,7 @@ const REPORT_FLAGS: Record<string, FlagSpec> = {
   html: { type: 'string', help: 'write the HTML report (self-contained, opens offline) here' },
   md: { type: 'string', help: 'write the markdown report here' },
   baseline: { type: 'string', help: 'contender the ratios are against', default: 'net' },
-  hgrm: { type: 'string', help: 'write one .hgrm percentile distribution per contender and step (repetitions added) into this folder' },
+  hgrm: { type: 'string', help: 'write one .hgrm percentile distribution per contender and step (repetitions added, values in ms) into this folder' },
   capacityMd: { type: 'string', help: 'write the capacity table (connections held, time to establish, bytes per connection user/kernel, total memory) here' },
 };
 

@@ -61,8 +61,10 @@ function slug(s: string): string {
 }
 
 /**
- * The percentile distribution (HdrHistogram's .hgrm text, values in µs) of every step that stored
- * a histogram, per contender and protocol, over the ok repetitions of `result`.
+ * The percentile distribution (HdrHistogram's .hgrm text) of every step that stored a histogram,
+ * per contender and protocol, over the ok repetitions of `result`. Values are in milliseconds:
+ * HdrHistogram's plotter reads a .hgrm's values as ms (wrk2 and the Java tools' usual ratio of
+ * 1000 write them so), and our µs would have read 1000 times too slow there.
  */
 export function hgrmFiles(result: C1mResult): HgrmFile[] {
   const groups = new Map<string, Run[]>();
@@ -80,7 +82,7 @@ export function hgrmFiles(result: C1mResult): HgrmFile[] {
       if (h === null) continue;
       const label = first.steps[i]?.label;
       const parts = [result.scenario, first.contender, first.protocol ?? '', `step${i + 1}`, label ?? ''].filter((p) => p !== '').map(slug);
-      files.push({ name: `${parts.join('_')}.hgrm`, text: toHgrm(h), reps: runs.length });
+      files.push({ name: `${parts.join('_')}.hgrm`, text: toHgrm(h, 1000), reps: runs.length });
     }
   }
   return files;
