@@ -175,6 +175,20 @@ test('autocannon: a connect that never completes is one timeout with reason ETIM
   }
 });
 
+test('autocannon: requests a connected server holds past the response timeout are timeouts, depth per connection each time, no connect error', { timeout: TEST_TIMEOUT }, async () => {
+  const depth = 4;
+  const server = await faultyServer({ kind: 'stall', after: 200 });
+  try {
+    const run = await runAgainst(server, { driver: 'autocannon', depth, responseTimeoutMs: 1000 }, 3, 2500, 0);
+    assert.ok(run.errors.timeout >= 3 * depth, JSON.stringify({ errors: run.errors, connectErrors: run.connectErrors }));
+    assert.equal(run.errors.timeout % depth, 0, 'whole batches: every request a stalled connection had in flight');
+    assert.equal(run.connectErrors?.['ETIMEDOUT'], undefined, 'these connections were up: no connect timed out');
+    assert.match(run.warnings!.join('\n'), new RegExp(`${run.errors.timeout} requests to .* got no answer within 1000 ms`));
+  } finally {
+    await server.stop();
+  }
+});
+
 test('autocannon: a server that hangs up after every 50 answers loses depth requests each time, and latency stays that of a server that does not', { timeout: TEST_TIMEOUT }, async () => {
   const depth = 4;
   const ok = await faultyServer({ kind: 'ok' });

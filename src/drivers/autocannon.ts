@@ -215,6 +215,9 @@ class AutocannonDriver implements DriverImpl {
       let lastStatus = 200;
       /** The socket of the client's latest _connect: whether it connected, hung up (FIN), or failed (errno). */
       let socket: { connected: boolean; ended: boolean; errorCode: string | undefined; connectTimedOut: boolean } | undefined;
+      // The socket the last _connect() replaced: on a timeout autocannon reconnects before it
+      // emits its 'timeout' events, so this, not `socket`, is the one that timed out.
+      let replaced: typeof socket;
       // Wrapping _connect is the one way to see every socket autocannon opens, including the
       // silent reconnects after a server hang-up that its own counters never show.
       cl._connect = function (this: ClientInternals): void {
@@ -228,6 +231,7 @@ class AutocannonDriver implements DriverImpl {
         // is counted, not them. A hang-up with nothing outstanding is no error.
         const stale = this.pipelinedRequests.size();
         const prev = socket;
+        replaced = prev;
         if (prev !== undefined && stale > 0) {
           this.pipelinedRequests.clear();
           if (prev.connected) {
@@ -290,14 +294,14 @@ class AutocannonDriver implements DriverImpl {
           r.ops++;
         }
       });
-      // autocannon emits one 'timeout' per pipelined request of the connection that timed out,
-      // then reconnects. On a socket that never connected those requests were never sent: that
-      // is one connect that timed out (reason ETIMEDOUT, as every driver counts it), not depth
-      // unanswered requests every timeout period.
+      // autocannon reconnects, then emits one 'timeout' per pipelined request of the connection
+      // that timed out (`replaced`). On a socket that never connected those requests were never
+      // sent: that is one connect that timed out (reason ETIMEDOUT, as every driver counts it),
+      // not depth unanswered requests every timeout period.
       cl.on('timeout', () => {
         const errors = errorsNow(r);
         if (errors === null) return;
-        const s = socket;
+        const s = replaced;
         if (s !== undefined && !s.connected) {
           if (s.connectTimedOut) return;
           s.connectTimedOut = true;
