@@ -377,9 +377,12 @@ class WrkDriver extends HttpToolDriver {
     const unanswered = Math.max(0, sent - json.requests);
     const errors = wrkErrors(json);
     // A connect wrk could not make (socket() or connect() failed at once: EMFILE, EADDRNOTAVAIL)
-    // is counted and never retried, so each connect error is a connection missing from then on
-    // (a connect that fails later is a read or write error, and wrk reconnects).
-    const up = Math.max(0, connections - json.errors.connect);
+    // is counted and never retried, so over plain TCP each connect error is a connection missing
+    // from then on (a connect that fails later is a read or write error, and wrk reconnects).
+    // Over TLS a failed handshake counts as a connect error too, and that one wrk retries: how
+    // many were up is then not known (extra.connectionsUnknown), and the target is said.
+    const unknownUp = Boolean(c.tls) && json.errors.connect > 0;
+    const up = c.tls ? connections : Math.max(0, connections - json.errors.connect);
     const timeoutMs = Math.max(1, Math.ceil(c.responseTimeoutMs / 1000)) * 1000;
     // wrk counts a timeout only when a late answer arrives, and a request lost on a reset or a
     // hang-up only as the one read error of that event. What is exact: when wrk stops, at most
@@ -411,7 +414,13 @@ class WrkDriver extends HttpToolDriver {
     const tailMs = json.tailSilentUs === null || json.tailSilentUs === undefined ? null : json.tailSilentUs / 1000;
     if (quiet && sent > 0 && tailMs !== null && tailMs >= timeoutMs) errors.timeout += unanswered - beyond;
     if (errors.read > 0) warnings.push(`wrk: ${errors.read} read errors from ${at} (resets, hang-ups or malformed answers, one per event whatever the requests in flight); wrk reconnects after each`);
-    if (errors.connect > 0) warnings.push(`wrk: ${errors.connect} connect errors to ${at}: wrk does not retry a connect that failed, so ${up} of its ${connections} connections were up at the end`);
+    if (errors.connect > 0) {
+      warnings.push(
+        unknownUp
+          ? `wrk: ${errors.connect} connect errors to ${at}: over TLS they mix failed handshakes (retried) and failed connects (not), so how many of its ${connections} connections were up at the end is unknown`
+          : `wrk: ${errors.connect} connect errors to ${at}: wrk does not retry a connect that failed, so ${up} of its ${connections} connections were up at the end`,
+      );
+    }
     if (errors.write > 0) warnings.push(`wrk: ${errors.write} write errors to ${at}`);
     if (json.errors.status > 0) warnings.push(`wrk: ${json.errors.status} answers from ${at} had a status above 399 (wrk cannot tell 1xx and 3xx from 2xx)`);
     // ops are the 2xx answers; wrk sees only status > 399 (see the head of this file).
@@ -464,6 +473,7 @@ class WrkDriver extends HttpToolDriver {
         meanUs: json.latency.mean,
         stdevUs: json.latency.stdev,
         connectionsTarget: connections,
+        ...(unknownUp ? { connectionsUnknown: 1 } : {}),
         wrkProcesses: 1,
       },
     };
