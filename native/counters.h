@@ -18,9 +18,11 @@ namespace c1m {
 // A handshake timeout also counts a handshake ended by the idle limit (with handshakeTimeoutMs 0,
 // every idle close mid-handshake); a failed handshake also counts one the peer broke off (a reset,
 // a FIN, an error, a peer that never read our flight).
-// loopWaits is the turns of the thread's libuv loop (uv_metrics_info's loop_count, read when the
-// counters are read): each turn is one epoll_pwait of libuv's, around the engine's own wait on
-// epoll and the only wait on io_uring (whose completions libuv's poll announces).
+// loopWaits is libuv's epoll_pwait calls on the thread's loop, read when the counters are read:
+// one per turn (uv_metrics_info's loop_count) and a second in each turn whose poll blocked (Node
+// has libuv time its idle polls, which first look without waiting). They wait around the
+// engine's own epoll_wait, and are the only wait on io_uring (libuv's poll announces its
+// completions).
 // X-macro so the names JS sees and the struct fields can never drift apart.
 #define C1M_COUNTERS(X)                                                                     \
   X(accepted) X(closed) X(active) X(bytesIn) X(bytesOut) X(reads) X(writes)                 \

@@ -85,6 +85,12 @@ int Loop::init(uv_loop_t* uv, const Views& views, JsHooks hooks) {
   idle_ = new uv_idle_t;
   idle_->data = this;
   uv_idle_init(uv, idle_);
+  turn_check_ = new uv_check_t;
+  turn_check_->data = this;
+  uv_check_init(uv, turn_check_);
+  uv_check_start(turn_check_, on_turn);
+  uv_unref(reinterpret_cast<uv_handle_t*>(turn_check_));
+  idle_seen_ = uv_metrics_idle_time(uv);
   timers_.init(uv);
   connector_.init(uv);
   return 0;
@@ -101,6 +107,7 @@ void on_handle_closed(uv_handle_t* h) {
   if (h->type == UV_POLL) delete reinterpret_cast<uv_poll_t*>(h);
   else if (h->type == UV_TIMER) delete reinterpret_cast<uv_timer_t*>(h);
   else if (h->type == UV_PREPARE) delete reinterpret_cast<uv_prepare_t*>(h);
+  else if (h->type == UV_CHECK) delete reinterpret_cast<uv_check_t*>(h);
   else delete reinterpret_cast<uv_idle_t*>(h);
   if (--st->pending == 0) {
     st->done(st->arg);
@@ -145,6 +152,7 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
   // uv_close stops an active handle first; each closed handle counts down to `done`.
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_handle_t*>(ring_poll_),
                          reinterpret_cast<uv_handle_t*>(submit_prep_), reinterpret_cast<uv_handle_t*>(idle_),
+                         reinterpret_cast<uv_handle_t*>(turn_check_),
                          reinterpret_cast<uv_handle_t*>(timers_.release_handle()),
                          reinterpret_cast<uv_handle_t*>(connector_.release_handle())}) {
     if (!h) continue;
@@ -156,6 +164,7 @@ void Loop::shutdown(void (*done)(void*), void* arg) {
   ring_poll_ = nullptr;
   submit_prep_ = nullptr;
   idle_ = nullptr;
+  turn_check_ = nullptr;
   connector_.release_rings();
   if (st->pending == 0) {
     done(arg);
@@ -201,8 +210,21 @@ void Loop::account_memory() {
   b += uring_.memory_bytes() + vec(touched_.capacity() * 8) + orphans_.size() * 48;
   v_.counters->engineBytes = b;
   v_.counters->topics = topics_.live_count();
+  // libuv's epoll_pwait calls: one per turn of its loop, and a second in a turn whose poll
+  // blocked. Node has libuv measure the loop's idle time (for eventLoopUtilization), and then a
+  // poll with a timeout first looks with timeout 0 and waits only if that found nothing; the
+  // idle time grows in just those turns (on_turn).
   uv_metrics_t m;
-  if (uv_ && uv_metrics_info(uv_, &m) == 0) v_.counters->loopWaits = m.loop_count;
+  if (uv_ && uv_metrics_info(uv_, &m) == 0) v_.counters->loopWaits = m.loop_count + blocked_turns_;
+}
+
+void Loop::on_turn(uv_check_t* h) {
+  Loop* L = static_cast<Loop*>(h->data);
+  const uint64_t idle = uv_metrics_idle_time(L->uv_);
+  if (idle != L->idle_seen_) {
+    L->idle_seen_ = idle;
+    L->blocked_turns_++;
+  }
 }
 
 // The poll handle keeps Node alive only while something is open; the idle handle runs only

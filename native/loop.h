@@ -98,7 +98,7 @@ class Loop {
   // Executes the ops JS queued so far (JS calls it when its ops buffer fills mid-callback).
   void run_ops();
   // Refreshes counters.engineBytes (everything the engine holds, counted in malloc chunks),
-  // counters.topics and counters.loopWaits (libuv's turns). Called when JS reads the counters,
+  // counters.topics and counters.loopWaits (libuv's epoll_pwait). Called when JS reads the counters,
   // not every round: it walks the topics.
   void account_memory();
 
@@ -235,6 +235,8 @@ class Loop {
   static constexpr uint32_t kReadyAgain = 0;  // slot_ready: no new event, the slot's still-ready turn
   static void on_poll(uv_poll_t* h, int status, int events);
   static void on_idle(uv_idle_t* h);
+  // After each poll phase of libuv's loop: counts the turns whose poll blocked (see account_memory).
+  static void on_turn(uv_check_t* h);
   // A round: drain the readiness source (when `wait`), serve the still-ready list, hand records
   // to JS. on_poll's rounds wait; on_idle's do not (see on_idle).
   void round(bool wait);
@@ -313,6 +315,9 @@ class Loop {
   uv_loop_t* uv_ = nullptr;
   uv_poll_t* poll_ = nullptr;  // watches poller_.watch_fd()
   uv_idle_t* idle_ = nullptr;
+  uv_check_t* turn_check_ = nullptr;
+  uint64_t idle_seen_ = 0;      // libuv's idle time (ns) at the previous turn's check
+  uint64_t blocked_turns_ = 0;  // turns whose poll blocked: two epoll_pwait calls, not one
   Poller poller_;              // the readiness source: the core never calls epoll_* itself
   int spare_fd_ = -1;          // held open so EMFILE can be answered by accepting and closing
   // Highest fd a connection may have: the top fds of RLIMIT_NOFILE stay free for the process

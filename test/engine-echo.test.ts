@@ -71,6 +71,30 @@ backendTest('JS echo (raw protocol): 5,000 connections, every byte back in order
   assert.equal(fdCount(), before);
 });
 
+backendTest("loopWaits counts libuv's epoll_pwait: one per turn, and a second in each turn whose poll blocked", async () => {
+  // A timer every 5 ms in an otherwise idle process: each fire ends a turn whose poll first looked
+  // without waiting (Node has libuv time its idle polls) and then blocked, two calls (strace and
+  // perf agree: results/checks/issue-17/README.md). Counting turns alone read half.
+  const server = createServer({ protocol: 'echo' });
+  server.listen();
+  try {
+    const before = server.counters()['loopWaits']!;
+    let fires = 0;
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (++fires === 100) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 5);
+    });
+    const waits = server.counters()['loopWaits']! - before;
+    assert.ok(waits >= 1.7 * fires, `${waits} epoll_pwait counted over ${fires} blocking turns`);
+  } finally {
+    await server.close();
+  }
+});
+
 backendTest('native echo of 4 MiB through a 16 KiB read budget: every byte back in order, and the still-ready rounds wait on nothing', async () => {
   const server = createServer({ protocol: 'echo', readBudgetBytes: 16 * 1024 });
   const { port } = server.listen();

@@ -159,7 +159,7 @@ const syscalls = def(
       loopWaits: opt(
         measured({
           description:
-            "libuv's epoll_pwait calls per operation: one per turn of Node's loop (uv_metrics_info), around the engine's own wait on epoll and the only wait on io_uring. Absent in files from before it was counted, whose total leaves it out.",
+            "libuv's epoll_pwait calls per operation: one per turn of Node's loop and a second in each turn whose poll blocked, around the engine's own wait on epoll and the only wait on io_uring. Calls repeated after an interruption (EINTR, io_uring task work waking a blocked poll) are not counted: on io_uring a lower bound. Absent in files from before it was counted, whose total leaves it out.",
         }),
       ),
       total: opt(measured({ description: 'reads + writes + waits + enters + loopWaits (null when the engine did not count loopWaits).' })),

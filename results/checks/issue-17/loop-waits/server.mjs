@@ -1,0 +1,10 @@
+import { createServer } from '../../../../dist/src/engine/index.js';
+const backend = process.argv[2] ?? 'epoll';
+const s = createServer({ protocol: 'echo', port: 0, ...(backend === 'uring' ? { backend: 'uring' } : {}) });
+const { port } = s.listen();
+console.log(JSON.stringify({ pid: process.pid, port }));
+let start = null;
+const pick = (c) => ({ loopWaits: c.loopWaits, epollWaits: c.epollWaits, enters: c.enters, reads: c.reads, writes: c.writes });
+process.on('SIGUSR1', () => { start = pick(s.counters()); });
+process.on('SIGUSR2', () => { const e = pick(s.counters()); console.log(JSON.stringify(Object.fromEntries(Object.keys(e).map((k) => [k, e[k] - start[k]])))); });
+process.on('SIGTERM', () => { void s.close({ timeoutMs: 500 }).then(() => process.exit(0)); });
