@@ -116,6 +116,7 @@ async function startRef(ref: RefEcho, config: ChildConfig): Promise<ContenderSer
   proc.once('exit', (code, signal) => {
     if (closing) return;
     process.stderr.write(`${ref.name}: ${binary} (pid ${proc.pid}) exited with ${signal ?? `code ${code}`} while serving\n`);
+    rmSync(dir, { recursive: true, force: true });
     process.exit(REF_DIED_EXIT_CODE);
   });
   return {

@@ -433,8 +433,8 @@ export class Session {
   }
 
   /**
-   * A driver's warnings, said where they arose: the phase, and the group when a scenario has
-   * several (a publisher's failed connections are not its subscribers').
+   * A driver's warnings, said where they arose: the phase, and the group when it is not the
+   * scenario's main load (a publisher's failed connections are not its subscribers').
    */
   #driverWarnings(group: string, ws: readonly string[] | undefined): void {
     for (const w of ws ?? []) this.warnings.push(`${this.where}${group !== MAIN_GROUP ? `, group ${group}` : ''}: ${w}`);
