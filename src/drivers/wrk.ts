@@ -45,8 +45,10 @@
 // each) got no answer and no error: they count as timeouts. When no batch was asked for in the
 // run's last timeout or more (tailSilentUs) with no error and no late answer, every request still
 // in flight had waited that long: they count as timeouts too (a run with no answer at all is one
-// such). A connect error is a connection wrk never retries: `connections` leaves it out. When wrk cannot start because its start-up check cannot
-// connect, the run reports one connect error, with the errno this driver sees on its own attempt.
+// such). Over plain TCP a connect error is a connection wrk never retries: `connections` leaves it
+// out (over TLS a failed handshake is one too, and retried: the count is then unknown). When wrk
+// cannot start because its start-up check cannot connect, the run reports one connect error, with
+// the errno this driver sees on its own attempt.
 
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
