@@ -119,8 +119,8 @@ export interface StepReadings {
  * older build) had none. `loopWaits` is libuv's epoll_pwait: one per turn of Node's loop and a
  * second in a turn whose poll blocked (native/counters.h); on io_uring the only wait, on epoll
  * the one around the engine's. A call that a completion's task work interrupts (EINTR) is
- * repeated by libuv and not counted: on io_uring the count is a lower bound (perf counted 1.2 to
- * 1.35 times as many at 1,000 echoes a second; on epoll the same). An engine that did not count
+ * repeated by libuv and not counted: on io_uring the count is a lower bound (perf counted about
+ * 1.3 times as many at 1,000 echoes a second; on epoll the same). An engine that did not count
  * it leaves it and the total null (a total without it read io_uring's waits as none). Null for
  * contenders without these counters.
  */
