@@ -565,6 +565,7 @@ test('mergeRunResults and mergeRampResults: exact sums and documented rules', ()
   const ramp = (established: number, failed: number, ms: number, rate: number | null): RampResult => ({
     target: established + failed,
     established,
+    opened: established,
     failed,
     ms,
     ratePerSec: rate,
@@ -573,17 +574,24 @@ test('mergeRunResults and mergeRampResults: exact sums and documented rules', ()
     cpu: { userMs: 1, sysMs: 1, pct: 10 },
   });
   const r = mergeRampResults([ramp(10, 0, 100, 100), ramp(5, 5, 200, 25), ramp(0, 3, 50, null)]);
+  // 15 opened in the 200 ms the slowest took: 75/s, not the sum of the rates (125/s).
   assert.deepEqual(r, {
     target: 23,
     established: 15,
+    opened: 15,
     failed: 8,
     ms: 200,
-    ratePerSec: 125,
+    ratePerSec: 75,
     errors: { connect: 8, read: 0, write: 0, timeout: 0, protocol: 0 },
     connectErrors: { ECONNREFUSED: 8 },
     cpu: { userMs: 3, sysMs: 3, pct: 10 },
   });
   assert.equal(mergeRampResults([ramp(0, 3, 50, null)]).ratePerSec, null);
+  // Timed by the caller as a group (the processes started 200 ms apart): over that time.
+  const timed = mergeRampResults([ramp(10, 0, 100, 100), ramp(5, 5, 200, 25)], 400);
+  assert.deepEqual([timed.ms, timed.ratePerSec], [400, 37.5]);
+  // A ramp that opened nothing (a shrink, a re-ramp to the same count) has no rate, merged or not.
+  assert.equal(mergeRampResults([{ ...ramp(10, 0, 100, null), opened: 0 }, { ...ramp(10, 0, 100, null), opened: 0 }]).ratePerSec, null);
 });
 
 test('splitCount spreads connections evenly', () => {

@@ -119,10 +119,13 @@ export interface CpuUse {
 /** Result of a ramp. */
 export interface RampResult {
   target: number;
+  /** Connections held at the end of the ramp (those from earlier ramps included). */
   established: number;
+  /** Connections this ramp established: what ratePerSec counts. */
+  opened: number;
   failed: number;
   ms: number;
-  /** Established connections per second during the ramp; null when nothing was established. */
+  /** Connections this ramp established per second of it; null when it established none. */
   ratePerSec: number | null;
   errors: DriverErrors;
   /** errno name → count, for connect failures (ECONNREFUSED, ETIMEDOUT, EADDRNOTAVAIL, …). */

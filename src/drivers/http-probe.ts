@@ -258,6 +258,7 @@ export class HttpProbe {
     const result: HttpProbeResult = {
       target: o.connections,
       established: this.#established,
+      opened: this.#established,
       failed: o.connections - this.#established,
       ms: Math.round(ms * 1000) / 1000,
       ratePerSec: this.#established === 0 ? null : Math.round((this.#established / Math.max(spanMs, 0.001)) * 1000 * 1000) / 1000,

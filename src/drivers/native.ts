@@ -139,6 +139,7 @@ export const createNativeDriver: DriverFactory = async (config: ResolvedDriverCo
       return {
         target: cmd.connections,
         established: stats.active,
+        opened: Math.max(0, established),
         failed: stats.failed - before.failed,
         ms,
         ratePerSec: established > 0 && ms > 0 ? established / (ms / 1000) : null,

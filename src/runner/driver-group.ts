@@ -89,8 +89,11 @@ export class DriverGroup {
     const n = this.handles.length;
     const shares = splitCount(connections, n);
     this.#progress.clear();
+    // Several processes are timed as one, from the commands to the last answer: each times only
+    // itself, from when its command arrived.
+    const t0 = performance.now();
     const results = await Promise.all(this.handles.map((h, i) => h.ramp(shares[i] ?? 0, ratePerSec / n, timeoutMs)));
-    return n === 1 ? (results[0] as RampResult) : mergeRampResults(results);
+    return n === 1 ? (results[0] as RampResult) : mergeRampResults(results, performance.now() - t0);
   }
 
   async run(durationMs: number, warmupMs: number): Promise<RunResult> {
