@@ -273,8 +273,23 @@ describe('plan: preflight, process split, order', () => {
     const parts = splitConfig(config, 2);
     assert.deepEqual(parts.map((c) => c.sourceAddresses), [['127.0.0.2', '127.0.0.3', '127.0.0.4'], ['127.0.0.5', '127.0.0.6']]);
     assert.deepEqual(parts.map((c) => c.publishers), [2, 1]);
-    assert.deepEqual(parts.map((c) => c.rate), [500, 500]);
+    // Each publisher publishes the same share: the rate follows the publishers, not the processes.
+    assert.deepEqual(parts.map((c) => c.rate), [2000 / 3, 1000 / 3]);
+    const { publishers: _, ...echo } = config;
+    assert.deepEqual(splitConfig({ ...echo, protocol: 'tcp-echo' }, 2).map((c) => c.rate), [500, 500]);
     assert.deepEqual(splitConfig(config, 1), [config]);
+  });
+
+  it('refuses a ws-broadcast split that would cut rooms between workers or leave a driver process without publishers', async () => {
+    const broadcast = await loadScenario('ws-broadcast');
+    const tracker = new ProcessTracker();
+    // A soft limit of 214 fds leaves 150 connections per process: 400 connections need 3 of each.
+    const readings = box({ nofileSoft: 214, nofileHard: 214 });
+    const run = (over: Record<string, unknown>) =>
+      runScenario({ scenario: broadcast, params: resolveParams(broadcast, { contenders: ['net'], connections: 400, ...over } as Parameters<typeof resolveParams>[1]), readings, tracker });
+    await assert.rejects(run({ rooms: 4, publishers: 10 }), (err: unknown) => err instanceof PreflightRefusal && /spreads 4 rooms over 3 contender workers/.test(err.message) && /--rooms a multiple of 3/.test(err.text));
+    await assert.rejects(run({ rooms: 3, publishers: 2 }), (err: unknown) => err instanceof PreflightRefusal && /2 publishers for 3 driver processes/.test(err.message) && /--publishers 3 or more/.test(err.text));
+    assert.equal(tracker.all().length, 0, 'nothing was started');
   });
 });
 

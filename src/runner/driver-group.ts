@@ -34,7 +34,9 @@ export function splitConfig(config: DriverConfig, n: number): DriverConfig[] {
       c.sourceAddresses = addrs.slice(from, from + k);
       from += k;
     }
-    if (config.rate !== undefined) c.rate = config.rate / n;
+    // ws-broadcast: each process publishes its publishers' share of the rate (the runner refuses a
+    // split that leaves a process without publishers); any other open loop, an equal share.
+    if (config.rate !== undefined) c.rate = config.publishers ? (config.rate * (publisherShares[i] ?? 0)) / config.publishers : config.rate / n;
     if (config.publishers !== undefined) c.publishers = publisherShares[i] ?? 0;
     out.push(c);
   }

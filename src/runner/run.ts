@@ -25,7 +25,7 @@ import { readSystem, type SystemReadings } from '../system/limits.js';
 import { fmtInt } from '../system/plain-format.js';
 import { collectEnv } from './env.js';
 import { Guard, Interrupted, memoryFloorBytes, ProcessDied } from './guard.js';
-import { planScenario, type ScenarioPlan } from './plan.js';
+import { planScenario, PreflightRefusal, type ScenarioPlan } from './plan.js';
 import { ProcessTracker } from './processes.js';
 import { describePhase, Progress, runSeconds } from './progress.js';
 import {
@@ -143,6 +143,34 @@ interface Context {
   tls: RunTls | null;
 }
 
+/**
+ * A ws-broadcast load split over processes must still measure what one process would:
+ * - Rooms live in one contender worker each, and connection i goes to worker i mod W and joins
+ *   room i mod R: a room stays whole only when W divides R. Otherwise every publish reaches a
+ *   fraction of its room (measured: half the deliveries with 3 rooms on 2 workers).
+ * - The publish rate is split over the driver processes by their publishers; a process with none
+ *   would schedule publishes it cannot send, every one dropped and timed at its whole wait.
+ * Refused before anything starts, with the fix.
+ */
+function checkBroadcastSplit(loads: ReadonlyArray<readonly [string, LoadSpec, number]>, workers: number): void {
+  for (const [name, load, processes] of loads) {
+    const rooms = load.rooms;
+    const where = name === MAIN_GROUP ? 'the load' : `group ${name}`;
+    if (rooms !== undefined && workers > 1 && rooms % workers !== 0) {
+      throw new PreflightRefusal(
+        `preflight: ${where} spreads ${rooms} rooms over ${workers} contender workers, which would split each room between workers (a publish reaches only its worker's members)`,
+        `fix: --rooms a multiple of ${workers}, or fewer connections so that one worker holds them`,
+      );
+    }
+    if (load.mode === 'open' && load.publishers !== undefined && load.publishers < processes) {
+      throw new PreflightRefusal(
+        `preflight: ${where} has ${load.publishers} publishers for ${processes} driver processes; a process without one could not send its share of the rate`,
+        `fix: --publishers ${processes} or more`,
+      );
+    }
+  }
+}
+
 /** Runs a scenario and returns the result (not yet written). Throws PreflightRefusal or RangeError before anything starts. */
 export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
   const { scenario, params } = o;
@@ -195,6 +223,7 @@ export async function runScenario(o: RunnerOptions): Promise<RunnerOutcome> {
     const tracker = o.tracker ?? new ProcessTracker();
     const progress = new Progress(log, order.length, runSeconds(phases), o.progressEveryMs ?? 2000);
     const mainProcesses = groups.size > 0 ? processesFor(peaks.get(MAIN_GROUP) ?? 0) : plan.driverProcesses;
+    checkBroadcastSplit([[MAIN_GROUP, load, mainProcesses], ...[...groups].map(([name, g]) => [name, g.load, g.processes] as const)], plan.serverWorkers);
     const ctx: Context = {
       scenario, params, phases, load, mainProcesses, groups, limits, plan, guardSignal: o.signal,
       memFloorBytes: memoryFloorBytes(readings.memTotalBytes), tracker, progress, tls,
