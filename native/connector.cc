@@ -281,9 +281,12 @@ bool Connector::start_connect(int g) {
   int err = 0;
   if (!G.opt.sources.empty() && dst.ss_family == AF_INET) {
     // Defer the port choice to connect(), so the 4-tuple (not the source address alone) must be
-    // unique: each source address then gives a full ephemeral range per destination.
+    // unique: each source address then gives a full ephemeral range per destination. Connection i
+    // goes to target i mod T from source (i / T) mod S, so every (source, target) pair carries
+    // an equal share: with i mod S only lcm(S, T) of the S × T pairs were ever used, and the
+    // busiest could need more ports than the range that preflight counted on for each.
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    const sockaddr_in& src = G.opt.sources[i % G.opt.sources.size()];
+    const sockaddr_in& src = G.opt.sources[(i / G.opt.targets.size()) % G.opt.sources.size()];
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) err = errno;
   }
   if (!err) {

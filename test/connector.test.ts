@@ -81,6 +81,36 @@ test("a group's close resets its connections: none is left in TIME_WAIT to drain
   }
 });
 
+test('with several sources and targets, every (source, target) pair carries an equal share of the connections', async () => {
+  // Preflight counts one ephemeral range per (source address, destination port) pair; choosing
+  // source i mod S and target i mod T from one counter used only lcm(S, T) of the S × T pairs.
+  const seen = new Map<string, number>();
+  const sockets: net.Socket[] = [];
+  const servers = await Promise.all([0, 1].map(async () => {
+    const srv = net.createServer((sock) => {
+      sockets.push(sock);
+      sock.on('error', () => {});
+      const key = `${sock.remoteAddress} -> ${sock.localPort}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return srv;
+  }));
+  const ports = servers.map((srv) => (srv.address() as net.AddressInfo).port);
+  const g = new ClientGroup({ protocol: 'stream', targets: ports.map((port) => ({ host: '127.0.0.1', port })), sources: ['127.0.0.2', '127.0.0.3'] });
+  try {
+    g.ramp(400, 0);
+    const { stats } = await g.rampDone(10000);
+    assert.equal(stats.established, 400);
+    await until(() => [...seen.values()].reduce((a, b) => a + b, 0) === 400, 'the servers accepted all 400');
+    assert.deepEqual([...seen.values()].sort(), [100, 100, 100, 100], JSON.stringify(Object.fromEntries(seen)));
+  } finally {
+    g.close();
+    for (const sock of sockets) sock.destroy();
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  }
+});
+
 test('30,000 connections to ONE port from two driver processes with their own source addresses', async () => {
   // One source address gives at most the ephemeral range (28,232 here) per destination port;
   // two processes on 127.0.0.2 and 127.0.0.3 pass it. Two SO_REUSEPORT server processes share

@@ -206,6 +206,15 @@ describe('plan: preflight, process split, order', () => {
     assert.equal(plan({ connections: 19_937 }).serverWorkers, 2);
   });
 
+  it('gives every driver process as many source addresses (a multiple of the processes), since each carries an equal share', () => {
+    // 39,000 connections over 2 destination ports with 8,000 ports in the range: preflight needs
+    // 5 addresses, which would split 3 and 2 between the 2 driver processes and leave the one with
+    // 2 short. Rounded up to 6: 3 each.
+    const p = plan({ connections: 39_000, readings: box({ portRange: { low: 20000, high: 27999 } }) });
+    assert.equal(p.driverProcesses, 2);
+    assert.equal(p.sourceAddresses.length, 6);
+  });
+
   it('spreads over source addresses when one address runs out of ports, with the native driver only', () => {
     const big = box({ nofileSoft: 2_000_000, nofileHard: 2_000_000, nrOpen: 2_097_152 });
     const p = plan({ readings: big });

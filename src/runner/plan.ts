@@ -83,10 +83,11 @@ export function planScenario(o: ScenarioPlanOptions): ScenarioPlan {
   const serverWorkers = Math.max(1, ...plans.map((p) => p.serverWorkers));
   const driverProcesses = Math.max(1, ...plans.map((p) => p.driverProcesses));
   // With several native driver processes, each gets addresses of its own (disjoint slices), so
-  // no two processes search the same address's port range at once.
-  const addresses = o.driver === 'native'
-    ? Math.max(1, ...plans.map((p) => p.sourceAddresses), driverProcesses > 1 ? driverProcesses : 1)
-    : 1;
+  // no two processes search the same address's port range at once; as many each (a multiple of
+  // the processes), since each process carries an equal share of the connections: 5 addresses
+  // over 2 processes gave one of them 2 for as many connections as the other's 3.
+  const needed = Math.max(1, ...plans.map((p) => p.sourceAddresses));
+  const addresses = o.driver === 'native' ? (driverProcesses > 1 ? Math.ceil(needed / driverProcesses) * driverProcesses : needed) : 1;
   const warnings = [
     ...new Set(plans.flatMap((p) =>
         p.checks.filter((c) => c.level === 'warn').map((c) => `${c.item}: ${c.value}; needs ${c.need}${c.fix === null ? '' : ` (fix: ${c.fix.replaceAll('\n', '; ')})`}`),
